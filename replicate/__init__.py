@@ -1,0 +1,52 @@
+"""replicate: check that multilevel models give the same answers in different programs.
+
+The public API is small:
+
+* :func:`fit` fits a mixed model given an lme4 formula and a data frame;
+* :func:`load_case` reads and validates a case file;
+* :func:`run_cases` runs case files with an engine and compares.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .results import FitResult
+
+from .case import Case, load_case
+from .errors import CaseError, DataError, FitError, ModelError, ReplicateError
+from .runner import CaseResult, run_cases
+
+
+def fit(formula: str, data: "pd.DataFrame", method: str = "REML", weights: str | None = None,
+        *, contrasts: str = "treatment", engine: str = "native") -> "FitResult":
+    """Fit a linear mixed model given as an lme4 formula.
+
+    Args:
+        formula: e.g. ``"Reaction ~ Days + (Days | Subject)"``.
+        data: a pandas DataFrame holding every variable of the formula.
+        method: ``"REML"`` (default, as lme4) or ``"ML"``.
+        weights: name of a column of level-1 weights (as lme4 ``weights=``).
+        contrasts: ``"treatment"`` (R) or ``"sas"`` (last level is the reference).
+        engine: ``"native"`` (default) or ``"statsmodels"``.
+    """
+    from .design import build_design
+    from .engines import get_engine
+    from .spec import parse_formula
+
+    if method not in ("REML", "ML"):
+        raise ModelError(f"method {method!r} unknown", field="method", hint="use 'REML' or 'ML'")
+    spec = parse_formula(formula, field="formula")
+    design = build_design(spec, data, contrasts=contrasts, weights=weights)
+    return get_engine(engine).fit(design, method)
+
+
+__all__ = [
+    "Case", "CaseError", "CaseResult", "DataError", "FitError", "ModelError", "ReplicateError",
+    "__version__", "fit", "load_case", "run_cases",
+]

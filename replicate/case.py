@@ -1,0 +1,365 @@
+"""Case files: YAML -> validated :class:`Case`.
+
+YAML is loaded with a safe loader (no tags that build Python objects), every
+node's line is remembered, and the document is validated against the JSON
+Schema shipped in ``replicate/schema/case.schema.json``. Every error names the
+file, the line and the field, and what is allowed there.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import CaseError, ReplicateError
+
+Path_ = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Printed:
+    """A number as a program printed it: its value and its text.
+
+    The text keeps the printed precision (``0.5460`` has four decimals) that a
+    float would lose.
+    """
+
+    value: float
+    text: str
+    bound: str = ""  # '<', '<=', '>', '>=' for printed bounds such as '<2e-16'
+
+    @property
+    def decimals(self) -> int | None:
+        """Digits after the decimal point as printed, None in scientific notation."""
+        t = self.text.strip().lstrip("<>=").strip().lower()
+        if "e" in t:
+            return None
+        return len(t.split(".")[1]) if "." in t else 0
+
+    @property
+    def significant(self) -> int:
+        """Significant digits as printed."""
+        t = self.text.strip().lstrip("<>=").strip().lower().lstrip("+-")
+        mant = t.split("e")[0].replace(".", "").lstrip("0")
+        return max(len(mant), 1)
+
+
+@dataclass(frozen=True)
+class Case:
+    """A validated case file.
+
+    Attributes:
+        id, title, description, source: as in the file.
+        path: the file it was read from.
+        raw: the document as plain Python data (numbers in ``expected`` are
+            :class:`Printed`).
+        lines: field path (tuple of keys/indices) -> line number in the file.
+    """
+
+    id: str
+    title: str
+    description: str
+    source: str
+    path: Path
+    raw: dict[str, Any]
+    lines: dict[Path_, int] = field(default_factory=dict, repr=False)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.raw["data"]
+
+    @property
+    def model(self) -> dict[str, Any]:
+        return self.raw["model"]
+
+    @property
+    def method(self) -> str:
+        return self.model.get("method", "REML")
+
+    @property
+    def expected(self) -> list[dict[str, Any]]:
+        return self.raw.get("expected", [])
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self.raw.get("tags", []))
+
+    def line_of(self, *path: Any) -> int | None:
+        """Line of the deepest known node along ``path``."""
+        p = tuple(path)
+        while p:
+            if p in self.lines:
+                return self.lines[p]
+            p = p[:-1]
+        return self.lines.get((), None)
+
+    def block_label(self, i: int) -> str:
+        blk = self.expected[i]
+        return str(blk.get("label") or f"{blk['software']}#{i + 1}")
+
+    def error(self, exc_type: type[ReplicateError], message: str, *path: Any,
+              hint: str | None = None) -> ReplicateError:
+        return exc_type(message, file=str(self.path), line=self.line_of(*path),
+                        field=dotted(path) or None, hint=hint)
+
+
+def dotted(path: Path_) -> str:
+    out = ""
+    for p in path:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        else:
+            out += ("." if out else "") + str(p)
+    return out
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    """The case JSON Schema shipped with the package."""
+    text = resources.files("replicate").joinpath("schema/case.schema.json").read_text()
+    return json.loads(text)
+
+
+# ----------------------------------------------------------- YAML -> data
+
+class _Loader(yaml.SafeLoader):
+    """Safe loader that refuses every explicit tag instead of ignoring it."""
+
+
+def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str,
+               in_values: bool) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        loader = _Loader("")
+        loader.flatten_mapping(node)
+        for knode, vnode in node.value:
+            key = _to_python(knode, path, {}, file, False)
+            if isinstance(key, (dict, list)):
+                raise CaseError("a mapping key must be a plain value", file=file,
+                                line=knode.start_mark.line + 1, field=dotted(path) or None)
+            if isinstance(key, bool) or key is None:
+                key = str(knode.value)  # 'yes', 'no', 'null' as keys are names here
+            if key in out:
+                raise CaseError(f"duplicate key {key!r}", file=file, line=knode.start_mark.line + 1,
+                                field=dotted(path + (key,)))
+            child = path + (key,)
+            out[key] = _to_python(vnode, child, lines, file,
+                                  in_values or (key == "values" and len(path) >= 2 and path[0] == "expected"))
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(v, path + (i,), lines, file, in_values) for i, v in enumerate(node.value)]
+    assert isinstance(node, yaml.ScalarNode)
+    tag = node.tag
+    if tag and tag.startswith("!") or (tag and not tag.startswith("tag:yaml.org,2002:")):
+        raise CaseError(f"YAML tag {tag!r} is not allowed in case files", file=file,
+                        line=node.start_mark.line + 1, field=dotted(path) or None,
+                        hint="case files hold plain data only")
+    value = _Loader("").construct_object(node, deep=True)
+    if in_values and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return Printed(float(value), node.value)
+    if in_values and isinstance(value, str):
+        t = value.strip()
+        for op in ("<=", ">=", "<", ">"):
+            if t.startswith(op):
+                try:
+                    return Printed(float(t[len(op):].strip()), t, bound=op)
+                except ValueError:
+                    break
+    return value
+
+
+def _check_tags(node: yaml.Node, file: str) -> None:
+    """Refuse explicit non-standard tags anywhere (e.g. !!python/object)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n.tag and not n.tag.startswith("tag:yaml.org,2002:"):
+            raise CaseError(f"YAML tag {n.tag!r} is not allowed in case files", file=file,
+                            line=n.start_mark.line + 1, hint="case files hold plain data only")
+        if n.tag and n.tag.startswith("tag:yaml.org,2002:python"):
+            raise CaseError(f"YAML tag {n.tag!r} is not allowed in case files", file=file,
+                            line=n.start_mark.line + 1)
+        if isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                stack.extend([k, v])
+        elif isinstance(n, yaml.SequenceNode):
+            stack.extend(n.value)
+
+
+def load_yaml(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
+    """Parse YAML safely, returning data and a map from field path to line."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise CaseError(f"malformed YAML: {exc.problem or exc.context}", file=file,
+                        line=(mark.line + 1) if mark else None,
+                        hint="check indentation and quoting near that line") from None
+    except yaml.YAMLError as exc:
+        raise CaseError(f"malformed YAML: {exc}", file=file) from None
+    if node is None:
+        raise CaseError("the file is empty", file=file)
+    _check_tags(node, file)
+    lines: dict[Path_, int] = {}
+    try:
+        data = _to_python(node, (), lines, file, False)
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        raise CaseError(f"cannot read value: {exc.problem}", file=file,
+                        line=(mark.line + 1) if mark else None) from None
+    return data, lines
+
+
+# ------------------------------------------------------------ validation
+
+def _plain(obj: Any) -> Any:
+    """Turn Printed back into numbers / strings for schema validation."""
+    if isinstance(obj, Printed):
+        return obj.text if obj.bound else obj.value
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def _schema_at(path: Path_) -> dict[str, Any] | None:
+    """Best-effort: the sub-schema that applies at ``path`` (for hints)."""
+    sch = schema()
+    node: dict[str, Any] | None = sch
+    for p in path:
+        if node is None:
+            return None
+        while "$ref" in node:
+            name = node["$ref"].split("/")[-1]
+            node = sch["$defs"][name]
+        if isinstance(p, int):
+            node = node.get("items")
+        else:
+            props = node.get("properties", {})
+            node = props.get(p) if p in props else node.get("additionalProperties") \
+                if isinstance(node.get("additionalProperties"), dict) else None
+    while node is not None and "$ref" in node:
+        node = sch["$defs"][node["$ref"].split("/")[-1]]
+    return node
+
+
+def _describe(err: Any, file: str, lines: dict[Path_, int]) -> CaseError:
+    path = tuple(err.absolute_path)
+    line = None
+    p = path
+    while p and p not in lines:
+        p = p[:-1]
+    line = lines.get(p)
+    validator = err.validator
+    hint = None
+    message = err.message
+    if validator == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = list(err.schema.get("properties", {}))
+        extra = [k for k in err.instance if k not in allowed]
+        key = extra[0] if extra else "?"
+        kpath = path + (key,)
+        line = lines.get(kpath, line)
+        close = difflib.get_close_matches(str(key), allowed, n=1)
+        message = f"unknown key {key!r}"
+        hint = (f"did you mean {close[0]!r}? " if close else "") + f"allowed keys: {', '.join(allowed)}"
+        return CaseError(message, file=file, line=line, field=dotted(kpath), hint=hint)
+    if validator == "required":
+        missing = [r for r in err.validator_value if r not in (err.instance or {})]
+        message = f"missing required key {missing[0]!r}" if missing else err.message
+    elif validator == "enum":
+        message = f"{err.instance!r} is not allowed"
+        hint = "allowed: " + ", ".join(map(str, err.validator_value))
+    elif validator == "oneOf":
+        sub = _schema_at(path) or {}
+        if path and path[-1] == "data" or path == ("data",):
+            message = "data must give exactly one of: 'file' with 'sha256', 'dataset', or 'unavailable'"
+        elif path and path[-1] == "model":
+            message = "model must give either 'formula', or 'levels' with 'groups' (not both)"
+        else:
+            message = f"value {err.instance!r} does not fit any allowed form"
+            if sub.get("description"):
+                hint = sub["description"]
+    elif validator == "type":
+        message = f"{err.instance!r} has the wrong type; expected {err.validator_value}"
+    elif validator == "pattern":
+        message = f"{err.instance!r} does not match the required form {err.validator_value}"
+    return CaseError(message, file=file, line=line, field=dotted(path) or None, hint=hint)
+
+
+def validate_document(data: Any, lines: dict[Path_, int], file: str) -> None:
+    """Validate against the JSON Schema; raise the first error, well described."""
+    import jsonschema
+
+    if not isinstance(data, dict):
+        raise CaseError("a case file must be a mapping of keys (id, title, data, model, ...)", file=file, line=1)
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = sorted(validator.iter_errors(_plain(data)), key=lambda e: (len(list(e.absolute_path)), str(e.message)))
+    if errors:
+        # Prefer the most specific error: deepest path, and additionalProperties first.
+        best = max(errors, key=lambda e: (len(list(e.absolute_path)), e.validator == "additionalProperties"))
+        if best.validator in ("oneOf", "anyOf") and best.context:
+            deeper = [c for c in best.context if c.validator == "additionalProperties"]
+            if deeper:
+                best = deeper[0]
+        raise _describe(best, file, lines)
+    # Checks the schema cannot express.
+    labels = set()
+    for i, blk in enumerate(data.get("expected", [])):
+        lab = blk.get("label") or f"{blk['software']}#{i + 1}"
+        if lab in labels:
+            raise CaseError(f"two reference blocks are labelled {lab!r}", file=file,
+                            line=lines.get(("expected", i)), field=f"expected[{i}].label")
+        labels.add(lab)
+
+
+def load_case(path: str | Path) -> Case:
+    """Read, parse and validate one case file.
+
+    Raises:
+        CaseError: the file cannot be read, is not valid YAML, or does not
+            follow the case schema.
+    """
+    p = Path(path)
+    file = str(p)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CaseError("case file not found", file=file) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CaseError(f"cannot read case file: {exc}", file=file) from None
+    data, lines = load_yaml(text, file)
+    validate_document(data, lines, file)
+    return Case(
+        id=str(data["id"]),
+        title=str(data["title"]),
+        description=str(data.get("description", "")).strip(),
+        source=str(data.get("source", "")).strip(),
+        path=p,
+        raw=data,
+        lines=lines,
+    )
+
+
+def find_case_files(paths: list[str | Path]) -> list[Path]:
+    """Expand files and folders into the sorted list of ``*.yaml`` case files."""
+    out: list[Path] = []
+    for item in paths:
+        p = Path(item)
+        if p.is_dir():
+            out.extend(sorted(q for q in p.rglob("*.y*ml")
+                              if q.suffix in (".yaml", ".yml") and "data" not in q.relative_to(p).parts[:-1]))
+        else:
+            out.append(p)
+    seen: dict[Path, None] = {}
+    for q in out:
+        seen.setdefault(q, None)
+    return list(seen)

@@ -1,0 +1,202 @@
+"""Command line: ``replicate run | validate | list | show``.
+
+Exit codes: 0 everything agrees (or is valid), 1 a discrepancy or a failed
+fit, 2 invalid input (a case, data or model that cannot be used).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__
+from .case import Case, find_case_files, load_case
+from .compare import AGREES, DISCREPANCY, NOT_COMPARABLE, WITHIN
+from .engines import DEFAULT_ENGINE, ENGINES, get_engine
+from .errors import CaseError, EngineUnavailable, ReplicateError
+from .runner import INVALID, CaseResult, exit_code, run_case, run_cases
+
+DEFAULT_CASES = "cases"
+
+
+def _paths(args: argparse.Namespace) -> list[str]:
+    return list(args.paths) or [DEFAULT_CASES]
+
+
+class Progress:
+    """A one-line progress bar on stderr, shown only on a terminal and for several cases."""
+
+    def __init__(self, stream=sys.stderr) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+
+    def __call__(self, k: int, n: int, r: CaseResult) -> None:
+        if not self.enabled or n < 2:
+            return
+        width = 30
+        done = int(width * k / n)
+        self.stream.write(f"\r[{'#' * done}{'.' * (width - done)}] {k}/{n} {r.case_id[:40]:<40}")
+        if k == n:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _status_line(r: CaseResult) -> str:
+    vals = [v for b in r.blocks for v in b.values]
+    counts = {AGREES: 0, WITHIN: 0, DISCREPANCY: 0, NOT_COMPARABLE: 0}
+    for v in vals:
+        counts[v.verdict] += 1
+    digits = [v.lre for v in vals if v.lre is not None]
+    detail = (f"{counts[AGREES]} agree, {counts[WITHIN]} within tol, {counts[DISCREPANCY]} discrepant, "
+              f"{counts[NOT_COMPARABLE]} n/c" + (f", min digits {min(digits):.1f}" if digits else ""))
+    return f"{r.status:<12} {r.case_id:<40} {detail if vals else ''}"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .report import write_reports
+
+    try:
+        engine = get_engine(args.engine)
+    except EngineUnavailable as exc:
+        print(f"replicate: {exc}", file=sys.stderr)
+        return 2
+    try:
+        results = run_cases(_paths(args), engine, keyword=args.k, progress=Progress())
+    except ReplicateError as exc:
+        print(f"replicate: {exc}", file=sys.stderr)
+        return 2
+    if not results:
+        what = f"no case matches -k {args.k!r}" if args.k else "no case files found"
+        print(f"replicate: {what} under " + ", ".join(_paths(args)), file=sys.stderr)
+        return 2
+    for r in results:
+        print(_status_line(r))
+        if r.error:
+            print(f"    {r.error}")
+        for b in r.blocks:
+            if b.error:
+                print(f"    [{b.label}] {b.error.splitlines()[0]}")
+            for v in b.values:
+                if v.verdict == DISCREPANCY:
+                    eng = f"{v.engine:.6g}" if v.engine is not None else "—"
+                    print(f"    [{b.label}] {v.section} {v.name} {v.quantity}: reference {v.reference}, "
+                          f"engine {eng} ({v.lre} digits)")
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    try:
+        written = write_reports(results, Path(args.out), formats)
+    except (ValueError, OSError) as exc:
+        print(f"replicate: cannot write reports: {exc}", file=sys.stderr)
+        return 2
+    print("reports: " + ", ".join(str(p) for p in written))
+    return exit_code(results)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .runner import prepare
+
+    files = find_case_files(_paths(args))
+    if not files:
+        print("replicate: no case files found", file=sys.stderr)
+        return 2
+    bad = 0
+    for f in files:
+        try:
+            case = load_case(f)
+            if args.data and "unavailable" not in case.data:
+                prepare(case)
+            print(f"ok       {f}")
+        except ReplicateError as exc:
+            bad += 1
+            print(f"invalid  {exc}")
+    print(f"{len(files) - bad} valid, {bad} invalid")
+    return 2 if bad else 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    files = find_case_files(_paths(args))
+    for f in files:
+        try:
+            c = load_case(f)
+        except CaseError as exc:
+            print(f"{f.stem:<40} INVALID  {exc.message}")
+            continue
+        if "file" in c.data:
+            data = c.data["file"]
+        elif "dataset" in c.data:
+            data = f"{c.data['dataset']['package']}::{c.data['dataset']['name']}"
+        else:
+            data = "unavailable"
+        progs = ",".join(dict.fromkeys(b["software"] for b in c.expected)) or "-"
+        print(f"{c.id:<40} {data:<22} {progs:<24} {c.title}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    target = Path(args.case)
+    if not target.exists():
+        matches = [f for f in find_case_files([args.cases_dir]) if f.stem == args.case]
+        if not matches:
+            for f in find_case_files([args.cases_dir]):
+                try:
+                    if load_case(f).id == args.case:
+                        matches = [f]
+                        break
+                except CaseError:
+                    continue
+        if not matches:
+            print(f"replicate: no case {args.case!r} (give a file or a case id under {args.cases_dir})",
+                  file=sys.stderr)
+            return 2
+        target = matches[0]
+    try:
+        case = load_case(target)
+        engine = get_engine(args.engine)
+    except ReplicateError as exc:
+        print(f"replicate: {exc}", file=sys.stderr)
+        return 2
+    from .show import render_show
+
+    res = run_case(case, engine)
+    print(render_show(case, res))
+    return 2 if res.status == INVALID else exit_code([res])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="replicate", description="Check mixed-model results across programs.")
+    p.add_argument("--version", action="version", version=f"replicate {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="fit cases and compare with their reference outputs")
+    r.add_argument("paths", nargs="*", help="case files or folders (default: cases)")
+    r.add_argument("--engine", default=DEFAULT_ENGINE, help=f"one of {', '.join(ENGINES)} (default {DEFAULT_ENGINE})")
+    r.add_argument("--out", default="reports", help="report folder (default: reports)")
+    r.add_argument("--format", default="markdown,json", help="comma list of markdown, json, junit")
+    r.add_argument("-k", default=None, help="select cases by id/title/tag words, with and/or/not")
+    r.set_defaults(func=cmd_run)
+
+    v = sub.add_parser("validate", help="check case files against the schema")
+    v.add_argument("paths", nargs="*")
+    v.add_argument("--data", action="store_true", help="also load the data and build the model")
+    v.set_defaults(func=cmd_validate)
+
+    ls = sub.add_parser("list", help="list cases with their data and programs")
+    ls.add_argument("paths", nargs="*")
+    ls.set_defaults(func=cmd_list)
+
+    s = sub.add_parser("show", help="a case, its fit, and each reference number beside the engine's")
+    s.add_argument("case", help="case file or case id")
+    s.add_argument("--engine", default=DEFAULT_ENGINE)
+    s.add_argument("--cases-dir", default=DEFAULT_CASES)
+    s.set_defaults(func=cmd_show)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

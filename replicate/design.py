@@ -1,0 +1,302 @@
+"""Model matrices for a mixed model: X, y and random-effect terms.
+
+A random-effect term is kept as a level index per row plus a small dense block of
+columns (MixedModels.jl's ``ReMat``); the full Z matrix is never formed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError, ModelError
+
+if TYPE_CHECKING:
+    from .spec import ModelSpec
+
+
+@dataclass(frozen=True)
+class ReTerm:
+    """One random-effect term ``(cols | group)`` after expansion.
+
+    ``(x || g)`` is expanded into one term per column, as lme4 does, so every
+    term has an unstructured (full) covariance over its columns.
+
+    Attributes:
+        group: grouping-factor name as lme4 prints it (``schoolid``,
+            ``classid:schoolid``).
+        index: integer level code (0 .. nlevels-1) for each row used.
+        levels: level labels, in code order.
+        columns: column names as lme4 prints them (``(Intercept)``, ``ses``).
+        Xre: n x k dense matrix of the term's columns (k = len(columns)).
+    """
+
+    group: str
+    index: np.ndarray
+    levels: tuple[str, ...]
+    columns: tuple[str, ...]
+    Xre: np.ndarray
+
+    @property
+    def nlevels(self) -> int:
+        return len(self.levels)
+
+    @property
+    def k(self) -> int:
+        return len(self.columns)
+
+
+@dataclass(frozen=True)
+class Design:
+    """Everything an engine needs, on the rows actually used.
+
+    Attributes:
+        y: response, length n.
+        X: n x p fixed-effect model matrix, full column rank.
+        fixed_names: column names of X, as R prints them.
+        reterms: random-effect terms, in formula order.
+        weights: level-1 (prior) weights or None.
+        rows: positions (0-based) in the transformed data frame of the rows used.
+        n_dropped: rows removed by listwise deletion of missing values.
+        dropped_fixed: fixed-effect columns dropped for rank deficiency.
+        formula: the formula as rebuilt from its parsed form.
+        response: response variable name.
+        messages: notes collected while building (deletions, drops).
+    """
+
+    y: np.ndarray
+    X: np.ndarray
+    fixed_names: tuple[str, ...]
+    reterms: tuple[ReTerm, ...]
+    weights: np.ndarray | None = None
+    rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    n_dropped: int = 0
+    dropped_fixed: tuple[str, ...] = ()
+    formula: str = ""
+    response: str = ""
+    messages: tuple[str, ...] = ()
+    # Provenance of how each fixed column and grouping factor maps to data.
+    fixed_terms: tuple[str, ...] = ()
+    column_term: tuple[str, ...] = ()
+
+    @property
+    def n(self) -> int:
+        return int(self.y.shape[0])
+
+    @property
+    def p(self) -> int:
+        return int(self.X.shape[1])
+
+    def ngroups(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for t in self.reterms:
+            out[t.group] = t.nlevels
+        return out
+
+
+# ------------------------------------------------------------------ builder
+
+def _r_name(col: str) -> str:
+    """Map a formulaic column name to the name R's model.matrix gives it."""
+    if col == "Intercept":
+        return "(Intercept)"
+    parts = []
+    for piece in col.split(":"):
+        m = re.fullmatch(r"(.*)\[(?:T\.)?(.*)\]", piece)
+        parts.append(m.group(1) + m.group(2) if m else piece)
+    return ":".join(parts)
+
+
+def _quote(name: str) -> str:
+    return "`" + name.replace("`", "") + "`"
+
+
+def _terms_formula(intercept: bool, terms: Sequence[tuple[str, ...]]) -> str:
+    pieces = ["1" if intercept else "0"] + [":".join(_quote(v) for v in t) for t in terms]
+    return " + ".join(pieces)
+
+
+def _materialize(frame: pd.DataFrame, intercept: bool, terms: Sequence[tuple[str, ...]]
+                 ) -> tuple[np.ndarray, list[str], list[str]]:
+    """Model matrix of ``terms`` on ``frame`` with R's column names.
+
+    Returns the matrix, the column names and, for each column, the term it
+    belongs to (``(Intercept)`` or ``a:b``).
+    """
+    from formulaic import model_matrix
+
+    if not intercept and not terms:
+        return np.zeros((len(frame), 0)), [], []
+    mm = model_matrix(_terms_formula(intercept, terms), frame, na_action="ignore")
+    names = [_r_name(c) for c in mm.columns]
+    col_term: list[str] = []
+    spans = mm.model_spec.term_indices
+    by_col: dict[int, str] = {}
+    for term, idx in spans.items():
+        label = "(Intercept)" if str(term) == "1" else ":".join(f.expr.strip("`") for f in term.factors)
+        for i in idx:
+            by_col[i] = label
+    col_term = [by_col.get(i, names[i]) for i in range(len(names))]
+    return np.asarray(mm, dtype=float), names, col_term
+
+
+def _drop_rank_deficient(X: np.ndarray, names: list[str], tol: float = 1e-7) -> list[int]:
+    """Indices of columns to keep, dropping later collinear columns (as R's dqrdc2)."""
+    keep: list[int] = []
+    Q = np.zeros((X.shape[0], 0))
+    for j in range(X.shape[1]):
+        col = X[:, j]
+        norm = np.linalg.norm(col)
+        if norm == 0:
+            continue
+        resid = col - Q @ (Q.T @ col) if Q.shape[1] else col
+        rnorm = np.linalg.norm(resid)
+        if rnorm / norm < tol:
+            continue
+        Q = np.column_stack([Q, resid / rnorm])
+        keep.append(j)
+    return keep
+
+
+def prepare_frame(frame: pd.DataFrame, spec: "ModelSpec", *, contrasts: str = "treatment",
+                  weights: str | None = None, file: str | None = None
+                  ) -> tuple[pd.DataFrame, np.ndarray, int, list[str]]:
+    """Select model variables, check them, listwise-delete missing values.
+
+    Returns the reduced frame (model variables only), the positions of the kept
+    rows, the number of rows dropped and messages.
+    """
+    needed = spec.variables() + ([weights] if weights else [])
+    missing = [v for v in needed if v not in frame.columns]
+    if missing:
+        close = {v: difflib.get_close_matches(v, [str(c) for c in frame.columns], n=3) for v in missing}
+        hint = "; ".join(f"{v}: did you mean {', '.join(c)}?" for v, c in close.items() if c)
+        raise ModelError(
+            f"variable(s) {', '.join(repr(v) for v in missing)} not in the data",
+            file=file, field="model", hint=hint or f"columns are: {', '.join(map(str, frame.columns))}",
+        )
+    sub = frame[needed].copy()
+    for g in spec.grouping_variables():
+        nmiss = int(sub[g].isna().sum())
+        if nmiss:
+            raise DataError(
+                f"grouping variable {g!r} has {nmiss} missing value(s)",
+                file=file, field="model",
+                hint=f"drop those rows explicitly with 'where: not is_na({g})' (lme4 drops them silently)",
+            )
+    messages: list[str] = []
+    for v in needed:
+        col = sub[v]
+        if pd.api.types.is_bool_dtype(col):
+            sub[v] = col.astype(float)
+        elif pd.api.types.is_numeric_dtype(col):
+            vals = col.to_numpy(dtype=float, na_value=np.nan)
+            if np.isinf(vals).any():
+                raise DataError(f"variable {v!r} has infinite values", file=file, field="model")
+            sub[v] = vals
+        elif not isinstance(col.dtype, pd.CategoricalDtype):
+            cats = sorted(col.dropna().astype(str).unique())
+            sub[v] = pd.Categorical(col.astype("string").astype(object).where(col.notna()), categories=cats)
+    for v in needed:
+        col = sub[v]
+        if isinstance(col.dtype, pd.CategoricalDtype) and contrasts == "sas" and v not in spec.grouping_variables():
+            cats = list(col.cat.categories)
+            sub[v] = col.cat.reorder_categories([cats[-1]] + cats[:-1])
+    complete = sub.notna().all(axis=1).to_numpy()
+    n_dropped = int((~complete).sum())
+    if n_dropped:
+        by_var = {v: int(sub[v].isna().sum()) for v in needed if sub[v].isna().any()}
+        messages.append(
+            f"{n_dropped} row(s) with missing values dropped (listwise deletion): "
+            + ", ".join(f"{v} {k}" for v, k in by_var.items())
+        )
+    rows = np.flatnonzero(complete)
+    sub = sub.iloc[rows].reset_index(drop=True)
+    for v in needed:
+        if isinstance(sub[v].dtype, pd.CategoricalDtype):
+            sub[v] = sub[v].cat.remove_unused_categories()
+    if len(sub) == 0:
+        raise DataError("no rows left after removing missing values", file=file, field="model")
+    return sub, rows, n_dropped, messages
+
+
+def build_design(spec: "ModelSpec", frame: pd.DataFrame, *, contrasts: str = "treatment",
+                 weights: str | None = None, file: str | None = None) -> Design:
+    """Build the :class:`Design` of ``spec`` on ``frame``.
+
+    Args:
+        spec: parsed model.
+        frame: data (after transforms).
+        contrasts: ``treatment`` (R: first level is the reference) or ``sas``
+            (SAS CLASS coding: the last level is the reference).
+        weights: name of a column of level-1 weights, or None.
+        file: case file, for error messages.
+    """
+    if contrasts not in ("treatment", "sas"):
+        raise ModelError(f"contrasts {contrasts!r} unknown", file=file, field="model.contrasts",
+                         hint="use 'treatment' or 'sas'")
+    sub, rows, n_dropped, messages = prepare_frame(frame, spec, contrasts=contrasts, weights=weights, file=file)
+    for g in spec.grouping_variables():
+        if isinstance(sub[g].dtype, pd.CategoricalDtype):
+            continue
+        vals = sub[g].to_numpy(dtype=float)
+        uniq = np.unique(vals)
+        sub[g] = pd.Categorical.from_codes(np.searchsorted(uniq, vals), categories=[_label(u) for u in uniq])
+    y = sub[spec.response]
+    if isinstance(y.dtype, pd.CategoricalDtype):
+        raise ModelError(f"response {spec.response!r} is not numeric", file=file, field="model")
+    yv = y.to_numpy(dtype=float)
+    X, names, col_term = _materialize(sub, spec.intercept, spec.fixed)
+    keep = _drop_rank_deficient(X, names)
+    dropped = [names[j] for j in range(len(names)) if j not in keep]
+    if dropped:
+        messages.append(
+            "fixed-effect model matrix is rank deficient so dropping "
+            f"{len(dropped)} column(s): {', '.join(dropped)}"
+        )
+    X = X[:, keep]
+    names = [names[j] for j in keep]
+    col_term = [col_term[j] for j in keep]
+
+    reterms: list[ReTerm] = []
+    for rt in spec.random:
+        Xre, cols, _ = _materialize(sub, rt.intercept, rt.terms)
+        key = sub[list(rt.group)].astype(str).agg(":".join, axis=1) if len(rt.group) > 1 \
+            else sub[rt.group[0]]
+        if isinstance(key.dtype, pd.CategoricalDtype):
+            codes = key.cat.codes.to_numpy()
+            labels = [str(c) for c in key.cat.categories]
+        else:
+            uniq, codes = np.unique(key.to_numpy(), return_inverse=True)
+            labels = [_label(u) for u in uniq]
+        used = np.unique(codes)
+        remap = np.full(len(labels), -1)
+        remap[used] = np.arange(len(used))
+        reterms.append(ReTerm(rt.group_name, remap[codes].astype(np.int64),
+                              tuple(labels[i] for i in used), tuple(cols), Xre))
+    # lme4 (mkReTrms) orders terms by decreasing number of levels when they
+    # are not already so ordered, using rev(order(nl)).
+    nl = [t.nlevels for t in reterms]
+    if any(b > a for a, b in zip(nl, nl[1:])):
+        order = list(reversed(sorted(range(len(nl)), key=lambda i: nl[i])))
+        reterms = [reterms[i] for i in order]
+    w = sub[weights].to_numpy(dtype=float) if weights else None
+    if w is not None and (w <= 0).any():
+        raise DataError(f"weights column {weights!r} has values <= 0", file=file, field="model.weights")
+    return Design(
+        y=yv, X=X, fixed_names=tuple(names), reterms=tuple(reterms), weights=w, rows=rows,
+        n_dropped=n_dropped, dropped_fixed=tuple(dropped), formula=spec.formula(),
+        response=spec.response, messages=tuple(messages),
+        fixed_terms=tuple(dict.fromkeys(col_term)), column_term=tuple(col_term),
+    )
+
+
+def _label(v: object) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)

@@ -1,0 +1,69 @@
+"""Engines: every program that can fit a case, behind one protocol.
+
+An engine is an object with
+
+* ``name``: a short name (``native``, ``statsmodels``, ``lme4``),
+* ``available() -> tuple[bool, str]``: whether it can run here, and why not,
+* ``version() -> str``: the program and package versions it runs,
+* ``fit(design, method) -> FitResult``: fit the :class:`~replicate.design.Design`
+  by ``"REML"`` or ``"ML"``.
+
+Adapters register themselves in :data:`ENGINES`; :func:`get_engine` returns one
+by name or raises :class:`~replicate.errors.EngineUnavailable` saying what to
+install.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol, runtime_checkable
+
+from ..design import Design
+from ..errors import EngineUnavailable
+from ..results import FitResult
+
+
+@runtime_checkable
+class Engine(Protocol):
+    name: str
+
+    def available(self) -> tuple[bool, str]: ...
+
+    def version(self) -> str: ...
+
+    def fit(self, design: Design, method: str = "REML") -> FitResult: ...
+
+
+def _native() -> Engine:
+    from .native import NativeEngine
+
+    return NativeEngine()
+
+
+def _statsmodels() -> Engine:
+    from .statsmodels_engine import StatsmodelsEngine
+
+    return StatsmodelsEngine()
+
+
+ENGINES: dict[str, Callable[[], Engine]] = {
+    "native": _native,
+    "statsmodels": _statsmodels,
+}
+
+DEFAULT_ENGINE = "native"
+
+
+def get_engine(name: str) -> Engine:
+    """Return a ready engine by name.
+
+    Raises:
+        EngineUnavailable: unknown name, or its dependencies are missing.
+    """
+    if name not in ENGINES:
+        raise EngineUnavailable(f"unknown engine {name!r}", field="--engine",
+                                hint="choose one of: " + ", ".join(sorted(ENGINES)))
+    eng = ENGINES[name]()
+    ok, why = eng.available()
+    if not ok:
+        raise EngineUnavailable(f"engine {name!r} is not available: {why}", field="--engine")
+    return eng

@@ -1,0 +1,25 @@
+"""The native engine: profiled REML/ML as in lme4, in numpy."""
+
+from __future__ import annotations
+
+from ..design import Design
+from ..results import FitResult
+
+
+class NativeEngine:
+    """Adapter for :func:`replicate.engine.fit_design`."""
+
+    name = "native"
+
+    def available(self) -> tuple[bool, str]:
+        return True, ""
+
+    def version(self) -> str:
+        from .. import __version__
+
+        return f"replicate {__version__} (native engine)"
+
+    def fit(self, design: Design, method: str = "REML") -> FitResult:
+        from ..engine import fit_design
+
+        return fit_design(design, method)

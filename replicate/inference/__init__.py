@@ -1,0 +1,46 @@
+"""Inference from one fit: every program's df and standard errors.
+
+:func:`fixed_df` and :func:`fixed_se` dispatch on the definition names used in
+case files (``options.df`` and ``options.se``). A definition that is part of the
+format but not implemented yet raises :class:`NotImplementedOption` saying so.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..design import Design
+from ..errors import NotImplementedOption
+from ..results import FitResult
+
+DF_METHODS = ("residual", "containment", "between-within", "hlm", "nlme", "satterthwaite",
+              "kenward-roger", "kenward-roger-2", "none")
+SE_KINDS = ("model", "kenward-roger", "cr0", "cr1", "cr2")
+
+
+def fixed_df(fit: FitResult, design: Design, method: str) -> pd.Series:
+    """Denominator degrees of freedom per fixed effect under ``method``."""
+    names = list(fit.fixed.index)
+    if method == "residual":
+        return pd.Series(float(design.n - design.p), index=names)
+    if method == "satterthwaite":
+        from .satterthwaite import satterthwaite_df
+
+        return satterthwaite_df(fit, design)
+    if method == "none":
+        return pd.Series(np.inf, index=names)
+    if method in DF_METHODS:
+        raise NotImplementedOption(f"df method {method!r} is not implemented yet",
+                                   hint="see the inference issue; it is planned")
+    raise NotImplementedOption(f"unknown df method {method!r}", hint="one of " + ", ".join(DF_METHODS))
+
+
+def fixed_se(fit: FitResult, design: Design, kind: str) -> pd.Series:
+    """Standard errors of the fixed effects of the given kind."""
+    if kind == "model":
+        return fit.se
+    if kind in SE_KINDS:
+        raise NotImplementedOption(f"standard-error kind {kind!r} is not implemented yet",
+                                   hint="see the inference issue; it is planned")
+    raise NotImplementedOption(f"unknown standard-error kind {kind!r}", hint="one of " + ", ".join(SE_KINDS))

@@ -1,0 +1,158 @@
+"""The marginal model as a function of the variance parameters.
+
+For inference the variance parameters are ``varpar = (theta, sigma)`` as in
+lmerTest. This module evaluates, for any ``varpar``, the (non-profiled) REML or
+ML deviance and the covariance of the fixed effects, from cross-products of
+[Z X y] formed once. Z is sparse and the work per evaluation is a Cholesky
+factor of a q x q matrix (q = number of random effects); nothing n x n is built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+
+from ..design import Design
+
+
+def theta_sizes(design: Design) -> list[int]:
+    return [t.k * (t.k + 1) // 2 for t in design.reterms]
+
+
+def sparse_z(design: Design) -> sp.csr_matrix:
+    """Sparse Z in lme4's column order (per term: level-major, then column)."""
+    blocks = []
+    n = design.n
+    rows = np.arange(n)
+    for t in design.reterms:
+        cols = []
+        for j in range(t.k):
+            cols.append(sp.csr_matrix((t.Xre[:, j], (rows, t.index * t.k + j)), shape=(n, t.nlevels * t.k)))
+        blocks.append(sum(cols[1:], cols[0]))
+    return sp.hstack(blocks, format="csr")
+
+
+def lambda_matrix(design: Design, theta: np.ndarray) -> sp.csr_matrix:
+    """Block-diagonal relative covariance factor Lambda(theta)."""
+    blocks = []
+    pos = 0
+    for t in design.reterms:
+        m = t.k * (t.k + 1) // 2
+        L = np.zeros((t.k, t.k))
+        idx = 0
+        for j in range(t.k):  # column-major lower triangle, lme4's order
+            for i in range(j, t.k):
+                L[i, j] = theta[pos + idx]
+                idx += 1
+        pos += m
+        blocks.append(sp.kron(sp.identity(t.nlevels, format="csr"), sp.csr_matrix(L)))
+    return sp.block_diag(blocks, format="csr")
+
+
+@dataclass
+class MarginalModel:
+    """Cross-products of a design, ready for repeated evaluation at any varpar."""
+
+    design: Design
+
+    def __post_init__(self) -> None:
+        d = self.design
+        w = d.weights if d.weights is not None else np.ones(d.n)
+        Z = sparse_z(d)
+        ZW = Z.multiply(w[:, None]).tocsr()
+        self.ZtWZ = (ZW.T @ Z).tocsr()
+        self.ZtWX = np.asarray(ZW.T @ d.X)
+        self.ZtWy = np.asarray(ZW.T @ d.y).ravel()
+        self.XtWX = d.X.T @ (d.X * w[:, None])
+        self.XtWy = d.X.T @ (d.y * w)
+        self.ytWy = float(d.y @ (d.y * w))
+        self.sum_log_w = float(np.sum(np.log(w)))
+        self.n = d.n
+        self.p = d.p
+        self.ntheta = sum(theta_sizes(d))
+
+    def _pieces(self, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, float]:
+        Lam = lambda_matrix(self.design, theta)
+        M = (Lam.T @ self.ZtWZ @ Lam).toarray()
+        M[np.diag_indices_from(M)] += 1.0
+        L = sla.cholesky(M, lower=True)
+        ld_l2 = 2.0 * float(np.sum(np.log(np.diag(L))))
+        LtZX = np.asarray(Lam.T @ self.ZtWX)
+        LtZy = np.asarray(Lam.T @ self.ZtWy).ravel()
+        CX = sla.solve_triangular(L, LtZX, lower=True)
+        cu = sla.solve_triangular(L, LtZy, lower=True)
+        A = self.XtWX - CX.T @ CX
+        b = self.XtWy - CX.T @ cu
+        yy = self.ytWy - cu @ cu
+        return ld_l2, A, b, yy
+
+    def deviance(self, varpar: np.ndarray, reml: bool) -> float:
+        """-2 log-likelihood (REML or ML) at ``varpar = (theta..., sigma)``."""
+        theta = np.asarray(varpar[:-1], dtype=float)
+        sigma2 = float(varpar[-1]) ** 2
+        ld_l2, A, b, yy = self._pieces(theta)
+        RA = sla.cholesky(A, lower=False)
+        beta = sla.cho_solve((RA, False), b)
+        pwrss = yy - b @ beta
+        n, p = self.n, self.p
+        if reml:
+            ld_rx2 = 2.0 * float(np.sum(np.log(np.diag(RA))))
+            return ld_l2 + ld_rx2 + (n - p) * np.log(2 * np.pi * sigma2) + pwrss / sigma2 - self.sum_log_w
+        return ld_l2 + n * np.log(2 * np.pi * sigma2) + pwrss / sigma2 - self.sum_log_w
+
+    def vcov_beta(self, varpar: np.ndarray) -> np.ndarray:
+        """Covariance of the GLS estimate of beta at ``varpar``."""
+        theta = np.asarray(varpar[:-1], dtype=float)
+        sigma2 = float(varpar[-1]) ** 2
+        _, A, _, _ = self._pieces(theta)
+        return sigma2 * np.linalg.inv(A)
+
+
+def richardson_derivative(f, x: np.ndarray, i: int, *, d: float = 1e-4, r: int = 4) -> np.ndarray:
+    """Central-difference derivative of vector-valued f along coordinate i,
+    improved by Richardson extrapolation (as R's numDeriv)."""
+    h = d * abs(x[i]) + (d if abs(x[i]) < 1e-8 else 0.0)
+    ests = []
+    for k in range(r):
+        e = np.zeros_like(x)
+        e[i] = h / (2 ** k)
+        ests.append((np.asarray(f(x + e)) - np.asarray(f(x - e))) / (2 * e[i]))
+    for m in range(1, r):
+        fac = 4.0 ** m
+        ests = [(fac * ests[j + 1] - ests[j]) / (fac - 1) for j in range(len(ests) - 1)]
+    return ests[0]
+
+
+def hessian(f, x: np.ndarray, *, d: float = 0.1, r: int = 4, eps: float = 1e-4) -> np.ndarray:
+    """Hessian of scalar f at x by second differences with Richardson extrapolation.
+
+    Steps start at ``d * |x_i|`` (``eps`` where x_i is near 0) and halve ``r``
+    times, as numDeriv's ``hessian`` (method "Richardson") does by default; the
+    extrapolation removes the truncation error that large steps carry, and the
+    large steps keep rounding error small.
+    """
+    x = np.asarray(x, dtype=float)
+    k = len(x)
+    h0 = np.where(np.abs(x) < 1.8e-5, eps, d * np.abs(x))
+    f0 = f(x)
+    est = []
+    for m in range(r):
+        h = h0 / 2 ** m
+        H = np.empty((k, k))
+        for i in range(k):
+            ei = np.zeros(k)
+            ei[i] = h[i]
+            H[i, i] = (f(x + ei) - 2 * f0 + f(x - ei)) / h[i] ** 2
+            for j in range(i):
+                ej = np.zeros(k)
+                ej[j] = h[j]
+                H[i, j] = H[j, i] = (f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej) + f(x - ei - ej)) / (
+                    4 * h[i] * h[j])
+        est.append(H)
+    for m in range(1, r):
+        fac = 4.0 ** m
+        est = [(fac * est[j + 1] - est[j]) / (fac - 1) for j in range(len(est) - 1)]
+    return est[0]

@@ -1,0 +1,205 @@
+"""The engine's numbers for a reference block, under the block's definitions.
+
+A reference block names its REML/ML choice, df method and SE kind in
+``options``; this module computes the engine's value of every quantity the
+block prints, under those definitions, and compares them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .case import Case, Printed
+from .compare import QUANTITY_KIND, ValueComparison, compare_value, resolve_tolerance
+from .design import Design
+from .errors import CaseError, ReplicateError
+from .inference import fixed_df, fixed_se
+from .results import FitResult
+
+
+@dataclass
+class _Lazy:
+    """Compute once, remember the value or the error."""
+
+    fn: Callable[[], Any]
+    done: bool = False
+    value: Any = None
+    error: Exception | None = None
+
+    def get(self) -> Any:
+        if not self.done:
+            self.done = True
+            try:
+                self.value = self.fn()
+            except ReplicateError as exc:
+                self.error = exc
+            except (ValueError, np.linalg.LinAlgError, ArithmeticError) as exc:
+                self.error = exc
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def _mapped(block: dict[str, Any], name: str) -> str:
+    return str((block.get("names") or {}).get(name, name))
+
+
+def check_block_names(case: Case, i: int, design: Design) -> None:
+    """Every term and group a block names must exist in the model.
+
+    Raises:
+        CaseError: naming the block, the value and the names the model has.
+    """
+    block = case.expected[i]
+    values = block["values"]
+    fixed_names = list(design.fixed_names)
+    for term in (values.get("fixed") or {}):
+        eng = _mapped(block, term)
+        if eng not in fixed_names:
+            raise case.error(
+                CaseError, f"reference block {case.block_label(i)!r} names fixed effect {term!r}, "
+                "which the model does not have", "expected", i, "values", "fixed", term,
+                hint=f"the model's fixed effects are {fixed_names}; add a 'names:' entry if the program "
+                "printed another name")
+    groups = {t.group: set(t.columns) for t in design.reterms}
+    for grp, comps in (values.get("random") or {}).items():
+        if grp == "Residual":
+            continue
+        eng_grp = _mapped(block, grp)
+        if eng_grp not in groups:
+            raise case.error(
+                CaseError, f"reference block {case.block_label(i)!r} names random-effect group {grp!r}, "
+                "which the model does not have", "expected", i, "values", "random", grp,
+                hint=f"the model's groups are {sorted(groups)}")
+        for comp in comps:
+            for part in str(comp).split(","):
+                eng_col = _mapped(block, part.strip())
+                if eng_col not in groups[eng_grp]:
+                    raise case.error(
+                        CaseError, f"reference block {case.block_label(i)!r}: group {grp!r} has no "
+                        f"random-effect column {part.strip()!r}", "expected", i, "values", "random", grp, comp,
+                        hint=f"columns of {eng_grp}: {sorted(groups[eng_grp])}")
+
+
+def _varcorr_value(fit: FitResult, grp: str, comp: str, quantity: str) -> float | None:
+    vc = fit.varcorr
+    parts = [c.strip() for c in comp.split(",")]
+    if len(parts) == 1:
+        row = vc[(vc["grp"] == grp) & (vc["var1"] == parts[0]) & vc["var2"].isna()]
+        if row.empty:
+            return None
+        v = float(row["vcov"].iloc[0])
+        return {"variance": v, "sd": math.sqrt(max(v, 0.0))}.get(quantity)
+    a, b = parts[0], parts[1]
+    row = vc[(vc["grp"] == grp) & (((vc["var1"] == a) & (vc["var2"] == b)) | ((vc["var1"] == b) & (vc["var2"] == a)))]
+    if row.empty:
+        return None
+    return {"cov": float(row["vcov"].iloc[0]), "corr": float(row["sdcor"].iloc[0])}.get(quantity)
+
+
+def compare_block(case: Case, i: int, fit: FitResult, design: Design) -> list[ValueComparison]:
+    """Compare every number of reference block ``i`` with the engine's fit."""
+    block = case.expected[i]
+    opts = block.get("options") or {}
+    case_tol = case.raw.get("tolerance") or {}
+    block_tol = block.get("tolerance") or {}
+    values = block["values"]
+    out: list[ValueComparison] = []
+
+    def add(section: str, name: str, quantity: str, ref: Any, engine: Any, path: tuple,
+            note: str = "") -> None:
+        per_value: dict[str, Any] = {}
+        if isinstance(ref, dict):
+            per_value = ref
+            ref = ref["value"]
+        if not isinstance(ref, Printed):
+            ref = Printed(float(ref), str(ref))
+        kind = QUANTITY_KIND.get(quantity, "estimate")
+        tol = resolve_tolerance(kind, case_tol.get(kind), block_tol.get(kind), per_value)
+        eng_value: float | None
+        try:
+            eng_value = engine() if callable(engine) else engine
+        except (ReplicateError, ValueError, np.linalg.LinAlgError) as exc:
+            eng_value, note = None, str(exc)
+        out.append(compare_value(section, name, quantity, ref, eng_value, tol, note=note,
+                                 line=case.line_of("expected", i, "values", *path)))
+
+    df_method = opts.get("df")
+    se_kind = opts.get("se", "model")
+    se_all = _Lazy(lambda: fixed_se(fit, design, se_kind))
+    df_all = _Lazy(lambda: fixed_df(fit, design, df_method)) if df_method else None
+
+    for term, qs in (values.get("fixed") or {}).items():
+        eng = _mapped(block, term)
+        for q, ref in qs.items():
+            path = ("fixed", term, q)
+            if q == "estimate":
+                add("fixed", term, q, ref, float(fit.fixed[eng]), path)
+            elif q == "se":
+                add("fixed", term, q, ref, lambda: float(se_all.get()[eng]), path, note=f"SE: {se_kind}")
+            elif q == "t":
+                add("fixed", term, q, ref, lambda: float(fit.fixed[eng] / se_all.get()[eng]), path)
+            elif q in ("df", "p"):
+                if df_all is None:
+                    add("fixed", term, q, ref, None, path,
+                        note="the block does not declare options.df, so the df definition is unknown")
+                    continue
+                if q == "df":
+                    add("fixed", term, q, ref, lambda: float(df_all.get()[eng]), path, note=f"df: {df_method}")
+                else:
+                    def pval(eng: str = eng) -> float:
+                        t = float(fit.fixed[eng] / se_all.get()[eng])
+                        return float(2 * stats.t.sf(abs(t), float(df_all.get()[eng])))
+                    add("fixed", term, q, ref, pval, path, note=f"p from t with df: {df_method}")
+    for grp, comps in (values.get("random") or {}).items():
+        if grp == "Residual":
+            for q, ref in comps.items():
+                v = {"variance": fit.sigma2, "sd": math.sqrt(fit.sigma2)}.get(q)
+                add("random", "Residual", q, ref, v, ("random", grp, q))
+            continue
+        eng_grp = _mapped(block, grp)
+        for comp, qs in comps.items():
+            eng_comp = ", ".join(_mapped(block, c.strip()) for c in str(comp).split(","))
+            for q, ref in qs.items():
+                add("random", f"{grp} {comp}", q, ref,
+                    _varcorr_value(fit, eng_grp, eng_comp, q) if q != "se" else None,
+                    ("random", grp, comp, q),
+                    note="" if q != "se" else "covariance-parameter SEs are not implemented yet")
+    fitv = values.get("fit") or {}
+    for q, ref in fitv.items():
+        if q == "ngroups":
+            for g, n in ref.items():
+                eng = fit.ngroups.get(_mapped(block, g))
+                add("fit", f"groups {g}", "ngroups", n, eng, ("fit", "ngroups", g))
+            continue
+        if q == "nobs":
+            add("fit", "nobs", "nobs", ref, fit.nobs, ("fit", q))
+            continue
+        eng_v = {
+            "loglik": fit.loglik,
+            "deviance": -2.0 * fit.loglik,
+            "reml_criterion": fit.reml_criterion,
+            "aic": fit.aic,
+            "bic": fit.bic,
+            "sigma": math.sqrt(fit.sigma2),
+        }.get(q)
+        note = ""
+        if q == "reml_criterion" and fit.method != "REML":
+            note = "REML criterion of an ML fit"
+        add("fit", q, q, ref, eng_v, ("fit", q), note=note)
+    return out
+
+
+def block_method(case: Case, i: int) -> str:
+    opts = case.expected[i].get("options") or {}
+    return str(opts.get("method", case.method))
+
+
+def fixed_table(fit: FitResult) -> pd.DataFrame:
+    return pd.DataFrame({"estimate": fit.fixed, "se": fit.se})

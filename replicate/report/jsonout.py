@@ -1,0 +1,60 @@
+"""JSON report, schema version 1.
+
+Layout::
+
+    {"schema": "replicate-report", "version": 1, "created": ISO time,
+     "summary": {status: count},
+     "cases": [{"id", "path", "title", "status", "error", "engine", "engine_version",
+                "messages", "seconds", "nobs", "n_dropped",
+                "blocks": [{"label", "software", "version", "call", "source", "options",
+                            "method", "status", "error", "counts",
+                            "values": [ValueComparison fields]}]}]}
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+from typing import Any
+
+from ..runner import CaseResult
+from .markdown import summary_counts
+
+SCHEMA_VERSION = 1
+
+
+def _clean(x: Any) -> Any:
+    if isinstance(x, float) and (math.isnan(x) or math.isinf(x)):
+        return None
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_clean(v) for v in x]
+    return x
+
+
+def report_dict(results: list[CaseResult]) -> dict[str, Any]:
+    cases = []
+    for r in results:
+        cases.append({
+            "id": r.case_id, "path": r.path, "title": r.title, "status": r.status, "error": r.error,
+            "engine": r.engine, "engine_version": r.engine_version, "messages": r.messages,
+            "seconds": round(r.seconds, 3),
+            "nobs": r.design.n if r.design is not None else None,
+            "n_dropped": r.design.n_dropped if r.design is not None else None,
+            "blocks": [{
+                "label": b.label, "software": b.software, "version": b.version, "call": b.call,
+                "source": b.source, "options": b.options, "method": b.method, "status": b.status,
+                "error": b.error, "counts": b.counts(), "values": [v.to_dict() for v in b.values],
+            } for b in r.blocks],
+        })
+    return _clean({
+        "schema": "replicate-report", "version": SCHEMA_VERSION,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "summary": summary_counts(results), "cases": cases,
+    })
+
+
+def render_json(results: list[CaseResult]) -> str:
+    return json.dumps(report_dict(results), indent=2, sort_keys=False) + "\n"

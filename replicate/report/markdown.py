@@ -1,0 +1,67 @@
+"""Markdown report: one line per case, then each discrepancy in a table.
+
+Short enough for a CI job summary or a pull-request comment.
+"""
+
+from __future__ import annotations
+
+from ..compare import DISCREPANCY, NOT_COMPARABLE
+from ..runner import CaseResult
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "—"
+    return f"{x:.6g}"
+
+
+def summary_counts(results: list[CaseResult]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for r in results:
+        out[r.status] = out.get(r.status, 0) + 1
+    return out
+
+
+def render_markdown(results: list[CaseResult]) -> str:
+    counts = summary_counts(results)
+    lines = ["# replicate report", ""]
+    engines = sorted({f"{r.engine} ({r.engine_version})" for r in results if r.engine_version})
+    if engines:
+        lines.append("Engine: " + ", ".join(engines))
+        lines.append("")
+    lines.append("Cases: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) if counts else "No cases.")
+    lines += ["", "| case | status | blocks | values agreeing | discrepancies | min digits |",
+              "|---|---|---|---|---|---|"]
+    for r in results:
+        vals = [v for b in r.blocks for v in b.values]
+        agree = sum(1 for v in vals if v.verdict not in (DISCREPANCY, NOT_COMPARABLE))
+        disc = sum(1 for v in vals if v.verdict == DISCREPANCY)
+        digits = [v.lre for v in vals if v.lre is not None]
+        lines.append(f"| `{r.case_id}` | {r.status} | {len(r.blocks)} | {agree}/{len(vals)} | {disc} | "
+                     f"{min(digits) if digits else '—'} |")
+    for r in results:
+        problems = [(b, v) for b in r.blocks for v in b.values if v.verdict == DISCREPANCY]
+        errors = ([r.error] if r.error else []) + [f"{b.label}: {b.error}" for b in r.blocks if b.error]
+        if not problems and not errors:
+            continue
+        lines += ["", f"## `{r.case_id}` — {r.status}", ""]
+        if r.title:
+            lines += [r.title, ""]
+        for e in errors:
+            lines.append(f"- {e.splitlines()[0]}")
+        if problems:
+            lines += ["", "| block | value | reference | engine | rel. diff | digits | note |",
+                      "|---|---|---|---|---|---|---|"]
+            for b, v in problems:
+                lines.append(f"| {b.label} | {v.section} {v.name} {v.quantity} | {v.reference} | "
+                             f"{_fmt(v.engine)} | {_fmt(v.rel_diff)} | {_fmt(v.lre)} | {v.note} |")
+    not_comp = [(r, b, v) for r in results for b in r.blocks for v in b.values if v.verdict == NOT_COMPARABLE]
+    if not_comp:
+        lines += ["", "## Not comparable", "",
+                  f"{len(not_comp)} reference value(s) have no engine counterpart yet:", ""]
+        reasons: dict[str, int] = {}
+        for _, _, v in not_comp:
+            reasons[v.note] = reasons.get(v.note, 0) + 1
+        for why, k in sorted(reasons.items(), key=lambda kv: -kv[1]):
+            lines.append(f"- {k} × {why}")
+    return "\n".join(lines) + "\n"

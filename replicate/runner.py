@@ -1,0 +1,232 @@
+"""Run cases: load, validate, fit, compare, one case at a time.
+
+One bad case never stops a run: its error is recorded in its
+:class:`CaseResult` and the run goes on with the next case.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from .case import Case, find_case_files, load_case
+from .compare import AGREES, DISCREPANCY, NOT_COMPARABLE, WITHIN, ValueComparison
+from .data import load_frame
+from .design import Design, build_design
+from .engines import Engine, get_engine
+from .errors import CaseError, DataError, FitError, ModelError, NotImplementedOption, ReplicateError
+from .quantities import block_method, check_block_names, compare_block
+from .results import FitResult
+from .spec import ModelSpec, parse_formula, parse_levels
+
+#: Case statuses, from best to worst.
+OK = "agrees"
+DISCREPANT = "discrepancy"
+SKIPPED = "skipped"
+ERROR = "error"
+INVALID = "invalid"
+
+
+@dataclass
+class BlockResult:
+    """The comparison of one reference block."""
+
+    label: str
+    software: str
+    version: str
+    call: str
+    source: str
+    options: dict[str, Any]
+    method: str
+    values: list[ValueComparison] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def status(self) -> str:
+        if self.error:
+            return INVALID
+        if any(v.verdict == DISCREPANCY for v in self.values):
+            return DISCREPANT
+        return OK
+
+    def counts(self) -> dict[str, int]:
+        out = {AGREES: 0, WITHIN: 0, DISCREPANCY: 0, NOT_COMPARABLE: 0}
+        for v in self.values:
+            out[v.verdict] += 1
+        return out
+
+
+@dataclass
+class CaseResult:
+    """Everything a run learned about one case."""
+
+    path: str
+    case_id: str
+    title: str = ""
+    status: str = OK
+    error: str | None = None
+    error_kind: str | None = None
+    engine: str = ""
+    engine_version: str = ""
+    blocks: list[BlockResult] = field(default_factory=list)
+    fits: dict[str, FitResult] = field(default_factory=dict)
+    design: Design | None = None
+    messages: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def build_spec(case: Case) -> ModelSpec:
+    model = case.model
+    try:
+        if "formula" in model:
+            return parse_formula(model["formula"], field="model.formula")
+        return parse_levels(model["levels"], model["groups"], field="model.levels")
+    except ModelError as exc:
+        field_ = exc.field or "model"
+        path = tuple(p for p in field_.split(".") if p)
+        raise exc.located(file=str(case.path), line=case.line_of(*path)) from None
+
+
+def prepare(case: Case) -> tuple[ModelSpec, Design, list[str]]:
+    """Case -> (spec, design, messages): data, transforms, model matrices."""
+    spec = build_spec(case)
+    frame = load_frame(case)
+    try:
+        design = build_design(spec, frame.df, contrasts=case.model.get("contrasts", "treatment"),
+                              weights=case.model.get("weights"), file=str(case.path))
+    except ReplicateError as exc:
+        raise exc.located(file=str(case.path), line=case.line_of("model")) from None
+    return spec, design, list(frame.messages) + list(design.messages)
+
+
+def run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
+    """Run one case with ``engine``, never raising for problems of the case."""
+    t0 = time.perf_counter()
+    path = str(case_or_path.path if isinstance(case_or_path, Case) else case_or_path)
+    res = CaseResult(path=path, case_id=Path(path).stem, engine=engine.name)
+    try:
+        case = case_or_path if isinstance(case_or_path, Case) else load_case(path)
+    except CaseError as exc:
+        res.status, res.error, res.error_kind = INVALID, str(exc), type(exc).__name__
+        return res
+    res.case_id, res.title = case.id, case.title
+    if "unavailable" in case.data:
+        res.status = SKIPPED
+        res.messages.append(f"data not public: {case.data['unavailable']}")
+        for i, blk in enumerate(case.expected):
+            res.blocks.append(_block_shell(case, i))
+        res.seconds = time.perf_counter() - t0
+        return res
+    try:
+        _, design, messages = prepare(case)
+    except (CaseError, DataError, ModelError, NotImplementedOption) as exc:
+        res.status, res.error, res.error_kind = INVALID, str(exc), type(exc).__name__
+        res.seconds = time.perf_counter() - t0
+        return res
+    res.design = design
+    res.messages.extend(messages)
+    try:
+        res.engine_version = engine.version()
+    except Exception as exc:  # a version query must never lose a case
+        res.engine_version = f"unknown ({exc})"
+    for i in range(len(case.expected)):
+        blk = _block_shell(case, i)
+        res.blocks.append(blk)
+        try:
+            check_block_names(case, i, design)
+        except CaseError as exc:
+            blk.error = str(exc)
+            continue
+        try:
+            fit = res.fits.get(blk.method)
+            if fit is None:
+                fit = engine.fit(design, blk.method)
+                res.fits[blk.method] = fit
+            blk.values = compare_block(case, i, fit, design)
+        except (FitError, NotImplementedOption) as exc:
+            blk.error = f"{engine.name} could not fit the model: {exc}"
+        except ReplicateError as exc:
+            blk.error = str(exc)
+        except Exception as exc:  # an engine bug must not lose the other cases
+            blk.error = f"internal error in engine {engine.name!r}: {exc!r}\n" + traceback.format_exc(limit=3)
+    if not case.expected:
+        try:
+            res.fits[case.method] = engine.fit(design, case.method)
+        except ReplicateError as exc:
+            res.status, res.error = ERROR, str(exc)
+    res.status = _case_status(res)
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def _block_shell(case: Case, i: int) -> BlockResult:
+    blk = case.expected[i]
+    return BlockResult(
+        label=case.block_label(i), software=blk["software"], version=str(blk.get("version", "")),
+        call=str(blk.get("call", "")), source=str(blk.get("source", "")),
+        options=dict(blk.get("options") or {}), method=block_method(case, i),
+    )
+
+
+def _case_status(res: CaseResult) -> str:
+    if res.error:
+        return res.status if res.status in (INVALID, ERROR) else ERROR
+    if any(b.error and "could not fit" in b.error or (b.error or "").startswith("internal error")
+           for b in res.blocks):
+        return ERROR
+    if any(b.error for b in res.blocks):
+        return INVALID
+    if any(b.status == DISCREPANT for b in res.blocks):
+        return DISCREPANT
+    return OK
+
+
+def select(cases: list[Path], expr: str | None, loaded: dict[Path, Case | Exception]) -> list[Path]:
+    """Keep cases whose id, title or tags match a ``-k`` expression."""
+    if not expr:
+        return cases
+    from .keyword import matches
+
+    out = []
+    for p in cases:
+        c = loaded.get(p)
+        words = [p.stem]
+        if isinstance(c, Case):
+            words += [c.id, c.title, *c.tags]
+        if matches(expr, words):
+            out.append(p)
+    return out
+
+
+def run_cases(paths: Iterable[str | Path], engine: str | Engine = "native", *, keyword: str | None = None,
+              progress: Callable[[int, int, CaseResult], None] | None = None) -> list[CaseResult]:
+    """Run every case under ``paths`` (files or folders) with one engine."""
+    eng = get_engine(engine) if isinstance(engine, str) else engine
+    files = find_case_files(list(paths))
+    loaded: dict[Path, Case | Exception] = {}
+    for f in files:
+        try:
+            loaded[f] = load_case(f)
+        except CaseError as exc:
+            loaded[f] = exc
+    files = select(files, keyword, loaded)
+    results = []
+    for k, f in enumerate(files):
+        c = loaded.get(f)
+        r = run_case(c if isinstance(c, Case) else f, eng)
+        results.append(r)
+        if progress:
+            progress(k + 1, len(files), r)
+    return results
+
+
+def exit_code(results: list[CaseResult]) -> int:
+    """0 when everything agrees, 2 on invalid input, else 1."""
+    if any(r.status == INVALID for r in results):
+        return 2
+    if any(r.status in (DISCREPANT, ERROR) for r in results):
+        return 1
+    return 0

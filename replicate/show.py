@@ -1,0 +1,59 @@
+"""Text rendering of one case for ``replicate show``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .case import Case
+from .runner import CaseResult
+
+
+def _num(x: float | None, width: int = 12) -> str:
+    if x is None or (isinstance(x, float) and np.isnan(x)):
+        return "—".rjust(width)
+    return f"{x:>{width}.6g}"
+
+
+def render_show(case: Case, res: CaseResult) -> str:
+    out = [f"{case.id}: {case.title}", f"file: {case.path}"]
+    if case.source:
+        out.append(f"source: {case.source}")
+    if case.description:
+        out += ["", case.description]
+    if res.error:
+        out += ["", f"status: {res.status}", res.error]
+        return "\n".join(out)
+    if res.design is not None:
+        d = res.design
+        groups = ", ".join(f"{t.group} {t.nlevels}" for t in d.reterms)
+        out += ["", f"model: {d.formula}", f"rows used: {d.n} (dropped {d.n_dropped}); groups: {groups}"]
+    for msg in res.messages:
+        out.append(f"note: {msg}")
+    for method, fit in res.fits.items():
+        out += ["", f"== {res.engine} fit by {method} ({fit.engine_version})",
+                f"logLik {fit.loglik:.6f}  AIC {fit.aic:.4f}  BIC {fit.bic:.4f}"
+                + (f"  REML criterion {fit.reml_criterion:.4f}" if fit.reml_criterion is not None else ""),
+                f"converged: {fit.converged}  singular: {fit.singular}"]
+        out.append(f"{'fixed effect':<24}{'estimate':>14}{'SE (model)':>14}")
+        for name in fit.fixed.index:
+            out.append(f"{name:<24}{fit.fixed[name]:>14.6g}{fit.se[name]:>14.6g}")
+        out.append(f"{'group':<20}{'var1':<14}{'var2':<14}{'vcov':>12}{'sdcor':>12}")
+        for _, row in fit.varcorr.iterrows():
+            v1 = "" if row["var1"] is None or row["var1"] != row["var1"] else str(row["var1"])
+            v2 = "" if row["var2"] is None or row["var2"] != row["var2"] else str(row["var2"])
+            out.append(f"{row['grp']:<20}{v1:<14}{v2:<14}{row['vcov']:>12.6g}{row['sdcor']:>12.6g}")
+        for m in fit.messages:
+            out.append(f"engine note: {m}")
+    for b in res.blocks:
+        out += ["", f"== reference {b.label}: {b.software} {b.version}".rstrip(),
+                f"call: {b.call}" if b.call else "", f"source: {b.source}", f"options: {b.options}"]
+        if b.error:
+            out.append(f"error: {b.error}")
+            continue
+        out.append(f"{'value':<40}{'reference':>12}{res.engine:>13}{'digits':>8}  verdict")
+        for v in b.values:
+            label = f"{v.section} {v.name} {v.quantity}"
+            out.append(f"{label:<40}{v.reference:>12} {_num(v.engine)}{(f'{v.lre:.1f}' if v.lre is not None else '—'):>8}"
+                       f"  {v.verdict}" + (f" ({v.note})" if v.note and v.verdict != 'agrees' else ""))
+    out += ["", f"status: {res.status}"]
+    return "\n".join(line for line in out if line is not None)

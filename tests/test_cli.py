@@ -1,0 +1,145 @@
+"""End-to-end: the command line on copies of the shipped cases."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from replicate.cli import main
+
+BAD_INPUTS = {
+    "malformed.yaml": ("id: x\ntitle: [unclosed\n", "malformed YAML"),
+    "unknown-key.yaml": ("id: x\ntitle: t\ndata: {unavailable: private}\nmodel: {formula: y ~ (1|g)}\nexpectd: []\n",
+                         "unknown key 'expectd'"),
+    "python-tag.yaml": ("id: x\ntitle: !!python/object/apply:os.system [ls]\n", "not allowed"),
+}
+
+
+def run(*args: str) -> int:
+    return main(list(args))
+
+
+def test_run_shipped_cases_agree(case_dir, tmp_path, capsys):
+    out = tmp_path / "reports"
+    code = run("run", str(case_dir), "--out", str(out), "--format", "markdown,json,junit")
+    text = capsys.readouterr().out
+    assert code == 0, text
+    report = json.loads((out / "report.json").read_text())
+    assert report["schema"] == "replicate-report" and report["version"] == 1
+    assert {c["status"] for c in report["cases"]} == {"agrees"}
+    assert len(report["cases"]) == len(list(case_dir.glob("*.yaml")))
+    md = (out / "report.md").read_text()
+    assert "classroom-mathgain-ses-mathknow" in md
+    assert "<testsuite" in (out / "junit.xml").read_text()
+    # listwise deletion is reported
+    mk = next(c for c in report["cases"] if c["id"] == "classroom-mathgain-ses-mathknow")
+    assert mk["n_dropped"] == 109 and mk["nobs"] == 1081
+
+
+def test_a_wrong_reference_value_exits_1_and_is_named(case_dir, tmp_path, capsys):
+    p = case_dir / "classroom-mathkind-ses-school.yaml"
+    p.write_text(p.read_text().replace("estimate: 465.746", "estimate: 466.746"))
+    out = tmp_path / "reports"
+    code = run("run", str(p), "--out", str(out))
+    assert code == 1
+    text = capsys.readouterr().out
+    assert "(Intercept) estimate: reference 466.746" in text
+    md = (out / "report.md").read_text()
+    assert "466.746" in md and "discrepancy" in md
+    vals = json.loads((out / "report.json").read_text())["cases"][0]["blocks"][0]["values"]
+    bad = [v for v in vals if v["verdict"] == "discrepancy"]
+    assert [(v["name"], v["quantity"]) for v in bad] == [("(Intercept)", "estimate")]
+    assert bad[0]["lre"] < 3.0 and bad[0]["line"] == 28
+
+
+def test_one_invalid_case_never_stops_the_run(case_dir, tmp_path, capsys):
+    for name, (text, _) in BAD_INPUTS.items():
+        (case_dir / name).write_text(text)
+    out = tmp_path / "reports"
+    code = run("run", str(case_dir), "--out", str(out))
+    assert code == 2
+    report = json.loads((out / "report.json").read_text())
+    status = {Path(c["path"]).name: c["status"] for c in report["cases"]}
+    for name in BAD_INPUTS:
+        assert status[name] == "invalid"
+    assert status["classroom-mathkind-ses-school.yaml"] == "agrees"
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INPUTS))
+def test_validate_rejects_bad_input(tmp_path, capsys, name):
+    text, fragment = BAD_INPUTS[name]
+    (tmp_path / name).write_text(text)
+    assert run("validate", str(tmp_path / name)) == 2
+    assert fragment in capsys.readouterr().out
+
+
+def edit(case_dir: Path, old: str, new: str) -> Path:
+    p = case_dir / "classroom-mathkind-ses-school.yaml"
+    text = p.read_text()
+    assert old in text
+    p.write_text(text.replace(old, new))
+    return p
+
+
+@pytest.mark.parametrize(
+    "old, new, fragment",
+    [
+        ("mathkind ~ ses + (1 | schoolid)", "mathkind ~ ses + (1 | schoolid", "expected ')'"),
+        ("mathkind ~ ses + (1 | schoolid)", "mathkind ~ sess + (1 | schoolid)", "'sess' not in the data"),
+        ("file: classroom.csv", "file: nowhere.csv", "'nowhere.csv' not found"),
+        ("sha256: 76f2", "sha256: 86f2", "differs from the one the reference outputs"),
+        ("ses: {estimate", "sex: {estimate", "names fixed effect 'sex'"),
+        ("  formula:", "  formula_:", "unknown key 'formula_'"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(case_dir, tmp_path, capsys, old, new, fragment):
+    p = edit(case_dir, old, new)
+    code = run("run", str(case_dir), "--out", str(tmp_path / "r"))
+    out = capsys.readouterr().out
+    assert code == 2
+    assert fragment in out
+    assert "classroom-mathkind-ses-school.yaml" in out
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    others = [c for c in report["cases"] if Path(c["path"]) != p]
+    assert others and all(c["status"] == "agrees" for c in others)
+    code = run("validate", "--data", str(p))
+    assert code == 2 or "names fixed effect" in fragment  # block names are checked when fitting
+
+
+def test_grouping_variable_with_missing_values(case_dir, tmp_path, capsys):
+    edit(case_dir, "model:\n", "transform:\n  schoolid: ifelse(childid == 1, NA, schoolid)\nmodel:\n")
+    assert run("validate", "--data", str(case_dir / "classroom-mathkind-ses-school.yaml")) == 2
+    assert "grouping variable 'schoolid' has 1 missing value" in capsys.readouterr().out
+
+
+def test_reports_are_written_atomically(case_dir, tmp_path, monkeypatch):
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "report.md").write_text("previous report\n")
+    import replicate.report as rep
+
+    def broken(results):
+        raise RuntimeError("interrupted")
+
+    monkeypatch.setitem(rep.FORMATS, "json", ("report.json", broken))
+    with pytest.raises(RuntimeError):
+        run("run", str(case_dir / "classroom-mathkind-ses-school.yaml"), "--out", str(out))
+    assert (out / "report.md").read_text() == "previous report\n"
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_list_show_and_select(case_dir, tmp_path, capsys):
+    assert run("list", str(case_dir)) == 0
+    text = capsys.readouterr().out
+    assert "classroom-mathkind-ses-school " in text and "lmerTest" in text
+    assert run("show", str(case_dir / "classroom-mathkind-ses-school.yaml")) == 0
+    shown = capsys.readouterr().out
+    assert "fixed ses df" in shown and "agrees" in shown and "REML criterion" in shown
+    assert run("run", str(case_dir), "-k", "mathkind and not nested", "--out", str(tmp_path / "r")) == 0
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert [c["id"] for c in report["cases"]] == ["classroom-mathkind-ses-school"]
+
+
+def test_unknown_engine_is_a_clear_error(case_dir, capsys):
+    assert run("run", str(case_dir), "--engine", "spss") == 2
+    assert "unknown engine 'spss'" in capsys.readouterr().err
