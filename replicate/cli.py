@@ -13,7 +13,7 @@ from typing import Sequence
 
 from . import __version__
 from .case import Case, find_case_files, load_case
-from .compare import AGREES, DISCREPANCY, NOT_COMPARABLE, WITHIN
+from .compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN
 from .engines import DEFAULT_ENGINE, ENGINES, get_engine
 from .errors import CaseError, EngineUnavailable, ReplicateError
 from .runner import INVALID, CaseResult, exit_code, run_case, run_cases
@@ -45,12 +45,12 @@ class Progress:
 
 def _status_line(r: CaseResult) -> str:
     vals = [v for b in r.blocks for v in b.values]
-    counts = {AGREES: 0, WITHIN: 0, DISCREPANCY: 0, NOT_COMPARABLE: 0}
+    counts = {AGREES: 0, WITHIN: 0, DISCREPANCY: 0, EXPLAINED: 0, NOT_COMPARABLE: 0}
     for v in vals:
         counts[v.verdict] += 1
     digits = [v.lre for v in vals if v.lre is not None]
     detail = (f"{counts[AGREES]} agree, {counts[WITHIN]} within tol, {counts[DISCREPANCY]} discrepant, "
-              f"{counts[NOT_COMPARABLE]} n/c" + (f", min digits {min(digits):.1f}" if digits else ""))
+              f"{counts[EXPLAINED]} explained, {counts[NOT_COMPARABLE]} n/c" + (f", min digits {min(digits):.1f}" if digits else ""))
     return f"{r.status:<12} {r.case_id:<40} {detail if vals else ''}"
 
 
@@ -83,6 +83,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                     eng = f"{v.engine:.6g}" if v.engine is not None else "—"
                     print(f"    [{b.label}] {v.section} {v.name} {v.quantity}: reference {v.reference}, "
                           f"engine {eng} ({v.lre} digits)")
+            for d in b.diagnoses:
+                print(f"    [{b.label}] why: {d.text}")
+            for f in b.inconsistent:
+                print(f"    [{b.label}] inconsistent printout: {f.where} = {f.printed}, but {f.check} "
+                      f"gives {f.low:.6g} to {f.high:.6g}")
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     try:
         written = write_reports(results, Path(args.out), formats)
@@ -172,7 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("paths", nargs="*", help="case files or folders (default: cases)")
     r.add_argument("--engine", default=DEFAULT_ENGINE, help=f"one of {', '.join(ENGINES)} (default {DEFAULT_ENGINE})")
     r.add_argument("--out", default="reports", help="report folder (default: reports)")
-    r.add_argument("--format", default="markdown,json", help="comma list of markdown, json, junit")
+    r.add_argument("--format", default="markdown,json,html",
+                   help="comma list of markdown, json, html, junit (default markdown,json,html)")
     r.add_argument("-k", default=None, help="select cases by id/title/tag words, with and/or/not")
     r.set_defaults(func=cmd_run)
 
@@ -195,7 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except BrokenPipeError:  # output piped into head and the like
+        sys.stderr.close()
+        return 1
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ AGREES = "agrees"
 WITHIN = "within tolerance"
 DISCREPANCY = "discrepancy"
 NOT_COMPARABLE = "not comparable"
+EXPLAINED = "explained"  # outside tolerance, but declared as a definition difference in the case
 
 #: Default tolerance per quantity kind: relative and absolute limits.
 DEFAULT_TOLERANCE: dict[str, dict[str, float]] = {
@@ -103,7 +104,8 @@ class ValueComparison:
         reference_value: its value.
         engine: the engine's value, or None when it cannot compute it.
         abs_diff, rel_diff, lre: differences and agreeing digits.
-        verdict: agrees / within tolerance / discrepancy / not comparable.
+        verdict: agrees / within tolerance / discrepancy / explained (a declared
+            definition difference) / not comparable.
         note: why a value is not comparable, or what the definition was.
         line: line of the reference number in the case file.
     """

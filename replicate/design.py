@@ -67,6 +67,9 @@ class Design:
         formula: the formula as rebuilt from its parsed form.
         response: response variable name.
         messages: notes collected while building (deletions, drops).
+        fixed_terms: formula terms of the fixed part, in column order.
+        column_term: for each column of X, the term it belongs to.
+        spec: the parsed model the design was built from.
     """
 
     y: np.ndarray
@@ -83,6 +86,7 @@ class Design:
     # Provenance of how each fixed column and grouping factor maps to data.
     fixed_terms: tuple[str, ...] = ()
     column_term: tuple[str, ...] = ()
+    spec: "ModelSpec | None" = None
 
     @property
     def n(self) -> int:
@@ -292,7 +296,7 @@ def build_design(spec: "ModelSpec", frame: pd.DataFrame, *, contrasts: str = "tr
         y=yv, X=X, fixed_names=tuple(names), reterms=tuple(reterms), weights=w, rows=rows,
         n_dropped=n_dropped, dropped_fixed=tuple(dropped), formula=spec.formula(),
         response=spec.response, messages=tuple(messages),
-        fixed_terms=tuple(dict.fromkeys(col_term)), column_term=tuple(col_term),
+        fixed_terms=tuple(dict.fromkeys(col_term)), column_term=tuple(col_term), spec=spec,
     )
 
 

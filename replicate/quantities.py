@@ -16,7 +16,7 @@ import pandas as pd
 from scipy import stats
 
 from .case import Case, Printed
-from .compare import QUANTITY_KIND, ValueComparison, compare_value, resolve_tolerance
+from .compare import DISCREPANCY, EXPLAINED, QUANTITY_KIND, ValueComparison, compare_value, resolve_tolerance
 from .design import Design
 from .errors import CaseError, ReplicateError
 from .inference import fixed_df, fixed_se
@@ -193,6 +193,27 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design) -> list[Va
         if q == "reml_criterion" and fit.method != "REML":
             note = "REML criterion of an ML fit"
         add("fit", q, q, ref, eng_v, ("fit", q), note=note)
+    return apply_declared_differences(block, out)
+
+
+def value_keys(v: ValueComparison) -> set[str]:
+    """The spellings a case may use to name a compared value in ``differences``."""
+    return {f"{v.section}.{v.name}.{v.quantity}", f"{v.section}.{v.name.replace(' ', '.')}.{v.quantity}"}
+
+
+def apply_declared_differences(block: dict[str, Any], values: list[ValueComparison]) -> list[ValueComparison]:
+    """Discrepancies the block declares as definition differences become ``explained``."""
+    declared = {str(d["value"]): str(d["reason"]) for d in (block.get("differences") or [])}
+    if not declared:
+        return values
+    from dataclasses import replace
+
+    out = []
+    for v in values:
+        hit = next((declared[k] for k in value_keys(v) if k in declared), None)
+        if hit is not None and v.verdict == DISCREPANCY:
+            v = replace(v, verdict=EXPLAINED, note=f"declared difference: {hit}")
+        out.append(v)
     return out
 
 

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .case import Case, find_case_files, load_case
-from .compare import AGREES, DISCREPANCY, NOT_COMPARABLE, WITHIN, ValueComparison
+from .compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN, ValueComparison
+from .consistency import Finding, check_block
+from .diagnose import Diagnosis, diagnose_block
 from .data import load_frame
 from .design import Design, build_design
 from .engines import Engine, get_engine
@@ -43,6 +45,12 @@ class BlockResult:
     method: str
     values: list[ValueComparison] = field(default_factory=list)
     error: str | None = None
+    diagnoses: list[Diagnosis] = field(default_factory=list)
+    consistency: list[Finding] = field(default_factory=list)
+
+    @property
+    def inconsistent(self) -> list[Finding]:
+        return [f for f in self.consistency if not f.ok]
 
     @property
     def status(self) -> str:
@@ -53,7 +61,7 @@ class BlockResult:
         return OK
 
     def counts(self) -> dict[str, int]:
-        out = {AGREES: 0, WITHIN: 0, DISCREPANCY: 0, NOT_COMPARABLE: 0}
+        out = {AGREES: 0, WITHIN: 0, DISCREPANCY: 0, EXPLAINED: 0, NOT_COMPARABLE: 0}
         for v in self.values:
             out[v.verdict] += 1
         return out
@@ -90,16 +98,21 @@ def build_spec(case: Case) -> ModelSpec:
         raise exc.located(file=str(case.path), line=case.line_of(*path)) from None
 
 
-def prepare(case: Case) -> tuple[ModelSpec, Design, list[str]]:
+def prepare(case: Case, *, contrasts: str | None = None) -> tuple[ModelSpec, Design, list[str]]:
     """Case -> (spec, design, messages): data, transforms, model matrices."""
     spec = build_spec(case)
     frame = load_frame(case)
     try:
-        design = build_design(spec, frame.df, contrasts=case.model.get("contrasts", "treatment"),
+        design = build_design(spec, frame.df, contrasts=contrasts or case.model.get("contrasts", "treatment"),
                               weights=case.model.get("weights"), file=str(case.path))
     except ReplicateError as exc:
         raise exc.located(file=str(case.path), line=case.line_of("model")) from None
     return spec, design, list(frame.messages) + list(design.messages)
+
+
+def prepare_with(case: Case, *, contrasts: str) -> Design:
+    """The case's design under another contrast coding (for diagnosis)."""
+    return prepare(case, contrasts=contrasts)[1]
 
 
 def run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
@@ -146,6 +159,7 @@ def run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
                 fit = engine.fit(design, blk.method)
                 res.fits[blk.method] = fit
             blk.values = compare_block(case, i, fit, design)
+            blk.diagnoses = diagnose_block(case, i, blk.values, fit, design, engine)
         except (FitError, NotImplementedOption) as exc:
             blk.error = f"{engine.name} could not fit the model: {exc}"
         except ReplicateError as exc:
@@ -164,10 +178,12 @@ def run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
 
 def _block_shell(case: Case, i: int) -> BlockResult:
     blk = case.expected[i]
+    method = block_method(case, i)
     return BlockResult(
         label=case.block_label(i), software=blk["software"], version=str(blk.get("version", "")),
         call=str(blk.get("call", "")), source=str(blk.get("source", "")),
-        options=dict(blk.get("options") or {}), method=block_method(case, i),
+        options=dict(blk.get("options") or {}), method=method,
+        consistency=check_block(blk["values"], method),
     )
 
 

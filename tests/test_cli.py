@@ -143,3 +143,31 @@ def test_list_show_and_select(case_dir, tmp_path, capsys):
 def test_unknown_engine_is_a_clear_error(case_dir, capsys):
     assert run("run", str(case_dir), "--engine", "spss") == 2
     assert "unknown engine 'spss'" in capsys.readouterr().err
+
+
+def test_statsmodels_stopping_early_is_diagnosed(case_dir, tmp_path, capsys):
+    """statsmodels' optimum on the three-level model is far below lme4's: the report says which
+    program stopped early and by how much, computed from both sets of estimates on the same data."""
+    code = run("run", str(case_dir / "classroom-mathkind-ses-school-class.yaml"), "--engine", "statsmodels",
+               "--out", str(tmp_path / "r"))
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "why: different optimum" in out and "the engine (statsmodels) stopped early" in out
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    diag = report["cases"][0]["blocks"][0]["diagnoses"]
+    opt = next(d for d in diag if d["kind"] == "different optimum")
+    assert opt["data"]["gap"] < -20  # statsmodels' REML log-likelihood is > 20 units lower
+    assert "different optimum" in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_declared_differences_are_explained(case_dir, tmp_path, capsys):
+    p = case_dir / "classroom-mathkind-ses-school.yaml"
+    text = p.read_text().replace("df: 98.752", "df: 105").replace(
+        "    source: reference_outputs/lmerTest/classroom-mathkind-ses-school.txt\n",
+        "    source: reference_outputs/lmerTest/classroom-mathkind-ses-school.txt\n"
+        "    differences:\n      - {value: fixed.(Intercept).df, reason: test of a declared difference}\n")
+    p.write_text(text)
+    assert run("run", str(p), "--out", str(tmp_path / "r")) == 0
+    vals = json.loads((tmp_path / "r" / "report.json").read_text())["cases"][0]["blocks"][0]["values"]
+    df = next(v for v in vals if v["name"] == "(Intercept)" and v["quantity"] == "df")
+    assert df["verdict"] == "explained" and "test of a declared difference" in df["note"]

@@ -28,6 +28,12 @@ def fixed_df(fit: FitResult, design: Design, method: str) -> pd.Series:
         from .satterthwaite import satterthwaite_df
 
         return satterthwaite_df(fit, design)
+    if method in ("containment", "between-within", "hlm", "nlme"):
+        from . import dfrules
+
+        rule = {"containment": dfrules.containment_df, "between-within": dfrules.between_within_df,
+                "hlm": dfrules.hlm_df, "nlme": dfrules.nlme_df}[method]
+        return rule(fit, design, design.spec)
     if method == "none":
         return pd.Series(np.inf, index=names)
     if method in DF_METHODS:
@@ -40,6 +46,10 @@ def fixed_se(fit: FitResult, design: Design, kind: str) -> pd.Series:
     """Standard errors of the fixed effects of the given kind."""
     if kind == "model":
         return fit.se
+    if kind in ("cr0", "cr1", "cr2"):
+        from .robust import cluster_robust_se
+
+        return cluster_robust_se(fit, design, kind.upper())
     if kind in SE_KINDS:
         raise NotImplementedOption(f"standard-error kind {kind!r} is not implemented yet",
                                    hint="see the inference issue; it is planned")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 
 from ..design import Design
 
@@ -75,18 +76,30 @@ class MarginalModel:
         self.ntheta = sum(theta_sizes(d))
 
     def _pieces(self, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, float]:
+        """log|L|^2, X'V^-1X, X'V^-1y and y'V^-1y (each times sigma^2) at theta.
+
+        M = Lambda'Z'WZ Lambda + I is sparse; a sparse LU in symmetric mode
+        (no pivoting: M is positive definite) keeps nested designs cheap.
+        """
         Lam = lambda_matrix(self.design, theta)
-        M = (Lam.T @ self.ZtWZ @ Lam).toarray()
-        M[np.diag_indices_from(M)] += 1.0
-        L = sla.cholesky(M, lower=True)
-        ld_l2 = 2.0 * float(np.sum(np.log(np.diag(L))))
-        LtZX = np.asarray(Lam.T @ self.ZtWX)
-        LtZy = np.asarray(Lam.T @ self.ZtWy).ravel()
-        CX = sla.solve_triangular(L, LtZX, lower=True)
-        cu = sla.solve_triangular(L, LtZy, lower=True)
-        A = self.XtWX - CX.T @ CX
-        b = self.XtWy - CX.T @ cu
-        yy = self.ytWy - cu @ cu
+        M = (Lam.T @ self.ZtWZ @ Lam + sp.identity(self.ZtWZ.shape[0], format="csr")).tocsc()
+        B = np.asarray(Lam.T @ self.ZtWX)
+        c = np.asarray(Lam.T @ self.ZtWy).ravel()
+        lu = spla.splu(M, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                       options={"SymmetricMode": True})
+        diag = lu.U.diagonal()
+        if np.any(diag <= 0):  # not positive definite: fall back to a dense factor
+            L = sla.cholesky(M.toarray(), lower=True)
+            ld_l2 = 2.0 * float(np.sum(np.log(np.diag(L))))
+            CX = sla.solve_triangular(L, B, lower=True)
+            cu = sla.solve_triangular(L, c, lower=True)
+            return ld_l2, self.XtWX - CX.T @ CX, self.XtWy - CX.T @ cu, self.ytWy - cu @ cu
+        ld_l2 = float(np.sum(np.log(diag)))
+        MiB = lu.solve(B) if B.size else B
+        Mic = lu.solve(c)
+        A = self.XtWX - B.T @ MiB
+        b = self.XtWy - B.T @ Mic
+        yy = self.ytWy - c @ Mic
         return ld_l2, A, b, yy
 
     def deviance(self, varpar: np.ndarray, reml: bool) -> float:

@@ -1,4 +1,4 @@
-"""Reports of a run: Markdown and JSON (JUnit XML for CI dashboards too).
+"""Reports of a run: Markdown, JSON, JUnit XML and self-contained HTML.
 
 Every report is written atomically: to a temporary file in the same folder,
 then renamed over the old one, so an interrupted run leaves the previous report
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..runner import CaseResult
+from .html import render_html
 from .jsonout import render_json
 from .junit import render_junit
 from .markdown import render_markdown
@@ -21,6 +22,7 @@ FORMATS: dict[str, tuple[str, Callable[[list[CaseResult]], str]]] = {
     "markdown": ("report.md", render_markdown),
     "json": ("report.json", render_json),
     "junit": ("junit.xml", render_junit),
+    "html": ("report.html", render_html),
 }
 
 
@@ -29,6 +31,9 @@ def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; reports are ordinary files
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()

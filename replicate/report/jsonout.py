@@ -8,7 +8,16 @@ Layout::
                 "messages", "seconds", "nobs", "n_dropped",
                 "blocks": [{"label", "software", "version", "call", "source", "options",
                             "method", "status", "error", "counts",
-                            "values": [ValueComparison fields]}]}]}
+                            "values": [ValueComparison fields: section, name, quantity, kind,
+                                       reference, reference_value, engine, abs_diff, rel_diff,
+                                       lre, verdict, note, line],
+                            "diagnoses": [{"kind", "values", "text", "data"}],
+                            "consistency": [{"where", "check", "printed", "low", "high",
+                                             "ok"}]}]}]}
+
+    verdict is one of "agrees", "within tolerance", "discrepancy", "explained",
+    "not comparable"; case status one of "agrees", "discrepancy", "skipped",
+    "error", "invalid".
 """
 
 from __future__ import annotations
@@ -47,6 +56,8 @@ def report_dict(results: list[CaseResult]) -> dict[str, Any]:
                 "label": b.label, "software": b.software, "version": b.version, "call": b.call,
                 "source": b.source, "options": b.options, "method": b.method, "status": b.status,
                 "error": b.error, "counts": b.counts(), "values": [v.to_dict() for v in b.values],
+                "diagnoses": [d.to_dict() for d in b.diagnoses],
+                "consistency": [f.to_dict() for f in b.consistency],
             } for b in r.blocks],
         })
     return _clean({

@@ -42,7 +42,8 @@ def render_markdown(results: list[CaseResult]) -> str:
     for r in results:
         problems = [(b, v) for b in r.blocks for v in b.values if v.verdict == DISCREPANCY]
         errors = ([r.error] if r.error else []) + [f"{b.label}: {b.error}" for b in r.blocks if b.error]
-        if not problems and not errors:
+        incons = [(b, f) for b in r.blocks for f in b.inconsistent]
+        if not problems and not errors and not incons:
             continue
         lines += ["", f"## `{r.case_id}` — {r.status}", ""]
         if r.title:
@@ -55,6 +56,16 @@ def render_markdown(results: list[CaseResult]) -> str:
             for b, v in problems:
                 lines.append(f"| {b.label} | {v.section} {v.name} {v.quantity} | {v.reference} | "
                              f"{_fmt(v.engine)} | {_fmt(v.rel_diff)} | {_fmt(v.lre)} | {v.note} |")
+            diag = [(b, d) for b in r.blocks for d in b.diagnoses]
+            if diag:
+                lines += ["", "Diagnosis:", ""]
+                for b, d in diag:
+                    lines.append(f"- [{b.label}] {d.text}")
+        if incons:
+            lines += ["", "Inconsistent printout (the printed numbers contradict each other):", ""]
+            for b, f in incons:
+                lines.append(f"- [{b.label}] {f.where} = {f.printed}: {f.check} gives "
+                             f"{_fmt(f.low)} to {_fmt(f.high)}")
     not_comp = [(r, b, v) for r in results for b in r.blocks for v in b.values if v.verdict == NOT_COMPARABLE]
     if not_comp:
         lines += ["", "## Not comparable", "",

@@ -1,0 +1,266 @@
+"""Why a reference number and the engine's disagree, in words.
+
+For the discrepancies of one reference block, the explanations are tried in
+order: different rows used; different optimum (the likelihood at the
+reference's own variance components, evaluated on the same data, against the
+engine's optimum: the higher one wins); different definition (which of the
+engine's df methods or SE kinds reproduces the printed number); different
+parameterization (the other contrast coding); printing precision.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .case import Case, Printed
+from .compare import DISCREPANCY, ValueComparison, printed_unit
+from .design import Design
+from .errors import ReplicateError
+from .results import FitResult
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """One explanation.
+
+    Attributes:
+        kind: ``different rows``, ``different optimum``, ``different definition``,
+            ``different parameterization`` or ``printing precision``.
+        values: the values it explains (``section name quantity``), or ``*`` for all.
+        text: the explanation in words, with the numbers.
+        data: the numbers behind it.
+    """
+
+    kind: str
+    values: tuple[str, ...]
+    text: str
+    data: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _key(v: ValueComparison) -> str:
+    return f"{v.section} {v.name} {v.quantity}"
+
+
+def _num(x: Any) -> float | None:
+    if isinstance(x, dict):
+        x = x.get("value")
+    if isinstance(x, Printed):
+        return None if x.bound else x.value
+    if isinstance(x, (int, float)):
+        return float(x)
+    return None
+
+
+def _matches(ref: Any, value: float, rtol: float = 2e-4) -> bool:
+    """Does ``value`` reproduce a printed number (to its precision, or rtol)?"""
+    r = ref.get("value") if isinstance(ref, dict) else ref
+    if not isinstance(r, Printed) or r.bound or value is None or not math.isfinite(value):
+        return False
+    unit = printed_unit(r) or 0.0
+    return abs(value - r.value) <= max(0.5 * unit * (1 + 1e-9), rtol * abs(r.value))
+
+
+def reference_theta(block: dict[str, Any], design: Design) -> tuple[np.ndarray, float] | None:
+    """lme4's theta and sigma from a block's printed variance components, if complete."""
+    random = block["values"].get("random") or {}
+    names = block.get("names") or {}
+    resid = random.get("Residual") or {}
+    s2 = _num(resid.get("variance"))
+    if s2 is None and _num(resid.get("sd")) is not None:
+        s2 = _num(resid.get("sd")) ** 2
+    if s2 is None or s2 <= 0:
+        return None
+    inv_names = {v: k for k, v in names.items()}
+    theta: list[float] = []
+    for t in design.reterms:
+        grp = random.get(inv_names.get(t.group, t.group)) or random.get(t.group)
+        if grp is None:
+            return None
+        G = np.zeros((t.k, t.k))
+        for i, c in enumerate(t.columns):
+            q = grp.get(inv_names.get(c, c)) or grp.get(c)
+            if q is None:
+                return None
+            var = _num(q.get("variance"))
+            if var is None and _num(q.get("sd")) is not None:
+                var = _num(q.get("sd")) ** 2
+            if var is None:
+                return None
+            G[i, i] = var
+        for i in range(t.k):
+            for j in range(i + 1, t.k):
+                key = next((k for k in grp if "," in k and {p.strip() for p in k.split(",")}
+                            == {t.columns[i], t.columns[j]}), None)
+                if key is None:
+                    return None
+                q = grp[key]
+                cov = _num(q.get("cov"))
+                if cov is None and _num(q.get("corr")) is not None:
+                    cov = _num(q.get("corr")) * math.sqrt(G[i, i] * G[j, j])
+                if cov is None:
+                    return None
+                G[i, j] = G[j, i] = cov
+        try:
+            L = np.linalg.cholesky(G / s2 + 1e-12 * np.eye(t.k))
+        except np.linalg.LinAlgError:
+            return None
+        for j in range(t.k):
+            theta.extend(L[j:, j].tolist())
+    return np.asarray(theta), math.sqrt(s2)
+
+
+def _optimum(block: dict[str, Any], fit: FitResult, design: Design, software: str, engine: str,
+             bad: list[ValueComparison]) -> Diagnosis | None:
+    from .inference.marginal import MarginalModel
+
+    ref = reference_theta(block, design)
+    if ref is None:
+        return None
+    theta, sigma = ref
+    mm = MarginalModel(design)
+    reml = fit.method == "REML"
+    # profile sigma at the reference's theta, so that rounding of the printed
+    # residual variance does not count against the reference
+    dev_ref_printed = mm.deviance(np.r_[theta, sigma], reml)
+    dev_ref = _profiled(mm, theta, reml)
+    ll_ref = -0.5 * min(dev_ref, dev_ref_printed)
+    gap = fit.loglik - ll_ref
+    data = {"loglik_engine": fit.loglik, "loglik_at_reference": ll_ref, "gap": gap}
+    if abs(gap) < 1e-3:
+        return None
+    crit = "REML log-likelihood" if reml else "log-likelihood"
+    if gap > 0:
+        text = (f"different optimum: on the same data, {software}'s variance components give a {crit} of "
+                f"{ll_ref:.4f}, {gap:.4g} below the engine's optimum {fit.loglik:.4f}; {software} stopped "
+                "early or at a local optimum")
+    else:
+        text = (f"different optimum: on the same data, {software}'s variance components give a {crit} of "
+                f"{ll_ref:.4f}, {-gap:.4g} above the engine's optimum {fit.loglik:.4f}; the engine "
+                f"({engine}) stopped early or at a local optimum")
+    return Diagnosis("different optimum", tuple(_key(v) for v in bad), text, data)
+
+
+def _profiled(mm: Any, theta: np.ndarray, reml: bool) -> float:
+    from scipy.optimize import minimize_scalar
+
+    res = minimize_scalar(lambda ls: mm.deviance(np.r_[theta, math.exp(ls)], reml), bounds=(-20, 20),
+                          method="bounded", options={"xatol": 1e-10})
+    return float(res.fun)
+
+
+def _definitions(block: dict[str, Any], fit: FitResult, design: Design,
+                 bad: list[ValueComparison]) -> list[Diagnosis]:
+    from .inference import DF_METHODS, SE_KINDS, fixed_df, fixed_se
+
+    out: list[Diagnosis] = []
+    names = block.get("names") or {}
+    fixed = block["values"].get("fixed") or {}
+    cache: dict[tuple[str, str], pd.Series | None] = {}
+
+    def get(kind: str, method: str) -> pd.Series | None:
+        if (kind, method) not in cache:
+            try:
+                cache[(kind, method)] = (fixed_df if kind == "df" else fixed_se)(fit, design, method)
+            except (ReplicateError, ValueError, np.linalg.LinAlgError):
+                cache[(kind, method)] = None
+        return cache[(kind, method)]
+
+    for v in bad:
+        if v.section != "fixed" or v.quantity not in ("df", "se"):
+            continue
+        term = names.get(v.name, v.name)
+        ref = fixed.get(v.name, {}).get(v.quantity)
+        methods = [m for m in (DF_METHODS if v.quantity == "df" else SE_KINDS) if m != "none"]
+        hits = []
+        for m in methods:
+            s = get(v.quantity, m)
+            if s is not None and term in s.index and _matches(ref, float(s[term])):
+                hits.append((m, float(s[term])))
+        if hits:
+            desc = "; ".join(f"{m} gives {val:.6g}" for m, val in hits)
+            declared = (block.get("options") or {}).get("df" if v.quantity == "df" else "se")
+            text = (f"different definition: {v.quantity} {v.reference} of {v.name} is reproduced by {desc}"
+                    + (f" (the block declares {declared})" if declared else ""))
+            out.append(Diagnosis("different definition", (_key(v),), text,
+                                 {"methods": [m for m, _ in hits]}))
+    return out
+
+
+def _parameterization(case: Case, i: int, fit: FitResult, design: Design, engine: Any,
+                      bad: list[ValueComparison]) -> Diagnosis | None:
+    fixed_bad = [v for v in bad if v.section == "fixed" and v.quantity == "estimate"]
+    if not fixed_bad or engine is None:
+        return None
+    from .runner import prepare_with
+
+    other = "sas" if case.model.get("contrasts", "treatment") == "treatment" else "treatment"
+    try:
+        design2 = prepare_with(case, contrasts=other)
+        if design2.fixed_names == design.fixed_names and np.array_equal(design2.X, design.X):
+            return None  # no categorical predictor: the coding changes nothing
+        fit2 = engine.fit(design2, fit.method)
+    except (ReplicateError, ValueError, np.linalg.LinAlgError):
+        return None
+    block = case.expected[i]
+    names = block.get("names") or {}
+    fixed = block["values"].get("fixed") or {}
+    ok = [v for v in fixed_bad if names.get(v.name, v.name) in fit2.fixed.index
+          and _matches(fixed[v.name]["estimate"], float(fit2.fixed[names.get(v.name, v.name)]))]
+    if not ok:
+        return None
+    return Diagnosis("different parameterization", tuple(_key(v) for v in ok),
+                     f"different parameterization: with {other} contrasts the engine reproduces "
+                     + ", ".join(v.name for v in ok), {"contrasts": other})
+
+
+def diagnose_block(case: Case, i: int, values: list[ValueComparison], fit: FitResult, design: Design,
+                   engine: Any = None) -> list[Diagnosis]:
+    """Explanations for the discrepancies of reference block ``i``."""
+    bad = [v for v in values if v.verdict == DISCREPANCY]
+    if not bad:
+        return []
+    block = case.expected[i]
+    software = block["software"]
+    eng = getattr(engine, "name", fit.engine)
+    out: list[Diagnosis] = []
+    fitv = block["values"].get("fit") or {}
+    nobs = _num(fitv.get("nobs"))
+    if nobs is not None and int(nobs) != fit.nobs:
+        out.append(Diagnosis("different rows", ("*",),
+                             f"different rows: {software} used {int(nobs)} rows, the engine {fit.nobs}"
+                             + (f" ({design.n_dropped} dropped for missing values)" if design.n_dropped else ""),
+                             {"reference_nobs": int(nobs), "engine_nobs": fit.nobs}))
+    for g, n in (fitv.get("ngroups") or {}).items():
+        ng = _num(n)
+        eng_n = fit.ngroups.get((block.get("names") or {}).get(g, g))
+        if ng is not None and eng_n is not None and int(ng) != eng_n:
+            out.append(Diagnosis("different rows", ("*",),
+                                 f"different groups: {software} counts {int(ng)} levels of {g}, the engine {eng_n}",
+                                 {"group": g, "reference": int(ng), "engine": eng_n}))
+    if not out:
+        opt = _optimum(block, fit, design, software, eng, bad)
+        if opt:
+            out.append(opt)
+    out.extend(_definitions(block, fit, design, bad))
+    par = _parameterization(case, i, fit, design, engine, bad)
+    if par:
+        out.append(par)
+    explained = {k for d in out for k in d.values}
+    for v in bad:
+        if _key(v) in explained or "*" in explained:
+            continue
+        r = Printed(v.reference_value, v.reference)
+        unit = printed_unit(r)
+        if unit and v.abs_diff is not None and v.abs_diff <= 1.0 * unit * (1 + 1e-9):
+            out.append(Diagnosis("printing precision", (_key(v),),
+                                 f"printing precision: {v.name} {v.quantity} differs from {v.reference} by less "
+                                 "than one unit in the last printed digit", {"unit": unit}))
+    return out

@@ -1,0 +1,173 @@
+"""Self-contained HTML report: tables, a heat map of agreeing digits, error bars.
+
+Everything (styles, SVG plots) is inline, so the file can be attached to a CI
+run or mailed and opened anywhere without network access.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections import defaultdict
+
+from ..compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN
+from ..runner import CaseResult
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#222;max-width:1200px}
+h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2.2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.6rem 0;font-size:.85rem}
+th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:right}th{background:#f4f4f4}
+td.l,th.l{text-align:left}
+.agrees{background:#e3f4e1}.within{background:#f1f8d9}.discrepancy{background:#fbe0dc}
+.explained{background:#fdf1d6}.nc{background:#eee;color:#777}
+.status-agrees{color:#1b7a1b}.status-discrepancy,.status-error,.status-invalid{color:#b3261e}
+.diag{background:#fff8e6;border-left:4px solid #e0a000;padding:.4rem .8rem;margin:.4rem 0}
+.muted{color:#777}
+"""
+
+_VERDICT_CLASS = {AGREES: "agrees", WITHIN: "within", DISCREPANCY: "discrepancy", EXPLAINED: "explained",
+                  NOT_COMPARABLE: "nc"}
+
+
+def _e(x: object) -> str:
+    return html.escape(str(x))
+
+
+def _fmt(x: float | None) -> str:
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.6g}"
+
+
+def _digits_colour(d: float | None) -> str:
+    if d is None:
+        return "#eeeeee"
+    t = max(0.0, min(d, 8.0)) / 8.0  # 0 digits red .. 8 digits green
+    r, g = int(230 - 150 * t), int(90 + 120 * t)
+    return f"rgb({r},{g},110)"
+
+
+def heatmap(results: list[CaseResult]) -> str:
+    """SVG: rows = case/program, columns = quantity kind, colour = min agreeing digits."""
+    kinds = ["estimate", "se", "t", "df", "p", "variance", "sd", "corr", "loglik", "count"]
+    rows: list[tuple[str, dict[str, float | None]]] = []
+    for r in results:
+        for b in r.blocks:
+            cell: dict[str, list[float]] = defaultdict(list)
+            for v in b.values:
+                if v.lre is not None:
+                    cell[v.kind].append(v.lre)
+                elif v.verdict == AGREES:
+                    cell[v.kind].append(15.0)
+            rows.append((f"{r.case_id} · {b.software}", {k: (min(cell[k]) if cell[k] else None) for k in kinds}))
+    if not rows:
+        return "<p class='muted'>No compared values.</p>"
+    cw, ch, left, top = 62, 22, 330, 60
+    w, h = left + cw * len(kinds) + 10, top + ch * len(rows) + 10
+    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' role='img' "
+             "aria-label='agreeing digits per case and quantity' id='heatmap'>"]
+    for j, k in enumerate(kinds):
+        x = left + j * cw + cw / 2
+        parts.append(f"<text x='{x}' y='{top - 8}' font-size='11' text-anchor='middle'>{k}</text>")
+    for i, (label, cells) in enumerate(rows):
+        y = top + i * ch
+        parts.append(f"<text x='{left - 6}' y='{y + 15}' font-size='11' text-anchor='end'>{_e(label[:52])}</text>")
+        for j, k in enumerate(kinds):
+            d = cells[k]
+            parts.append(f"<rect x='{left + j * cw}' y='{y}' width='{cw - 2}' height='{ch - 2}' "
+                         f"fill='{_digits_colour(d)}'><title>{_e(label)} {k}: "
+                         f"{'no values' if d is None else f'{d:.1f} digits'}</title></rect>")
+            if d is not None:
+                parts.append(f"<text x='{left + j * cw + cw / 2 - 1}' y='{y + 15}' font-size='11' "
+                             f"text-anchor='middle'>{d:.1f}</text>")
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def error_bars(r: CaseResult) -> str:
+    """SVG: each fixed effect's estimate +- 1.96 SE, per program and for the engine."""
+    series: dict[str, dict[str, tuple[float, float]]] = defaultdict(dict)
+    for b in r.blocks:
+        est = {v.name: v for v in b.values if v.section == "fixed" and v.quantity == "estimate"}
+        se = {v.name: v for v in b.values if v.section == "fixed" and v.quantity == "se"}
+        for term, v in est.items():
+            s = se.get(term)
+            series[term][b.label] = (v.reference_value, s.reference_value if s else 0.0)
+            if v.engine is not None:
+                series[term][f"engine ({r.engine})"] = (v.engine, s.engine if s and s.engine is not None else 0.0)
+    if not series:
+        return ""
+    out = []
+    for term, progs in series.items():
+        lo = min(m - 1.96 * s for m, s in progs.values())
+        hi = max(m + 1.96 * s for m, s in progs.values())
+        if hi == lo:
+            hi, lo = hi + 1, lo - 1
+        left, width, rowh = 190, 420, 20
+        h = 30 + rowh * len(progs)
+        sx = lambda x: left + (x - lo) / (hi - lo) * width  # noqa: E731
+        parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{left + width + 20}' height='{h}' "
+                 f"class='errbars'><text x='4' y='14' font-size='12' font-weight='bold'>{_e(term)}</text>"]
+        for i, (name, (m, s)) in enumerate(progs.items()):
+            y = 30 + i * rowh
+            parts.append(f"<text x='{left - 8}' y='{y + 4}' font-size='11' text-anchor='end'>{_e(name)}</text>")
+            parts.append(f"<line x1='{sx(m - 1.96 * s):.1f}' x2='{sx(m + 1.96 * s):.1f}' y1='{y}' y2='{y}' "
+                         "stroke='#333' stroke-width='1.5'/>")
+            colour = "#1565c0" if name.startswith("engine") else "#c62828"
+            parts.append(f"<circle cx='{sx(m):.1f}' cy='{y}' r='4' fill='{colour}'><title>{_e(name)}: "
+                         f"{m:.6g} ± 1.96 × {s:.4g}</title></circle>")
+        parts.append(f"<text x='{left}' y='{h - 2}' font-size='10' class='muted'>{lo:.4g}</text>"
+                     f"<text x='{left + width}' y='{h - 2}' font-size='10' text-anchor='end'>{hi:.4g}</text></svg>")
+        out.append("".join(parts))
+    return "<div>" + "".join(out) + "</div>"
+
+
+def render_html(results: list[CaseResult]) -> str:
+    counts: dict[str, int] = defaultdict(int)
+    for r in results:
+        counts[r.status] += 1
+    body = ["<h1>replicate report</h1>",
+            "<p>" + ", ".join(f"{v} {_e(k)}" for k, v in sorted(counts.items())) + "</p>",
+            "<h2>Agreeing digits per case and quantity</h2>",
+            "<p class='muted'>Smallest LRE (log relative error) over the values of each kind; "
+            "green is many agreeing significant digits, red few.</p>", heatmap(results),
+            "<h2>Cases</h2><table><tr><th class='l'>case</th><th class='l'>status</th><th>values</th>"
+            "<th>discrepancies</th></tr>"]
+    for r in results:
+        vals = [v for b in r.blocks for v in b.values]
+        bad = sum(v.verdict == DISCREPANCY for v in vals)
+        body.append(f"<tr><td class='l'><a href='#{_e(r.case_id)}'>{_e(r.case_id)}</a></td>"
+                    f"<td class='l status-{_e(r.status)}'>{_e(r.status)}</td><td>{len(vals)}</td><td>{bad}</td></tr>")
+    body.append("</table>")
+    for r in results:
+        body.append(f"<h2 id='{_e(r.case_id)}'>{_e(r.case_id)} — <span class='status-{_e(r.status)}'>"
+                    f"{_e(r.status)}</span></h2>")
+        if r.title:
+            body.append(f"<p>{_e(r.title)}</p>")
+        if r.error:
+            body.append(f"<div class='diag'>{_e(r.error)}</div>")
+        for m in r.messages:
+            body.append(f"<p class='muted'>{_e(m)}</p>")
+        body.append(error_bars(r))
+        for b in r.blocks:
+            body.append(f"<h3>{_e(b.label)}: {_e(b.software)} {_e(b.version)}</h3>"
+                        f"<p class='muted'>{_e(b.call)}<br>source: {_e(b.source)}<br>options: {_e(b.options)}</p>")
+            if b.error:
+                body.append(f"<div class='diag'>{_e(b.error)}</div>")
+                continue
+            for d in b.diagnoses:
+                rest = d.text[len(d.kind) + 2:] if d.text.startswith(d.kind + ": ") else d.text
+                body.append(f"<div class='diag'><b>{_e(d.kind)}</b>: {_e(rest)}</div>")
+            for f in b.inconsistent:
+                body.append(f"<div class='diag'><b>inconsistent printout</b>: {_e(f.where)} = {_e(f.printed)}, "
+                            f"but {_e(f.check)} gives {_fmt(f.low)} to {_fmt(f.high)}</div>")
+            if b.values:
+                body.append("<table><tr><th class='l'>value</th><th>reference</th><th>engine</th>"
+                            "<th>rel. diff</th><th>digits</th><th class='l'>verdict</th><th class='l'>note</th></tr>")
+                for v in b.values:
+                    body.append(f"<tr class='{_VERDICT_CLASS[v.verdict]}'><td class='l'>{_e(v.section)} "
+                                f"{_e(v.name)} {_e(v.quantity)}</td><td>{_e(v.reference)}</td><td>{_fmt(v.engine)}"
+                                f"</td><td>{_fmt(v.rel_diff)}</td><td>{_fmt(v.lre)}</td>"
+                                f"<td class='l'>{_e(v.verdict)}</td><td class='l'>{_e(v.note)}</td></tr>")
+                body.append("</table>")
+    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>replicate report</title>"
+            f"<style>{_CSS}</style></head><body>" + "\n".join(body) + "</body></html>\n")
