@@ -51,6 +51,11 @@ def _status_line(r: CaseResult) -> str:
     digits = [v.lre for v in vals if v.lre is not None]
     detail = (f"{counts[AGREES]} agree, {counts[WITHIN]} within tol, {counts[DISCREPANCY]} discrepant, "
               f"{counts[EXPLAINED]} explained, {counts[NOT_COMPARABLE]} n/c" + (f", min digits {min(digits):.1f}" if digits else ""))
+    checks = [f for b in r.blocks for f in b.consistency]
+    if not vals and checks:
+        bad = sum(not f.ok for f in checks)
+        detail = f"printout consistency: {len(checks) - bad} of {len(checks)} checks hold"
+        return f"{r.status:<12} {r.case_id:<40} {detail}"
     return f"{r.status:<12} {r.case_id:<40} {detail if vals else ''}"
 
 

@@ -30,15 +30,17 @@ def render_markdown(results: list[CaseResult]) -> str:
         lines.append("Engine: " + ", ".join(engines))
         lines.append("")
     lines.append("Cases: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) if counts else "No cases.")
-    lines += ["", "| case | status | blocks | values agreeing | discrepancies | min digits |",
-              "|---|---|---|---|---|---|"]
+    lines += ["", "| case | status | blocks | values agreeing | discrepancies | min digits | printout checks |",
+              "|---|---|---|---|---|---|---|"]
     for r in results:
         vals = [v for b in r.blocks for v in b.values]
         agree = sum(1 for v in vals if v.verdict not in (DISCREPANCY, NOT_COMPARABLE))
         disc = sum(1 for v in vals if v.verdict == DISCREPANCY)
         digits = [v.lre for v in vals if v.lre is not None]
+        checks = [f for b in r.blocks for f in b.consistency]
+        held = sum(f.ok for f in checks)
         lines.append(f"| `{r.case_id}` | {r.status} | {len(r.blocks)} | {agree}/{len(vals)} | {disc} | "
-                     f"{min(digits) if digits else '—'} |")
+                     f"{min(digits) if digits else '—'} | {held}/{len(checks)} |")
     for r in results:
         problems = [(b, v) for b in r.blocks for v in b.values if v.verdict == DISCREPANCY]
         errors = ([r.error] if r.error else []) + [f"{b.label}: {b.error}" for b in r.blocks if b.error]
