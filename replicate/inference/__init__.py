@@ -34,6 +34,8 @@ def fixed_df(fit: FitResult, design: Design, method: str) -> pd.Series:
         rule = {"containment": dfrules.containment_df, "between-within": dfrules.between_within_df,
                 "hlm": dfrules.hlm_df, "nlme": dfrules.nlme_df}[method]
         return rule(fit, design, design.spec)
+    if method == "kenward-roger":
+        return kenward_roger_of(fit, design).df
     if method == "none":
         return pd.Series(np.inf, index=names)
     if method in DF_METHODS:
@@ -50,7 +52,19 @@ def fixed_se(fit: FitResult, design: Design, kind: str) -> pd.Series:
         from .robust import cluster_robust_se
 
         return cluster_robust_se(fit, design, kind.upper())
+    if kind == "kenward-roger":
+        return kenward_roger_of(fit, design).se
     if kind in SE_KINDS:
         raise NotImplementedOption(f"standard-error kind {kind!r} is not implemented yet",
                                    hint="see the inference issue; it is planned")
     raise NotImplementedOption(f"unknown standard-error kind {kind!r}", hint="one of " + ", ".join(SE_KINDS))
+
+
+def kenward_roger_of(fit: FitResult, design: Design):  # -> KRResult
+    """Kenward-Roger for this fit, computed once and kept with the fit (df and SEs share it)."""
+    from .kenward_roger import kenward_roger
+
+    key = "_kenward_roger"
+    if key not in fit.extra:
+        fit.extra[key] = kenward_roger(fit, design)
+    return fit.extra[key]
