@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -129,6 +130,9 @@ def schema() -> dict[str, Any]:
 
 # ----------------------------------------------------------- YAML -> data
 
+_YAML12_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
 class _Loader(yaml.SafeLoader):
     """Safe loader that refuses every explicit tag instead of ignoring it."""
 
@@ -163,6 +167,8 @@ def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str,
                         line=node.start_mark.line + 1, field=dotted(path) or None,
                         hint="case files hold plain data only")
     value = _Loader("").construct_object(node, deep=True)
+    if isinstance(value, str) and node.style is None and _YAML12_FLOAT.match(value):
+        value = float(value)  # YAML 1.2 reads 1e-3 as a number; PyYAML (1.1) as text
     if in_values and isinstance(value, (int, float)) and not isinstance(value, bool):
         return Printed(float(value), node.value)
     if in_values and isinstance(value, str):

@@ -173,6 +173,14 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 2 if res.status == INVALID else exit_code([res])
 
 
+def cmd_reference(args: argparse.Namespace) -> int:
+    from .reference_writer import reference_command
+
+    code, text = reference_command(args.case, args.engine, args.force, args.out)
+    print(text, file=sys.stderr if code == 2 else sys.stdout)
+    return code
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="replicate", description="Check mixed-model results across programs.")
     p.add_argument("--version", action="version", version=f"replicate {__version__}")
@@ -201,6 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--engine", default=DEFAULT_ENGINE)
     s.add_argument("--cases-dir", default=DEFAULT_CASES)
     s.set_defaults(func=cmd_show)
+    ref = sub.add_parser("reference", help="compute a reference block with a live program (lme4 or nlme in R)")
+    ref.add_argument("case", help="case file")
+    ref.add_argument("--engine", default="lme4", choices=["lme4", "nlme"])
+    ref.add_argument("--force", action="store_true", help="replace an existing block with the same label")
+    ref.add_argument("--out", default=None,
+                     help="write the block to OUT/<software>/<case id>.yaml instead of into the case file")
+    ref.set_defaults(func=cmd_reference)
     return p
 
 

@@ -45,9 +45,23 @@ def _statsmodels() -> Engine:
     return StatsmodelsEngine()
 
 
+def _lme4() -> Engine:
+    from .lme4_engine import Lme4Engine
+
+    return Lme4Engine()
+
+
+def _nlme() -> Engine:
+    from .nlme_engine import NlmeEngine
+
+    return NlmeEngine()
+
+
 ENGINES: dict[str, Callable[[], Engine]] = {
     "native": _native,
     "statsmodels": _statsmodels,
+    "lme4": _lme4,
+    "nlme": _nlme,
 }
 
 DEFAULT_ENGINE = "native"
