@@ -344,6 +344,9 @@ def load_case(path: str | Path) -> Case:
         raise CaseError(f"cannot read case file: {exc}", file=file) from None
     data, lines = load_yaml(text, file)
     validate_document(data, lines, file)
+    for i, blk in enumerate(data.get("expected", [])):
+        if "printout" in blk:
+            blk["values"] = _values_from_printout(p, blk, lines.get(("expected", i, "printout")), i)
     return Case(
         id=str(data["id"]),
         title=str(data["title"]),
@@ -353,6 +356,46 @@ def load_case(path: str | Path) -> Case:
         raw=data,
         lines=lines,
     )
+
+
+def _values_from_printout(case_path: Path, blk: dict[str, Any], line: int | None, i: int) -> dict[str, Any]:
+    """Parse the raw printout a block points at (under reference_outputs/)."""
+    from .errors import ReferenceError_
+    from .references import parse_printouts
+
+    spec = blk["printout"]
+    rel = Path(spec["file"])
+    field_ = f"expected[{i}].printout.file"
+    if ".." in rel.parts:
+        raise CaseError("a printout path may not contain '..'", file=str(case_path), line=line, field=field_)
+    root = next((d for d in [case_path.parent, *case_path.parent.parents] if (d / "reference_outputs").is_dir()),
+                None)
+    if root is None:
+        raise CaseError("no reference_outputs/ folder above the case file", file=str(case_path), line=line,
+                        field=field_)
+    target = (root / rel).resolve()
+    if (root / "reference_outputs").resolve() not in target.parents:
+        raise CaseError("the printout must lie inside reference_outputs/", file=str(case_path), line=line,
+                        field=field_)
+    try:
+        text = target.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CaseError(f"cannot read printout {rel}: {exc}", file=str(case_path), line=line, field=field_) from None
+    software = spec.get("software") or {"lme4": "lme4", "lmerTest": "lmerTest", "nlme": "nlme", "sas": "sas",
+                                        "hlm": "hlm"}.get(blk["software"])
+    if software is None:
+        raise CaseError(f"say which program printed {rel} (printout.software)", file=str(case_path), line=line,
+                        field=f"expected[{i}].printout.software")
+    try:
+        parts = parse_printouts(text, software)
+    except ReferenceError_ as exc:
+        raise CaseError(f"cannot parse printout {rel}: {exc.message}", file=str(case_path), line=line,
+                        field=field_, hint=exc.hint) from None
+    k = int(spec.get("part", 1))
+    if k > len(parts):
+        raise CaseError(f"{rel} holds {len(parts)} printout(s), not {k}", file=str(case_path), line=line,
+                        field=f"expected[{i}].printout.part")
+    return parts[k - 1].values
 
 
 def find_case_files(paths: list[str | Path]) -> list[Path]:

@@ -173,6 +173,37 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 2 if res.status == INVALID else exit_code([res])
 
 
+def cmd_parse(args: argparse.Namespace) -> int:
+    from .errors import ReferenceError_
+    from .references import guess_software, parse_printouts
+
+    try:
+        text = Path(args.file).read_text(encoding="utf-8")
+    except OSError as exc:
+        print(f"replicate: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    software = args.software or guess_software(text)
+    if software is None:
+        print(f"replicate: cannot tell which program printed {args.file}; give --software", file=sys.stderr)
+        return 2
+    try:
+        parts = parse_printouts(text, software)
+    except ReferenceError_ as exc:
+        print(f"replicate: {args.file}: {exc}", file=sys.stderr)
+        return 2
+    unparsed = 0
+    for k, part in enumerate(parts, 1):
+        first, last = part.model_info.get("lines", (None, None))
+        print(f"# printout {k} of {len(parts)} ({software}, lines {first}-{last})")
+        print(part.to_yaml().rstrip())
+        for name, table in part.tables.items():
+            print(f"# table {name}: {len(table)} row(s)")
+        for line, raw, why in part.unparsed:
+            unparsed += 1
+            print(f"# line {line} not read ({why}): {raw.strip()}")
+    return 1 if unparsed else 0
+
+
 def cmd_reference(args: argparse.Namespace) -> int:
     from .reference_writer import reference_command
 
@@ -209,6 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--engine", default=DEFAULT_ENGINE)
     s.add_argument("--cases-dir", default=DEFAULT_CASES)
     s.set_defaults(func=cmd_show)
+    pa = sub.add_parser("parse", help="read a pasted printout (lme4, lmerTest, nlme, SAS, HLM) into case values")
+    pa.add_argument("file")
+    pa.add_argument("--software", choices=["lme4", "lmerTest", "nlme", "sas", "hlm"], default=None,
+                    help="the program that printed it (default: guessed from the text)")
+    pa.set_defaults(func=cmd_parse)
+
     ref = sub.add_parser("reference", help="compute a reference block with a live program (lme4 or nlme in R)")
     ref.add_argument("case", help="case file")
     ref.add_argument("--engine", default="lme4", choices=["lme4", "nlme"])

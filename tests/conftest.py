@@ -32,7 +32,8 @@ def data_dir(monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def case_dir(tmp_path: Path, data_dir: Path) -> Path:
-    """A fresh copy of the shipped cases in a temporary 'cases' folder."""
+    """A fresh copy of the shipped cases (and the raw printouts they read) in a temporary folder."""
     dst = tmp_path / "cases"
     shutil.copytree(CASES, dst, ignore=shutil.ignore_patterns("data"))
+    shutil.copytree(ROOT / "reference_outputs", tmp_path / "reference_outputs")
     return dst

@@ -173,3 +173,25 @@ def test_declared_differences_are_explained(case_dir, tmp_path, capsys):
     vals = json.loads((tmp_path / "r" / "report.json").read_text())["cases"][0]["blocks"][0]["values"]
     df = next(v for v in vals if v["name"] == "(Intercept)" and v["quantity"] == "df")
     assert df["verdict"] == "explained" and "test of a declared difference" in df["note"]
+
+
+def test_parse_prints_structured_values(capsys):
+    root = Path(__file__).resolve().parents[1]
+    assert run("parse", str(root / "reference_outputs/lmerTest/classroom-mathkind-ses-school.txt")) == 0
+    out = capsys.readouterr().out
+    assert "lmerTest" in out and "estimate: 465.746" in out and "df: 98.752" in out
+
+
+def test_a_block_can_point_at_a_raw_printout(case_dir, tmp_path):
+    from replicate.case import load_case
+
+    p = case_dir / "classroom-mathkind-ses-school.yaml"
+    text = p.read_text()
+    start = text.index("    values:")
+    p.write_text(text[:start] + "    printout: {file: reference_outputs/lmerTest/classroom-mathkind-ses-school.txt}\n")
+    case = load_case(p)
+    est = case.expected[0]["values"]["fixed"]["ses"]["estimate"]
+    assert est.text == "10.722"
+    assert run("run", str(p), "--out", str(tmp_path / "r")) == 0
+    p.write_text(text[:start] + "    printout: {file: reference_outputs/../../etc/passwd}\n")
+    assert run("validate", str(p)) == 2
