@@ -207,7 +207,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
 def cmd_reference(args: argparse.Namespace) -> int:
     from .reference_writer import reference_command
 
-    code, text = reference_command(args.case, args.engine, args.force, args.out)
+    code, text = reference_command(args.case, args.engine, args.force, args.out, tight=args.tight)
     print(text, file=sys.stderr if code == 2 else sys.stdout)
     return code
 
@@ -250,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     ref.add_argument("case", help="case file")
     ref.add_argument("--engine", default="lme4", choices=["lme4", "nlme"])
     ref.add_argument("--force", action="store_true", help="replace an existing block with the same label")
+    ref.add_argument("--tight", action="store_true",
+                     help="run lme4's optimizer to much smaller tolerances (recorded in the block's call); for "
+                     "models whose likelihood is flat, where lme4's defaults stop early")
     ref.add_argument("--out", default=None,
                      help="write the block to OUT/<software>/<case id>.yaml instead of into the case file")
     ref.set_defaults(func=cmd_reference)

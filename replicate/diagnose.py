@@ -134,18 +134,53 @@ def _optimum(block: dict[str, Any], fit: FitResult, design: Design, software: st
     ll_ref = -0.5 * min(dev_ref, dev_ref_printed)
     gap = fit.loglik - ll_ref
     data = {"loglik_engine": fit.loglik, "loglik_at_reference": ll_ref, "gap": gap}
-    if abs(gap) < 1e-3:
+    # What printing alone costs: the engine's own optimum, rounded as the reference
+    # printed its numbers, loses this much likelihood. A smaller gap is no evidence.
+    rounded = reference_theta(_rounded_like(block, fit, design), design)
+    cost = 0.0
+    if rounded is not None:
+        cost = max(0.0, fit.loglik + 0.5 * min(_profiled(mm, rounded[0], reml),
+                                               mm.deviance(np.r_[rounded[0], rounded[1]], reml)))
+    data["printing_cost"] = cost
+    if abs(gap) <= 2 * cost + 1e-8:
         return None
     crit = "REML log-likelihood" if reml else "log-likelihood"
     if gap > 0:
         text = (f"different optimum: on the same data, {software}'s variance components give a {crit} of "
-                f"{ll_ref:.4f}, {gap:.4g} below the engine's optimum {fit.loglik:.4f}; {software} stopped "
-                "early or at a local optimum")
+                f"{ll_ref:.6f}, {gap:.3g} below the engine's optimum {fit.loglik:.6f}; {software} stopped "
+                "early or at a local optimum" + (" (the likelihood is flat here, so the variance components "
+                                                 "are determined to few digits)" if gap < 1e-3 else ""))
     else:
         text = (f"different optimum: on the same data, {software}'s variance components give a {crit} of "
-                f"{ll_ref:.4f}, {-gap:.4g} above the engine's optimum {fit.loglik:.4f}; the engine "
+                f"{ll_ref:.6f}, {-gap:.3g} above the engine's optimum {fit.loglik:.6f}; the engine "
                 f"({engine}) stopped early or at a local optimum")
     return Diagnosis("different optimum", tuple(_key(v) for v in bad), text, data)
+
+
+def _rounded_like(block: dict[str, Any], fit: FitResult, design: Design) -> dict[str, Any]:
+    """A copy of ``block`` whose variance components are the engine's, rounded as printed."""
+    from .quantities import _varcorr_value, component_columns
+
+    def rnd(ref: Any, value: float | None) -> Any:
+        r = ref.get("value") if isinstance(ref, dict) else ref
+        if value is None or not isinstance(r, Printed) or r.bound:
+            return ref
+        unit = printed_unit(r) or 0.0
+        return Printed(round(value / unit) * unit if unit else value, r.text)
+
+    names = block.get("names") or {}
+    random = block["values"].get("random") or {}
+    out: dict[str, Any] = {}
+    for grp, comps in random.items():
+        if grp == "Residual":
+            eng = {"variance": fit.sigma2, "sd": math.sqrt(fit.sigma2)}
+            out[grp] = {q: rnd(v, eng.get(q)) for q, v in comps.items()}
+            continue
+        out[grp] = {}
+        for comp, qs in comps.items():
+            cols = ", ".join(component_columns(block, comp))
+            out[grp][comp] = {q: rnd(v, _varcorr_value(fit, names.get(grp, grp), cols, q)) for q, v in qs.items()}
+    return {**block, "values": {**block["values"], "random": out}}
 
 
 def _profiled(mm: Any, theta: np.ndarray, reml: bool) -> float:

@@ -78,12 +78,11 @@ def check_block_names(case: Case, i: int, design: Design) -> None:
                 "which the model does not have", "expected", i, "values", "random", grp,
                 hint=f"the model's groups are {sorted(groups)}")
         for comp in comps:
-            for part in str(comp).split(","):
-                eng_col = _mapped(block, part.strip())
+            for eng_col in component_columns(block, str(comp)):
                 if eng_col not in groups[eng_grp]:
                     raise case.error(
                         CaseError, f"reference block {case.block_label(i)!r}: group {grp!r} has no "
-                        f"random-effect column {part.strip()!r}", "expected", i, "values", "random", grp, comp,
+                        f"random-effect column {eng_col!r}", "expected", i, "values", "random", grp, comp,
                         hint=f"columns of {eng_grp}: {sorted(groups[eng_grp])}")
 
 
@@ -157,20 +156,36 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design) -> list[Va
                         t = float(fit.fixed[eng] / se_all.get()[eng])
                         return float(2 * stats.t.sf(abs(t), float(df_all.get()[eng])))
                     add("fixed", term, q, ref, pval, path, note=f"p from t with df: {df_method}")
+    information = opts.get("information", "observed")
+    covparms = _Lazy(lambda: _covparms_table(fit, design, information))
+    hlm_tests = _Lazy(lambda: _hlm_table(fit, design))
     for grp, comps in (values.get("random") or {}).items():
         if grp == "Residual":
             for q, ref in comps.items():
+                if q == "se":
+                    add("random", "Residual", q, ref, lambda: covparms.get()[("Residual", None, None)],
+                        ("random", grp, q), note=f"asymptotic SE, {information} information")
+                    continue
                 v = {"variance": fit.sigma2, "sd": math.sqrt(fit.sigma2)}.get(q)
                 add("random", "Residual", q, ref, v, ("random", grp, q))
             continue
         eng_grp = _mapped(block, grp)
         for comp, qs in comps.items():
-            eng_comp = ", ".join(_mapped(block, c.strip()) for c in str(comp).split(","))
+            cols = component_columns(block, comp)
+            eng_comp = ", ".join(cols)
             for q, ref in qs.items():
-                add("random", f"{grp} {comp}", q, ref,
-                    _varcorr_value(fit, eng_grp, eng_comp, q) if q != "se" else None,
-                    ("random", grp, comp, q),
-                    note="" if q != "se" else "covariance-parameter SEs are not implemented yet")
+                path = ("random", grp, comp, q)
+                name = f"{grp} {comp}"
+                if q == "se":
+                    key = (eng_grp, cols[0], cols[1] if len(cols) > 1 else None)
+                    add("random", name, q, ref, lambda key=key: covparms.get()[key], path,
+                        note=f"asymptotic SE, {information} information")
+                elif q in ("chisq", "df", "p", "reliability"):
+                    key2 = (eng_grp, cols[0])
+                    add("random", name, q, ref, lambda key2=key2, q=q: hlm_tests.get()[key2][q], path,
+                        note="HLM's variance-component test" if q != "reliability" else "HLM's reliability")
+                else:
+                    add("random", name, q, ref, _varcorr_value(fit, eng_grp, eng_comp, q), path)
     fitv = values.get("fit") or {}
     for q, ref in fitv.items():
         if q == "ngroups":
@@ -180,6 +195,14 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design) -> list[Va
             continue
         if q == "nobs":
             add("fit", "nobs", "nobs", ref, fit.nobs, ("fit", q))
+            continue
+        if q == "npar":
+            add("fit", "npar", "nobs", ref, fit.npar, ("fit", q), note="parameters counted by AIC/BIC")
+            continue
+        if q == "icc":
+            from .inference.vartests import icc
+
+            add("fit", "icc", "corr", ref, lambda: icc(fit), ("fit", q))
             continue
         eng_v = {
             "loglik": fit.loglik,
@@ -214,6 +237,46 @@ def apply_declared_differences(block: dict[str, Any], values: list[ValueComparis
         if hit is not None and v.verdict == DISCREPANCY:
             v = replace(v, verdict=EXPLAINED, note=f"declared difference: {hit}")
         out.append(v)
+    return out
+
+
+def component_columns(block: dict[str, Any], comp: str) -> list[str]:
+    """Engine column names of a random component key: one column, or a pair ``a, b``.
+
+    A key the block maps under ``names`` as a whole is one column, even with a
+    comma in it (HLM prints ``INTRCPT1, u0``).
+    """
+    names = block.get("names") or {}
+    if comp in names:
+        return [str(names[comp])]
+    return [_mapped(block, c.strip()) for c in str(comp).split(",")]
+
+
+def _covparms_table(fit: FitResult, design: Design, information: str) -> dict[tuple, float]:
+    from .inference.covparms import covariance_parameters
+
+    tab = covariance_parameters(fit, design, information=information)
+    out: dict[tuple, float] = {}
+    for _, r in tab.iterrows():
+        v1 = None if not isinstance(r["var1"], str) else r["var1"]
+        v2 = None if not isinstance(r["var2"], str) else r["var2"]
+        out[(str(r["group"]), v1, v2)] = float(r["se"])
+        if v2 is not None:
+            out[(str(r["group"]), v2, v1)] = float(r["se"])
+    return out
+
+
+def _hlm_table(fit: FitResult, design: Design) -> dict[tuple, dict[str, float]]:
+    from .inference.vartests import hlm_variance_tests, reliability
+
+    tab = hlm_variance_tests(fit, design)
+    rel = reliability(fit, design)
+    out: dict[tuple, dict[str, float]] = {}
+    for _, r in tab.iterrows():
+        out[(str(r["group"]), str(r["coefficient"]))] = {
+            "chisq": float(r["chisq"]), "df": float(r["df"]), "p": float(r["p"]),
+            "reliability": float(rel.get(r["coefficient"], float("nan"))),
+        }
     return out
 
 

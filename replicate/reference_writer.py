@@ -603,7 +603,7 @@ def _validate_case_text(text: str, path: Path, block: Mapping[str, Any]) -> None
 # -------------------------------------------------------------- command
 
 def reference_command(case_path: str | Path, engine: str = "lme4", force: bool = False,
-                      out: str | Path | None = None) -> tuple[int, str]:
+                      out: str | Path | None = None, *, tight: bool = False) -> tuple[int, str]:
     """``replicate reference CASE --engine lme4 [--force] [--out DIR]``.
 
     Returns the exit code and the text to print: 0 when the block was written,
@@ -619,7 +619,14 @@ def reference_command(case_path: str | Path, engine: str = "lme4", force: bool =
                                                                {"software": SOFTWARE.get(engine, "other")}, out)
                 return 1, (f"refused: {where} already has a reference block labelled {label!r}; "
                            "use --force to replace it")
-        block = make_reference_block(case_path, engine)
+        eng_obj = None
+        if tight:
+            if engine != "lme4":
+                return 2, "error: --tight applies to the lme4 engine only"
+            from .engines.lme4_engine import Lme4Engine
+
+            eng_obj = Lme4Engine(tight=True)
+        block = make_reference_block(case_path, engine, engine=eng_obj)
         res = write_reference(case_path, block, out=out, force=force)
     except ReplicateError as exc:
         return 2, f"error: {exc}"
