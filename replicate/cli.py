@@ -48,7 +48,7 @@ def _status_line(r: CaseResult) -> str:
     counts = {AGREES: 0, WITHIN: 0, DISCREPANCY: 0, EXPLAINED: 0, NOT_COMPARABLE: 0}
     for v in vals:
         counts[v.verdict] += 1
-    digits = [v.lre for v in vals if v.lre is not None]
+    digits = [v.lre for v in vals if v.lre is not None and v.kind != "count"]
     detail = (f"{counts[AGREES]} agree, {counts[WITHIN]} within tol, {counts[DISCREPANCY]} discrepant, "
               f"{counts[EXPLAINED]} explained, {counts[NOT_COMPARABLE]} n/c" + (f", min digits {min(digits):.1f}" if digits else ""))
     checks = [f for b in r.blocks for f in b.consistency]

@@ -8,6 +8,7 @@ block prints, under those definitions, and compares them.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -67,7 +68,9 @@ def check_block_names(case: Case, i: int, design: Design) -> None:
                 "which the model does not have", "expected", i, "values", "fixed", term,
                 hint=f"the model's fixed effects are {fixed_names}; add a 'names:' entry if the program "
                 "printed another name")
-    groups = {t.group: set(t.columns) for t in design.reterms}
+    groups: dict[str, set[str]] = {}
+    for t in design.reterms:  # (x || g) makes several terms on one grouping factor
+        groups.setdefault(t.group, set()).update(t.columns)
     for grp, comps in (values.get("random") or {}).items():
         if grp == "Residual":
             continue
@@ -88,6 +91,9 @@ def check_block_names(case: Case, i: int, design: Design) -> None:
 
 def _varcorr_value(fit: FitResult, grp: str, comp: str, quantity: str) -> float | None:
     vc = fit.varcorr
+    # lme4 names the terms of (x || g) g, g.1, g.2, ...: a block names them all g
+    same = vc["grp"].astype(str).str.fullmatch(re.escape(grp) + r"(\.\d+)?")
+    vc = vc[same].assign(grp=grp)
     parts = [c.strip() for c in comp.split(",")]
     if len(parts) == 1:
         row = vc[(vc["grp"] == grp) & (vc["var1"] == parts[0]) & vc["var2"].isna()]

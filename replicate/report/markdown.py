@@ -36,7 +36,7 @@ def render_markdown(results: list[CaseResult]) -> str:
         vals = [v for b in r.blocks for v in b.values]
         agree = sum(1 for v in vals if v.verdict not in (DISCREPANCY, NOT_COMPARABLE))
         disc = sum(1 for v in vals if v.verdict == DISCREPANCY)
-        digits = [v.lre for v in vals if v.lre is not None]
+        digits = [v.lre for v in vals if v.lre is not None and v.kind != "count"]
         checks = [f for b in r.blocks for f in b.consistency]
         held = sum(f.ok for f in checks)
         lines.append(f"| `{r.case_id}` | {r.status} | {len(r.blocks)} | {agree}/{len(vals)} | {disc} | "
