@@ -46,7 +46,16 @@ def fit(formula: str, data: "pd.DataFrame", method: str = "REML", weights: str |
     return get_engine(engine).fit(design, method)
 
 
+def lrt(fit0: "FitResult", fit1: "FitResult", design0=None, design1=None, *, refit: bool = True):
+    """Likelihood-ratio test of two nested fits, as lme4's ``anova`` (see
+    :func:`replicate.inference.lrt.lrt`): REML fits are refitted by ML (give the
+    designs), and fits on different rows are refused with a clear message."""
+    from .inference.lrt import lrt as _lrt
+
+    return _lrt(fit0, fit1, design0, design1, refit=refit)
+
+
 __all__ = [
     "Case", "CaseError", "CaseResult", "DataError", "FitError", "ModelError", "ReplicateError",
-    "__version__", "fit", "load_case", "run_cases",
+    "__version__", "fit", "load_case", "lrt", "run_cases",
 ]

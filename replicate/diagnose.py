@@ -30,7 +30,7 @@ class Diagnosis:
 
     Attributes:
         kind: ``different rows``, ``different optimum``, ``different definition``,
-            ``different parameterization`` or ``printing precision``.
+            ``different parameterization``, ``printing precision`` or ``unexplained``.
         values: the values it explains (``section name quantity``), or ``*`` for all.
         text: the explanation in words, with the numbers.
         data: the numbers behind it.
@@ -298,4 +298,15 @@ def diagnose_block(case: Case, i: int, values: list[ValueComparison], fit: FitRe
             out.append(Diagnosis("printing precision", (_key(v),),
                                  f"printing precision: {v.name} {v.quantity} differs from {v.reference} by less "
                                  "than one unit in the last printed digit", {"unit": unit}))
+    explained = {k for d in out for k in d.values}
+    rest = [v for v in bad if _key(v) not in explained and "*" not in explained]
+    if rest:
+        out.append(Diagnosis(
+            "unexplained", tuple(_key(v) for v in rest),
+            "unexplained: " + ", ".join(f"{v.name} {v.quantity} {v.reference} (engine {v.engine:.6g})"
+                                        if v.engine is not None else f"{v.name} {v.quantity} {v.reference}"
+                                        for v in rest)
+            + " — the rows, the optimum, the df and SE definitions, the contrast coding and the printed "
+            "precision were checked and none accounts for it: a transcription error, another model, or "
+            "a program fault", {}))
     return out

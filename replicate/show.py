@@ -44,6 +44,8 @@ def render_show(case: Case, res: CaseResult) -> str:
             out.append(f"{row['grp']:<20}{v1:<14}{v2:<14}{row['vcov']:>12.6g}{row['sdcor']:>12.6g}")
         for m in fit.messages:
             out.append(f"engine note: {m}")
+        if res.design is not None:
+            out += ["", *inference_table(fit, res.design)]
     for b in res.blocks:
         out += ["", f"== reference {b.label}: {b.software} {b.version}".rstrip(),
                 f"call: {b.call}" if b.call else "", f"source: {b.source}", f"options: {b.options}"]
@@ -57,3 +59,42 @@ def render_show(case: Case, res: CaseResult) -> str:
                        f"  {v.verdict}" + (f" ({v.note})" if v.note and v.verdict != 'agrees' else ""))
     out += ["", f"status: {res.status}"]
     return "\n".join(line for line in out if line is not None)
+
+
+SE_COLUMNS = [("model", "model"), ("kenward-roger", "KR"), ("cr0", "CR0"), ("cr1", "CR1"), ("cr2", "CR2")]
+DF_COLUMNS = [("residual", "resid"), ("containment", "contain"), ("between-within", "bw"), ("hlm", "HLM"),
+              ("nlme", "nlme"), ("satterthwaite", "Satt"), ("kenward-roger", "KR")]
+
+
+def inference_table(fit, design) -> list[str]:
+    """Every program's SE and df for each fixed effect, side by side, from one fit."""
+    from .errors import ReplicateError
+    from .inference import fixed_df, fixed_se
+
+    def column(fn, name):
+        try:
+            return fn(fit, design, name), ""
+        except (ReplicateError, ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+            return None, f"{name}: {getattr(exc, 'message', str(exc))}"
+
+    ses = [(label, *column(fixed_se, kind)) for kind, label in SE_COLUMNS]
+    dfs = [(label, *column(fixed_df, kind)) for kind, label in DF_COLUMNS]
+    out = ["standard errors by definition (model: lme4/SAS; KR: pbkrtest, SAS ddfm=kr; CR0: HLM robust; "
+           "CR2: clubSandwich)",
+           f"{'fixed effect':<24}{'estimate':>12}" + "".join(f"{lab:>11}" for lab, _, _ in ses)]
+    for name in fit.fixed.index:
+        row = f"{name[:23]:<24}{fit.fixed[name]:>12.5g}"
+        for _, vals, _ in ses:
+            row += f"{vals[name]:>11.5g}" if vals is not None else f"{'—':>11}"
+        out.append(row)
+    out += ["", "denominator df by definition (resid: n - p; contain/bw: SAS ddfm=; HLM: J - S - 1; "
+            "nlme: inner/outer; Satt: lmerTest; KR: pbkrtest)",
+            f"{'fixed effect':<24}" + "".join(f"{lab:>10}" for lab, _, _ in dfs)]
+    for name in fit.fixed.index:
+        row = f"{name[:23]:<24}"
+        for _, vals, _ in dfs:
+            row += f"{vals[name]:>10.5g}" if vals is not None else f"{'—':>10}"
+        out.append(row)
+    notes = [why for _, _, why in ses + dfs if why]
+    out += [f"  ({n})" for n in notes]
+    return out

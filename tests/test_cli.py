@@ -52,6 +52,9 @@ def test_a_wrong_reference_value_exits_1_and_is_named(case_dir, tmp_path, capsys
     bad = [v for v in vals if v["verdict"] == "discrepancy"]
     assert [(v["name"], v["quantity"]) for v in bad] == [("(Intercept)", "estimate")]
     assert bad[0]["lre"] < 3.0 and bad[0]["line"] == 28
+    diag = json.loads((out / "report.json").read_text())["cases"][0]["blocks"][0]["diagnoses"]
+    assert [d["kind"] for d in diag] == ["unexplained"] and "466.746" in diag[0]["text"]
+    assert "unexplained" in md
 
 
 def test_one_invalid_case_never_stops_the_run(case_dir, tmp_path, capsys):
@@ -195,3 +198,23 @@ def test_a_block_can_point_at_a_raw_printout(case_dir, tmp_path):
     assert run("run", str(p), "--out", str(tmp_path / "r")) == 0
     p.write_text(text[:start] + "    printout: {file: reference_outputs/../../etc/passwd}\n")
     assert run("validate", str(p)) == 2
+
+
+def test_statsmodels_on_hsb_random_coefficient_is_a_different_optimum(case_dir, tmp_path, capsys):
+    """The issue's example: statsmodels MixedLM stops about 100 log-likelihood units below lme4."""
+    code = run("run", str(case_dir / "hsb-random-coefficient.yaml"), "--engine", "statsmodels",
+               "--out", str(tmp_path / "r"))
+    assert code == 1
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    opt = next(d for d in report["cases"][0]["blocks"][0]["diagnoses"] if d["kind"] == "different optimum")
+    assert -150 < opt["data"]["gap"] < -50
+    assert "the engine (statsmodels) stopped early" in opt["text"]
+
+
+def test_show_puts_every_definition_side_by_side(case_dir, capsys):
+    assert run("show", str(case_dir / "hsb-random-coefficient.yaml")) == 0
+    out = capsys.readouterr().out
+    for label in ("model", "KR", "CR0", "CR1", "CR2", "resid", "contain", "bw", "HLM", "nlme", "Satt"):
+        assert label in out
+    row = next(line for line in out.splitlines() if line.startswith("cses") and "7183" in line)
+    assert "159" in row and "7024" in row
