@@ -248,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ref = sub.add_parser("reference", help="compute a reference block with a live program (lme4 or nlme in R)")
     ref.add_argument("case", help="case file")
-    ref.add_argument("--engine", default="lme4", choices=["lme4", "nlme"])
+    ref.add_argument("--engine", default="lme4", choices=["lme4", "nlme", "pbkrtest", "clubsandwich"],
+                     help="lme4 (lmerTest), nlme, pbkrtest (Kenward-Roger) or clubsandwich (CR2)")
     ref.add_argument("--force", action="store_true", help="replace an existing block with the same label")
     ref.add_argument("--tight", action="store_true",
                      help="run lme4's optimizer to much smaller tolerances (recorded in the block's call); for "

@@ -38,7 +38,7 @@ SOURCE = "live run (replicate reference)"
 CHANGE_RTOL = 1e-10
 
 #: Engine -> the ``software`` of the block it writes.
-SOFTWARE = {"lme4": "lme4", "nlme": "nlme"}
+SOFTWARE = {"lme4": "lme4", "nlme": "nlme", "pbkrtest": "pbkrtest", "clubsandwich": "clubSandwich"}
 
 
 # ------------------------------------------------------------- results
@@ -257,6 +257,57 @@ def make_reference_block(case: Case | str | Path, engine_name: str = "lme4", *,
         "values": {"fixed": fixed, "random": random, "fit": fitv},
     }
     return block
+
+
+def make_inference_block(case: Case | str | Path, program: str, *, tight: bool = False) -> dict[str, Any]:
+    """A reference block of pbkrtest's Kenward-Roger or clubSandwich's CR2 numbers.
+
+    The case is fitted by lme4 (REML) in R, then ``pbkrtest::vcovAdj`` /
+    ``Lb_ddf`` or ``clubSandwich::vcovCR(type = "CR2")`` / ``coef_test`` give
+    each fixed effect's SE and df; the estimate is lme4's.
+    """
+    from .engines.lme4_engine import Lme4Engine, club_sandwich
+    from .runner import prepare
+
+    c = case if isinstance(case, Case) else load_case(case)
+    if "unavailable" in c.data:
+        raise CaseError("the case's data is not public, so no live reference can be computed",
+                        file=str(c.path), line=c.line_of("data"), field="data.unavailable")
+    if c.method != "REML":
+        raise CaseError(f"{program} references are computed on REML fits; this case is fitted by {c.method}",
+                        file=str(c.path), line=c.line_of("model", "method"), field="model.method")
+    _, design, _ = prepare(c)
+    eng = Lme4Engine(tight=tight)
+    fit = eng.fit(design, "REML")
+    if not fit.converged:
+        raise FitError("lme4 did not converge on this case, so it is no reference: " + "; ".join(fit.messages),
+                       file=str(c.path))
+    if program == "pbkrtest":
+        tab = eng.kenward_roger(fit)
+        options = {"method": "REML", "df": "kenward-roger", "se": "kenward-roger"}
+        call = "pbkrtest::vcovAdj(fit); pbkrtest::Lb_ddf(L, vcov(fit), vcovAdj(fit)) for each unit L"
+    else:
+        tab = club_sandwich(fit, "CR2")
+        options = {"method": "REML", "df": "cr2-satterthwaite", "se": "cr2"}
+        call = 'clubSandwich::vcovCR(fit, type = "CR2"); clubSandwich::coef_test(fit, vcov, test = "Satterthwaite")'
+    prov = fit.extra.get("provenance") or {}
+    fixed = {str(n): {"estimate": float(fit.fixed[n]), "se": float(tab.loc[n, "se"]), "df": float(tab.loc[n, "df"])}
+             for n in fit.fixed.index}
+    versions = eng.version()
+    if program == "clubsandwich":
+        from .engines.lme4_engine import r_versions
+
+        versions += "; clubSandwich " + str(r_versions(["clubSandwich"]).get("clubSandwich", "?"))
+    return {
+        "label": default_label(program),
+        "software": SOFTWARE[program],
+        "version": versions,
+        "call": f"fit <- {prov.get('call') or fit.extra.get('r_call')}; {call}",
+        "date": prov.get("date") or _now(),
+        "options": options,
+        "source": SOURCE,
+        "values": {"fixed": fixed},
+    }
 
 
 def _now() -> str:
@@ -619,6 +670,10 @@ def reference_command(case_path: str | Path, engine: str = "lme4", force: bool =
                                                                {"software": SOFTWARE.get(engine, "other")}, out)
                 return 1, (f"refused: {where} already has a reference block labelled {label!r}; "
                            "use --force to replace it")
+        if engine in ("pbkrtest", "clubsandwich"):
+            block = make_inference_block(case_path, engine, tight=tight)
+            res = write_reference(case_path, block, out=out, force=force)
+            return (1 if res.action == "refused" else 0), res.summary()
         eng_obj = None
         if tight:
             if engine != "lme4":

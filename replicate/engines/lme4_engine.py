@@ -201,6 +201,11 @@ local({
     }, numeric(1))
     list(df = df, se = sqrt(diag(as.matrix(Va))))
   }
+  club_sandwich <- function(fit, type) {
+    V <- clubSandwich::vcovCR(fit, type = type)
+    ct <- clubSandwich::coef_test(fit, vcov = V, test = "Satterthwaite")
+    list(se = unname(sqrt(diag(as.matrix(V)))), df = unname(as.numeric(ct$df_Satt)))
+  }
   fit_lme <- function(dat, fixed, random, reml, weighted) {
     env <- private_env()
     assign("dat", dat, envir = env)
@@ -678,6 +683,25 @@ class Lme4Engine:
         fit.extra["kr_df"] = kr_df
         fit.extra["kr_se"] = kr_se
         return pd.DataFrame({"df": kr_df, "se": kr_se})
+
+
+def club_sandwich(fit: FitResult, kind: str = "CR2") -> pd.DataFrame:
+    """clubSandwich's cluster-robust SEs (``vcovCR(fit, type=kind)``) and the
+    Satterthwaite df of ``coef_test`` for an lme4-engine fit (clustered by the
+    grouping factor clubSandwich picks: the outermost)."""
+    if fit.engine != "lme4" or "r_model" not in fit.extra:
+        raise NotImplementedOption("clubSandwich needs a fit from the lme4 engine")
+    if kind not in ("CR0", "CR1", "CR2"):
+        raise NotImplementedOption(f"clubSandwich type {kind!r} is not offered here", hint="CR0, CR1 or CR2")
+    ok, why = r_status(("clubSandwich",))
+    if not ok:
+        raise EngineUnavailable(f"clubSandwich is not available: {why}")
+    try:
+        res = r_call("club_sandwich", fit.extra["r_model"], kind)
+    except Exception as exc:  # noqa: BLE001 - rpy2's RRuntimeError and conversion errors
+        raise FitError(f"clubSandwich failed: {exc}") from None
+    idx = fit.fixed.index
+    return pd.DataFrame({"df": num(res, "df"), "se": num(res, "se")}, index=idx)
 
 
 def _map_group(g: str, group_of: dict[str, str]) -> str:

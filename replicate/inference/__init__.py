@@ -15,7 +15,7 @@ from ..errors import NotImplementedOption
 from ..results import FitResult
 
 DF_METHODS = ("residual", "containment", "between-within", "hlm", "nlme", "satterthwaite",
-              "kenward-roger", "kenward-roger-2", "none")
+              "kenward-roger", "kenward-roger-2", "cr2-satterthwaite", "none")
 SE_KINDS = ("model", "kenward-roger", "cr0", "cr1", "cr2")
 
 
@@ -36,6 +36,10 @@ def fixed_df(fit: FitResult, design: Design, method: str) -> pd.Series:
         return rule(fit, design, design.spec)
     if method == "kenward-roger":
         return kenward_roger_of(fit, design).df
+    if method == "cr2-satterthwaite":  # clubSandwich's coef_test(vcov = "CR2", test = "Satterthwaite")
+        from .robust import cr2_satterthwaite_df
+
+        return cr2_satterthwaite_df(fit, design)
     if method == "none":
         return pd.Series(np.inf, index=names)
     if method in DF_METHODS:

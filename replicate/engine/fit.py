@@ -1,0 +1,206 @@
+"""``fit_design``: the native engine's pipeline, as lme4's modular steps.
+
+``check -> cross-products (mkLmerDevfun) -> optimize (optimizeLmer) ->
+solution and result (mkMerMod)``; each step is a function of its own module.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from ..design import Design
+from ..errors import FitError
+from ..results import FitResult, OptSummary
+from .checks import check_terms, check_values, term_notes
+from .crossprod import compute_crossproducts
+from .deviance import NotPositiveDefinite, ProfiledDeviance
+from .gradient import has_analytic_gradient
+from .optimize import optimize_theta
+from .ranef import ranef_frames
+from .solution import conditional_variances, solve
+from .theta import ThetaLayout
+from .varcorr import varcorr_frame
+
+SINGULAR_TOL = 1e-4  # lme4::isSingular default
+GRAD_TOL = 2e-3  # lme4's check.conv.grad default tolerance
+
+
+def _engine_version() -> str:
+    try:
+        from .. import __version__  # type: ignore[attr-defined]
+
+        return str(__version__)
+    except ImportError:
+        return "dev"
+
+
+def make_deviance(design: Design, method: str = "REML") -> ProfiledDeviance:
+    """Check the design and return its profiled deviance function (lme4's ``mkLmerDevfun``).
+
+    Args:
+        design: model matrices.
+        method: ``REML`` or ``ML``.
+    """
+    reml = _parse_method(method)
+    check_values(design)
+    check_terms(design)
+    layout = ThetaLayout.from_sizes(tuple(t.k for t in design.reterms))
+    return ProfiledDeviance(compute_crossproducts(design), layout, reml)
+
+
+def _parse_method(method: str) -> bool:
+    m = str(method).upper()
+    if m not in ("REML", "ML"):
+        raise FitError(f"method {method!r} unknown", hint="use 'REML' or 'ML'")
+    return m == "REML"
+
+
+def optimize_deviance(
+    dev: ProfiledDeviance, optimizer_options: dict | None = None
+) -> tuple[np.ndarray, OptSummary, bool]:
+    """Minimize the profiled deviance (lme4's ``optimizeLmer``).
+
+    Returns:
+        theta at the optimum, the optimizer record and its convergence flag.
+
+    Raises:
+        FitError: if the system is singular already at the starting value.
+    """
+    layout = dev.layout
+    try:
+        dev.factorize(layout.initial())
+    except NotPositiveDefinite as exc:
+        raise FitError(
+            "the penalized least squares system is singular at the starting value: the fixed-effects "
+            "model matrix is rank deficient or the response is fitted exactly",
+            hint=str(exc),
+        ) from exc
+    theta, _, opt, converged = optimize_theta(
+        dev,
+        layout.initial(),
+        layout.lower_bounds(),
+        optimizer_options,
+        value_and_gradient=dev.value_and_gradient if has_analytic_gradient(dev) else None,
+        eval_seconds=dev.cost_estimate(),
+    )
+    return theta, opt, converged
+
+
+def convergence_notes(
+    theta: np.ndarray, layout: ThetaLayout, opt: OptSummary, converged: bool
+) -> tuple[bool, bool, list[str]]:
+    """lme4's post-fit checks: ``isSingular`` and the gradient check.
+
+    Returns:
+        ``(singular, converged, messages)``.
+    """
+    messages: list[str] = []
+    singular = bool(np.any(theta[layout.is_diagonal()] < SINGULAR_TOL))
+    if singular:
+        messages.append("boundary (singular) fit: see help('isSingular')")
+    grad = np.asarray(opt.gradient or (), dtype=float)
+    grad = np.where((theta <= layout.lower_bounds()) & (grad > 0), 0.0, grad)
+    if len(grad) and np.max(np.abs(grad)) > GRAD_TOL:
+        converged = False
+        messages.append(
+            f"Model failed to converge with max|grad| = {np.max(np.abs(grad)):.6g} "
+            f"(tol = {GRAD_TOL}, component {int(np.argmax(np.abs(grad))) + 1})"
+        )
+    if not converged:
+        messages.append(f"optimizer did not report convergence: {opt.message}")
+    return singular, converged, messages
+
+
+def fitted_values(design: Design, beta: np.ndarray, b: tuple[np.ndarray, ...]) -> np.ndarray:
+    """``X beta + Z b`` computed row by row from the terms (no Z matrix)."""
+    fitted = np.asarray(design.X, float) @ beta
+    for t, bt in zip(design.reterms, b):
+        fitted = fitted + np.einsum("nk,nk->n", np.asarray(t.Xre, float), bt[np.asarray(t.index)])
+    return fitted
+
+
+def fit_design(design: Design, method: str = "REML", *, optimizer_options: dict | None = None) -> FitResult:
+    """Fit a linear mixed model by REML or ML.
+
+    Args:
+        design: model matrices (see :class:`replicate.design.Design`).
+        method: ``"REML"`` (default, as lme4) or ``"ML"``.
+        optimizer_options: overrides of :data:`replicate.engine.optimize.DEFAULTS`
+            (``method``: ``auto``, ``lbfgsb`` (single-term models), ``cobyqa``,
+            ``powell``, or those with ``-only`` to skip the Newton polish;
+            tolerances; ``maxfev``).
+
+    Returns:
+        A :class:`replicate.results.FitResult` with ``engine="native"``.
+        ``theta`` and ``varcorr`` follow ``design.reterms``' order. ``extra``
+        holds ``deviance_function`` (the :class:`ProfiledDeviance`, theta ->
+        objective), ``internal_term_order``, ``pwrss``, ``ldL2``, ``ldRX2``,
+        ``vcov_unscaled`` ((R_X'R_X)^-1), ``term_names`` (VarCorr group names)
+        and ``condvar`` (callable: conditional variances per term, arrays
+        ``(nlevels, k, k)``; also in each ranef frame's ``attrs["condVar"]``).
+
+    Raises:
+        FitError, ModelError: for invalid input, naming the variable.
+    """
+    dev = make_deviance(design, method)
+    messages: list[str] = list(design.messages) + term_notes(design)
+    theta, opt, converged = optimize_deviance(dev, optimizer_options)
+    singular, converged, notes = convergence_notes(theta, dev.layout, opt, converged)
+    messages.extend(notes)
+
+    fac = dev.factorize(theta)
+    sol = solve(dev, fac)
+    n, p, reml = design.n, design.p, dev.reml
+    sigma2 = fac.pwrss / (n - p if reml else n)
+    objective = float(dev.objective(fac))
+    loglik = -objective / 2.0
+    npar = p + dev.layout.size + 1
+    fitted = fitted_values(design, sol.beta, sol.b)
+    names = list(design.fixed_names)
+
+    @lru_cache(maxsize=1)
+    def condvar() -> tuple[np.ndarray, ...]:
+        return conditional_variances(dev, fac, sigma2)
+
+    vc = varcorr_frame(design, dev.layout.factors(theta), sigma2)
+    return FitResult(
+        engine="native",
+        engine_version=_engine_version(),
+        method="REML" if reml else "ML",
+        formula=design.formula,
+        fixed=pd.Series(sol.beta, index=names),
+        vcov=pd.DataFrame(sigma2 * sol.vcov_unscaled, index=names, columns=names),
+        varcorr=vc,
+        sigma2=float(sigma2),
+        theta=np.asarray(theta, dtype=float),
+        loglik=float(loglik),
+        reml_criterion=objective if reml else None,
+        deviance=None if reml else objective,
+        aic=float(-2 * loglik + 2 * npar),
+        bic=float(-2 * loglik + np.log(n) * npar),
+        npar=npar,
+        nobs=n,
+        ngroups=design.ngroups(),
+        n_dropped=design.n_dropped,
+        converged=bool(converged),
+        singular=singular,
+        messages=tuple(dict.fromkeys(messages)),
+        optinfo=opt,
+        ranef_fn=lambda: ranef_frames(design, sol.b, condvar),
+        fitted=fitted,
+        residuals=np.asarray(design.y, float) - fitted,
+        rows=design.rows,
+        extra={
+            "deviance_function": dev,
+            "internal_term_order": dev.cp.order,
+            "pwrss": fac.pwrss,
+            "ldL2": fac.ldl2,
+            "ldRX2": fac.ldrx2,
+            "vcov_unscaled": sol.vcov_unscaled,
+            "term_names": tuple(vc["grp"].iloc[:-1].drop_duplicates()),
+            "condvar": condvar,
+        },
+    )
