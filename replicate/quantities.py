@@ -192,6 +192,35 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design) -> list[Va
                         note="HLM's variance-component test" if q != "reliability" else "HLM's reliability")
                 else:
                     add("random", name, q, ref, _varcorr_value(fit, eng_grp, eng_comp, q), path)
+    ranova_tab = _Lazy(lambda: _ranova_table(fit, design))
+    for name, q in (values.get("tests") or {}).items():
+        if "drop" in q:
+            term = _norm_term(str(q["drop"]))
+            for key, col in (("statistic", "LRT"), ("df", "Df"), ("p", "Pr(>Chisq)")):
+                if key in q:
+                    add("tests", name, key if key != "statistic" else "chisq", q[key],
+                        lambda col=col, term=term: float(ranova_tab.get().loc[term, col]), ("tests", name, key),
+                        note=f"ranova: dropping {q['drop']}")
+            continue
+        if "compare_with" not in q:
+            continue  # a printed test the engine has no model for: checked for consistency only
+        lazy = _Lazy(lambda q=q: _lrt_for(case, fit, design, q))
+        path = ("tests", name)
+        if "expect_error" in q:
+            def refused(q=q, lazy=lazy) -> float:
+                try:
+                    lazy.get()
+                except ReplicateError as exc:
+                    return 1.0 if q["expect_error"].lower() in str(exc).lower() else 0.0
+                return 0.0
+            add("tests", name, "refused", Printed(1.0, "1"), refused, path,
+                note=f"the program refused: {q['expect_error']}")
+            continue
+        for key, col in (("statistic", "Chisq"), ("df", "Df"), ("p", "Pr(>Chisq)")):
+            if key in q:
+                add("tests", name, key if key != "statistic" else "chisq", q[key],
+                    lambda col=col, lazy=lazy: float(lazy.get()[col].iloc[-1]), path + (key,),
+                    note=f"likelihood-ratio test against {q['compare_with']}")
     fitv = values.get("fit") or {}
     for q, ref in fitv.items():
         if q == "ngroups":
@@ -284,6 +313,30 @@ def _hlm_table(fit: FitResult, design: Design) -> dict[tuple, dict[str, float]]:
             "reliability": float(rel.get(r["coefficient"], float("nan"))),
         }
     return out
+
+
+def _norm_term(text: str) -> str:
+    """A random term's label with all white space removed, for matching ranova's rows."""
+    return re.sub(r"\s+", "", text)
+
+
+def _ranova_table(fit: FitResult, design: Design) -> pd.DataFrame:
+    from .inference.vartests import ranova
+
+    tab = ranova(fit, design)
+    tab.index = [_norm_term(str(i)) for i in tab.index]
+    return tab
+
+
+def _lrt_for(case: Case, fit: FitResult, design: Design, test: dict[str, Any]) -> pd.DataFrame:
+    """lme4's anova of the case's model against ``test["compare_with"]`` on the same data."""
+    from .engine import fit_design
+    from .inference.lrt import lrt
+    from .runner import prepare_other
+
+    other = prepare_other(case, str(test["compare_with"]))
+    other_fit = fit_design(other, fit.method)
+    return lrt(fit, other_fit, design, other, refit=bool(test.get("refit", True)))
 
 
 def block_method(case: Case, i: int) -> str:

@@ -110,6 +110,14 @@ def prepare(case: Case, *, contrasts: str | None = None) -> tuple[ModelSpec, Des
     return spec, design, list(frame.messages) + list(design.messages)
 
 
+def prepare_other(case: Case, formula: str) -> Design:
+    """Another model (an lme4 formula) on the case's data, transforms and filter."""
+    spec = parse_formula(formula, field="compare_with")
+    frame = load_frame(case)
+    return build_design(spec, frame.df, contrasts=case.model.get("contrasts", "treatment"),
+                        weights=case.model.get("weights"), file=str(case.path))
+
+
 def prepare_with(case: Case, *, contrasts: str) -> Design:
     """The case's design under another contrast coding (for diagnosis)."""
     return prepare(case, contrasts=contrasts)[1]
