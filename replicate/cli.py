@@ -207,7 +207,8 @@ def cmd_parse(args: argparse.Namespace) -> int:
 def cmd_reference(args: argparse.Namespace) -> int:
     from .reference_writer import reference_command
 
-    code, text = reference_command(args.case, args.engine, args.force, args.out, tight=args.tight)
+    code, text = reference_command(args.case, args.engine, args.force, args.out, tight=args.tight,
+                                   compare_with=args.compare_with or (), refit=not args.no_refit)
     print(text, file=sys.stderr if code == 2 else sys.stdout)
     return code
 
@@ -251,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     ref.add_argument("--engine", default="lme4", choices=["lme4", "nlme", "pbkrtest", "clubsandwich"],
                      help="lme4 (lmerTest), nlme, pbkrtest (Kenward-Roger) or clubsandwich (CR2)")
     ref.add_argument("--force", action="store_true", help="replace an existing block with the same label")
+    ref.add_argument("--compare-with", action="append", metavar="FORMULA",
+                     help="also record lme4's anova of the case's model against this model (repeatable)")
+    ref.add_argument("--no-refit", action="store_true", help="anova(..., refit = FALSE): compare REML criteria")
     ref.add_argument("--tight", action="store_true",
                      help="run lme4's optimizer to much smaller tolerances (recorded in the block's call); for "
                      "models whose likelihood is flat, where lme4's defaults stop early")

@@ -30,7 +30,8 @@ class Diagnosis:
 
     Attributes:
         kind: ``different rows``, ``different optimum``, ``different definition``,
-            ``different parameterization``, ``printing precision`` or ``unexplained``.
+            ``different parameterization``, ``flat likelihood``, ``printing precision`` or
+            ``unexplained``.
         values: the values it explains (``section name quantity``), or ``*`` for all.
         text: the explanation in words, with the numbers.
         data: the numbers behind it.
@@ -134,6 +135,7 @@ def _optimum(block: dict[str, Any], fit: FitResult, design: Design, software: st
     ll_ref = -0.5 * min(dev_ref, dev_ref_printed)
     gap = fit.loglik - ll_ref
     data = {"loglik_engine": fit.loglik, "loglik_at_reference": ll_ref, "gap": gap}
+    crit = "REML log-likelihood" if reml else "log-likelihood"
     # What printing alone costs: the engine's own optimum, rounded as the reference
     # printed its numbers, loses this much likelihood. A smaller gap is no evidence.
     rounded = reference_theta(_rounded_like(block, fit, design), design)
@@ -143,8 +145,15 @@ def _optimum(block: dict[str, Any], fit: FitResult, design: Design, software: st
                                                mm.deviance(np.r_[rounded[0], rounded[1]], reml)))
     data["printing_cost"] = cost
     if abs(gap) <= 2 * cost + 1e-8:
+        variance_like = [v for v in bad if v.section == "random" or v.kind in ("se", "df", "t", "p")]
+        if cost < 1e-6 and variance_like:
+            return Diagnosis(
+                "flat likelihood", tuple(_key(v) for v in variance_like),
+                f"flat likelihood: {software}'s estimates and the engine's give the same {crit} to within "
+                f"{abs(gap):.2g}, yet these values differ: the likelihood hardly changes along this direction, so "
+                "the data determine them to few digits (a tighter optimizer in either program moves them)",
+                data)
         return None
-    crit = "REML log-likelihood" if reml else "log-likelihood"
     if gap > 0:
         text = (f"different optimum: on the same data, {software}'s variance components give a {crit} of "
                 f"{ll_ref:.6f}, {gap:.3g} below the engine's optimum {fit.loglik:.6f}; {software} stopped "

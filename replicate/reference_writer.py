@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Sequence, Any
 
 import yaml
 
@@ -154,7 +154,8 @@ def default_label(engine_name: str) -> str:
 
 
 def make_reference_block(case: Case | str | Path, engine_name: str = "lme4", *,
-                         engine: Any = None, label: str | None = None) -> dict[str, Any]:
+                         engine: Any = None, label: str | None = None,
+                         compare_with: Sequence[str] = (), refit: bool = True) -> dict[str, Any]:
     """Fit ``case`` with a live engine and return its reference block.
 
     The block follows the case format: ``label`` (default ``<engine>-live``),
@@ -241,6 +242,17 @@ def make_reference_block(case: Case | str | Path, engine_name: str = "lme4", *,
     fitv["nobs"] = int(fit.nobs)
     fitv["ngroups"] = {str(g): int(n) for g, n in fit.ngroups.items()}
 
+    tests: dict[str, Any] = {}
+    for k, other_formula in enumerate(compare_with, 1):
+        from .engines.lme4_engine import anova_lrt
+        from .runner import prepare_other
+
+        if eng.name != "lme4":
+            raise CaseError("likelihood-ratio references (--compare-with) are computed by the lme4 engine",
+                            file=str(c.path))
+        other_fit = eng.fit(prepare_other(c, other_formula), method)
+        res = anova_lrt(fit, other_fit, refit)
+        tests[f"lrt-{k}"] = {"compare_with": other_formula, "refit": bool(refit), **res}
     prov = extra.get("provenance") or {}
     options: dict[str, Any] = {"method": method}
     if df_method:
@@ -254,8 +266,11 @@ def make_reference_block(case: Case | str | Path, engine_name: str = "lme4", *,
         "date": prov.get("date") or _now(),
         "options": options,
         "source": SOURCE,
-        "values": {"fixed": fixed, "random": random, "fit": fitv},
+        "values": {"fixed": fixed, "random": random, "fit": fitv, **({"tests": tests} if tests else {})},
     }
+    if tests:
+        block["call"] += "; " + "; ".join(
+            f"anova(fit, lmer({t['compare_with']}), refit = {'TRUE' if refit else 'FALSE'})" for t in tests.values())
     return block
 
 
@@ -654,7 +669,8 @@ def _validate_case_text(text: str, path: Path, block: Mapping[str, Any]) -> None
 # -------------------------------------------------------------- command
 
 def reference_command(case_path: str | Path, engine: str = "lme4", force: bool = False,
-                      out: str | Path | None = None, *, tight: bool = False) -> tuple[int, str]:
+                      out: str | Path | None = None, *, tight: bool = False,
+                      compare_with: Sequence[str] = (), refit: bool = True) -> tuple[int, str]:
     """``replicate reference CASE --engine lme4 [--force] [--out DIR]``.
 
     Returns the exit code and the text to print: 0 when the block was written,
@@ -681,7 +697,7 @@ def reference_command(case_path: str | Path, engine: str = "lme4", force: bool =
             from .engines.lme4_engine import Lme4Engine
 
             eng_obj = Lme4Engine(tight=True)
-        block = make_reference_block(case_path, engine, engine=eng_obj)
+        block = make_reference_block(case_path, engine, engine=eng_obj, compare_with=compare_with, refit=refit)
         res = write_reference(case_path, block, out=out, force=force)
     except ReplicateError as exc:
         return 2, f"error: {exc}"

@@ -201,6 +201,12 @@ local({
     }, numeric(1))
     list(df = df, se = sqrt(diag(as.matrix(Va))))
   }
+  anova_lrt <- function(m1, m2, refit) {
+    a <- suppressMessages(lme4:::anova.merMod(m1, m2, refit = refit))
+    k <- nrow(a)
+    list(chisq = a$Chisq[k], df = a$Df[k], p = a[["Pr(>Chisq)"]][k],
+         logliks = as.numeric(a$logLik), npar = as.numeric(a$npar))
+  }
   club_sandwich <- function(fit, type) {
     V <- clubSandwich::vcovCR(fit, type = type)
     ct <- clubSandwich::coef_test(fit, vcov = V, test = "Satterthwaite")
@@ -683,6 +689,18 @@ class Lme4Engine:
         fit.extra["kr_df"] = kr_df
         fit.extra["kr_se"] = kr_se
         return pd.DataFrame({"df": kr_df, "se": kr_se})
+
+
+def anova_lrt(fit: FitResult, other: FitResult, refit: bool = True) -> dict[str, float]:
+    """lme4's ``anova(fit, other, refit = refit)`` for two lme4-engine fits:
+    the chi-square, its df and p of the larger model's row."""
+    if "r_model" not in fit.extra or "r_model" not in other.extra:
+        raise NotImplementedOption("anova needs two fits from the lme4 engine")
+    try:
+        res = r_call("anova_lrt", fit.extra["r_model"], other.extra["r_model"], bool(refit))
+    except Exception as exc:  # noqa: BLE001 - rpy2's RRuntimeError and conversion errors
+        raise FitError(f"lme4's anova failed: {exc}") from None
+    return {"statistic": float(num(res, "chisq")[0]), "df": float(num(res, "df")[0]), "p": float(num(res, "p")[0])}
 
 
 def club_sandwich(fit: FitResult, kind: str = "CR2") -> pd.DataFrame:
