@@ -87,3 +87,14 @@ def test_bool_columns_become_zero_one():
     df["b"] = df["x"] > 0
     d = build_design(parse_formula("y ~ b + (1 | g)"), df)
     assert set(np.unique(d.X[:, 1])) <= {0.0, 1.0}
+
+
+def test_column_names_are_data_not_code(tmp_path):
+    """A column named like Python code is looked up as a name, never evaluated."""
+    marker = tmp_path / "pwned"
+    name = f"__import__('os').system('touch {marker}')"
+    df = frame()
+    df[name] = df["x"]
+    d = build_design(parse_formula(f"y ~ `{name}` + (1 | g)"), df)
+    assert d.fixed_names == ("(Intercept)", name)
+    assert not marker.exists()
