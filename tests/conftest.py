@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
+from rsupport import shared_data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "cases"
-
-
-def shared_data_dir() -> Path | None:
-    """The shared data folder: from REPLICATE_DATA_PATH, or ../shared/data beside the project."""
-    for item in os.environ.get("REPLICATE_DATA_PATH", "").split(os.pathsep):
-        if item and (Path(item) / "classroom.csv").is_file():
-            return Path(item)
-    cand = ROOT.parent / "shared" / "data"
-    return cand if (cand / "classroom.csv").is_file() else None
 
 
 @pytest.fixture

@@ -1,5 +1,7 @@
 """Engine adapters behind one protocol, on the classroom data."""
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,7 +21,12 @@ def classroom(data_dir) -> pd.DataFrame:
 
 @pytest.mark.parametrize("name", sorted(ENGINES))
 def test_every_engine_follows_the_protocol(name, classroom):
-    eng = get_engine(name)
+    try:
+        eng = get_engine(name)
+    except EngineUnavailable as exc:  # the R engines need R and rpy2
+        if os.environ.get("REPLICATE_REQUIRE_R") == "1":
+            raise
+        pytest.skip(str(exc))
     assert isinstance(eng, Engine) and eng.name == name and eng.version()
     d = build_design(parse_formula("mathkind ~ ses + (1 | schoolid)"), classroom)
     fit = eng.fit(d, "REML")

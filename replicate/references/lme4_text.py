@@ -32,6 +32,7 @@ from .numbers import (
     Line,
     Section,
     cells,
+    check_one_summary,
     collapse,
     find_sections,
     has_number,
@@ -39,6 +40,7 @@ from .numbers import (
     is_ruler,
     parse_number,
     prepare,
+    repeat_starts,
     split_label,
     squash,
     strip_stars,
@@ -129,12 +131,7 @@ def parse(text: str, software: str = "lme4") -> ParsedPrintout:
     seen: dict[str, int] = {}
     for sec in sections:
         if sec.kind in _ONCE:
-            if sec.kind in seen:
-                raise ReferenceError_(
-                    f"the text holds more than one model summary (a second '{sec.title.stripped[:40]}' "
-                    f"at line {sec.title.no}; the first at line {seen[sec.kind]})",
-                    line=sec.title.no, hint="paste one summary per file, or use parse_printouts()")
-            seen[sec.kind] = sec.title.no
+            check_one_summary(sec, seen)
         if sec.kind in _COUNTED:
             b.sections += 1
         _HANDLERS[sec.kind](sec, b)
@@ -148,22 +145,7 @@ def part_starts(lines: list[Line]) -> list[int]:
     effects, fixed effects, REML criterion, number of obs) appears again,
     together with the messages printed just before it.
     """
-    starts = [0]
-    seen: set[str] = set()
-    sections = find_sections(lines, PATTERNS, HEADERS)
-    for k, sec in enumerate(sections):
-        if sec.kind not in _ONCE:
-            continue
-        if sec.kind in seen:
-            j = k
-            while j > 0 and sections[j - 1].kind == "message":
-                j -= 1
-            start = lines.index(sections[j].title)
-            if start > starts[-1]:
-                starts.append(start)
-            seen = set()
-        seen.add(sec.kind)
-    return starts
+    return repeat_starts(lines, find_sections(lines, PATTERNS, HEADERS), _ONCE, lead=("message",))
 
 
 _ONCE = ("title", "random", "fixed", "reml", "nobs")
@@ -324,10 +306,7 @@ def _random(sec: Section, b: Builder) -> None:
         if len(corrs) > len(group_cols):
             b.skip(ln, f"{len(corrs)} correlations but only {len(group_cols)} earlier terms in group {group}")
             continue
-        b.add_random(ln, group, name, q)
-        for other, c in zip(group_cols, corrs):
-            if c is not None:
-                b.add_random(ln, group, f"{other}, {name}", {"corr": c})
+        b.add_random_row(ln, group, name, q, group_cols, corrs)
         group_cols.append(name)
 
 

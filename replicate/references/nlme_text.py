@@ -28,6 +28,7 @@ from .numbers import (
     Line,
     Section,
     cells,
+    check_one_summary,
     collapse,
     find_sections,
     has_number,
@@ -36,6 +37,7 @@ from .numbers import (
     merge_runs,
     parse_number,
     prepare,
+    repeat_starts,
     split_label,
     tokens,
 )
@@ -69,12 +71,7 @@ def parse(text: str, software: str = "nlme") -> ParsedPrintout:
     groups: list[str] = []
     for sec in merge_runs(find_sections(lines, PATTERNS, HEADERS), "varcorr"):
         if sec.kind in _ONCE:
-            if sec.kind in seen:
-                raise ReferenceError_(
-                    f"the text holds more than one model summary (a second '{sec.title.stripped[:40]}' at "
-                    f"line {sec.title.no}; the first at line {seen[sec.kind]})",
-                    line=sec.title.no, hint="paste one summary per file, or use parse_printouts()")
-            seen[sec.kind] = sec.title.no
+            check_one_summary(sec, seen)
         if sec.kind in _COUNTED:
             b.sections += 1
         if sec.kind == "title":
@@ -108,18 +105,7 @@ _ONCE = ("title", "random", "fixed", "nobs", "ngroups")
 
 def part_starts(lines: list[Line]) -> list[int]:
     """Indices of the lines where a new model's printout begins (a once-printed section repeats)."""
-    starts = [0]
-    seen: set[str] = set()
-    for sec in find_sections(lines, PATTERNS, HEADERS):
-        if sec.kind not in _ONCE:
-            continue
-        if sec.kind in seen:
-            start = lines.index(sec.title)
-            if start > starts[-1]:
-                starts.append(start)
-            seen = set()
-        seen.add(sec.kind)
-    return starts
+    return repeat_starts(lines, find_sections(lines, PATTERNS, HEADERS), _ONCE)
 
 
 def _title(sec: Section, b: Builder) -> None:
@@ -223,10 +209,7 @@ def _random(sec: Section, b: Builder) -> list[str]:
             if len(corr) > len(table_cols):
                 b.skip(ln, f"{len(corr)} correlations but only {len(table_cols)} earlier terms")
                 continue
-            b.add_random(ln, group, name, {"sd": sd})
-            for other, c in zip(table_cols, cells(corr)):
-                if c is not None:
-                    b.add_random(ln, group, f"{other}, {name}", {"corr": c})
+            b.add_random_row(ln, group, name, {"sd": sd}, table_cols, cells(corr))
             table_cols.append(name)
             continue
         if not has_number(s):
@@ -329,10 +312,7 @@ def _varcorr(sec: Section, b: Builder) -> None:
         if len(corr) > len(cols):
             b.skip(ln, f"{len(corr)} correlations but only {len(cols)} earlier terms")
             continue
-        b.add_random(ln, group, name, q)
-        for other, c in zip(cols, cells(corr)):
-            if c is not None:
-                b.add_random(ln, group, f"{other}, {name}", {"corr": c})
+        b.add_random_row(ln, group, name, q, cols, cells(corr))
         cols.append(name)
 
 

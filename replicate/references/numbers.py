@@ -288,3 +288,42 @@ def title_re(*titles: str) -> re.Pattern[str]:
         words = [re.escape(w) for w in t.split()]
         alts.append(r"\s+".join(words))
     return re.compile(r"^(?:" + "|".join(alts) + r")\s*:?\s*$", re.IGNORECASE)
+
+
+def check_one_summary(sec: Section, seen: dict[str, int]) -> None:
+    """Refuse a second copy of a section that one model summary prints once.
+
+    ``seen`` maps the kinds met so far to their line numbers; ``sec``'s kind is added.
+    """
+    if sec.kind in seen:
+        raise ReferenceError_(
+            f"the text holds more than one model summary (a second '{sec.title.stripped[:40]}' at line "
+            f"{sec.title.no}; the first at line {seen[sec.kind]})",
+            line=sec.title.no, hint="paste one summary per file, or use parse_printouts()")
+    seen[sec.kind] = sec.title.no
+
+
+def repeat_starts(lines: list[Line], sections: list[Section], once: Iterable[str],
+                  lead: Iterable[str] = ()) -> list[int]:
+    """Indices of the lines where a new printout begins (for splitting a paste).
+
+    A printout begins where a section of a kind in ``once`` (printed once per
+    printout) appears again, together with the sections of a kind in ``lead``
+    just before it.
+    """
+    once, lead = set(once), set(lead)
+    starts = [0]
+    seen: set[str] = set()
+    for k, sec in enumerate(sections):
+        if sec.kind not in once:
+            continue
+        if sec.kind in seen:
+            j = k
+            while j > 0 and sections[j - 1].kind in lead:
+                j -= 1
+            start = lines.index(sections[j].title)
+            if start > starts[-1]:
+                starts.append(start)
+            seen = set()
+        seen.add(sec.kind)
+    return starts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,25 +105,29 @@ class Builder:
         self.fixed[term] = {k: v for k, v in quantities.items() if v is not None}
 
     def add_random(self, line: Line, group: str, column: str, quantities: dict[str, Printed | None]) -> None:
-        comps = self.random.setdefault(group, {})
-        slot = comps.setdefault(column, {})
-        for k, v in quantities.items():
-            if v is None:
-                continue
-            if k in slot:
-                if slot[k].text != v.text:
-                    self.skip(line, f"{k} of {group} {column} was already read as {slot[k].text}")
-                continue
-            slot[k] = v
+        slot = self.random.setdefault(group, {}).setdefault(column, {})
+        self._fill(line, slot, quantities, lambda k: f"{k} of {group} {column}")
+
+    def add_random_row(self, line: Line, group: str, name: str, quantities: dict[str, Printed | None],
+                       earlier: Sequence[str], corrs: Sequence[Printed | None]) -> None:
+        """A random-effects term and its correlations with the group's ``earlier`` terms (empty cells left out)."""
+        self.add_random(line, group, name, quantities)
+        for other, c in zip(earlier, corrs):
+            if c is not None:
+                self.add_random(line, group, f"{other}, {name}", {"corr": c})
 
     def add_residual(self, line: Line, quantities: dict[str, Printed | None]) -> None:
-        slot = self.random.setdefault("Residual", {})
+        self._fill(line, self.random.setdefault("Residual", {}), quantities, lambda k: f"residual {k}")
+
+    def _fill(self, line: Line, slot: dict[str, Printed], quantities: dict[str, Printed | None],
+              label: Callable[[str], str]) -> None:
+        """Put ``quantities`` into ``slot``: a value read before is kept, and a different one reported."""
         for k, v in quantities.items():
             if v is None:
                 continue
             if k in slot:
                 if slot[k].text != v.text:
-                    self.skip(line, f"residual {k} was already read as {slot[k].text}")
+                    self.skip(line, f"{label(k)} was already read as {slot[k].text}")
                 continue
             slot[k] = v
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import integrate, special, stats
@@ -64,7 +65,7 @@ class OnewayTheory:
     def rejection(self, df: float, alpha: float = 0.05) -> float:
         """P(|t| > t_{1 - alpha/2, df}) for any coefficient at its true value (model SE)."""
         q = float(stats.t.ppf(1 - alpha / 2, df)) if np.isfinite(df) else float(stats.norm.ppf(1 - alpha / 2))
-        return _rejection(self, q)
+        return _rejection(self, round(q, 12))
 
 
 def _consts(method: str, J: int, n: int, p: int) -> tuple[float, float, float, int, int]:
@@ -110,6 +111,7 @@ def oneway_theory(method: str, J: int, n: int, p: int, tau: float, sigma2: float
                         boundary=e_edge, factor=(J - p) / J if method == "ML" else 1.0)
 
 
+@lru_cache(maxsize=256)
 def _rejection(th: OnewayTheory, q: float, grid: int = 2000) -> float:
     """E over (SSB, SSW) of P(|Z| > q sqrt(lambda_hat / lambda)), on a grid of quantiles.
 

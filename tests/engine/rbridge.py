@@ -6,49 +6,28 @@ model matrices directly so that they exercise the engine alone.
 
 from __future__ import annotations
 
-import os
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from replicate.design import Design, ReTerm
 
+# tests/ holds rsupport; under pytest it is on sys.path already, scripts (benchmarks/) add only this folder
+_TESTS = str(Path(__file__).resolve().parents[1])
+if _TESTS not in sys.path:
+    sys.path.append(_TESTS)
+
+from rsupport import from_r as r_to_pandas  # R data frame or expression -> pandas
+from rsupport import need_r
+from rsupport import to_r as pandas_to_r  # pandas -> R global environment
+
 
 def require_r():
-    """Import rpy2 and load lme4, or skip (fail if REPLICATE_REQUIRE_R=1)."""
-    try:
-        import rpy2.robjects as ro
-        from rpy2.robjects.packages import importr
-
-        importr("lme4")
-        return ro
-    except Exception as exc:  # noqa: BLE001 - any failure to load R means: no R
-        reason = f"R / rpy2 / lme4 not available: {type(exc).__name__}: {exc}"
-        if os.environ.get("REPLICATE_REQUIRE_R") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-
-
-def r_to_pandas(ro, obj) -> pd.DataFrame:
-    """Convert an R data frame (or expression) to pandas."""
-    from rpy2.robjects import pandas2ri
-    from rpy2.robjects.conversion import localconverter
-
-    if isinstance(obj, str):
-        obj = ro.r(obj)
-    with localconverter(ro.default_converter + pandas2ri.converter):
-        return ro.conversion.rpy2py(obj)
-
-
-def pandas_to_r(ro, df: pd.DataFrame, name: str) -> None:
-    """Assign a pandas data frame in R's global environment."""
-    from rpy2.robjects import pandas2ri
-    from rpy2.robjects.conversion import localconverter
-
-    with localconverter(ro.default_converter + pandas2ri.converter):
-        ro.globalenv[name] = ro.conversion.py2rpy(df)
+    """rpy2's ``robjects`` with lme4 loaded, or skip (fail if REPLICATE_REQUIRE_R=1)."""
+    return need_r("lme4")
 
 
 def factor_codes(values: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:

@@ -68,8 +68,10 @@ def _crossed(seed: int = 3, k1: int = 2) -> Design:
     )
 
 
-def _dense_deviance(d: Design, theta: np.ndarray, reml: bool) -> float:
-    """Textbook profiled deviance with dense Z (small n only)."""
+def _dense_z_lambda(d: Design, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense Z and the block-diagonal relative covariance factor Lambda at ``theta`` (small n only)."""
+    from scipy.linalg import block_diag
+
     lay = ThetaLayout.from_sizes(tuple(t.k for t in d.reterms))
     zs, lams = [], []
     for i, t in enumerate(d.reterms):
@@ -78,10 +80,12 @@ def _dense_deviance(d: Design, theta: np.ndarray, reml: bool) -> float:
             z[np.arange(d.n), t.index * t.k + a] = t.Xre[:, a]
         zs.append(z)
         lams.append(np.kron(np.eye(t.nlevels), lay.factor(theta, i)))
-    Z = np.hstack(zs)
-    from scipy.linalg import block_diag
+    return np.hstack(zs), block_diag(*lams)
 
-    Lam = block_diag(*lams)
+
+def _dense_deviance(d: Design, theta: np.ndarray, reml: bool) -> float:
+    """Textbook profiled deviance with dense Z (small n only)."""
+    Z, Lam = _dense_z_lambda(d, theta)
     w = np.ones(d.n) if d.weights is None else d.weights
     V = (Z @ Lam) @ (Z @ Lam).T + np.diag(1 / w)  # / sigma^2
     Vi = np.linalg.inv(V)
@@ -121,18 +125,8 @@ def test_dense_and_sparse_storage_give_the_same_fit():
 def test_conditional_variances_match_dense_formula():
     d = _crossed(k1=2)
     res = fit_design(d, "REML")
-    lay = ThetaLayout.from_sizes(tuple(t.k for t in d.reterms))
-    zs, lams = [], []
-    for i, t in enumerate(d.reterms):
-        z = np.zeros((d.n, t.nlevels * t.k))
-        for a in range(t.k):
-            z[np.arange(d.n), t.index * t.k + a] = t.Xre[:, a]
-        zs.append(z)
-        lams.append(np.kron(np.eye(t.nlevels), lay.factor(res.theta, i)))
-    from scipy.linalg import block_diag
-
-    Lam = block_diag(*lams)
-    ZL = np.hstack(zs) @ Lam
+    Z, Lam = _dense_z_lambda(d, res.theta)
+    ZL = Z @ Lam
     M = ZL.T @ (d.weights[:, None] * ZL) + np.eye(ZL.shape[1])
     cov_b = res.sigma2 * Lam @ np.linalg.inv(M) @ Lam.T
     cv = res.extra["condvar"]()

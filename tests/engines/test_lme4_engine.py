@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from rsupport import data_file, fit_with, lre, require_engine
 
 import replicate
 from replicate.design import build_design
@@ -28,33 +27,6 @@ from replicate.engines.lme4_engine import Lme4Engine
 from replicate.errors import NotImplementedOption
 from replicate.inference import fixed_df
 from replicate.spec import parse_formula
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def require_engine(cls, **kw):
-    """A ready engine, or skip (fail when REPLICATE_REQUIRE_R=1)."""
-    try:
-        eng = cls(**kw)
-        ok, why = eng.available()
-    except Exception as exc:  # noqa: BLE001  # pragma: no cover - depends on the machine
-        ok, why = False, f"{type(exc).__name__}: {exc}"
-    if not ok:  # pragma: no cover - depends on the machine
-        reason = f"the {cls.name} engine needs R with its packages through rpy2: {why}"
-        if os.environ.get("REPLICATE_REQUIRE_R") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return eng
-
-
-def data_file(name: str) -> Path:
-    for item in os.environ.get("REPLICATE_DATA_PATH", "").split(os.pathsep):
-        if item and (Path(item) / name).is_file():
-            return Path(item) / name
-    cand = ROOT.parent / "shared" / "data" / name
-    if not cand.is_file():
-        pytest.skip(f"{name} not found: set REPLICATE_DATA_PATH to the shared data folder")
-    return cand
 
 
 @pytest.fixture(scope="module")
@@ -85,22 +57,10 @@ def fits(datasets, lme4, lme4_tight):
     def get(data: str, formula: str, method: str = "REML", tight: bool = False):
         key = (data, formula, method, tight)
         if key not in cache:
-            df = datasets[data]
-            design = build_design(parse_formula(formula), df)
-            eng = lme4_tight if tight else lme4
-            cache[key] = (design, eng.fit(design, method), replicate.fit(formula, df, method=method))
+            cache[key] = fit_with(lme4_tight if tight else lme4, formula, datasets[data], method)
         return cache[key]
 
     return get
-
-
-def lre(a, b) -> np.ndarray:
-    """Agreeing significant digits of a against b (absolute where |b| < 1e-8)."""
-    a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
-    err = np.abs(a - b) / np.where(np.abs(b) < 1e-8, 1.0, np.abs(b))
-    with np.errstate(divide="ignore"):
-        return np.where(err == 0, 15.0, -np.log10(err))
 
 
 def vc_key(row) -> tuple:

@@ -9,12 +9,11 @@ optimum, agrees to many more.
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from rsupport import data_file, fit_with, lre, require_engine
 
 import replicate
 from replicate.design import build_design
@@ -23,37 +22,10 @@ from replicate.engines.nlme_engine import NlmeEngine, nesting_chain
 from replicate.errors import NotImplementedOption
 from replicate.spec import parse_formula
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def require_engine(cls, **kw):
-    """A ready engine, or skip (fail when REPLICATE_REQUIRE_R=1)."""
-    try:
-        eng = cls(**kw)
-        ok, why = eng.available()
-    except Exception as exc:  # noqa: BLE001  # pragma: no cover - depends on the machine
-        ok, why = False, f"{type(exc).__name__}: {exc}"
-    if not ok:  # pragma: no cover - depends on the machine
-        reason = f"the {cls.name} engine needs R with its packages through rpy2: {why}"
-        if os.environ.get("REPLICATE_REQUIRE_R") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return eng
-
-
-def classroom_frame() -> pd.DataFrame:
-    for item in os.environ.get("REPLICATE_DATA_PATH", "").split(os.pathsep):
-        if item and (Path(item) / "classroom.csv").is_file():
-            return pd.read_csv(Path(item) / "classroom.csv")
-    cand = ROOT.parent / "shared" / "data" / "classroom.csv"
-    if not cand.is_file():
-        pytest.skip("classroom.csv not found: set REPLICATE_DATA_PATH to the shared data folder")
-    return pd.read_csv(cand)
-
 
 @pytest.fixture(scope="module")
 def classroom() -> pd.DataFrame:
-    return classroom_frame()
+    return pd.read_csv(data_file("classroom.csv"))
 
 
 @pytest.fixture(scope="module")
@@ -75,20 +47,10 @@ def fits(nlme, classroom, sleepstudy):
     def get(data: str, formula: str, method: str = "REML"):
         key = (data, formula, method)
         if key not in cache:
-            df = classroom if data == "classroom" else sleepstudy
-            design = build_design(parse_formula(formula), df)
-            cache[key] = (design, nlme.fit(design, method), replicate.fit(formula, df, method=method))
+            cache[key] = fit_with(nlme, formula, classroom if data == "classroom" else sleepstudy, method)
         return cache[key]
 
     return get
-
-
-def lre(a, b) -> np.ndarray:
-    a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
-    err = np.abs(a - b) / np.where(np.abs(b) < 1e-8, 1.0, np.abs(b))
-    with np.errstate(divide="ignore"):
-        return np.where(err == 0, 15.0, -np.log10(err))
 
 
 MODELS = [

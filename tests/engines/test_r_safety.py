@@ -16,12 +16,12 @@ The payloads try to create a file; the tests check it never appears.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from rsupport import require_engine
 
 import replicate
 from replicate.design import Design, ReTerm, build_design
@@ -32,21 +32,6 @@ from replicate.errors import ModelError
 from replicate.spec import parse_formula
 
 PWNED = Path("/tmp/pwned")
-
-
-def require_engine(cls):
-    """A ready engine, or skip (fail when REPLICATE_REQUIRE_R=1)."""
-    try:
-        eng = cls()
-        ok, why = eng.available()
-    except Exception as exc:  # noqa: BLE001  # pragma: no cover - depends on the machine
-        ok, why = False, f"{type(exc).__name__}: {exc}"
-    if not ok:  # pragma: no cover - depends on the machine
-        reason = f"the {cls.name} engine needs R with its packages through rpy2: {why}"
-        if os.environ.get("REPLICATE_REQUIRE_R") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return eng
 
 
 @pytest.fixture(scope="module")

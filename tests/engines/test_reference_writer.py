@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import shutil
 import struct
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from rsupport import require_engine
 
 from replicate.case import load_case
 from replicate.engines.lme4_engine import Lme4Engine
@@ -36,21 +36,6 @@ from replicate.reference_writer import (
 
 ROOT = Path(__file__).resolve().parents[2]
 CASE = ROOT / "cases" / "classroom-mathkind-ses-school.yaml"
-
-
-def require_engine(cls, **kw):
-    """A ready engine, or skip (fail when REPLICATE_REQUIRE_R=1)."""
-    try:
-        eng = cls(**kw)
-        ok, why = eng.available()
-    except Exception as exc:  # noqa: BLE001  # pragma: no cover - depends on the machine
-        ok, why = False, f"{type(exc).__name__}: {exc}"
-    if not ok:  # pragma: no cover - depends on the machine
-        reason = f"the {cls.name} engine needs R with its packages through rpy2: {why}"
-        if os.environ.get("REPLICATE_REQUIRE_R") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return eng
 
 
 def fake_block(scale: float = 1.0, version: str = "R 4.2.2; lme4 1.1-31; lmerTest 3.1-3; pbkrtest 0.5.2",

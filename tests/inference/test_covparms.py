@@ -18,11 +18,13 @@ Data go to R as data frames through pandas2ri.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pandas as pd
 import pytest
+from rsupport import data_folder
+from rsupport import fit_formula as _fit
+from rsupport import need_r as _need_r
+from rsupport import to_r as _to_r
 
 from replicate.design import build_design
 from replicate.engine import fit_design
@@ -38,11 +40,6 @@ from replicate.inference.covparms import (
 )
 from replicate.inference.marginal import sparse_z
 from replicate.spec import parse_formula
-
-
-def _fit(formula: str, frame: pd.DataFrame, method: str = "REML"):
-    design = build_design(parse_formula(formula), frame)
-    return fit_design(design, method), design
 
 
 def _varpar(fit) -> np.ndarray:
@@ -76,29 +73,6 @@ def _dense(design, psi, reml):
     return -T + 2 * Qf, T
 
 
-def _need_r(*packages: str):
-    try:
-        import rpy2.robjects as ro
-        from rpy2.robjects.packages import importr
-
-        for p in packages:
-            importr(p)
-        return ro
-    except Exception as exc:  # noqa: BLE001  # pragma: no cover - depends on the machine
-        reason = f"R / rpy2 / {', '.join(packages)} not available: {type(exc).__name__}: {exc}"
-        if os.environ.get("REPLICATE_REQUIRE_R") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-
-
-def _to_r(ro, frame: pd.DataFrame, name: str) -> None:
-    from rpy2.robjects import pandas2ri
-    from rpy2.robjects.conversion import localconverter
-
-    with localconverter(ro.default_converter + pandas2ri.converter):
-        ro.globalenv[name] = ro.conversion.get_conversion().py2rpy(frame)
-
-
 def _r_dataset(package: str, name: str) -> pd.DataFrame:
     _need_r(package)
     from replicate.rbridge import r_dataset
@@ -119,15 +93,7 @@ def classroom_small(data_dir) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def data_dir():
-    from pathlib import Path
-
-    for item in os.environ.get("REPLICATE_DATA_PATH", "").split(os.pathsep):
-        if item and (Path(item) / "classroom.csv").is_file():
-            return Path(item)
-    cand = Path(__file__).resolve().parents[3] / "shared" / "data"
-    if not (cand / "classroom.csv").is_file():
-        pytest.skip("shared data folder (../shared/data) not found; set REPLICATE_DATA_PATH")
-    return cand
+    return data_folder()
 
 
 # ------------------------------------------------------------------ algebra

@@ -8,12 +8,10 @@ REPLICATE_REQUIRE_R=1. Data go to R as data frames through pandas2ri.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from rsupport import data_file, need_r, to_r
 
 from replicate.design import build_design
 from replicate.errors import ModelError, NotImplementedOption
@@ -27,32 +25,6 @@ from replicate.inference.dfrules import (
     variable_levels,
 )
 from replicate.spec import parse_formula, parse_levels
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _need_r():
-    try:
-        import rpy2.robjects as ro
-        from rpy2.robjects.packages import importr
-
-        importr("nlme")
-        return ro
-    except Exception as exc:  # pragma: no cover - depends on the machine
-        reason = f"R / rpy2 / nlme not available: {type(exc).__name__}: {exc}"
-        if os.environ.get("REPLICATE_REQUIRE_R") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-
-
-def _data_dir() -> Path:
-    for item in os.environ.get("REPLICATE_DATA_PATH", "").split(os.pathsep):
-        if item and (Path(item) / "classroom.csv").is_file():
-            return Path(item)
-    cand = ROOT.parent / "shared" / "data"
-    if not (cand / "classroom.csv").is_file():
-        pytest.skip("shared data folder (../shared/data) not found; set REPLICATE_DATA_PATH")
-    return cand
 
 
 def _design(formula: str, df: pd.DataFrame):
@@ -88,22 +60,18 @@ def _load(name: str) -> pd.DataFrame:
     if name == "sleepstudy":
         return r_dataset("lme4", "sleepstudy")
     if name == "classroom":
-        return pd.read_csv(_data_dir() / "classroom.csv").dropna(subset=["mathknow"]).reset_index(drop=True)
-    return pd.read_csv(_data_dir() / f"{name}.csv")
+        return pd.read_csv(data_file("classroom.csv")).dropna(subset=["mathknow"]).reset_index(drop=True)
+    return pd.read_csv(data_file(f"{name}.csv"))
 
 
 @pytest.mark.r
 @pytest.mark.parametrize("key", list(NLME))
 def test_nlme_df_matches_lme(key):
-    ro = _need_r()
-    from rpy2.robjects import pandas2ri
-    from rpy2.robjects.conversion import localconverter
-
+    ro = need_r("nlme")
     data_name, formula, fixed, random = NLME[key]
     df = _load(data_name)
     _, design = _design(formula, df)
-    with localconverter(ro.default_converter + pandas2ri.converter):
-        ro.globalenv[".rep_df"] = ro.conversion.get_conversion().py2rpy(df)
+    to_r(ro, df, ".rep_df")
     tt = ro.r(f"summary(nlme::lme({fixed}, random = {random}, data = .rep_df))$tTable")
     names = list(ro.r["rownames"](tt))
     r_df = np.array(ro.r("function(t) t[, 'DF']")(tt), dtype=float)
@@ -265,11 +233,10 @@ def test_hlm_fixed_level1_slope(J, N, expected):
 def test_hlm_published_imm():
     """HLM2 on Kreft & de Leeuw's data (UCLA ATS HLM examples): imm23 null model
     df 22; imm10 with a random HOMEWORK slope, df 9 and 9."""
-    d = _data_dir()
-    imm23 = pd.read_csv(d / "imm23.csv")
+    imm23 = pd.read_csv(data_file("imm23.csv"))
     spec, design = _design("math ~ 1 + (1 | schid)", imm23)
     assert _as_dict(hlm_df(None, design, spec)) == {"(Intercept)": 22}
-    imm10 = pd.read_csv(d / "imm10.csv")
+    imm10 = pd.read_csv(data_file("imm10.csv"))
     spec, design = _design("math ~ homework + (homework | schid)", imm10)
     assert _as_dict(hlm_df(None, design, spec)) == {"(Intercept)": 9, "homework": 9}
 

@@ -11,56 +11,21 @@ with unordered factors (an ordered one would get polynomial contrasts in R).
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pandas as pd
 import pytest
+from rsupport import fit_formula as _fit
+from rsupport import from_r as _from_r
+from rsupport import need_r as _need_r
+from rsupport import to_r as _to_r
 
 from replicate.design import build_design
-from replicate.engine import fit_design
 from replicate.errors import ModelError, NotImplementedOption
 from replicate.inference.ftests import anova_type3, fixed_structure, match_pieces, type3_contrasts
 from replicate.inference.satterthwaite import satterthwaite_df
 from replicate.spec import parse_formula
 
 COLS = ["Sum Sq", "Mean Sq", "NumDF", "DenDF", "F value", "Pr(>F)"]
-
-
-def _fit(formula: str, frame: pd.DataFrame, method: str = "REML"):
-    design = build_design(parse_formula(formula), frame)
-    return fit_design(design, method), design
-
-
-def _need_r(*packages: str):
-    try:
-        import rpy2.robjects as ro
-        from rpy2.robjects.packages import importr
-
-        for p in packages:
-            importr(p)
-        return ro
-    except Exception as exc:  # noqa: BLE001  # pragma: no cover - depends on the machine
-        reason = f"R / rpy2 / {', '.join(packages)} not available: {type(exc).__name__}: {exc}"
-        if os.environ.get("REPLICATE_REQUIRE_R") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-
-
-def _to_r(ro, frame: pd.DataFrame, name: str) -> None:
-    from rpy2.robjects import pandas2ri
-    from rpy2.robjects.conversion import localconverter
-
-    with localconverter(ro.default_converter + pandas2ri.converter):
-        ro.globalenv[name] = ro.conversion.get_conversion().py2rpy(frame)
-
-
-def _from_r(ro, expr: str) -> pd.DataFrame:
-    from rpy2.robjects import pandas2ri
-    from rpy2.robjects.conversion import localconverter
-
-    with localconverter(ro.default_converter + pandas2ri.converter):
-        return ro.conversion.get_conversion().rpy2py(ro.r(expr))
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,13 @@ pasted into R code. Without R / rpy2 / pbkrtest the live tests skip, unless
 
 from __future__ import annotations
 
-import os
 import tracemalloc
 
 import numpy as np
 import pandas as pd
 import pytest
+from rsupport import fit_formula as fit_native
+from rsupport import from_r, need_r, to_r
 
 from replicate.design import build_design
 from replicate.engines import get_engine
@@ -54,34 +55,11 @@ function(df, formula, Ls, reml, wname) {
 @pytest.fixture(scope="module")
 def ro():
     """rpy2's robjects with lme4 and pbkrtest loaded."""
-    try:
-        from rpy2 import robjects
-        from rpy2.robjects.packages import importr
-
-        importr("lme4")
-        importr("pbkrtest")
-        return robjects
-    except Exception as exc:  # noqa: BLE001  # pragma: no cover - depends on the machine
-        reason = f"R / rpy2 / lme4 / pbkrtest not available: {type(exc).__name__}: {exc}"
-        if os.environ.get("REPLICATE_REQUIRE_R") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    return need_r("lme4", "pbkrtest")
 
 
 def _to_pandas(ro, expr: str) -> pd.DataFrame:
-    from rpy2.robjects import pandas2ri
-    from rpy2.robjects.conversion import localconverter
-
-    with localconverter(ro.default_converter + pandas2ri.converter):
-        return ro.conversion.get_conversion().rpy2py(ro.r(expr)).reset_index(drop=True)
-
-
-def _to_r(ro, df: pd.DataFrame):
-    from rpy2.robjects import pandas2ri
-    from rpy2.robjects.conversion import localconverter
-
-    with localconverter(ro.default_converter + pandas2ri.converter):
-        return ro.conversion.get_conversion().py2rpy(df)
+    return from_r(ro, expr).reset_index(drop=True)
 
 
 def pbkrtest_kr(ro, df: pd.DataFrame, formula: str, Ls: list[np.ndarray], reml: bool = True,
@@ -89,7 +67,7 @@ def pbkrtest_kr(ro, df: pd.DataFrame, formula: str, Ls: list[np.ndarray], reml: 
     """pbkrtest's vcovAdj, per-coefficient ddf and KRmodcomp F tests."""
     rlist = ro.ListVector({f"L{i}": ro.r["matrix"](ro.FloatVector(L.ravel(order="F")), nrow=L.shape[0])
                            for i, L in enumerate(Ls)}) if Ls else ro.r("list()")
-    out = ro.r(R_KR)(_to_r(ro, df), formula, rlist, reml, weights or "")
+    out = ro.r(R_KR)(to_r(ro, df), formula, rlist, reml, weights or "")
     names = list(out.rx2("names"))
     res = {
         "names": names,
@@ -98,11 +76,6 @@ def pbkrtest_kr(ro, df: pd.DataFrame, formula: str, Ls: list[np.ndarray], reml: 
         "tests": [dict(zip(["F", "ndf", "ddf", "scale", "p"], np.asarray(t))) for t in out.rx2("tests")],
     }
     return res
-
-
-def fit_native(formula: str, df: pd.DataFrame, method: str = "REML", weights: str | None = None):
-    design = build_design(parse_formula(formula), df, weights=weights)
-    return get_engine("native").fit(design, method), design
 
 
 # ---------------------------------------------------------------- data

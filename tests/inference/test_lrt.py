@@ -10,19 +10,20 @@ through pandas2ri.
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from rsupport import data_file
+from rsupport import fit_formula as _fit
+from rsupport import from_r as _from_r
+from rsupport import need_r as _need_r
+from rsupport import to_r as _to_r
 
-from replicate.design import build_design
 from replicate.engine import fit_design
 from replicate.errors import ModelError
 from replicate.inference.lrt import common_sample, lrt, lrt_table
-from replicate.spec import parse_formula
 
 F2 = "mathgain ~ (1 | schoolid)"
 F3 = "mathgain ~ (1 | schoolid/classid)"
@@ -30,51 +31,9 @@ F4 = "mathgain ~ ses + mathknow + (1 | schoolid/classid)"
 F7 = "mathgain ~ 1 + (1 | schoolid/classid)"
 
 
-def _fit(formula: str, frame: pd.DataFrame, method: str = "REML"):
-    design = build_design(parse_formula(formula), frame)
-    return fit_design(design, method), design
-
-
-def _need_r(*packages: str):
-    try:
-        import rpy2.robjects as ro
-        from rpy2.robjects.packages import importr
-
-        for p in packages:
-            importr(p)
-        return ro
-    except Exception as exc:  # noqa: BLE001  # pragma: no cover - depends on the machine
-        reason = f"R / rpy2 / {', '.join(packages)} not available: {type(exc).__name__}: {exc}"
-        if os.environ.get("REPLICATE_REQUIRE_R") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-
-
-def _to_r(ro, frame: pd.DataFrame, name: str) -> None:
-    from rpy2.robjects import pandas2ri
-    from rpy2.robjects.conversion import localconverter
-
-    with localconverter(ro.default_converter + pandas2ri.converter):
-        ro.globalenv[name] = ro.conversion.get_conversion().py2rpy(frame)
-
-
-def _from_r(ro, expr: str) -> pd.DataFrame:
-    from rpy2.robjects import pandas2ri
-    from rpy2.robjects.conversion import localconverter
-
-    with localconverter(ro.default_converter + pandas2ri.converter):
-        return ro.conversion.get_conversion().rpy2py(ro.r(expr))
-
-
 @pytest.fixture(scope="module")
 def classroom() -> pd.DataFrame:
-    for item in os.environ.get("REPLICATE_DATA_PATH", "").split(os.pathsep):
-        if item and (Path(item) / "classroom.csv").is_file():
-            return pd.read_csv(Path(item) / "classroom.csv")
-    cand = Path(__file__).resolve().parents[3] / "shared" / "data" / "classroom.csv"
-    if not cand.is_file():
-        pytest.skip("shared data folder (../shared/data) not found; set REPLICATE_DATA_PATH")
-    return pd.read_csv(cand)
+    return pd.read_csv(data_file("classroom.csv"))
 
 
 @pytest.fixture(scope="module")

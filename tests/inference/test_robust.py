@@ -17,13 +17,12 @@ Also: HLM's printed robust SE (CR0) for Kreft & de Leeuw's imm23 null model.
 
 from __future__ import annotations
 
-import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from rsupport import data_file, need_r, to_r
 
 import replicate
 from replicate.design import build_design
@@ -37,45 +36,10 @@ from replicate.inference.robust import (
 )
 from replicate.spec import parse_formula
 
-ROOT = Path(__file__).resolve().parents[2]
 TIGHT = "lme4::lmerControl(optCtrl = list(ftol_abs = 1e-14, xtol_abs = 1e-12, ftol_rel = 1e-15, xtol_rel = 1e-12))"
 
 
 # ------------------------------------------------------------------ helpers
-
-def _need_r():
-    """rpy2's robjects with lme4 and clubSandwich, or skip (fail if REPLICATE_REQUIRE_R=1)."""
-    try:
-        import rpy2.robjects as ro
-        from rpy2.robjects.packages import importr
-
-        importr("lme4")
-        importr("clubSandwich")
-        return ro
-    except Exception as exc:  # pragma: no cover - depends on the machine
-        reason = f"R / rpy2 / lme4 / clubSandwich not available: {type(exc).__name__}: {exc}"
-        if os.environ.get("REPLICATE_REQUIRE_R") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-
-
-def _data_dir() -> Path:
-    for item in os.environ.get("REPLICATE_DATA_PATH", "").split(os.pathsep):
-        if item and (Path(item) / "classroom.csv").is_file():
-            return Path(item)
-    cand = ROOT.parent / "shared" / "data"
-    if not (cand / "classroom.csv").is_file():
-        pytest.skip("shared data folder (../shared/data) not found; set REPLICATE_DATA_PATH")
-    return cand
-
-
-def _to_r(ro, df: pd.DataFrame, name: str) -> None:
-    from rpy2.robjects import pandas2ri
-    from rpy2.robjects.conversion import localconverter
-
-    with localconverter(ro.default_converter + pandas2ri.converter):
-        ro.globalenv[name] = ro.conversion.get_conversion().py2rpy(df)
-
 
 def _load(ro, name: str) -> pd.DataFrame:
     from replicate.rbridge import r_dataset
@@ -85,10 +49,10 @@ def _load(ro, name: str) -> pd.DataFrame:
     if name == "hsb":
         return r_dataset("nlme", "MathAchieve")  # carries MEANSES (as MathAchSchool's school means)
     if name == "classroom":
-        df = pd.read_csv(_data_dir() / "classroom.csv")
+        df = pd.read_csv(data_file("classroom.csv"))
         return df.dropna(subset=["mathknow"]).reset_index(drop=True)
     if name == "imm23":
-        return pd.read_csv(_data_dir() / "imm23.csv")
+        return pd.read_csv(data_file("imm23.csv"))
     raise KeyError(name)
 
 
@@ -114,7 +78,7 @@ def _club(ro, fm: str, kinds=("CR0", "CR1", "CR2")) -> dict:
 
 @pytest.fixture(scope="module")
 def cases():
-    ro = _need_r()
+    ro = need_r("lme4", "clubSandwich")
     from rpy2.robjects import FloatVector
 
     cache: dict = {}
@@ -128,7 +92,7 @@ def cases():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 fit = replicate.fit(formula, df)
-            _to_r(ro, df, ".rep_df")
+            to_r(ro, df, ".rep_df")
             ro.globalenv[".rep_theta"] = FloatVector([float(t) for t in fit.theta])
             ro.r(
                 f".rep_lmod <- lme4::lFormula({formula}, data = .rep_df, REML = TRUE);"
@@ -197,7 +161,7 @@ def test_hlm_published_robust_se():
     """HLM2 (REML), Kreft & de Leeuw imm23 null model (UCLA ATS HLM textbook examples, ch. 4,
     Table 4.2): gamma_00 = 50.758849, SE 1.151098, robust SE 1.125728. HLM stops iterating at a
     looser tolerance than the native engine, so the agreement is to about 5 digits."""
-    df = pd.read_csv(_data_dir() / "imm23.csv")
+    df = pd.read_csv(data_file("imm23.csv"))
     formula = "math ~ 1 + (1 | schid)"
     fit = replicate.fit(formula, df)
     design = build_design(parse_formula(formula), df)

@@ -8,24 +8,15 @@ print them, so the test checks the printed text as well as the value.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
+from rsupport import printed_texts as texts
 
 from replicate.case import Printed
 from replicate.references import SOFTWARE, guess_software, parse_printout, parse_printouts
 
 PRINTOUTS = Path(__file__).resolve().parents[1] / "data" / "printouts"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def texts(obj: Any) -> Any:
-    """Printed numbers -> their printed text, recursively."""
-    if isinstance(obj, dict):
-        return {k: texts(v) for k, v in obj.items()}
-    if isinstance(obj, Printed):
-        return obj.text
-    return obj
 
 
 def parse_file(name: str, software: str):
@@ -38,21 +29,28 @@ def fixed(*rows: tuple[str, ...], cols=("estimate", "se", "df", "t", "p")) -> di
 
 # ------------------------------------------------------------ seed 002 (lmerTest)
 
+# summaries the seed prints twice with the same numbers (another coding, the in-sample refit): written once
+MATHKIND_SES_SCHOOL = {
+    "fixed": fixed(("(Intercept)", "465.746", "2.058", "98.752", "226.337", "< 2e-16"),
+                   ("ses", "10.722", "1.589", "1187.995", "6.747", "2.35e-11")),
+    "random": {"schoolid": {"(Intercept)": {"variance": "309", "sd": "17.58"}},
+               "Residual": {"variance": "1308", "sd": "36.16"}},
+    "fit": {"reml_criterion": "12038.7", "nobs": "1190", "ngroups": {"schoolid": "107"}},
+}
+MATHGAIN_SES_MATHKNOW = {
+    "fixed": fixed(("(Intercept)", "57.8169", "1.5468", "91.6576", "37.379", "<2e-16"),
+                   ("ses", "0.8847", "1.4602", "1039.2449", "0.606", "0.5447"),
+                   ("mathknow", "2.4341", "1.3093", "211.2083", "1.859", "0.0644")),
+    "random": {"classid:schoolid": {"(Intercept)": {"variance": "104.64", "sd": "10.229"}},
+               "schoolid": {"(Intercept)": {"variance": "92.11", "sd": "9.598"}},
+               "Residual": {"variance": "1018.67", "sd": "31.917"}},
+    "fit": {"reml_criterion": "10684.6", "nobs": "1081",
+            "ngroups": {"classid:schoolid": "285", "schoolid": "105"}},
+}
+
 LMERTEST_SUMMARIES = {
-    "lmertest_mathkind_ses_school.txt": {
-        "fixed": fixed(("(Intercept)", "465.746", "2.058", "98.752", "226.337", "< 2e-16"),
-                       ("ses", "10.722", "1.589", "1187.995", "6.747", "2.35e-11")),
-        "random": {"schoolid": {"(Intercept)": {"variance": "309", "sd": "17.58"}},
-                   "Residual": {"variance": "1308", "sd": "36.16"}},
-        "fit": {"reml_criterion": "12038.7", "nobs": "1190", "ngroups": {"schoolid": "107"}},
-    },
-    "lmertest_mathkind_ses_school_coding.txt": {
-        "fixed": fixed(("(Intercept)", "465.746", "2.058", "98.752", "226.337", "< 2e-16"),
-                       ("ses", "10.722", "1.589", "1187.995", "6.747", "2.35e-11")),
-        "random": {"schoolid": {"(Intercept)": {"variance": "309", "sd": "17.58"}},
-                   "Residual": {"variance": "1308", "sd": "36.16"}},
-        "fit": {"reml_criterion": "12038.7", "nobs": "1190", "ngroups": {"schoolid": "107"}},
-    },
+    "lmertest_mathkind_ses_school.txt": MATHKIND_SES_SCHOOL,
+    "lmertest_mathkind_ses_school_coding.txt": MATHKIND_SES_SCHOOL,
     "lmertest_mathkind_ses_school_class.txt": {
         "fixed": fixed(("(Intercept)", "465.749", "2.058", "99.030", "226.344", "< 2e-16"),
                        ("ses", "10.684", "1.589", "1187.053", "6.725", "2.72e-11")),
@@ -62,26 +60,8 @@ LMERTEST_SUMMARIES = {
         "fit": {"reml_criterion": "12038.4", "nobs": "1190",
                 "ngroups": {"classid:schoolid": "312", "schoolid": "107"}},
     },
-    "lmertest_mathgain_ses_mathknow.txt": {
-        "fixed": fixed(("(Intercept)", "57.8169", "1.5468", "91.6576", "37.379", "<2e-16"),
-                       ("ses", "0.8847", "1.4602", "1039.2449", "0.606", "0.5447"),
-                       ("mathknow", "2.4341", "1.3093", "211.2083", "1.859", "0.0644")),
-        "random": {"classid:schoolid": {"(Intercept)": {"variance": "104.64", "sd": "10.229"}},
-                   "schoolid": {"(Intercept)": {"variance": "92.11", "sd": "9.598"}},
-                   "Residual": {"variance": "1018.67", "sd": "31.917"}},
-        "fit": {"reml_criterion": "10684.6", "nobs": "1081",
-                "ngroups": {"classid:schoolid": "285", "schoolid": "105"}},
-    },
-    "lmertest_mathgain_ses_mathknow_insample.txt": {
-        "fixed": fixed(("(Intercept)", "57.8169", "1.5468", "91.6576", "37.379", "<2e-16"),
-                       ("ses", "0.8847", "1.4602", "1039.2449", "0.606", "0.5447"),
-                       ("mathknow", "2.4341", "1.3093", "211.2083", "1.859", "0.0644")),
-        "random": {"classid:schoolid": {"(Intercept)": {"variance": "104.64", "sd": "10.229"}},
-                   "schoolid": {"(Intercept)": {"variance": "92.11", "sd": "9.598"}},
-                   "Residual": {"variance": "1018.67", "sd": "31.917"}},
-        "fit": {"reml_criterion": "10684.6", "nobs": "1081",
-                "ngroups": {"classid:schoolid": "285", "schoolid": "105"}},
-    },
+    "lmertest_mathgain_ses_mathknow.txt": MATHGAIN_SES_MATHKNOW,
+    "lmertest_mathgain_ses_mathknow_insample.txt": MATHGAIN_SES_MATHKNOW,
     "lmertest_mathgain_null_insample.txt": {
         "fixed": fixed(("(Intercept)", "57.761", "1.499", "95.000", "38.54", "<2e-16")),
         "random": {"classid:schoolid": {"(Intercept)": {"variance": "116.9", "sd": "10.813"}},
@@ -117,52 +97,73 @@ def test_seed002_knitr_prefix_and_bounds() -> None:
     assert insample.model_info["subset"] == "in_sample"
 
 
-def test_seed002_ranova_school() -> None:
-    parsed = parse_file("lmertest_ranova_mathgain_school.txt", "lmerTest")
-    assert parsed.values == {}
-    assert texts(parsed.tables) == {"ranova": {
-        "<none>": {"npar": "3", "logLik": "-5888.3", "AIC": "11783"},
-        "(1 | schoolid)": {"npar": "2", "logLik": "-5904.8", "AIC": "11814", "LRT": "32.881", "Df": "1",
-                           "Pr(>Chisq)": "9.796e-09"},
-    }}
-    assert parsed.model_info["ranova_model"] == "mathgain ~ (1 | schoolid)"
-    assert parsed.unparsed == []
+# ------------------------------------------------------------ anova / ranova tables (seeds 002 and 004)
+
+# printout -> what it must parse into: its software, ``tables`` (as printed), and where given ``values``
+# (compared whole) and ``model_info`` entries
+TABLE_PRINTOUTS = {
+    "lmertest_ranova_mathgain_school.txt": {  # seed 002
+        "software": "lmerTest",
+        "values": {},
+        "tables": {"ranova": {
+            "<none>": {"npar": "3", "logLik": "-5888.3", "AIC": "11783"},
+            "(1 | schoolid)": {"npar": "2", "logLik": "-5904.8", "AIC": "11814", "LRT": "32.881", "Df": "1",
+                               "Pr(>Chisq)": "9.796e-09"},
+        }},
+        "model_info": {"ranova_model": "mathgain ~ (1 | schoolid)"},
+    },
+    "lmertest_ranova_mathgain_school_class.txt": {  # seed 002
+        "software": "lmerTest",
+        "tables": {"ranova": {
+            "<none>": {"npar": "4", "logLik": "-5884.4", "AIC": "11777"},
+            "(1 | classid:schoolid)": {"npar": "3", "logLik": "-5888.3", "AIC": "11783", "LRT": "7.9048",
+                                       "Df": "1", "Pr(>Chisq)": "0.004930"},
+            "(1 | schoolid)": {"npar": "3", "logLik": "-5888.3", "AIC": "11783", "LRT": "7.8875", "Df": "1",
+                               "Pr(>Chisq)": "0.004978"},
+        }},
+        "model_info": {"ranova_model": "mathgain ~ (1 | classid:schoolid) + (1 | schoolid)"},
+    },
+    "lme4_anova_fit2_fit3.txt": {  # seed 002
+        "software": "lme4",
+        "tables": {"anova": {
+            "lmer.fit2": {"npar": "3", "AIC": "11783", "BIC": "11798", "logLik": "-5888.3", "deviance": "11777"},
+            "lmer.fit3": {"npar": "4", "AIC": "11777", "BIC": "11797", "logLik": "-5884.4", "deviance": "11769",
+                          "Chisq": "7.9048", "Df": "1", "Pr(>Chisq)": "0.00493"},
+        }},
+        "model_info": {"anova_models": {"lmer.fit2": "mathgain ~ (1 | schoolid)",
+                                        "lmer.fit3": "mathgain ~ (1 | schoolid/classid)"}},
+    },
+    # seed 002, refit; the excerpt ends with the document's next line, '1. (cont.)': not a row, and not reported
+    "lme4_anova_fit7_fit8_refit.txt": {
+        "software": "lme4",
+        "tables": {"anova": {
+            "fit7": {"npar": "4", "AIC": "10704", "BIC": "10724", "logLik": "-5347.9", "deviance": "10696"},
+            "fit8": {"npar": "6", "AIC": "10704", "BIC": "10734", "logLik": "-5346.1", "deviance": "10692",
+                     "Chisq": "3.5921", "Df": "2", "Pr(>Chisq)": "0.166"},
+        }},
+        "model_info": {"messages": ["refitting model(s) with ML (instead of REML)"]},
+    },
+    "lme4_anova_nels_model1_model2.txt": {  # seed 004, the old layout
+        "software": "lme4",
+        "tables": {"anova": {
+            "object": {"Df": "4", "AIC": "59944.69", "BIC": "59972.78", "logLik": "-29968.34",
+                       "deviance": "59936.69"},
+            "..1": {"Df": "6", "AIC": "59940.57", "BIC": "59982.72", "logLik": "-29964.28", "deviance": "59928.57",
+                    "Chisq": "8.117954", "Chi Df": "2", "Pr(>Chisq)": "0.01726668"},
+        }},
+    },
+}
 
 
-def test_seed002_ranova_school_class() -> None:
-    parsed = parse_file("lmertest_ranova_mathgain_school_class.txt", "lmerTest")
-    assert texts(parsed.tables) == {"ranova": {
-        "<none>": {"npar": "4", "logLik": "-5884.4", "AIC": "11777"},
-        "(1 | classid:schoolid)": {"npar": "3", "logLik": "-5888.3", "AIC": "11783", "LRT": "7.9048", "Df": "1",
-                                   "Pr(>Chisq)": "0.004930"},
-        "(1 | schoolid)": {"npar": "3", "logLik": "-5888.3", "AIC": "11783", "LRT": "7.8875", "Df": "1",
-                           "Pr(>Chisq)": "0.004978"},
-    }}
-    assert parsed.model_info["ranova_model"] == "mathgain ~ (1 | classid:schoolid) + (1 | schoolid)"
-    assert parsed.unparsed == []
-
-
-def test_seed002_anova_fit2_fit3() -> None:
-    parsed = parse_file("lme4_anova_fit2_fit3.txt", "lme4")
-    assert texts(parsed.tables) == {"anova": {
-        "lmer.fit2": {"npar": "3", "AIC": "11783", "BIC": "11798", "logLik": "-5888.3", "deviance": "11777"},
-        "lmer.fit3": {"npar": "4", "AIC": "11777", "BIC": "11797", "logLik": "-5884.4", "deviance": "11769",
-                      "Chisq": "7.9048", "Df": "1", "Pr(>Chisq)": "0.00493"},
-    }}
-    assert parsed.model_info["anova_models"] == {"lmer.fit2": "mathgain ~ (1 | schoolid)",
-                                                 "lmer.fit3": "mathgain ~ (1 | schoolid/classid)"}
-    assert parsed.unparsed == []
-
-
-def test_seed002_anova_refit_with_prose_after() -> None:
-    # the excerpt ends with the document's next line, '1. (cont.)': not a row, and not reported
-    parsed = parse_file("lme4_anova_fit7_fit8_refit.txt", "lme4")
-    assert texts(parsed.tables) == {"anova": {
-        "fit7": {"npar": "4", "AIC": "10704", "BIC": "10724", "logLik": "-5347.9", "deviance": "10696"},
-        "fit8": {"npar": "6", "AIC": "10704", "BIC": "10734", "logLik": "-5346.1", "deviance": "10692",
-                 "Chisq": "3.5921", "Df": "2", "Pr(>Chisq)": "0.166"},
-    }}
-    assert parsed.model_info["messages"] == ["refitting model(s) with ML (instead of REML)"]
+@pytest.mark.parametrize("name", list(TABLE_PRINTOUTS))
+def test_seed_table_printouts(name: str) -> None:
+    want = TABLE_PRINTOUTS[name]
+    parsed = parse_file(name, want["software"])
+    if "values" in want:
+        assert texts(parsed.values) == want["values"]
+    assert texts(parsed.tables) == want["tables"]
+    for key, value in want.get("model_info", {}).items():
+        assert parsed.model_info[key] == value, key
     assert parsed.unparsed == []
 
 
@@ -172,6 +173,17 @@ def _ml_fit(aic, bic, loglik, dev, n="8304", g="854"):
     return {"aic": aic, "bic": bic, "loglik": loglik, "deviance": dev, "nobs": n, "ngroups": {"sch_id": g}}
 
 
+# model 2 is printed again as 'm'
+NELS_ML_SLOPES = {
+    "fixed": fixed(("(Intercept)", "4.060e+01", "4.044e-01", "1.458e+03", "100.4", "<2e-16"),
+                   ("family_inc", "1.061e+00", "4.048e-02", "7.210e+03", "26.2", "<2e-16")),
+    "random": {"sch_id": {"(Intercept)": {"variance": "6.91135", "sd": "2.6289"},
+                          "family_inc": {"variance": "0.01718", "sd": "0.1311"},
+                          "(Intercept), family_inc": {"corr": "1.00"}},
+               "Residual": {"variance": "72.44775", "sd": "8.5116"}},
+    "fit": _ml_fit("59940.6", "59982.7", "-29964.3", "59928.6"),
+}
+
 SEED004 = {
     "lmertest_nels_model1_ml.txt": {
         "fixed": fixed(("(Intercept)", "4.069e+01", "4.261e-01", "5.017e+03", "95.50", "<2e-16"),
@@ -180,24 +192,8 @@ SEED004 = {
                    "Residual": {"variance": "72.44", "sd": "8.511"}},
         "fit": _ml_fit("59944.7", "59972.8", "-29968.3", "59936.7"),
     },
-    "lmertest_nels_model2_ml_slopes.txt": {
-        "fixed": fixed(("(Intercept)", "4.060e+01", "4.044e-01", "1.458e+03", "100.4", "<2e-16"),
-                       ("family_inc", "1.061e+00", "4.048e-02", "7.210e+03", "26.2", "<2e-16")),
-        "random": {"sch_id": {"(Intercept)": {"variance": "6.91135", "sd": "2.6289"},
-                              "family_inc": {"variance": "0.01718", "sd": "0.1311"},
-                              "(Intercept), family_inc": {"corr": "1.00"}},
-                   "Residual": {"variance": "72.44775", "sd": "8.5116"}},
-        "fit": _ml_fit("59940.6", "59982.7", "-29964.3", "59928.6"),
-    },
-    "lmertest_nels_m_ml_slopes.txt": {
-        "fixed": fixed(("(Intercept)", "4.060e+01", "4.044e-01", "1.458e+03", "100.4", "<2e-16"),
-                       ("family_inc", "1.061e+00", "4.048e-02", "7.210e+03", "26.2", "<2e-16")),
-        "random": {"sch_id": {"(Intercept)": {"variance": "6.91135", "sd": "2.6289"},
-                              "family_inc": {"variance": "0.01718", "sd": "0.1311"},
-                              "(Intercept), family_inc": {"corr": "1.00"}},
-                   "Residual": {"variance": "72.44775", "sd": "8.5116"}},
-        "fit": _ml_fit("59940.6", "59982.7", "-29964.3", "59928.6"),
-    },
+    "lmertest_nels_model2_ml_slopes.txt": NELS_ML_SLOPES,
+    "lmertest_nels_m_ml_slopes.txt": NELS_ML_SLOPES,
     "lme4_nels_model3_null_ml.txt": {
         "fixed": fixed(("(Intercept)", "50.7035", "0.2259", "224.5"), cols=("estimate", "se", "t")),
         "random": {"sch_id": {"(Intercept)": {"variance": "27.49", "sd": "5.243"}},
@@ -259,16 +255,6 @@ def test_seed004_scientific_notation_values() -> None:
     assert est.value == pytest.approx(40.69) and est.text == "4.069e+01"
     df = parsed.values["fixed"]["family_inc"]["df"]
     assert df.value == pytest.approx(7983.0)
-
-
-def test_seed004_anova_old_layout() -> None:
-    parsed = parse_file("lme4_anova_nels_model1_model2.txt", "lme4")
-    assert texts(parsed.tables) == {"anova": {
-        "object": {"Df": "4", "AIC": "59944.69", "BIC": "59972.78", "logLik": "-29968.34", "deviance": "59936.69"},
-        "..1": {"Df": "6", "AIC": "59940.57", "BIC": "59982.72", "logLik": "-29964.28", "deviance": "59928.57",
-                "Chisq": "8.117954", "Chi Df": "2", "Pr(>Chisq)": "0.01726668"},
-    }}
-    assert parsed.unparsed == []
 
 
 def test_seed004_anova_three_models() -> None:

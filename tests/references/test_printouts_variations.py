@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rsupport import printed_texts as texts
 
 from replicate.case import Printed, load_yaml
 from replicate.errors import ReferenceError_, ReplicateError
@@ -20,14 +21,6 @@ from replicate.references import SOFTWARE, guess_software, parse_printout, parse
 from replicate.references.numbers import parse_number, tokens
 
 PRINTOUTS = Path(__file__).resolve().parents[1] / "data" / "printouts"
-
-
-def texts(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: texts(v) for k, v in obj.items()}
-    if isinstance(obj, Printed):
-        return obj.text
-    return obj
 
 
 def seed(name: str) -> str:
