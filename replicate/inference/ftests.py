@@ -354,7 +354,7 @@ def anova_type3(fit: FitResult, design: Design, ddf: str = "Satterthwaite") -> p
     Args:
         fit: native-engine fit of ``design`` (REML or ML).
         design: its design; treatment-coded factors (R's or SAS's reference level).
-        ddf: ``"Satterthwaite"``; ``"Kenward-Roger"`` is not implemented yet.
+        ddf: ``"Satterthwaite"`` (lmerTest's default) or ``"Kenward-Roger"`` (pbkrtest's F).
 
     Returns:
         One row per term with columns ``Sum Sq``, ``Mean Sq``, ``NumDF``,
@@ -362,16 +362,29 @@ def anova_type3(fit: FitResult, design: Design, ddf: str = "Satterthwaite") -> p
     """
     if ddf not in DDF:
         raise ModelError(f"ddf {ddf!r} unknown", hint="use 'Satterthwaite' or 'Kenward-Roger'")
-    if ddf == "Kenward-Roger":
-        raise NotImplementedOption(
-            "Kenward-Roger F tests are not implemented yet", hint="use ddf='Satterthwaite' for now"
-        )
     from .satterthwaite import satterthwaite_parts
 
     hyps = type3_contrasts(design)
     cols = ["Sum Sq", "Mean Sq", "NumDF", "DenDF", "F value", "Pr(>F)"]
     if not hyps:
         return pd.DataFrame(columns=cols, dtype=float)
+    if ddf == "Kenward-Roger":
+        # pbkrtest's F test of each term's hypothesis (KRmodcomp: the scaled F with
+        # Kenward-Roger's denominator df), as lmerTest's anova(ddf = "Kenward-Roger")
+        from . import kenward_roger_of
+
+        kr = kenward_roger_of(fit, design)
+        s2 = float(fit.sigma2)
+        rows = {}
+        for label, L in hyps.items():
+            r = kr.ftest(np.atleast_2d(L))
+            F, q = float(r["F"]), int(r["ndf"])
+            rows[label] = {"Sum Sq": F * s2 * q, "Mean Sq": F * s2, "NumDF": q, "DenDF": float(r["ddf"]),
+                           "F value": F, "Pr(>F)": float(r["p"])}
+        table = pd.DataFrame.from_dict(rows, orient="index")[cols]
+        table.attrs["heading"] = "Type III Analysis of Variance Table with Kenward-Roger's method"
+        table.attrs["hypotheses"] = hyps
+        return table
     C, A, jac = satterthwaite_parts(fit, design)
     beta = fit.fixed.to_numpy(dtype=float)
     sigma = float(np.sqrt(fit.sigma2))
