@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__
-from .case import Case, find_case_files, load_case
+from .case import find_case_files, load_case
 from .compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN
 from .engines import DEFAULT_ENGINE, ENGINES, get_engine
 from .errors import CaseError, EngineUnavailable, ReplicateError
@@ -50,7 +50,8 @@ def _status_line(r: CaseResult) -> str:
         counts[v.verdict] += 1
     digits = [v.lre for v in vals if v.lre is not None and v.kind != "count"]
     detail = (f"{counts[AGREES]} agree, {counts[WITHIN]} within tol, {counts[DISCREPANCY]} discrepant, "
-              f"{counts[EXPLAINED]} explained, {counts[NOT_COMPARABLE]} n/c" + (f", min digits {min(digits):.1f}" if digits else ""))
+              f"{counts[EXPLAINED]} explained, {counts[NOT_COMPARABLE]} n/c"
+              + (f", min digits {min(digits):.1f}" if digits else ""))
     checks = [f for b in r.blocks for f in b.consistency]
     if not vals and checks:
         bad = sum(not f.ok for f in checks)

@@ -55,8 +55,9 @@ def render_show(case: Case, res: CaseResult) -> str:
         out.append(f"{'value':<40}{'reference':>12}{res.engine:>13}{'digits':>8}  verdict")
         for v in b.values:
             label = f"{v.section} {v.name} {v.quantity}"
-            out.append(f"{label:<40}{v.reference:>12} {_num(v.engine)}{(f'{v.lre:.1f}' if v.lre is not None else '—'):>8}"
-                       f"  {v.verdict}" + (f" ({v.note})" if v.note and v.verdict != 'agrees' else ""))
+            digits = f"{v.lre:.1f}" if v.lre is not None else "—"
+            out.append(f"{label:<40}{v.reference:>12} {_num(v.engine)}{digits:>8}"
+                       f"  {v.verdict}" + (f" ({v.note})" if v.note and v.verdict != "agrees" else ""))
     out += ["", f"status: {res.status}"]
     return "\n".join(line for line in out if line is not None)
 

@@ -313,7 +313,6 @@ def nlme_df(fit: "FitResult | None", design: Design, spec: "ModelSpec | None" = 
     levels = _hierarchy(design)
     N, p = design.n, design.p
     m = [t.nlevels for t in levels]
-    Q = len(m)
     dfX = np.array(m + [N], dtype=float) - np.array([0] + m, dtype=float)
     X = design.X
 
