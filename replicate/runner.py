@@ -90,7 +90,8 @@ def build_spec(case: Case) -> ModelSpec:
     model = case.model
     try:
         if "formula" in model:
-            return parse_formula(model["formula"], field="model.formula")
+            return parse_formula(model["formula"], field="model.formula",
+                                 fixed_only=bool(model.get("fixed_only", False)))
         return parse_levels(model["levels"], model["groups"], field="model.levels")
     except ModelError as exc:
         field_ = exc.field or "model"

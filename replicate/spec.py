@@ -370,12 +370,14 @@ def _order_terms(terms: list[Term]) -> tuple[Term, ...]:
     return tuple(sorted(terms, key=len))
 
 
-def parse_formula(text: str, *, field: str | None = "model.formula") -> ModelSpec:
+def parse_formula(text: str, *, field: str | None = "model.formula", fixed_only: bool = False) -> ModelSpec:
     """Parse an lme4-style formula into a :class:`ModelSpec`.
 
     Args:
         text: the formula, e.g. ``"y ~ x + (1 + x | g)"``.
         field: the case field the text came from, for error messages.
+        fixed_only: accept (and require) a formula without random terms: a
+            linear model, as R's ``lm``.
 
     Raises:
         ModelError: the formula is not in the grammar; the message gives the
@@ -384,12 +386,16 @@ def parse_formula(text: str, *, field: str | None = "model.formula") -> ModelSpe
     if not isinstance(text, str) or not text.strip():
         raise ModelError("the formula is empty", field=field)
     response, part = _Parser(text, field).formula()
-    if not part.random:
+    if not part.random and not fixed_only:
         raise ModelError(
             f"formula {text!r} has no random-effect term like (1 | group)",
             field=field,
-            hint="a mixed model needs at least one (terms | group) term",
+            hint="a mixed model needs at least one (terms | group) term; for a linear model (R's lm) "
+            "say so with model.fixed_only: true",
         )
+    if part.random and fixed_only:
+        raise ModelError(f"formula {text!r} has random-effect terms, but model.fixed_only is true",
+                         field=field, hint="drop fixed_only, or the random terms")
     intercept = True if part.intercept is None else part.intercept
     return ModelSpec(
         response=response,

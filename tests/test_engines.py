@@ -61,3 +61,28 @@ def test_fit_api(classroom):
     assert fit.n_dropped == 109 and fit.nobs == 1081
     with pytest.raises(replicate.ModelError):
         replicate.fit("mathgain ~ ses + (1 | schoolid)", classroom, method="GLS")
+
+
+def test_linear_model_without_random_effects_matches_statsmodels_ols(classroom):
+    """model.fixed_only: least squares, with R's lm conventions (checked against statsmodels OLS)."""
+    import statsmodels.api as sm
+
+    from replicate.engines import get_engine as _get
+
+    d = build_design(parse_formula("mathkind ~ ses", fixed_only=True), classroom)
+    fit = _get("native").fit(d, "REML")
+    ols = sm.OLS(d.y, d.X).fit()
+    np.testing.assert_allclose(fit.fixed.to_numpy(), ols.params, rtol=1e-10)
+    np.testing.assert_allclose(fit.se.to_numpy(), ols.bse, rtol=1e-10)
+    np.testing.assert_allclose(fit.loglik, ols.llf, rtol=1e-12)
+    np.testing.assert_allclose(fit.sigma2, ols.scale, rtol=1e-12)
+    assert fit.npar == 3 and fit.aic == pytest.approx(-2 * ols.llf + 6)
+
+
+def test_fixed_only_must_be_said():
+    from replicate.errors import ModelError
+
+    with pytest.raises(ModelError, match="fixed_only"):
+        parse_formula("y ~ x")
+    with pytest.raises(ModelError, match="fixed_only is true"):
+        parse_formula("y ~ x + (1 | g)", fixed_only=True)

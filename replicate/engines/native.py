@@ -22,4 +22,8 @@ class NativeEngine:
     def fit(self, design: Design, method: str = "REML") -> FitResult:
         from ..engine import fit_design
 
+        if not design.reterms:  # a linear model (model.fixed_only)
+            from ..engine.ols import fit_ols
+
+            return fit_ols(design, method)
         return fit_design(design, method)

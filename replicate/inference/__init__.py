@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..design import Design
-from ..errors import NotImplementedOption
+from ..errors import ModelError, NotImplementedOption
 from ..results import FitResult
 
 DF_METHODS = ("residual", "containment", "between-within", "hlm", "nlme", "satterthwaite",
@@ -24,6 +24,9 @@ def fixed_df(fit: FitResult, design: Design, method: str) -> pd.Series:
     names = list(fit.fixed.index)
     if method == "residual":
         return pd.Series(float(design.n - design.p), index=names)
+    if not design.reterms and method != "none":
+        raise ModelError(f"df method {method!r} needs random effects; this is a linear model",
+                         hint="a linear model (model.fixed_only) has the residual df")
     if method == "satterthwaite":
         from .satterthwaite import satterthwaite_df
 
@@ -52,6 +55,9 @@ def fixed_se(fit: FitResult, design: Design, kind: str) -> pd.Series:
     """Standard errors of the fixed effects of the given kind."""
     if kind == "model":
         return fit.se
+    if not design.reterms:
+        raise ModelError(f"standard-error kind {kind!r} needs random effects; this is a linear model",
+                         hint="a linear model (model.fixed_only) has the model-based SE")
     if kind in ("cr0", "cr1", "cr2"):
         from .robust import cluster_robust_se
 
