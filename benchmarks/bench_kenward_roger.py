@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_engine import main  # noqa: E402 - the shared wrapper logic
+from bench_engine import main
 
 if __name__ == "__main__":
     raise SystemExit(main(sys.argv[1:], "kenward_roger"))

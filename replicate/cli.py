@@ -205,6 +205,12 @@ def cmd_parse(args: argparse.Namespace) -> int:
     return 1 if unparsed else 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import bench_command
+
+    return bench_command(list(args.bench_args))
+
+
 def cmd_reference(args: argparse.Namespace) -> int:
     from .reference_writer import reference_command
 
@@ -248,6 +254,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the program that printed it (default: guessed from the text)")
     pa.set_defaults(func=cmd_parse)
 
+    be = sub.add_parser("bench", help="side-by-side timings against lme4, lmerTest, pbkrtest and statsmodels",
+                        add_help=False)
+    be.add_argument("bench_args", nargs=argparse.REMAINDER,
+                    help="options of the benchmark (replicate bench --help): --quick, --only, --reps, --threads, "
+                    "--out, --no-r, --budget, --list")
+    be.set_defaults(func=cmd_bench)
+
     ref = sub.add_parser("reference", help="compute a reference block with a live program (lme4 or nlme in R)")
     ref.add_argument("case", help="case file")
     ref.add_argument("--engine", default="lme4", choices=["lme4", "nlme", "pbkrtest", "clubsandwich"],
@@ -266,6 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:  # the benchmark has its own options (replicate bench --help)
+        from .bench import bench_command
+
+        return int(bench_command(argv[1:]))
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

@@ -140,7 +140,8 @@ def _theta_from(vc: pd.DataFrame, terms: list[ReTerm], sigma2: float) -> np.ndar
     out: list[float] = []
     for t in terms:
         cov = np.zeros((t.k, t.k))
-        rows = vc[vc["grp"] == t.group]
+        # (x || g) gives several terms on one grouping factor: take this term's columns only
+        rows = vc[(vc["grp"] == t.group) & vc["var1"].isin(t.columns)]
         for _, r in rows.iterrows():
             i = t.columns.index(r["var1"])
             j = i if r["var2"] is None or r["var2"] != r["var2"] else t.columns.index(r["var2"])

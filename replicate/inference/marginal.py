@@ -78,9 +78,41 @@ class MarginalModel:
     def _pieces(self, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, float]:
         """log|L|^2, X'V^-1X, X'V^-1y and y'V^-1y (each times sigma^2) at theta.
 
-        M = Lambda'Z'WZ Lambda + I is sparse; a sparse LU in symmetric mode
-        (no pivoting: M is positive definite) keeps nested designs cheap.
+        The native engine's blocked Cholesky factor of the augmented system is
+        used where it applies: the bottom (p+1) x (p+1) block of its tail
+        factor is the Cholesky factor of [[X'V*X, X'V*y], [y'V*X, y'V*y]]. The
+        general sparse route below is the fallback.
         """
+        engine_dev = self._engine_deviance()
+        if engine_dev is not None:
+            try:
+                fac = engine_dev.factorize(np.asarray(theta, dtype=float))
+            except (ArithmeticError, np.linalg.LinAlgError, ValueError):
+                fac = None
+            if fac is not None:
+                qt, p = engine_dev.cp.qt, self.p
+                L = np.tril(fac.tail[qt:, qt:])
+                lxx, ly, r = L[:p, :p], L[p, :p], L[p, p]
+                return float(fac.ldl2), lxx @ lxx.T, lxx @ ly, float(ly @ ly + r * r)
+        return self._sparse_pieces(theta)
+
+    def _engine_deviance(self):  # -> ProfiledDeviance | None
+        if not hasattr(self, "_engine_dev"):
+            try:
+                import warnings
+
+                from ..engine import make_deviance
+
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    self._engine_dev = make_deviance(self.design, "ML")
+            except Exception:  # noqa: BLE001 - any design the engine declines: use the sparse route
+                self._engine_dev = None
+        return self._engine_dev
+
+    def _sparse_pieces(self, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, float]:
+        """The same quantities through a sparse LU of M = Lambda'Z'WZ Lambda + I
+        (symmetric mode, no pivoting: M is positive definite)."""
         Lam = lambda_matrix(self.design, theta)
         M = (Lam.T @ self.ZtWZ @ Lam + sp.identity(self.ZtWZ.shape[0], format="csr")).tocsc()
         B = np.asarray(Lam.T @ self.ZtWX)
