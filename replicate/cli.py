@@ -261,6 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "--out, --no-r, --budget, --list")
     be.set_defaults(func=cmd_bench)
 
+    si = sub.add_parser("simulate", help="Monte Carlo study: bias, coverage, Type I error per method",
+                        add_help=False)
+    si.add_argument("study_args", nargs=argparse.REMAINDER,
+                    help="STUDY.yaml [--out DIR] [--scheduler ADDRESS] [--workers N] (replicate simulate --help)")
+
     ref = sub.add_parser("reference", help="compute a reference block with a live program (lme4 or nlme in R)")
     ref.add_argument("case", help="case file")
     ref.add_argument("--engine", default="lme4", choices=["lme4", "nlme", "pbkrtest", "clubsandwich"],
@@ -284,6 +289,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .bench import bench_command
 
         return int(bench_command(argv[1:]))
+    if argv[:1] == ["simulate"]:  # so do Monte Carlo studies (replicate simulate --help)
+        from .simulate import main_simulate
+
+        return int(main_simulate(argv[1:]))
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

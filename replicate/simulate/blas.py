@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -110,16 +111,40 @@ def single_threaded_blas() -> Iterator[None]:
                 set_blas_threads(max(_saved))
 
 
+def _without_r_library_path() -> str | None:
+    """``LD_LIBRARY_PATH`` as it was before rpy2 started R in this process.
+
+    rpy2 prepends R's library folders (``/usr/lib/R/lib:/usr/lib/x86_64-linux-gnu:...``)
+    to ``LD_LIBRARY_PATH`` when it starts R. A Python started with that value can
+    load another Python's shared libraries (a worker then dies with ``undefined
+    symbol`` errors), so workers get the value without rpy2's prefix.
+    """
+    current = os.environ.get("LD_LIBRARY_PATH")
+    openrlib = sys.modules.get("rpy2.rinterface_lib.openrlib")
+    prefix = getattr(openrlib, "LD_LIBRARY_PATH", None)
+    if current is None or not prefix or not current.startswith(prefix + ":"):
+        return current
+    rest = current[len(prefix) + 1:]
+    return rest or None
+
+
 @contextlib.contextmanager
 def child_environment(threads: int = 1) -> Iterator[None]:
     """Environment for worker processes started in the body: one BLAS/OpenMP thread.
 
     Spawned children copy ``os.environ`` when they start and read these variables
-    when they import numpy; the parent's own environment is restored afterwards.
+    when they import numpy; R's additions to ``LD_LIBRARY_PATH`` (made by rpy2 in
+    this process) are left out. The parent's own environment is restored afterwards.
     """
-    saved = {k: os.environ.get(k) for k in THREAD_VARIABLES}
+    keys = THREAD_VARIABLES + ("LD_LIBRARY_PATH",)
+    saved = {k: os.environ.get(k) for k in keys}
+    library_path = _without_r_library_path()
     for k in THREAD_VARIABLES:
         os.environ[k] = str(threads)
+    if library_path is None:
+        os.environ.pop("LD_LIBRARY_PATH", None)
+    else:
+        os.environ["LD_LIBRARY_PATH"] = library_path
     try:
         yield
     finally:

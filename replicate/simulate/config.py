@@ -43,9 +43,11 @@ import difflib
 import hashlib
 import json
 import math
+import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -281,8 +283,6 @@ class Study:
 
 
 def _quote(name: str) -> str:
-    import re
-
     return name if re.fullmatch(r"[A-Za-z_.][A-Za-z0-9_.]*", name) else f"`{name}`"
 
 
@@ -399,8 +399,6 @@ METHOD_KEYS = ("estimation", "df", "se")
 
 
 def _name_ok(name: str) -> bool:
-    import re
-
     return bool(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name))
 
 
@@ -413,8 +411,6 @@ def validate_study(doc: Any, *, file: str | None = None, lines: Mapping[tuple, i
     ck = _Checker(file, lines or {})
     top = ck.mapping(doc, (), TOP_KEYS, required=("id", "seed", "replicates", "design", "truth", "methods"))
     sid = ck.text(top["id"], ("id",))
-    import re
-
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", sid):
         raise ck.error(f"{sid!r} may hold only letters, digits, '_', '.' and '-'", ("id",))
     title = ck.text(top.get("title", sid), ("title",))

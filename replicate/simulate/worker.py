@@ -26,7 +26,7 @@ from .generate import DesignFactory, design_rng, draw_design, draw_response, rep
 
 
 def _num(x: Any) -> float | None:
-    """A float for JSON: None for NaN, 'inf' strings are avoided by mapping inf to a large sentinel."""
+    """A float for JSON: None for NaN (not computed), +-1e300 for an infinite df (normal reference)."""
     try:
         v = float(x)
     except (TypeError, ValueError):
