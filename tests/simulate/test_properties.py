@@ -27,7 +27,7 @@ from replicate.simulate import strategies as S
 from replicate.spec import parse_formula, parse_levels
 
 # The suite draws the same examples on every run (derandomize), so that it passes or fails for a
-# reason, not by luck: the engine has known, rare optimizer misses (the xfail tests below) that
+# reason, not by luck: the engine had rare optimizer misses (the regression tests below, fixed since) that
 # random examples hit now and then. For a search, REPLICATE_PROPERTY_SCALE=10 runs ten times as many
 # examples and REPLICATE_PROPERTY_RANDOM=1 draws new ones each run.
 SCALE = max(1, int(os.environ.get("REPLICATE_PROPERTY_SCALE", "1")))
@@ -290,10 +290,6 @@ def test_optimum_not_below_likelihood_at_true_parameters(drawn, method):
         assert objective(fit) <= mm.deviance(truth, reml) + tol
 
 
-@pytest.mark.xfail(reason="engine: with a correlated random slope and every variance parameter at 0, the "
-                   "native optimizer stops at theta = 0 although a point 4.3e-6 log-likelihood units higher "
-                   "exists (lme4 and the native fit of the rescaled data find it); found by the equivariance "
-                   "property", strict=False)
 def test_boundary_slope_case():
     """A data set from the strategies (true variances all 0) where theta = 0 is not the REML optimum."""
     frame = pd.read_csv(Path(__file__).parent / "data" / "boundary_slope_case.csv")
@@ -305,9 +301,6 @@ def test_boundary_slope_case():
     assert fit.loglik >= other.loglik + np.log(0.5) - 1e-9, (fit.loglik, other.loglik + np.log(0.5), fit.theta)
 
 
-@pytest.mark.xfail(reason="engine: ML stops at theta = 1e-5 (flagged singular) on a flat profiled deviance "
-                   "whose minimum is at theta = 0.026 (the closed form and lme4), 5.4e-4 log-likelihood "
-                   "units lower; found by the REML/ML property", strict=False)
 def test_oneway_ml_case():
     """Balanced one-way (4 groups of 35): the ML fit must be the closed-form ML estimate."""
     frame = pd.read_csv(Path(__file__).parent / "data" / "oneway_ml_case.csv")
@@ -325,10 +318,6 @@ def test_oneway_ml_case():
     assert fit.loglik >= ml_opt - 1e-7, (fit.loglik, ml_opt, fit.theta)
 
 
-@pytest.mark.xfail(reason="engine: on this crossed design (ML) the Powell first stage stops at theta = "
-                   "(0.0011, 3e-7), 1.4e-3 log-likelihood units below the optimum at (0.0889, 0) that COBYQA, "
-                   "lme4 and the same data in another row order reach; 0.0011 is outside edge_saddles' 1e-3 "
-                   "window, so no restart; found by the row-order property", strict=False)
 def test_crossed_ml_case():
     frame = pd.read_csv(Path(__file__).parent / "data" / "crossed_ml_case.csv")
     design = build_design(parse_formula("y ~ x + (1 | subject) + (1 | item)"), frame)
