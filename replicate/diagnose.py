@@ -20,6 +20,7 @@ import pandas as pd
 from .case import Case, Printed
 from .compare import DISCREPANCY, ValueComparison, printed_unit
 from .design import Design
+from .engine.theta import theta_from_covariance
 from .errors import ReplicateError
 from .results import FitResult
 
@@ -109,12 +110,10 @@ def reference_theta(block: dict[str, Any], design: Design) -> tuple[np.ndarray, 
                 if cov is None:
                     return None
                 G[i, j] = G[j, i] = cov
-        try:
-            L = np.linalg.cholesky(G / s2 + 1e-12 * np.eye(t.k))
-        except np.linalg.LinAlgError:
+        block_theta = theta_from_covariance(G / s2)
+        if block_theta is None:
             return None
-        for j in range(t.k):
-            theta.extend(L[j:, j].tolist())
+        theta.extend(block_theta)
     return np.asarray(theta), math.sqrt(s2)
 
 

@@ -78,3 +78,22 @@ class ThetaLayout:
     def factors(self, theta: np.ndarray) -> list[np.ndarray]:
         """All terms' factors, in term order."""
         return [self.factor(theta, t) for t in range(len(self.sizes))]
+
+
+def theta_from_covariance(relative_cov: np.ndarray) -> list[float] | None:
+    """lme4's theta for one term from its covariance matrix divided by sigma^2.
+
+    The lower Cholesky factor, column by column (lme4's order); a tiny ridge
+    lets a variance at 0 through. None when the matrix is not positive
+    semi-definite (a printed correlation beyond +-1, say).
+    """
+    g = np.asarray(relative_cov, dtype=float)
+    k = g.shape[0]
+    try:
+        low = np.linalg.cholesky(g + 1e-12 * max(1.0, float(np.trace(g))) * np.eye(k))
+    except np.linalg.LinAlgError:
+        return None
+    out: list[float] = []
+    for j in range(k):
+        out.extend(low[j:, j].tolist())
+    return out

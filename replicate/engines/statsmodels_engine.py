@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..design import Design, ReTerm
+from ..engine.theta import theta_from_covariance
 from ..errors import FitError, NotImplementedOption
 from ..results import FitResult, OptSummary
 
@@ -146,10 +147,8 @@ def _theta_from(vc: pd.DataFrame, terms: list[ReTerm], sigma2: float) -> np.ndar
             i = t.columns.index(r["var1"])
             j = i if r["var2"] is None or r["var2"] != r["var2"] else t.columns.index(r["var2"])
             cov[i, j] = cov[j, i] = r["vcov"]
-        try:
-            L = np.linalg.cholesky(cov / sigma2 + 1e-300 * np.eye(t.k))
-        except np.linalg.LinAlgError:
+        block_theta = theta_from_covariance(cov / sigma2)
+        if block_theta is None:
             return None
-        for j in range(t.k):
-            out.extend(L[j:, j].tolist())
+        out.extend(block_theta)
     return np.asarray(out)

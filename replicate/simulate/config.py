@@ -49,6 +49,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..case import dotted
+
 import numpy as np
 
 from ..errors import ReplicateError
@@ -380,13 +382,7 @@ def _kind(v: Any) -> str:
 
 
 def _dotted(path: tuple) -> str:
-    out = ""
-    for p in path:
-        if isinstance(p, int):
-            out += f"[{p}]"
-        else:
-            out += ("." if out else "") + str(p)
-    return out
+    return dotted(path)
 
 
 TOP_KEYS = ("id", "title", "description", "seed", "replicates", "chunk_size", "alpha", "design", "truth",
