@@ -15,7 +15,6 @@ import pytest
 
 from .compare import DISCREPANCY
 
-_CACHE_KEY = "_replicate_results"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -87,7 +86,12 @@ class CaseItem(pytest.Item):
             raise CaseProblem(self.problem)
         res = _run(self.config, self.path)
         if res.status == SKIPPED:
-            pytest.skip("; ".join(res.messages) or "case skipped")
+            why = "; ".join(res.messages) or "case skipped"
+            if self.block is not None:
+                checks = res.blocks[self.block].consistency
+                held = sum(f.ok for f in checks)
+                why += f" (printout consistency: {held} of {len(checks)} checks hold)"
+            pytest.skip(why)
         if res.error:
             raise CaseProblem(res.error)
         if self.block is None:
