@@ -80,22 +80,18 @@ def inference_table(fit, design) -> list[str]:
 
     ses = [(label, *column(fixed_se, kind)) for kind, label in SE_COLUMNS]
     dfs = [(label, *column(fixed_df, kind)) for kind, label in DF_COLUMNS]
+    def row(name: str, columns: list, width: int) -> str:
+        return "".join(f"{vals[name]:>{width}.5g}" if vals is not None else f"{'—':>{width}}"
+                       for _, vals, _ in columns)
+
     out = ["standard errors by definition (model: lme4/SAS; KR: pbkrtest, SAS ddfm=kr; CR0: HLM robust; "
            "CR2: clubSandwich)",
            f"{'fixed effect':<24}{'estimate':>12}" + "".join(f"{lab:>11}" for lab, _, _ in ses)]
-    for name in fit.fixed.index:
-        row = f"{name[:23]:<24}{fit.fixed[name]:>12.5g}"
-        for _, vals, _ in ses:
-            row += f"{vals[name]:>11.5g}" if vals is not None else f"{'—':>11}"
-        out.append(row)
+    out += [f"{name[:23]:<24}{fit.fixed[name]:>12.5g}" + row(name, ses, 11) for name in fit.fixed.index]
     out += ["", "denominator df by definition (resid: n - p; contain/bw: SAS ddfm=; HLM: J - S - 1; "
             "nlme: inner/outer; Satt: lmerTest; KR: pbkrtest)",
             f"{'fixed effect':<24}" + "".join(f"{lab:>10}" for lab, _, _ in dfs)]
-    for name in fit.fixed.index:
-        row = f"{name[:23]:<24}"
-        for _, vals, _ in dfs:
-            row += f"{vals[name]:>10.5g}" if vals is not None else f"{'—':>10}"
-        out.append(row)
+    out += [f"{name[:23]:<24}" + row(name, dfs, 10) for name in fit.fixed.index]
     notes = [why for _, _, why in ses + dfs if why]
     out += [f"  ({n})" for n in notes]
     return out

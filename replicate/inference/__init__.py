@@ -7,6 +7,8 @@ format but not implemented yet raises :class:`NotImplementedOption` saying so.
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
 import pandas as pd
 
@@ -19,8 +21,26 @@ DF_METHODS = ("residual", "containment", "between-within", "hlm", "nlme", "satte
 SE_KINDS = ("model", "kenward-roger", "cr0", "cr1", "cr2")
 
 
+def _once(fit: FitResult, key: object, compute: Callable[[], Any]) -> Any:
+    """Compute a quantity of ``fit`` once and keep it with the fit, so that the
+    comparison, the diagnosis and ``replicate show`` share it."""
+    cache = fit.extra.setdefault("_inference", {})
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
 def fixed_df(fit: FitResult, design: Design, method: str) -> pd.Series:
     """Denominator degrees of freedom per fixed effect under ``method``."""
+    return _once(fit, ("df", method), lambda: _fixed_df(fit, design, method))
+
+
+def fixed_se(fit: FitResult, design: Design, kind: str) -> pd.Series:
+    """Standard errors of the fixed effects of the given kind."""
+    return _once(fit, ("se", kind), lambda: _fixed_se(fit, design, kind))
+
+
+def _fixed_df(fit: FitResult, design: Design, method: str) -> pd.Series:
     names = list(fit.fixed.index)
     if method == "residual":
         return pd.Series(float(design.n - design.p), index=names)
@@ -51,8 +71,7 @@ def fixed_df(fit: FitResult, design: Design, method: str) -> pd.Series:
     raise NotImplementedOption(f"unknown df method {method!r}", hint="one of " + ", ".join(DF_METHODS))
 
 
-def fixed_se(fit: FitResult, design: Design, kind: str) -> pd.Series:
-    """Standard errors of the fixed effects of the given kind."""
+def _fixed_se(fit: FitResult, design: Design, kind: str) -> pd.Series:
     if kind == "model":
         return fit.se
     if not design.reterms:
@@ -74,7 +93,4 @@ def kenward_roger_of(fit: FitResult, design: Design):  # -> KRResult
     """Kenward-Roger for this fit, computed once and kept with the fit (df and SEs share it)."""
     from .kenward_roger import kenward_roger
 
-    key = "_kenward_roger"
-    if key not in fit.extra:
-        fit.extra[key] = kenward_roger(fit, design)
-    return fit.extra[key]
+    return _once(fit, "kenward-roger", lambda: kenward_roger(fit, design))
