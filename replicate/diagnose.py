@@ -201,20 +201,28 @@ def _profiled(mm: Any, theta: np.ndarray, reml: bool) -> float:
 
 def _definitions(block: dict[str, Any], fit: FitResult, design: Design,
                  bad: list[ValueComparison]) -> list[Diagnosis]:
-    from .inference import DF_METHODS, SE_KINDS, fixed_df, fixed_se
+    from .inference import DF_METHODS, KR_VARIANTS, SE_KINDS, fixed_df, fixed_se
 
     out: list[Diagnosis] = []
     names = block.get("names") or {}
     fixed = block["values"].get("fixed") or {}
-    cache: dict[tuple[str, str], pd.Series | None] = {}
+    cache: dict[tuple, pd.Series | None] = {}
+    # Kenward-Roger is tried with either information matrix and both parameterizations
+    kr_forms = [(info, par) for par in ("linear", "cholesky") for info in ("expected", "observed")]
 
-    def get(kind: str, method: str) -> pd.Series | None:
-        if (kind, method) not in cache:
+    def get(kind: str, method: str, kr: tuple[str, str]) -> pd.Series | None:
+        key = (kind, method, kr)
+        if key not in cache:
             try:
-                cache[(kind, method)] = (fixed_df if kind == "df" else fixed_se)(fit, design, method)
+                cache[key] = (fixed_df if kind == "df" else fixed_se)(fit, design, method, kr=kr)
             except (ReplicateError, ValueError, np.linalg.LinAlgError):
-                cache[(kind, method)] = None
-        return cache[(kind, method)]
+                cache[key] = None
+        return cache[key]
+
+    def label(method: str, kr: tuple[str, str]) -> str:
+        if method not in KR_VARIANTS or kr == ("expected", "linear"):
+            return method
+        return f"{method} ({kr[0]} information, {kr[1]} parameterization)"
 
     for v in bad:
         if v.section != "fixed" or v.quantity not in ("df", "se"):
@@ -224,9 +232,14 @@ def _definitions(block: dict[str, Any], fit: FitResult, design: Design,
         methods = [m for m in (DF_METHODS if v.quantity == "df" else SE_KINDS) if m != "none"]
         hits = []
         for m in methods:
-            s = get(v.quantity, m)
-            if s is not None and term in s.index and _matches(ref, float(s[term])):
-                hits.append((m, float(s[term])))
+            for kr in (kr_forms if m in KR_VARIANTS else [("expected", "linear")]):
+                s = get(v.quantity, m, kr)
+                if s is None or term not in s.index or not np.isfinite(s[term]):
+                    continue
+                val = float(s[term])
+                same = any(lab.split(" ")[0] == m and abs(val - x) <= 1e-10 * abs(x) for lab, x in hits)
+                if _matches(ref, val) and not same:  # a form that repeats a number is not listed again
+                    hits.append((label(m, kr), val))
         if hits:
             desc = "; ".join(f"{m} gives {val:.6g}" for m, val in hits)
             declared = (block.get("options") or {}).get("df" if v.quantity == "df" else "se")

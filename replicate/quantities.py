@@ -20,7 +20,7 @@ from .case import Case, Printed
 from .compare import DISCREPANCY, EXPLAINED, QUANTITY_KIND, ValueComparison, compare_value, resolve_tolerance
 from .design import Design
 from .errors import CaseError, ReplicateError
-from .inference import fixed_df, fixed_se
+from .inference import fixed_df, fixed_se, kr_settings
 from .results import FitResult
 
 
@@ -137,8 +137,9 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design) -> list[Va
 
     df_method = opts.get("df")
     se_kind = opts.get("se", "model")
-    se_all = _Lazy(lambda: fixed_se(fit, design, se_kind))
-    df_all = _Lazy(lambda: fixed_df(fit, design, df_method)) if df_method else None
+    kr = kr_settings(opts, block.get("software"))
+    se_all = _Lazy(lambda: fixed_se(fit, design, se_kind, kr=kr))
+    df_all = _Lazy(lambda: fixed_df(fit, design, df_method, kr=kr)) if df_method else None
 
     for term, qs in (values.get("fixed") or {}).items():
         eng = _mapped(block, term)

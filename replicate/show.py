@@ -62,9 +62,12 @@ def render_show(case: Case, res: CaseResult) -> str:
     return "\n".join(line for line in out if line is not None)
 
 
-SE_COLUMNS = [("model", "model"), ("kenward-roger", "KR"), ("cr0", "CR0"), ("cr1", "CR1"), ("cr2", "CR2")]
-DF_COLUMNS = [("residual", "resid"), ("containment", "contain"), ("between-within", "bw"), ("hlm", "HLM"),
-              ("nlme", "nlme"), ("satterthwaite", "Satt"), ("kenward-roger", "KR")]
+PB, SAS = ("expected", "linear"), ("observed", "linear")  # Kenward-Roger as pbkrtest / as SAS
+SE_COLUMNS = [("model", "model", PB), ("kenward-roger", "KR", PB), ("kenward-roger", "KR-SAS", SAS),
+              ("kenward-roger-2", "KR2-SAS", SAS), ("cr0", "CR0", PB), ("cr1", "CR1", PB), ("cr2", "CR2", PB)]
+DF_COLUMNS = [("residual", "resid", PB), ("containment", "contain", PB), ("between-within", "bw", PB),
+              ("hlm", "HLM", PB), ("nlme", "nlme", PB), ("satterthwaite", "Satt", PB),
+              ("kenward-roger", "KR", PB), ("kenward-roger", "KR-SAS", SAS)]
 
 
 def inference_table(fit, design) -> list[str]:
@@ -72,24 +75,24 @@ def inference_table(fit, design) -> list[str]:
     from .errors import ReplicateError
     from .inference import fixed_df, fixed_se
 
-    def column(fn, name):
+    def column(fn, name, kr):
         try:
-            return fn(fit, design, name), ""
+            return fn(fit, design, name, kr=kr), ""
         except (ReplicateError, ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
             return None, f"{name}: {getattr(exc, 'message', str(exc))}"
 
-    ses = [(label, *column(fixed_se, kind)) for kind, label in SE_COLUMNS]
-    dfs = [(label, *column(fixed_df, kind)) for kind, label in DF_COLUMNS]
+    ses = [(label, *column(fixed_se, kind, kr)) for kind, label, kr in SE_COLUMNS]
+    dfs = [(label, *column(fixed_df, kind, kr)) for kind, label, kr in DF_COLUMNS]
     def row(name: str, columns: list, width: int) -> str:
         return "".join(f"{vals[name]:>{width}.5g}" if vals is not None else f"{'—':>{width}}"
                        for _, vals, _ in columns)
 
-    out = ["standard errors by definition (model: lme4/SAS; KR: pbkrtest, SAS ddfm=kr; CR0: HLM robust; "
-           "CR2: clubSandwich)",
-           f"{'fixed effect':<24}{'estimate':>12}" + "".join(f"{lab:>11}" for lab, _, _ in ses)]
-    out += [f"{name[:23]:<24}{fit.fixed[name]:>12.5g}" + row(name, ses, 11) for name in fit.fixed.index]
+    out = ["standard errors by definition (model: lme4/SAS; KR: pbkrtest; KR-SAS / KR2-SAS: SAS ddfm=kr / "
+           "ddfm=kr2, observed information; CR0: HLM robust; CR2: clubSandwich)",
+           f"{'fixed effect':<24}{'estimate':>12}" + "".join(f"{lab:>10}" for lab, _, _ in ses)]
+    out += [f"{name[:23]:<24}{fit.fixed[name]:>12.5g}" + row(name, ses, 10) for name in fit.fixed.index]
     out += ["", "denominator df by definition (resid: n - p; contain/bw: SAS ddfm=; HLM: J - S - 1; "
-            "nlme: inner/outer; Satt: lmerTest; KR: pbkrtest)",
+            "nlme: inner/outer; Satt: lmerTest; KR: pbkrtest; KR-SAS: SAS ddfm=kr and kr2)",
             f"{'fixed effect':<24}" + "".join(f"{lab:>10}" for lab, _, _ in dfs)]
     out += [f"{name[:23]:<24}" + row(name, dfs, 10) for name in fit.fixed.index]
     notes = [why for _, _, why in ses + dfs if why]

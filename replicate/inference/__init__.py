@@ -18,7 +18,23 @@ from ..results import FitResult
 
 DF_METHODS = ("residual", "containment", "between-within", "hlm", "nlme", "satterthwaite",
               "kenward-roger", "kenward-roger-2", "cr2-satterthwaite", "none")
-SE_KINDS = ("model", "kenward-roger", "cr0", "cr1", "cr2")
+SE_KINDS = ("model", "kenward-roger", "kenward-roger-2", "cr0", "cr1", "cr2")
+# df method / SE kind -> Kenward-Roger variant
+KR_VARIANTS = {"kenward-roger": "kr", "kenward-roger-2": "kr2"}
+
+
+def kr_settings(options: dict | None, software: str | None = None) -> tuple[str, str]:
+    """(information, parameterization) for Kenward-Roger from a block's ``options``.
+
+    ``information`` is the block's ``options.information`` if it says, else
+    the program's default: ``"observed"`` for SAS (``ddfm=kr`` uses the
+    observed information unless told otherwise), ``"expected"`` for everything
+    else (pbkrtest). ``parameterization`` defaults to ``"linear"`` (pbkrtest,
+    SAS ``type=un``/``vc``); ``cholesky`` is SAS ``type=fa0(k)``/``chol``.
+    """
+    options = options or {}
+    default = "observed" if str(software or "").lower() == "sas" else "expected"
+    return (str(options.get("information", default)), str(options.get("parameterization", "linear")))
 
 
 def _once(fit: FitResult, key: object, compute: Callable[[], Any]) -> Any:
@@ -30,17 +46,25 @@ def _once(fit: FitResult, key: object, compute: Callable[[], Any]) -> Any:
     return cache[key]
 
 
-def fixed_df(fit: FitResult, design: Design, method: str) -> pd.Series:
-    """Denominator degrees of freedom per fixed effect under ``method``."""
-    return _once(fit, ("df", method), lambda: _fixed_df(fit, design, method))
+def fixed_df(fit: FitResult, design: Design, method: str, *,
+             kr: tuple[str, str] = ("expected", "linear")) -> pd.Series:
+    """Denominator degrees of freedom per fixed effect under ``method``.
+
+    ``kr`` is (information, parameterization) for the Kenward-Roger methods
+    (see :func:`kr_settings`); other methods ignore it.
+    """
+    key = ("df", method, kr) if method in KR_VARIANTS else ("df", method)
+    return _once(fit, key, lambda: _fixed_df(fit, design, method, kr))
 
 
-def fixed_se(fit: FitResult, design: Design, kind: str) -> pd.Series:
-    """Standard errors of the fixed effects of the given kind."""
-    return _once(fit, ("se", kind), lambda: _fixed_se(fit, design, kind))
+def fixed_se(fit: FitResult, design: Design, kind: str, *,
+             kr: tuple[str, str] = ("expected", "linear")) -> pd.Series:
+    """Standard errors of the fixed effects of the given kind (``kr`` as in :func:`fixed_df`)."""
+    key = ("se", kind, kr) if kind in KR_VARIANTS else ("se", kind)
+    return _once(fit, key, lambda: _fixed_se(fit, design, kind, kr))
 
 
-def _fixed_df(fit: FitResult, design: Design, method: str) -> pd.Series:
+def _fixed_df(fit: FitResult, design: Design, method: str, kr: tuple[str, str]) -> pd.Series:
     names = list(fit.fixed.index)
     if method == "residual":
         return pd.Series(float(design.n - design.p), index=names)
@@ -57,8 +81,8 @@ def _fixed_df(fit: FitResult, design: Design, method: str) -> pd.Series:
         rule = {"containment": dfrules.containment_df, "between-within": dfrules.between_within_df,
                 "hlm": dfrules.hlm_df, "nlme": dfrules.nlme_df}[method]
         return rule(fit, design, design.spec)
-    if method == "kenward-roger":
-        return kenward_roger_of(fit, design).df
+    if method in KR_VARIANTS:
+        return kenward_roger_of(fit, design, KR_VARIANTS[method], *kr).df
     if method == "cr2-satterthwaite":  # clubSandwich's coef_test(vcov = "CR2", test = "Satterthwaite")
         from .robust import cr2_satterthwaite_df
 
@@ -71,7 +95,7 @@ def _fixed_df(fit: FitResult, design: Design, method: str) -> pd.Series:
     raise NotImplementedOption(f"unknown df method {method!r}", hint="one of " + ", ".join(DF_METHODS))
 
 
-def _fixed_se(fit: FitResult, design: Design, kind: str) -> pd.Series:
+def _fixed_se(fit: FitResult, design: Design, kind: str, kr: tuple[str, str]) -> pd.Series:
     if kind == "model":
         return fit.se
     if not design.reterms:
@@ -81,16 +105,19 @@ def _fixed_se(fit: FitResult, design: Design, kind: str) -> pd.Series:
         from .robust import cluster_robust_se
 
         return cluster_robust_se(fit, design, kind.upper())
-    if kind == "kenward-roger":
-        return kenward_roger_of(fit, design).se
+    if kind in KR_VARIANTS:
+        return kenward_roger_of(fit, design, KR_VARIANTS[kind], *kr).se
     if kind in SE_KINDS:
         raise NotImplementedOption(f"standard-error kind {kind!r} is not implemented yet",
                                    hint="see the inference issue; it is planned")
     raise NotImplementedOption(f"unknown standard-error kind {kind!r}", hint="one of " + ", ".join(SE_KINDS))
 
 
-def kenward_roger_of(fit: FitResult, design: Design):  # -> KRResult
+def kenward_roger_of(fit: FitResult, design: Design, variant: str = "kr", information: str = "expected",
+                     parameterization: str = "linear"):  # -> KRResult
     """Kenward-Roger for this fit, computed once and kept with the fit (df and SEs share it)."""
     from .kenward_roger import kenward_roger
 
-    return _once(fit, "kenward-roger", lambda: kenward_roger(fit, design))
+    return _once(fit, ("kenward-roger", variant, information, parameterization),
+                 lambda: kenward_roger(fit, design, variant=variant, information=information,
+                                       parameterization=parameterization))

@@ -49,9 +49,36 @@ formula) with the REML fit's P and W. Both are reproduced: ``vcov_adj`` and
 :meth:`KRResult.ftest` use the REML refit throughout, ``df`` uses the fit as
 given for ``Phi`` exactly as ``get_Lb_ddf`` does.
 
-Not implemented: ``variant="kr2"`` (SAS ``ddfm=kr2``, the revised
-approximation of Kenward & Roger 2009) raises
-:class:`~replicate.errors.NotImplementedOption`.
+Variants and parameterizations (SAS ``ddfm=kr``, ``kr(firstorder)``, ``kr2``).
+The 1997 adjustment has a term in the second derivatives of Sigma,
+``R_ij = X'A (d2 Sigma / d psi_i d psi_j) A X``:
+``Phi_A = Phi + 2 Phi [sum W_ij (Q_ij - P_i Phi P_j - R_ij / 4)] Phi``.
+Whether it is zero depends on how the covariance is parameterized.
+``parameterization="linear"`` uses the entries of each term's covariance
+matrix (pbkrtest; SAS ``type=vc`` / ``type=un``), where Sigma is linear and
+``R_ij = 0``. ``parameterization="cholesky"`` uses the entries of each term's
+lower Cholesky factor ``L`` (``G = L L'``; SAS ``type=fa0(k)`` / ``chol``,
+lme4's own theta up to the factor sigma), where Sigma is quadratic, ``R_ij``
+is not zero and ``variant="kr"`` gives smaller standard errors than the
+linear form: the adjustment is not invariant, as SAS's documentation warns.
+``variant="firstorder"`` drops ``R_ij``. ``variant="kr2"`` (Kenward & Roger
+2009, "An improved approximation to the precision of fixed effects from
+restricted maximum likelihood", CSDA 53:2583-2595) keeps ``R_ij`` and adds
+the term the 1997 expansion left out, the O(1/n) bias ``b`` of the REML
+estimates of the covariance parameters:
+``Phi_A2 = Phi_A + Phi (sum_i b_i P_i) Phi``. The bias is Cox & Snell's
+(1968) first-order bias; for the REML likelihood it reduces to
+``b = -(1/4) I^-1 c``, ``c_r = sum_tu W_tu tr(P Sigma_tu P Sigma_r)``
+(``I`` the expected REML information, ``P`` the REML projection). For a
+linear parameterization ``b = 0`` and KR2 equals KR; for a parameterization
+of a structure that some reparameterization makes linear (every structure
+fitted here), the bias term cancels ``R_ij`` exactly and KR2 equals KR in
+the linear form, whatever the parameterization -- the invariance the 2009
+paper was written to restore. The df formula (A1, A2) is the same in all
+variants and invariant under reparameterization. In the Cholesky form the
+information is transformed from the linear one, ``J' I J`` with
+``J = d(linear)/d(cholesky)``: exact for the expected information, and for
+the observed information at the REML optimum, where the score vanishes.
 """
 
 from __future__ import annotations
@@ -63,12 +90,13 @@ import pandas as pd
 from scipy import stats
 
 from ..design import Design
-from ..errors import NotImplementedOption
+from ..errors import ModelError, NotImplementedOption
 from ..results import FitResult
 from .kr_blocks import BlockStructure, Moments
 
 VARIANTS = ("kr", "firstorder", "kr2")
 INFORMATION = ("expected", "observed")
+PARAMETERIZATIONS = ("linear", "cholesky")
 
 
 # ---------------------------------------------------------------- parameters
@@ -107,6 +135,72 @@ def varpar_values(design: Design, theta: np.ndarray, sigma2: float) -> np.ndarra
                 vals.append(Gam[a, b])
     vals.append(sigma2)
     return np.asarray(vals)
+
+
+def term_factors(design: Design, theta: np.ndarray, sigma2: float) -> list[np.ndarray]:
+    """Each term's lower Cholesky factor ``L = sigma Lambda_t`` of its covariance ``G = L L'``."""
+    out = []
+    pos = 0
+    for term in design.reterms:
+        k = term.k
+        L = np.zeros((k, k))
+        for j in range(k):
+            for i in range(j, k):
+                L[i, j] = theta[pos]
+                pos += 1
+        out.append(np.sqrt(sigma2) * L)
+    return out
+
+
+def reparameterization(design: Design, theta: np.ndarray, sigma2: float, parameterization: str
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Values of the covariance parameters in ``parameterization`` and the map to the linear ones.
+
+    Returns:
+        psi: the parameter values, in pbkrtest's order (per term the lower
+            triangle column by column, residual variance last).
+        J: (s, s) ``J[a, i] = d gamma_a / d psi_i`` (gamma the linear parameters).
+        H: (s, s, s) ``H[a, i, j] = d2 gamma_a / d psi_i d psi_j``.
+        names: the parameter names.
+    """
+    layout = varpar_layout(design)
+    s = len(layout)
+    if parameterization == "linear":
+        return varpar_values(design, theta, sigma2), np.eye(s), np.zeros((s, s, s)), [nm for *_, nm in layout]
+    if parameterization != "cholesky":
+        raise NotImplementedOption(f"covariance parameterization {parameterization!r} unknown",
+                                   hint="one of " + ", ".join(PARAMETERIZATIONS))
+    factors = term_factors(design, theta, sigma2)
+    psi = np.empty(s)
+    J = np.zeros((s, s))
+    H = np.zeros((s, s, s))
+    names = []
+    start = 0
+    for t, term in enumerate(design.reterms):
+        L = factors[t]
+        if np.any(np.abs(np.diag(L)) <= 1e-8 * max(1.0, float(np.abs(L).max()))):
+            raise ModelError(
+                f"the Cholesky parameterization of the {term.group!r} term is singular at this fit "
+                "(a variance is estimated as 0)",
+                hint="use parameterization='linear' (SAS type=un/vc, pbkrtest); "
+                     "KR2 in the Cholesky form needs a positive definite covariance")
+        idx = [(a, b) for b in range(term.k) for a in range(b, term.k)]
+        for u, (a, b) in enumerate(idx):
+            psi[start + u] = L[a, b]
+            names.append(f"chol({term.group}|{term.columns[a]},{term.columns[b]})")
+        # G_ab = sum_m L_am L_bm;  dG_ab/dL_cd = [a=c] L_bd + [b=c] L_ad
+        # d2 G_ab / dL_cd dL_ef = [d=f] ([a=c][b=e] + [b=c][a=e])
+        for ra, (a, b) in enumerate(idx):
+            for ri, (c, d) in enumerate(idx):
+                J[start + ra, start + ri] = (L[b, d] if a == c else 0.0) + (L[a, d] if b == c else 0.0)
+                for rj, (e, f) in enumerate(idx):
+                    if d == f:
+                        H[start + ra, start + ri, start + rj] = float(a == c and b == e) + float(b == c and a == e)
+        start += len(idx)
+    psi[-1] = sigma2
+    J[-1, -1] = 1.0
+    names.append("var(Residual)")
+    return psi, J, H, names
 
 
 # ---------------------------------------------------------------- pieces
@@ -253,28 +347,84 @@ def _generalized_inverse(M: np.ndarray) -> np.ndarray:
     return np.linalg.pinv(M, rcond=np.sqrt(np.finfo(float).eps))
 
 
-def covariance_of_varpar(pc: KRPieces, information: str) -> np.ndarray:
-    """W: asymptotic covariance of the covariance parameters (inverse information)."""
+def covariance_of_varpar(pc: KRPieces, information: str, J: np.ndarray | None = None) -> np.ndarray:
+    """W: asymptotic covariance of the covariance parameters (inverse information).
+
+    ``J`` (``d linear / d psi``) gives W in another parameterization: the
+    information becomes ``J' I J``.
+    """
     if information == "expected":
         Info2 = pc.IE2
     else:
         Info2 = 2.0 * pc.Y2 - pc.IE2
+    if J is not None:
+        Info2 = J.T @ Info2 @ J
     W = 2.0 * _generalized_inverse(Info2)
     return 0.5 * (W + W.T)
 
 
-def adjusted_vcov(pc: KRPieces, W: np.ndarray) -> np.ndarray:
-    """``Phi_A = Phi + 2 Phi U Phi`` with ``U = sum_ij W_ij (Q_ij - P_i Phi P_j)``."""
+@dataclass(frozen=True)
+class Adjustment:
+    """Kenward-Roger's adjustment in one parameterization of the covariance parameters.
+
+    Attributes:
+        P: (s, p, p) ``P_i = X' (d Sigma^-1 / d psi_i) X``.
+        W: (s, s) covariance of the parameters (inverse information).
+        U: ``sum_ij W_ij (Q_ij - P_i Phi P_j)`` (invariant under reparameterization).
+        R: ``sum_ij W_ij R_ij`` with ``R_ij = X'A (d2 Sigma / d psi_i d psi_j) A X``.
+        bias: (s,) first-order bias of the REML estimates of the parameters.
+    """
+
+    P: np.ndarray
+    W: np.ndarray
+    U: np.ndarray
+    R: np.ndarray
+    bias: np.ndarray
+
+    def vcov(self, Phi: np.ndarray, variant: str) -> np.ndarray:
+        """``Phi_A`` of ``variant``: ``"firstorder"``, ``"kr"`` (with R) or ``"kr2"`` (with R and the bias)."""
+        PhiA = Phi + 2.0 * Phi @ self.U @ Phi
+        if variant in ("kr", "kr2"):
+            PhiA = PhiA - 0.5 * Phi @ self.R @ Phi
+        if variant == "kr2":
+            PhiA = PhiA + Phi @ np.einsum("i,ipq->pq", self.bias, self.P) @ Phi
+        return 0.5 * (PhiA + PhiA.T)
+
+
+def adjustment(pc: KRPieces, information: str, J: np.ndarray | None = None,
+               H: np.ndarray | None = None) -> Adjustment:
+    """The adjustment's pieces in the parameterization given by ``J`` and ``H``
+    (see :func:`reparameterization`; None: the linear parameters themselves)."""
     Phi = pc.Phi
-    s = W.shape[0]
+    s = pc.P.shape[0]
+    linear = J is None
+    if linear:
+        J = np.eye(s)
+        H = np.zeros((s, s, s))
+    W = covariance_of_varpar(pc, information, None if linear else J)
+    P = pc.P if linear else np.einsum("ai,apq->ipq", J, pc.P)
+    Q = pc.Q if linear else np.einsum("ai,bj,abpq->ijpq", J, J, pc.Q, optimize=True)
     U = np.zeros_like(Phi)
     for i in range(s):
-        PiPhi = pc.P[i] @ Phi
+        PiPhi = P[i] @ Phi
         for j in range(s):
-            U += W[i, j] * (pc.Q[i, j] - PiPhi @ pc.P[j])
+            U += W[i, j] * (Q[i, j] - PiPhi @ P[j])
     U = 0.5 * (U + U.T)
-    PhiA = Phi + 2.0 * Phi @ U @ Phi
-    return 0.5 * (PhiA + PhiA.T)
+    # d2 Sigma / d psi_i d psi_j = sum_a H[a, i, j] G_a, so R_ij = -sum_a H[a, i, j] P_a (linear P)
+    h = np.einsum("aij,ij->a", H, W)
+    R = -np.einsum("a,apq->pq", h, pc.P)
+    # Cox-Snell bias of the REML estimates: b = -(1/4) I^-1 c,
+    # c_r = sum_tu W_tu tr(P Sigma_tu P Sigma_r) = (J' tr(P G_a P G_b) h)_r
+    c = J.T @ pc.IE2 @ h
+    bias = -0.25 * (2.0 * _generalized_inverse(J.T @ pc.IE2 @ J)) @ c
+    return Adjustment(P=P, W=W, U=U, R=0.5 * (R + R.T), bias=bias)
+
+
+def _sqrt_or_nan(v: np.ndarray) -> np.ndarray:
+    """Square roots, NaN where a variance is negative (``variant="kr"`` in the
+    Cholesky form can make the adjusted covariance indefinite)."""
+    v = np.asarray(v, dtype=float)
+    return np.where(v >= 0, np.sqrt(np.abs(v)), np.nan)
 
 
 def _div_zero(x: float, y: float, tol: float = 1e-14) -> float:
@@ -331,14 +481,16 @@ class KRResult:
         vcov_adj: KR-adjusted covariance of beta (pbkrtest ``vcovAdj``).
         df: KR denominator df of each coefficient (pbkrtest ``get_Lb_ddf``
             with a unit contrast; SAS ``ddfm=kr``).
-        se: ``sqrt(diag(vcov_adj))``.
+        se: ``sqrt(diag(vcov_adj))`` (NaN where that diagonal is negative).
         vcov: the unadjusted covariance ``Phi`` at the (REML) estimates.
         fixed: the fixed-effect estimates.
-        varpar: covariance parameters in pbkrtest's order.
+        varpar: covariance parameters in pbkrtest's order, in ``parameterization``.
         W: their asymptotic covariance (inverse information).
-        variant, information: what was computed.
+        variant, information, parameterization: what was computed.
         refit_reml: True if an ML fit was refitted by REML (as pbkrtest does).
         P: (s, p, p) the matrices ``P_i``, needed with W for the df of any contrast.
+        bias: first-order bias of the REML estimates of ``varpar`` (the term
+            KR2 adds; zero in the linear parameterization).
     """
 
     vcov_adj: pd.DataFrame
@@ -350,8 +502,10 @@ class KRResult:
     W: pd.DataFrame
     variant: str = "kr"
     information: str = "expected"
+    parameterization: str = "linear"
     refit_reml: bool = False
     P: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+    bias: pd.Series | None = None
 
     def ftest(self, L: np.ndarray, beta0: np.ndarray | float = 0.0) -> dict[str, float]:
         """KR F test of ``L beta = L beta0`` (pbkrtest ``KRmodcomp`` with a restriction matrix).
@@ -380,18 +534,24 @@ class KRResult:
 
 
 def kenward_roger(fit: FitResult, design: Design, *, variant: str = "kr",
-                  information: str = "expected", weights: str = "model") -> KRResult:
+                  information: str = "expected", parameterization: str = "linear",
+                  weights: str = "model") -> KRResult:
     """Kenward-Roger adjusted covariance, per-coefficient df, and F tests.
 
     Args:
         fit: a fit from the native engine (needs ``theta`` and ``sigma2``).
         design: the design the fit was made on.
-        variant: ``"kr"`` (Kenward & Roger 1997, pbkrtest, SAS ``ddfm=kr``) or
-            ``"firstorder"`` (SAS ``ddfm=kr(firstorder)``: drops the second
-            derivatives of Sigma, which are zero in this linear
-            parameterization, so it gives the same numbers). ``"kr2"`` is not
-            implemented.
-        information: ``"expected"`` (pbkrtest) or ``"observed"``.
+        variant: ``"kr"`` (Kenward & Roger 1997: pbkrtest, SAS ``ddfm=kr``),
+            ``"firstorder"`` (SAS ``ddfm=kr(firstorder)``: without the second
+            derivatives of Sigma) or ``"kr2"`` (Kenward & Roger 2009, SAS
+            ``ddfm=kr2``: with the REML bias term). See the module notes.
+        information: ``"expected"`` (pbkrtest) or ``"observed"`` (SAS's default).
+        parameterization: ``"linear"`` (variances and covariances: pbkrtest,
+            SAS ``type=un``/``vc``) or ``"cholesky"`` (entries of the Cholesky
+            factor of each term's covariance: SAS ``type=fa0(k)``/``chol``).
+            The three variants agree in the linear form; they differ in the
+            Cholesky form, where ``"kr"`` shrinks the standard errors and
+            ``"firstorder"`` and ``"kr2"`` give the linear form's numbers.
         weights: only for models with prior weights. ``"model"`` (default)
             uses the model's ``Sigma = sigma^2 W^-1 + Z D Z'``. ``"pbkrtest"``
             reproduces pbkrtest 0.5.2, which builds Sigma with an identity
@@ -402,12 +562,11 @@ def kenward_roger(fit: FitResult, design: Design, *, variant: str = "kr",
     if variant not in VARIANTS:
         raise NotImplementedOption(f"Kenward-Roger variant {variant!r} unknown",
                                    hint="one of " + ", ".join(VARIANTS))
-    if variant == "kr2":
-        raise NotImplementedOption(
-            "Kenward-Roger variant 'kr2' (SAS ddfm=kr2, Kenward & Roger 2009) is not implemented",
-            hint="use variant='kr' (pbkrtest, SAS ddfm=kr) or 'firstorder'")
     if information not in INFORMATION:
         raise NotImplementedOption(f"information {information!r} unknown", hint="'expected' or 'observed'")
+    if parameterization not in PARAMETERIZATIONS:
+        raise NotImplementedOption(f"covariance parameterization {parameterization!r} unknown",
+                                   hint="one of " + ", ".join(PARAMETERIZATIONS))
     if weights not in ("model", "pbkrtest"):
         raise NotImplementedOption(f"weights handling {weights!r} unknown", hint="'model' or 'pbkrtest'")
     if fit.theta is None:
@@ -425,27 +584,28 @@ def kenward_roger(fit: FitResult, design: Design, *, variant: str = "kr",
     pb_weights = weights == "pbkrtest" and design.weights is not None
     blocks = BlockStructure(design, use_weights=not pb_weights)
     Phi_fit = reml_fit.vcov.loc[names, names].to_numpy() if pb_weights else None
+    psi, J, H, vp_names = reparameterization(design, theta, sigma2, parameterization)
     pc = kr_pieces(blocks, theta, sigma2, observed=(information == "observed"), Phi=Phi_fit)
-    W = covariance_of_varpar(pc, information)
-    PhiA = adjusted_vcov(pc, W)
+    adj = adjustment(pc, information, *((None, None) if parameterization == "linear" else (J, H)))
+    PhiA = adj.vcov(pc.Phi, variant)
     Phi_df = fit.vcov.loc[names, names].to_numpy() if refit else pc.Phi
     dfs = []
     for k in range(len(names)):
         e = np.zeros((1, len(names)))
         e[0, k] = 1.0
-        dfs.append(kr_moments(e, Phi_df, pc.P, W)["ddf"])
-    layout = varpar_layout(design)
-    vp_names = [nm for (_, _, _, nm) in layout]
+        dfs.append(kr_moments(e, Phi_df, adj.P, adj.W)["ddf"])
     return KRResult(
         vcov_adj=pd.DataFrame(PhiA, index=names, columns=names),
         df=pd.Series(dfs, index=names, dtype=float),
-        se=pd.Series(np.sqrt(np.diag(PhiA)), index=names),
+        se=pd.Series(_sqrt_or_nan(np.diag(PhiA)), index=names),
         vcov=pd.DataFrame(pc.Phi, index=names, columns=names),
         fixed=pd.Series(np.asarray(reml_fit.fixed.loc[names], dtype=float), index=names),
-        varpar=pd.Series(varpar_values(design, theta, sigma2), index=vp_names),
-        W=pd.DataFrame(W, index=vp_names, columns=vp_names),
-        variant=variant, information=information, refit_reml=refit, P=pc.P,
+        varpar=pd.Series(psi, index=vp_names),
+        W=pd.DataFrame(adj.W, index=vp_names, columns=vp_names),
+        variant=variant, information=information, parameterization=parameterization,
+        refit_reml=refit, P=adj.P, bias=pd.Series(adj.bias, index=vp_names),
     )
 
 
-__all__ = ["KRPieces", "KRResult", "kenward_roger", "kr_moments", "kr_pieces", "varpar_layout"]
+__all__ = ["Adjustment", "KRPieces", "KRResult", "adjustment", "kenward_roger", "kr_moments", "kr_pieces",
+           "reparameterization", "varpar_layout"]

@@ -20,8 +20,17 @@ from rsupport import from_r, need_r, to_r
 
 from replicate.design import build_design
 from replicate.engines import get_engine
-from replicate.errors import NotImplementedOption
-from replicate.inference.kenward_roger import kenward_roger, varpar_layout, varpar_values
+from replicate.errors import ModelError, NotImplementedOption
+from replicate.inference import fixed_df, fixed_se, kr_settings
+from replicate.inference.kenward_roger import (
+    adjustment,
+    kenward_roger,
+    kr_pieces,
+    reparameterization,
+    varpar_layout,
+    varpar_values,
+)
+from replicate.inference.kr_blocks import BlockStructure
 from replicate.inference.marginal import hessian, sparse_z
 from replicate.spec import parse_formula
 
@@ -347,10 +356,13 @@ def test_variants_and_contrasts():
     kr = kenward_roger(fit, design)
     first = kenward_roger(fit, design, variant="firstorder")
     pd.testing.assert_frame_equal(kr.vcov_adj, first.vcov_adj)
-    with pytest.raises(NotImplementedOption, match="kr2"):
-        kenward_roger(fit, design, variant="kr2")
+    kr2 = kenward_roger(fit, design, variant="kr2")
+    pd.testing.assert_frame_equal(kr.vcov_adj, kr2.vcov_adj)  # linear parameters: no R_ij, no bias
+    assert np.all(kr2.bias.to_numpy() == 0.0)
     with pytest.raises(NotImplementedOption):
         kenward_roger(fit, design, variant="satterthwaite")
+    with pytest.raises(NotImplementedOption, match="parameterization"):
+        kenward_roger(fit, design, parameterization="log-cholesky")
     # a single row: ddf equals the per-coefficient df, the scaling is 1
     t1 = kr.ftest(np.array([[0.0, 1.0]]))
     assert t1["ddf"] == pytest.approx(kr.df["x"], rel=1e-10)
@@ -361,6 +373,171 @@ def test_variants_and_contrasts():
     t3 = kr.ftest(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
     for key in ("F", "ndf", "ddf", "scale", "p"):
         assert t3[key] == pytest.approx(t2[key], rel=1e-8)
+
+
+# ---------------------------------------------------------------- KR2 and the Cholesky parameterization
+
+def dense_cholesky(design, fit, information="expected"):
+    """KR 1997 / first-order / KR2 pieces in the Cholesky parameters, from Sigma(psi) built densely.
+
+    The derivatives of Sigma come from central differences of the function
+    ``psi -> Sigma`` (exact here: Sigma is quadratic in psi), so nothing of the
+    Jacobian bookkeeping of the module is reused.
+    """
+    n = design.n
+    w = design.weights if design.weights is not None else np.ones(n)
+    Z = sparse_z(design).toarray()
+    X, y = design.X, design.y
+    offs = np.cumsum([0] + [t.nlevels * t.k for t in design.reterms])
+    psi0, *_ = reparameterization(design, np.asarray(fit.theta), fit.sigma2, "cholesky")
+    tri = [[(a, b) for b in range(t.k) for a in range(b, t.k)] for t in design.reterms]
+
+    def sigma(psi):
+        S = psi[-1] * np.diag(1.0 / w)
+        pos = 0
+        for t, term in enumerate(design.reterms):
+            L = np.zeros((term.k, term.k))
+            for a, b in tri[t]:
+                L[a, b] = psi[pos]
+                pos += 1
+            Zt = Z[:, offs[t]:offs[t + 1]]
+            S = S + Zt @ np.kron(np.eye(term.nlevels), L @ L.T) @ Zt.T
+        return S
+
+    s, h = psi0.shape[0], 1e-3
+    E = np.eye(s) * h
+    S1 = [(sigma(psi0 + E[i]) - sigma(psi0 - E[i])) / (2 * h) for i in range(s)]
+    S2 = [[(sigma(psi0 + E[i] + E[j]) - sigma(psi0 + E[i] - E[j]) - sigma(psi0 - E[i] + E[j])
+            + sigma(psi0 - E[i] - E[j])) / (4 * h * h) for j in range(s)] for i in range(s)]
+    A = np.linalg.inv(sigma(psi0))
+    Phi = np.linalg.inv(X.T @ A @ X)
+    Pm = A - A @ X @ Phi @ X.T @ A
+    Py = Pm @ y
+    P = [-X.T @ A @ Si @ A @ X for Si in S1]
+    Q = [[X.T @ A @ Si @ A @ Sj @ A @ X for Sj in S1] for Si in S1]
+    R = [[X.T @ A @ S2[i][j] @ A @ X for j in range(s)] for i in range(s)]
+    IE = np.array([[0.5 * np.trace(Pm @ S1[i] @ Pm @ S1[j]) for j in range(s)] for i in range(s)])
+    if information == "expected":
+        info = IE
+    else:  # minus the second derivative of the REML log-likelihood, score terms included
+        info = np.array([[-IE[i, j] + 0.5 * np.trace(Pm @ S2[i][j]) + Py @ S1[i] @ Pm @ S1[j] @ Py
+                          - 0.5 * Py @ S2[i][j] @ Py for j in range(s)] for i in range(s)])
+    W = np.linalg.inv(info)
+    U = sum(W[i, j] * (Q[i][j] - P[i] @ Phi @ P[j]) for i in range(s) for j in range(s))
+    Rsum = sum(W[i, j] * R[i][j] for i in range(s) for j in range(s))
+    c = np.array([sum(W[t, u] * np.trace(Pm @ S2[t][u] @ Pm @ S1[r]) for t in range(s) for u in range(s))
+                  for r in range(s)])
+    bias = -0.25 * np.linalg.solve(IE, c)
+    first = Phi + 2 * Phi @ U @ Phi
+    kr = first - 0.5 * Phi @ Rsum @ Phi
+    kr2 = kr + Phi @ sum(b * Pi for b, Pi in zip(bias, P)) @ Phi
+    return {"firstorder": first, "kr": kr, "kr2": kr2}, W, bias, psi0
+
+
+@pytest.mark.parametrize("kind", ["nested", "crossed"])
+@pytest.mark.parametrize("information", ["expected", "observed"])
+def test_cholesky_form_matches_dense_reference(kind, information):
+    formula, df, weights = _simulated(kind)
+    design = build_design(parse_formula(formula), df, weights=weights)
+    fit = get_engine("native").fit(design, "REML")
+    dense, W, bias, psi = dense_cholesky(design, fit, information)
+    for variant in ("firstorder", "kr", "kr2"):
+        ours = kenward_roger(fit, design, variant=variant, information=information, parameterization="cholesky")
+        np.testing.assert_allclose(ours.varpar.to_numpy(), psi, rtol=1e-12)
+        # the observed information is transformed from the linear one, dropping the score term:
+        # exact at the optimum, so the tolerance is the optimizer's
+        rtol = 1e-7 if information == "expected" else 1e-4
+        np.testing.assert_allclose(ours.W.to_numpy(), W, rtol=rtol, atol=rtol * np.abs(W).max())
+        np.testing.assert_allclose(ours.vcov_adj.to_numpy(), dense[variant], rtol=rtol, atol=1e-12)
+        np.testing.assert_allclose(ours.bias.to_numpy(), bias, rtol=rtol, atol=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["nested", "crossed", "slope_weighted"])
+def test_kr2_restores_invariance(kind):
+    """KR2 and first-order KR in the Cholesky form give the linear form's numbers; KR 1997 shrinks the SEs."""
+    formula, df, weights = _simulated(kind)
+    design = build_design(parse_formula(formula), df, weights=weights)
+    fit = get_engine("native").fit(design, "REML")
+    for information in ("expected", "observed"):
+        lin = kenward_roger(fit, design, information=information)
+        chol = {v: kenward_roger(fit, design, variant=v, information=information, parameterization="cholesky")
+                for v in ("kr", "firstorder", "kr2")}
+        for v in ("firstorder", "kr2"):
+            np.testing.assert_allclose(chol[v].vcov_adj.to_numpy(), lin.vcov_adj.to_numpy(), rtol=1e-9,
+                                       atol=1e-14)
+        for r in chol.values():  # the df formula is the same in every variant and invariant
+            np.testing.assert_allclose(r.df.to_numpy(), lin.df.to_numpy(), rtol=1e-9)
+        # the second-derivative term alone makes the SEs smaller (or the matrix indefinite)
+        d = np.diag(chol["kr"].vcov_adj.to_numpy()) - np.diag(lin.vcov_adj.to_numpy())
+        assert np.all(d < 0)
+        assert np.any(chol["kr2"].bias.to_numpy() != 0.0)
+
+
+def test_reml_bias_matches_the_sampling_distribution():
+    """The bias KR2 adds, checked on a balanced one-way layout where REML is the ANOVA estimator.
+
+    At the true values, the first-order bias of the REML estimate of the
+    between-group SD is ``-Var(s_u^2) / (8 sigma_u^3)`` with the exact
+    variance of the ANOVA estimator, and it agrees with the mean of the
+    estimator's exact sampling distribution (simulated from its chi-square
+    form) up to the next order. The residual variance is unbiased.
+    """
+    a, n, su2, se2 = 30, 5, 1.0, 1.0
+    g = np.repeat(np.arange(a), n)
+    df = pd.DataFrame({"y": np.zeros(a * n), "g": g.astype(str)})
+    design = build_design(parse_formula("y ~ 1 + (1 | g)"), df)
+    theta = np.array([np.sqrt(su2 / se2)])
+    pc = kr_pieces(BlockStructure(design), theta, se2)
+    _, J, H, _ = reparameterization(design, theta, se2, "cholesky")
+    bias = adjustment(pc, "expected", J, H).bias
+    var = 2.0 / n**2 * ((se2 + n * su2) ** 2 / (a - 1) + se2**2 / (a * (n - 1)))
+    assert bias[0] == pytest.approx(-var / (8 * su2**1.5), rel=1e-10)
+    assert abs(bias[1]) < 1e-12
+    assert np.all(adjustment(pc, "expected").bias == 0.0)  # linear parameters: unbiased
+    rng = np.random.default_rng(0)
+    reps = 400_000
+    msa = (se2 + n * su2) * rng.chisquare(a - 1, reps) / (a - 1)
+    mse = se2 * rng.chisquare(a * (n - 1), reps) / (a * (n - 1))
+    sd = np.sqrt(np.maximum((msa - mse) / n, 0.0))
+    mc, mc_se = sd.mean() - np.sqrt(su2), sd.std() / np.sqrt(reps)
+    assert abs(mc - bias[0]) < 3 * mc_se + 0.05 * abs(bias[0])
+
+
+def test_cholesky_form_refuses_a_singular_fit():
+    formula, df, _ = _simulated("k3")
+    design = build_design(parse_formula(formula), df)
+    fit = get_engine("native").fit(design, "REML")
+    assert fit.singular
+    with pytest.raises(ModelError, match="singular"):
+        kenward_roger(fit, design, variant="kr2", parameterization="cholesky")
+
+
+def test_observed_information_df_is_satterthwaite():
+    """For one coefficient, KR's df with the observed information is Satterthwaite's (lmerTest's) df."""
+    for kind in ("nested", "crossed", "slope_weighted"):
+        formula, df, weights = _simulated(kind)
+        design = build_design(parse_formula(formula), df, weights=weights)
+        fit = get_engine("native").fit(design, "REML")
+        obs = kenward_roger(fit, design, information="observed").df
+        np.testing.assert_allclose(obs.to_numpy(), fixed_df(fit, design, "satterthwaite").to_numpy(), rtol=1e-4)
+
+
+def test_dispatch_of_kr_definitions():
+    formula, df, _ = _simulated("nested")
+    design = build_design(parse_formula(formula), df)
+    fit = get_engine("native").fit(design, "REML")
+    assert kr_settings({}) == ("expected", "linear")
+    assert kr_settings({}, "sas") == ("observed", "linear")
+    assert kr_settings({"information": "expected", "parameterization": "cholesky"}, "sas") == ("expected",
+                                                                                                "cholesky")
+    lin = fixed_se(fit, design, "kenward-roger")
+    shrunk = fixed_se(fit, design, "kenward-roger", kr=("expected", "cholesky"))
+    kr2 = fixed_se(fit, design, "kenward-roger-2", kr=("expected", "cholesky"))
+    assert np.all(shrunk < lin)
+    np.testing.assert_allclose(kr2.to_numpy(), lin.to_numpy(), rtol=1e-9)
+    obs = fixed_df(fit, design, "kenward-roger-2", kr=("observed", "linear"))
+    exp_ = fixed_df(fit, design, "kenward-roger-2")
+    assert not np.allclose(obs.to_numpy(), exp_.to_numpy(), rtol=1e-6)
 
 
 # ---------------------------------------------------------------- no n x n matrix
