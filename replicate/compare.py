@@ -40,7 +40,7 @@ QUANTITY_KIND: dict[str, str] = {
     "estimate": "estimate", "se": "se", "t": "t", "df": "df", "p": "p",
     "variance": "variance", "cov": "variance", "sd": "sd", "corr": "corr",
     "loglik": "loglik", "deviance": "loglik", "reml_criterion": "loglik", "aic": "loglik",
-    "bic": "loglik", "sigma": "sd", "nobs": "count", "ngroups": "count",
+    "aicc": "loglik", "bic": "loglik", "sigma": "sd", "nobs": "count", "ngroups": "count",
     "chisq": "t", "statistic": "t", "refused": "count", "reliability": "corr",
 }
 

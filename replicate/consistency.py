@@ -102,8 +102,12 @@ def _p_t(t: float, df: float) -> float:
     return float(2 * stats.t.sf(abs(t), df)) if math.isfinite(df) else float(2 * stats.norm.sf(abs(t)))
 
 
-def check_block(values: dict[str, Any], method: str | None = None) -> list[Finding]:
-    """Every consistency check that a block's printed values allow."""
+def check_block(values: dict[str, Any], method: str | None = None, software: str | None = None) -> list[Finding]:
+    """Every consistency check that a block's printed values allow (``software`` picks the
+    program's definitions of AIC and BIC; see :mod:`replicate.inference.fitstats`)."""
+    from .inference.fitstats import convention_of
+
+    sas = convention_of(software) == "sas"
     out: list[Finding] = []
     for term, q in (values.get("fixed") or {}).items():
         est, se, t, p = (interval(q.get(k)) for k in ("estimate", "se", "t", "p"))
@@ -134,6 +138,9 @@ def check_block(values: dict[str, Any], method: str | None = None) -> list[Findi
                        _span(lambda x, d: float(stats.chi2.sf(x, d)), chisq, df))
     fit = values.get("fit") or {}
     ll = interval(fit.get("loglik"))
+    m2 = interval(fit.get("reml_criterion") if method == "REML" else None) or interval(fit.get("deviance"))
+    if not ll and m2 and fit.get("aic") is not None:  # SAS prints -2 log L, not log L
+        ll = (-m2[1] / 2, -m2[0] / 2)
     if ll:
         if fit.get("deviance") is not None:
             _check(out, "fit deviance", "deviance = -2 logLik", fit["deviance"], _span(lambda v: -2 * v, ll))
@@ -150,10 +157,16 @@ def check_block(values: dict[str, Any], method: str | None = None) -> list[Findi
             _check(out, "fit aic", f"AIC = -2 logLik + 2k with k = {k} parameters", fit["aic"],
                    _span(lambda v: -2 * v + 2 * k, ll))
             bic, n = interval(fit.get("bic")), fit.get("nobs")
+            groups = fit.get("ngroups") or {}
+            what = "n"
+            if sas and len(groups) == 1:  # SAS's BIC counts subjects
+                n, what = next(iter(groups.values())), "subjects"
+            elif sas:
+                n = None
             if bic and n is not None:
                 nval = float(n.value if isinstance(n, Printed) else n)
-                _check(out, "fit bic", f"BIC = -2 logLik + k log(n) with k = {k}, n = {nval:g}", fit["bic"],
-                       _span(lambda v: -2 * v + k * math.log(nval), ll))
+                _check(out, "fit bic", f"BIC = -2 logLik + k log({what}) with k = {k}, {what} = {nval:g}",
+                       fit["bic"], _span(lambda v: -2 * v + k * math.log(nval), ll))
     for name, q in (values.get("tests") or {}).items():
         stat, p = interval(q.get("statistic")), interval(q.get("p"))
         df, ddf = df_interval(q.get("df")), df_interval(q.get("ddf"))

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .case import Case, Printed
-from .compare import DISCREPANCY, ValueComparison, printed_unit
+from .compare import AGREES, DISCREPANCY, WITHIN, ValueComparison, printed_unit
 from .design import Design
 from .engine.theta import theta_from_covariance
 from .errors import ReplicateError
@@ -80,15 +80,18 @@ def reference_theta(block: dict[str, Any], design: Design) -> tuple[np.ndarray, 
         s2 = _num(resid.get("sd")) ** 2
     if s2 is None or s2 <= 0:
         return None
+    from .quantities import component_columns
+
     inv_names = {v: k for k, v in names.items()}
     theta: list[float] = []
     for t in design.reterms:
         grp = random.get(inv_names.get(t.group, t.group)) or random.get(t.group)
         if grp is None:
             return None
+        by_cols = {frozenset(component_columns(block, str(k))): q for k, q in grp.items()}
         G = np.zeros((t.k, t.k))
         for i, c in enumerate(t.columns):
-            q = grp.get(inv_names.get(c, c)) or grp.get(c)
+            q = by_cols.get(frozenset([c]))
             if q is None:
                 return None
             var = _num(q.get("variance"))
@@ -99,11 +102,9 @@ def reference_theta(block: dict[str, Any], design: Design) -> tuple[np.ndarray, 
             G[i, i] = var
         for i in range(t.k):
             for j in range(i + 1, t.k):
-                key = next((k for k in grp if "," in k and {p.strip() for p in k.split(",")}
-                            == {t.columns[i], t.columns[j]}), None)
-                if key is None:
+                q = by_cols.get(frozenset([t.columns[i], t.columns[j]]))
+                if q is None:
                     return None
-                q = grp[key]
                 cov = _num(q.get("cov"))
                 if cov is None and _num(q.get("corr")) is not None:
                     cov = _num(q.get("corr")) * math.sqrt(G[i, i] * G[j, j])
@@ -117,10 +118,63 @@ def reference_theta(block: dict[str, Any], design: Design) -> tuple[np.ndarray, 
     return np.asarray(theta), math.sqrt(s2)
 
 
-def _optimum(block: dict[str, Any], fit: FitResult, design: Design, software: str, engine: str,
+MAX_BOX_CORNERS = 64
+
+
+def reference_theta_box(block: dict[str, Any], design: Design) -> list[np.ndarray]:
+    """theta at the corners of the box the printed variance components round from.
+
+    Each printed variance, SD, covariance or correlation lies within half a
+    unit of its last printed digit of the program's own value; the corners of
+    that box (at most :data:`MAX_BOX_CORNERS`; none if there are more) bound
+    what the program's variance components can have been.
+    """
+    import itertools
+
+    random = block["values"].get("random") or {}
+    leaves: list[tuple[tuple[str, ...], Printed]] = []
+    for grp, comps in random.items():
+        items = [((grp, q), v) for q, v in comps.items()] if grp == "Residual" else [
+            ((grp, comp, q), v) for comp, qs in comps.items() for q, v in qs.items()]
+        for path, v in items:
+            if path[-1] in ("variance", "sd", "cov", "corr") and isinstance(v, Printed) and not v.bound:
+                leaves.append((path, v))
+    if not leaves or 2 ** len(leaves) > MAX_BOX_CORNERS:
+        return []
+    out = []
+    for signs in itertools.product((-0.5, 0.5), repeat=len(leaves)):
+        rnd = {grp: ({q: v for q, v in comps.items()} if grp == "Residual" else
+                     {c: dict(qs) for c, qs in comps.items()}) for grp, comps in random.items()}
+        for (path, v), sg in zip(leaves, signs):
+            unit = printed_unit(v) or 0.0
+            target = rnd[path[0]] if len(path) == 2 else rnd[path[0]][path[1]]
+            target[path[-1]] = Printed(v.value + sg * unit, v.text)
+        got = reference_theta({**block, "values": {**block["values"], "random": rnd}}, design)
+        if got is not None:
+            out.append(got[0])
+    return out
+
+
+def _at_reference_values(case: Case, i: int, design: Design, theta: np.ndarray, bad: list[ValueComparison],
+                         method: str) -> tuple[int, int] | None:
+    """How many of the differing values the engine reproduces at the reference's variance components."""
+    from .engine.fit import fit_at
+    from .quantities import compare_block
+
+    try:
+        at_ref = fit_at(design, method, theta)
+        redo = {_key(v): v for v in compare_block(case, i, at_ref, design)}
+    except (ReplicateError, ValueError, np.linalg.LinAlgError):
+        return None
+    same = sum(1 for v in bad if _key(v) in redo and redo[_key(v)].verdict in (AGREES, WITHIN))
+    return same, len(bad)
+
+
+def _optimum(case: Case, i: int, fit: FitResult, design: Design, software: str, engine: str,
              bad: list[ValueComparison]) -> Diagnosis | None:
     from .inference.marginal import MarginalModel
 
+    block = case.expected[i]
     ref = reference_theta(block, design)
     if ref is None:
         return None
@@ -158,6 +212,13 @@ def _optimum(block: dict[str, Any], fit: FitResult, design: Design, software: st
                 f"{ll_ref:.6f}, {gap:.3g} below the engine's optimum {fit.loglik:.6f}; {software} stopped "
                 "early or at a local optimum" + (" (the likelihood is flat here, so the variance components "
                                                  "are determined to few digits)" if gap < 1e-3 else ""))
+        redo = _at_reference_values(case, i, design, theta, bad, fit.method)
+        if redo is not None:
+            same, total = redo
+            data.update(reproduced_at_reference=same, differing=total)
+            text += (f". At {software}'s own variance components the engine reproduces {same} of the {total} "
+                     "differing values" + ("; declare options.optimum: reference to compare there"
+                                           if same == total else ""))
     else:
         text = (f"different optimum: on the same data, {software}'s variance components give a {crit} of "
                 f"{ll_ref:.6f}, {-gap:.3g} above the engine's optimum {fit.loglik:.6f}; the engine "
@@ -302,7 +363,7 @@ def diagnose_block(case: Case, i: int, values: list[ValueComparison], fit: FitRe
                                  f"different groups: {software} counts {int(ng)} levels of {g}, the engine {eng_n}",
                                  {"group": g, "reference": int(ng), "engine": eng_n}))
     if not out:
-        opt = _optimum(block, fit, design, software, eng, bad)
+        opt = _optimum(case, i, fit, design, software, eng, bad)
         if opt:
             out.append(opt)
     out.extend(_definitions(block, fit, design, bad))

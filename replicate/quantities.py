@@ -21,6 +21,7 @@ from .compare import DISCREPANCY, EXPLAINED, QUANTITY_KIND, ValueComparison, com
 from .design import Design
 from .errors import CaseError, ReplicateError
 from .inference import fixed_df, fixed_se, kr_settings
+from .inference.fitstats import convention_of, fit_statistics, statistic
 from .results import FitResult
 
 
@@ -223,6 +224,15 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design) -> list[Va
                     lambda col=col, lazy=lazy: float(lazy.get()[col].iloc[-1]), path + (key,),
                     note=f"likelihood-ratio test against {q['compare_with']}")
     fitv = values.get("fit") or {}
+    convention = convention_of(block.get("software"))
+    fstats = _Lazy(lambda: fit_statistics(fit, design, convention, method=block_method(case, i)))
+    stat_notes = {
+        "sas": {"aic": "SAS: -2 log L + 2d, d = covariance parameters (+ fixed effects under ML)",
+                "aicc": "SAS: -2 log L + 2d n*/(n* - d - 1), n* = n - p under REML",
+                "bic": "SAS: -2 log L + d log(subjects)",
+                "npar": "SAS/HLM count: covariance parameters (+ fixed effects under ML)"},
+        "hlm": {"npar": "HLM's number of estimated parameters: covariance parameters (+ fixed effects under ML)"},
+    }.get(convention, {})
     for q, ref in fitv.items():
         if q == "ngroups":
             for g, n in ref.items():
@@ -232,26 +242,22 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design) -> list[Va
         if q == "nobs":
             add("fit", "nobs", "nobs", ref, fit.nobs, ("fit", q))
             continue
-        if q == "npar":
-            add("fit", "npar", "nobs", ref, fit.npar, ("fit", q), note="parameters counted by AIC/BIC")
-            continue
         if q == "icc":
             from .inference.vartests import icc
 
             add("fit", "icc", "corr", ref, lambda: icc(fit), ("fit", q))
             continue
-        eng_v = {
-            "loglik": fit.loglik,
-            "deviance": -2.0 * fit.loglik,
-            "reml_criterion": fit.reml_criterion,
-            "aic": fit.aic,
-            "bic": fit.bic,
-            "sigma": math.sqrt(fit.sigma2),
-        }.get(q)
-        note = ""
+        if q == "sigma":
+            add("fit", q, q, ref, math.sqrt(fit.sigma2), ("fit", q))
+            continue
+        note = stat_notes.get(q, "")
         if q == "reml_criterion" and fit.method != "REML":
             note = "REML criterion of an ML fit"
-        add("fit", q, q, ref, eng_v, ("fit", q), note=note)
+        if q == "npar":
+            add("fit", "npar", "nobs", ref, lambda: statistic(fstats.get(), "npar"), ("fit", q),
+                note=note or "parameters counted by AIC/BIC")
+            continue
+        add("fit", q, q, ref, lambda q=q: statistic(fstats.get(), q), ("fit", q), note=note)
     return apply_declared_differences(block, out)
 
 
@@ -280,11 +286,16 @@ def component_columns(block: dict[str, Any], comp: str) -> list[str]:
     """Engine column names of a random component key: one column, or a pair ``a, b``.
 
     A key the block maps under ``names`` as a whole is one column, even with a
-    comma in it (HLM prints ``INTRCPT1, u0``).
+    comma in it (HLM prints ``INTRCPT1, u0``), unless it maps to two names
+    separated by a comma (SAS's ``UN(2,1)`` -> ``"(Intercept), x"``).
     """
     names = block.get("names") or {}
     if comp in names:
-        return [str(names[comp])]
+        mapped = str(names[comp])
+        if "," not in mapped:
+            return [mapped]
+        # a label for a pair, such as SAS's UN(2,1): names: {"UN(2,1)": "(Intercept), x"}
+        return [_mapped(block, c.strip()) for c in mapped.split(",")]
     return [_mapped(block, c.strip()) for c in str(comp).split(",")]
 
 

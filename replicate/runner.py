@@ -167,8 +167,16 @@ def run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
             if fit is None:
                 fit = engine.fit(design, blk.method)
                 res.fits[blk.method] = fit
-            blk.values = compare_block(case, i, fit, design)
+            at_ref = None
+            if (case.expected[i].get("options") or {}).get("optimum") == "reference":
+                fit, at_ref, corners = at_reference_optimum(case, i, fit, design, engine)
+                blk.values = within_rounding(compare_block(case, i, fit, design),
+                                             [compare_block(case, i, f, design) for f in corners])
+            else:
+                blk.values = compare_block(case, i, fit, design)
             blk.diagnoses = diagnose_block(case, i, blk.values, fit, design, engine)
+            if at_ref is not None:
+                blk.diagnoses.insert(0, at_ref)
         except (FitError, NotImplementedOption) as exc:
             blk.error = f"{engine.name} could not fit the model: {exc}"
         except ReplicateError as exc:
@@ -185,6 +193,61 @@ def run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
     return res
 
 
+def at_reference_optimum(case: Case, i: int, fit: FitResult, design: Design, engine: Engine
+                         ) -> tuple[FitResult, Diagnosis, list[FitResult]]:
+    """The fit at block ``i``'s own variance components (``options.optimum: reference``).
+
+    For a program known to stop before the optimum: every number of the block
+    is then computed at the variance components it printed, and the gap to the
+    engine's optimum is reported with the block. Also returns the fits at the
+    corners of the box the printed variance components round from (see
+    :func:`replicate.diagnose.reference_theta_box`).
+    """
+    from .diagnose import reference_theta, reference_theta_box
+    from .engine.fit import fit_at
+
+    block = case.expected[i]
+    if engine.name != "native":
+        raise NotImplementedOption("options.optimum: reference is evaluated by the native engine only",
+                                   hint="run with --engine native")
+    ref = reference_theta(block, design)
+    if ref is None:
+        raise CaseError(f"{case.path}: expected[{i}] ({case.block_label(i)}) sets options.optimum: reference "
+                        "but does not print every variance component (each random term and the residual)",
+                        hint="give values.random for every term, or drop options.optimum")
+    at = fit_at(design, fit.method, ref[0])
+    gap = fit.loglik - at.loglik
+    crit = "REML log-likelihood" if fit.method == "REML" else "log-likelihood"
+    text = (f"compared at {block['software']}'s own variance components (options.optimum: reference): they lie "
+            f"{gap:.3g} {crit} units {'below' if gap >= 0 else 'above'} the engine's optimum")
+    corners = []
+    for th in reference_theta_box(block, design):
+        try:
+            corners.append(fit_at(design, fit.method, th))
+        except FitError:
+            continue
+    return at, Diagnosis("at the reference's optimum", (), text,
+                         {"loglik_engine": fit.loglik, "loglik_at_reference": at.loglik, "gap": gap}), corners
+
+
+def within_rounding(center: list[ValueComparison], corners: list[list[ValueComparison]]
+                    ) -> list[ValueComparison]:
+    """A value that differs at the printed variance components but agrees at a corner of their
+    rounding box agrees: the program's own variance components may have been there."""
+    out = []
+    for k, v in enumerate(center):
+        if v.verdict == DISCREPANCY:
+            alt = next((c[k] for c in corners if k < len(c) and c[k].name == v.name
+                        and c[k].quantity == v.quantity and c[k].verdict in (AGREES, WITHIN)), None)
+            if alt is not None:
+                from dataclasses import replace
+
+                v = replace(alt, verdict=WITHIN, note=(alt.note + "; " if alt.note else "")
+                            + "reproduced within the rounding of the printed variance components")
+        out.append(v)
+    return out
+
+
 def _block_shell(case: Case, i: int) -> BlockResult:
     blk = case.expected[i]
     method = block_method(case, i)
@@ -192,7 +255,7 @@ def _block_shell(case: Case, i: int) -> BlockResult:
         label=case.block_label(i), software=blk["software"], version=str(blk.get("version", "")),
         call=str(blk.get("call", "")), source=str(blk.get("source", "")),
         options=dict(blk.get("options") or {}), method=method,
-        consistency=check_block(blk["values"], method),
+        consistency=check_block(blk["values"], method, blk.get("software")),
     )
 
 

@@ -58,6 +58,7 @@ def render_show(case: Case, res: CaseResult) -> str:
             digits = f"{v.lre:.1f}" if v.lre is not None else "—"
             out.append(f"{label:<40}{v.reference:>12} {_num(v.engine)}{digits:>8}"
                        f"  {v.verdict}" + (f" ({v.note})" if v.note and v.verdict != "agrees" else ""))
+        out += [f"why: {d.text}" for d in b.diagnoses]
     out += ["", f"status: {res.status}"]
     return "\n".join(line for line in out if line is not None)
 

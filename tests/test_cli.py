@@ -218,3 +218,41 @@ def test_show_puts_every_definition_side_by_side(case_dir, capsys):
         assert label in out
     row = next(line for line in out.splitlines() if line.startswith("cses") and "7183" in line)
     assert "159" in row and "7024" in row
+
+
+def test_sas_stopping_early_is_diagnosed_and_compared_at_its_optimum(case_dir, tmp_path, capsys):
+    """UCLA's SAS run of R&B Table 4.2 stopped 8e-6 REML log-likelihood units short of the optimum."""
+    p = case_dir / "hsb-oneway-anova.yaml"
+    text = p.read_text()
+    assert "optimum: reference" in text
+    p.write_text(text.replace(", optimum: reference}", "}"))
+    out = tmp_path / "reports"
+    assert run("run", str(p), "--out", str(out), "--format", "json") == 1
+    blocks = json.loads((out / "report.json").read_text())["cases"][0]["blocks"]
+    sas = next(b for b in blocks if b["label"] == "sas-mixed-ucla")
+    bad = {(v["name"], v["quantity"]) for v in sas["values"] if v["verdict"] == "discrepancy"}
+    assert ("SCHOOL Intercept", "variance") in bad and ("Intercept", "se") in bad
+    diag = sas["diagnoses"][0]
+    assert diag["kind"] == "different optimum"
+    assert diag["data"]["gap"] > 0 and diag["data"]["reproduced_at_reference"] == diag["data"]["differing"]
+    # declared: every number is computed at SAS's variance components, and all agree
+    p.write_text(text)
+    assert run("run", str(p), "--out", str(out), "--format", "json") == 0
+    blocks = json.loads((out / "report.json").read_text())["cases"][0]["blocks"]
+    sas = next(b for b in blocks if b["label"] == "sas-mixed-ucla")
+    assert all(v["verdict"] in ("agrees", "within tolerance") for v in sas["values"])
+    assert sas["diagnoses"][0]["kind"] == "at the reference's optimum"
+    assert 0 < sas["diagnoses"][0]["data"]["gap"] < 1e-4
+    capsys.readouterr()
+
+
+def test_optimum_reference_needs_the_variance_components(case_dir, tmp_path, capsys):
+    p = case_dir / "imm23-homework.yaml"
+    text = p.read_text()
+    p.write_text(text.replace("        Residual: {variance: 71.2842, se: 4.5305}\n", ""))
+    out = tmp_path / "reports"
+    assert run("run", str(p), "--out", str(out), "--format", "json") != 0
+    blocks = json.loads((out / "report.json").read_text())["cases"][0]["blocks"]
+    err = next(b for b in blocks if b["label"] == "sas-mixed-ucla")["error"]
+    assert "optimum: reference" in err and "variance component" in err
+    capsys.readouterr()

@@ -150,7 +150,35 @@ def fit_design(design: Design, method: str = "REML", *, optimizer_options: dict 
     theta, opt, converged = optimize_deviance(dev, optimizer_options)
     singular, converged, notes = convergence_notes(theta, dev.layout, opt, converged)
     messages.extend(notes)
+    return _result(design, dev, theta, opt, converged, singular, messages)
 
+
+def fit_at(design: Design, method: str, theta: np.ndarray) -> FitResult:
+    """The fit at given variance parameters, without optimizing (lme4's ``devfun`` then ``mkMerMod``).
+
+    ``theta`` is lme4's relative covariance factor (``design.reterms``' order);
+    the fixed effects, the residual variance (profiled), their covariance and
+    the likelihood are those at ``theta``. Used to evaluate a program's numbers
+    at its own variance components when it stopped before the optimum.
+    """
+    dev = make_deviance(design, method)
+    theta = np.asarray(theta, dtype=float)
+    if theta.shape != (dev.layout.size,):
+        raise FitError(f"theta has {theta.size} values; this model has {dev.layout.size}")
+    if np.any(theta < dev.layout.lower_bounds()):
+        raise FitError("theta is outside its bounds (a diagonal element is negative)")
+    value = float(dev(theta))
+    opt = OptSummary(method="none (evaluated at the given theta)", initial=tuple(float(t) for t in theta),
+                     final=tuple(float(t) for t in theta), fmin=value, evaluations=1,
+                     message="evaluated at the given variance parameters, not optimized")
+    singular = bool(np.any(theta[dev.layout.is_diagonal()] < SINGULAR_TOL))
+    messages = list(design.messages) + ["evaluated at given variance parameters (not an optimum)"]
+    return _result(design, dev, theta, opt, True, singular, messages)
+
+
+def _result(design: Design, dev: ProfiledDeviance, theta: np.ndarray, opt: OptSummary, converged: bool,
+            singular: bool, messages: list[str]) -> FitResult:
+    """The FitResult at ``theta`` (lme4's ``mkMerMod``)."""
     fac = dev.factorize(theta)
     sol = solve(dev, fac)
     n, p, reml = design.n, design.p, dev.reml

@@ -561,6 +561,9 @@ class Lme4Engine:
     def fit(self, design: Design, method: str = "REML") -> FitResult:
         if method not in ("REML", "ML"):
             raise ModelError(f"method {method!r} unknown", field="method", hint="use 'REML' or 'ML'")
+        if not design.reterms:
+            raise NotImplementedOption("the lme4 engine fits mixed models only; this is a linear model "
+                                       "(model.fixed_only)", hint="the native engine fits it as R's lm does")
         ok, why = self.available()
         if not ok:
             raise EngineUnavailable(f"engine 'lme4' is not available: {why}", field="--engine")

@@ -291,7 +291,8 @@ def _nobs(sec: Section, b: Builder, state: _State) -> None:
             b.add_fit("nobs", v)
 
 
-_FIT_KEYS = {"-2 res log likelihood": "reml_criterion", "-2 log likelihood": "deviance", "aic": "aic", "bic": "bic"}
+_FIT_KEYS = {"-2 res log likelihood": "reml_criterion", "-2 log likelihood": "deviance", "aic": "aic",
+             "aicc": "aicc", "bic": "bic"}
 
 
 def _fitstats(sec: Section, b: Builder, state: _State) -> None:
@@ -303,7 +304,8 @@ def _fitstats(sec: Section, b: Builder, state: _State) -> None:
             b.add_fit(_FIT_KEYS[key], v)
     if any(re.match(r"^(AIC|BIC)\b", label) for _ln, label, _v in rows):
         b.note("SAS's AIC and BIC under REML count the covariance parameters only and its BIC uses the number "
-               "of subjects: they are not lme4's AIC and BIC")
+               "of subjects: they are not lme4's AIC and BIC (a block with software: sas is compared with "
+               "SAS's definitions)")
 
 
 _COV_SPECS = [

@@ -454,7 +454,7 @@ def test_sas_mixed_listing() -> None:
                                 "UN(1,1), UN(2,2)": {"cov": "-12.30", "se": "20.000"},
                                 "UN(2,2)": {"variance": "15.20", "se": "10.5000"}},
                    "Residual": {"variance": "1290.00", "se": "55.0000"}},
-        "fit": {"nobs": "498", "reml_criterion": "5034.1", "aic": "5042.1", "bic": "5046.1",
+        "fit": {"nobs": "498", "reml_criterion": "5034.1", "aic": "5042.1", "aicc": "5042.2", "bic": "5046.1",
                 "ngroups": {"schoolid": "20"}},
     }
     t = texts(parsed.tables)
