@@ -130,7 +130,7 @@ def fit_design(design: Design, method: str = "REML", *, optimizer_options: dict 
         method: ``"REML"`` (default, as lme4) or ``"ML"``.
         optimizer_options: overrides of :data:`replicate.engine.optimize.DEFAULTS`
             (``method``: ``auto``, ``lbfgsb`` (single-term models), ``cobyqa``,
-            ``powell``, or those with ``-only`` to skip the Newton polish;
+            ``lbfgsb-fd``, ``powell``, or those with ``-only`` to skip the Newton polish;
             tolerances; ``maxfev``).
 
     Returns:

@@ -44,8 +44,8 @@ from ..errors import FitError
 from ..results import OptSummary
 
 DEFAULTS: dict[str, float | str | int] = {
-    # "auto", "lbfgsb" (needs the analytic gradient), "cobyqa" or "powell";
-    # with suffix "-only" the Newton polish is skipped.
+    # "auto", "lbfgsb" (needs the analytic gradient), "lbfgsb-fd" (finite-difference
+    # gradient), "cobyqa" or "powell"; with suffix "-only" the Newton polish is skipped.
     "method": "auto",
     "maxfev": 100000,
     "xtol": 1e-4,  # first-stage tolerance (the polish does the rest)
@@ -63,6 +63,7 @@ HAVE_COBYQA = tuple(int(v) for v in scipy.__version__.split(".")[:2]) >= (1, 14)
 
 _NAMES = {
     "lbfgsb": "scipy L-BFGS-B (analytic gradient)",
+    "lbfgsb-fd": "scipy L-BFGS-B (finite-difference gradient)",
     "cobyqa": "scipy COBYQA",
     "powell": "scipy Powell (bounded)",
 }
@@ -266,6 +267,18 @@ def _first_stage(
                 # then converges further.
                 options={"ftol": 1e-12, "gtol": 1e-7 * max(1.0, abs(obj(x0))), "maxfun": int(opts["maxfev"])},
             )
+        elif method == "lbfgsb-fd":
+            # L-BFGS-B on forward differences (d + 1 calls a gradient, one-sided at a bound).
+            # The difference steps' rounding noise is about 1e-8 |f| in the gradient, so
+            # it stops at a gradient well above that; the polish converges further.
+            scale = max(1.0, abs(obj(x0)))
+            res = minimize(
+                obj,
+                x0,
+                method="L-BFGS-B",
+                bounds=bounds,
+                options={"ftol": 1e-12, "gtol": 1e-6 * scale, "eps": 1e-7, "maxfun": int(opts["maxfev"])},
+            )
         elif method == "cobyqa":
             res = minimize(
                 obj,
@@ -303,7 +316,7 @@ def _options(options: dict | None) -> dict:
     if method.removesuffix("-only") not in ("auto", *_NAMES):
         raise FitError(
             f"optimizer method {opts['method']!r} unknown",
-            hint="use auto, lbfgsb, cobyqa or powell, optionally with suffix -only",
+            hint="use auto, lbfgsb, lbfgsb-fd, cobyqa or powell, optionally with suffix -only",
         )
     opts["method"] = method
     return opts
@@ -343,7 +356,8 @@ def optimize_theta(
         lower: lower bounds (0 or -inf).
         options: overrides of :data:`DEFAULTS`.
         value_and_gradient: analytic ``(value, gradient)``, if there is one.
-        eval_seconds: estimated time of one evaluation (chooses COBYQA over Powell).
+        eval_seconds: estimated time of one evaluation (chooses COBYQA over
+            L-BFGS-B on finite differences when there is no analytic gradient).
 
     Returns:
         The optimum, its value, the optimizer record and whether it converged.
@@ -358,7 +372,10 @@ def optimize_theta(
         if value_and_gradient is not None:
             base = "lbfgsb"
         else:
-            base = "cobyqa" if eval_seconds > float(opts["expensive_eval_seconds"]) else "powell"
+            # cheap evaluations: L-BFGS-B on differences needs 2-5x fewer calls than
+            # Powell on the multi-term models of the benchmark catalogue; expensive
+            # ones (InstEval): COBYQA needs fewer still
+            base = "cobyqa" if eval_seconds > float(opts["expensive_eval_seconds"]) else "lbfgsb-fd"
     if base == "cobyqa" and not HAVE_COBYQA:
         base = "powell"
     if base == "lbfgsb" and value_and_gradient is None:

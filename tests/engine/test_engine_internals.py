@@ -206,3 +206,27 @@ def test_optimizer_escapes_a_boundary_saddle():
         assert converged
         assert np.allclose(x, [1.0, 1.0], atol=1e-6)
         assert f == pytest.approx(0.0, abs=1e-10)
+
+
+def test_first_stages_reach_the_same_optimum_on_a_singular_multi_term_fit():
+    """Crossed terms without an analytic gradient: L-BFGS-B on differences (auto) and bounded Powell
+    end at the same boundary optimum; the former with far fewer evaluations."""
+    rng = np.random.default_rng(4)
+    n = 240
+    a = rng.integers(0, 12, n)
+    b = rng.integers(0, 3, n)
+    x = rng.normal(size=n)
+    y = 1 + x + rng.normal(size=12)[a] + 0.5 * rng.normal(size=12)[a] * x + rng.normal(size=n)  # no b effect
+    import pandas as pd
+
+    from replicate.design import build_design
+    from replicate.spec import parse_formula
+
+    df = pd.DataFrame({"y": y, "x": x, "a": a.astype(str), "b": b.astype(str)})
+    design = build_design(parse_formula("y ~ x + (x | a) + (1 | b)"), df)
+    auto = fit_design(design, "REML")
+    powell = fit_design(design, "REML", optimizer_options={"method": "powell"})
+    assert "finite-difference" in auto.optinfo.method
+    assert auto.loglik == pytest.approx(powell.loglik, abs=1e-7)
+    np.testing.assert_allclose(auto.theta, powell.theta, atol=1e-3)
+    assert auto.optinfo.evaluations < powell.optinfo.evaluations
