@@ -201,6 +201,43 @@ def edge_saddles(x: np.ndarray, lower: np.ndarray, g: np.ndarray, hess: np.ndarr
     return near & ((curv < -htol) | ((x <= lower) & (g < -_gscale(f))))
 
 
+def negative_curvature_direction(x: np.ndarray, lower: np.ndarray, hess: np.ndarray) -> np.ndarray | None:
+    """A feasible direction of negative curvature at ``x``, or None.
+
+    :func:`edge_saddles` looks along one element at a time; a point on the
+    boundary can also be a saddle along a combination of elements (with a
+    correlated random slope whose variances are all 0, the deviance falls
+    along (theta_11, theta_21) together while each alone rises). An eigenvector
+    of the Hessian with a negative eigenvalue is a direction of descent if it
+    can be signed to move every element that sits at its bound inward.
+    """
+    w, v = np.linalg.eigh(0.5 * (hess + hess.T))
+    htol = 1e-6 * max(float(np.max(np.abs(w), initial=0.0)), 1e-12)
+    at = np.isfinite(lower) & (x <= lower)
+    for k in np.argsort(w):
+        if w[k] >= -htol:
+            break
+        d = v[:, k]
+        if np.all(d[at] >= -1e-12):
+            return d
+        if np.all(d[at] <= 1e-12):
+            return -d
+    return None
+
+
+def _probe_along(obj: Objective, x: np.ndarray, f: float, lower: np.ndarray, d: np.ndarray
+                 ) -> tuple[np.ndarray, float] | None:
+    """The best of a few points along ``d`` from ``x`` (inside the bounds), if lower than ``f``."""
+    best: tuple[np.ndarray, float] | None = None
+    scale = max(1.0, float(np.max(np.abs(x), initial=0.0)))
+    for t in (1e-3, 3e-3, 1e-2, 3e-2, 0.1):
+        xp = np.maximum(x + t * scale * d, lower)
+        fp = obj(xp)
+        if fp < f - 10 * _noise(f) and (best is None or fp < best[1]):
+            best = (xp, fp)
+    return best
+
+
 def newton_polish(
     obj: Objective, x: np.ndarray, f: float, lower: np.ndarray, *, maxiter: int, ftol: float, xtol: float
 ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray, int]:
@@ -401,10 +438,17 @@ def optimize_theta(
         else:
             grad, hess = obj.derivatives(x, f)
         edge = edge_saddles(x, lower, grad, hess, f)
-        if not edge.any() or restart == 2:
+        if restart == 2:
             break
-        xr = x.copy()
-        xr[edge] = 0.1
+        if edge.any():
+            xr = x.copy()
+            xr[edge] = 0.1
+        else:
+            d = negative_curvature_direction(x, lower, hess)
+            probe = _probe_along(obj, x, f, lower, d) if d is not None else None
+            if probe is None:
+                break
+            xr = probe[0]
         message += "; boundary point is not a minimum: restarted"
         x, f, _msg, ok = _first_stage(obj, xr, lower, base, opts)
         grad = None

@@ -230,3 +230,26 @@ def test_first_stages_reach_the_same_optimum_on_a_singular_multi_term_fit():
     assert auto.loglik == pytest.approx(powell.loglik, abs=1e-7)
     np.testing.assert_allclose(auto.theta, powell.theta, atol=1e-3)
     assert auto.optinfo.evaluations < powell.optinfo.evaluations
+
+
+def test_optimizer_escapes_a_saddle_along_a_combination_of_elements():
+    """At (0, 0) each element alone rises, but the two together fall (as theta_11 and theta_21 of a
+    correlated slope whose variances are all 0): the negative eigenvalue of the Hessian is found."""
+    from replicate.engine.optimize import edge_saddles, negative_curvature_direction, optimize_theta
+
+    def fun(x):
+        return x[0] ** 2 + x[1] ** 2 - 3 * x[0] * x[1] + (x[0] ** 2 + x[1] ** 2) ** 2
+
+    lower = np.array([0.0, -np.inf])
+    hess = np.array([[2.0, -3.0], [-3.0, 2.0]])
+    x0 = np.zeros(2)
+    assert not edge_saddles(x0, lower, np.zeros(2), hess, 0.0).any()
+    d = negative_curvature_direction(x0, lower, hess)
+    assert d is not None and d[0] > 0 and d[1] > 0
+    # the direction must move a bounded element inward: at (0, 0) with lower bounds on both and
+    # curvature only along (1, -1), there is no feasible descent direction
+    assert negative_curvature_direction(x0, np.zeros(2), np.array([[2.0, 3.0], [3.0, 2.0]])) is None
+    x, f, summary, converged = optimize_theta(fun, x0, lower)
+    assert converged and "restarted" in summary.message
+    np.testing.assert_allclose(x, [np.sqrt(1 / 8)] * 2, atol=1e-5)
+    assert f == pytest.approx(-1 / 16, abs=1e-10)
