@@ -235,9 +235,9 @@ def make_reference_block(case: Case | str | Path, engine_name: str = "lme4", *,
         fitv["deviance"] = float(fit.deviance)
     if fit.aic is not None:
         fitv["aic"] = float(fit.aic)
-    if fit.bic is not None and not (eng.name == "nlme" and method == "REML"):
-        # nlme's BIC of a REML fit counts n - p observations, lme4's n: a block
-        # compared under lme4's definition leaves nlme's out
+    if fit.bic is not None:
+        # nlme's BIC of a REML fit counts n - p observations: a block with
+        # software nlme is compared under nlme's definition (inference/fitstats.py)
         fitv["bic"] = float(fit.bic)
     fitv["nobs"] = int(fit.nobs)
     fitv["ngroups"] = {str(g): int(n) for g, n in fit.ngroups.items()}

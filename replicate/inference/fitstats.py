@@ -3,9 +3,10 @@
 The programs print the same log-likelihood but count parameters, and the
 sample size in BIC, differently:
 
-* **lme4** (and nlme's ML): ``AIC = -2 logL + 2k``, ``BIC = -2 logL + k log n``
-  with ``k`` every parameter (fixed effects, variance components, residual
-  variance) whether the fit is REML or ML, ``n`` the number of observations.
+* **lme4**: ``AIC = -2 logL + 2k``, ``BIC = -2 logL + k log n`` with ``k``
+  every parameter (fixed effects, variance components, residual variance)
+  whether the fit is REML or ML, ``n`` the number of observations.
+* **nlme**: the same, except that the BIC of a REML fit uses ``n - p``.
 * **SAS PROC MIXED / GLIMMIX** (Fit Statistics table): ``d`` counts the
   covariance parameters only under REML, and adds the fixed effects under ML.
   ``AIC = -2 logL + 2d``; ``AICC = -2 logL + 2d n*/(n* - d - 1)`` with
@@ -30,7 +31,7 @@ from ..design import Design
 from ..errors import NotImplementedOption
 from ..results import FitResult
 
-CONVENTIONS = ("lme4", "sas", "hlm")
+CONVENTIONS = ("lme4", "nlme", "sas", "hlm")
 STATISTICS = ("loglik", "deviance", "reml_criterion", "aic", "aicc", "bic", "npar")
 
 
@@ -41,6 +42,8 @@ def convention_of(software: str | None) -> str:
         return "sas"
     if s == "hlm":
         return "hlm"
+    if s == "nlme":
+        return "nlme"
     return "lme4"
 
 
@@ -96,7 +99,7 @@ def fit_statistics(fit: FitResult, design: Design, convention: str = "lme4",
                                    hint="one of " + ", ".join(CONVENTIONS))
     loglik = float(fit.loglik)
     if str(fit.method).upper() == "OLS":
-        m = str(method or ("ML" if convention == "lme4" else "REML")).upper()
+        m = str(method or ("ML" if convention in ("lme4", "nlme") else "REML")).upper()
         reml = m == "REML"
         if reml:
             loglik = linear_model_reml_loglik(fit, design)
@@ -107,9 +110,10 @@ def fit_statistics(fit: FitResult, design: Design, convention: str = "lme4",
     out: dict[str, object] = {"loglik": loglik, "deviance": m2ll}
     if reml:
         out["reml_criterion"] = m2ll
-    if convention == "lme4":
+    if convention in ("lme4", "nlme"):
         k = n_covariance_parameters(design) + p
-        out.update(npar=k, aic=m2ll + 2 * k, bic=m2ll + k * math.log(n))
+        n_bic = n - p if (convention == "nlme" and reml) else n
+        out.update(npar=k, aic=m2ll + 2 * k, bic=m2ll + k * math.log(n_bic))
         return out
     d = n_covariance_parameters(design) + (0 if reml else p)
     out["npar"] = d

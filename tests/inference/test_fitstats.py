@@ -41,6 +41,9 @@ def test_conventions_count_parameters_as_each_program(method):
     assert sas["aic"] == pytest.approx(m2ll + 2 * d)
     assert sas["aicc"] == pytest.approx(m2ll + 2 * d * nstar / (nstar - d - 1))
     assert sas["bic"] == pytest.approx(m2ll + d * math.log(J))
+    nlme = fit_statistics(fit, design, "nlme")
+    assert nlme["aic"] == pytest.approx(lme4["aic"])
+    assert nlme["bic"] == pytest.approx(m2ll + 6 * math.log(n - p if method == "REML" else n))
     hlm = fit_statistics(fit, design, "hlm")
     assert hlm["npar"] == d and hlm["deviance"] == pytest.approx(m2ll) and "aic" not in hlm
     assert ("reml_criterion" in sas) == (method == "REML")
@@ -72,7 +75,8 @@ def test_sas_bic_needs_one_subject_effect():
 def test_convention_of_software():
     assert convention_of("sas") == "sas" and convention_of("SAS") == "sas"
     assert convention_of("hlm") == "hlm"
-    assert convention_of("lme4") == convention_of("nlme") == convention_of(None) == "lme4"
+    assert convention_of("lme4") == convention_of("pbkrtest") == convention_of(None) == "lme4"
+    assert convention_of("nlme") == "nlme"
     with pytest.raises(NotImplementedOption):
         fit_statistics(None, None, "spss")  # type: ignore[arg-type]
 
