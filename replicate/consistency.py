@@ -107,7 +107,8 @@ def check_block(values: dict[str, Any], method: str | None = None, software: str
     program's definitions of AIC and BIC; see :mod:`replicate.inference.fitstats`)."""
     from .inference.fitstats import convention_of
 
-    sas = convention_of(software) == "sas"
+    convention = convention_of(software)
+    sas = convention == "sas"
     out: list[Finding] = []
     for term, q in (values.get("fixed") or {}).items():
         est, se, t, p = (interval(q.get(k)) for k in ("estimate", "se", "t", "p"))
@@ -163,6 +164,10 @@ def check_block(values: dict[str, Any], method: str | None = None, software: str
                 n, what = next(iter(groups.values())), "subjects"
             elif sas:
                 n = None
+            elif convention == "nlme" and method == "REML" and n is not None and values.get("fixed"):
+                # nlme's BIC of a REML fit uses n - p
+                n = float(n.value if isinstance(n, Printed) else n) - len(values["fixed"])
+                what = "n - p"
             if bic and n is not None:
                 nval = float(n.value if isinstance(n, Printed) else n)
                 _check(out, "fit bic", f"BIC = -2 logLik + k log({what}) with k = {k}, {what} = {nval:g}",

@@ -133,12 +133,21 @@ def reference_theta_box(block: dict[str, Any], design: Design) -> list[np.ndarra
 
     random = block["values"].get("random") or {}
     leaves: list[tuple[tuple[str, ...], Printed]] = []
+
+    def used(prefix: tuple[str, ...], qs: dict[str, Any]) -> None:
+        # the quantity reference_theta reads: the variance before the SD, the covariance before the correlation
+        for q in (("variance", "sd") if ("variance" in qs or "sd" in qs) else ("cov", "corr")):
+            v = qs.get(q)
+            if isinstance(v, Printed) and not v.bound:
+                leaves.append((prefix + (q,), v))
+                return
+
     for grp, comps in random.items():
-        items = [((grp, q), v) for q, v in comps.items()] if grp == "Residual" else [
-            ((grp, comp, q), v) for comp, qs in comps.items() for q, v in qs.items()]
-        for path, v in items:
-            if path[-1] in ("variance", "sd", "cov", "corr") and isinstance(v, Printed) and not v.bound:
-                leaves.append((path, v))
+        if grp == "Residual":
+            used((grp,), comps)
+        else:
+            for comp, qs in comps.items():
+                used((grp, comp), qs)
     if not leaves or 2 ** len(leaves) > MAX_BOX_CORNERS:
         return []
     out = []
@@ -262,7 +271,7 @@ def _profiled(mm: Any, theta: np.ndarray, reml: bool) -> float:
 
 def _definitions(block: dict[str, Any], fit: FitResult, design: Design,
                  bad: list[ValueComparison]) -> list[Diagnosis]:
-    from .inference import DF_METHODS, KR_VARIANTS, SE_KINDS, fixed_df, fixed_se
+    from .inference import DF_METHODS, KR_VARIANTS, SE_KINDS, fixed_df, fixed_se, kr_settings
 
     out: list[Diagnosis] = []
     names = block.get("names") or {}
@@ -280,10 +289,13 @@ def _definitions(block: dict[str, Any], fit: FitResult, design: Design,
                 cache[key] = None
         return cache[key]
 
+    own = kr_settings(block.get("options"), block.get("software"))
+
     def label(method: str, kr: tuple[str, str]) -> str:
-        if method not in KR_VARIANTS or kr == ("expected", "linear"):
+        # the block's own Kenward-Roger settings go without saying; others are spelled out
+        if method not in KR_VARIANTS or kr == own:
             return method
-        return f"{method} ({kr[0]} information, {kr[1]} parameterization)"
+        return f"{method} (options.information: {kr[0]}, options.parameterization: {kr[1]})"
 
     for v in bad:
         if v.section != "fixed" or v.quantity not in ("df", "se"):
@@ -293,7 +305,8 @@ def _definitions(block: dict[str, Any], fit: FitResult, design: Design,
         methods = [m for m in (DF_METHODS if v.quantity == "df" else SE_KINDS) if m != "none"]
         hits = []
         for m in methods:
-            for kr in (kr_forms if m in KR_VARIANTS else [("expected", "linear")]):
+            forms = [own] + [f for f in kr_forms if f != own]
+            for kr in (forms if m in KR_VARIANTS else [own]):
                 s = get(v.quantity, m, kr)
                 if s is None or term not in s.index or not np.isfinite(s[term]):
                     continue
@@ -362,7 +375,8 @@ def diagnose_block(case: Case, i: int, values: list[ValueComparison], fit: FitRe
             out.append(Diagnosis("different rows", ("*",),
                                  f"different groups: {software} counts {int(ng)} levels of {g}, the engine {eng_n}",
                                  {"group": g, "reference": int(ng), "engine": eng_n}))
-    if not out:
+    at_reference = (block.get("options") or {}).get("optimum") == "reference"
+    if not out and not at_reference:  # at the reference's own optimum there is no gap to explain
         opt = _optimum(case, i, fit, design, software, eng, bad)
         if opt:
             out.append(opt)

@@ -19,7 +19,7 @@ from scipy import stats
 from .case import Case, Printed
 from .compare import DISCREPANCY, EXPLAINED, QUANTITY_KIND, ValueComparison, compare_value, resolve_tolerance
 from .design import Design
-from .errors import CaseError, ReplicateError
+from .errors import CaseError, NotImplementedOption, ReplicateError
 from .inference import fixed_df, fixed_se, kr_settings
 from .inference.fitstats import convention_of, fit_statistics, statistic
 from .results import FitResult
@@ -139,8 +139,8 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design) -> list[Va
     df_method = opts.get("df")
     se_kind = opts.get("se", "model")
     kr = kr_settings(opts, block.get("software"))
-    se_all = _Lazy(lambda: fixed_se(fit, design, se_kind, kr=kr))
-    df_all = _Lazy(lambda: fixed_df(fit, design, df_method, kr=kr)) if df_method else None
+    se_all = _Lazy(lambda: fixed_se(fit, design, _kr_checked(block, fit, se_kind), kr=kr))
+    df_all = _Lazy(lambda: fixed_df(fit, design, _kr_checked(block, fit, df_method), kr=kr)) if df_method else None
 
     for term, qs in (values.get("fixed") or {}).items():
         eng = _mapped(block, term)
@@ -349,6 +349,19 @@ def _lrt_for(case: Case, fit: FitResult, design: Design, test: dict[str, Any]) -
     other = prepare_other(case, str(test["compare_with"]))
     other_fit = fit_design(other, fit.method)
     return lrt(fit, other_fit, design, other, refit=bool(test.get("refit", True)))
+
+
+def _kr_checked(block: dict[str, Any], fit: FitResult, method: str) -> str:
+    """``method``, unless it is Kenward-Roger on an ML fit for SAS, which is not implemented:
+    pbkrtest refits by REML (what is computed here), SAS works with the ML estimates."""
+    from .inference import KR_VARIANTS
+    from .inference.fitstats import convention_of
+
+    if method in KR_VARIANTS and str(fit.method).upper() == "ML" and convention_of(block.get("software")) == "sas":
+        raise NotImplementedOption(
+            "SAS's Kenward-Roger on an ML fit (method=ml ddfm=kr) uses the ML estimates; only pbkrtest's "
+            "form (a REML refit) is implemented", hint="compare a REML fit, or a pbkrtest block")
+    return method
 
 
 def block_method(case: Case, i: int) -> str:

@@ -232,18 +232,27 @@ def at_reference_optimum(case: Case, i: int, fit: FitResult, design: Design, eng
 
 def within_rounding(center: list[ValueComparison], corners: list[list[ValueComparison]]
                     ) -> list[ValueComparison]:
-    """A value that differs at the printed variance components but agrees at a corner of their
-    rounding box agrees: the program's own variance components may have been there."""
+    """A value that differs at the printed variance components, but whose printed value lies within
+    the range the engine's value takes over the box those components round from (its centre and
+    corners), agrees within tolerance: the program's own variance components may have been there."""
+    from dataclasses import replace
+
+    from .case import Printed
+    from .compare import printed_unit
+
     out = []
     for k, v in enumerate(center):
-        if v.verdict == DISCREPANCY:
-            alt = next((c[k] for c in corners if k < len(c) and c[k].name == v.name
-                        and c[k].quantity == v.quantity and c[k].verdict in (AGREES, WITHIN)), None)
-            if alt is not None:
-                from dataclasses import replace
-
-                v = replace(alt, verdict=WITHIN, note=(alt.note + "; " if alt.note else "")
-                            + "reproduced within the rounding of the printed variance components")
+        if v.verdict == DISCREPANCY and v.engine is not None and corners:
+            vals = [v.engine] + [c[k].engine for c in corners
+                                 if k < len(c) and c[k].name == v.name and c[k].quantity == v.quantity
+                                 and c[k].engine is not None]
+            lo, hi = min(vals), max(vals)
+            ref = Printed(v.reference_value, v.reference)
+            half = 0.5 * (printed_unit(ref) or 0.0)
+            if not ref.bound and ref.value + half >= lo and ref.value - half <= hi:
+                v = replace(v, verdict=WITHIN, note=(v.note + "; " if v.note else "")
+                            + f"within the range {lo:.6g} to {hi:.6g} the engine's value takes over the "
+                              "rounding of the printed variance components")
         out.append(v)
     return out
 

@@ -51,3 +51,23 @@ def test_missing_engine_value_is_not_comparable():
     v = cmp("1.0", None)
     assert v.verdict == NOT_COMPARABLE and v.engine is None
     assert cmp("1.0", math.nan).verdict == NOT_COMPARABLE
+
+
+def test_within_rounding_uses_the_range_over_the_box():
+    from replicate.compare import DISCREPANCY, WITHIN, compare_value, resolve_tolerance
+    from replicate.runner import within_rounding
+
+    tol = resolve_tolerance("se")
+
+    def cmp(engine: float):
+        return compare_value("random", "g x", "se", Printed(0.4036, "0.4036"), engine, tol)
+
+    center = [cmp(0.403656), cmp(0.5)]
+    assert [v.verdict for v in center] == [DISCREPANCY, DISCREPANCY]
+    corners = [[cmp(0.403644), cmp(0.51)], [cmp(0.403668), cmp(0.49)]]
+    out = within_rounding(center, corners)
+    # the printed 0.4036 (0.40355 to 0.40365) meets the engine's range 0.403644 to 0.403668
+    assert out[0].verdict == WITHIN and "0.403644 to 0.403668" in out[0].note
+    # 0.49 to 0.51 is far from it: still a discrepancy
+    assert out[1].verdict == DISCREPANCY
+    assert within_rounding(center, [])[0].verdict == DISCREPANCY

@@ -56,3 +56,17 @@ def test_intervals_follow_printed_precision():
     assert interval(Printed(0.546, "0.5460")) == pytest.approx((0.54595, 0.54605))
     lo, hi = interval(Printed(2e-16, "<2e-16", bound="<"))
     assert hi == 2e-16 and lo == float("-inf")
+
+
+def test_nlme_reml_bic_uses_n_minus_p():
+    from replicate.case import Printed
+
+    # imm23-null's nlme-live numbers: BIC = REML criterion + 3 log(519 - 1)
+    values = {"fixed": {"(Intercept)": {"estimate": 50.75885438476988}},
+              "fit": {"loglik": Printed(-1899.3393055203385, "-1899.3393055203385"),
+                      "aic": Printed(3804.678611040677, "3804.678611040677"),
+                      "bic": Printed(3817.4285367674556, "3817.4285367674556"), "nobs": 519}}
+    nlme = {f.where: f.ok for f in check_block(values, "REML", "nlme")}
+    assert nlme["fit bic"] is True
+    lme4 = {f.where: f.ok for f in check_block(values, "REML", "lme4")}
+    assert lme4["fit bic"] is False  # under lme4's log(n) the same number is inconsistent

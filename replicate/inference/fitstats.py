@@ -17,8 +17,10 @@ sample size in BIC, differently:
   and "Number of estimated parameters" counts the covariance parameters only
   under REML, and adds the fixed effects under ML.
 
-SAS's number of subjects is known here only when every random term has the
-same grouping factor; with several grouping factors it depends on how the
+``d`` counts every covariance parameter, also one estimated on its boundary
+(a variance of 0); whether SAS drops those from ``d`` is not verified against
+a SAS printout. SAS's number of subjects is known here only when every random
+term has the same grouping factor; with several grouping factors it depends on how the
 RANDOM statements were written, and asking for SAS's BIC raises
 :class:`~replicate.errors.NotImplementedOption` saying so.
 """
@@ -88,8 +90,8 @@ def fit_statistics(fit: FitResult, design: Design, convention: str = "lme4",
     """``loglik``, ``deviance``, ``reml_criterion``, ``aic``, ``aicc``, ``bic``, ``npar`` of ``fit``.
 
     ``method`` matters only for a linear model fitted by least squares (whose
-    fit has method ``OLS``): ``REML`` (SAS's default, and the default for the
-    SAS and HLM conventions) or ``ML`` (R's ``lm``, the default for lme4's).
+    fit has method ``OLS``) under the SAS and HLM conventions: ``REML`` (SAS's
+    default) or ``ML``. Under lme4's and nlme's it is R's ``logLik(lm)``, the ML one.
     A statistic the convention does not define is absent; one that cannot be
     computed here is the exception that says why (raised when it is read
     through :func:`statistic`).
@@ -99,8 +101,8 @@ def fit_statistics(fit: FitResult, design: Design, convention: str = "lme4",
                                    hint="one of " + ", ".join(CONVENTIONS))
     loglik = float(fit.loglik)
     if str(fit.method).upper() == "OLS":
-        m = str(method or ("ML" if convention in ("lme4", "nlme") else "REML")).upper()
-        reml = m == "REML"
+        # R's logLik(lm) is the ML one whatever the case says; SAS fits by REML unless told ML
+        reml = convention not in ("lme4", "nlme") and str(method or "REML").upper() == "REML"
         if reml:
             loglik = linear_model_reml_loglik(fit, design)
     else:

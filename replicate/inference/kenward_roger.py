@@ -178,7 +178,7 @@ def reparameterization(design: Design, theta: np.ndarray, sigma2: float, paramet
     start = 0
     for t, term in enumerate(design.reterms):
         L = factors[t]
-        if np.any(np.abs(np.diag(L)) <= 1e-8 * max(1.0, float(np.abs(L).max()))):
+        if np.any(np.abs(np.diag(L)) <= 1e-8 * np.sqrt(sigma2)):  # theta's diagonal (scale-free) near 0
             raise ModelError(
                 f"the Cholesky parameterization of the {term.group!r} term is singular at this fit "
                 "(a variance is estimated as 0)",
@@ -571,13 +571,22 @@ def kenward_roger(fit: FitResult, design: Design, *, variant: str = "kr",
         raise NotImplementedOption(f"weights handling {weights!r} unknown", hint="'model' or 'pbkrtest'")
     if fit.theta is None:
         raise ValueError("this fit has no theta; Kenward-Roger needs the native engine's fit")
+    if (parameterization == "cholesky" and information == "observed"
+            and str(fit.optinfo.method if fit.optinfo else "").startswith("none")):
+        # the transformed observed information drops the score term, which vanishes only at an optimum
+        raise NotImplementedOption(
+            "the observed information in the Cholesky parameterization is implemented at an optimum only; "
+            "this fit is evaluated at given variance parameters",
+            hint="use parameterization='linear' or information='expected'")
     names = list(fit.fixed.index)
     refit = False
     reml_fit = fit
     if str(fit.method).upper() == "ML":
         from ..engines import get_engine
+        from . import _once
 
-        reml_fit = get_engine("native").fit(design, "REML")
+        # one REML refit per fit, shared by every variant and setting
+        reml_fit = _once(fit, "reml-refit", lambda: get_engine("native").fit(design, "REML"))
         refit = True
     theta = np.asarray(reml_fit.theta, dtype=float)
     sigma2 = float(reml_fit.sigma2)

@@ -97,3 +97,13 @@ def test_fit_at_reproduces_the_optimum_and_moves_off_it():
         fit_at(design, "REML", fit.theta[:2])
     with pytest.raises(FitError, match="bounds"):
         fit_at(design, "REML", -np.abs(fit.theta) - 0.1)
+
+
+def test_a_linear_model_keeps_rs_ml_loglik_under_lme4s_convention():
+    df = _data()
+    lm = build_design(parse_formula("y ~ x", fixed_only=True), df)
+    f = get_engine("native").fit(lm, "REML")
+    for method in ("REML", "ML", None):
+        assert fit_statistics(f, lm, "lme4", method=method)["loglik"] == pytest.approx(f.loglik)
+    assert fit_statistics(f, lm, "sas", method="ML")["loglik"] == pytest.approx(f.loglik)
+    assert fit_statistics(f, lm, "sas", method="REML")["loglik"] != pytest.approx(f.loglik)

@@ -563,3 +563,32 @@ def test_large_design_without_n_by_n_matrices():
     assert peak < n * n * 8 / 1000
     assert np.all(np.isfinite(kr.df)) and np.all(kr.df > 1000)
     np.testing.assert_allclose(kr.se.to_numpy(), fit.se.to_numpy(), rtol=1e-2)
+
+
+def test_cholesky_observed_information_needs_an_optimum():
+    from replicate.engine.fit import fit_at
+
+    formula, df, _ = _simulated("nested")
+    design = build_design(parse_formula(formula), df)
+    fit = get_engine("native").fit(design, "REML")
+    off = fit_at(design, "REML", np.asarray(fit.theta) * 1.15)
+    kenward_roger(off, design, information="observed")  # the linear form is exact anywhere
+    kenward_roger(off, design, information="expected", parameterization="cholesky")
+    with pytest.raises(NotImplementedOption, match="at an optimum only"):
+        kenward_roger(off, design, information="observed", parameterization="cholesky")
+
+
+def test_ml_fit_is_refitted_once_and_sas_ml_kr_is_refused():
+    from replicate.quantities import _kr_checked
+
+    formula, df, _ = _simulated("nested")
+    design = build_design(parse_formula(formula), df)
+    fit = get_engine("native").fit(design, "ML")
+    a = kenward_roger(fit, design)
+    b = kenward_roger(fit, design, variant="kr2", information="observed")
+    assert a.refit_reml and b.refit_reml
+    assert fit.extra["_inference"]["reml-refit"].method == "REML"  # one refit, shared
+    assert _kr_checked({"software": "pbkrtest"}, fit, "kenward-roger") == "kenward-roger"
+    with pytest.raises(NotImplementedOption, match="ML estimates"):
+        _kr_checked({"software": "sas"}, fit, "kenward-roger-2")
+    assert _kr_checked({"software": "sas"}, fit, "satterthwaite") == "satterthwaite"
