@@ -152,8 +152,8 @@ def reference_theta_box(block: dict[str, Any], design: Design) -> list[np.ndarra
         return []
     out = []
     for signs in itertools.product((-0.5, 0.5), repeat=len(leaves)):
-        rnd = {grp: ({q: v for q, v in comps.items()} if grp == "Residual" else
-                     {c: dict(qs) for c, qs in comps.items()}) for grp, comps in random.items()}
+        rnd = {grp: dict(comps) if grp == "Residual" else {c: dict(qs) for c, qs in comps.items()}
+               for grp, comps in random.items()}
         for (path, v), sg in zip(leaves, signs):
             unit = printed_unit(v) or 0.0
             target = rnd[path[0]] if len(path) == 2 else rnd[path[0]][path[1]]
@@ -165,13 +165,13 @@ def reference_theta_box(block: dict[str, Any], design: Design) -> list[np.ndarra
 
 
 def _at_reference_values(case: Case, i: int, design: Design, theta: np.ndarray, bad: list[ValueComparison],
-                         method: str) -> tuple[int, int] | None:
+                         fit: FitResult) -> tuple[int, int] | None:
     """How many of the differing values the engine reproduces at the reference's variance components."""
     from .engine.fit import fit_at
     from .quantities import compare_block
 
     try:
-        at_ref = fit_at(design, method, theta)
+        at_ref = fit_at(design, fit.method, theta, like=fit)
         redo = {_key(v): v for v in compare_block(case, i, at_ref, design)}
     except (ReplicateError, ValueError, np.linalg.LinAlgError):
         return None
@@ -221,7 +221,7 @@ def _optimum(case: Case, i: int, fit: FitResult, design: Design, software: str, 
                 f"{ll_ref:.6f}, {gap:.3g} below the engine's optimum {fit.loglik:.6f}; {software} stopped "
                 "early or at a local optimum" + (" (the likelihood is flat here, so the variance components "
                                                  "are determined to few digits)" if gap < 1e-3 else ""))
-        redo = _at_reference_values(case, i, design, theta, bad, fit.method)
+        redo = _at_reference_values(case, i, design, theta, bad, fit)
         if redo is not None:
             same, total = redo
             data.update(reproduced_at_reference=same, differing=total)
@@ -272,13 +272,14 @@ def _profiled(mm: Any, theta: np.ndarray, reml: bool) -> float:
 def _definitions(block: dict[str, Any], fit: FitResult, design: Design,
                  bad: list[ValueComparison]) -> list[Diagnosis]:
     from .inference import DF_METHODS, KR_VARIANTS, SE_KINDS, fixed_df, fixed_se, kr_settings
+    from .inference.kenward_roger import INFORMATION, PARAMETERIZATIONS
 
     out: list[Diagnosis] = []
     names = block.get("names") or {}
     fixed = block["values"].get("fixed") or {}
     cache: dict[tuple, pd.Series | None] = {}
     # Kenward-Roger is tried with either information matrix and both parameterizations
-    kr_forms = [(info, par) for par in ("linear", "cholesky") for info in ("expected", "observed")]
+    kr_forms = [(info, par) for par in PARAMETERIZATIONS for info in INFORMATION]
 
     def get(kind: str, method: str, kr: tuple[str, str]) -> pd.Series | None:
         key = (kind, method, kr)

@@ -355,7 +355,6 @@ def _kr_checked(block: dict[str, Any], fit: FitResult, method: str) -> str:
     """``method``, unless it is Kenward-Roger on an ML fit for SAS, which is not implemented:
     pbkrtest refits by REML (what is computed here), SAS works with the ML estimates."""
     from .inference import KR_VARIANTS
-    from .inference.fitstats import convention_of
 
     if method in KR_VARIANTS and str(fit.method).upper() == "ML" and convention_of(block.get("software")) == "sas":
         raise NotImplementedOption(

@@ -215,7 +215,7 @@ def at_reference_optimum(case: Case, i: int, fit: FitResult, design: Design, eng
         raise CaseError(f"{case.path}: expected[{i}] ({case.block_label(i)}) sets options.optimum: reference "
                         "but does not print every variance component (each random term and the residual)",
                         hint="give values.random for every term, or drop options.optimum")
-    at = fit_at(design, fit.method, ref[0])
+    at = fit_at(design, fit.method, ref[0], like=fit)
     gap = fit.loglik - at.loglik
     crit = "REML log-likelihood" if fit.method == "REML" else "log-likelihood"
     text = (f"compared at {block['software']}'s own variance components (options.optimum: reference): they lie "
@@ -223,7 +223,7 @@ def at_reference_optimum(case: Case, i: int, fit: FitResult, design: Design, eng
     corners = []
     for th in reference_theta_box(block, design):
         try:
-            corners.append(fit_at(design, fit.method, th))
+            corners.append(fit_at(design, fit.method, th, like=fit))
         except FitError:
             continue
     return at, Diagnosis("at the reference's optimum", (), text,
@@ -249,7 +249,8 @@ def within_rounding(center: list[ValueComparison], corners: list[list[ValueCompa
             lo, hi = min(vals), max(vals)
             ref = Printed(v.reference_value, v.reference)
             half = 0.5 * (printed_unit(ref) or 0.0)
-            if not ref.bound and ref.value + half >= lo and ref.value - half <= hi:
+            bound = v.reference.lstrip()[:1] in ("<", ">")  # a printed bound is not a rounded number
+            if not bound and ref.value + half >= lo and ref.value - half <= hi:
                 v = replace(v, verdict=WITHIN, note=(v.note + "; " if v.note else "")
                             + f"within the range {lo:.6g} to {hi:.6g} the engine's value takes over the "
                               "rounding of the printed variance components")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .case import Case
+from .inference import kr_settings
 from .runner import CaseResult
 
 
@@ -63,7 +64,7 @@ def render_show(case: Case, res: CaseResult) -> str:
     return "\n".join(line for line in out if line is not None)
 
 
-PB, SAS = ("expected", "linear"), ("observed", "linear")  # Kenward-Roger as pbkrtest / as SAS
+PB, SAS = kr_settings({}), kr_settings({}, "sas")  # Kenward-Roger as pbkrtest / as SAS
 SE_COLUMNS = [("model", "model", PB), ("kenward-roger", "KR", PB), ("kenward-roger", "KR-SAS", SAS),
               ("kenward-roger-2", "KR2-SAS", SAS), ("cr0", "CR0", PB), ("cr1", "CR1", PB), ("cr2", "CR2", PB)]
 DF_COLUMNS = [("residual", "resid", PB), ("containment", "contain", PB), ("between-within", "bw", PB),

@@ -51,6 +51,10 @@ def make_deviance(design: Design, method: str = "REML") -> ProfiledDeviance:
     return ProfiledDeviance(compute_crossproducts(design), layout, reml)
 
 
+def _method_name(method: str) -> str:
+    return "REML" if _parse_method(method) else "ML"
+
+
 def _parse_method(method: str) -> bool:
     m = str(method).upper()
     if m not in ("REML", "ML"):
@@ -89,6 +93,11 @@ def optimize_deviance(
     return theta, opt, converged
 
 
+def is_singular(theta: np.ndarray, layout: ThetaLayout) -> bool:
+    """lme4's ``isSingular``: a diagonal element of a relative covariance factor below the tolerance."""
+    return bool(np.any(np.asarray(theta)[layout.is_diagonal()] < SINGULAR_TOL))
+
+
 def convergence_notes(
     theta: np.ndarray, layout: ThetaLayout, opt: OptSummary, converged: bool
 ) -> tuple[bool, bool, list[str]]:
@@ -98,7 +107,7 @@ def convergence_notes(
         ``(singular, converged, messages)``.
     """
     messages: list[str] = []
-    singular = bool(np.any(theta[layout.is_diagonal()] < SINGULAR_TOL))
+    singular = is_singular(theta, layout)
     if singular:
         messages.append("boundary (singular) fit: see help('isSingular')")
     grad = np.asarray(opt.gradient or (), dtype=float)
@@ -153,15 +162,18 @@ def fit_design(design: Design, method: str = "REML", *, optimizer_options: dict 
     return _result(design, dev, theta, opt, converged, singular, messages)
 
 
-def fit_at(design: Design, method: str, theta: np.ndarray) -> FitResult:
+def fit_at(design: Design, method: str, theta: np.ndarray, *, like: FitResult | None = None) -> FitResult:
     """The fit at given variance parameters, without optimizing (lme4's ``devfun`` then ``mkMerMod``).
 
     ``theta`` is lme4's relative covariance factor (``design.reterms``' order);
     the fixed effects, the residual variance (profiled), their covariance and
     the likelihood are those at ``theta``. Used to evaluate a program's numbers
     at its own variance components when it stopped before the optimum.
+    ``like``: a native fit of the same design and method, whose deviance
+    function (cross-products formed once) is reused.
     """
-    dev = make_deviance(design, method)
+    dev = (like.extra.get("deviance_function") if like is not None and like.method == _method_name(method)
+           else None) or make_deviance(design, method)
     theta = np.asarray(theta, dtype=float)
     if theta.shape != (dev.layout.size,):
         raise FitError(f"theta has {theta.size} values; this model has {dev.layout.size}")
@@ -171,7 +183,7 @@ def fit_at(design: Design, method: str, theta: np.ndarray) -> FitResult:
     opt = OptSummary(method="none (evaluated at the given theta)", initial=tuple(float(t) for t in theta),
                      final=tuple(float(t) for t in theta), fmin=value, evaluations=1,
                      message="evaluated at the given variance parameters, not optimized")
-    singular = bool(np.any(theta[dev.layout.is_diagonal()] < SINGULAR_TOL))
+    singular = is_singular(theta, dev.layout)
     messages = list(design.messages) + ["evaluated at given variance parameters (not an optimum)"]
     return _result(design, dev, theta, opt, True, singular, messages)
 

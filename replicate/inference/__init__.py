@@ -21,6 +21,8 @@ DF_METHODS = ("residual", "containment", "between-within", "hlm", "nlme", "satte
 SE_KINDS = ("model", "kenward-roger", "kenward-roger-2", "cr0", "cr1", "cr2")
 # df method / SE kind -> Kenward-Roger variant
 KR_VARIANTS = {"kenward-roger": "kr", "kenward-roger-2": "kr2"}
+# (information, parameterization) of Kenward-Roger as pbkrtest computes it
+PBKRTEST_KR = ("expected", "linear")
 
 
 def kr_settings(options: dict | None, software: str | None = None) -> tuple[str, str]:
@@ -32,9 +34,11 @@ def kr_settings(options: dict | None, software: str | None = None) -> tuple[str,
     else (pbkrtest). ``parameterization`` defaults to ``"linear"`` (pbkrtest,
     SAS ``type=un``/``vc``); ``cholesky`` is SAS ``type=fa0(k)``/``chol``.
     """
+    from .fitstats import convention_of
+
     options = options or {}
-    default = "observed" if str(software or "").lower() == "sas" else "expected"
-    return (str(options.get("information", default)), str(options.get("parameterization", "linear")))
+    default = "observed" if convention_of(software) == "sas" else PBKRTEST_KR[0]
+    return (str(options.get("information", default)), str(options.get("parameterization", PBKRTEST_KR[1])))
 
 
 def _once(fit: FitResult, key: object, compute: Callable[[], Any]) -> Any:
@@ -47,7 +51,7 @@ def _once(fit: FitResult, key: object, compute: Callable[[], Any]) -> Any:
 
 
 def fixed_df(fit: FitResult, design: Design, method: str, *,
-             kr: tuple[str, str] = ("expected", "linear")) -> pd.Series:
+             kr: tuple[str, str] = PBKRTEST_KR) -> pd.Series:
     """Denominator degrees of freedom per fixed effect under ``method``.
 
     ``kr`` is (information, parameterization) for the Kenward-Roger methods
@@ -58,7 +62,7 @@ def fixed_df(fit: FitResult, design: Design, method: str, *,
 
 
 def fixed_se(fit: FitResult, design: Design, kind: str, *,
-             kr: tuple[str, str] = ("expected", "linear")) -> pd.Series:
+             kr: tuple[str, str] = PBKRTEST_KR) -> pd.Series:
     """Standard errors of the fixed effects of the given kind (``kr`` as in :func:`fixed_df`)."""
     key = ("se", kind, kr) if kind in KR_VARIANTS else ("se", kind)
     return _once(fit, key, lambda: _fixed_se(fit, design, kind, kr))
@@ -113,8 +117,8 @@ def _fixed_se(fit: FitResult, design: Design, kind: str, kr: tuple[str, str]) ->
     raise NotImplementedOption(f"unknown standard-error kind {kind!r}", hint="one of " + ", ".join(SE_KINDS))
 
 
-def kenward_roger_of(fit: FitResult, design: Design, variant: str = "kr", information: str = "expected",
-                     parameterization: str = "linear"):  # -> KRResult
+def kenward_roger_of(fit: FitResult, design: Design, variant: str = "kr", information: str = PBKRTEST_KR[0],
+                     parameterization: str = PBKRTEST_KR[1]):  # -> KRResult
     """Kenward-Roger for this fit, computed once and kept with the fit (df and SEs share it)."""
     from .kenward_roger import kenward_roger
 

@@ -90,6 +90,7 @@ import pandas as pd
 from scipy import stats
 
 from ..design import Design
+from ..engine.theta import ThetaLayout
 from ..errors import ModelError, NotImplementedOption
 from ..results import FitResult
 from .kr_blocks import BlockStructure, Moments
@@ -116,40 +117,22 @@ def varpar_layout(design: Design) -> list[tuple[int, int, int, str]]:
     return out
 
 
-def varpar_values(design: Design, theta: np.ndarray, sigma2: float) -> np.ndarray:
-    """Values of the covariance parameters: sigma2 * Lambda_t Lambda_t' entries, then sigma2."""
-    vals = []
-    pos = 0
-    for term in design.reterms:
-        k = term.k
-        L = np.zeros((k, k))
-        idx = 0
-        for j in range(k):
-            for i in range(j, k):
-                L[i, j] = theta[pos + idx]
-                idx += 1
-        pos += idx
-        Gam = sigma2 * L @ L.T
-        for b in range(k):
-            for a in range(b, k):
-                vals.append(Gam[a, b])
-    vals.append(sigma2)
-    return np.asarray(vals)
-
-
 def term_factors(design: Design, theta: np.ndarray, sigma2: float) -> list[np.ndarray]:
     """Each term's lower Cholesky factor ``L = sigma Lambda_t`` of its covariance ``G = L L'``."""
-    out = []
-    pos = 0
-    for term in design.reterms:
-        k = term.k
-        L = np.zeros((k, k))
-        for j in range(k):
-            for i in range(j, k):
-                L[i, j] = theta[pos]
-                pos += 1
-        out.append(np.sqrt(sigma2) * L)
-    return out
+    layout = ThetaLayout.from_sizes(tuple(t.k for t in design.reterms))
+    return [np.sqrt(sigma2) * lam for lam in layout.factors(np.asarray(theta, dtype=float))]
+
+
+def varpar_values(design: Design, theta: np.ndarray, sigma2: float) -> np.ndarray:
+    """Values of the covariance parameters: each term's ``G = L L'`` (lower triangle, column by
+    column), then sigma2."""
+    vals = []
+    for L in term_factors(design, theta, sigma2):
+        G = L @ L.T
+        k = G.shape[0]
+        vals.extend(G[a, b] for b in range(k) for a in range(b, k))
+    vals.append(sigma2)
+    return np.asarray(vals)
 
 
 def reparameterization(design: Design, theta: np.ndarray, sigma2: float, parameterization: str
@@ -394,13 +377,13 @@ class Adjustment:
 def adjustment(pc: KRPieces, information: str, J: np.ndarray | None = None,
                H: np.ndarray | None = None) -> Adjustment:
     """The adjustment's pieces in the parameterization given by ``J`` and ``H``
-    (see :func:`reparameterization`; None: the linear parameters themselves)."""
+    (see :func:`reparameterization`; None, or the identity and zero: the linear
+    parameters themselves, whose transforms are skipped)."""
     Phi = pc.Phi
     s = pc.P.shape[0]
-    linear = J is None
-    if linear:
-        J = np.eye(s)
-        H = np.zeros((s, s, s))
+    J = np.eye(s) if J is None else J
+    H = np.zeros((s, s, s)) if H is None else H
+    linear = not H.any() and np.array_equal(J, np.eye(s))
     W = covariance_of_varpar(pc, information, None if linear else J)
     P = pc.P if linear else np.einsum("ai,apq->ipq", J, pc.P)
     Q = pc.Q if linear else np.einsum("ai,bj,abpq->ijpq", J, J, pc.Q, optimize=True)
@@ -595,7 +578,7 @@ def kenward_roger(fit: FitResult, design: Design, *, variant: str = "kr",
     Phi_fit = reml_fit.vcov.loc[names, names].to_numpy() if pb_weights else None
     psi, J, H, vp_names = reparameterization(design, theta, sigma2, parameterization)
     pc = kr_pieces(blocks, theta, sigma2, observed=(information == "observed"), Phi=Phi_fit)
-    adj = adjustment(pc, information, *((None, None) if parameterization == "linear" else (J, H)))
+    adj = adjustment(pc, information, J, H)
     PhiA = adj.vcov(pc.Phi, variant)
     Phi_df = fit.vcov.loc[names, names].to_numpy() if refit else pc.Phi
     dfs = []

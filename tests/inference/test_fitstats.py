@@ -92,6 +92,10 @@ def test_fit_at_reproduces_the_optimum_and_moves_off_it():
     assert same.sigma2 == pytest.approx(fit.sigma2, rel=1e-12)
     off = fit_at(design, "REML", fit.theta * 1.2)
     assert off.loglik < fit.loglik
+    # reusing the fit's deviance function (cross-products formed once) gives the same fit
+    again = fit_at(design, "REML", fit.theta * 1.2, like=fit)
+    assert again.loglik == pytest.approx(off.loglik, abs=1e-10)
+    np.testing.assert_allclose(again.se.to_numpy(), off.se.to_numpy(), rtol=1e-12)
     assert "not optimized" in off.optinfo.message
     with pytest.raises(FitError, match="theta has"):
         fit_at(design, "REML", fit.theta[:2])
