@@ -214,10 +214,14 @@ def test_statsmodels_on_hsb_random_coefficient_is_a_different_optimum(case_dir, 
 def test_show_puts_every_definition_side_by_side(case_dir, capsys):
     assert run("show", str(case_dir / "hsb-random-coefficient.yaml")) == 0
     out = capsys.readouterr().out
-    for label in ("model", "KR", "CR0", "CR1", "CR2", "resid", "contain", "bw", "HLM", "nlme", "Satt"):
+    for label in ("model", "KR", "KR-SAS", "KR2-SAS", "CR0", "CR1", "CR2", "resid", "contain", "bw", "HLM",
+                  "nlme", "Satt"):
         assert label in out
     row = next(line for line in out.splitlines() if line.startswith("cses") and "7183" in line)
     assert "159" in row and "7024" in row
+    # every SE kind and df method is computed for every coefficient (a failure prints a dash)
+    rows = [line for line in out.splitlines() if line.startswith(("cses ", "(Intercept) "))]
+    assert len(rows) >= 4 and not any("—" in line for line in rows)
 
 
 def test_sas_stopping_early_is_diagnosed_and_compared_at_its_optimum(case_dir, tmp_path, capsys):
