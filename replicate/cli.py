@@ -16,13 +16,22 @@ from .case import find_case_files, load_case
 from .compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN
 from .engines import DEFAULT_ENGINE, ENGINES, get_engine
 from .errors import CaseError, EngineUnavailable, ReplicateError
+from .examples import copy_examples, default_cases
 from .runner import INVALID, CaseResult, exit_code, run_case, run_cases
 
 DEFAULT_CASES = "cases"
 
 
 def _paths(args: argparse.Namespace) -> list[str]:
-    return list(args.paths) or [DEFAULT_CASES]
+    """The paths named, else ``./cases``, else the example cases shipped with replicate."""
+    if args.paths:
+        return list(args.paths)
+    folder, shipped = default_cases()
+    if shipped and not getattr(args, "_told", False):
+        print(f"replicate: no ./cases folder here; using the example cases shipped with replicate ({folder})",
+              file=sys.stderr)
+        args._told = True
+    return [str(folder)]
 
 
 class Progress:
@@ -145,6 +154,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    if args.cases_dir is None:
+        args.cases_dir = str(default_cases()[0])
     target = Path(args.case)
     if not target.exists():
         matches = [f for f in find_case_files([args.cases_dir]) if f.stem == args.case]
@@ -205,6 +216,18 @@ def cmd_parse(args: argparse.Namespace) -> int:
     return 1 if unparsed else 0
 
 
+def cmd_examples(args: argparse.Namespace) -> int:
+    try:
+        made = copy_examples(Path(args.dest))
+    except (FileNotFoundError, FileExistsError, OSError) as exc:
+        print(f"replicate: {exc}", file=sys.stderr)
+        return 2
+    for p in made:
+        print(f"copied {p}")
+    print(f"run them with: cd {args.dest} && replicate run")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import bench_command
 
@@ -226,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="fit cases and compare with their reference outputs")
-    r.add_argument("paths", nargs="*", help="case files or folders (default: cases)")
+    r.add_argument("paths", nargs="*", help="case files or folders (default: ./cases, else the shipped examples)")
     r.add_argument("--engine", default=DEFAULT_ENGINE, help=f"one of {', '.join(ENGINES)} (default {DEFAULT_ENGINE})")
     r.add_argument("--out", default="reports", help="report folder (default: reports)")
     r.add_argument("--format", default="markdown,json,html",
@@ -246,8 +269,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("show", help="a case, its fit, and each reference number beside the engine's")
     s.add_argument("case", help="case file or case id")
     s.add_argument("--engine", default=DEFAULT_ENGINE)
-    s.add_argument("--cases-dir", default=DEFAULT_CASES)
+    s.add_argument("--cases-dir", default=None, help="where to look up a case id (default: ./cases, else the "
+                   "shipped examples)")
     s.set_defaults(func=cmd_show)
+    ex = sub.add_parser("examples", help="copy the shipped example cases and raw printouts into a folder")
+    ex.add_argument("dest", nargs="?", default=".", help="folder to copy into (default: the current folder)")
+    ex.set_defaults(func=cmd_examples)
+
     pa = sub.add_parser("parse", help="read a pasted printout (lme4, lmerTest, nlme, SAS, HLM) into case values")
     pa.add_argument("file")
     pa.add_argument("--software", choices=["lme4", "lmerTest", "nlme", "sas", "hlm"], default=None,

@@ -20,6 +20,9 @@ from .errors import DataError
 
 ENV_PATH = "REPLICATE_DATA_PATH"
 
+#: The public datasets shipped inside the package (see its README.md).
+SHIPPED_DATA = Path(__file__).resolve().parent / "datasets"
+
 
 @dataclass(frozen=True)
 class Frame:
@@ -43,8 +46,10 @@ class Frame:
 def search_path(case_dir: Path | None = None) -> list[Path]:
     """Folders searched for data files, in order.
 
-    The case's own folder, then ``data/`` of the enclosing ``cases`` folder
-    (and ``./cases/data``), then each folder of ``REPLICATE_DATA_PATH``.
+    The case's own folder (and ``data/`` of the enclosing ``cases`` folder),
+    then the datasets shipped with the package, then each folder of
+    ``REPLICATE_DATA_PATH`` (users' own data). Nothing outside these is read,
+    so a fresh clone or an installed package runs its cases anywhere.
     """
     out: list[Path] = []
     if case_dir is not None:
@@ -53,7 +58,7 @@ def search_path(case_dir: Path | None = None) -> list[Path]:
             if parent.name == "cases":
                 out.append(parent / "data")
                 break
-    out.append(Path.cwd() / "cases" / "data")
+    out.append(SHIPPED_DATA)
     for item in os.environ.get(ENV_PATH, "").split(os.pathsep):
         if item.strip():
             out.append(Path(item.strip()).expanduser())
@@ -91,7 +96,7 @@ def find_file(name: str, case_dir: Path | None, *, file: str | None = None,
         f"data file {name!r} not found",
         file=file, line=line, field="data.file",
         hint="searched " + ", ".join(str(d) for d in dirs)
-        + f"; set {ENV_PATH} to the folder holding it (e.g. {ENV_PATH}=../shared/data)",
+        + f"; put the file beside the case, or set {ENV_PATH} to the folder holding it",
     )
 
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: where the shared data lives, and case-file builders."""
+"""Shared fixtures: the shipped datasets, and case-file builders."""
 
 from __future__ import annotations
 
@@ -14,11 +14,9 @@ CASES = ROOT / "cases"
 
 @pytest.fixture
 def data_dir(monkeypatch: pytest.MonkeyPatch) -> Path:
-    d = shared_data_dir()
-    if d is None:
-        pytest.skip("shared data folder (../shared/data) not found; set REPLICATE_DATA_PATH")
-    monkeypatch.setenv("REPLICATE_DATA_PATH", str(d))
-    return d
+    """The package's datasets folder; REPLICATE_DATA_PATH is cleared so nothing outside is read."""
+    monkeypatch.delenv("REPLICATE_DATA_PATH", raising=False)
+    return shared_data_dir()
 
 
 @pytest.fixture

@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from replicate.data import SHIPPED_DATA
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -70,31 +72,22 @@ def from_r(ro, obj) -> pd.DataFrame:
         return ro.conversion.get_conversion().rpy2py(obj)
 
 
-def _find_data(name: str) -> Path | None:
-    for item in os.environ.get("REPLICATE_DATA_PATH", "").split(os.pathsep):
-        if item and (Path(item) / name).is_file():
-            return Path(item) / name
-    cand = ROOT.parent / "shared" / "data" / name
-    return cand if cand.is_file() else None
-
-
-def shared_data_dir() -> Path | None:
-    """The shared data folder: from REPLICATE_DATA_PATH, or ../shared/data beside the project."""
-    found = _find_data("classroom.csv")
-    return None if found is None else found.parent
+def shared_data_dir() -> Path:
+    """The public datasets shipped inside the package (replicate/datasets)."""
+    return SHIPPED_DATA
 
 
 def data_file(name: str) -> Path:
-    """A file of the shared data folder, or skip saying where it was looked for."""
-    found = _find_data(name)
-    if found is None:
-        pytest.skip(f"{name} not found in the shared data folder (../shared/data); set REPLICATE_DATA_PATH")
-    return found
+    """A dataset shipped with the package; a missing one is an error, never a skip."""
+    path = SHIPPED_DATA / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{name} is not among the package's datasets ({SHIPPED_DATA})")
+    return path
 
 
 def data_folder() -> Path:
-    """The shared data folder (the one holding classroom.csv), or skip."""
-    return data_file("classroom.csv").parent
+    """The folder of the shipped datasets."""
+    return SHIPPED_DATA
 
 
 def require_engine(cls, **kw):

@@ -14,7 +14,6 @@ gets exactly the same rows and columns (see :mod:`replicate.bench.peers`).
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..data import SHIPPED_DATA
 from ..design import Design, build_design
 from ..spec import parse_formula
 
@@ -105,21 +105,8 @@ def _insteval() -> pd.DataFrame:
     return df
 
 
-def shared_data_file(name: str) -> Path | None:
-    """A file of the shared data folder: REPLICATE_DATA_PATH, then ../shared/data beside the checkout."""
-    dirs = [Path(p) for p in os.environ.get("REPLICATE_DATA_PATH", "").split(os.pathsep) if p.strip()]
-    dirs.append(ROOT.parent / "shared" / "data")
-    for d in dirs:
-        if (d / name).is_file():
-            return d / name
-    return None
-
-
 def _classroom() -> pd.DataFrame:
-    path = shared_data_file("classroom.csv")
-    if path is None:
-        raise FileNotFoundError("classroom.csv not found: set REPLICATE_DATA_PATH to the shared data folder")
-    df = pd.read_csv(path)
+    df = pd.read_csv(SHIPPED_DATA / "classroom.csv")
     df = df.dropna(subset=["mathknow"]).reset_index(drop=True)
     df["schoolid"] = df["schoolid"].astype(str)
     df["classid"] = df["classid"].astype(str)
@@ -156,7 +143,7 @@ CATALOGUE: dict[str, BenchModel] = {m.name: m for m in [
     BenchModel("hsb_level2", "MathAch ~ MEANSES * cses + Sector + (cses | School)", _hsb, methods=("REML",),
                inference=True, source="nlme::MathAchieve + MathAchSchool (intercepts and slopes as outcomes)"),
     BenchModel("classroom", "mathgain ~ ses + mathknow + (1 | schoolid/classid)", _classroom,
-               source="WWG classroom.csv (shared data), rows with mathknow"),
+               source="WWG classroom.csv (shipped with the package), rows with mathknow"),
     BenchModel("exam", "normexam ~ standLRT + schgend + (standLRT | school)", _exam, inference=True,
                source="mlmRev::Exam"),
     BenchModel("insteval", "y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept)", _insteval, methods=("ML",),

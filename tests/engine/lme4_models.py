@@ -8,28 +8,16 @@ the very frame the Design is built from.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 from rbridge import make_design, r_to_pandas, re_term
 
+from replicate.data import SHIPPED_DATA
 from replicate.design import Design
 
-
-def _shared_data() -> Path:
-    """The shared data folder: first entry of REPLICATE_DATA_PATH, else ../shared/data."""
-    env = os.environ.get("REPLICATE_DATA_PATH")
-    if env:
-        for part in env.split(os.pathsep):
-            if (Path(part) / "classroom.csv").exists():
-                return Path(part)
-    return Path(__file__).resolve().parents[3] / "shared" / "data"
-
-
-SHARED_DATA = _shared_data()
+SHARED_DATA = SHIPPED_DATA  # the public datasets shipped inside the package
 
 
 @dataclass(frozen=True)
@@ -80,9 +68,8 @@ def _hsb(ro) -> pd.DataFrame:
 def _classroom(ro) -> pd.DataFrame:
     path = SHARED_DATA / "classroom.csv"
     if not path.exists():
-        import pytest
 
-        pytest.skip(f"shared data file {path} not found (set REPLICATE_DATA_PATH)")
+        raise FileNotFoundError(f"{path} is missing from the package's datasets")
     df = pd.read_csv(path)
     df = df.dropna(subset=["mathknow"]).reset_index(drop=True)
     df["schoolid"] = df["schoolid"].astype(str)
