@@ -16,16 +16,20 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .results import FitResult
+    from .model import FittedModel
 
 from .case import Case, load_case
 from .errors import CaseError, DataError, FitError, ModelError, ReplicateError
 from .runner import CaseResult, run_cases
 
 
-def fit(formula: str, data: "pd.DataFrame", method: str = "REML", weights: str | None = None,
-        *, contrasts: str = "treatment", engine: str = "native") -> "FitResult":
+def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | None = None,
+        *, contrasts: str = "treatment", engine: str = "native") -> FittedModel:
     """Fit a linear mixed model given as an lme4 formula.
+
+    Returns a :class:`~replicate.model.FittedModel`: the fit with its design, so that
+    ``fit.df("kenward-roger")``, ``fit.se("cr2")``, ``fit.coef_table()``,
+    ``fit.summary(like="sas")`` and the rest need nothing else.
 
     Args:
         formula: e.g. ``"Reaction ~ Days + (Days | Subject)"``.
@@ -37,22 +41,28 @@ def fit(formula: str, data: "pd.DataFrame", method: str = "REML", weights: str |
     """
     from .design import build_design
     from .engines import get_engine
+    from .model import FittedModel
     from .spec import parse_formula
 
     if method not in ("REML", "ML"):
         raise ModelError(f"method {method!r} unknown", field="method", hint="use 'REML' or 'ML'")
     spec = parse_formula(formula, field="formula")
     design = build_design(spec, data, contrasts=contrasts, weights=weights)
-    return get_engine(engine).fit(design, method)
+    return FittedModel(get_engine(engine).fit(design, method), design)
 
 
-def lrt(fit0: "FitResult", fit1: "FitResult", design0=None, design1=None, *, refit: bool = True):
+def lrt(fit0, fit1, design0=None, design1=None, *, refit: bool = True):
     """Likelihood-ratio test of two nested fits, as lme4's ``anova`` (see
-    :func:`replicate.inference.lrt.lrt`): REML fits are refitted by ML (give the
-    designs), and fits on different rows are refused with a clear message."""
+    :func:`replicate.inference.lrt.lrt`): REML fits are refitted by ML, and fits on
+    different rows are refused with a clear message. Fits from :func:`fit` carry
+    their designs; bare ``FitResult``s need ``design0``/``design1`` to be refitted."""
     from .inference.lrt import lrt as _lrt
+    from .model import unwrap
 
-    return _lrt(fit0, fit1, design0, design1, refit=refit)
+    r0, d0 = unwrap(fit0)
+    r1, d1 = unwrap(fit1)
+    return _lrt(r0, r1, design0 if design0 is not None else d0, design1 if design1 is not None else d1,
+                refit=refit)
 
 
 __all__ = [

@@ -119,7 +119,7 @@ def fit_with(engine, formula: str, frame: pd.DataFrame, method: str = "REML"):
     from replicate.spec import parse_formula
 
     design = build_design(parse_formula(formula), frame)
-    return design, engine.fit(design, method), replicate.fit(formula, frame, method=method)
+    return design, engine.fit(design, method), replicate.fit(formula, frame, method=method).result
 
 
 def lre(a, b) -> np.ndarray:

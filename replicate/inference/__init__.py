@@ -101,7 +101,7 @@ def _fixed_df(fit: FitResult, design: Design, method: str, kr: tuple[str, str]) 
 
 def _fixed_se(fit: FitResult, design: Design, kind: str, kr: tuple[str, str]) -> pd.Series:
     if kind == "model":
-        return fit.se
+        return pd.Series(np.sqrt(np.diag(np.asarray(fit.vcov, dtype=float))), index=fit.fixed.index)
     if not design.reterms:
         raise ModelError(f"standard-error kind {kind!r} needs random effects; this is a linear model",
                          hint="a linear model (model.fixed_only) has the model-based SE")
