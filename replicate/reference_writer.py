@@ -133,11 +133,11 @@ def _get_engine(name: str) -> Any:
     if name in ENGINES:
         return get_engine(name)
     if name == "lme4":
-        from .engines.lme4_engine import Lme4Engine
+        from .engines.r.lme4 import Lme4Engine
 
         eng: Any = Lme4Engine()
     elif name == "nlme":
-        from .engines.nlme_engine import NlmeEngine
+        from .engines.r.nlme import NlmeEngine
 
         eng = NlmeEngine()
     else:
@@ -244,7 +244,7 @@ def make_reference_block(case: Case | str | Path, engine_name: str = "lme4", *,
 
     tests: dict[str, Any] = {}
     for k, other_formula in enumerate(compare_with, 1):
-        from .engines.lme4_engine import anova_lrt
+        from .engines.r.lme4 import anova_lrt
         from .runner import prepare_other
 
         if eng.name != "lme4":
@@ -281,7 +281,7 @@ def make_inference_block(case: Case | str | Path, program: str, *, tight: bool =
     ``Lb_ddf`` or ``clubSandwich::vcovCR(type = "CR2")`` / ``coef_test`` give
     each fixed effect's SE and df; the estimate is lme4's.
     """
-    from .engines.lme4_engine import Lme4Engine, club_sandwich
+    from .engines.r.lme4 import Lme4Engine, club_sandwich
     from .runner import prepare
 
     c = case if isinstance(case, Case) else load_case(case)
@@ -310,7 +310,7 @@ def make_inference_block(case: Case | str | Path, program: str, *, tight: bool =
              for n in fit.fixed.index}
     versions = eng.version()
     if program == "clubsandwich":
-        from .engines.lme4_engine import r_versions
+        from .engines.r.session import r_versions
 
         versions += "; clubSandwich " + str(r_versions(["clubSandwich"]).get("clubSandwich", "?"))
     return {
@@ -694,7 +694,7 @@ def reference_command(case_path: str | Path, engine: str = "lme4", force: bool =
         if tight:
             if engine != "lme4":
                 return 2, "error: --tight applies to the lme4 engine only"
-            from .engines.lme4_engine import Lme4Engine
+            from .engines.r.lme4 import Lme4Engine
 
             eng_obj = Lme4Engine(tight=True)
         block = make_reference_block(case_path, engine, engine=eng_obj, compare_with=compare_with, refit=refit)

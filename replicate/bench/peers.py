@@ -2,7 +2,7 @@
 
 Each program gets the same :class:`~replicate.design.Design`. lme4 and its
 companions run in this process through rpy2: the design's columns go to R once
-(:func:`replicate.engines.lme4_engine.model_frame`, the same hand-over the lme4
+(:func:`replicate.engines.r.frames.model_frame`, the same hand-over the lme4
 engine uses, formula built from symbols), and only the R call itself is timed
 -- R's start-up and the data transfer are not.
 
@@ -89,7 +89,7 @@ class RSession:
 
     def start(self) -> bool:
         """Start R and check the packages; False (with ``reason``) when not usable."""
-        from ..engines.lme4_engine import r_status
+        from ..engines.r.session import r_status
 
         ok, why = r_status(R_PACKAGES)
         if not ok:
@@ -101,7 +101,7 @@ class RSession:
         return True
 
     def versions(self) -> dict[str, str]:
-        from ..engines.lme4_engine import r_versions
+        from ..engines.r.session import r_versions
 
         out = r_versions(R_PACKAGES)
         blas = self._call("blas")
@@ -118,7 +118,7 @@ class RSession:
 
     def prepare(self, design: Design, method: str) -> RModel:
         """Hand the design's data to R; return the timed calls."""
-        from ..engines.lme4_engine import model_frame, r_formula, to_r_frame
+        from ..engines.r.frames import model_frame, r_formula, to_r_frame
 
         mf = model_frame(design)
         calls = self._call("prepare", to_r_frame(mf), r_formula(mf), method == "REML", mf.weighted)

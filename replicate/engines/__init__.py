@@ -46,13 +46,13 @@ def _statsmodels() -> Engine:
 
 
 def _lme4() -> Engine:
-    from .lme4_engine import Lme4Engine
+    from .r.lme4 import Lme4Engine
 
     return Lme4Engine()
 
 
 def _nlme() -> Engine:
-    from .nlme_engine import NlmeEngine
+    from .r.nlme import NlmeEngine
 
     return NlmeEngine()
 

@@ -23,7 +23,7 @@ from rsupport import data_file, fit_with, lre, require_engine
 import replicate
 from replicate.design import build_design
 from replicate.engines import Engine
-from replicate.engines.lme4_engine import Lme4Engine
+from replicate.engines.r.lme4 import Lme4Engine
 from replicate.errors import NotImplementedOption
 from replicate.inference import fixed_df
 from replicate.spec import parse_formula

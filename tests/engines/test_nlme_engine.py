@@ -18,7 +18,7 @@ from rsupport import data_file, fit_with, lre, require_engine
 import replicate
 from replicate.design import build_design
 from replicate.engines import Engine
-from replicate.engines.nlme_engine import NlmeEngine, nesting_chain
+from replicate.engines.r.nlme import NlmeEngine, nesting_chain
 from replicate.errors import NotImplementedOption
 from replicate.spec import parse_formula
 

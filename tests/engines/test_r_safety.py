@@ -25,9 +25,10 @@ from rsupport import require_engine
 
 import replicate
 from replicate.design import Design, ReTerm, build_design
-from replicate.engines import lme4_engine
-from replicate.engines.lme4_engine import Lme4Engine, check_r_name, model_frame
-from replicate.engines.nlme_engine import NlmeEngine
+from replicate.engines.r import frames as r_frames
+from replicate.engines.r.frames import check_r_name, model_frame
+from replicate.engines.r.lme4 import Lme4Engine
+from replicate.engines.r.nlme import NlmeEngine
 from replicate.errors import ModelError
 from replicate.spec import parse_formula
 
@@ -167,7 +168,7 @@ def test_lme4_symbols_are_harmless_even_past_the_name_check(lme4, tmp_path, monk
     marker = tmp_path / "pwned"
     bad = f'a);system("touch {marker}");(b'
     design = _design_with({role: bad})
-    monkeypatch.setattr(lme4_engine, "check_r_name", lambda name, what, allow_colon=True: name)
+    monkeypatch.setattr(r_frames, "check_r_name", lambda name, what, allow_colon=True: name)
     fit = lme4.fit(design, "REML")
     assert not marker.exists()
     if role == "x":

@@ -19,7 +19,7 @@ import yaml
 from rsupport import require_engine
 
 from replicate.case import load_case
-from replicate.engines.lme4_engine import Lme4Engine
+from replicate.engines.r.lme4 import Lme4Engine
 from replicate.errors import CaseError
 from replicate.reference_writer import (
     SOURCE,

@@ -6,7 +6,7 @@ A design maps onto it when its grouping factors form a chain, each nested in
 the next larger one, each with one term; crossed designs and several terms on
 one factor (``(x || g)``) raise :class:`~replicate.errors.NotImplementedOption`.
 
-Safety is as in :mod:`replicate.engines.lme4_engine` (strict name checks, the
+Safety is as in :mod:`replicate.engines.r.frames` (strict name checks, the
 formulas built from symbols, data passed as values), but here the name check
 is the barrier that matters: nlme itself deparses variable names and parses
 the text again (``asOneFormula``; the ``random`` list's names go into a
@@ -29,10 +29,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..design import Design, ReTerm
-from ..errors import EngineUnavailable, FitError, ModelError, NotImplementedOption
-from ..results import FitResult, OptSummary
-from . import lme4_engine as rb
+from ...design import Design, ReTerm
+from ...errors import EngineUnavailable, FitError, ModelError, NotImplementedOption
+from ...results import FitResult, OptSummary
+from .frames import RModelFrame, check_fixed_names, check_r_name, model_frame, ranef_frames, to_r_frame
+from .session import get, matrix, message_list, num, provenance, r_call, r_error, r_matrix, r_status, r_versions, strs
 
 SINGULAR_TOL = 1e-4  # lme4's isSingular tolerance, applied to the same theta
 
@@ -66,11 +67,11 @@ def _nlme_group_names(chain: list[ReTerm], taken: set[str]) -> list[str]:
     out: list[str] = []
     used = set(taken)
     for k, t in enumerate(chain):
-        rb.check_r_name(t.group, "grouping factor")
+        check_r_name(t.group, "grouping factor")
         cand = t.group.split(":")[0]
         if cand in used:
             cand = f".grp{k + 1}"  # starts with '.', so never a checked model name
-        rb.check_r_name(cand.lstrip("."), "grouping factor", allow_colon=False)
+        check_r_name(cand.lstrip("."), "grouping factor", allow_colon=False)
         used.add(cand)
         out.append(cand)
     return out
@@ -118,11 +119,11 @@ class NlmeEngine:
         self._versions: dict[str, str] | None = None
 
     def available(self) -> tuple[bool, str]:
-        return rb.r_status(self.packages)
+        return r_status(self.packages)
 
     def versions(self) -> dict[str, str]:
         if self._versions is None:
-            self._versions = rb.r_versions(self.packages)
+            self._versions = r_versions(self.packages)
         return dict(self._versions)
 
     def version(self) -> str:
@@ -138,43 +139,43 @@ class NlmeEngine:
         from rpy2.robjects.vectors import ListVector, StrVector
 
         # Names of the model columns first (checked), then nlme's group names.
-        base = rb.model_frame(design)
+        base = model_frame(design)
         taken = set(base.frame.columns)
         chain_names = _nlme_group_names(chain, taken - {t.group for t in design.reterms})
         name_of_term = {id(t): n for t, n in zip(chain, chain_names)}
         gcols = [name_of_term[id(t)] for t in design.reterms]
-        mf = rb.model_frame(design, group_columns=gcols, inverse_weights=True, rename_joined=True)
-        rdf = rb.to_r_frame(mf)
-        fixed_f = rb.r_call("fixed_formula", mf.response, StrVector(list(mf.fixed)), mf.intercept)
+        mf = model_frame(design, group_columns=gcols, inverse_weights=True, rename_joined=True)
+        rdf = to_r_frame(mf)
+        fixed_f = r_call("fixed_formula", mf.response, StrVector(list(mf.fixed)), mf.intercept)
         term_of = {g: (cols, icpt) for g, cols, icpt in mf.terms}
-        random = ListVector([(n, rb.r_call("one_sided", StrVector(list(term_of[n][0])), term_of[n][1]))
+        random = ListVector([(n, r_call("one_sided", StrVector(list(term_of[n][0])), term_of[n][1]))
                              for n in chain_names])
-        res = rb.r_call("fit_lme", rdf, fixed_f, random, method == "REML", mf.weighted)
-        call = str(rb.get(res, "call")[0])
-        err = rb._r_error(res)
+        res = r_call("fit_lme", rdf, fixed_f, random, method == "REML", mf.weighted)
+        call = str(get(res, "call")[0])
+        err = r_error(res)
         if err is not None:
             raise FitError(f"nlme::lme failed: {err}", hint=f"call: {call}")
-        rfit = rb.get(res, "value")
-        msgs = rb._message_list(res)
-        ex = rb.r_call("extract_lme", rfit)
+        rfit = get(res, "value")
+        msgs = message_list(res)
+        ex = r_call("extract_lme", rfit)
         return self._result(design, mf, chain, chain_names, method, ex, rfit, call, msgs)
 
-    def _result(self, design: Design, mf: rb.RModelFrame, chain: list[ReTerm], chain_names: list[str],
+    def _result(self, design: Design, mf: RModelFrame, chain: list[ReTerm], chain_names: list[str],
                 method: str, ex: Any,
                 rfit: Any, call: str, msgs: list[str]) -> FitResult:
         names = list(design.fixed_names)
-        rb.check_fixed_names(ex, mf)
+        check_fixed_names(ex, mf)
         p = len(names)
-        fixed = pd.Series(rb.num(ex, "fixef"), index=names)
-        vcov = pd.DataFrame(rb.matrix(ex, "vcov", p), index=names, columns=names)
-        coefcols = rb.strs(ex, "coefcols")
-        coef = pd.DataFrame(rb.matrix(ex, "coef", len(coefcols)), index=names, columns=coefcols)
-        sigma = float(rb.num(ex, "sigma")[0])
+        fixed = pd.Series(num(ex, "fixef"), index=names)
+        vcov = pd.DataFrame(matrix(ex, "vcov", p), index=names, columns=names)
+        coefcols = strs(ex, "coefcols")
+        coef = pd.DataFrame(matrix(ex, "coef", len(coefcols)), index=names, columns=coefcols)
+        sigma = float(num(ex, "sigma")[0])
         sigma2 = sigma * sigma
         # Relative covariance matrices per nlme level name -> design terms, lme4's order.
-        mats = rb.get(ex, "re_mats")
-        re_names = rb.strs(ex, "re_names")
-        rel = {n: rb.r_matrix(mats[i]) for i, n in enumerate(re_names)}
+        mats = get(ex, "re_mats")
+        re_names = strs(ex, "re_names")
+        rel = {n: r_matrix(mats[i]) for i, n in enumerate(re_names)}
         term_name = {id(t): n for t, n in zip(chain, chain_names)}
         rows: list[dict[str, Any]] = []
         theta: list[float] = []
@@ -200,11 +201,11 @@ class NlmeEngine:
         vc[["var1", "var2"]] = vc[["var1", "var2"]].astype(object)
         if singular:
             msgs.append("boundary (singular) fit: a variance component is (nearly) zero")
-        ngr = dict(zip(rb.strs(ex, "ngrps_names"), (int(x) for x in rb.get(ex, "ngrps"))))
+        ngr = dict(zip(strs(ex, "ngrps_names"), (int(x) for x in get(ex, "ngrps"))))
         group_of = {n: t.group for t, n in zip(chain, chain_names)}
         ngroups = {t.group: ngr.get(term_name[id(t)], t.nlevels) for t in design.reterms}
         cols_of = {t.group: list(t.columns) for t in design.reterms}
-        ranef = rb._ranef_frames(ex, group_of, cols_of)
+        ranef = ranef_frames(ex, group_of, cols_of)
         for k, t in enumerate(chain):
             # nlme labels an inner group 'outer/inner'; give it the design's label.
             if t.group in ranef:
@@ -212,15 +213,15 @@ class NlmeEngine:
                 fr = ranef[t.group]
                 fr.index = pd.Index([label_of.get(str(i), str(i)) for i in fr.index], name=t.group)
         reml = method == "REML"
-        loglik = float(rb.num(ex, "loglik")[0])
+        loglik = float(num(ex, "loglik")[0])
         versions = self.versions()
         df_col = "DF" if "DF" in coefcols else None
         nlme_df = coef[df_col].astype(float).rename("df") if df_col else pd.Series(np.nan, index=names)
-        iters = np.asarray(rb.get(ex, "iterations"))
+        iters = np.asarray(get(ex, "iterations"))
         extra: dict[str, Any] = {
             "nlme_df": nlme_df,
             "coef_table": coef,
-            "provenance": rb.provenance(call, versions),
+            "provenance": provenance(call, versions),
             "r_call": call,
             "r_model": rfit,
         }
@@ -228,14 +229,14 @@ class NlmeEngine:
             engine=self.name, engine_version=self.version(), method=method, formula=design.formula,
             fixed=fixed, vcov=vcov, varcorr=vc, sigma2=sigma2, theta=np.asarray(theta), loglik=loglik,
             reml_criterion=-2 * loglik if reml else None, deviance=None if reml else -2 * loglik,
-            aic=float(rb.num(ex, "aic")[0]), bic=float(rb.num(ex, "bic")[0]),
-            npar=int(np.asarray(rb.get(ex, "npar"))[0]), nobs=int(np.asarray(rb.get(ex, "nobs"))[0]),
+            aic=float(num(ex, "aic")[0]), bic=float(num(ex, "bic")[0]),
+            npar=int(np.asarray(get(ex, "npar"))[0]), nobs=int(np.asarray(get(ex, "nobs"))[0]),
             ngroups=ngroups, n_dropped=design.n_dropped,
             converged=not any("converge" in m.lower() for m in msgs), singular=singular,
             messages=tuple(dict.fromkeys(msgs)),
             optinfo=OptSummary(method="nlme lme (nlminb, then EM/Newton)", final=tuple(theta),
                                fmin=-2 * loglik,
                                evaluations=int(iters[0]) if iters.size and iters[0] > -1e9 else 0),
-            ranef_fn=lambda: ranef, fitted=rb.num(ex, "fitted"), residuals=rb.num(ex, "resid"),
+            ranef_fn=lambda: ranef, fitted=num(ex, "fitted"), residuals=num(ex, "resid"),
             rows=design.rows, extra=extra,
         )
