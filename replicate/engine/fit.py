@@ -47,7 +47,7 @@ def make_deviance(design: Design, method: str = "REML") -> ProfiledDeviance:
     reml = _parse_method(method)
     check_values(design)
     check_terms(design)
-    layout = ThetaLayout.from_sizes(tuple(t.k for t in design.reterms))
+    layout = ThetaLayout.of(design)
     return ProfiledDeviance(compute_crossproducts(design), layout, reml)
 
 

@@ -10,8 +10,12 @@ others are free (Bates et al. 2015, section 2.2 and 3.1).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..design import Design
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,11 @@ class ThetaLayout:
             cols.append(np.array(c, dtype=int))
             pos += len(r)
         return cls(tuple(sizes), tuple(offsets), tuple(rows), tuple(cols))
+
+    @classmethod
+    def of(cls, design: Design) -> ThetaLayout:
+        """The layout of ``design``'s random-effect terms (one factor per term, in term order)."""
+        return cls.from_sizes(tuple(t.k for t in design.reterms))
 
     @property
     def size(self) -> int:

@@ -40,6 +40,7 @@ import scipy.linalg as sla
 from scipy import stats
 
 from ..design import Design
+from ..engine.theta import ThetaLayout
 from ..errors import ModelError, NotImplementedOption
 from ..results import FitResult
 from .marginal import MarginalModel, hessian
@@ -89,17 +90,8 @@ def parameter_layout(design: Design) -> list[CovParm]:
 
 
 def theta_factors(design: Design, theta: np.ndarray) -> list[np.ndarray]:
-    """Lower-triangular relative factors Lambda_t from lme4's theta."""
-    lams = []
-    pos = 0
-    for t in design.reterms:
-        L = np.zeros((t.k, t.k))
-        for j in range(t.k):
-            for i in range(j, t.k):
-                L[i, j] = theta[pos]
-                pos += 1
-        lams.append(L)
-    return lams
+    """Lower-triangular relative factors Lambda_t from lme4's theta (:class:`ThetaLayout`'s)."""
+    return ThetaLayout.of(design).factors(np.asarray(theta, dtype=float))
 
 
 def psi_from_varpar(design: Design, varpar: np.ndarray) -> np.ndarray:

@@ -119,7 +119,7 @@ def varpar_layout(design: Design) -> list[tuple[int, int, int, str]]:
 
 def term_factors(design: Design, theta: np.ndarray, sigma2: float) -> list[np.ndarray]:
     """Each term's lower Cholesky factor ``L = sigma Lambda_t`` of its covariance ``G = L L'``."""
-    layout = ThetaLayout.from_sizes(tuple(t.k for t in design.reterms))
+    layout = ThetaLayout.of(design)
     return [np.sqrt(sigma2) * lam for lam in layout.factors(np.asarray(theta, dtype=float))]
 
 

@@ -17,10 +17,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ..design import Design
-
-
-def theta_sizes(design: Design) -> list[int]:
-    return [t.k * (t.k + 1) // 2 for t in design.reterms]
+from ..engine.theta import ThetaLayout
 
 
 def sparse_z(design: Design) -> sp.csr_matrix:
@@ -37,19 +34,9 @@ def sparse_z(design: Design) -> sp.csr_matrix:
 
 
 def lambda_matrix(design: Design, theta: np.ndarray) -> sp.csr_matrix:
-    """Block-diagonal relative covariance factor Lambda(theta)."""
-    blocks = []
-    pos = 0
-    for t in design.reterms:
-        m = t.k * (t.k + 1) // 2
-        L = np.zeros((t.k, t.k))
-        idx = 0
-        for j in range(t.k):  # column-major lower triangle, lme4's order
-            for i in range(j, t.k):
-                L[i, j] = theta[pos + idx]
-                idx += 1
-        pos += m
-        blocks.append(sp.kron(sp.identity(t.nlevels, format="csr"), sp.csr_matrix(L)))
+    """Block-diagonal relative covariance factor Lambda(theta): each term's factor once per level."""
+    factors = ThetaLayout.of(design).factors(np.asarray(theta, dtype=float))
+    blocks = [sp.kron(sp.identity(t.nlevels, format="csr"), sp.csr_matrix(L)) for t, L in zip(design.reterms, factors)]
     return sp.block_diag(blocks, format="csr")
 
 
@@ -73,7 +60,7 @@ class MarginalModel:
         self.sum_log_w = float(np.sum(np.log(w)))
         self.n = d.n
         self.p = d.p
-        self.ntheta = sum(theta_sizes(d))
+        self.ntheta = ThetaLayout.of(d).size
 
     def _pieces(self, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, float]:
         """log|L|^2, X'V^-1X, X'V^-1y and y'V^-1y (each times sigma^2) at theta.
