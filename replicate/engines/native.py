@@ -20,10 +20,14 @@ class NativeEngine:
         return f"replicate {__version__} (native engine)"
 
     def fit(self, design: Design, method: str = "REML") -> FitResult:
+        """Fit ``design`` with one BLAS thread unless REPLICATE_BLAS_THREADS says otherwise
+        (:mod:`replicate.engine.threads`)."""
         from ..engine import fit_design
+        from ..engine.threads import fit_thread_limit
 
-        if not design.reterms:  # a linear model (model.fixed_only)
-            from ..engine.ols import fit_ols
+        with fit_thread_limit():
+            if not design.reterms:  # a linear model (model.fixed_only)
+                from ..engine.ols import fit_ols
 
-            return fit_ols(design, method)
-        return fit_design(design, method)
+                return fit_ols(design, method)
+            return fit_design(design, method)
