@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError, ModelError
+from .formula_calls import derive
 
 if TYPE_CHECKING:
     from .spec import ModelSpec
@@ -70,6 +71,7 @@ class Design:
         fixed_terms: formula terms of the fixed part, in column order.
         column_term: for each column of X, the term it belongs to.
         spec: the parsed model the design was built from.
+        offset: the ``offset(...)`` column per row used (already subtracted from ``y``), or None.
     """
 
     y: np.ndarray
@@ -87,6 +89,7 @@ class Design:
     fixed_terms: tuple[str, ...] = ()
     column_term: tuple[str, ...] = ()
     spec: "ModelSpec | None" = None
+    offset: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -125,17 +128,37 @@ def _terms_formula(intercept: bool, terms: Sequence[tuple[str, ...]]) -> str:
     return " + ".join(pieces)
 
 
-def _materialize(frame: pd.DataFrame, intercept: bool, terms: Sequence[tuple[str, ...]]
-                 ) -> tuple[np.ndarray, list[str], list[str]]:
+def _expand(terms: Sequence[tuple[str, ...]], spec: ModelSpec | None) -> tuple[list[tuple[str, ...]], dict[str, str]]:
+    """Terms over data columns: a variable of several columns (poly) makes one term per column.
+
+    Returns the expanded terms and, for each expanded term's label, the model term it belongs to.
+    """
+    if spec is None or not any(len(d.columns) > 1 for d in spec.derived):
+        return list(terms), {}
+    out: list[tuple[str, ...]] = []
+    owner: dict[str, str] = {}
+    for t in terms:
+        combos: list[tuple[str, ...]] = [()]
+        for v in t:
+            combos = [c + (col,) for c in combos for col in spec.columns_of(v)]
+        for c in combos:
+            out.append(c)
+            owner[":".join(c)] = ":".join(t)
+    return out, owner
+
+
+def _materialize(frame: pd.DataFrame, intercept: bool, terms: Sequence[tuple[str, ...]],
+                 spec: ModelSpec | None = None) -> tuple[np.ndarray, list[str], list[str]]:
     """Model matrix of ``terms`` on ``frame`` with R's column names.
 
     Returns the matrix, the column names and, for each column, the term it
-    belongs to (``(Intercept)`` or ``a:b``).
+    belongs to (``(Intercept)`` or ``a:b``; ``poly(x, 2)`` for both of poly's columns).
     """
     from formulaic import model_matrix
 
     if not intercept and not terms:
         return np.zeros((len(frame), 0)), [], []
+    terms, owner = _expand(terms, spec)
     mm = model_matrix(_terms_formula(intercept, terms), frame, na_action="ignore")
     names = [_r_name(c) for c in mm.columns]
     col_term: list[str] = []
@@ -146,6 +169,7 @@ def _materialize(frame: pd.DataFrame, intercept: bool, terms: Sequence[tuple[str
         for i in idx:
             by_col[i] = label
     col_term = [by_col.get(i, names[i]) for i in range(len(names))]
+    col_term = [owner.get(t, t) for t in col_term]
     return np.asarray(mm, dtype=float), names, col_term
 
 
@@ -244,6 +268,7 @@ def build_design(spec: "ModelSpec", frame: pd.DataFrame, *, contrasts: str = "tr
     if contrasts not in ("treatment", "sas"):
         raise ModelError(f"contrasts {contrasts!r} unknown", file=file, field="model.contrasts",
                          hint="use 'treatment' or 'sas'")
+    frame = derive(frame, spec.derived, file=file)  # R's formula functions, on every row as model.frame does
     sub, rows, n_dropped, messages = prepare_frame(frame, spec, contrasts=contrasts, weights=weights, file=file)
     for g in spec.grouping_variables():
         if isinstance(sub[g].dtype, pd.CategoricalDtype):
@@ -255,7 +280,12 @@ def build_design(spec: "ModelSpec", frame: pd.DataFrame, *, contrasts: str = "tr
     if isinstance(y.dtype, pd.CategoricalDtype):
         raise ModelError(f"response {spec.response!r} is not numeric", file=file, field="model")
     yv = y.to_numpy(dtype=float)
-    X, names, col_term = _materialize(sub, spec.intercept, spec.fixed)
+    offset = None
+    if spec.offset:  # a term with coefficient 1: the model of y - offset, as lme4's offset for an LMM
+        offset = sub[spec.offset].to_numpy(dtype=float)
+        yv = yv - offset
+        messages.append(f"{spec.offset} enters with coefficient 1 (fitted values include it)")
+    X, names, col_term = _materialize(sub, spec.intercept, spec.fixed, spec)
     keep = _drop_rank_deficient(X, names)
     dropped = [names[j] for j in range(len(names)) if j not in keep]
     if dropped:
@@ -269,7 +299,7 @@ def build_design(spec: "ModelSpec", frame: pd.DataFrame, *, contrasts: str = "tr
 
     reterms: list[ReTerm] = []
     for rt in spec.random:
-        Xre, cols, _ = _materialize(sub, rt.intercept, rt.terms)
+        Xre, cols, _ = _materialize(sub, rt.intercept, rt.terms, spec)
         key = sub[list(rt.group)].astype(str).agg(":".join, axis=1) if len(rt.group) > 1 \
             else sub[rt.group[0]]
         if isinstance(key.dtype, pd.CategoricalDtype):
@@ -296,7 +326,7 @@ def build_design(spec: "ModelSpec", frame: pd.DataFrame, *, contrasts: str = "tr
         y=yv, X=X, fixed_names=tuple(names), reterms=tuple(reterms), weights=w, rows=rows,
         n_dropped=n_dropped, dropped_fixed=tuple(dropped), formula=spec.formula(),
         response=spec.response, messages=tuple(messages),
-        fixed_terms=tuple(dict.fromkeys(col_term)), column_term=tuple(col_term), spec=spec,
+        fixed_terms=tuple(dict.fromkeys(col_term)), column_term=tuple(col_term), spec=spec, offset=offset,
     )
 
 

@@ -10,10 +10,16 @@ Grammar (a subset of R's formula language, as lme4 uses it)::
     sum     := prod (('+' | '-') prod)*
     prod    := inter (('*' | '/') inter)*
     inter   := atom (':' atom)*
-    atom    := NAME | '0' | '1' | '(' sum ')' | '(' sum ('|' | '||') group ')'
+    atom    := NAME | CALL | '0' | '1' | '(' sum ')' | '(' sum ('|' | '||') group ')'
     group   := NAME ((':' | '/') NAME)*
 
-NAME is an identifier (letters, digits, ``_`` and ``.``) or a back-quoted name.
+NAME is an identifier (letters, digits, ``_`` and ``.``) or a back-quoted name. CALL is one of R's
+formula functions (``I(x^2)``, ``log(x)``, ``poly(x, 2)``, ``factor(g)``, ``offset(z)`` ...; the
+list is :data:`replicate.formula_calls.FORMULA_FUNCTIONS`); its argument is parsed by the safe
+expression language and the call becomes a variable named as R deparses it. As in R, a ``|`` at
+the top level makes the whole right-hand side a random term (``y ~ 1 | g``), and the variables of
+an interaction are named in the order they first appear in the formula (``a * b + c * b`` has
+``b:c``).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import re
 from dataclasses import dataclass, field
 
 from .errors import ModelError
+from .formula_calls import Derived, parse_call
 
 Term = tuple[str, ...]  # an interaction of variables; () is the intercept
 
@@ -64,6 +71,9 @@ class ModelSpec:
         random: random-effect terms, after expanding ``/`` and ``||``.
         source: the text the model was given as (formula or level equations).
         levels: for HLM notation, the level (1, 2, ...) of each predictor.
+        derived: formula functions of the data (``I(x^2)``, ``poly(x, 2)`` ...), each a variable
+            named as R prints it, computed by :func:`replicate.formula_calls.derive`.
+        offset: the column of an ``offset(...)`` term, if any (its coefficient is 1).
     """
 
     response: str
@@ -72,16 +82,27 @@ class ModelSpec:
     random: tuple[RandomTerm, ...]
     source: str = ""
     levels: dict[str, int] = field(default_factory=dict)
+    derived: tuple[Derived, ...] = ()
+    offset: str | None = None
+
+    def columns_of(self, variable: str) -> tuple[str, ...]:
+        """The data columns of a variable: poly(x, 2) has two, every other variable is its own."""
+        for d in self.derived:
+            if d.label == variable:
+                return d.columns
+        return (variable,)
 
     def variables(self) -> list[str]:
         """Every data column the model uses, response first, without repeats."""
         out: list[str] = [self.response]
         for t in self.fixed:
-            out.extend(t)
+            out.extend(c for v in t for c in self.columns_of(v))
         for r in self.random:
             for t in r.terms:
-                out.extend(t)
+                out.extend(c for v in t for c in self.columns_of(v))
             out.extend(r.group)
+        if self.offset:
+            out.append(self.offset)
         seen: dict[str, None] = {}
         for v in out:
             seen.setdefault(v, None)
@@ -101,6 +122,8 @@ class ModelSpec:
     def formula(self) -> str:
         """The model as an lme4 formula rebuilt from the parsed form."""
         rhs = self.fixed_text()
+        if self.offset:
+            rhs += f" + {self.offset}"
         for r in self.random:
             rhs += " + " + r.text()
         return f"{self.response} ~ {rhs}"
@@ -116,9 +139,29 @@ _TOKEN = re.compile(
 
 @dataclass(frozen=True)
 class _Tok:
-    kind: str  # name, num, op, end
+    kind: str  # name, num, op, call, end
     text: str
     pos: int
+    inner: str = ""  # a call's text between its parentheses
+
+
+def _closing(text: str, open_at: int) -> int | None:
+    """Index of the ')' closing the '(' at ``open_at`` (quotes respected), or None."""
+    depth, quote = 0, ""
+    for i in range(open_at, len(text)):
+        ch = text[i]
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"`":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+    return None
 
 
 def _tokenize(text: str, field_: str | None) -> list[_Tok]:
@@ -133,10 +176,19 @@ def _tokenize(text: str, field_: str | None) -> list[_Tok]:
             raise ModelError(
                 f"unexpected character {text[j]!r} at column {j + 1} in formula {text!r}",
                 field=field_,
-                hint="formulas may use variable names, numbers 0/1, + - * / : | || ~ and parentheses;"
-                " derive new columns under 'transform:' instead of calling functions",
+                hint="formulas may use variable names, numbers 0/1, + - * / : | || ~, parentheses and R's "
+                "formula functions (I(), log(), poly(), factor() ...); derive other columns under 'transform:'",
             )
         start = m.start() + (len(m.group(0)) - len(m.group(0).lstrip()))
+        after = m.end() + (len(text[m.end():]) - len(text[m.end():].lstrip()))
+        if m.group("name") is not None and after < len(text) and text[after] == "(":
+            close = _closing(text, after)
+            if close is None:
+                raise ModelError(f"unclosed '(' of {m.group('name')}( at column {after + 1} in formula {text!r}",
+                                 field=field_, hint="check that parentheses are balanced")
+            toks.append(_Tok("call", m.group("name"), start, text[after + 1:close]))
+            i = close + 1
+            continue
         if m.group("name") is not None:
             toks.append(_Tok("name", m.group("name"), start))
         elif m.group("quoted") is not None:
@@ -181,6 +233,18 @@ class _Parser:
         self.field = field_
         self.toks = _tokenize(text, field_)
         self.i = 0
+        self.derived: dict[str, Derived] = {}
+        self.offset: str | None = None
+        self.order: dict[str, int] = {}  # variable -> position of its first appearance
+
+    def variable(self, name: str) -> str:
+        self.order.setdefault(name, len(self.order))
+        return name
+
+    def call(self, tok: _Tok) -> Derived:
+        d = parse_call(tok.text, tok.inner, field=self.field)
+        self.derived.setdefault(d.label, d)
+        return d
 
     # helpers
     def peek(self) -> _Tok:
@@ -206,13 +270,24 @@ class _Parser:
     # grammar
     def formula(self) -> tuple[str, _Part]:
         t = self.take()
-        if t.kind != "name":
+        if t.kind == "call":
+            if t.text == "offset":
+                raise self.error("offset() belongs on the right-hand side", t)
+            response = self.variable(self.call(t).label)
+        elif t.kind == "name":
+            response = self.variable(t.text)
+        else:
             raise self.error("a formula starts with the response variable", t)
         self.expect("~")
         part = self.sum(top=True)
+        bar = self.peek()
+        if bar.kind == "op" and bar.text in ("|", "||"):  # y ~ 1 | g: R's '|' binds loosest
+            self.take()
+            group = self.group()
+            part = _Part(random=self._random_terms(part, group, bar.text == "||"))
         if self.peek().kind != "end":
             raise self.error("unexpected text", hint="check that parentheses are balanced")
-        return t.text, part
+        return response, part
 
     def sum(self, top: bool = False) -> _Part:
         out = _Part()
@@ -289,12 +364,16 @@ class _Parser:
         t = self.peek()
         if t.kind == "name":
             self.take()
-            if self.peek().kind == "op" and self.peek().text == "(":
-                raise self.error(
-                    f"function calls are not allowed in formulas ({t.text}(...))", t,
-                    hint="derive the column under 'transform:' and use its name",
-                )
-            return _Part(terms=[(t.text,)])
+            return _Part(terms=[(self.variable(t.text),)])
+        if t.kind == "call":
+            self.take()
+            d = self.call(t)
+            if d.function == "offset":
+                if not top or self.offset not in (None, d.label):
+                    raise self.error("one offset() is allowed, at the top level of the formula", t)
+                self.offset = self.variable(d.label)
+                return _Part()
+            return _Part(terms=[(self.variable(d.label),)])
         if t.kind == "num":
             self.take()
             if t.text in ("0", "1"):
@@ -323,14 +402,15 @@ class _Parser:
         ops: list[str] = []
         t = self.take()
         if t.kind != "name":
-            raise self.error("expected a grouping variable after '|'", t)
-        names.append(t.text)
+            raise self.error("expected a grouping variable after '|'", t,
+                             hint="a grouping factor is a column name (derive others under 'transform:')")
+        names.append(self.variable(t.text))
         while self.peek().kind == "op" and self.peek().text in (":", "/"):
             ops.append(self.take().text)
             t = self.take()
             if t.kind != "name":
                 raise self.error("expected a grouping variable", t)
-            names.append(t.text)
+            names.append(self.variable(t.text))
         # Split on '/' into nesting steps; ':' binds within a step.
         steps: list[list[str]] = [[names[0]]]
         for op, nm in zip(ops, names[1:]):
@@ -365,9 +445,17 @@ class _Parser:
         return out
 
 
-def _order_terms(terms: list[Term]) -> tuple[Term, ...]:
-    """R orders terms by degree (main effects first), stable within a degree."""
-    return tuple(sorted(terms, key=len))
+def _order_terms(terms: list[Term], order: dict[str, int] | None = None) -> tuple[Term, ...]:
+    """R's term order: by degree (main effects first), stable within a degree; within a term the
+    variables in the order they first appear in the formula (R's ``terms``), so ``c:b`` is ``b:c``
+    when ``b`` came first. Terms that name the same variables are one term."""
+    out: list[Term] = []
+    for t in terms:
+        if order:
+            t = tuple(sorted(t, key=lambda v: order.get(v, len(order))))
+        if t not in out:
+            out.append(t)
+    return tuple(sorted(out, key=len))
 
 
 def parse_formula(text: str, *, field: str | None = "model.formula", fixed_only: bool = False) -> ModelSpec:
@@ -385,7 +473,8 @@ def parse_formula(text: str, *, field: str | None = "model.formula", fixed_only:
     """
     if not isinstance(text, str) or not text.strip():
         raise ModelError("the formula is empty", field=field)
-    response, part = _Parser(text, field).formula()
+    parser = _Parser(text, field)
+    response, part = parser.formula()
     if not part.random and not fixed_only:
         raise ModelError(
             f"formula {text!r} has no random-effect term like (1 | group)",
@@ -397,12 +486,16 @@ def parse_formula(text: str, *, field: str | None = "model.formula", fixed_only:
         raise ModelError(f"formula {text!r} has random-effect terms, but model.fixed_only is true",
                          field=field, hint="drop fixed_only, or the random terms")
     intercept = True if part.intercept is None else part.intercept
+    order = parser.order
+    random = tuple(RandomTerm(_order_terms(list(r.terms), order), r.intercept, r.group) for r in part.random)
     return ModelSpec(
         response=response,
         intercept=intercept,
-        fixed=_order_terms(part.terms),
-        random=tuple(part.random),
+        fixed=_order_terms(part.terms, order),
+        random=random,
         source=text,
+        derived=tuple(parser.derived.values()),
+        offset=parser.offset,
     )
 
 
@@ -521,10 +614,15 @@ def parse_levels(levels: dict, groups: dict, *, field: str = "model.levels") -> 
                          field=f"{field}.2")
     if not re_intercept and not re_terms:
         raise ModelError("no random term (u0, u1, ...) at level 2: not a mixed model", field=f"{field}.2")
+    # name interactions as R would for the formula this model prints (variables by first appearance)
+    order: dict[str, int] = {}
+    for t in _order_terms(fixed):
+        for v in t:
+            order.setdefault(v, len(order))
     spec = ModelSpec(
         response=response,
         intercept=intercept,
-        fixed=_order_terms(fixed),
+        fixed=_order_terms(fixed, order),
         random=(RandomTerm(tuple(re_terms), re_intercept, (str(group),)),),
         source="; ".join([str(l1)] + [str(e) for e in l2_list]),
         levels=level_of,

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
+
 from ..design import Design
 from ..results import FitResult
 
@@ -29,5 +33,9 @@ class NativeEngine:
             if not design.reterms:  # a linear model (model.fixed_only)
                 from ..engine.ols import fit_ols
 
-                return fit_ols(design, method)
-            return fit_design(design, method)
+                fit = fit_ols(design, method)
+            else:
+                fit = fit_design(design, method)
+        if design.offset is not None and fit.fitted is not None:  # lme4's fitted() includes the offset
+            fit = dataclasses.replace(fit, fitted=np.asarray(fit.fitted) + design.offset)
+        return fit
