@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
-from .case import find_case_files, load_case
+from .case import Case, find_case_files, load_case
 from .compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN
 from .engines import DEFAULT_ENGINE, ENGINES, get_engine
 from .errors import CaseError, EngineUnavailable, ReplicateError
@@ -158,16 +158,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if not files:
         print("replicate: no case files found", file=sys.stderr)
         return 2
+    from .case_ids import duplicate_ids
+
     bad = 0
+    loaded: dict[Path, Case | Exception] = {}
     for f in files:
         try:
-            case = load_case(f)
+            loaded[f] = case = load_case(f)
             if args.data and "unavailable" not in case.data:
                 prepare(case)
             print(f"ok       {f}")
         except ReplicateError as exc:
             bad += 1
             print(f"invalid  {exc}")
+    for f, why in duplicate_ids(loaded).items():
+        bad += 1
+        print(f"invalid  {why}")
     print(f"{len(files) - bad} valid, {bad} invalid")
     return 2 if bad else 0
 
