@@ -21,7 +21,7 @@ from .jsonout import render_json
 from .junit import render_junit
 from .markdown import render_markdown
 from .stamp import RunInfo, new_run_id
-from .unit import ReportSetError, check_report_set, write_report_set
+from .unit import ReportSetError, check_report_set, remove_stale, temp_prefix, write_report_set
 
 FORMATS: dict[str, tuple[str, Callable[..., str]]] = {
     "markdown": ("report.md", render_markdown),
@@ -33,11 +33,15 @@ FORMATS: dict[str, tuple[str, Callable[..., str]]] = {
 REPORT_FILES = {name for name, _ in FORMATS.values()}
 
 __all__ = ["FORMATS", "REPORT_FILES", "ReportSetError", "RunInfo", "check_report_set", "new_run_id",
-           "write_atomic", "write_reports"]
+           "remove_stale", "write_atomic", "write_reports"]
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new file, never half."""
+    """Write ``text`` to ``path`` so that readers see the old or the new file, never half.
+
+    The temporary file's name (``.<name>.replicate-tmp-<pid>.<random>.tmp``) names
+    this process, so :func:`remove_stale` can remove one a killed process left.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
@@ -45,7 +49,7 @@ def write_atomic(path: Path, text: str) -> None:
         umask = os.umask(0)
         os.umask(umask)
         mode = 0o666 & ~umask  # mkstemp makes 0600; reports are ordinary files
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

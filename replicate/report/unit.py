@@ -74,21 +74,36 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale(parent: Path, name: str) -> list[Path]:
-    """Remove temporary folders of ``name`` left in ``parent`` by runs whose process is gone."""
+def temp_prefix(name: str) -> str:
+    """Start of the name of a temporary file or folder for ``name``, written by this process."""
+    return f".{name}{TMP_TAG}{os.getpid()}."
+
+
+def remove_stale(folder: Path, name: str | None = None) -> list[Path]:
+    """Remove temporary files and folders in ``folder`` left by processes that are gone.
+
+    Only names made by :func:`temp_prefix` (of ``name``, when given) are touched.
+    """
     removed = []
-    prefix = f".{name}{TMP_TAG}"
     try:
-        entries = list(parent.iterdir())
+        entries = list(folder.iterdir())
     except OSError:
         return removed
     for e in entries:
-        if not e.name.startswith(prefix) or e.is_symlink() or not e.is_dir():
+        head, tag, rest = e.name.partition(TMP_TAG)
+        if not tag or not head.startswith(".") or (name is not None and head != f".{name}"):
             continue
-        pid_text = e.name[len(prefix):].split(".", 1)[0]
-        if pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(int(pid_text)):
+        pid_text = rest.split(".", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid() or _pid_alive(int(pid_text)):
+            continue
+        if e.is_dir() and not e.is_symlink():
             shutil.rmtree(e, ignore_errors=True)
-            removed.append(e)
+        else:
+            try:
+                e.unlink()
+            except OSError:
+                continue
+        removed.append(e)
     return removed
 
 
@@ -152,7 +167,7 @@ def write_report_set(out: Path, files: dict[str, str], ours: set[str]) -> list[P
     parent.mkdir(parents=True, exist_ok=True)
     remove_stale(parent, out.name)
     umask = _umask()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}{TMP_TAG}{os.getpid()}.", dir=parent))
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(out.name), dir=parent))
     try:
         old_exists = out.is_dir()
         os.chmod(tmp, stat.S_IMODE(out.stat().st_mode) if old_exists else 0o777 & ~umask)
@@ -175,7 +190,7 @@ def write_report_set(out: Path, files: dict[str, str], ours: set[str]) -> list[P
         if not old_exists:
             os.rename(tmp, out)
         elif not _exchange(tmp, out):
-            aside = Path(tempfile.mkdtemp(prefix=f".{out.name}{TMP_TAG}{os.getpid()}.", dir=parent))
+            aside = Path(tempfile.mkdtemp(prefix=temp_prefix(out.name), dir=parent))
             os.rmdir(aside)
             os.rename(out, aside)
             os.rename(tmp, out)

@@ -109,8 +109,13 @@ def _read_chunk(path: Path, study: Study, start: int, stop: int, code: str | Non
 
 
 def _prepare_out(out: Path, study: Study) -> None:
-    """Create the folder; refuse one that holds chunks of a different study."""
+    """Create the folder; refuse one that holds chunks of a different study; remove temporary files of
+    killed runs."""
+    from ..report import remove_stale
+
     out.mkdir(parents=True, exist_ok=True)
+    for folder in (out, out / "chunks"):
+        remove_stale(folder)
     meta = out / "study.json"
     if meta.exists():
         try:
