@@ -157,3 +157,16 @@ def test_duplicate_case_ids_are_an_error_naming_both_files(small_cases, tmp_path
     assert status[str(small_cases / "dyestuff-b.yaml")] == "agrees"  # the other cases still run
     assert main(["validate", str(small_cases)]) == EXIT_INVALID
     assert "is also the id of" in capsys.readouterr().out
+
+
+def test_without_an_atomic_exchange_the_set_is_still_never_mixed(small_cases, tmp_path, monkeypatch):
+    from replicate.report import unit
+
+    out = tmp_path / "r"
+    assert run_cli(small_cases, out) == 0
+    first = check_report_set(out, REPORT_FILES)
+    monkeypatch.setattr(unit, "_exchange", lambda a, b: False)  # a system without renameat2
+    assert run_cli(small_cases, out) == 0
+    second = check_report_set(out, REPORT_FILES)
+    assert second != first and sorted(os.listdir(out)) == sorted(REPORT_FILES)
+    assert not [p for p in tmp_path.iterdir() if TMP_TAG in p.name]

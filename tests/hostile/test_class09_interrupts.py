@@ -94,6 +94,13 @@ def _children(pid: int) -> set[int]:
     return out
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
 def _alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -124,7 +131,8 @@ def test_simulate_workers_die_with_their_parent(tmp_path):
             assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
             time.sleep(0.1)
         kids = _children(proc.pid)
-        assert len(kids) >= 2, kids  # the workers (and the resource tracker)
+        roles = [_cmdline(k) for k in kids]
+        assert sum("spawn_main" in c for c in roles) == 2, roles  # the workers (and the resource tracker)
     finally:
         proc.kill()
         proc.wait()
