@@ -171,7 +171,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         except ReplicateError as exc:
             bad += 1
             print(f"invalid  {exc}")
-    for f, why in duplicate_ids(loaded).items():
+    for f, why in duplicate_ids(loaded).items():  # each file loaded, but its id is not its own
         bad += 1
         print(f"invalid  {why}")
     print(f"{len(files) - bad} valid, {bad} invalid")
