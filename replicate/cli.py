@@ -1,25 +1,37 @@
 """Command line: ``replicate run | validate | list | show``.
 
 Exit codes: 0 everything agrees (or is valid), 1 a discrepancy or a failed
-fit, 2 invalid input (a case, data or model that cannot be used).
+fit, 2 invalid input (a case, data or model that cannot be used), 130
+interrupted (Ctrl-C; ``run`` writes the reports of the cases finished before it,
+marked interrupted). README.md, "What replicate guarantees", lists the same.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING
 
 from . import __version__
-from .case import find_case_files, load_case
+from .case import Case, find_case_files, load_case
 from .compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN
 from .engines import DEFAULT_ENGINE, ENGINES, get_engine
 from .errors import CaseError, EngineUnavailable, ReplicateError
 from .examples import copy_examples, default_cases
 from .runner import INVALID, CaseResult, exit_code, run_case, run_cases
 
+if TYPE_CHECKING:
+    from .report import RunInfo
+
 DEFAULT_CASES = "cases"
+
+#: Exit codes of every command (README.md, "What replicate guarantees").
+EXIT_OK = 0
+EXIT_DISCREPANCY = 1
+EXIT_INVALID = 2
+EXIT_INTERRUPTED = 130
 
 
 def _paths(args: argparse.Namespace) -> list[str]:
@@ -69,20 +81,50 @@ def _status_line(r: CaseResult) -> str:
     return f"{r.status:<12} {r.case_id:<40} {detail if vals else ''}"
 
 
+class _Finished:
+    """Progress callback that also keeps each finished case, so Ctrl-C loses none of them."""
+
+    def __init__(self, show: Progress) -> None:
+        self.show = show
+        self.results: list[CaseResult] = []
+        self.planned: int | None = None
+
+    def __call__(self, k: int, n: int, r: CaseResult) -> None:
+        self.results.append(r)
+        self.planned = n
+        self.show(k, n, r)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from .report import write_reports
+    from .interrupts import sigint_deferred
+    from .report import RunInfo, new_run_id
 
     try:
         engine = get_engine(args.engine)
     except EngineUnavailable as exc:
         print(f"replicate: {exc}", file=sys.stderr)
         return 2
+    run = RunInfo(new_run_id())
+    finished = _Finished(Progress())
     try:
-        results = run_cases(_paths(args), engine, keyword=args.k, progress=Progress())
+        results = run_cases(_paths(args), engine, keyword=args.k, progress=finished)
     except ReplicateError as exc:
         print(f"replicate: {exc}", file=sys.stderr)
         return 2
-    if not results:
+    except KeyboardInterrupt:
+        results = list(finished.results)
+        run = RunInfo(run.run_id, interrupted=True, planned=finished.planned)
+        print(file=sys.stderr)
+    with sigint_deferred():  # the output and the report set are written whole; Ctrl-C meanwhile stops after
+        code = _finish_run(args, results, run)
+    return code
+
+
+def _finish_run(args: argparse.Namespace, results: list[CaseResult], run: RunInfo) -> int:
+    """Print each case's line and write the run's reports (marked interrupted after a Ctrl-C)."""
+    from .report import ReportSetError, write_reports
+
+    if not results and not run.interrupted:
         what = f"no case matches -k {args.k!r}" if args.k else "no case files found"
         print(f"replicate: {what} under " + ", ".join(_paths(args)), file=sys.stderr)
         return 2
@@ -105,11 +147,16 @@ def cmd_run(args: argparse.Namespace) -> int:
                       f"gives {f.low:.6g} to {f.high:.6g}")
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     try:
-        written = write_reports(results, Path(args.out), formats)
-    except (ValueError, OSError) as exc:
+        written = write_reports(results, Path(args.out), formats, run)
+    except (ValueError, OSError, ReportSetError) as exc:
         print(f"replicate: cannot write reports: {exc}", file=sys.stderr)
         return 2
     print("reports: " + ", ".join(str(p) for p in written))
+    if run.interrupted:
+        of = f" of {run.planned}" if run.planned is not None else ""
+        print(f"replicate: interrupted after {len(results)}{of} cases; the reports hold the finished ones, "
+              "marked interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return exit_code(results)
 
 
@@ -120,16 +167,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if not files:
         print("replicate: no case files found", file=sys.stderr)
         return 2
+    from .case_ids import duplicate_ids
+
     bad = 0
+    loaded: dict[Path, Case | Exception] = {}
     for f in files:
         try:
-            case = load_case(f)
+            loaded[f] = case = load_case(f)
             if args.data and "unavailable" not in case.data:
                 prepare(case)
             print(f"ok       {f}")
         except ReplicateError as exc:
             bad += 1
             print(f"invalid  {exc}")
+    for f, why in duplicate_ids(loaded).items():  # each file loaded, but its id is not its own
+        bad += 1
+        print(f"invalid  {why}")
     print(f"{len(files) - bad} valid, {bad} invalid")
     return 2 if bad else 0
 
@@ -313,6 +366,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _dispatch(argv)
+    except KeyboardInterrupt:  # Ctrl-C anywhere else: no traceback
+        print("\nreplicate: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _dispatch(argv: list[str]) -> int:
     if argv[:1] == ["bench"]:  # the benchmark has its own options (replicate bench --help)
         from .bench import bench_command
 

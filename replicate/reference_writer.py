@@ -22,6 +22,7 @@ import json
 import math
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -558,10 +559,23 @@ def edit_case_text(text: str, block: Mapping[str, Any], file: str = "<case>") ->
 
 # ------------------------------------------------------------- writing
 
+#: Suffix of temporary files written beside case files: never ``.yaml``/``.yml``, so a
+#: temporary file left by a killed run is not picked up as a second case.
+TMP_SUFFIX = ".replicate-tmp"
+
+
 def _atomic_write(path: Path, text: str) -> None:
+    """Replace ``path`` by ``text`` in one step, keeping the file's mode (new files: ``0666 & ~umask``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
     try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=str(path.parent))
+    try:
+        os.chmod(tmp, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
         os.replace(tmp, path)
@@ -650,7 +664,7 @@ def write_reference(case_path: str | Path, block: Mapping[str, Any], *, out: str
 
 def _validate_case_text(text: str, path: Path, block: Mapping[str, Any]) -> None:
     """Validate the new case text with load_case (from a file beside the case)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".yaml", dir=str(path.parent))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=TMP_SUFFIX, dir=str(path.parent))
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)

@@ -301,7 +301,12 @@ def select(cases: list[Path], expr: str | None, loaded: dict[Path, Case | Except
 
 def run_cases(paths: Iterable[str | Path], engine: str | Engine = "native", *, keyword: str | None = None,
               progress: Callable[[int, int, CaseResult], None] | None = None) -> list[CaseResult]:
-    """Run every case under ``paths`` (files or folders) with one engine."""
+    """Run every case under ``paths`` (files or folders) with one engine.
+
+    Two files with the same case id are both invalid (neither is run).
+    """
+    from .case_ids import duplicate_ids
+
     eng = get_engine(engine) if isinstance(engine, str) else engine
     files = find_case_files(list(paths))
     loaded: dict[Path, Case | Exception] = {}
@@ -311,10 +316,15 @@ def run_cases(paths: Iterable[str | Path], engine: str | Engine = "native", *, k
         except CaseError as exc:
             loaded[f] = exc
     files = select(files, keyword, loaded)
+    dups = duplicate_ids(loaded)
     results = []
     for k, f in enumerate(files):
         c = loaded.get(f)
-        r = run_case(c if isinstance(c, Case) else f, eng)
+        if f in dups:
+            r = CaseResult(path=str(f), case_id=c.id if isinstance(c, Case) else f.stem, status=INVALID,
+                           error=dups[f], error_kind="CaseError", engine=eng.name)
+        else:
+            r = run_case(c if isinstance(c, Case) else f, eng)
         results.append(r)
         if progress:
             progress(k + 1, len(files), r)

@@ -123,7 +123,7 @@ def test_reports_are_written_atomically(case_dir, tmp_path, monkeypatch):
     (out / "report.md").write_text("previous report\n")
     import replicate.report as rep
 
-    def broken(results):
+    def broken(results, run=None):
         raise RuntimeError("interrupted")
 
     monkeypatch.setitem(rep.FORMATS, "json", ("report.json", broken))

@@ -1,39 +1,57 @@
 """Reports of a run: Markdown, JSON, JUnit XML and self-contained HTML.
 
-Every report is written atomically: to a temporary file in the same folder,
-then renamed over the old one, so an interrupted run leaves the previous report
-intact.
+A run's reports are one unit (:mod:`replicate.report.unit`): every format is
+rendered, written into a fresh folder and swapped in at once, and each carries
+the run's id, so a reader never sees files of two runs side by side, and an
+interrupted run leaves the previous set intact. :func:`write_atomic` writes a
+single file the same way (temporary file, then rename; the old file's mode kept).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..runner import CaseResult
 from .html import render_html
 from .jsonout import render_json
 from .junit import render_junit
 from .markdown import render_markdown
+from .stamp import RunInfo, new_run_id
+from .unit import ReportSetError, check_report_set, remove_stale, temp_prefix, write_report_set
 
-FORMATS: dict[str, tuple[str, Callable[[list[CaseResult]], str]]] = {
+FORMATS: dict[str, tuple[str, Callable[..., str]]] = {
     "markdown": ("report.md", render_markdown),
     "json": ("report.json", render_json),
     "junit": ("junit.xml", render_junit),
     "html": ("report.html", render_html),
 }
+#: Every file name a run writes into the report folder.
+REPORT_FILES = {name for name, _ in FORMATS.values()}
+
+__all__ = ["FORMATS", "REPORT_FILES", "ReportSetError", "RunInfo", "check_report_set", "new_run_id",
+           "remove_stale", "write_atomic", "write_reports"]
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new file, never half."""
+    """Write ``text`` to ``path`` so that readers see the old or the new file, never half.
+
+    The temporary file's name (``.<name>.replicate-tmp-<pid>.<random>.tmp``) names
+    this process, so :func:`remove_stale` can remove one a killed process left.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; reports are ordinary files
+        mode = 0o666 & ~umask  # mkstemp makes 0600; reports are ordinary files
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
@@ -47,12 +65,12 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def write_reports(results: list[CaseResult], out: Path, formats: list[str]) -> list[Path]:
-    """Render every requested format first, then write each atomically."""
+def write_reports(results: list[CaseResult], out: Path, formats: list[str], run: RunInfo | None = None
+                  ) -> list[Path]:
+    """Render every requested format, then swap them into ``out`` as one set stamped with ``run``'s id."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise ValueError(f"unknown report format(s) {unknown}; choose from {sorted(FORMATS)}")
-    rendered = [(out / FORMATS[f][0], FORMATS[f][1](results)) for f in formats]
-    for path, text in rendered:
-        write_atomic(path, text)
-    return [p for p, _ in rendered]
+    run = run or RunInfo(new_run_id())
+    files = {FORMATS[f][0]: FORMATS[f][1](results, run) for f in dict.fromkeys(formats)}
+    return write_report_set(Path(out), files, REPORT_FILES)

@@ -12,6 +12,7 @@ from collections import defaultdict
 
 from ..compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN
 from ..runner import CaseResult
+from .stamp import RunInfo, html_stamp
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#222;max-width:1200px}
@@ -121,12 +122,14 @@ def error_bars(r: CaseResult) -> str:
     return "<div>" + "".join(out) + "</div>"
 
 
-def render_html(results: list[CaseResult]) -> str:
+def render_html(results: list[CaseResult], run: RunInfo | None = None) -> str:
     counts: dict[str, int] = defaultdict(int)
     for r in results:
         counts[r.status] += 1
     body = ["<h1>replicate report</h1>",
             "<p>" + ", ".join(f"{v} {_e(k)}" for k, v in sorted(counts.items())) + "</p>",
+            f"<p class='muted'>Run {_e(run.run_id)}</p>" if run else "",
+            f"<div class='diag'>{_e(run.note(len(results)))}</div>" if run and run.interrupted else "",
             "<h2>Agreeing digits per case and quantity</h2>",
             "<p class='muted'>Smallest LRE (log relative error) over the values of each kind; "
             "green is many agreeing significant digits, red few.</p>", heatmap(results),
@@ -170,4 +173,4 @@ def render_html(results: list[CaseResult]) -> str:
                                 f"<td class='l'>{_e(v.verdict)}</td><td class='l'>{_e(v.note)}</td></tr>")
                 body.append("</table>")
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>replicate report</title>"
-            f"<style>{_CSS}</style></head><body>" + "\n".join(body) + "</body></html>\n")
+            + (html_stamp(run) if run else "") + f"<style>{_CSS}</style></head><body>" + "\n".join(body) + "</body></html>\n")

@@ -3,6 +3,8 @@
 Layout::
 
     {"schema": "replicate-report", "version": 1, "created": ISO time,
+     "run_id": the run's id (the same in every report of the run), "interrupted": bool,
+     "cases_planned": cases the run meant to run (more than len(cases) when interrupted),
      "summary": {status: count},
      "cases": [{"id", "path", "title", "status", "error", "engine", "engine_version",
                 "messages", "seconds", "nobs", "n_dropped",
@@ -29,6 +31,7 @@ from typing import Any
 
 from ..runner import CaseResult
 from .markdown import summary_counts
+from .stamp import RunInfo
 
 SCHEMA_VERSION = 1
 
@@ -43,7 +46,7 @@ def _clean(x: Any) -> Any:
     return x
 
 
-def report_dict(results: list[CaseResult]) -> dict[str, Any]:
+def report_dict(results: list[CaseResult], run: RunInfo | None = None) -> dict[str, Any]:
     cases = []
     for r in results:
         cases.append({
@@ -60,12 +63,16 @@ def report_dict(results: list[CaseResult]) -> dict[str, Any]:
                 "consistency": [f.to_dict() for f in b.consistency],
             } for b in r.blocks],
         })
-    return _clean({
+    doc: dict[str, Any] = {
         "schema": "replicate-report", "version": SCHEMA_VERSION,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "summary": summary_counts(results), "cases": cases,
-    })
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
+    if run is not None:
+        doc.update(run_id=run.run_id, interrupted=run.interrupted,
+                   cases_planned=run.planned if run.planned is not None else len(results))
+    doc.update(summary=summary_counts(results), cases=cases)
+    return _clean(doc)
 
 
-def render_json(results: list[CaseResult]) -> str:
-    return json.dumps(report_dict(results), indent=2, sort_keys=False) + "\n"
+def render_json(results: list[CaseResult], run: RunInfo | None = None) -> str:
+    return json.dumps(report_dict(results, run), indent=2, sort_keys=False) + "\n"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..compare import DISCREPANCY, NOT_COMPARABLE
 from ..runner import CaseResult
+from .stamp import RunInfo, markdown_stamp
 
 
 def _fmt(x: float | None) -> str:
@@ -22,9 +23,14 @@ def summary_counts(results: list[CaseResult]) -> dict[str, int]:
     return out
 
 
-def render_markdown(results: list[CaseResult]) -> str:
+def render_markdown(results: list[CaseResult], run: RunInfo | None = None) -> str:
     counts = summary_counts(results)
     lines = ["# replicate report", ""]
+    if run is not None:
+        lines[:0] = [markdown_stamp(run)]
+        lines += [f"Run: `{run.run_id}`", ""]
+        if run.interrupted:
+            lines += [f"**{run.note(len(results))}**", ""]
     engines = sorted({f"{r.engine} ({r.engine_version})" for r in results if r.engine_version})
     if engines:
         lines.append("Engine: " + ", ".join(engines))

@@ -93,8 +93,10 @@ def simulate_command(study: str | Path, out: str | Path | None = None, scheduler
         print(f"replicate: the study could not run: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     if not quiet:
-        print(f"{st.id}: {result.replicates} replicates ({result.computed} computed, {result.resumed} resumed) "
-              f"in {result.seconds:.1f} s on {result.executor}")
+        stale = (f", {result.stale} of them again because the engine or the study's code changed since they "
+                 "were saved" if result.stale else "")
+        print(f"{st.id}: {result.replicates} replicates ({result.computed} computed{stale}, {result.resumed} "
+              f"resumed) in {result.seconds:.1f} s on {result.executor}")
         for line in _headline(result):
             print(line)
         print("reports: " + ", ".join(str(p) for p in result.files.values()))

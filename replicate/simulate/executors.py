@@ -9,7 +9,9 @@ the numbers.
 * :class:`ProcessExecutor`: ``concurrent.futures.ProcessPoolExecutor`` with the
   ``spawn`` start method (safe with threads; a script that calls
   :func:`~replicate.simulate.run_study` needs the usual
-  ``if __name__ == "__main__":`` guard) and one BLAS thread per worker.
+  ``if __name__ == "__main__":`` guard) and one BLAS thread per worker. The
+  workers die with this process, even when it is killed
+  (:mod:`replicate.simulate.lifeline`).
 * :class:`DaskExecutor`: a Dask ``distributed`` cluster: an existing scheduler
   (address, ``Client`` or cluster object) or a ``LocalCluster`` of worker
   processes started (and closed) here. Workers need ``replicate`` importable;
@@ -24,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .blas import child_environment
+from .lifeline import die_with_parent
 
 Task = tuple[Any, tuple]
 
@@ -69,7 +72,8 @@ class ProcessExecutor:
         # Spawned children copy the environment when they start: one BLAS thread each.
         with child_environment(1):
             pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)),
-                                       mp_context=multiprocessing.get_context("spawn"))
+                                       mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=die_with_parent, initargs=(os.getpid(),))
             self._pool = pool
             # Keep a bounded number of tasks in flight, so an interrupt loses little work.
             pending: dict[Any, Any] = {}

@@ -12,8 +12,11 @@ Each chunk file is written atomically when its chunk finishes, so a study that
 is interrupted (Ctrl-C, a lost worker, a killed job) resumes where it stopped:
 run it again with the same output folder and only the missing chunks are
 computed. A chunk file is used only if its study fingerprint (seed, design,
-truth, methods, chunk size) and its replicate range match; raising
-``replicates`` keeps the finished chunks. Each replicate draws from its own
+truth, methods, chunk size), its replicate range and the version of the code
+that computed it (:mod:`replicate.simulate.codeversion`: replicate, the engine,
+numpy, scipy and the source of the modules a replicate runs through) match;
+raising ``replicates`` keeps the finished chunks, and chunks of older code are
+computed again (counted as ``stale``). Each replicate draws from its own
 seeded stream (:mod:`replicate.simulate.generate`), so the results do not
 depend on the chunking, the executor or the number of workers.
 """
@@ -47,6 +50,8 @@ class StudyResult:
         records: per-replicate numbers, in replicate order.
         computed: replicates computed in this run.
         resumed: replicates read back from chunk files of an earlier run.
+        stale: replicates of an earlier run computed by other code (another
+            engine or replicate version, or changed source), computed again.
         seconds: wall time of this run.
         executor: where the chunks ran.
         files: report name -> path.
@@ -61,6 +66,7 @@ class StudyResult:
     seconds: float
     executor: str
     files: dict[str, Path] = field(default_factory=dict)
+    stale: int = 0
 
     @property
     def replicates(self) -> int:
@@ -83,13 +89,17 @@ def _write(path: Path, text: str) -> None:
     write_atomic(path, text)
 
 
-def _read_chunk(path: Path, study: Study, start: int, stop: int) -> list[dict[str, Any]] | None:
-    """The records of a finished chunk, or None if the file is absent, damaged or from another study."""
+def _read_chunk(path: Path, study: Study, start: int, stop: int, code: str | None = None
+                ) -> list[dict[str, Any]] | None:
+    """The records of a finished chunk, or None if the file is absent, damaged, from another study
+    or (when ``code`` is given) computed by another version of the code."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("fingerprint") != study.fingerprint():
+        return None
+    if code is not None and doc.get("code") != code:
         return None
     recs = doc.get("records")
     if doc.get("start") != start or doc.get("stop") != stop or not isinstance(recs, list) \
@@ -99,8 +109,13 @@ def _read_chunk(path: Path, study: Study, start: int, stop: int) -> list[dict[st
 
 
 def _prepare_out(out: Path, study: Study) -> None:
-    """Create the folder; refuse one that holds chunks of a different study."""
+    """Create the folder; refuse one that holds chunks of a different study; remove temporary files of
+    killed runs."""
+    from ..report import remove_stale
+
     out.mkdir(parents=True, exist_ok=True)
+    for folder in (out, out / "chunks"):
+        remove_stale(folder)
     meta = out / "study.json"
     if meta.exists():
         try:
@@ -153,12 +168,18 @@ def run_study(source: str | Path | Mapping[str, Any] | Study, out_dir: str | Pat
     out = Path(out_dir)
     _prepare_out(out, study)
 
+    from .codeversion import code_version
+
+    code = code_version()
     done: dict[int, list[dict[str, Any]]] = {}
     todo: list[tuple[int, int, int]] = []
+    stale = 0
     for i, start, stop in chunk_ranges(study):
-        recs = _read_chunk(chunk_path(out, i), study, start, stop)
+        recs = _read_chunk(chunk_path(out, i), study, start, stop, code)
         if recs is None:
             todo.append((i, start, stop))
+            if _read_chunk(chunk_path(out, i), study, start, stop) is not None:
+                stale += stop - start
         else:
             done[i] = recs
     resumed = sum(len(v) for v in done.values())
@@ -173,8 +194,8 @@ def run_study(source: str | Path | Mapping[str, Any] | Study, out_dir: str | Pat
     try:
         tasks = [((i, start, stop), (payload, start, stop)) for i, start, stop in todo]
         for (i, start, stop), result in ex.run(run_chunk, tasks):
-            doc = {"format": FORMAT, "study": study.id, "fingerprint": fp, "chunk": i, "start": start, "stop": stop,
-                   "seconds": result["seconds"], "records": result["records"]}
+            doc = {"format": FORMAT, "study": study.id, "fingerprint": fp, "code": code, "chunk": i, "start": start,
+                   "stop": stop, "seconds": result["seconds"], "records": result["records"]}
             _write(chunk_path(out, i), json.dumps(doc, separators=(",", ":")) + "\n")
             done[i] = result["records"]
             count += stop - start
@@ -187,7 +208,7 @@ def run_study(source: str | Path | Mapping[str, Any] | Study, out_dir: str | Pat
     summary = summarize(study, records)
     seconds = time.perf_counter() - t0
     result = StudyResult(study=study, out_dir=out, summary=summary, records=records, computed=count - resumed,
-                         resumed=resumed, seconds=seconds, executor=ex.describe())
+                         resumed=resumed, seconds=seconds, executor=ex.describe(), stale=stale)
     if write_reports:
         result.files = write_study_reports(result)
     return result
@@ -199,7 +220,7 @@ def write_study_reports(result: StudyResult) -> dict[str, Path]:
     from .report import render_html, render_json, render_markdown
 
     meta = {"seconds": round(result.seconds, 3), "executor": result.executor, "computed": result.computed,
-            "resumed": result.resumed, "replicate_version": __version__}
+            "resumed": result.resumed, "stale": result.stale, "replicate_version": __version__}
     rendered = {
         "json": (result.out_dir / "results.json", render_json(result.study, result.summary, meta)),
         "markdown": (result.out_dir / "results.md", render_markdown(result.study, result.summary, meta)),
