@@ -60,8 +60,11 @@ def _canonical(software: str) -> str:
                           hint="one of " + ", ".join(SOFTWARE))
 
 
-def parse_printout(text: str, software: str) -> ParsedPrintout:
+def parse_printout(text: str, software: str, *, first_line: int = 1) -> ParsedPrintout:
     """Parse a pasted printout of ``software`` (one of :data:`SOFTWARE`, any case).
+
+    ``first_line`` is the number of the text's first line, for a part cut out
+    of a longer paste (line numbers in ``unparsed`` and errors are then the paste's).
 
     Raises:
         ReferenceError_: for an unknown software, text that is not a string,
@@ -69,7 +72,7 @@ def parse_printout(text: str, software: str) -> ParsedPrintout:
             model's summary.
     """
     sw = _canonical(software)
-    return _PARSERS[sw](text, sw)
+    return _PARSERS[sw](text, sw, first_line=first_line)
 
 
 _STARTS = {
@@ -87,13 +90,21 @@ class PrintoutPart:
 
     Attributes:
         first_line, last_line: its lines in the whole text (1-based, inclusive).
-        text: the whole text with every line outside the part left empty, so
-            that line numbers (in ``unparsed`` and errors) are the whole text's.
+        body: the part's own lines (parse it with ``first_line`` to keep the
+            whole text's line numbers; this is what :func:`parse_printouts` does,
+            so that a paste of many printouts is read in time linear in its size).
+        total_lines: the number of lines of the whole text.
     """
 
     first_line: int
     last_line: int
-    text: str
+    body: str
+    total_lines: int = 0
+
+    @property
+    def text(self) -> str:
+        """The whole text with every line outside the part left empty (so line numbers are the whole text's)."""
+        return "\n" * (self.first_line - 1) + self.body + "\n" * max(self.total_lines - self.last_line, 0)
 
 
 def split_printouts(text: str, software: str) -> list[PrintoutPart]:
@@ -109,15 +120,10 @@ def split_printouts(text: str, software: str) -> list[PrintoutPart]:
         ReferenceError_: for an unknown software or text that is not a string.
     """
     sw = _canonical(software)
-    lines = prepare(text)
     raw = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     starts = _STARTS[sw](prepare(text, knitr=sw in ("lme4", "lmerTest", "nlme")))
-    bounds = starts + [len(lines)]
-    parts = []
-    for a, b in pairwise(bounds):
-        body = ["" for _ in range(a)] + raw[a:b] + ["" for _ in range(len(raw) - b)]
-        parts.append(PrintoutPart(a + 1, b, "\n".join(body)))
-    return parts
+    bounds = starts + [len(raw)]
+    return [PrintoutPart(a + 1, b, "\n".join(raw[a:b]), len(raw)) for a, b in pairwise(bounds)]
 
 
 def parse_printouts(text: str, software: str) -> list[ParsedPrintout]:
@@ -133,7 +139,7 @@ def parse_printouts(text: str, software: str) -> list[ParsedPrintout]:
     first_error: ReferenceError_ | None = None
     for part in split_printouts(text, software):
         try:
-            parsed = parse_printout(part.text, software)
+            parsed = parse_printout(part.body, software, first_line=part.first_line)
         except ReferenceError_ as exc:
             if "output found" not in exc.message:
                 raise

@@ -51,6 +51,7 @@ from .numbers import (
     find_sections,
     is_cell,
     is_ruler,
+    line_index,
     parse_number,
     prepare,
     tokens,
@@ -93,9 +94,9 @@ _GLOBAL = [
 ]
 
 
-def parse(text: str, software: str = "hlm") -> ParsedPrintout:
-    """Parse HLM2 output (see the module docstring)."""
-    lines = prepare(text)
+def parse(text: str, software: str = "hlm", *, first_line: int = 1) -> ParsedPrintout:
+    """Parse HLM2 output (see the module docstring); ``first_line`` numbers the text's first line."""
+    lines = prepare(text, first_line=first_line)
     b = Builder(software)
     stats: dict[str, object] = {}
     for ln in lines:
@@ -154,7 +155,7 @@ def part_starts(lines: list[Line]) -> list[int]:
     sections = find_sections(lines, PATTERNS)
     kind_at: dict[int, str] = {}
     for sec in sections:
-        first = lines.index(sec.title)
+        first = line_index(lines, sec.title)
         for k in range(first, first + len(sec.lines)):
             kind_at[k] = sec.kind
     for sec in sections:
@@ -162,7 +163,7 @@ def part_starts(lines: list[Line]) -> list[int]:
             continue
         key = sec.kind + (" robust" if sec.kind == "fixed" and _is_robust(sec) else "")
         if key in seen:
-            j = lines.index(sec.title) - 1
+            j = line_index(lines, sec.title) - 1
             while j > starts[-1]:
                 s = collapse(lines[j].stripped)
                 if _STOP.match(s):

@@ -123,9 +123,9 @@ def unwrap(lines: list[Line]) -> list[Line]:
     return out
 
 
-def parse(text: str, software: str = "lme4") -> ParsedPrintout:
+def parse(text: str, software: str = "lme4", *, first_line: int = 1) -> ParsedPrintout:
     """Parse an lme4 / lmerTest printout (see the module docstring)."""
-    lines = prepare(text, knitr=True)
+    lines = prepare(text, knitr=True, first_line=first_line)
     b = Builder(software)
     sections = find_sections(lines, PATTERNS, HEADERS)
     seen: dict[str, int] = {}

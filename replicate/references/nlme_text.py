@@ -63,9 +63,9 @@ HEADERS = [
 _COUNTED = {"title", "random", "fixed", "nobs", "ngroups", "anova", "anova_models", "varcorr"}
 
 
-def parse(text: str, software: str = "nlme") -> ParsedPrintout:
+def parse(text: str, software: str = "nlme", *, first_line: int = 1) -> ParsedPrintout:
     """Parse an nlme printout (see the module docstring)."""
-    lines = prepare(text, knitr=True)
+    lines = prepare(text, knitr=True, first_line=first_line)
     b = Builder(software)
     seen: dict[str, int] = {}
     groups: list[str] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -58,7 +59,13 @@ class _Raw(str):
     """A scalar written without quotes."""
 
 
-class _Dumper(yaml.SafeDumper):
+# libyaml's emitter and scanner when PyYAML was built with it: `replicate parse` of a long paste spends most of
+# its time writing YAML.
+_BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Dumper(_BaseDumper):  # type: ignore[misc,valid-type]
     pass
 
 
@@ -70,13 +77,19 @@ def _raw_representer(dumper: yaml.SafeDumper, data: _Raw) -> yaml.Node:
 _Dumper.add_representer(_Raw, _raw_representer)
 
 
+@lru_cache(maxsize=4096)
+def _scalar(text: str) -> Any:
+    """What YAML reads ``text`` as (a printout repeats the same few numbers, so this is cached)."""
+    return yaml.load(text, Loader=_Loader)
+
+
 def _plain(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {str(k): _plain(v) for k, v in obj.items()}
     if isinstance(obj, Printed):
         if obj.bound:
             return obj.text.replace(" ", "")
-        loaded = yaml.safe_load(obj.text)
+        loaded = _scalar(obj.text)
         if isinstance(loaded, (int, float)) and not isinstance(loaded, bool) and (
                 math.isinf(obj.value) or float(loaded) == obj.value):
             return _Raw(obj.text)

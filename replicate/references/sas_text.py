@@ -44,6 +44,7 @@ from .numbers import (
     find_sections,
     is_cell,
     is_ruler,
+    line_index,
     parse_number,
     prepare,
     title_re,
@@ -104,7 +105,7 @@ def part_starts(lines: list[Line]) -> list[int]:
             j = k
             while j - 1 > seen[key] and sections[j - 1].kind in _DESCRIPTIVE:
                 j -= 1
-            start = cleaned.index(sections[j].title)
+            start = line_index(cleaned, sections[j].title)
             while start - 1 > starts[-1] and not cleaned[start - 1].stripped:
                 start -= 1  # blank lines and page titles before the step
             if start > starts[-1]:
@@ -114,9 +115,10 @@ def part_starts(lines: list[Line]) -> list[int]:
     return starts
 
 
-def parse(text: str, software: str = "sas") -> ParsedPrintout:
-    """Parse a SAS PROC MIXED / GLIMMIX listing (see the module docstring)."""
-    lines = prepare(text)
+def parse(text: str, software: str = "sas", *, first_line: int = 1) -> ParsedPrintout:
+    """Parse a SAS PROC MIXED / GLIMMIX listing (see the module docstring); ``first_line`` numbers the text's
+    first line."""
+    lines = prepare(text, first_line=first_line)
     b = Builder(software)
     cleaned: list[Line] = []
     for ln in lines:
