@@ -5,6 +5,7 @@ from __future__ import annotations
 from xml.etree import ElementTree as ET
 
 from ..compare import DISCREPANCY
+from ..fitguard import fit_record, fit_summary
 from ..runner import INVALID, SKIPPED, CaseResult
 
 
@@ -18,6 +19,17 @@ def render_junit(results: list[CaseResult]) -> str:
             name = f"{r.case_id}::{b.label}" if b else r.case_id
             tc = ET.SubElement(suite, "testcase", classname=r.case_id, name=name, file=r.path,
                                time=f"{r.seconds:.3f}")
+            fits = [fit_summary(fit_record(m, f)) for m, f in r.fits.items()
+                    if b is None or m == b.method]
+            if fits:
+                ET.SubElement(tc, "system-out").text = "\n".join(fits)
+            for m, f in r.fits.items():
+                if b is None or m == b.method:
+                    for key, value in (("converged", f.converged), ("singular", f.singular)):
+                        props = tc.find("properties")
+                        if props is None:
+                            props = ET.SubElement(tc, "properties")
+                        ET.SubElement(props, "property", name=f"{m} {key}", value=str(bool(value)).lower())
             if r.status == SKIPPED:
                 skip += 1
                 ET.SubElement(tc, "skipped", message="; ".join(r.messages))
