@@ -37,7 +37,7 @@ def fit_failure(fit: FitResult, engine: str) -> str | None:
     if fit.converged and not bad:
         return None
     why = "; ".join(m for m in fit.messages if m) or "the optimizer did not report convergence"
-    if bad:
+    if bad and "not finite" not in why:
         why = f"{', '.join(bad)} not finite; " + why
     return (f"{engine} could not fit the model: the fit did not converge ({why}); a comparison against a fit "
             "that did not converge is a fit failure, never agreement")
@@ -54,9 +54,16 @@ def never_agree(values: list[ValueComparison], why: str) -> list[ValueComparison
 
 
 def fit_record(method: str, fit: FitResult) -> dict[str, Any]:
-    """What every report shows of a fit: engine, method, converged and singular flags, messages."""
-    return {"method": method, "engine": fit.engine, "converged": bool(fit.converged),
-            "singular": bool(fit.singular), "messages": [str(m) for m in fit.messages]}
+    """What every report shows of a fit: engine, method, converged and singular flags, messages.
+
+    A fit with non-finite numbers is shown as not converged, whatever its engine said, with the parts named.
+    """
+    bad = not_finite(fit)
+    messages = [str(m) for m in fit.messages]
+    if bad and not any("not finite" in m for m in messages):
+        messages.append(f"not finite: {', '.join(bad)}")
+    return {"method": method, "engine": fit.engine, "converged": bool(fit.converged) and not bad,
+            "singular": bool(fit.singular), "messages": messages}
 
 
 def fit_summary(rec: dict[str, Any]) -> str:
