@@ -183,6 +183,11 @@ def cmd_parse(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"replicate: cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
+    except UnicodeDecodeError as exc:
+        print(f"replicate: {args.file} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})",
+              file=sys.stderr)
+        print("    save the printout as UTF-8 text and parse it again", file=sys.stderr)
+        return 2
     software = args.software or guess_software(text)
     if software is None:
         print(f"replicate: cannot tell which program printed {args.file}; give --software", file=sys.stderr)
