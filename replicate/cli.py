@@ -176,7 +176,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_parse(args: argparse.Namespace) -> int:
     from .errors import ReferenceError_
-    from .references import guess_software, parse_printouts
+    from .references import guess_software, iter_printouts, split_printouts
 
     try:
         text = Path(args.file).read_text(encoding="utf-8")
@@ -192,21 +192,22 @@ def cmd_parse(args: argparse.Namespace) -> int:
     if software is None:
         print(f"replicate: cannot tell which program printed {args.file}; give --software", file=sys.stderr)
         return 2
-    try:
-        parts = parse_printouts(text, software)
+    unparsed = 0
+    try:  # printed part by part, so that a long paste is never held parsed in memory as a whole
+        parts = split_printouts(text, software)
+        n = len(parts)
+        for k, part in enumerate(iter_printouts(text, software, parts), 1):
+            first, last = part.model_info.get("lines", (None, None))
+            print(f"# printout {k} of {n} ({software}, lines {first}-{last})")
+            print(part.to_yaml().rstrip())
+            for name, table in part.tables.items():
+                print(f"# table {name}: {len(table)} row(s)")
+            for line, raw, why in part.unparsed:
+                unparsed += 1
+                print(f"# line {line} not read ({why}): {raw.strip()}")
     except ReferenceError_ as exc:
         print(f"replicate: {args.file}: {exc}", file=sys.stderr)
         return 2
-    unparsed = 0
-    for k, part in enumerate(parts, 1):
-        first, last = part.model_info.get("lines", (None, None))
-        print(f"# printout {k} of {len(parts)} ({software}, lines {first}-{last})")
-        print(part.to_yaml().rstrip())
-        for name, table in part.tables.items():
-            print(f"# table {name}: {len(table)} row(s)")
-        for line, raw, why in part.unparsed:
-            unparsed += 1
-            print(f"# line {line} not read ({why}): {raw.strip()}")
     return 1 if unparsed else 0
 
 

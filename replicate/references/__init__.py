@@ -32,6 +32,7 @@ Table names in ``tables``:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -126,6 +127,35 @@ def split_printouts(text: str, software: str) -> list[PrintoutPart]:
     return [PrintoutPart(a + 1, b, "\n".join(raw[a:b]), len(raw)) for a, b in pairwise(bounds)]
 
 
+def iter_printouts(text: str, software: str, parts: list[PrintoutPart] | None = None) -> Iterator[ParsedPrintout]:
+    """Parse the model printouts of a paste one at a time (see :func:`parse_printouts`).
+
+    A long paste is read part by part: only one part's result is alive at a
+    time if the caller does not keep them. ``parts``: the paste's
+    :func:`split_printouts`, if the caller has it already.
+
+    Raises:
+        ReferenceError_: if no part holds any of the program's output (after
+            the parts that do), or as :func:`parse_printout` does.
+    """
+    found = False
+    first_error: ReferenceError_ | None = None
+    for part in split_printouts(text, software) if parts is None else parts:
+        try:
+            parsed = parse_printout(part.body, software, first_line=part.first_line)
+        except ReferenceError_ as exc:
+            if "output found" not in exc.message:
+                raise
+            first_error = first_error or exc
+            continue
+        parsed.model_info["lines"] = (part.first_line, part.last_line)
+        found = True
+        yield parsed
+    if not found:
+        assert first_error is not None
+        raise first_error
+
+
 def parse_printouts(text: str, software: str) -> list[ParsedPrintout]:
     """Parse every model's printout in a paste (see :func:`split_printouts`).
 
@@ -135,22 +165,7 @@ def parse_printouts(text: str, software: str) -> list[ParsedPrintout]:
     Raises:
         ReferenceError_: if no part holds any of the program's output.
     """
-    out = []
-    first_error: ReferenceError_ | None = None
-    for part in split_printouts(text, software):
-        try:
-            parsed = parse_printout(part.body, software, first_line=part.first_line)
-        except ReferenceError_ as exc:
-            if "output found" not in exc.message:
-                raise
-            first_error = first_error or exc
-            continue
-        parsed.model_info["lines"] = (part.first_line, part.last_line)
-        out.append(parsed)
-    if not out:
-        assert first_error is not None
-        raise first_error
-    return out
+    return list(iter_printouts(text, software))
 
 
 def guess_software(text: str) -> str | None:
@@ -180,4 +195,4 @@ def guess_software(text: str) -> str | None:
     return None
 
 
-__all__ = ["SOFTWARE", "ParsedPrintout", "guess_software", "names", "parse_printout"]
+__all__ = ["SOFTWARE", "ParsedPrintout", "guess_software", "iter_printouts", "names", "parse_printout"]

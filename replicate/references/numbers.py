@@ -30,7 +30,7 @@ _QUOTES = {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'}
 _KNITR = re.compile(r"^\s*(?:##|#>)(?: |\t|$)")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Line:
     """One line of the pasted text.
 
