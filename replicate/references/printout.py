@@ -12,6 +12,7 @@ import yaml
 
 from ..case import Printed
 from ..errors import ReferenceError_
+from .allowed import first_refused
 from .numbers import Line
 
 
@@ -112,6 +113,10 @@ class Builder:
 
     # -- values
     def add_fixed(self, line: Line, term: str, quantities: dict[str, Printed | None]) -> None:
+        problem = first_refused(quantities)
+        if problem:
+            self.skip(line, problem)
+            return
         if term in self.fixed:
             self.skip(line, f"fixed effect {term!r} was already read; a second table is not merged")
             return
@@ -134,7 +139,12 @@ class Builder:
 
     def _fill(self, line: Line, slot: dict[str, Printed], quantities: dict[str, Printed | None],
               label: Callable[[str], str]) -> None:
-        """Put ``quantities`` into ``slot``: a value read before is kept, and a different one reported."""
+        """Put ``quantities`` into ``slot``: a value read before is kept, and a different one reported;
+        a row with a value its quantity cannot be (a negative SD, a correlation beyond 1) is reported, not read."""
+        problem = first_refused(quantities)
+        if problem:
+            self.skip(line, problem)
+            return
         for k, v in quantities.items():
             if v is None:
                 continue

@@ -3,9 +3,10 @@
 A SAS table is read by the words of its header, not by the position a
 column usually has: a header that puts ``Standard Error`` before
 ``Estimate`` gets its numbers read in that order. Each column admits only
-the values its header allows (a standard error, a df or a p-value is never
-negative; a p-value is at most 1), and a line of text between the rows of a
-table does not end it: the line is reported and the rows after it are read.
+the values its header allows (see :mod:`replicate.references.allowed`: a
+standard error, a df or a p-value is never negative; a p-value is at most 1),
+and a line of text between the rows of a table does not end it: the line is
+reported and the rows after it are read.
 """
 
 from __future__ import annotations
@@ -14,11 +15,8 @@ import re
 from collections.abc import Sequence
 
 from ..case import Printed
+from .allowed import first_refused
 from .numbers import Line, is_cell, is_ruler, tokens
-
-#: Columns whose value cannot be negative, and those that are probabilities (0 to 1).
-NON_NEGATIVE = frozenset({"se", "Standard Error", "df", "DF", "Num DF", "Den DF", "Chi-Square", "F Value"})
-PROBABILITY = frozenset({"p", "Pr > Z", "Pr > F", "Pr > ChiSq", "Alpha"})
 
 
 def header_columns(lines: Sequence[str], specs: Sequence[tuple[str, str]]) -> list[str]:
@@ -47,24 +45,9 @@ def header_columns(lines: Sequence[str], specs: Sequence[tuple[str, str]]) -> li
     return [name for name, _rx in sorted(found, key=place)]
 
 
-def refused(column: str, value: Printed | None) -> str | None:
-    """Why ``value`` cannot be in ``column`` (None when it can)."""
-    if value is None or value.bound:
-        return None
-    if column in NON_NEGATIVE and value.value < 0:
-        return f"{column} {value.text} is negative, which the column cannot be"
-    if column in PROBABILITY and not 0 <= value.value <= 1:
-        return f"{column} {value.text} is not a probability (0 to 1)"
-    return None
-
-
 def row_problem(columns: Sequence[str], values: Sequence[Printed | None]) -> str | None:
     """The first value of a row that its column does not allow, as a reason for skipping the row."""
-    for col, v in zip(columns, values):
-        why = refused(col, v)
-        if why:
-            return why + "; the row is not read (are the columns those of the header?)"
-    return None
+    return first_refused(dict(zip(columns, values)))
 
 
 def _header_like(text: str, header_words: set[str]) -> bool:

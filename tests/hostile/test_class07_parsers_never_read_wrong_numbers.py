@@ -118,3 +118,33 @@ def test_cli_parse_exits_1_when_a_table_line_is_skipped(tmp_path: Path) -> None:
     f.write_text(FIXED, encoding="utf-8")
     with contextlib.redirect_stdout(io.StringIO()):
         assert main(["parse", str(f), "--software", "sas"]) == 0
+
+
+# ------------------------------------------------------------ the other parsers: the same rules
+
+PRINTOUTS = Path(__file__).resolve().parents[1] / "data" / "printouts"
+
+
+def test_lme4_text_inside_the_fixed_effects_table_is_reported_and_rows_after_it_read() -> None:
+    base = (PRINTOUTS / "lmertest_nels_model1_ml.txt").read_text(encoding="utf-8")
+    text = base.replace("\nfamily_inc\t", "\n(pasted from page 2)\nfamily_inc\t")
+    parsed = parse_printout(text, "lmerTest")
+    assert set(parsed.values["fixed"]) == {"(Intercept)", "family_inc"}
+    assert [why for _l, raw, why in parsed.unparsed if raw.startswith("(pasted")] == [
+        "a line of text inside the fixed-effects table (the rows after it are read)"]
+    assert parse_printout(base, "lmerTest").unparsed == []  # '---' and the significance codes end the table
+
+
+def test_lme4_negative_standard_error_is_refused() -> None:
+    base = (PRINTOUTS / "lmertest_nels_model1_ml.txt").read_text(encoding="utf-8")
+    parsed = parse_printout(base.replace("4.053e-02", "-4.053e-02"), "lmerTest")
+    assert "family_inc" not in parsed.values["fixed"]
+    assert any("negative" in why for _l, _r, why in parsed.unparsed)
+
+
+def test_hlm_out_of_range_values_are_refused() -> None:
+    base = (PRINTOUTS / "hlm_model1_urban_level1.txt").read_text(encoding="utf-8")
+    parsed = parse_printout(base.replace("-0.450022 1.157924 -0.389 692 0.698",
+                                         "-0.450022 1.157924 -0.389 692 1.698"), "hlm")
+    assert "URBAN slope, γ10" not in parsed.values["fixed"]
+    assert any("not a probability" in why for _l, _r, why in parsed.unparsed)
