@@ -44,11 +44,12 @@ def fit_failure(fit: FitResult, engine: str) -> str | None:
 
 
 def never_agree(values: list[ValueComparison], why: str) -> list[ValueComparison]:
-    """``values`` with every agreeing verdict turned into a discrepancy that says why."""
+    """``values`` with every agreeing verdict turned into a discrepancy that says why (and no agreeing digits
+    counted, so that the HTML heat map shows them red)."""
     out = []
     for v in values:
         if v.verdict in _AGREEING:
-            v = replace(v, verdict=DISCREPANCY, note=f"{why}" + (f"; {v.note}" if v.note else ""))
+            v = replace(v, verdict=DISCREPANCY, lre=0.0, note=f"{why}" + (f"; {v.note}" if v.note else ""))
         out.append(v)
     return out
 
