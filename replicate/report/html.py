@@ -148,8 +148,8 @@ def render_html(results: list[CaseResult]) -> str:
             body.append(f"<div class='diag'>{_e(r.error)}</div>")
         for m in r.messages:
             body.append(f"<p class='muted'>{_e(m)}</p>")
-        for m, f in r.fits.items():
-            rec = fit_record(m, f)
+        for method, fitted in r.fits.items():
+            rec = fit_record(method, fitted)
             cls = "diag" if not rec["converged"] else "muted"
             body.append(f"<p class='{cls} fit'>{_e(fit_summary(rec))}</p>")
         body.append(error_bars(r))

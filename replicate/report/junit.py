@@ -19,11 +19,11 @@ def render_junit(results: list[CaseResult]) -> str:
             name = f"{r.case_id}::{b.label}" if b else r.case_id
             tc = ET.SubElement(suite, "testcase", classname=r.case_id, name=name, file=r.path,
                                time=f"{r.seconds:.3f}")
-            fits = {m: f for m, f in r.fits.items() if b is None or m == b.method}
+            fits = {m: fr for m, fr in r.fits.items() if b is None or m == b.method}
             if fits:  # the engine's flags, as properties (first) and as text (last, in system-out)
                 props = ET.SubElement(tc, "properties")
-                for m, f in fits.items():
-                    rec = fit_record(m, f)
+                for m, fr in fits.items():
+                    rec = fit_record(m, fr)
                     for key in ("converged", "singular"):
                         ET.SubElement(props, "property", name=f"{m} {key}", value=str(rec[key]).lower())
             if r.status == SKIPPED:
@@ -42,8 +42,8 @@ def render_junit(results: list[CaseResult]) -> str:
                     f.text = "\n".join(f"{v.section} {v.name} {v.quantity}: reference {v.reference}, "
                                        f"engine {v.engine!r}, digits {v.lre}" for v in bad)
             if fits:
-                ET.SubElement(tc, "system-out").text = "\n".join(fit_summary(fit_record(m, f))
-                                                                 for m, f in fits.items())
+                ET.SubElement(tc, "system-out").text = "\n".join(fit_summary(fit_record(m, fr))
+                                                                 for m, fr in fits.items())
     suite.set("tests", str(n))
     suite.set("failures", str(fail))
     suite.set("errors", str(err))
