@@ -225,6 +225,7 @@ def _fixed(sec: Section, b: Builder) -> None:
         b.set_info("formula", f)
     header: list[str] | None = None
     started = False
+    held: list[Line] = []
     fields = {"Value": "estimate", "Std.Error": "se", "DF": "df", "t-value": "t", "p-value": "p",
               "z-value": "t"}
     for ln in sec.body:
@@ -239,7 +240,13 @@ def _fixed(sec: Section, b: Builder) -> None:
             continue
         labels, vals = split_label(tokens(s))
         if not vals and started:
-            break  # a row ends with numbers: this line is past the table
+            held.append(ln)  # past the table, or a line of text inside it: the next row tells
+            continue
+        if held and (len(vals) != len(header) or not labels):
+            break  # a row ends with numbers: the text was past the table
+        for h in held:
+            b.skip(h, "a line of text inside the fixed-effects table (the rows after it are read)")
+        held = []
         if not labels or not vals:
             b.skip(ln, "not a row of the fixed-effects table")
             continue

@@ -148,3 +148,37 @@ def test_hlm_out_of_range_values_are_refused() -> None:
                                          "-0.450022 1.157924 -0.389 692 1.698"), "hlm")
     assert "URBAN slope, γ10" not in parsed.values["fixed"]
     assert any("not a probability" in why for _l, _r, why in parsed.unparsed)
+
+
+NLME = """Linear mixed-effects model fit by REML
+  Data: dat
+       AIC      BIC    logLik
+  12046.71 12067.03 -6019.356
+
+Random effects:
+ Formula: ~1 | schoolid
+        (Intercept) Residual
+StdDev:    17.57958 36.16411
+
+Fixed effects:  mathkind ~ ses
+               Value Std.Error   DF   t-value p-value
+(Intercept) 465.7461  2.058211 1082 226.28668       0
+ses          10.7217  1.589122 1082   6.74698       0
+ Correlation:
+    (Intr)
+ses 0.034
+
+Number of Observations: 1190
+Number of Groups: 107
+"""
+
+
+def test_nlme_text_inside_the_fixed_effects_table() -> None:
+    # constructed from the layout of nlme's summary(lme); the numbers are the test's own
+    assert parse_printout(NLME, "nlme").unparsed == []
+    parsed = parse_printout(NLME.replace("\nses          10.7217", "\n(continued)\nses          10.7217"), "nlme")
+    assert set(parsed.values["fixed"]) == {"(Intercept)", "ses"}
+    assert [why for _l, raw, why in parsed.unparsed if raw == "(continued)"] == [
+        "a line of text inside the fixed-effects table (the rows after it are read)"]
+    bad = parse_printout(NLME.replace("10.7217  1.589122", "10.7217  -1.589122"), "nlme")
+    assert "ses" not in bad.values["fixed"] and any("negative" in w for _l, _r, w in bad.unparsed)
