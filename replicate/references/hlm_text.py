@@ -242,6 +242,13 @@ def _rows(sec: Section, b: Builder, counts: tuple[int, ...]) -> list[tuple[Line,
             return
         out.append((ln, ctx, name, sym, cells(vals)))
 
+    held: list[Line] = []  # text after a row: past the table, unless another row follows
+
+    def inside() -> None:
+        for h in held:
+            b.skip(h, "a line of text inside the table (the rows after it are read)")
+        held.clear()
+
     for ln in sec.body:
         s = ln.stripped
         if not s or is_ruler(s):
@@ -249,6 +256,7 @@ def _rows(sec: Section, b: Builder, counts: tuple[int, ...]) -> list[tuple[Line,
         m = _FOR.match(collapse(s))
         if m:
             flush()
+            inside()
             context = collapse(m.group("name"))
             started = True
             continue
@@ -257,18 +265,22 @@ def _rows(sec: Section, b: Builder, counts: tuple[int, ...]) -> list[tuple[Line,
             rest = tokens(m.group("rest") or "")
             if all(is_cell(t) for t in rest):
                 flush()
+                inside()
                 pending[:] = [ln, context, collapse(m.group("name")), m.group("sym"), rest]
                 started = True
                 continue
         toks = tokens(s)
         if toks and all(is_cell(t) for t in toks):
+            if held:
+                break  # numbers after text: another table, past this one
             if pending:
                 pending[4].extend(toks)
             elif started:
                 b.skip(ln, "numbers without a row label")
             continue
         if started:
-            break
+            flush()
+            held.append(ln)
     flush()
     return out
 

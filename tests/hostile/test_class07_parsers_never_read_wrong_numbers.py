@@ -174,7 +174,7 @@ Number of Groups: 107
 
 
 def test_nlme_text_inside_the_fixed_effects_table() -> None:
-    # constructed from the layout of nlme's summary(lme); the numbers are the test's own
+    # the nlme printout of tests/references/test_printouts_variations.py (NLME_INTERCEPT), shortened
     assert parse_printout(NLME, "nlme").unparsed == []
     parsed = parse_printout(NLME.replace("\nses          10.7217", "\n(continued)\nses          10.7217"), "nlme")
     assert set(parsed.values["fixed"]) == {"(Intercept)", "ses"}
@@ -182,3 +182,14 @@ def test_nlme_text_inside_the_fixed_effects_table() -> None:
         "a line of text inside the fixed-effects table (the rows after it are read)"]
     bad = parse_printout(NLME.replace("10.7217  1.589122", "10.7217  -1.589122"), "nlme")
     assert "ses" not in bad.values["fixed"] and any("negative" in w for _l, _r, w in bad.unparsed)
+
+
+def test_hlm_text_inside_the_fixed_effects_table() -> None:
+    base = (PRINTOUTS / "hlm_model1_urban_level1.txt").read_text(encoding="utf-8")
+    assert parse_printout(base, "hlm").unparsed == []
+    text = base.replace("\nFor URBAN", "\n(page 2)\nFor URBAN", 1)
+    assert text != base
+    parsed = parse_printout(text, "hlm")
+    assert set(parsed.values["fixed"]) == set(parse_printout(base, "hlm").values["fixed"])
+    assert [why for _l, raw, why in parsed.unparsed if raw == "(page 2)"] == [
+        "a line of text inside the table (the rows after it are read)"]
