@@ -96,6 +96,23 @@ def test_badly_scaled_slope_still_finds_the_optimum(sleep, scale: float) -> None
     np.testing.assert_allclose(fit.reml_criterion - base.reml_criterion, 2 * np.log(scale), atol=1e-5)
 
 
+@pytest.mark.parametrize("formula", ["Reaction ~ 0 + x + (1 | Subject)", "Reaction ~ x * grp + (x | Subject)",
+                                     "Reaction ~ x + grp + (0 + x | Subject)"])
+def test_rescaling_is_exact_under_ml_without_intercept_and_with_factors(sleep, formula: str) -> None:
+    frame = sleep.assign(grp=(sleep["Subject"].astype(int) % 3).astype(str))
+    fits = []
+    for scale in (1.0, 1e5):
+        d = frame.assign(x=frame["Days"] * scale)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fits.append(fit_design(build_design(parse_formula(formula), d), "ML"))
+    base, scaled = fits
+    assert scaled.converged and any(m.startswith(ADVICE) for m in scaled.messages)
+    units = np.array([1e5 if "x" in name.split(":") else 1.0 for name in base.fixed.index])
+    np.testing.assert_allclose(scaled.fixed.to_numpy() * units, base.fixed.to_numpy(), rtol=1e-6)
+    np.testing.assert_allclose(scaled.loglik, base.loglik, rtol=1e-10)  # the ML likelihood does not see units
+
+
 def test_theta_maps_back_exactly() -> None:
     rng = np.random.default_rng(1)
     n, g = 60, 6
