@@ -240,32 +240,38 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_parse(args: argparse.Namespace) -> int:
     from .errors import ReferenceError_
-    from .references import guess_software, parse_printouts
+    from .references import guess_software, iter_printouts, split_printouts
 
     try:
         text = Path(args.file).read_text(encoding="utf-8")
     except OSError as exc:
         print(f"replicate: cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
+    except UnicodeDecodeError as exc:
+        print(f"replicate: {args.file} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})",
+              file=sys.stderr)
+        print("    save the printout as UTF-8 text and parse it again", file=sys.stderr)
+        return 2
     software = args.software or guess_software(text)
     if software is None:
         print(f"replicate: cannot tell which program printed {args.file}; give --software", file=sys.stderr)
         return 2
-    try:
-        parts = parse_printouts(text, software)
+    unparsed = 0
+    try:  # printed part by part, so that a long paste is never held parsed in memory as a whole
+        parts = split_printouts(text, software)
+        n = len(parts)
+        for k, part in enumerate(iter_printouts(text, software, parts), 1):
+            first, last = part.model_info.get("lines", (None, None))
+            print(f"# printout {k} of {n} ({software}, lines {first}-{last})")
+            print(part.to_yaml().rstrip())
+            for name, table in part.tables.items():
+                print(f"# table {name}: {len(table)} row(s)")
+            for line, raw, why in part.unparsed:
+                unparsed += 1
+                print(f"# line {line} not read ({why}): {raw.strip()}")
     except ReferenceError_ as exc:
         print(f"replicate: {args.file}: {exc}", file=sys.stderr)
         return 2
-    unparsed = 0
-    for k, part in enumerate(parts, 1):
-        first, last = part.model_info.get("lines", (None, None))
-        print(f"# printout {k} of {len(parts)} ({software}, lines {first}-{last})")
-        print(part.to_yaml().rstrip())
-        for name, table in part.tables.items():
-            print(f"# table {name}: {len(table)} row(s)")
-        for line, raw, why in part.unparsed:
-            unparsed += 1
-            print(f"# line {line} not read ({why}): {raw.strip()}")
     return 1 if unparsed else 0
 
 

@@ -133,12 +133,16 @@ def compare_value(section: str, name: str, quantity: str, ref: Printed, engine: 
                   tol: Tolerance, *, note: str = "", line: int | None = None) -> ValueComparison:
     """Compare one printed number with the engine's value."""
     kind = QUANTITY_KIND.get(quantity, "estimate")
-    base = dict(section=section, name=name, quantity=quantity, kind=kind, reference=ref.text,
-                reference_value=ref.value, line=line)
-    if engine is None or (isinstance(engine, float) and math.isnan(engine)):
+    base = {"section": section, "name": name, "quantity": quantity, "kind": kind, "reference": ref.text,
+            "reference_value": ref.value, "line": line}
+    if engine is None:
         return ValueComparison(**base, engine=None, abs_diff=None, rel_diff=None, lre=None,
                                verdict=NOT_COMPARABLE, note=note or "the engine does not compute this value")
     engine = float(engine)
+    if not math.isfinite(engine):  # a failed computation (overflow, NaN) is never agreement
+        return ValueComparison(**base, engine=engine, abs_diff=None, rel_diff=None, lre=0.0, verdict=DISCREPANCY,
+                               note=(note + "; " if note else "") + f"the engine's value is not finite ({engine}): "
+                               "a failed computation, never agreement")
     if ref.bound:
         ok = {"<": engine < ref.value, "<=": engine <= ref.value,
               ">": engine > ref.value, ">=": engine >= ref.value}[ref.bound]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -269,13 +269,19 @@ def build_design(spec: "ModelSpec", frame: pd.DataFrame, *, contrasts: str = "tr
         raise ModelError(f"contrasts {contrasts!r} unknown", file=file, field="model.contrasts",
                          hint="use 'treatment' or 'sas'")
     frame = derive(frame, spec.derived, file=file)  # R's formula functions, on every row as model.frame does
+    spec, notes = drop_response_on_rhs(spec)
     sub, rows, n_dropped, messages = prepare_frame(frame, spec, contrasts=contrasts, weights=weights, file=file)
+    messages = notes + messages
+    # grouping factors are coded apart: a numeric variable that also enters the fixed part or a random-effect
+    # term's columns stays numeric there (lme4 makes a factor of the grouping variable only for the grouping)
+    groups = pd.DataFrame(index=sub.index)
     for g in spec.grouping_variables():
         if isinstance(sub[g].dtype, pd.CategoricalDtype):
+            groups[g] = sub[g]
             continue
         vals = sub[g].to_numpy(dtype=float)
         uniq = np.unique(vals)
-        sub[g] = pd.Categorical.from_codes(np.searchsorted(uniq, vals), categories=[_label(u) for u in uniq])
+        groups[g] = pd.Categorical.from_codes(np.searchsorted(uniq, vals), categories=[_label(u) for u in uniq])
     y = sub[spec.response]
     if isinstance(y.dtype, pd.CategoricalDtype):
         raise ModelError(f"response {spec.response!r} is not numeric", file=file, field="model")
@@ -300,8 +306,8 @@ def build_design(spec: "ModelSpec", frame: pd.DataFrame, *, contrasts: str = "tr
     reterms: list[ReTerm] = []
     for rt in spec.random:
         Xre, cols, _ = _materialize(sub, rt.intercept, rt.terms, spec)
-        key = sub[list(rt.group)].astype(str).agg(":".join, axis=1) if len(rt.group) > 1 \
-            else sub[rt.group[0]]
+        key = groups[list(rt.group)].astype(str).agg(":".join, axis=1) if len(rt.group) > 1 \
+            else groups[rt.group[0]]
         if isinstance(key.dtype, pd.CategoricalDtype):
             codes = key.cat.codes.to_numpy()
             labels = [str(c) for c in key.cat.categories]
@@ -328,6 +334,20 @@ def build_design(spec: "ModelSpec", frame: pd.DataFrame, *, contrasts: str = "tr
         response=spec.response, messages=tuple(messages),
         fixed_terms=tuple(dict.fromkeys(col_term)), column_term=tuple(col_term), spec=spec, offset=offset,
     )
+
+
+def drop_response_on_rhs(spec: ModelSpec) -> tuple[ModelSpec, list[str]]:
+    """The model without a fixed term that is the response itself (``y ~ y + ...``), and lme4's warning.
+
+    R's ``model.matrix`` (which lme4 uses) drops such a term with the warning "the response appeared on the
+    right-hand side and was dropped"; a term that only involves the response (``y:x``) is kept, as R keeps it.
+    """
+    if (spec.response,) not in spec.fixed:
+        return spec, []
+    kept = tuple(t for t in spec.fixed if t != (spec.response,))
+    note = (f"the response appeared on the right-hand side and was dropped (the fixed term {spec.response!r}; "
+            "lme4 warns the same: 'the response appeared on the right-hand side and was dropped')")
+    return replace(spec, fixed=kept), [note]
 
 
 def _label(v: object) -> str:

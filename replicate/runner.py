@@ -20,6 +20,7 @@ from .data import load_frame
 from .design import Design, build_design
 from .engines import Engine, get_engine
 from .errors import CaseError, DataError, FitError, ModelError, NotImplementedOption, ReplicateError
+from .fitguard import fit_failure, never_agree
 from .quantities import block_method, check_block_names, compare_block
 from .results import FitResult
 from .spec import ModelSpec, parse_formula, parse_levels
@@ -177,6 +178,10 @@ def run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
             blk.diagnoses = diagnose_block(case, i, blk.values, fit, design, engine)
             if at_ref is not None:
                 blk.diagnoses.insert(0, at_ref)
+            failure = fit_failure(fit, engine.name)
+            if failure:  # issue #14: a failed fit is never agreement
+                blk.error = failure
+                blk.values = never_agree(blk.values, "compared against a fit that did not converge")
         except (FitError, NotImplementedOption) as exc:
             blk.error = f"{engine.name} could not fit the model: {exc}"
         except ReplicateError as exc:

@@ -50,7 +50,8 @@ def test_bounds():
 def test_missing_engine_value_is_not_comparable():
     v = cmp("1.0", None)
     assert v.verdict == NOT_COMPARABLE and v.engine is None
-    assert cmp("1.0", math.nan).verdict == NOT_COMPARABLE
+    # a NaN from the engine is a failed computation, not a value it does not compute (issue #14)
+    assert cmp("1.0", math.nan).verdict == DISCREPANCY
 
 
 def test_within_rounding_uses_the_range_over_the_box():

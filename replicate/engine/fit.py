@@ -6,6 +6,8 @@ solution and result (mkMerMod)``; each step is a function of its own module.
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
@@ -13,13 +15,15 @@ import pandas as pd
 
 from ..design import Design
 from ..errors import FitError
+from ..fitguard import not_finite
 from ..results import FitResult, OptSummary
-from .checks import check_terms, check_values, term_notes
+from .checks import EngineWarning, check_terms, check_values, term_notes
 from .crossprod import compute_crossproducts
 from .deviance import NotPositiveDefinite, ProfiledDeviance
 from .gradient import has_analytic_gradient
 from .optimize import optimize_theta
 from .ranef import ranef_frames
+from .rescale import rescale, scale_advice
 from .solution import conditional_variances, solve
 from .theta import ThetaLayout
 from .varcorr import varcorr_frame
@@ -156,10 +160,48 @@ def fit_design(design: Design, method: str = "REML", *, optimizer_options: dict 
     """
     dev = make_deviance(design, method)
     messages: list[str] = list(design.messages) + term_notes(design)
-    theta, opt, converged = optimize_deviance(dev, optimizer_options)
-    singular, converged, notes = convergence_notes(theta, dev.layout, opt, converged)
+    advice = scale_advice(design)
+    if advice is None:
+        theta, opt, converged = optimize_deviance(dev, optimizer_options)
+        singular, converged, notes = convergence_notes(theta, dev.layout, opt, converged)
+    else:
+        warnings.warn(advice, EngineWarning, stacklevel=2)
+        messages.append(advice)
+        theta, opt, converged, singular, notes = _optimize_rescaled(design, method, dev, optimizer_options)
     messages.extend(notes)
-    return _result(design, dev, theta, opt, converged, singular, messages)
+    try:
+        return not_finite_is_not_converged(_result(design, dev, theta, opt, converged, singular, messages))
+    except NotPositiveDefinite as exc:
+        raise FitError("the penalized least squares system is not positive definite at the optimum on the "
+                       "predictors' own scale (the columns of X overflow or are nearly collinear in double "
+                       "precision)", hint=f"rescale the predictors ({exc})") from exc
+
+
+def not_finite_is_not_converged(fit: FitResult) -> FitResult:
+    """A fit with a non-finite estimate, covariance, variance or likelihood has failed, whatever the optimizer
+    said: it is marked not converged, with the quantities named (so that it is never compared as agreeing)."""
+    bad = not_finite(fit)
+    if not bad:
+        return fit
+    msg = (f"the fit is not finite ({', '.join(bad)} NaN or infinite): the computation overflowed or broke "
+           "down in double precision; rescale the predictors or the response")
+    return replace(fit, converged=False, messages=tuple(dict.fromkeys((*fit.messages, msg))))
+
+
+def _optimize_rescaled(design: Design, method: str, dev: ProfiledDeviance, optimizer_options: dict | None
+                       ) -> tuple[np.ndarray, OptSummary, bool, bool, list[str]]:
+    """Optimize theta on centred and scaled columns (see :mod:`replicate.engine.rescale`); theta comes back on
+    the original columns. The convergence and singularity checks are those of the scaled problem, where
+    they do not depend on the units of the predictors."""
+    scaled = rescale(design)
+    dev_s = make_deviance(scaled.design, method)
+    theta_s, opt, converged = optimize_deviance(dev_s, optimizer_options)
+    singular, converged, notes = convergence_notes(theta_s, dev_s.layout, opt, converged)
+    theta = scaled.theta_back(theta_s, dev.layout)
+    opt = replace(opt, final=tuple(float(t) for t in theta),
+                  message=f"{opt.message} (optimized on centred and scaled predictors; theta there: "
+                          f"{', '.join(f'{t:.6g}' for t in theta_s)})")
+    return theta, opt, converged, singular, notes
 
 
 def fit_at(design: Design, method: str, theta: np.ndarray, *, like: FitResult | None = None) -> FitResult:
@@ -185,7 +227,7 @@ def fit_at(design: Design, method: str, theta: np.ndarray, *, like: FitResult | 
                      message="evaluated at the given variance parameters, not optimized")
     singular = is_singular(theta, dev.layout)
     messages = list(design.messages) + ["evaluated at given variance parameters (not an optimum)"]
-    return _result(design, dev, theta, opt, True, singular, messages)
+    return not_finite_is_not_converged(_result(design, dev, theta, opt, True, singular, messages))
 
 
 def _result(design: Design, dev: ProfiledDeviance, theta: np.ndarray, opt: OptSummary, converged: bool,

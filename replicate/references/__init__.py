@@ -32,6 +32,7 @@ Table names in ``tables``:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -60,8 +61,11 @@ def _canonical(software: str) -> str:
                           hint="one of " + ", ".join(SOFTWARE))
 
 
-def parse_printout(text: str, software: str) -> ParsedPrintout:
+def parse_printout(text: str, software: str, *, first_line: int = 1) -> ParsedPrintout:
     """Parse a pasted printout of ``software`` (one of :data:`SOFTWARE`, any case).
+
+    ``first_line`` is the number of the text's first line, for a part cut out
+    of a longer paste (line numbers in ``unparsed`` and errors are then the paste's).
 
     Raises:
         ReferenceError_: for an unknown software, text that is not a string,
@@ -69,7 +73,7 @@ def parse_printout(text: str, software: str) -> ParsedPrintout:
             model's summary.
     """
     sw = _canonical(software)
-    return _PARSERS[sw](text, sw)
+    return _PARSERS[sw](text, sw, first_line=first_line)
 
 
 _STARTS = {
@@ -87,13 +91,21 @@ class PrintoutPart:
 
     Attributes:
         first_line, last_line: its lines in the whole text (1-based, inclusive).
-        text: the whole text with every line outside the part left empty, so
-            that line numbers (in ``unparsed`` and errors) are the whole text's.
+        body: the part's own lines (parse it with ``first_line`` to keep the
+            whole text's line numbers; this is what :func:`parse_printouts` does,
+            so that a paste of many printouts is read in time linear in its size).
+        total_lines: the number of lines of the whole text.
     """
 
     first_line: int
     last_line: int
-    text: str
+    body: str
+    total_lines: int = 0
+
+    @property
+    def text(self) -> str:
+        """The whole text with every line outside the part left empty (so line numbers are the whole text's)."""
+        return "\n" * (self.first_line - 1) + self.body + "\n" * max(self.total_lines - self.last_line, 0)
 
 
 def split_printouts(text: str, software: str) -> list[PrintoutPart]:
@@ -109,15 +121,39 @@ def split_printouts(text: str, software: str) -> list[PrintoutPart]:
         ReferenceError_: for an unknown software or text that is not a string.
     """
     sw = _canonical(software)
-    lines = prepare(text)
     raw = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     starts = _STARTS[sw](prepare(text, knitr=sw in ("lme4", "lmerTest", "nlme")))
-    bounds = starts + [len(lines)]
-    parts = []
-    for a, b in pairwise(bounds):
-        body = ["" for _ in range(a)] + raw[a:b] + ["" for _ in range(len(raw) - b)]
-        parts.append(PrintoutPart(a + 1, b, "\n".join(body)))
-    return parts
+    bounds = starts + [len(raw)]
+    return [PrintoutPart(a + 1, b, "\n".join(raw[a:b]), len(raw)) for a, b in pairwise(bounds)]
+
+
+def iter_printouts(text: str, software: str, parts: list[PrintoutPart] | None = None) -> Iterator[ParsedPrintout]:
+    """Parse the model printouts of a paste one at a time (see :func:`parse_printouts`).
+
+    A long paste is read part by part: only one part's result is alive at a
+    time if the caller does not keep them. ``parts``: the paste's
+    :func:`split_printouts`, if the caller has it already.
+
+    Raises:
+        ReferenceError_: if no part holds any of the program's output (after
+            the parts that do), or as :func:`parse_printout` does.
+    """
+    found = False
+    first_error: ReferenceError_ | None = None
+    for part in split_printouts(text, software) if parts is None else parts:
+        try:
+            parsed = parse_printout(part.body, software, first_line=part.first_line)
+        except ReferenceError_ as exc:
+            if "output found" not in exc.message:
+                raise
+            first_error = first_error or exc
+            continue
+        parsed.model_info["lines"] = (part.first_line, part.last_line)
+        found = True
+        yield parsed
+    if not found:
+        assert first_error is not None
+        raise first_error
 
 
 def parse_printouts(text: str, software: str) -> list[ParsedPrintout]:
@@ -129,22 +165,7 @@ def parse_printouts(text: str, software: str) -> list[ParsedPrintout]:
     Raises:
         ReferenceError_: if no part holds any of the program's output.
     """
-    out = []
-    first_error: ReferenceError_ | None = None
-    for part in split_printouts(text, software):
-        try:
-            parsed = parse_printout(part.text, software)
-        except ReferenceError_ as exc:
-            if "output found" not in exc.message:
-                raise
-            first_error = first_error or exc
-            continue
-        parsed.model_info["lines"] = (part.first_line, part.last_line)
-        out.append(parsed)
-    if not out:
-        assert first_error is not None
-        raise first_error
-    return out
+    return list(iter_printouts(text, software))
 
 
 def guess_software(text: str) -> str | None:
@@ -174,4 +195,4 @@ def guess_software(text: str) -> str | None:
     return None
 
 
-__all__ = ["SOFTWARE", "ParsedPrintout", "guess_software", "names", "parse_printout"]
+__all__ = ["SOFTWARE", "ParsedPrintout", "guess_software", "iter_printouts", "names", "parse_printout"]

@@ -51,6 +51,7 @@ from .numbers import (
     find_sections,
     is_cell,
     is_ruler,
+    line_index,
     parse_number,
     prepare,
     tokens,
@@ -93,9 +94,9 @@ _GLOBAL = [
 ]
 
 
-def parse(text: str, software: str = "hlm") -> ParsedPrintout:
-    """Parse HLM2 output (see the module docstring)."""
-    lines = prepare(text)
+def parse(text: str, software: str = "hlm", *, first_line: int = 1) -> ParsedPrintout:
+    """Parse HLM2 output (see the module docstring); ``first_line`` numbers the text's first line."""
+    lines = prepare(text, first_line=first_line)
     b = Builder(software)
     stats: dict[str, object] = {}
     for ln in lines:
@@ -154,7 +155,7 @@ def part_starts(lines: list[Line]) -> list[int]:
     sections = find_sections(lines, PATTERNS)
     kind_at: dict[int, str] = {}
     for sec in sections:
-        first = lines.index(sec.title)
+        first = line_index(lines, sec.title)
         for k in range(first, first + len(sec.lines)):
             kind_at[k] = sec.kind
     for sec in sections:
@@ -162,7 +163,7 @@ def part_starts(lines: list[Line]) -> list[int]:
             continue
         key = sec.kind + (" robust" if sec.kind == "fixed" and _is_robust(sec) else "")
         if key in seen:
-            j = lines.index(sec.title) - 1
+            j = line_index(lines, sec.title) - 1
             while j > starts[-1]:
                 s = collapse(lines[j].stripped)
                 if _STOP.match(s):
@@ -241,6 +242,13 @@ def _rows(sec: Section, b: Builder, counts: tuple[int, ...]) -> list[tuple[Line,
             return
         out.append((ln, ctx, name, sym, cells(vals)))
 
+    held: list[Line] = []  # text after a row: past the table, unless another row follows
+
+    def inside() -> None:
+        for h in held:
+            b.skip(h, "a line of text inside the table (the rows after it are read)")
+        held.clear()
+
     for ln in sec.body:
         s = ln.stripped
         if not s or is_ruler(s):
@@ -248,6 +256,7 @@ def _rows(sec: Section, b: Builder, counts: tuple[int, ...]) -> list[tuple[Line,
         m = _FOR.match(collapse(s))
         if m:
             flush()
+            inside()
             context = collapse(m.group("name"))
             started = True
             continue
@@ -256,18 +265,22 @@ def _rows(sec: Section, b: Builder, counts: tuple[int, ...]) -> list[tuple[Line,
             rest = tokens(m.group("rest") or "")
             if all(is_cell(t) for t in rest):
                 flush()
+                inside()
                 pending[:] = [ln, context, collapse(m.group("name")), m.group("sym"), rest]
                 started = True
                 continue
         toks = tokens(s)
         if toks and all(is_cell(t) for t in toks):
+            if held:
+                break  # numbers after text: another table, past this one
             if pending:
                 pending[4].extend(toks)
             elif started:
                 b.skip(ln, "numbers without a row label")
             continue
         if started:
-            break
+            flush()
+            held.append(ln)
     flush()
     return out
 

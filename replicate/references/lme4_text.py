@@ -123,9 +123,9 @@ def unwrap(lines: list[Line]) -> list[Line]:
     return out
 
 
-def parse(text: str, software: str = "lme4") -> ParsedPrintout:
+def parse(text: str, software: str = "lme4", *, first_line: int = 1) -> ParsedPrintout:
     """Parse an lme4 / lmerTest printout (see the module docstring)."""
-    lines = prepare(text, knitr=True)
+    lines = prepare(text, knitr=True, first_line=first_line)
     b = Builder(software)
     sections = find_sections(lines, PATTERNS, HEADERS)
     seen: dict[str, int] = {}
@@ -325,6 +325,7 @@ def _fixed(sec: Section, b: Builder) -> None:
     header: list[str] | None = None
     fields: list[str | None] = []
     started = False
+    held: list[Line] = []
     for ln in lines:
         s = ln.stripped
         if not s:
@@ -341,10 +342,18 @@ def _fixed(sec: Section, b: Builder) -> None:
             else:
                 b.skip(ln, "expected the 'Estimate Std. Error ...' header")
             continue
+        if started and is_ruler(s):
+            break  # '---' before the significance codes ends the table
         toks, _stars = strip_stars(tokens(s))
         labels, vals = split_label(toks)
         if not vals and started:
-            break  # a row ends with numbers: this line is past the table
+            held.append(ln)  # past the table, or a line of text inside it: the next row tells
+            continue
+        if held and (len(vals) != len(header) or not labels):
+            break  # a row ends with numbers: the text was past the table
+        for h in held:
+            b.skip(h, "a line of text inside the fixed-effects table (the rows after it are read)")
+        held = []
         if not vals or not labels:
             b.skip(ln, "not a row of the fixed-effects table")
             continue

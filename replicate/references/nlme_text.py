@@ -63,9 +63,9 @@ HEADERS = [
 _COUNTED = {"title", "random", "fixed", "nobs", "ngroups", "anova", "anova_models", "varcorr"}
 
 
-def parse(text: str, software: str = "nlme") -> ParsedPrintout:
+def parse(text: str, software: str = "nlme", *, first_line: int = 1) -> ParsedPrintout:
     """Parse an nlme printout (see the module docstring)."""
-    lines = prepare(text, knitr=True)
+    lines = prepare(text, knitr=True, first_line=first_line)
     b = Builder(software)
     seen: dict[str, int] = {}
     groups: list[str] = []
@@ -225,6 +225,7 @@ def _fixed(sec: Section, b: Builder) -> None:
         b.set_info("formula", f)
     header: list[str] | None = None
     started = False
+    held: list[Line] = []
     fields = {"Value": "estimate", "Std.Error": "se", "DF": "df", "t-value": "t", "p-value": "p",
               "z-value": "t"}
     for ln in sec.body:
@@ -239,7 +240,13 @@ def _fixed(sec: Section, b: Builder) -> None:
             continue
         labels, vals = split_label(tokens(s))
         if not vals and started:
-            break  # a row ends with numbers: this line is past the table
+            held.append(ln)  # past the table, or a line of text inside it: the next row tells
+            continue
+        if held and (len(vals) != len(header) or not labels):
+            break  # a row ends with numbers: the text was past the table
+        for h in held:
+            b.skip(h, "a line of text inside the fixed-effects table (the rows after it are read)")
+        held = []
         if not labels or not vals:
             b.skip(ln, "not a row of the fixed-effects table")
             continue

@@ -30,7 +30,7 @@ _QUOTES = {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'}
 _KNITR = re.compile(r"^\s*(?:##|#>)(?: |\t|$)")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Line:
     """One line of the pasted text.
 
@@ -70,13 +70,15 @@ def normalize_chars(s: str) -> str:
     return s
 
 
-def prepare(text: str, *, knitr: bool = False) -> list[Line]:
+def prepare(text: str, *, knitr: bool = False, first_line: int = 1) -> list[Line]:
     """Split ``text`` into normalised :class:`Line` objects.
 
     Args:
         text: the printout as pasted.
         knitr: also strip the ``## `` (knitr) and ``#> `` (reprex) prefixes
             that R documents put in front of printed output.
+        first_line: the number of the text's first line (a part cut out of a
+            longer paste keeps the paste's line numbers).
 
     Raises:
         ReferenceError_: if ``text`` is not a string.
@@ -85,7 +87,7 @@ def prepare(text: str, *, knitr: bool = False) -> list[Line]:
         raise ReferenceError_(f"a printout must be text (str), not {type(text).__name__}")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     out: list[Line] = []
-    for i, raw in enumerate(text.split("\n"), start=1):
+    for i, raw in enumerate(text.split("\n"), start=first_line):
         t = normalize_chars(raw)
         if knitr:
             t = _KNITR.sub("", t, count=1)
@@ -303,6 +305,14 @@ def check_one_summary(sec: Section, seen: dict[str, int]) -> None:
     seen[sec.kind] = sec.title.no
 
 
+def line_index(lines: list[Line], line: Line) -> int:
+    """Position of ``line`` in ``lines`` (as prepared, consecutive numbers) in constant time."""
+    k = line.no - lines[0].no
+    if not (0 <= k < len(lines) and lines[k].no == line.no):  # pragma: no cover - lines not from prepare()
+        k = lines.index(line)
+    return k
+
+
 def repeat_starts(lines: list[Line], sections: list[Section], once: Iterable[str],
                   lead: Iterable[str] = ()) -> list[int]:
     """Indices of the lines where a new printout begins (for splitting a paste).
@@ -321,7 +331,7 @@ def repeat_starts(lines: list[Line], sections: list[Section], once: Iterable[str
             j = k
             while j > 0 and sections[j - 1].kind in lead:
                 j -= 1
-            start = lines.index(sections[j].title)
+            start = line_index(lines, sections[j].title)
             if start > starts[-1]:
                 starts.append(start)
             seen = set()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import yaml
 
 from ..case import Printed
 from ..errors import ReferenceError_
+from .allowed import first_refused
 from .numbers import Line
 
 
@@ -58,7 +60,13 @@ class _Raw(str):
     """A scalar written without quotes."""
 
 
-class _Dumper(yaml.SafeDumper):
+# libyaml's emitter and scanner when PyYAML was built with it: `replicate parse` of a long paste spends most of
+# its time writing YAML.
+_BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Dumper(_BaseDumper):  # type: ignore[misc,valid-type]
     pass
 
 
@@ -70,13 +78,19 @@ def _raw_representer(dumper: yaml.SafeDumper, data: _Raw) -> yaml.Node:
 _Dumper.add_representer(_Raw, _raw_representer)
 
 
+@lru_cache(maxsize=4096)
+def _scalar(text: str) -> Any:
+    """What YAML reads ``text`` as (a printout repeats the same few numbers, so this is cached)."""
+    return yaml.load(text, Loader=_Loader)
+
+
 def _plain(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {str(k): _plain(v) for k, v in obj.items()}
     if isinstance(obj, Printed):
         if obj.bound:
             return obj.text.replace(" ", "")
-        loaded = yaml.safe_load(obj.text)
+        loaded = _scalar(obj.text)
         if isinstance(loaded, (int, float)) and not isinstance(loaded, bool) and (
                 math.isinf(obj.value) or float(loaded) == obj.value):
             return _Raw(obj.text)
@@ -99,6 +113,10 @@ class Builder:
 
     # -- values
     def add_fixed(self, line: Line, term: str, quantities: dict[str, Printed | None]) -> None:
+        problem = first_refused(quantities)
+        if problem:
+            self.skip(line, problem)
+            return
         if term in self.fixed:
             self.skip(line, f"fixed effect {term!r} was already read; a second table is not merged")
             return
@@ -121,7 +139,12 @@ class Builder:
 
     def _fill(self, line: Line, slot: dict[str, Printed], quantities: dict[str, Printed | None],
               label: Callable[[str], str]) -> None:
-        """Put ``quantities`` into ``slot``: a value read before is kept, and a different one reported."""
+        """Put ``quantities`` into ``slot``: a value read before is kept, and a different one reported;
+        a row with a value its quantity cannot be (a negative SD, a correlation beyond 1) is reported, not read."""
+        problem = first_refused(quantities)
+        if problem:
+            self.skip(line, problem)
+            return
         for k, v in quantities.items():
             if v is None:
                 continue

@@ -43,13 +43,13 @@ from .numbers import (
     collapse,
     find_sections,
     is_cell,
-    is_ruler,
+    line_index,
     parse_number,
     prepare,
     title_re,
-    tokens,
 )
 from .printout import Builder, ParsedPrintout
+from .sas_columns import header_columns, row_problem, table_rows
 
 EXPECTED = "'Solution for Fixed Effects', 'Covariance Parameter Estimates', 'Fit Statistics'"
 
@@ -104,7 +104,7 @@ def part_starts(lines: list[Line]) -> list[int]:
             j = k
             while j - 1 > seen[key] and sections[j - 1].kind in _DESCRIPTIVE:
                 j -= 1
-            start = cleaned.index(sections[j].title)
+            start = line_index(cleaned, sections[j].title)
             while start - 1 > starts[-1] and not cleaned[start - 1].stripped:
                 start -= 1  # blank lines and page titles before the step
             if start > starts[-1]:
@@ -114,9 +114,10 @@ def part_starts(lines: list[Line]) -> list[int]:
     return starts
 
 
-def parse(text: str, software: str = "sas") -> ParsedPrintout:
-    """Parse a SAS PROC MIXED / GLIMMIX listing (see the module docstring)."""
-    lines = prepare(text)
+def parse(text: str, software: str = "sas", *, first_line: int = 1) -> ParsedPrintout:
+    """Parse a SAS PROC MIXED / GLIMMIX listing (see the module docstring); ``first_line`` numbers the text's
+    first line."""
+    lines = prepare(text, first_line=first_line)
     b = Builder(software)
     cleaned: list[Line] = []
     for ln in lines:
@@ -169,31 +170,23 @@ def _code(text: str, b: Builder) -> None:
             b.set_info("proc_method", mm.group(1).upper())
 
 
-def _rows(sec: Section, b: Builder) -> tuple[str, list[tuple[Line, list[str]]]]:
-    """(header text, [(line, tokens)]) of a table.
+def _rows(sec: Section, b: Builder) -> tuple[list[str], list[tuple[Line, list[str]]]]:
+    """(header lines, [(line, tokens)]) of a table (see :func:`replicate.references.sas_columns.table_rows`).
 
-    A row ends with a number (or SAS's '.' for a missing one); the lines before
-    the first row are the header, and the first line after the rows that
-    does not end with a number ends the table.
+    Every line skipped between the rows is reported with the reason.
     """
-    header: list[str] = []
-    rows: list[tuple[Line, list[str]]] = []
-    for ln in sec.body:
-        s = ln.stripped
-        if not s or is_ruler(s):
-            continue
-        toks = tokens(s)
-        if not is_cell(toks[-1]):
-            if rows:
-                break
-            header.append(s)
-            continue
-        rows.append((ln, toks))
-    return " ".join(header), rows
+    header, rows, skipped = table_rows(sec.body)
+    for ln, why in skipped:
+        b.skip(ln, why)
+    return header, rows
 
 
-def _present(header: str, specs: list[tuple[str, str]]) -> list[str]:
-    return [name for name, rx in specs if re.search(rx, header)]
+def _present(header: list[str], specs: list[tuple[str, str]]) -> list[str]:
+    return header_columns(header, specs)
+
+
+def _joined(header: list[str]) -> str:
+    return " ".join(h.strip() for h in header)
 
 
 # ------------------------------------------------------------------ handlers
@@ -330,8 +323,8 @@ def _covparms(sec: Section, b: Builder, state: _State) -> None:
         for ln, _t in rows:
             b.skip(ln, "no 'Estimate' column in the covariance parameter header")
         return
-    has_subject = bool(re.search(r"\bSubject\b", header))
-    has_group = bool(re.search(r"\bGroup\b", header))
+    has_subject = bool(re.search(r"\bSubject\b", _joined(header)))
+    has_group = bool(re.search(r"\bGroup\b", _joined(header)))
     n = len(cols)
     table = "Covariance Parameter Estimates"
     for ln, toks in rows:
@@ -341,6 +334,10 @@ def _covparms(sec: Section, b: Builder, state: _State) -> None:
         label, vals = toks[:-n], cells(toks[-n:])
         if any(is_cell(t) for t in label):
             b.skip(ln, f"more numbers than the {n} columns ({', '.join(cols)})")
+            continue
+        problem = row_problem(cols, vals)
+        if problem:
+            b.skip(ln, problem)
             continue
         cp, subject, group = label[0], None, None
         if len(label) == 2 and has_subject:
@@ -412,7 +409,7 @@ def _fixed(sec: Section, b: Builder, state: _State) -> None:
             b.skip(ln, "no 'Estimate' column in the fixed-effects header")
         return
     class_cols: list[str] = []
-    htoks = header.split()
+    htoks = _joined(header).split()
     if "Effect" in htoks:
         for t in htoks[htoks.index("Effect") + 1:]:
             if t.lower() in _FIXED_WORDS:
@@ -428,6 +425,10 @@ def _fixed(sec: Section, b: Builder, state: _State) -> None:
         effect, levels = label[0], label[1:]
         if is_cell(effect):
             b.skip(ln, "the row does not start with an effect name")
+            continue
+        problem = row_problem(cols, vals)
+        if problem:
+            b.skip(ln, problem)
             continue
         parts = {p.lower() for p in re.split(r"[*()\s|@]+", effect) if p}
         involved = [c for c in class_cols if c.lower() in parts]
@@ -479,8 +480,12 @@ def _tests(sec: Section, b: Builder, state: _State) -> None:
         if len(toks) <= n or not all(is_cell(t) for t in toks[-n:]) or any(is_cell(t) for t in toks[:-n]):
             b.skip(ln, f"expected an effect and {n} numbers ({', '.join(cols)})")
             continue
-        row = " ".join(toks[:-n])
-        for col, v in zip(cols, cells(toks[-n:])):
+        row, vals = " ".join(toks[:-n]), cells(toks[-n:])
+        problem = row_problem(cols, vals)
+        if problem:
+            b.skip(ln, problem)
+            continue
+        for col, v in zip(cols, vals):
             b.add_cell(table, row, col, v)
 
 
@@ -491,6 +496,10 @@ def _lrt(sec: Section, b: Builder, state: _State) -> None:
     for ln, toks in rows:
         if len(toks) != len(cols) or not all(is_cell(t) for t in toks):
             b.skip(ln, f"expected {len(cols)} numbers ({', '.join(cols)})")
+            continue
+        problem = row_problem(cols, cells(toks))
+        if problem:
+            b.skip(ln, problem)
             continue
         for col, v in zip(cols, cells(toks)):
             b.add_cell("Null Model Likelihood Ratio Test", "test", col, v)

@@ -11,6 +11,7 @@ import math
 from collections import defaultdict
 
 from ..compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN
+from ..fitguard import fit_record, fit_summary
 from ..runner import CaseResult
 from .stamp import RunInfo, html_stamp
 
@@ -150,6 +151,10 @@ def render_html(results: list[CaseResult], run: RunInfo | None = None) -> str:
             body.append(f"<div class='diag'>{_e(r.error)}</div>")
         for m in r.messages:
             body.append(f"<p class='muted'>{_e(m)}</p>")
+        for method, fitted in r.fits.items():
+            rec = fit_record(method, fitted)
+            cls = "diag" if not rec["converged"] else "muted"
+            body.append(f"<p class='{cls} fit'>{_e(fit_summary(rec))}</p>")
         body.append(error_bars(r))
         for b in r.blocks:
             body.append(f"<h3>{_e(b.label)}: {_e(b.software)} {_e(b.version)}</h3>"

@@ -8,6 +8,7 @@ Layout::
      "summary": {status: count},
      "cases": [{"id", "path", "title", "status", "error", "engine", "engine_version",
                 "messages", "seconds", "nobs", "n_dropped",
+                "fits": [{"method", "engine", "converged", "singular", "messages"}],
                 "blocks": [{"label", "software", "version", "call", "source", "options",
                             "method", "status", "error", "counts",
                             "values": [ValueComparison fields: section, name, quantity, kind,
@@ -29,6 +30,7 @@ import json
 import math
 from typing import Any
 
+from ..fitguard import fit_record
 from ..runner import CaseResult
 from .markdown import summary_counts
 from .stamp import RunInfo
@@ -55,6 +57,7 @@ def report_dict(results: list[CaseResult], run: RunInfo | None = None) -> dict[s
             "seconds": round(r.seconds, 3),
             "nobs": r.design.n if r.design is not None else None,
             "n_dropped": r.design.n_dropped if r.design is not None else None,
+            "fits": [fit_record(m, f) for m, f in r.fits.items()],
             "blocks": [{
                 "label": b.label, "software": b.software, "version": b.version, "call": b.call,
                 "source": b.source, "options": b.options, "method": b.method, "status": b.status,

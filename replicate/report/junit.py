@@ -11,6 +11,7 @@ import re
 from xml.etree import ElementTree as ET
 
 from ..compare import DISCREPANCY
+from ..fitguard import fit_record, fit_summary
 from ..runner import INVALID, SKIPPED, CaseResult
 from .stamp import RunInfo
 
@@ -44,6 +45,13 @@ def render_junit(results: list[CaseResult], run: RunInfo | None = None) -> str:
             name = f"{r.case_id}::{b.label}" if b else r.case_id
             tc = ET.SubElement(suite, "testcase", classname=xml_safe(r.case_id), name=xml_safe(name),
                                file=xml_safe(r.path), time=f"{r.seconds:.3f}")
+            fits = {m: fr for m, fr in r.fits.items() if b is None or m == b.method}
+            if fits:  # the engine's flags, as properties (first) and as text (last, in system-out)
+                props = ET.SubElement(tc, "properties")
+                for m, fr in fits.items():
+                    rec = fit_record(m, fr)
+                    for key in ("converged", "singular"):
+                        ET.SubElement(props, "property", name=xml_safe(f"{m} {key}"), value=str(rec[key]).lower())
             if r.status == SKIPPED:
                 skip += 1
                 ET.SubElement(tc, "skipped", message=xml_safe("; ".join(r.messages)))
@@ -59,6 +67,9 @@ def render_junit(results: list[CaseResult], run: RunInfo | None = None) -> str:
                     f = ET.SubElement(tc, "failure", message=f"{len(bad)} value(s) disagree")
                     f.text = xml_safe("\n".join(f"{v.section} {v.name} {v.quantity}: reference {v.reference}, "
                                                 f"engine {v.engine!r}, digits {v.lre}" for v in bad))
+            if fits:
+                ET.SubElement(tc, "system-out").text = xml_safe("\n".join(fit_summary(fit_record(m, fr))
+                                                                         for m, fr in fits.items()))
     suite.set("tests", str(n))
     suite.set("failures", str(fail))
     suite.set("errors", str(err))

@@ -6,6 +6,7 @@ Short enough for a CI job summary or a pull-request comment.
 from __future__ import annotations
 
 from ..compare import DISCREPANCY, NOT_COMPARABLE
+from ..fitguard import fit_record, fit_summary
 from ..runner import CaseResult
 from .stamp import RunInfo, markdown_stamp
 
@@ -74,6 +75,11 @@ def render_markdown(results: list[CaseResult], run: RunInfo | None = None) -> st
             for b, f in incons:
                 lines.append(f"- [{b.label}] {f.where} = {f.printed}: {f.check} gives "
                              f"{_fmt(f.low)} to {_fmt(f.high)}")
+    fits = [(r, fit_record(m, f)) for r in results for m, f in r.fits.items()]
+    if fits:
+        lines += ["", "## Fits", "", "The engine's convergence and singularity flags and messages, per case:", ""]
+        for r, rec in fits:
+            lines.append(f"- `{r.case_id}`: {fit_summary(rec)}")
     not_comp = [(r, b, v) for r in results for b in r.blocks for v in b.values if v.verdict == NOT_COMPARABLE]
     if not_comp:
         lines += ["", "## Not comparable", "",
