@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from replicate.simulate.blas import _without_r_library_path
+
 ROOT = Path(__file__).resolve().parents[1]
 #: A few cases that need each kind of shipped file: a packaged CSV, a raw printout, an R dataset.
 FEW = "imm23-null or seed000-nels-urban-hlm-sas or classroom-mathkind-ses-school or dyestuff"
@@ -41,7 +43,10 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("REPLICATE_DATA_PATH", "PYTHONPATH")}
+    env = {k: v for k, v in os.environ.items() if k not in ("REPLICATE_DATA_PATH", "PYTHONPATH", "LD_LIBRARY_PATH")}
+    ld = _without_r_library_path()  # without the folders rpy2 put first when an earlier test loaded R
+    if ld is not None:
+        env["LD_LIBRARY_PATH"] = ld
     env.update(extra)
     return env
 

@@ -153,7 +153,7 @@ def test_lme4_gives_the_same_advice_and_the_native_engine_the_optimum(sleep, sca
     engine reaches the optimum of the model in the original units (the unscaled fit's slope / scale)."""
     from rsupport import require_engine
 
-    from replicate.engines.lme4_engine import Lme4Engine
+    from replicate.engines.r.lme4 import Lme4Engine
 
     lme4 = require_engine(Lme4Engine)
     fit, design = _fit(sleep, "Reaction ~ x + (x | Subject)", scale)

@@ -18,7 +18,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
-from conftest import dyestuff_copy
+from hostile_cases import dyestuff_copy
 
 from replicate.case import find_case_files
 from replicate.cli import EXIT_INVALID, main

@@ -23,6 +23,7 @@ from hostile_faults import forked
 
 from replicate.cli import EXIT_INTERRUPTED, main
 from replicate.report import REPORT_FILES, check_report_set
+from replicate.simulate.blas import _without_r_library_path
 
 ALL = "markdown,json,junit,html"
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,6 +122,8 @@ def test_simulate_workers_die_with_their_parent(tmp_path):
     path = tmp_path / "long.yaml"
     path.write_text(yaml.safe_dump(study))
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    ld = _without_r_library_path()  # R loaded by an earlier test put its libraries first: not for children
+    env.pop("LD_LIBRARY_PATH", None) if ld is None else env.update(LD_LIBRARY_PATH=ld)
     proc = subprocess.Popen([sys.executable, "-m", "replicate.cli", "simulate", str(path), "--out", str(tmp_path / "o"),
                              "--workers", "2", "--executor", "local", "--quiet"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
