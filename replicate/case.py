@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
+import math
+import os
+import stat
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -20,6 +22,7 @@ from typing import Any
 import yaml
 
 from .errors import CaseError, ReplicateError
+from .yaml12 import check_size, scalar_value
 
 Path_ = tuple[Any, ...]
 
@@ -130,7 +133,8 @@ def schema() -> dict[str, Any]:
 
 # ----------------------------------------------------------- YAML -> data
 
-_YAML12_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+#: Keys of a per-value mapping ({value: 10.722, rtol: 1e-3}) that are settings, not printed numbers.
+_SETTINGS = frozenset({"rtol", "atol", "digits", "note"})
 
 
 class _Loader(yaml.SafeLoader):
@@ -155,8 +159,9 @@ def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str,
                 raise CaseError(f"duplicate key {key!r}", file=file, line=knode.start_mark.line + 1,
                                 field=dotted(path + (key,)))
             child = path + (key,)
-            out[key] = _to_python(vnode, child, lines, file,
-                                  in_values or (key == "values" and len(path) >= 2 and path[0] == "expected"))
+            printed = (in_values and key not in _SETTINGS) or (key == "values" and len(path) >= 2
+                                                                 and path[0] == "expected")
+            out[key] = _to_python(vnode, child, lines, file, printed)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(v, path + (i,), lines, file, in_values) for i, v in enumerate(node.value)]
@@ -166,19 +171,24 @@ def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str,
         raise CaseError(f"YAML tag {tag!r} is not allowed in case files", file=file,
                         line=node.start_mark.line + 1, field=dotted(path) or None,
                         hint="case files hold plain data only")
-    value = _Loader("").construct_object(node, deep=True)
-    if isinstance(value, str) and node.style is None and _YAML12_FLOAT.match(value):
-        value = float(value)  # YAML 1.2 reads 1e-3 as a number; PyYAML (1.1) as text
+    value = scalar_value(node)  # YAML 1.2: 012 is 12, 1:30 and yes are text, 1e-3 is a number
     if in_values and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise CaseError(f"reference value {node.value!r} is not a finite number", file=file,
+                            line=node.start_mark.line + 1, field=dotted(path),
+                            hint="a program prints finite numbers; copy the printed value")
         return Printed(float(value), node.value)
     if in_values and isinstance(value, str):
         t = value.strip()
         for op in ("<=", ">=", "<", ">"):
             if t.startswith(op):
                 try:
-                    return Printed(float(t[len(op):].strip()), t, bound=op)
+                    bound = float(t[len(op):].strip())
                 except ValueError:
                     break
+                if math.isfinite(bound):
+                    return Printed(bound, t, bound=op)
+                break
     return value
 
 
@@ -204,6 +214,9 @@ def load_yaml(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
     """Parse YAML safely, returning data and a map from field path to line."""
     try:
         node = yaml.compose(text, Loader=_Loader)
+    except RecursionError:
+        raise CaseError("the document nests lists or mappings too deeply to read", file=file,
+                        hint="case files are shallow; check the brackets") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise CaseError(f"malformed YAML: {exc.problem or exc.context}", file=file,
@@ -213,6 +226,7 @@ def load_yaml(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
         raise CaseError(f"malformed YAML: {exc}", file=file) from None
     if node is None:
         raise CaseError("the file is empty", file=file)
+    check_size(node, len(text), file)  # alias bombs and deep nesting, before anything is expanded
     _check_tags(node, file)
     lines: dict[Path_, int] = {}
     try:
@@ -337,7 +351,7 @@ def load_case(path: str | Path) -> Case:
     p = Path(path)
     file = str(p)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_regular_text(p)
     except FileNotFoundError:
         raise CaseError("case file not found", file=file) from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -356,6 +370,22 @@ def load_case(path: str | Path) -> Case:
         raw=data,
         lines=lines,
     )
+
+
+#: Largest case file or printout read (a case is a few kilobytes; a printout a few hundred).
+MAX_TEXT_BYTES = 20 * 1024 * 1024
+
+
+def read_regular_text(path: Path) -> str:
+    """A regular file's UTF-8 text; a FIFO, device or folder is refused at once instead of read (a
+    FIFO would block the run), and so is a file larger than :data:`MAX_TEXT_BYTES`."""
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError(f"{path} is not a regular file")
+    if st.st_size > MAX_TEXT_BYTES:
+        raise OSError(f"{path} has {st.st_size} bytes; at most {MAX_TEXT_BYTES} are read")
+    with open(path, encoding="utf-8") as fh:
+        return fh.read()
 
 
 def _values_from_printout(case_path: Path, blk: dict[str, Any], line: int | None, i: int) -> dict[str, Any]:
@@ -378,7 +408,11 @@ def _values_from_printout(case_path: Path, blk: dict[str, Any], line: int | None
         raise CaseError("the printout must lie inside reference_outputs/", file=str(case_path), line=line,
                         field=field_)
     try:
-        text = target.read_text(encoding="utf-8")
+        text = read_regular_text(target)
+    except UnicodeDecodeError as exc:
+        raise CaseError(f"printout {rel} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})",
+                        file=str(case_path), line=line, field=field_,
+                        hint="save the printout as UTF-8 text") from None
     except OSError as exc:
         raise CaseError(f"cannot read printout {rel}: {exc}", file=str(case_path), line=line, field=field_) from None
     software = spec.get("software") or {"lme4": "lme4", "lmerTest": "lmerTest", "nlme": "nlme", "sas": "sas",

@@ -20,6 +20,7 @@ from .compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN
 from .engines import DEFAULT_ENGINE, ENGINES, get_engine
 from .errors import CaseError, EngineUnavailable, ReplicateError
 from .examples import copy_examples, default_cases
+from .terminal import SafeStream
 from .runner import INVALID, CaseResult, exit_code, run_case, run_cases
 
 if TYPE_CHECKING:
@@ -161,30 +162,32 @@ def _finish_run(args: argparse.Namespace, results: list[CaseResult], run: RunInf
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .runner import prepare
+    """Refuse whatever 'run' would refuse as invalid input; one line per file, then the counts."""
+    from .case_ids import duplicate_ids
+    from .runner import build_spec, prepare
 
     files = find_case_files(_paths(args))
     if not files:
         print("replicate: no case files found", file=sys.stderr)
         return 2
-    from .case_ids import duplicate_ids
-
-    bad = 0
     loaded: dict[Path, Case | Exception] = {}
+    problems: dict[Path, str] = {}
     for f in files:
         try:
             loaded[f] = case = load_case(f)
+            build_spec(case)  # the model is read as 'run' reads it, with or without --data
             if args.data and "unavailable" not in case.data:
                 prepare(case)
-            print(f"ok       {f}")
         except ReplicateError as exc:
-            bad += 1
-            print(f"invalid  {exc}")
+            problems[f] = str(exc)
+        except Exception as exc:  # noqa: BLE001 - whatever 'run' would refuse, validate refuses
+            problems[f] = f"{f}: this case could not be used: {type(exc).__name__}: {exc}"
     for f, why in duplicate_ids(loaded).items():  # each file loaded, but its id is not its own
-        bad += 1
-        print(f"invalid  {why}")
-    print(f"{len(files) - bad} valid, {bad} invalid")
-    return 2 if bad else 0
+        problems.setdefault(f, why)
+    for f in files:
+        print(f"invalid  {problems[f]}" if f in problems else f"ok       {f}")
+    print(f"{len(files) - len(problems)} valid, {len(problems)} invalid")
+    return 2 if problems else 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -372,11 +375,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = SafeStream(sys.stdout), SafeStream(sys.stderr)  # case text is shown, never obeyed
     try:
         return _dispatch(argv)
     except KeyboardInterrupt:  # Ctrl-C anywhere else: no traceback
         print("\nreplicate: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        sys.stdout, sys.stderr = saved
 
 
 def _dispatch(argv: list[str]) -> int:

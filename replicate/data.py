@@ -103,10 +103,34 @@ def find_file(name: str, case_dir: Path | None, *, file: str | None = None,
 def read_table(path: Path, na_values: list[Any] | None = None, *, file: str | None = None) -> pd.DataFrame:
     """Read a CSV/TSV file; blank cells are missing."""
     sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+    header = _header(path, sep, file)
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise DataError(f"{path.name} has more than one column named {', '.join(repr(d) for d in dupes)}",
+                        file=file, field="data.file",
+                        hint="give every column its own name (pandas would silently rename the second to "
+                        f"{dupes[0]}.1)")
     try:
         return pd.read_csv(path, sep=sep, na_values=[str(v) for v in (na_values or [])])
-    except Exception as exc:  # pandas raises many kinds
+    except MemoryError:
+        size = path.stat().st_size
+        raise DataError(f"cannot read {path}: out of memory reading a file of {size / 2**20:.0f} MB", file=file,
+                        field="data.file", hint="use a smaller file (select the model's columns and rows)") from None
+    except Exception as exc:  # noqa: BLE001 - pandas raises many kinds
+        reason = str(exc) or type(exc).__name__
+        raise DataError(f"cannot read {path}: {reason}", file=file, field="data.file") from None
+
+
+def _header(path: Path, sep: str, file: str | None) -> list[str]:
+    """The column names of the file's first line, as written (pandas renames repeats)."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+            first = fh.readline(1 << 20)
+    except OSError as exc:
         raise DataError(f"cannot read {path}: {exc}", file=file, field="data.file") from None
+    return next(csv.reader([first], delimiter=sep), [])
 
 
 def load_r_dataset(package: str, name: str, *, file: str | None = None) -> tuple[pd.DataFrame, str, list[str]]:

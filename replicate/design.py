@@ -199,7 +199,7 @@ def prepare_frame(frame: pd.DataFrame, spec: "ModelSpec", *, contrasts: str = "t
     Returns the reduced frame (model variables only), the positions of the kept
     rows, the number of rows dropped and messages.
     """
-    needed = spec.variables() + ([weights] if weights else [])
+    needed = list(dict.fromkeys(spec.variables() + ([weights] if weights else [])))  # weights may be a model column
     missing = [v for v in needed if v not in frame.columns]
     if missing:
         close = {v: difflib.get_close_matches(v, [str(c) for c in frame.columns], n=3) for v in missing}
@@ -325,6 +325,9 @@ def build_design(spec: "ModelSpec", frame: pd.DataFrame, *, contrasts: str = "tr
     if any(b > a for a, b in zip(nl, nl[1:])):
         order = list(reversed(sorted(range(len(nl)), key=lambda i: nl[i])))
         reterms = [reterms[i] for i in order]
+    if weights and not pd.api.types.is_numeric_dtype(sub[weights].dtype):
+        raise DataError(f"weights column {weights!r} is not numeric", file=file, field="model.weights",
+                        hint="weights are positive numbers, one per row")
     w = sub[weights].to_numpy(dtype=float) if weights else None
     if w is not None and (w <= 0).any():
         raise DataError(f"weights column {weights!r} has values <= 0", file=file, field="model.weights")

@@ -12,9 +12,24 @@ import re
 from .errors import ReplicateError
 
 _TOKENS = re.compile(r"\s*(\(|\)|[^\s()]+)")
+#: Deepest nesting of parentheses and 'not' accepted (a selection needs a handful).
+MAX_DEPTH = 50
+
+
+def check(expr: str) -> None:
+    """Refuse an expression nested deeper than :data:`MAX_DEPTH` before parsing it."""
+    depth = deepest = 0
+    for t in _TOKENS.findall(expr):
+        depth = depth + 1 if t == "(" else depth - 1 if t == ")" else depth
+        deepest = max(deepest, depth)
+    nots = max((len(m) for m in re.findall(r"(?:\bnot\s+)+", expr)), default=0) // 4
+    if deepest > MAX_DEPTH or nots > MAX_DEPTH:
+        raise ReplicateError(f"-k expression nests more than {MAX_DEPTH} deep", field="-k",
+                             hint="select with a few words joined by and/or/not")
 
 
 def matches(expr: str, words: list[str]) -> bool:
+    check(expr)
     toks = [t for t in _TOKENS.findall(expr) if t]
     hay = [w.lower() for w in words]
     pos = 0

@@ -72,6 +72,12 @@ def check_block_names(case: Case, i: int, design: Design) -> None:
     groups: dict[str, set[str]] = {}
     for t in design.reterms:  # (x || g) makes several terms on one grouping factor
         groups.setdefault(t.group, set()).update(t.columns)
+    for grp in ((values.get("fit") or {}).get("ngroups") or {}):
+        if _mapped(block, grp) not in groups:
+            raise case.error(
+                CaseError, f"reference block {case.block_label(i)!r} counts groups of {grp!r}, which the model "
+                "does not have", "expected", i, "values", "fit", "ngroups", grp,
+                hint=f"the model's grouping factors are {sorted(groups)}")
     for grp, comps in (values.get("random") or {}).items():
         if grp == "Residual":
             continue
@@ -258,7 +264,7 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design) -> list[Va
                 note=note or "parameters counted by AIC/BIC")
             continue
         add("fit", q, q, ref, lambda q=q: statistic(fstats.get(), q), ("fit", q), note=note)
-    return apply_declared_differences(block, out)
+    return apply_declared_differences(block, out, case=case, i=i)
 
 
 def value_keys(v: ValueComparison) -> set[str]:
@@ -266,11 +272,26 @@ def value_keys(v: ValueComparison) -> set[str]:
     return {f"{v.section}.{v.name}.{v.quantity}", f"{v.section}.{v.name.replace(' ', '.')}.{v.quantity}"}
 
 
-def apply_declared_differences(block: dict[str, Any], values: list[ValueComparison]) -> list[ValueComparison]:
-    """Discrepancies the block declares as definition differences become ``explained``."""
-    declared = {str(d["value"]): str(d["reason"]) for d in (block.get("differences") or [])}
+def apply_declared_differences(block: dict[str, Any], values: list[ValueComparison], *,
+                               case: Case | None = None, i: int = 0) -> list[ValueComparison]:
+    """Discrepancies the block declares as definition differences become ``explained``.
+
+    Raises:
+        CaseError: a declared difference names no value of the block (a typo would otherwise
+            silently declare nothing).
+    """
+    entries = list(block.get("differences") or [])
+    declared = {str(d["value"]): str(d["reason"]) for d in entries}
     if not declared:
         return values
+    known = set().union(*(value_keys(v) for v in values))
+    for k, d in enumerate(entries):
+        if str(d["value"]) not in known:
+            msg = f"differences names {str(d['value'])!r}, which is not a value of this block"
+            hint = "name a compared value as section.name.quantity, e.g. " + ", ".join(sorted(known)[:3])
+            if case is not None:
+                raise case.error(CaseError, msg, "expected", i, "differences", k, "value", hint=hint)
+            raise CaseError(msg, hint=hint)
     from dataclasses import replace
 
     out = []

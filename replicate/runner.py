@@ -126,7 +126,28 @@ def prepare_with(case: Case, *, contrasts: str) -> Design:
 
 
 def run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
-    """Run one case with ``engine``, never raising for problems of the case."""
+    """Run one case with ``engine``, never raising for problems of the case.
+
+    Every exception inside the case becomes the case's error: the anticipated ones (a bad case,
+    data or model; a fit that fails) as themselves, anything else (a recursion or memory limit, a
+    bug) as invalid input naming the exception, so one case never stops a run.
+    """
+    t0 = time.perf_counter()
+    try:
+        return _run_case(case_or_path, engine)
+    except Exception as exc:  # noqa: BLE001 - the rule: one case never stops the run
+        path = str(case_or_path.path if isinstance(case_or_path, Case) else case_or_path)
+        res = CaseResult(path=path, case_id=Path(path).stem, engine=engine.name)
+        if isinstance(case_or_path, Case):
+            res.case_id, res.title = case_or_path.id, case_or_path.title
+        res.status, res.error_kind = INVALID, type(exc).__name__
+        res.error = (f"{path}: this case could not be used: {type(exc).__name__}: {exc}"
+                     " (replicate did not expect this input; the case is skipped and the run goes on)")
+        res.seconds = time.perf_counter() - t0
+        return res
+
+
+def _run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
     t0 = time.perf_counter()
     path = str(case_or_path.path if isinstance(case_or_path, Case) else case_or_path)
     res = CaseResult(path=path, case_id=Path(path).stem, engine=engine.name)

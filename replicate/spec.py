@@ -31,6 +31,8 @@ from .errors import ModelError
 from .formula_calls import Derived, parse_call
 
 Term = tuple[str, ...]  # an interaction of variables; () is the intercept
+#: Deepest nesting of parentheses accepted in a formula (R's own parser allows more; no model needs it).
+MAX_PARENS = 50
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,7 @@ class _Parser:
         self.derived: dict[str, Derived] = {}
         self.offset: str | None = None
         self.order: dict[str, int] = {}  # variable -> position of its first appearance
+        self.depth = 0  # parentheses open
 
     def variable(self, name: str) -> str:
         self.order.setdefault(name, len(self.order))
@@ -381,7 +384,11 @@ class _Parser:
             raise self.error("only the numbers 0 and 1 may appear in a formula", t)
         if t.kind == "op" and t.text == "(":
             self.take()
+            self.depth += 1
+            if self.depth > MAX_PARENS:
+                raise self.error(f"parentheses nest more than {MAX_PARENS} deep", t)
             inner = self.sum()
+            self.depth -= 1
             nxt = self.peek()
             if nxt.kind == "op" and nxt.text in ("|", "||"):
                 if not top:
@@ -473,8 +480,13 @@ def parse_formula(text: str, *, field: str | None = "model.formula", fixed_only:
     """
     if not isinstance(text, str) or not text.strip():
         raise ModelError("the formula is empty", field=field)
+    if len(text) > 20_000:
+        raise ModelError(f"the formula is {len(text)} characters long; at most 20000 are read", field=field)
     parser = _Parser(text, field)
-    response, part = parser.formula()
+    try:
+        response, part = parser.formula()
+    except RecursionError:
+        raise ModelError("the formula nests too deeply to read", field=field) from None
     if not part.random and not fixed_only:
         raise ModelError(
             f"formula {text!r} has no random-effect term like (1 | group)",
