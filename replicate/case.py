@@ -186,9 +186,11 @@ def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str,
                     bound = float(t[len(op):].strip())
                 except ValueError:
                     break
-                if math.isfinite(bound):
-                    return Printed(bound, t, bound=op)
-                break
+                if not math.isfinite(bound):
+                    raise CaseError(f"reference bound {t!r} is not a finite number", file=file,
+                                    line=node.start_mark.line + 1, field=dotted(path),
+                                    hint="a program prints finite bounds such as '<2e-16'")
+                return Printed(bound, t, bound=op)
     return value
 
 
