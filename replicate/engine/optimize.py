@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import scipy
@@ -42,6 +43,12 @@ from scipy.optimize import Bounds, minimize
 
 from ..errors import FitError
 from ..results import OptSummary
+from .boundary import edge_saddles, lower_inside, negative_curvature_direction, probe_along
+from .objective import Objective, noise
+from .polish import newton_polish
+
+__all__ = ["DEFAULTS", "STAGES", "Objective", "edge_saddles", "negative_curvature_direction", "newton_polish",
+           "optimize_theta"]
 
 DEFAULTS: dict[str, float | str | int] = {
     # "auto", "lbfgsb" (needs the analytic gradient), "lbfgsb-fd" (finite-difference
@@ -67,218 +74,6 @@ _NAMES = {
     "cobyqa": "scipy COBYQA",
     "powell": "scipy Powell (bounded)",
 }
-
-
-class Objective:
-    """The deviance with call counting, an optional analytic gradient and memory
-    of the best point seen.
-
-    Args:
-        fun: theta -> deviance.
-        value_and_gradient: theta -> (deviance, gradient), or None.
-    """
-
-    def __init__(
-        self,
-        fun: Callable[[np.ndarray], float],
-        value_and_gradient: Callable[[np.ndarray], tuple[float, np.ndarray]] | None = None,
-    ) -> None:
-        self.fun = fun
-        self.fg = value_and_gradient
-        self.calls = 0
-        self.best_f = np.inf
-        self.best_x: np.ndarray | None = None
-
-    def _seen(self, x: np.ndarray, f: float) -> None:
-        self.calls += 1
-        if f < self.best_f:
-            self.best_f, self.best_x = f, np.array(x, dtype=float)
-
-    def __call__(self, x: np.ndarray) -> float:
-        x = np.asarray(x, dtype=float)
-        f = float(self.fun(x))
-        self._seen(x, f)
-        return f
-
-    def value_and_gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
-        """Deviance and analytic gradient (requires ``value_and_gradient``)."""
-        x = np.asarray(x, dtype=float)
-        f, g = self.fg(x)
-        self._seen(x, float(f))
-        return float(f), np.asarray(g, dtype=float)
-
-    def gradient(self, x: np.ndarray) -> np.ndarray:
-        """Analytic gradient if available, else central differences (2 d calls)."""
-        if self.fg is not None:
-            return self.value_and_gradient(x)[1]
-        h = _steps(x)
-        g = np.empty_like(x)
-        for i in range(len(x)):
-            e = np.zeros_like(x)
-            e[i] = h[i]
-            g[i] = (self(x + e) - self(x - e)) / (2 * h[i])
-        return g
-
-    def derivatives(self, x: np.ndarray, f0: float) -> tuple[np.ndarray, np.ndarray]:
-        """Gradient and Hessian at ``x`` (value ``f0``).
-
-        With the analytic gradient: forward differences of it (``d + 1``
-        calls). Without: central differences for the gradient and the Hessian
-        diagonal, forward ones for the mixed partials (``2 d + d (d - 1) / 2``
-        calls); the mixed partials are only first-order accurate, which slows
-        the Newton iteration a little but does not move its fixed point.
-        """
-        d = len(x)
-        h = _steps(x)
-        if self.fg is not None:
-            g = self.value_and_gradient(x)[1]
-            hess = np.empty((d, d))
-            for i in range(d):
-                e = np.zeros(d)
-                e[i] = h[i]
-                hess[:, i] = (self.value_and_gradient(x + e)[1] - g) / h[i]
-            return g, 0.5 * (hess + hess.T)
-        g = np.empty(d)
-        hess = np.empty((d, d))
-        fp = np.empty(d)
-        for i in range(d):
-            e = np.zeros(d)
-            e[i] = h[i]
-            fp[i], fm = self(x + e), self(x - e)
-            g[i] = (fp[i] - fm) / (2 * h[i])
-            hess[i, i] = (fp[i] - 2 * f0 + fm) / h[i] ** 2
-        for i in range(d):
-            for j in range(i):
-                e = np.zeros(d)
-                e[i], e[j] = h[i], h[j]
-                hess[i, j] = hess[j, i] = (self(x + e) - fp[i] - fp[j] + f0) / (h[i] * h[j])
-        return g, hess
-
-
-def _noise(f: float) -> float:
-    """Rounding noise of a deviance value (a few units in its last digits)."""
-    return 1e-14 * max(1.0, abs(f))
-
-
-def _steps(x: np.ndarray) -> np.ndarray:
-    return 1e-4 * np.maximum(np.abs(x), 0.1)
-
-
-def _newton_step(g: np.ndarray, hess: np.ndarray, free: np.ndarray) -> np.ndarray:
-    """Newton step on the free elements, with eigenvalues made positive."""
-    step = np.zeros_like(g)
-    if not free.any():
-        return step
-    w, v = np.linalg.eigh(hess[np.ix_(free, free)])
-    w = np.maximum(np.abs(w), max(1e-8 * float(np.max(np.abs(w))), 1e-12))
-    step[free] = -(v @ ((v.T @ g[free]) / w))
-    return step
-
-
-def _gscale(f: float) -> float:
-    """Gradient size below which it counts as zero (well above finite-difference noise)."""
-    return 1e-8 * max(1.0, abs(f))
-
-
-def _fixed_at_bound(x: np.ndarray, lower: np.ndarray, g: np.ndarray, hess: np.ndarray, f: float) -> np.ndarray:
-    """Elements at their bound that stay there: gradient outward, or zero with
-    non-negative curvature."""
-    gscale = _gscale(f)
-    return (x <= lower) & ((g > gscale) | ((np.abs(g) <= gscale) & (np.diag(hess) >= 0)))
-
-
-def edge_saddles(x: np.ndarray, lower: np.ndarray, g: np.ndarray, hess: np.ndarray, f: float) -> np.ndarray:
-    """Elements at or near their bound from which the deviance decreases inward.
-
-    At the bound: a gradient pointing inward. At or near it (within 1e-3):
-    negative curvature, the signature of the saddle that an even function has
-    at 0 (an optimizer may stop on it or a hair away from it); the minimum
-    along that element then lies further inside.
-    """
-    curv = np.diag(hess)
-    htol = 1e-6 * max(float(np.max(np.abs(curv), initial=0.0)), 1e-12)
-    near = np.isfinite(lower) & (x - lower <= 1e-3)
-    return near & ((curv < -htol) | ((x <= lower) & (g < -_gscale(f))))
-
-
-def negative_curvature_direction(x: np.ndarray, lower: np.ndarray, hess: np.ndarray) -> np.ndarray | None:
-    """A feasible direction of negative curvature at ``x``, or None.
-
-    :func:`edge_saddles` looks along one element at a time; a point on the
-    boundary can also be a saddle along a combination of elements (with a
-    correlated random slope whose variances are all 0, the deviance falls
-    along (theta_11, theta_21) together while each alone rises). An eigenvector
-    of the Hessian with a negative eigenvalue is a direction of descent if it
-    can be signed to move every element that sits at its bound inward.
-    """
-    w, v = np.linalg.eigh(0.5 * (hess + hess.T))
-    htol = 1e-6 * max(float(np.max(np.abs(w), initial=0.0)), 1e-12)
-    at = np.isfinite(lower) & (x <= lower)
-    for k in np.argsort(w):
-        if w[k] >= -htol:
-            break
-        d = v[:, k]
-        if np.all(d[at] >= -1e-12):
-            return d
-        if np.all(d[at] <= 1e-12):
-            return -d
-    return None
-
-
-def _probe_along(obj: Objective, x: np.ndarray, f: float, lower: np.ndarray, d: np.ndarray
-                 ) -> tuple[np.ndarray, float] | None:
-    """The best of a few points along ``d`` from ``x`` (inside the bounds), if lower than ``f``."""
-    best: tuple[np.ndarray, float] | None = None
-    scale = max(1.0, float(np.max(np.abs(x), initial=0.0)))
-    for t in (1e-3, 3e-3, 1e-2, 3e-2, 0.1):
-        xp = np.maximum(x + t * scale * d, lower)
-        fp = obj(xp)
-        if fp < f - 10 * _noise(f) and (best is None or fp < best[1]):
-            best = (xp, fp)
-    return best
-
-
-def newton_polish(
-    obj: Objective, x: np.ndarray, f: float, lower: np.ndarray, *, maxiter: int, ftol: float, xtol: float
-) -> tuple[np.ndarray, float, np.ndarray, np.ndarray, int]:
-    """Projected Newton iterations with backtracking, from a point near the optimum.
-
-    The Hessian is estimated once (:meth:`Objective.derivatives`) and then
-    updated by BFGS from new gradients.
-
-    Returns:
-        The point, its value, the gradient there, the Hessian estimate and the
-        number of iterations.
-    """
-    g, hess = obj.derivatives(x, f)
-    it = 0
-    for it in range(1, maxiter + 1):
-        step = _newton_step(g, hess, ~_fixed_at_bound(x, lower, g, hess, f))
-        step = np.maximum(x + step, lower) - x
-        pred = -(g @ step) - 0.5 * step @ hess @ step
-        small = np.max(np.abs(step) / np.maximum(np.abs(x), 1.0), initial=0.0) < xtol
-        if small or pred < ftol * max(1.0, abs(f)):
-            break
-        # Accept within rounding noise: near the optimum a Newton step's gain
-        # can be smaller than the deviance's last digits.
-        noise = _noise(f)
-        t, improved = 1.0, False
-        for _ in range(12):
-            xn = x + t * step
-            fn = obj(xn)
-            if fn <= f + noise:
-                improved = True
-                break
-            t *= 0.5
-        if not improved:
-            break
-        gn = obj.gradient(xn)
-        s_, y_ = xn - x, gn - g
-        if s_ @ y_ > 1e-12 * np.linalg.norm(s_) * np.linalg.norm(y_):
-            hs = hess @ s_
-            hess = hess - np.outer(hs, hs) / (s_ @ hs) + np.outer(y_, y_) / (s_ @ y_)
-        x, f, g = xn, fn, gn
-    return x, f, g, hess, it
 
 
 def _first_stage(
@@ -359,21 +154,112 @@ def _options(options: dict | None) -> dict:
     return opts
 
 
-def _lower_inside(obj: "Objective", x: np.ndarray, f: float, lower: np.ndarray, near: np.ndarray) -> bool:
-    """Is the deviance lower a little inside the bound along some near-bound element?
+@dataclass
+class _Search:
+    """The optimizer's state, passed from stage to stage."""
 
-    A few probes per element (a handful of evaluations): on a genuine boundary
-    optimum (Dyestuff2) they all lie higher, and no second start is paid for.
-    """
-    idx = np.flatnonzero(near)
-    groups = [np.array([i]) for i in idx] + ([idx] if len(idx) > 1 else [])  # each alone, then all together
-    for g in groups:
-        for h in (1e-3, 1e-2, 3e-2, 0.1, 0.3):
-            xp = x.copy()
-            xp[g] = lower[g] + h
-            if obj(xp) < f - _noise(f):
-                return True
-    return False
+    obj: Objective
+    x0: np.ndarray
+    lower: np.ndarray
+    base: str
+    opts: dict
+    polish: bool
+    x: np.ndarray
+    f: float
+    ok: bool
+    message: str
+    grad: np.ndarray | None = None
+    iters: int = 0
+
+    def polish_from(self, x: np.ndarray, f: float) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+        x, f, g, hess, it = newton_polish(self.obj, x, f, self.lower, maxiter=int(self.opts["polish_maxiter"]),
+                                          ftol=float(self.opts["polish_ftol"]), xtol=float(self.opts["polish_xtol"]))
+        self.iters += it
+        return x, f, g, hess
+
+
+def choose_method(opts: dict, analytic: bool, eval_seconds: float) -> tuple[str, bool]:
+    """The first stage's method and whether the Newton polish follows."""
+    method = str(opts["method"])
+    polish = not method.endswith("-only")
+    base = method.removesuffix("-only")
+    if base == "auto":
+        # cheap evaluations: L-BFGS-B on differences needs 2-5x fewer calls than Powell on the
+        # multi-term models of the benchmark catalogue; expensive ones (InstEval): COBYQA fewer still
+        base = "lbfgsb" if analytic else \
+            "cobyqa" if eval_seconds > float(opts["expensive_eval_seconds"]) else "lbfgsb-fd"
+    if base == "cobyqa" and not HAVE_COBYQA:
+        base = "powell"
+    if base == "lbfgsb" and not analytic:
+        raise FitError("optimizer method 'lbfgsb' needs the analytic gradient (single-term models only)")
+    return base, polish
+
+
+def polish_and_leave_saddles(s: _Search) -> None:
+    """Stages 2 and 3: polish; a boundary point that is a saddle restarts stage 1 from inside (twice at most)."""
+    for restart in range(3):
+        if s.polish:
+            s.x, s.f, s.grad, hess = s.polish_from(s.x, s.f)
+        else:
+            s.grad, hess = s.obj.derivatives(s.x, s.f)
+        edge = edge_saddles(s.x, s.lower, s.grad, hess, s.f)
+        if restart == 2:
+            return
+        if edge.any():
+            xr = s.x.copy()
+            xr[edge] = 0.1
+        else:
+            d = negative_curvature_direction(s.x, s.lower, hess)
+            probe = probe_along(s.obj, s.x, s.f, s.lower, d) if d is not None else None
+            if probe is None:
+                return
+            xr = probe[0]
+        s.message += "; boundary point is not a minimum: restarted"
+        s.x, s.f, _msg, s.ok = _first_stage(s.obj, xr, s.lower, s.base, s.opts)
+        s.grad = None
+
+
+def second_start_near_boundary(s: _Search) -> None:
+    """A fit that ends on (or next to) the boundary, with a lower deviance a little inside it, gets a
+    second opinion: a gradient method can stop on a flat boundary whose gradient vanishes (found by
+    the property tests: one-way fits with a small ICC), and a line-search method can stop just outside
+    the saddle check's window."""
+    near_bound = np.isfinite(s.lower) & (s.x - s.lower < 1e-2)
+    if not (s.polish and near_bound.any() and lower_inside(s.obj, s.x, s.f, s.lower, near_bound)):
+        return
+    for alt in ("powell", "cobyqa") if s.base != "powell" else ("cobyqa",):
+        if alt == "cobyqa" and not HAVE_COBYQA:
+            continue
+        xa, fa, _msg, _ok = _first_stage(s.obj, s.x0, s.lower, alt, s.opts)
+        xa, fa, ga, _ha = s.polish_from(xa, fa)
+        if fa < s.f - noise(s.f):
+            s.x, s.f, s.grad = xa, fa, ga
+            s.message += f"; a second start ({_NAMES[alt]}) found a lower deviance near the boundary"
+            return
+
+
+def snap_to_boundary(s: _Search) -> None:
+    """lme4's check.boundary: diagonal elements within boundary_tol of 0 are set to 0 if that is no worse."""
+    if s.polish:
+        s.message += f"; polish: {s.iters} Newton iteration(s)"
+    btol = float(s.opts["boundary_tol"])
+    near = np.isfinite(s.lower) & (s.x > s.lower) & (s.x - s.lower < btol)
+    if near.any():
+        xb = s.x.copy()
+        xb[near] = s.lower[near]
+        fb = s.obj(xb)
+        if fb <= s.f:
+            s.x, s.f, s.grad = xb, fb, None
+            s.message += "; near-boundary elements set to the boundary"
+
+
+def keep_best_seen(s: _Search) -> None:
+    """Never return a point clearly worse than one the search evaluated."""
+    if s.obj.best_f < s.f - noise(s.f):
+        s.x, s.f, s.grad = s.obj.best_x, s.obj.best_f, None
+
+
+STAGES = (polish_and_leave_saddles, second_start_near_boundary, snap_to_boundary, keep_best_seen)
 
 
 def optimize_theta(
@@ -385,7 +271,7 @@ def optimize_theta(
     value_and_gradient: Callable[[np.ndarray], tuple[float, np.ndarray]] | None = None,
     eval_seconds: float = 0.0,
 ) -> tuple[np.ndarray, float, OptSummary, bool]:
-    """Minimize ``fun`` over theta with ``theta >= lower``.
+    """Minimize ``fun`` over theta with ``theta >= lower``: stage 1, then :data:`STAGES` in order.
 
     Args:
         fun: profiled deviance.
@@ -402,105 +288,32 @@ def optimize_theta(
     opts = _options(options)
     obj = Objective(fun, value_and_gradient)
     x0 = np.array(x0, dtype=float)
-    method = str(opts["method"])
-    polish = not method.endswith("-only")
-    base = method.removesuffix("-only")
-    if base == "auto":
-        if value_and_gradient is not None:
-            base = "lbfgsb"
-        else:
-            # cheap evaluations: L-BFGS-B on differences needs 2-5x fewer calls than
-            # Powell on the multi-term models of the benchmark catalogue; expensive
-            # ones (InstEval): COBYQA needs fewer still
-            base = "cobyqa" if eval_seconds > float(opts["expensive_eval_seconds"]) else "lbfgsb-fd"
-    if base == "cobyqa" and not HAVE_COBYQA:
-        base = "powell"
-    if base == "lbfgsb" and value_and_gradient is None:
-        raise FitError("optimizer method 'lbfgsb' needs the analytic gradient (single-term models only)")
+    base, polish = choose_method(opts, value_and_gradient is not None, eval_seconds)
     if not polish:
         opts["xtol"] = 1e-8
     x, f, message, ok = _first_stage(obj, x0, lower, base, opts)
-    name = _NAMES[base]
-    grad: np.ndarray | None = None
-    iters = 0
-    for restart in range(3):
-        if polish:
-            x, f, grad, hess, it = newton_polish(
-                obj,
-                x,
-                f,
-                lower,
-                maxiter=int(opts["polish_maxiter"]),
-                ftol=float(opts["polish_ftol"]),
-                xtol=float(opts["polish_xtol"]),
-            )
-            iters += it
-        else:
-            grad, hess = obj.derivatives(x, f)
-        edge = edge_saddles(x, lower, grad, hess, f)
-        if restart == 2:
-            break
-        if edge.any():
-            xr = x.copy()
-            xr[edge] = 0.1
-        else:
-            d = negative_curvature_direction(x, lower, hess)
-            probe = _probe_along(obj, x, f, lower, d) if d is not None else None
-            if probe is None:
-                break
-            xr = probe[0]
-        message += "; boundary point is not a minimum: restarted"
-        x, f, _msg, ok = _first_stage(obj, xr, lower, base, opts)
-        grad = None
-    # A fit that ends on (or next to) the boundary, with a lower deviance a little
-    # inside it, gets a second opinion: a
-    # gradient method can stop on a flat boundary whose gradient vanishes
-    # (found by the property tests: one-way fits with a small ICC), and a
-    # line-search method can stop just outside the saddle check's window.
-    near_bound = np.isfinite(lower) & (x - lower < 1e-2)
-    if polish and near_bound.any() and _lower_inside(obj, x, f, lower, near_bound):
-        for alt in ("powell", "cobyqa") if base != "powell" else ("cobyqa",):
-            if alt == "cobyqa" and not HAVE_COBYQA:
-                continue
-            xa, fa, _msg, _ok = _first_stage(obj, x0, lower, alt, opts)
-            xa, fa, ga, _ha, ita = newton_polish(obj, xa, fa, lower, maxiter=int(opts["polish_maxiter"]),
-                                                 ftol=float(opts["polish_ftol"]), xtol=float(opts["polish_xtol"]))
-            iters += ita
-            if fa < f - _noise(f):
-                x, f, grad = xa, fa, ga
-                message += f"; a second start ({_NAMES[alt]}) found a lower deviance near the boundary"
-                break
-    if polish:
-        name += " + projected Newton polish"
-        message += f"; polish: {iters} Newton iteration(s)"
-    # lme4's check.boundary: snap near-zero diagonal elements to the bound.
-    btol = float(opts["boundary_tol"])
-    near = np.isfinite(lower) & (x > lower) & (x - lower < btol)
-    if near.any():
-        xb = x.copy()
-        xb[near] = lower[near]
-        fb = obj(xb)
-        if fb <= f:
-            x, f, grad = xb, fb, None
-            message += "; near-boundary elements set to the boundary"
-    if obj.best_f < f - _noise(f):  # never return a point clearly worse than one seen
-        x, f, grad = obj.best_x, obj.best_f, None
-    if grad is None:
-        grad = obj.gradient(x)
-    converged = bool(np.all(np.isfinite(x))) and bool(np.isfinite(f)) and (ok or polish)
+    search = _Search(obj, x0, lower, base, opts, polish, x, f, ok, message)
+    for stage in STAGES:
+        stage(search)
+    return _summary(search)
+
+
+def _summary(s: _Search) -> tuple[np.ndarray, float, OptSummary, bool]:
+    grad = s.grad if s.grad is not None else s.obj.gradient(s.x)
+    converged = bool(np.all(np.isfinite(s.x))) and bool(np.isfinite(s.f)) and (s.ok or s.polish)
     summary = OptSummary(
-        method=name,
-        initial=tuple(float(v) for v in x0),
-        final=tuple(float(v) for v in x),
-        fmin=float(f),
-        evaluations=obj.calls,
+        method=_NAMES[s.base] + (" + projected Newton polish" if s.polish else ""),
+        initial=tuple(float(v) for v in s.x0),
+        final=tuple(float(v) for v in s.x),
+        fmin=float(s.f),
+        evaluations=s.obj.calls,
         gradient=tuple(float(v) for v in grad),
-        message=message,
+        message=s.message,
         tolerances={
-            "xtol": float(opts["xtol"]),
-            "polish_ftol": float(opts["polish_ftol"]),
-            "polish_xtol": float(opts["polish_xtol"]),
-            "boundary_tol": btol,
+            "xtol": float(s.opts["xtol"]),
+            "polish_ftol": float(s.opts["polish_ftol"]),
+            "polish_xtol": float(s.opts["polish_xtol"]),
+            "boundary_tol": float(s.opts["boundary_tol"]),
         },
     )
-    return x, float(f), summary, converged
+    return s.x, float(s.f), summary, converged
