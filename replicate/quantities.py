@@ -209,14 +209,8 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design) -> list[Va
         lazy = _Lazy(lambda q=q: _lrt_for(case, fit, design, q))
         path = ("tests", name)
         if "expect_error" in q:
-            def refused(q=q, lazy=lazy) -> float:
-                try:
-                    lazy.get()
-                except ReplicateError as exc:
-                    return 1.0 if q["expect_error"].lower() in str(exc).lower() else 0.0
-                return 0.0
-            add("tests", name, "refused", Printed(1.0, "1"), refused, path,
-                note=f"the program refused: {q['expect_error']}")
+            refused, why = refusal(q, lazy, str(block.get("software", "the program")))
+            add("tests", name, "refused", Printed(1.0, "1"), refused, path, note=why)
             continue
         for key, col in (("statistic", "Chisq"), ("df", "Df"), ("p", "Pr(>Chisq)")):
             if key in q:
@@ -338,6 +332,26 @@ def _ranova_table(fit: FitResult, design: Design) -> pd.DataFrame:
     tab = ranova(fit, design)
     tab.index = [_norm_term(str(i)) for i in tab.index]
     return tab
+
+
+def refusal(test: dict[str, Any], lazy: _Lazy, software: str) -> tuple[float, str]:
+    """Whether the engine refuses a test the program refused (1 or 0), and both messages in words.
+
+    The note carries the program's message, the engine's own and its hint (for models
+    fitted to different rows: refit them on the common sample), so that ``replicate show``
+    and the reports say what a user should do, not only that both refused.
+    """
+    expected = str(test["expect_error"])
+    try:
+        lazy.get()
+    except ReplicateError as exc:
+        message = getattr(exc, "message", str(exc))
+        hint = getattr(exc, "hint", None)
+        matched = expected.lower() in str(exc).lower()
+        engine_said = f"the engine refuses too: {message}" if matched else f"the engine refuses otherwise: {message}"
+        return (1.0 if matched else 0.0,
+                f"{software} refused: \"{expected}\"; {engine_said}" + (f"; hint: {hint}" if hint else ""))
+    return 0.0, f"{software} refused: \"{expected}\"; the engine computed the test instead"
 
 
 def _lrt_for(case: Case, fit: FitResult, design: Design, test: dict[str, Any]) -> pd.DataFrame:

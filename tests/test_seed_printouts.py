@@ -1,0 +1,108 @@
+"""Seeds 002 and 004 in show and the reports: refused tests say why, boundary fits are flagged,
+every printed block of seed 004 is checked, the ICC is shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from replicate.boundary import boundary_findings
+from replicate.case import load_case
+from replicate.cli import main
+from replicate.consistency import check_block
+from replicate.engines import get_engine
+from replicate.report.markdown import render_markdown
+from replicate.runner import run_case
+
+CASES = Path(__file__).resolve().parents[1] / "cases"
+
+
+def _values(text: str, tmp: Path) -> dict:
+    p = tmp / "c.yaml"
+    p.write_text(text)
+    return load_case(p).expected[0]["values"]
+
+
+CASE = """id: t
+title: t
+data: {{unavailable: x}}
+model: {{formula: y ~ x + (x | g)}}
+expected:
+  - software: lme4
+    source: s
+    values:
+      random:
+        g:
+          (Intercept): {{variance: {v0}, sd: {s0}}}
+          x: {{variance: 0.5, sd: 0.7071}}
+          "(Intercept), x": {{corr: {corr}}}
+        Residual: {{variance: 2.0}}
+"""
+
+
+def test_a_printed_correlation_of_one_or_a_zero_variance_is_a_boundary_fit(tmp_path):
+    flags = boundary_findings(_values(CASE.format(v0=1.5, s0=1.225, corr="-1.00"), tmp_path))
+    assert [f.where for f in flags] == ["random g (Intercept), x corr"]
+    assert flags[0].ok and flags[0].boundary and "-1" in flags[0].check and "singular" in flags[0].check
+    zero = boundary_findings(_values(CASE.format(v0="0.000", s0="0.000", corr=0.3), tmp_path))
+    assert [f.where for f in zero] == ["random g (Intercept) variance"]  # one flag per component
+    # a correlation of -0.99 or 0.994 may round from inside the interior: no flag
+    assert boundary_findings(_values(CASE.format(v0=1.5, s0=1.225, corr=-0.99), tmp_path)) == []
+    assert boundary_findings(_values(CASE.format(v0=1.5, s0=1.225, corr=0.994), tmp_path)) == []
+
+
+def test_seed004_every_block_is_checked_and_only_the_pchisq_of_in_14_contradicts():
+    case = load_case(CASES / "seed004-nels-family-inc.yaml")
+    labels = [case.block_label(i) for i in range(len(case.expected))]
+    assert {"model.3", "model.4", "model.5", "model.6", "anova-3-models"} <= set(labels)
+    bad, flagged = [], []
+    for i, blk in enumerate(case.expected):
+        findings = check_block(blk["values"], "ML", blk.get("software"))
+        if blk["values"].get("fit", {}).keys() != {"icc"}:
+            assert [f for f in findings if not f.boundary], labels[i]  # every printout block is checked
+        bad += [(labels[i], f.where) for f in findings if not f.ok]
+        flagged += [(labels[i], f.where) for f in findings if f.boundary]
+    assert bad == [("model.2", "tests pchisq-in-14 statistic")]
+    assert flagged == [("model.2", "random sch_id (Intercept), family_inc corr")]  # model.4's -0.89 is not
+    anova = check_block(case.expected[labels.index("anova-3-models")]["values"], "ML", "lme4")
+    assert {f.where for f in anova} >= {"tests model.3-vs-model.1 p", "tests model.3-vs-model.1 statistic"}
+
+
+def test_show_and_markdown_list_boundary_flags_of_seed004(capsys):
+    assert main(["show", str(CASES / "seed004-nels-family-inc.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "corr = 1.00: boundary (singular) fit" in out
+    assert "inconsistent: tests pchisq-in-14 statistic = 452.1748" in out
+    res = run_case(CASES / "seed004-nels-family-inc.yaml", get_engine("native"))
+    md = render_markdown([res])
+    assert "Boundary (singular) fits in the printout" in md and "[model.2]" in md
+
+
+def test_a_refused_anova_says_lme4s_message_and_the_common_sample_hint(data_dir, capsys):
+    path = CASES / "classroom-mathgain-school-class-lrt.yaml"
+    res = run_case(path, get_engine("native"))
+    refused = [v for b in res.blocks for v in b.values if v.quantity == "refused"]
+    assert len(refused) == 1 and refused[0].verdict == "agrees"
+    note = refused[0].note
+    assert 'refused: "models were not all fitted to the same size of dataset"' in note
+    assert "rows used: 1190, 1081" in note and "common_sample" in note
+    md = render_markdown([res])
+    assert "Tests the program refused" in md and "common_sample" in md
+    assert main(["show", str(path)]) == 0
+    out = capsys.readouterr().out
+    line = next(s for s in out.splitlines() if "anova-vs-ses-mathknow refused" in s)
+    assert "rows used: 1190, 1081" in line and "hint: refit every model" in line
+    # the three-level random-intercept model's ICC per grouping factor
+    assert "ICC (tau / (sum of taus + sigma^2)): classid:schoolid 0.08" in out and "schoolid 0.064" in out
+
+
+def test_a_refusal_for_another_reason_or_a_test_the_engine_computes_is_not_agreement():
+    from replicate.errors import ModelError
+    from replicate.quantities import _Lazy, refusal
+
+    def other_error():
+        raise ModelError("a different problem", hint="do something")
+
+    value, note = refusal({"expect_error": "same size of dataset"}, _Lazy(other_error), "lme4")
+    assert value == 0.0 and "refuses otherwise: a different problem" in note and "hint: do something" in note
+    value, note = refusal({"expect_error": "same size of dataset"}, _Lazy(lambda: 1.0), "lme4")
+    assert value == 0.0 and "computed the test instead" in note
