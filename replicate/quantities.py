@@ -60,6 +60,7 @@ def check_block_names(case: Case, i: int, design: Design) -> None:
     """
     block = case.expected[i]
     values = block["values"]
+    check_block_weight(case, i)
     fixed_names = list(design.fixed_names)
     for term in (values.get("fixed") or {}):
         eng = _mapped(block, term)
@@ -88,6 +89,26 @@ def check_block_names(case: Case, i: int, design: Design) -> None:
                         CaseError, f"reference block {case.block_label(i)!r}: group {grp!r} has no "
                         f"random-effect column {eng_col!r}", "expected", i, "values", "random", grp, comp,
                         hint=f"columns of {eng_grp}: {sorted(groups[eng_grp])}")
+
+
+def check_block_weight(case: Case, i: int) -> None:
+    """A block's ``options.weight`` (SAS's WEIGHT statement, lme4's ``weights =``) must name the
+    model's weights column: SAS's WEIGHT scales the residual variance of each row to sigma^2 / w,
+    as lme4's prior weights do, so the two are comparable only when they use the same column.
+
+    Raises:
+        CaseError: the block names a weight the model does not use.
+    """
+    block = case.expected[i]
+    weight = (block.get("options") or {}).get("weight")
+    model_weights = case.model.get("weights")
+    if weight is not None and weight != model_weights:
+        raise case.error(
+            CaseError, f"reference block {case.block_label(i)!r} was fitted with weight {weight!r}, but the "
+            + (f"model's weights are {model_weights!r}" if model_weights else "model has no weights"),
+            "expected", i, "options", "weight",
+            hint=f"set model.weights: {weight} (SAS's WEIGHT statement scales the residual variance like "
+            "lme4's weights), or remove options.weight")
 
 
 def _varcorr_value(fit: FitResult, grp: str, comp: str, quantity: str) -> float | None:
