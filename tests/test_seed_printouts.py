@@ -106,3 +106,20 @@ def test_a_refusal_for_another_reason_or_a_test_the_engine_computes_is_not_agree
     assert value == 0.0 and "refuses otherwise: a different problem" in note and "hint: do something" in note
     value, note = refusal({"expect_error": "same size of dataset"}, _Lazy(lambda: 1.0), "lme4")
     assert value == 0.0 and "computed the test instead" in note
+
+
+def test_seed002s_crude_sds_of_mean_residuals_are_reproduced_from_the_engines_lm(data_dir):
+    """Seed 002 prints, in prose, the SD of the school means of lm(mathkind ~ ses)'s residuals
+    ("pretty large at 22.43") and of the classroom means net of them ("22.12"). Rounded to the
+    printed digits, the engine's residuals give both."""
+    import numpy as np
+    import pandas as pd
+
+    res = run_case(CASES / "classroom-mathkind-ses-lm.yaml", get_engine("native"))
+    fit = next(iter(res.fits.values()))
+    data = pd.read_csv(data_dir / "classroom.csv").iloc[np.asarray(res.design.rows)]
+    resid = pd.Series(np.asarray(fit.residuals, dtype=float), index=data.index)
+    school = resid.groupby(data["schoolid"]).mean()
+    assert round(float(school.std()), 2) == 22.43
+    net = resid - data["schoolid"].map(school)
+    assert round(float(net.groupby(data["classid"]).mean().std()), 2) == 22.12
