@@ -204,6 +204,17 @@ def check_block(values: dict[str, Any], method: str | None = None, software: str
                 rng = _span(lambda x, d: float(stats.chi2.sf(x, d)), stat, df)
                 what = "p = P(chi-square(df) > statistic)"
             _check(out, f"tests {name} p", what, q["p"], rng)
+    for key in ("residuals", "scaled_residuals"):
+        _check_quantiles(out, key, fit.get(key) or {})
     from .boundary import boundary_findings
 
     return out + boundary_findings(values)
+
+
+def _check_quantiles(out: list[Finding], key: str, q: dict[str, Any]) -> None:
+    """Printed Min, 1Q, Median, 3Q, Max must be in order (each may be tied with its neighbour)."""
+    order = [k for k in ("min", "q1", "median", "q3", "max") if k in q]
+    for a, b in zip(order, order[1:]):
+        lo, hi = interval(q[a]), interval(q[b])
+        if lo and hi:
+            _check(out, f"fit {key} {b}", f"quantiles in order: {b} >= {a}", q[b], (lo[0], math.inf))

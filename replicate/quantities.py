@@ -225,6 +225,16 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design) -> list[Va
                         lambda col=col, term=term: float(ranova_tab.get().loc[term, col]), ("tests", name, key),
                         note=f"ranova: dropping {q['drop']}")
             continue
+        if q.get("model_f"):
+            from .inference.summaries import overall_f
+
+            lazy_f = _Lazy(lambda: overall_f(fit, design))
+            for key in ("statistic", "df", "ddf", "p"):
+                if key in q:
+                    add("tests", name, key if key != "statistic" else "F", q[key],
+                        lambda key=key, lazy_f=lazy_f: lazy_f.get()[key], ("tests", name, key),
+                        note="summary.lm's F test against the intercept-only model")
+            continue
         if "compare_with" not in q:
             continue  # a printed test the engine has no model for: checked for consistency only
         lazy = _Lazy(lambda q=q: _lrt_for(case, fit, design, q))
@@ -256,6 +266,21 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design) -> list[Va
             continue
         if q == "nobs":
             add("fit", "nobs", "nobs", ref, fit.nobs, ("fit", q))
+            continue
+        if q in ("r2", "adj_r2"):
+            from .inference.summaries import r_squared
+
+            add("fit", q, q, ref, lambda q=q: r_squared(fit, design)[q == "adj_r2"], ("fit", q),
+                note="summary.lm's " + ("adjusted R-squared" if q == "adj_r2" else "R-squared"))
+            continue
+        if q in ("residuals", "scaled_residuals"):
+            from .inference.summaries import residual_quantiles
+
+            rq = _Lazy(lambda q=q: residual_quantiles(fit, design, scaled=q == "scaled_residuals"))
+            for k, r in ref.items():
+                add("fit", f"{q} {k}", "residual", r, lambda k=k, rq=rq: rq.get()[k], ("fit", q, k),
+                    note="lmer's scaled (Pearson / sigma) residuals" if q == "scaled_residuals"
+                    else "lm's residuals")
             continue
         if q == "icc":
             from .inference.vartests import icc

@@ -123,3 +123,25 @@ def test_seed002s_crude_sds_of_mean_residuals_are_reproduced_from_the_engines_lm
     assert round(float(school.std()), 2) == 22.43
     net = resid - data["schoolid"].map(school)
     assert round(float(net.groupby(data["classid"]).mean().std()), 2) == 22.12
+
+
+def test_seed003_every_printed_number_of_the_lm_is_compared_and_a_wrong_one_fails(data_dir, tmp_path):
+    path = CASES / "seed003-hsb-first550-lm.yaml"
+    res = run_case(path, get_engine("native"))
+    values = res.blocks[0].values
+    assert res.status == "agrees" and res.design.n == 550
+    compared = {(v.section, v.name, v.quantity) for v in values}
+    assert {("fit", "r2", "r2"), ("fit", "adj_r2", "adj_r2"), ("tests", "F-statistic", "F"),
+            ("fit", "residuals median", "residual"), ("random", "Residual", "sd")} <= compared
+    wrong = tmp_path / "cases" / "w.yaml"
+    wrong.parent.mkdir()
+    wrong.write_text(path.read_text().replace("r2: 0.2011", "r2: 0.2111").replace("median: 0.1607", "median: 0.1706"))
+    bad = {(v.name, v.verdict) for v in run_case(wrong, get_engine("native")).blocks[0].values}
+    assert ("r2", "discrepancy") in bad and ("residuals median", "discrepancy") in bad
+
+
+def test_seed003_school_1462s_line_is_explained_not_agreeing(data_dir):
+    res = run_case(CASES / "seed003-hsb-school1462-lm.yaml", get_engine("native"))
+    verdicts = {v.name: (v.verdict, v.engine) for v in res.blocks[0].values}
+    assert verdicts["(Intercept)"][0] == "explained" and abs(verdicts["(Intercept)"][1] - 9.94075) < 1e-5
+    assert verdicts["ses"][0] == "explained" and round(verdicts["ses"][1], 2) == -0.83
