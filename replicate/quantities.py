@@ -70,6 +70,13 @@ def check_block_names(case: Case, i: int, design: Design) -> None:
                 "which the model does not have", "expected", i, "values", "fixed", term,
                 hint=f"the model's fixed effects are {fixed_names}; add a 'names:' entry if the program "
                 "printed another name")
+    for pair in (values.get("fixed_corr") or {}):
+        for term in _corr_pair(pair):
+            if _mapped(block, term) not in fixed_names:
+                raise case.error(
+                    CaseError, f"reference block {case.block_label(i)!r} names fixed effect {term!r} in the "
+                    f"correlation {pair!r}, which the model does not have", "expected", i, "values", "fixed_corr",
+                    pair, hint=f"the model's fixed effects are {fixed_names}; write the pair as 'a, b'")
     groups: dict[str, set[str]] = {}
     for t in design.reterms:  # (x || g) makes several terms on one grouping factor
         groups.setdefault(t.group, set()).update(t.columns)
@@ -89,6 +96,12 @@ def check_block_names(case: Case, i: int, design: Design) -> None:
                         CaseError, f"reference block {case.block_label(i)!r}: group {grp!r} has no "
                         f"random-effect column {eng_col!r}", "expected", i, "values", "random", grp, comp,
                         hint=f"columns of {eng_grp}: {sorted(groups[eng_grp])}")
+
+
+def _corr_pair(pair: str) -> list[str]:
+    """``"ses, (Intercept)"`` -> the two fixed-effect names of a printed correlation."""
+    parts = [t.strip() for t in str(pair).split(",")]
+    return parts if len(parts) == 2 and all(parts) else [str(pair)]
 
 
 def check_block_weight(case: Case, i: int) -> None:
@@ -185,6 +198,11 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design) -> list[Va
                         t = float(fit.fixed[eng] / se_all.get()[eng])
                         return float(2 * stats.t.sf(abs(t), float(df_all.get()[eng])))
                     add("fixed", term, q, ref, pval, path, note=f"p from t with df: {df_method}")
+    for pair, ref in (values.get("fixed_corr") or {}).items():
+        a, b = (_mapped(block, t) for t in _corr_pair(pair))
+        add("fixed_corr", pair, "corr", ref,
+            lambda a=a, b=b: float(fit.vcov.loc[a, b] / math.sqrt(fit.vcov.loc[a, a] * fit.vcov.loc[b, b])),
+            ("fixed_corr", pair), note="correlation of fixed effects (model-based vcov)")
     information = opts.get("information", "observed")
     covparms = _Lazy(lambda: _covparms_table(fit, design, information))
     hlm_tests = _Lazy(lambda: _hlm_table(fit, design))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from replicate.boundary import boundary_findings
 from replicate.case import load_case
 from replicate.cli import main
@@ -145,3 +147,17 @@ def test_seed003_school_1462s_line_is_explained_not_agreeing(data_dir):
     verdicts = {v.name: (v.verdict, v.engine) for v in res.blocks[0].values}
     assert verdicts["(Intercept)"][0] == "explained" and abs(verdicts["(Intercept)"][1] - 9.94075) < 1e-5
     assert verdicts["ses"][0] == "explained" and round(verdicts["ses"][1], 2) == -0.83
+
+
+def test_correlations_of_fixed_effects_are_compared_and_a_wrong_name_is_refused(data_dir, tmp_path):
+    path = CASES / "classroom-mathgain-ses-mathknow.yaml"
+    res = run_case(path, get_engine("native"))
+    corr = {v.name: v for b in res.blocks for v in b.values if v.section == "fixed_corr"}
+    assert set(corr) == {"ses, (Intercept)", "mathknow, (Intercept)", "mathknow, ses"}
+    assert all(v.verdict == "agrees" for v in corr.values())
+    assert corr["mathknow, ses"].engine == pytest.approx(-0.0422, abs=5e-5)
+    bad = tmp_path / "cases" / "b.yaml"
+    bad.parent.mkdir()
+    bad.write_text(path.read_text().replace('"mathknow, ses": -0.042', '"mathknow, sex": -0.042'))
+    blk = run_case(bad, get_engine("native")).blocks[0]
+    assert blk.error and "names fixed effect 'sex' in the correlation 'mathknow, sex'" in blk.error
