@@ -303,7 +303,11 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design) -> list[Va
         if q == "icc":
             from .inference.vartests import icc
 
-            add("fit", "icc", "corr", ref, lambda: icc(fit), ("fit", q))
+            if isinstance(ref, dict) and "value" not in ref:  # group -> ICC (several grouping factors)
+                for g, r in ref.items():
+                    add("fit", f"icc {g}", "corr", r, lambda g=_mapped(block, g): icc(fit, g), ("fit", q, g))
+            else:
+                add("fit", "icc", "corr", ref, lambda: icc(fit), ("fit", q))
             continue
         if q == "sigma":
             add("fit", q, q, ref, math.sqrt(fit.sigma2), ("fit", q))

@@ -161,3 +161,20 @@ def test_correlations_of_fixed_effects_are_compared_and_a_wrong_name_is_refused(
     bad.write_text(path.read_text().replace('"mathknow, ses": -0.042', '"mathknow, sex": -0.042'))
     blk = run_case(bad, get_engine("native")).blocks[0]
     assert blk.error and "names fixed effect 'sex' in the correlation 'mathknow, sex'" in blk.error
+
+
+def test_an_icc_per_grouping_factor_is_compared_and_a_lone_icc_of_a_three_level_model_is_not(data_dir, tmp_path):
+    src = (CASES / "classroom-mathkind-ses-school-class.yaml").read_text()
+    d = tmp_path / "cases"
+    d.mkdir()
+    # the values show prints for this model: 20.44 / (20.44 + 301.52 + 1294.08) and 301.52 / (...)
+    per_group = d / "g.yaml"
+    per_group.write_text(src.replace("        nobs: 1190\n",
+                                     "        nobs: 1190\n        icc: {classid:schoolid: 0.0126, schoolid: 0.1866}\n", 1))
+    vals = {v.name: v for v in run_case(per_group, get_engine("native")).blocks[0].values if "icc" in v.name}
+    assert set(vals) == {"icc classid:schoolid", "icc schoolid"}
+    assert all(v.verdict == "agrees" for v in vals.values()), vals
+    lone = d / "l.yaml"
+    lone.write_text(src.replace("        nobs: 1190\n", "        nobs: 1190\n        icc: 0.19\n", 1))
+    v = next(v for v in run_case(lone, get_engine("native")).blocks[0].values if v.name == "icc")
+    assert v.verdict == "not comparable" and "name one" in v.note
