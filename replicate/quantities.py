@@ -412,7 +412,7 @@ def refusal(test: dict[str, Any], lazy: _Lazy, software: str) -> tuple[float, st
     expected = str(test["expect_error"])
     try:
         lazy.get()
-    except ReplicateError as exc:
+    except (ReplicateError, ValueError, np.linalg.LinAlgError, ArithmeticError) as exc:
         message = getattr(exc, "message", str(exc))
         hint = getattr(exc, "hint", None)
         matched = expected.lower() in str(exc).lower()
