@@ -178,3 +178,16 @@ def test_an_icc_per_grouping_factor_is_compared_and_a_lone_icc_of_a_three_level_
     lone.write_text(src.replace("        nobs: 1190\n", "        nobs: 1190\n        icc: 0.19\n", 1))
     v = next(v for v in run_case(lone, get_engine("native")).blocks[0].values if v.name == "icc")
     assert v.verdict == "not comparable" and "name one" in v.note
+
+
+def test_the_lme4_parser_reads_scaled_residuals_and_reports_a_row_it_cannot_read():
+    from replicate.references import parse_printout
+
+    head = ("Linear mixed model fit by REML ['lmerMod']\nFormula: y ~ 1 + (1 | g)\n\n"
+            "REML criterion at convergence: 100.5\n\nScaled residuals: \n    Min      1Q  Median      3Q     Max \n")
+    good = parse_printout(head + "-2.1000 -0.5000  0.0100  0.6000  2.9000 \n", "lme4")
+    assert {k: v.text for k, v in good.values["fit"]["scaled_residuals"].items()} == {
+        "min": "-2.1000", "q1": "-0.5000", "median": "0.0100", "q3": "0.6000", "max": "2.9000"}
+    bad = parse_printout(head + "-2.1000 -0.5000  oops  0.6000  2.9000 \n", "lme4")
+    assert "scaled_residuals" not in bad.values.get("fit", {})
+    assert any("scaled residuals are not five numbers" in str(u) for u in bad.unparsed)
