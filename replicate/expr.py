@@ -99,6 +99,7 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], int]] = {
     "ifelse": (("cond", "yes", "no"), 3), "is_na": (("x",), 1),
     "as_numeric": (("x",), 1), "mean": (("x",), 1), "sd": (("x",), 1),
     "min": (("x",), 1), "max": (("x",), 1), "count": (("by",), 0),
+    "row_number": ((), 0),
 }
 _LITERALS = (Num, Str, Bool, Missing)
 _MAX_DEPTH = 30  # nesting of parentheses / unary operators while parsing
@@ -584,6 +585,8 @@ class _Evaluator:
             if "by" not in a:
                 return pd.Series(np.full(n, float(n)))
             return pd.Series(self.grouped(np.ones(n), a["by"], "size"))
+        if name == "row_number":  # 1..n in the order the data was read (R's dat[1:550, ])
+            return pd.Series(np.arange(1, n + 1, dtype=float))
         if name == "is_na":
             return _boolean(self.ev(a["x"]).isna().to_numpy())
         if name == "as_numeric":

@@ -60,6 +60,7 @@ def check_block_names(case: Case, i: int, design: Design) -> None:
     """
     block = case.expected[i]
     values = block["values"]
+    check_block_weight(case, i)
     fixed_names = list(design.fixed_names)
     for term in (values.get("fixed") or {}):
         eng = _mapped(block, term)
@@ -69,6 +70,13 @@ def check_block_names(case: Case, i: int, design: Design) -> None:
                 "which the model does not have", "expected", i, "values", "fixed", term,
                 hint=f"the model's fixed effects are {fixed_names}; add a 'names:' entry if the program "
                 "printed another name")
+    for pair in (values.get("fixed_corr") or {}):
+        for term in _corr_pair(pair):
+            if _mapped(block, term) not in fixed_names:
+                raise case.error(
+                    CaseError, f"reference block {case.block_label(i)!r} names fixed effect {term!r} in the "
+                    f"correlation {pair!r}, which the model does not have", "expected", i, "values", "fixed_corr",
+                    pair, hint=f"the model's fixed effects are {fixed_names}; write the pair as 'a, b'")
     groups: dict[str, set[str]] = {}
     for t in design.reterms:  # (x || g) makes several terms on one grouping factor
         groups.setdefault(t.group, set()).update(t.columns)
@@ -94,6 +102,32 @@ def check_block_names(case: Case, i: int, design: Design) -> None:
                         CaseError, f"reference block {case.block_label(i)!r}: group {grp!r} has no "
                         f"random-effect column {eng_col!r}", "expected", i, "values", "random", grp, comp,
                         hint=f"columns of {eng_grp}: {sorted(groups[eng_grp])}")
+
+
+def _corr_pair(pair: str) -> list[str]:
+    """``"ses, (Intercept)"`` -> the two fixed-effect names of a printed correlation."""
+    parts = [t.strip() for t in str(pair).split(",")]
+    return parts if len(parts) == 2 and all(parts) else [str(pair)]
+
+
+def check_block_weight(case: Case, i: int) -> None:
+    """A block's ``options.weight`` (SAS's WEIGHT statement, lme4's ``weights =``) must name the
+    model's weights column: SAS's WEIGHT scales the residual variance of each row to sigma^2 / w,
+    as lme4's prior weights do, so the two are comparable only when they use the same column.
+
+    Raises:
+        CaseError: the block names a weight the model does not use.
+    """
+    block = case.expected[i]
+    weight = (block.get("options") or {}).get("weight")
+    model_weights = case.model.get("weights")
+    if weight is not None and weight != model_weights:
+        raise case.error(
+            CaseError, f"reference block {case.block_label(i)!r} was fitted with weight {weight!r}, but the "
+            + (f"model's weights are {model_weights!r}" if model_weights else "model has no weights"),
+            "expected", i, "options", "weight",
+            hint=f"set model.weights: {weight} (SAS's WEIGHT statement scales the residual variance like "
+            "lme4's weights), or remove options.weight")
 
 
 def _varcorr_value(fit: FitResult, grp: str, comp: str, quantity: str) -> float | None:
@@ -170,6 +204,11 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design) -> list[Va
                         t = float(fit.fixed[eng] / se_all.get()[eng])
                         return float(2 * stats.t.sf(abs(t), float(df_all.get()[eng])))
                     add("fixed", term, q, ref, pval, path, note=f"p from t with df: {df_method}")
+    for pair, ref in (values.get("fixed_corr") or {}).items():
+        a, b = (_mapped(block, t) for t in _corr_pair(pair))
+        add("fixed_corr", pair, "corr", ref,
+            lambda a=a, b=b: float(fit.vcov.loc[a, b] / math.sqrt(fit.vcov.loc[a, a] * fit.vcov.loc[b, b])),
+            ("fixed_corr", pair), note="correlation of fixed effects (model-based vcov)")
     information = opts.get("information", "observed")
     covparms = _Lazy(lambda: _covparms_table(fit, design, information))
     hlm_tests = _Lazy(lambda: _hlm_table(fit, design))
@@ -210,19 +249,23 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design) -> list[Va
                         lambda col=col, term=term: float(ranova_tab.get().loc[term, col]), ("tests", name, key),
                         note=f"ranova: dropping {q['drop']}")
             continue
+        if q.get("model_f"):
+            from .inference.summaries import overall_f
+
+            lazy_f = _Lazy(lambda: overall_f(fit, design))
+            for key in ("statistic", "df", "ddf", "p"):
+                if key in q:
+                    add("tests", name, key if key != "statistic" else "F", q[key],
+                        lambda key=key, lazy_f=lazy_f: lazy_f.get()[key], ("tests", name, key),
+                        note="summary.lm's F test against the intercept-only model")
+            continue
         if "compare_with" not in q:
             continue  # a printed test the engine has no model for: checked for consistency only
         lazy = _Lazy(lambda q=q: _lrt_for(case, fit, design, q))
         path = ("tests", name)
         if "expect_error" in q:
-            def refused(q=q, lazy=lazy) -> float:
-                try:
-                    lazy.get()
-                except ReplicateError as exc:
-                    return 1.0 if q["expect_error"].lower() in str(exc).lower() else 0.0
-                return 0.0
-            add("tests", name, "refused", Printed(1.0, "1"), refused, path,
-                note=f"the program refused: {q['expect_error']}")
+            refused, why = refusal(q, lazy, str(block.get("software", "the program")))
+            add("tests", name, "refused", Printed(1.0, "1"), refused, path, note=why)
             continue
         for key, col in (("statistic", "Chisq"), ("df", "Df"), ("p", "Pr(>Chisq)")):
             if key in q:
@@ -248,10 +291,29 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design) -> list[Va
         if q == "nobs":
             add("fit", "nobs", "nobs", ref, fit.nobs, ("fit", q))
             continue
+        if q in ("r2", "adj_r2"):
+            from .inference.summaries import r_squared
+
+            add("fit", q, q, ref, lambda q=q: r_squared(fit, design)[q == "adj_r2"], ("fit", q),
+                note="summary.lm's " + ("adjusted R-squared" if q == "adj_r2" else "R-squared"))
+            continue
+        if q in ("residuals", "scaled_residuals"):
+            from .inference.summaries import residual_quantiles
+
+            rq = _Lazy(lambda q=q: residual_quantiles(fit, design, scaled=q == "scaled_residuals"))
+            for k, r in ref.items():
+                add("fit", f"{q} {k}", "residual", r, lambda k=k, rq=rq: rq.get()[k], ("fit", q, k),
+                    note="lmer's scaled (Pearson / sigma) residuals" if q == "scaled_residuals"
+                    else "lm's residuals")
+            continue
         if q == "icc":
             from .inference.vartests import icc
 
-            add("fit", "icc", "corr", ref, lambda: icc(fit), ("fit", q))
+            if isinstance(ref, dict) and "value" not in ref:  # group -> ICC (several grouping factors)
+                for g, r in ref.items():
+                    add("fit", f"icc {g}", "corr", r, lambda g=_mapped(block, g): icc(fit, g), ("fit", q, g))
+            else:
+                add("fit", "icc", "corr", ref, lambda: icc(fit), ("fit", q))
             continue
         if q == "sigma":
             add("fit", q, q, ref, math.sqrt(fit.sigma2), ("fit", q))
@@ -359,6 +421,26 @@ def _ranova_table(fit: FitResult, design: Design) -> pd.DataFrame:
     tab = ranova(fit, design)
     tab.index = [_norm_term(str(i)) for i in tab.index]
     return tab
+
+
+def refusal(test: dict[str, Any], lazy: _Lazy, software: str) -> tuple[float, str]:
+    """Whether the engine refuses a test the program refused (1 or 0), and both messages in words.
+
+    The note carries the program's message, the engine's own and its hint (for models
+    fitted to different rows: refit them on the common sample), so that ``replicate show``
+    and the reports say what a user should do, not only that both refused.
+    """
+    expected = str(test["expect_error"])
+    try:
+        lazy.get()
+    except (ReplicateError, ValueError, np.linalg.LinAlgError, ArithmeticError) as exc:
+        message = getattr(exc, "message", str(exc))
+        hint = getattr(exc, "hint", None)
+        matched = expected.lower() in str(exc).lower()
+        engine_said = f"the engine refuses too: {message}" if matched else f"the engine refuses otherwise: {message}"
+        return (1.0 if matched else 0.0,
+                f"{software} refused: \"{expected}\"; {engine_said}" + (f"; hint: {hint}" if hint else ""))
+    return 0.0, f"{software} refused: \"{expected}\"; the engine computed the test instead"
 
 
 def _lrt_for(case: Case, fit: FitResult, design: Design, test: dict[str, Any]) -> pd.DataFrame:

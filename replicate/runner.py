@@ -54,6 +54,11 @@ class BlockResult:
         return [f for f in self.consistency if not f.ok]
 
     @property
+    def boundaries(self) -> list[Finding]:
+        """Printed boundary (singular) fits: flags, not contradictions."""
+        return [f for f in self.consistency if f.boundary]
+
+    @property
     def status(self) -> str:
         if self.error:
             return INVALID

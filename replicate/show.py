@@ -34,7 +34,7 @@ def render_show(case: Case, res: CaseResult) -> str:
         out += ["", f"== {res.engine} fit by {method} ({fit.engine_version})",
                 f"logLik {fit.loglik:.6f}  AIC {fit.aic:.4f}  BIC {fit.bic:.4f}"
                 + (f"  REML criterion {fit.reml_criterion:.4f}" if fit.reml_criterion is not None else ""),
-                f"converged: {fit.converged}  singular: {fit.singular}"]
+                f"converged: {fit.converged}  singular: {fit.singular}", icc_line(fit)]
         out.append(f"{'fixed effect':<24}{'estimate':>14}{'SE (model)':>14}")
         for name in fit.fixed.index:
             out.append(f"{name:<24}{fit.fixed[name]:>14.6g}{fit.se[name]:>14.6g}")
@@ -53,15 +53,43 @@ def render_show(case: Case, res: CaseResult) -> str:
         if b.error:
             out.append(f"error: {b.error}")
             continue
-        out.append(f"{'value':<40}{'reference':>12}{res.engine:>13}{'digits':>8}  verdict")
+        out += printout_checks(b)
+        if b.values:
+            out.append(f"{'value':<40}{'reference':>12}{res.engine:>13}{'digits':>8}  verdict")
         for v in b.values:
             label = f"{v.section} {v.name} {v.quantity}"
             digits = f"{v.lre:.1f}" if v.lre is not None else "—"
+            told = v.note and (v.verdict != "agrees" or v.quantity == "refused")  # a refusal says why
             out.append(f"{label:<40}{v.reference:>12} {_num(v.engine)}{digits:>8}"
-                       f"  {v.verdict}" + (f" ({v.note})" if v.note and v.verdict != "agrees" else ""))
+                       f"  {v.verdict}" + (f" ({v.note})" if told else ""))
         out += [f"why: {d.text}" for d in b.diagnoses]
     out += ["", f"status: {res.status}"]
     return "\n".join(line for line in out if line is not None)
+
+
+def printout_checks(b) -> list[str]:
+    """The block's printout checks in a line, then each contradiction and boundary flag."""
+    checks = [f for f in b.consistency if not f.boundary]
+    if not checks and not b.boundaries:
+        return []
+    out = [f"printout checks: {sum(f.ok for f in checks)} of {len(checks)} hold"]
+    out += [f"  inconsistent: {f.where} = {f.printed}, but {f.check} gives {f.low:.6g} to {f.high:.6g}"
+            for f in b.inconsistent]
+    out += [f"  {f.where} = {f.printed}: {f.check}" for f in b.boundaries]
+    return out
+
+
+def icc_line(fit) -> str | None:
+    """The ICC of each grouping factor of a random-intercept model (``fit.icc`` in a case), else None."""
+    from .errors import ReplicateError
+    from .inference.vartests import icc
+
+    groups = [g for g in dict.fromkeys(fit.varcorr["grp"]) if g != "Residual"]
+    try:
+        parts = [f"{g} {icc(fit, g):.6g}" for g in groups]
+    except ReplicateError:
+        return None  # not a random-intercept model: no ICC
+    return ("ICC (tau / (sum of taus + sigma^2)): " + ", ".join(parts)) if parts else None
 
 
 PB, SAS = kr_settings({}), kr_settings({}, "sas")  # Kenward-Roger as pbkrtest / as SAS
@@ -89,12 +117,12 @@ def inference_table(fit, design) -> list[str]:
         return "".join(f"{vals[name]:>{width}.5g}" if vals is not None else f"{'—':>{width}}"
                        for _, vals, _ in columns)
 
-    out = ["standard errors by definition (model: lme4/SAS; KR: pbkrtest; KR-SAS / KR2-SAS: SAS ddfm=kr / "
-           "ddfm=kr2, observed information; CR0: HLM robust; CR2: clubSandwich)",
+    out = [("standard errors by definition (model: lme4/SAS; KR: pbkrtest; KR-SAS / KR2-SAS: SAS ddfm=kr / "
+            "ddfm=kr2, observed information; CR0: HLM robust; CR2: clubSandwich)"),
            f"{'fixed effect':<24}{'estimate':>12}" + "".join(f"{lab:>10}" for lab, _, _ in ses)]
     out += [f"{name[:23]:<24}{fit.fixed[name]:>12.5g}" + row(name, ses, 10) for name in fit.fixed.index]
-    out += ["", "denominator df by definition (resid: n - p; contain/bw: SAS ddfm=; HLM: J - S - 1; "
-            "nlme: inner/outer; Satt: lmerTest; KR: pbkrtest; KR-SAS: SAS ddfm=kr and kr2)",
+    out += ["", ("denominator df by definition (resid: n - p; contain/bw: SAS ddfm=; HLM: J - S - 1; "
+                 "nlme: inner/outer; Satt: lmerTest; KR: pbkrtest; KR-SAS: SAS ddfm=kr and kr2)"),
             f"{'fixed effect':<24}" + "".join(f"{lab:>10}" for lab, _, _ in dfs)]
     out += [f"{name[:23]:<24}" + row(name, dfs, 10) for name in fit.fixed.index]
     notes = [why for _, _, why in ses + dfs if why]

@@ -453,3 +453,23 @@ def test_parse_and_evaluate_only_raise_data_error(text):
     except DataError:
         return
     assert len(out) == 3 and out.index.equals(frame.index)
+
+
+# ----------------------------------------------------------------------------- row_number (R's dat[1:k, ])
+
+
+def test_row_number_counts_rows_in_the_order_read(df):
+    assert values(ev("row_number()", df)) == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    assert parse("row_number()") == Call("row_number", ())
+
+
+def test_row_number_in_where_keeps_the_first_rows_like_r_indexing(df):
+    out = apply_transforms(df, {"x2": "x * 2"}, "row_number() <= 4")
+    assert out["n"].tolist() == [3, 1, 2, 3]  # rows 1:4, missing x kept as R keeps them
+    # the numbering is of the rows as read, not of the rows a transform keeps non-missing
+    assert apply_transforms(df, {}, "row_number() > 4 and not is_na(x)")["n"].tolist() == [1, 10]
+
+
+def test_row_number_takes_no_arguments():
+    with pytest.raises(DataError, match="too many arguments to row_number"):
+        parse("row_number(x)")

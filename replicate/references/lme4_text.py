@@ -458,6 +458,22 @@ def _message(sec: Section, b: Builder) -> None:
     msgs.append(sec.title.stripped)
 
 
+_QUANTILE_KEYS = {"Min": "min", "1Q": "q1", "Median": "median", "3Q": "q3", "Max": "max"}
+
+
+def _scaled(sec: Section, b: Builder) -> None:
+    """``Scaled residuals:`` then ``Min 1Q Median 3Q Max`` and one row of numbers -> fit.scaled_residuals."""
+    body = [ln for ln in sec.lines[1:] if ln.stripped]
+    if len(body) < 2 or [_QUANTILE_KEYS.get(t) for t in body[0].stripped.split()] != list(_QUANTILE_KEYS.values()):
+        b.skip(sec.title, "cannot read the scaled residuals (expected 'Min 1Q Median 3Q Max' and a row)")
+        return
+    nums = [parse_number(t) for t in tokens(body[1].stripped)]
+    if len(nums) != 5 or any(n is None for n in nums):
+        b.skip(body[1], "the scaled residuals are not five numbers")
+        return
+    b.add_fit("scaled_residuals", dict(zip(_QUANTILE_KEYS.values(), nums)))
+
+
 def _ignore(sec: Section, b: Builder) -> None:
     """Sections that are read past (scaled residuals, correlations, signif. codes)."""
 
@@ -467,5 +483,5 @@ _COUNTED = {"title", "reml", "random", "nobs", "fixed", "ranova", "anova_table",
 _HANDLERS = {
     "title": _title, "reml": _reml, "random": _random, "nobs": _nobs, "fixed": _fixed,
     "nlme_fixed": _nlme_fixed, "ranova": _ranova, "models": _models, "anova_table": _anova_table,
-    "anova_f": _anova_f, "message": _message, "ignore": _ignore, "scaled": _ignore,
+    "anova_f": _anova_f, "message": _message, "ignore": _ignore, "scaled": _scaled,
 }

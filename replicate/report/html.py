@@ -168,6 +168,9 @@ def render_html(results: list[CaseResult], run: RunInfo | None = None) -> str:
             for f in b.inconsistent:
                 body.append(f"<div class='diag'><b>inconsistent printout</b>: {_e(f.where)} = {_e(f.printed)}, "
                             f"but {_e(f.check)} gives {_fmt(f.low)} to {_fmt(f.high)}</div>")
+            for f in b.boundaries:
+                body.append(f"<div class='diag'><b>boundary fit</b>: {_e(f.where)} = {_e(f.printed)}: "
+                            f"{_e(f.check)}</div>")
             if b.values:
                 body.append("<table><tr><th class='l'>value</th><th>reference</th><th>engine</th>"
                             "<th>rel. diff</th><th>digits</th><th class='l'>verdict</th><th class='l'>note</th></tr>")

@@ -16,7 +16,10 @@ Layout::
                                        lre, verdict, note, line],
                             "diagnoses": [{"kind", "values", "text", "data"}],
                             "consistency": [{"where", "check", "printed", "low", "high",
-                                             "ok"}]}]}]}
+                                             "ok", "boundary"}]}]}]}
+
+    section is "fixed", "fixed_corr", "random", "tests" or "fit"; a consistency entry with
+    "boundary": true flags a printed boundary (singular) fit and is not a failed check.
 
     verdict is one of "agrees", "within tolerance", "discrepancy", "explained",
     "not comparable"; case status one of "agrees", "discrepancy", "skipped",

@@ -44,7 +44,7 @@ def render_markdown(results: list[CaseResult], run: RunInfo | None = None) -> st
         agree = sum(1 for v in vals if v.verdict not in (DISCREPANCY, NOT_COMPARABLE))
         disc = sum(1 for v in vals if v.verdict == DISCREPANCY)
         digits = [v.lre for v in vals if v.lre is not None and v.kind != "count"]
-        checks = [f for b in r.blocks for f in b.consistency]
+        checks = [f for b in r.blocks for f in b.consistency if not f.boundary]
         held = sum(f.ok for f in checks)
         lines.append(f"| `{r.case_id}` | {r.status} | {len(r.blocks)} | {agree}/{len(vals)} | {disc} | "
                      f"{min(digits) if digits else '—'} | {held}/{len(checks)} |")
@@ -52,7 +52,9 @@ def render_markdown(results: list[CaseResult], run: RunInfo | None = None) -> st
         problems = [(b, v) for b in r.blocks for v in b.values if v.verdict == DISCREPANCY]
         errors = ([r.error] if r.error else []) + [f"{b.label}: {b.error}" for b in r.blocks if b.error]
         incons = [(b, f) for b in r.blocks for f in b.inconsistent]
-        if not problems and not errors and not incons:
+        bounds = [(b, f) for b in r.blocks for f in b.boundaries]
+        refusals = [(b, v) for b in r.blocks for v in b.values if v.quantity == "refused"]
+        if not problems and not errors and not incons and not bounds and not refusals:
             continue
         lines += ["", f"## `{r.case_id}` — {r.status}", ""]
         if r.title:
@@ -75,6 +77,12 @@ def render_markdown(results: list[CaseResult], run: RunInfo | None = None) -> st
             for b, f in incons:
                 lines.append(f"- [{b.label}] {f.where} = {f.printed}: {f.check} gives "
                              f"{_fmt(f.low)} to {_fmt(f.high)}")
+        if bounds:
+            lines += ["", "Boundary (singular) fits in the printout:", ""]
+            lines += [f"- [{b.label}] {f.where} = {f.printed}: {f.check}" for b, f in bounds]
+        if refusals:
+            lines += ["", "Tests the program refused:", ""]
+            lines += [f"- [{b.label}] {v.name} ({v.verdict}): {v.note}" for b, v in refusals]
     fits = [(r, fit_record(m, f)) for r in results for m, f in r.fits.items()]
     if fits:
         lines += ["", "## Fits", "", "The engine's convergence and singularity flags and messages, per case:", ""]
