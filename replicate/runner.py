@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable
 from .case import Case, find_case_files, load_case
 from .compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN, ValueComparison
 from .consistency import Finding, check_block
+from .hlm_entry import entry_checks
 from .diagnose import Diagnosis, diagnose_block
 from .data import load_frame
 from .design import Design, build_design
@@ -265,7 +266,7 @@ def _block_shell(case: Case, i: int) -> BlockResult:
         label=case.block_label(i), software=blk["software"], version=str(blk.get("version", "")),
         call=str(blk.get("call", "")), source=str(blk.get("source", "")),
         options=dict(blk.get("options") or {}), method=method,
-        consistency=check_block(blk["values"], method, blk.get("software")),
+        consistency=check_block(blk["values"], method, blk.get("software")) + entry_checks(case, i),
     )
 
 

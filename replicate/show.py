@@ -6,7 +6,9 @@ import numpy as np
 
 from .case import Case
 from .inference import kr_settings
+from .consistency import Finding
 from .runner import CaseResult
+from .side_by_side import side_by_side
 
 
 def _num(x: float | None, width: int = 12) -> str:
@@ -47,11 +49,15 @@ def render_show(case: Case, res: CaseResult) -> str:
             out.append(f"engine note: {m}")
         if res.design is not None:
             out += ["", *inference_table(fit, res.design)]
+            out += [f"  {line}" for line in df_rules(case, fit, res.design)]
     for b in res.blocks:
         out += ["", f"== reference {b.label}: {b.software} {b.version}".rstrip(),
                 f"call: {b.call}" if b.call else "", f"source: {b.source}", f"options: {b.options}"]
         if b.error:
             out.append(f"error: {b.error}")
+            continue
+        if not b.values:
+            out += printout_checks(b.consistency)
             continue
         out.append(f"{'value':<40}{'reference':>12}{res.engine:>13}{'digits':>8}  verdict")
         for v in b.values:
@@ -60,6 +66,9 @@ def render_show(case: Case, res: CaseResult) -> str:
             out.append(f"{label:<40}{v.reference:>12} {_num(v.engine)}{digits:>8}"
                        f"  {v.verdict}" + (f" ({v.note})" if v.note and v.verdict != "agrees" else ""))
         out += [f"why: {d.text}" for d in b.diagnoses]
+    table = side_by_side(case)
+    if table:
+        out += ["", *table]
     out += ["", f"status: {res.status}"]
     return "\n".join(line for line in out if line is not None)
 
@@ -99,4 +108,26 @@ def inference_table(fit, design) -> list[str]:
     out += [f"{name[:23]:<24}" + row(name, dfs, 10) for name in fit.fixed.index]
     notes = [why for _, _, why in ses + dfs if why]
     out += [f"  ({n})" for n in notes]
+    return out
+
+
+def df_rules(case: Case, fit, design) -> list[str]:
+    """One sentence per program naming its df rule, and HLM's df by the level of entry."""
+    from .dfexplain import rule_sentences
+    from .hlm_entry import entry_sentence
+
+    lines = rule_sentences(case.expected, fit, design)
+    entry = entry_sentence(fit, design)
+    return (["df rules of this case's programs:"] if lines or entry else []) + lines + ([entry] if entry else [])
+
+
+def printout_checks(findings: list[Finding]) -> list[str]:
+    """A consistency-only block: what its printout says about itself, with the numbers."""
+    if not findings:
+        return ["no engine values (the data is not public) and no printout check applies to this block"]
+    held = sum(f.ok for f in findings)
+    out = [f"printout checks (no data, so no engine values): {held} of {len(findings)} hold"]
+    for f in findings:
+        rng = f"{f.low:.6g}" if f.low == f.high else f"{f.low:.6g} .. {f.high:.6g}"
+        out.append(f"  {'holds' if f.ok else 'FAILS'}  {f.where}: {f.check}; printed {f.printed}, expected {rng}")
     return out
