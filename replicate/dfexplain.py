@@ -127,7 +127,7 @@ def rule_sentences(blocks: list[dict[str, Any]], fit: FitResult, design: Design)
             out.append(f"{who}: Kenward-Roger with the {info} information, {par} parameterization; "
                        f"here {vals(df, (info, par))}")
         elif df == "satterthwaite":
-            out.append(f"{sw}: Satterthwaite (lmerTest); here {vals('satterthwaite')}")
+            out.append(f"{sw} (lmerTest): Satterthwaite; here {vals('satterthwaite')}")
         elif df == "containment":
             out.append(f"{sw} ddfm=contain: the rank contribution of the smallest random effect containing the "
                        f"effect; here {vals('containment')}")

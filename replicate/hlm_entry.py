@@ -232,10 +232,8 @@ def entry_sentence(fit: Any, design: Any) -> str | None:
     if not diff:
         return None
     gs = gammas(spec)
-    parts = []
-    for n in diff:
-        g = gs.get(n)
-        how = f" = {g.rule()}" if g is not None else ""
-        parts.append(f"{n} {entered[n]:g}{how}, where entered at the level at which it varies it gets {by_data[n]:g}")
-    return ("HLM's df follow the level of entry, not the variable: " + "; ".join(parts)
-            + ". The mixed model is the same either way, so the estimates and SEs are too")
+    as_entered = "; ".join(f"{n} {entered[n]:g}" + (f" = {gs[n].rule()}" if n in gs else "") for n in diff)
+    by_level = ", ".join(f"{n} {by_data[n]:g}" for n in diff)
+    return (f"HLM's df follow the level of entry, not the variable: as entered here, {as_entered}; with each "
+            f"variable entered at the level at which it varies, {by_level}. The mixed model is the same either "
+            "way, so the estimates and SEs are too")
