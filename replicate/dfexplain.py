@@ -155,6 +155,6 @@ def kr_difference(blocks: list[dict[str, Any]], fit: FitResult, design: Design) 
     if not diff:
         return ["pbkrtest's and SAS's Kenward-Roger df agree here (the information matrices coincide)"]
     pairs = ", ".join(f"{n} {a[n]:.4g} vs {b[n]:.4g}" for n in diff)
-    return [f"pbkrtest's and SAS's Kenward-Roger df differ ({pairs}) because pbkrtest inverts the expected "
-            f"information of the variance parameters and SAS the observed one ({pb[1]} parameterization in both; "
-            "SAS's type=chol or fa0 would use the Cholesky one)"]
+    return [(f"pbkrtest's and SAS's Kenward-Roger df differ ({pairs}) because pbkrtest inverts the expected "
+             f"information of the variance parameters and SAS the observed one ({pb[1]} parameterization in both; "
+             "SAS's type=chol or fa0 would use the Cholesky one)")]

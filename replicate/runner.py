@@ -21,6 +21,7 @@ from .data import load_frame
 from .design import Design, build_design
 from .engines import Engine, get_engine
 from .errors import CaseError, DataError, FitError, ModelError, NotImplementedOption, ReplicateError
+from .hlm_entry import entry_checks
 from .quantities import block_method, check_block_names, compare_block
 from .results import FitResult
 from .spec import ModelSpec, parse_formula, parse_levels

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .case import Case
-from .inference import kr_settings
 from .consistency import Finding
+from .inference import kr_settings
 from .runner import CaseResult
 from .side_by_side import side_by_side
 

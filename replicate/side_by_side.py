@@ -12,8 +12,8 @@ from typing import Any
 
 from .case import Case, Printed
 from .compare import printed_unit
-from .hlm_entry import block_spec, gammas, implied_counts
 from .errors import ReplicateError
+from .hlm_entry import block_spec, gammas, implied_counts
 
 
 def _p(x: Any) -> Printed | None:
