@@ -102,3 +102,18 @@ def test_a_definition_gets_no_flat_likelihood_note():
     defined = [Diagnosis("different definition", ("fixed x df",), "different definition: ...", {})]
     assert _without_defined(flat, defined).values == ("random g v variance",)
     assert _without_defined(flat, defined + [Diagnosis("d", ("random g v variance",), "", {})]) is None
+
+
+def test_imm23_entries_with_the_live_lme4_engine(data_dir):
+    from rsupport import need_r
+
+    need_r("lme4")
+    engine = get_engine("lme4")
+    fits = {}
+    for which in ("level1", "level2"):
+        r = run_case(load_case(CASES / f"imm23-urban-{which}.yaml"), engine)
+        assert r.status == "agrees", which
+        fits[which] = (r.fits["REML"], r.design)
+    (f1, d1), (f2, d2) = fits["level1"], fits["level2"]
+    assert (f1.fixed - f2.fixed).abs().max() < 1e-6 and (f1.se - f2.se).abs().max() < 1e-6
+    assert list(fixed_df(f1, d1, "hlm")) == [22, 517] and list(fixed_df(f2, d2, "hlm")) == [21, 21]
