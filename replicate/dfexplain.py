@@ -110,6 +110,7 @@ def rule_sentences(blocks: list[dict[str, Any]], fit: FitResult, design: Design)
 
     for blk in blocks:
         sw, df = str(blk.get("software")), str((blk.get("options") or {}).get("df", ""))
+        sw = {"sas": "SAS", "hlm": "HLM", "stata": "Stata"}.get(sw, sw)
         if (sw, df) in seen or not df:
             continue
         seen.add((sw, df))
@@ -122,8 +123,8 @@ def rule_sentences(blocks: list[dict[str, Any]], fit: FitResult, design: Design)
             out.append("nlme: inner/outer, each coefficient gets the df of the innermost level at which its "
                        f"variable varies ({parts}); here {vals('nlme')}")
         elif df in ("kenward-roger", "kenward-roger-2"):
-            who = "SAS ddfm=kr" if sw == "sas" else f"{sw}"
-            info, par = kr_settings(blk.get("options"), sw)
+            who = "SAS ddfm=kr" if sw == "SAS" else f"{sw}"
+            info, par = kr_settings(blk.get("options"), blk.get("software"))
             out.append(f"{who}: Kenward-Roger with the {info} information, {par} parameterization; "
                        f"here {vals(df, (info, par))}")
         elif df == "satterthwaite":

@@ -69,13 +69,14 @@ def side_by_side(case: Case) -> list[str]:
     if len(blocks) < 2 or not rows:
         return []
     labels = [case.block_label(i) for i in blocks]
-    width = max(14, *(len(lab) + 2 for lab in labels))
+    texts = [c.text for per in rows.values() for i in blocks for c in per[i].values() if c]
+    width = max(14, *(len(lab) + 2 for lab in labels), *(len(t) + 2 for t in texts))
     out = ["the programs side by side (as printed: estimate / SE / df)",
-           f"{'fixed effect':<16}" + "".join(f"{lab:>{width}}" for lab in labels)]
+           f"{'fixed effect':<22}" + "".join(f"{lab:>{width}}" for lab in labels)]
     for name, per in rows.items():
         for q in ("estimate", "se", "df"):
             cells = [per[i].get(q) for i in blocks]
-            out.append(f"{(name + ' ' + q)[:30]:<16}" + "".join(
+            out.append(f"{(name + ' ' + q)[:30]:<22}" + "".join(
                 f"{(c.text if c else '—'):>{width}}" for c in cells))
     out.append("")
     for name, per in rows.items():

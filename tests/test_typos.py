@@ -84,3 +84,23 @@ def test_lone_value_without_redundancy(lme4_case):
     _set(lme4_case.expected[0], ("random", "Residual", "variance"), "81.37903715160126")
     text = _typo(_diagnose(lme4_case), "random Residual variance")
     assert text.startswith("only Residual variance differs") and "to >= 7 digits: a transcription error is the likeliest cause" in text
+
+
+def test_a_gap_that_reproduces_nothing_is_not_called_a_different_optimum(lme4_case, monkeypatch):
+    import replicate.diagnose as dg
+    from replicate.quantities import compare_block
+    from replicate.runner import prepare
+
+    block = lme4_case.expected[0]
+    del block["values"]["random"]["schid"]["(Intercept)"]["sd"]
+    _set(block, ("random", "schid", "(Intercept)", "variance"), "30.0")  # far from the optimum
+    _, design, _ = prepare(lme4_case)
+    fit = get_engine("native").fit(design, "REML")
+    bad = [v for v in compare_block(lme4_case, 0, fit, design) if v.verdict == "discrepancy"]
+    assert [v.quantity for v in bad] == ["variance"]
+    monkeypatch.setattr(dg, "_at_reference_values", lambda *a, **k: (0, len(bad)))
+    d = dg._optimum(lme4_case, 0, fit, design, "lme4", "native", bad)
+    assert d.kind == "likelihood gap" and d.values == () and not d.text.startswith("different optimum")
+    assert "reproduces none of the 1 differing values" in d.text
+    monkeypatch.setattr(dg, "_at_reference_values", lambda *a, **k: (1, len(bad)))
+    assert dg._optimum(lme4_case, 0, fit, design, "lme4", "native", bad).text.startswith("different optimum")
