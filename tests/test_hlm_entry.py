@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
-from conftest import CASES
 
 from replicate.case import load_case
 from replicate.diagnose import Diagnosis, _without_defined
@@ -19,6 +19,8 @@ from replicate.spec import parse_levels
 
 LEVEL1 = {1: "y = b0 + b1*w + r", 2: ["b0 = g00 + u0", "b1 = g10"]}
 LEVEL2 = {1: "y = b0 + r", 2: "b0 = g00 + g01*w + u0"}
+
+CASES = Path(__file__).resolve().parents[1] / "cases"
 
 
 def test_gammas_follow_the_entry():

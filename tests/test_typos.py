@@ -7,13 +7,15 @@ many digits, and checks that the diagnosis names a transcription error with the 
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
-from conftest import CASES
 
 from replicate.case import Printed, load_case
 from replicate.engines import get_engine
 from replicate.runner import run_case
+
+CASES = Path(__file__).resolve().parents[1] / "cases"
 
 
 @pytest.fixture
