@@ -109,6 +109,15 @@ def block_spec(case: Case, i: int) -> ModelSpec | None:
     return spec
 
 
+def block_model_error(case: Case, i: int) -> str | None:
+    """Why block ``i``'s own ``model:`` is refused, or None (so that a case without data reports it too)."""
+    try:
+        block_spec(case, i)
+    except CaseError as exc:
+        return str(exc)
+    return None
+
+
 def _value(x: Any) -> float | None:
     if isinstance(x, dict):
         x = x.get("value")

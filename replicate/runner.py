@@ -15,13 +15,12 @@ from typing import Any, Callable, Iterable
 from .case import Case, find_case_files, load_case
 from .compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN, ValueComparison
 from .consistency import Finding, check_block
-from .hlm_entry import entry_checks
 from .diagnose import Diagnosis, diagnose_block
 from .data import load_frame
 from .design import Design, build_design
 from .engines import Engine, get_engine
 from .errors import CaseError, DataError, FitError, ModelError, NotImplementedOption, ReplicateError
-from .hlm_entry import entry_checks
+from .hlm_entry import block_model_error, entry_checks
 from .quantities import block_method, check_block_names, compare_block
 from .results import FitResult
 from .spec import ModelSpec, parse_formula, parse_levels
@@ -142,6 +141,8 @@ def run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
         res.messages.append(f"data not public: {case.data['unavailable']}")
         for i, blk in enumerate(case.expected):
             res.blocks.append(_block_shell(case, i))
+        if any(b.error for b in res.blocks):  # a refused block model: the case file needs fixing
+            res.status = INVALID
         res.seconds = time.perf_counter() - t0
         return res
     try:
@@ -268,6 +269,7 @@ def _block_shell(case: Case, i: int) -> BlockResult:
         call=str(blk.get("call", "")), source=str(blk.get("source", "")),
         options=dict(blk.get("options") or {}), method=method,
         consistency=check_block(blk["values"], method, blk.get("software")) + entry_checks(case, i),
+        error=block_model_error(case, i),
     )
 
 

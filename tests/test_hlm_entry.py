@@ -119,3 +119,20 @@ def test_imm23_entries_with_the_live_lme4_engine(data_dir):
     (f1, d1), (f2, d2) = fits["level1"], fits["level2"]
     assert (f1.fixed - f2.fixed).abs().max() < 1e-6 and (f1.se - f2.se).abs().max() < 1e-6
     assert list(fixed_df(f1, d1, "hlm")) == [22, 517] and list(fixed_df(f2, d2, "hlm")) == [21, 21]
+
+
+def test_a_refused_block_model_is_reported_for_a_case_without_data(tmp_path):
+    text = (CASES / "seed000-nels-urban-hlm-sas.yaml").read_text()
+    bad = text.replace("2: [b0 = g00 + u0, b1 = g10]", "2: [b0 = g00 + u0, b1 = g10 + u1]")
+    assert bad != text
+    (tmp_path / "reference_outputs").mkdir()
+    src = Path(__file__).resolve().parents[1] / "reference_outputs" / "hlm"
+    (tmp_path / "reference_outputs" / "hlm").mkdir()
+    for f in src.iterdir():
+        (tmp_path / "reference_outputs" / "hlm" / f.name).write_text(f.read_text())
+    (tmp_path / "cases").mkdir()
+    p = tmp_path / "cases" / "seed000.yaml"
+    p.write_text(bad)
+    res = run_case(str(p), get_engine("native"))
+    assert res.status == "invalid" and "not the case's mixed model" in (res.blocks[0].error or "")
+    assert res.blocks[1].error is None
