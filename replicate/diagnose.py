@@ -1,7 +1,8 @@
 """Why a reference number and the engine's disagree, in words.
 
 For the discrepancies of one reference block, the explanations are tried in
-order: different rows used; different optimum (the likelihood at the
+order: a transcription error (the printout contradicts itself, a swapped pair, a
+lone differing value among many agreeing ones; :mod:`replicate.typos`); different rows used; different optimum (the likelihood at the
 reference's own variance components, evaluated on the same data, against the
 engine's optimum: the higher one wins); different definition (which of the
 engine's df methods or SE kinds reproduces the printed number); different
@@ -30,7 +31,8 @@ class Diagnosis:
     """One explanation.
 
     Attributes:
-        kind: ``different rows``, ``different optimum``, ``different definition``,
+        kind: ``transcription error``, ``different rows``, ``different optimum``, ``likelihood gap``
+            (the optimum differs but explains none of the values), ``different definition``,
             ``different parameterization``, ``flat likelihood``, ``printing precision`` or
             ``unexplained``.
         values: the values it explains (``section name quantity``), or ``*`` for all.
@@ -225,6 +227,12 @@ def _optimum(case: Case, i: int, fit: FitResult, design: Design, software: str, 
         if redo is not None:
             same, total = redo
             data.update(reproduced_at_reference=same, differing=total)
+            if same == 0:  # the gap is real but explains none of the values: say so, blame nothing
+                return Diagnosis(
+                    "likelihood gap", (),
+                    f"likelihood gap: {software}'s variance components give a {crit} {gap:.3g} below the engine's "
+                    f"optimum, but at them the engine reproduces none of the {total} differing values, so the "
+                    "optimum does not explain them", data)
             text += (f". At {software}'s own variance components the engine reproduces {same} of the {total} "
                      "differing values" + ("; declare options.optimum: reference to compare there"
                                            if same == total else ""))
@@ -352,6 +360,23 @@ def _parameterization(case: Case, i: int, fit: FitResult, design: Design, engine
                      + ", ".join(v.name for v in ok), {"contrasts": other})
 
 
+def _transcription(block: dict[str, Any], fit: FitResult, values: list[ValueComparison]) -> list[Diagnosis]:
+    """Typos first: a printout that contradicts itself, a swapped pair, a lone differing value."""
+    from .typos import transcription_errors
+
+    return [Diagnosis("transcription error", keys, text, {})
+            for keys, text in transcription_errors(block, fit.method, values)]
+
+
+def _without_defined(opt: Diagnosis | None, definitions: list[Diagnosis]) -> Diagnosis | None:
+    """A flat-likelihood note drops the values a definition explains: they get only that explanation."""
+    if opt is None or opt.kind != "flat likelihood":
+        return opt
+    defined = {k for d in definitions for k in d.values}
+    keep = tuple(k for k in opt.values if k not in defined)
+    return Diagnosis(opt.kind, keep, opt.text, opt.data) if keep else None
+
+
 def diagnose_block(case: Case, i: int, values: list[ValueComparison], fit: FitResult, design: Design,
                    engine: Any = None) -> list[Diagnosis]:
     """Explanations for the discrepancies of reference block ``i``."""
@@ -376,12 +401,19 @@ def diagnose_block(case: Case, i: int, values: list[ValueComparison], fit: FitRe
             out.append(Diagnosis("different rows", ("*",),
                                  f"different groups: {software} counts {int(ng)} levels of {g}, the engine {eng_n}",
                                  {"group": g, "reference": int(ng), "engine": eng_n}))
+    rows = bool(out)
+    typos = _transcription(block, fit, values)
+    out.extend(typos)
+    typo_keys = {k for d in typos for k in d.values}
+    bad = [v for v in bad if _key(v) not in typo_keys]
     at_reference = (block.get("options") or {}).get("optimum") == "reference"
-    if not out and not at_reference:  # at the reference's own optimum there is no gap to explain
+    definitions = _definitions(block, fit, design, bad)
+    if bad and not rows and not at_reference:  # at the reference's own optimum there is no gap to explain
         opt = _optimum(case, i, fit, design, software, eng, bad)
+        opt = _without_defined(opt, definitions)
         if opt:
             out.append(opt)
-    out.extend(_definitions(block, fit, design, bad))
+    out.extend(definitions)
     par = _parameterization(case, i, fit, design, engine, bad)
     if par:
         out.append(par)

@@ -149,6 +149,18 @@ def _varcorr_value(fit: FitResult, grp: str, comp: str, quantity: str) -> float 
     return {"cov": float(row["vcov"].iloc[0]), "corr": float(row["sdcor"].iloc[0])}.get(quantity)
 
 
+def _block_df(case: Case, i: int, fit: FitResult, design: Design, method: str, kr: tuple[str, str]) -> pd.Series:
+    """df under ``method``; HLM's rule follows the block's own level of entry when it declares a model."""
+    if method == "hlm":
+        from .hlm_entry import block_spec
+        from .inference.dfrules import hlm_df
+
+        spec = block_spec(case, i)
+        if spec is not None:
+            return hlm_df(fit, design, spec)
+    return fixed_df(fit, design, method, kr=kr)
+
+
 def compare_block(case: Case, i: int, fit: FitResult, design: Design) -> list[ValueComparison]:
     """Compare every number of reference block ``i`` with the engine's fit."""
     block = case.expected[i]
@@ -180,7 +192,7 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design) -> list[Va
     se_kind = opts.get("se", "model")
     kr = kr_settings(opts, block.get("software"))
     se_all = _Lazy(lambda: fixed_se(fit, design, _kr_checked(block, fit, se_kind), kr=kr))
-    df_all = _Lazy(lambda: fixed_df(fit, design, _kr_checked(block, fit, df_method), kr=kr)) if df_method else None
+    df_all = _Lazy(lambda: _block_df(case, i, fit, design, _kr_checked(block, fit, df_method), kr)) if df_method else None
 
     for term, qs in (values.get("fixed") or {}).items():
         eng = _mapped(block, term)
@@ -194,8 +206,12 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design) -> list[Va
                 add("fixed", term, q, ref, lambda: float(fit.fixed[eng] / se_all.get()[eng]), path)
             elif q in ("df", "p"):
                 if df_all is None:
-                    add("fixed", term, q, ref, None, path,
-                        note="the block does not declare options.df, so the df definition is unknown")
+                    note = "the block does not declare options.df, so the df definition is unknown"
+                    if q == "df":
+                        from .dfexplain import df_sentence
+
+                        note = df_sentence(fit, design, eng, ref, kr) or note
+                    add("fixed", term, q, ref, None, path, note=note)
                     continue
                 if q == "df":
                     add("fixed", term, q, ref, lambda: float(df_all.get()[eng]), path, note=f"df: {df_method}")

@@ -21,6 +21,7 @@ from .design import Design, build_design
 from .engines import Engine, get_engine
 from .errors import CaseError, DataError, FitError, ModelError, NotImplementedOption, ReplicateError
 from .fitguard import fit_failure, never_agree
+from .hlm_entry import block_model_error, entry_checks
 from .quantities import block_method, check_block_names, compare_block
 from .results import FitResult
 from .spec import ModelSpec, parse_formula, parse_levels
@@ -167,6 +168,8 @@ def _run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
         res.messages.append(f"data not public: {case.data['unavailable']}")
         for i, blk in enumerate(case.expected):
             res.blocks.append(_block_shell(case, i))
+        if any(b.error for b in res.blocks):  # a refused block model: the case file needs fixing
+            res.status = INVALID
         res.seconds = time.perf_counter() - t0
         return res
     try:
@@ -296,7 +299,8 @@ def _block_shell(case: Case, i: int) -> BlockResult:
         label=case.block_label(i), software=blk["software"], version=str(blk.get("version", "")),
         call=str(blk.get("call", "")), source=str(blk.get("source", "")),
         options=dict(blk.get("options") or {}), method=method,
-        consistency=check_block(blk["values"], method, blk.get("software")),
+        consistency=check_block(blk["values"], method, blk.get("software")) + entry_checks(case, i),
+        error=block_model_error(case, i),
     )
 
 

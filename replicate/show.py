@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from .case import Case
+from .consistency import Finding
 from .inference import kr_settings
 from .runner import CaseResult
+from .side_by_side import side_by_side
 
 
 def _num(x: float | None, width: int = 12) -> str:
@@ -47,15 +49,18 @@ def render_show(case: Case, res: CaseResult) -> str:
             out.append(f"engine note: {m}")
         if res.design is not None:
             out += ["", *inference_table(fit, res.design)]
+            out += [f"  {line}" for line in df_rules(case, fit, res.design)]
     for b in res.blocks:
         out += ["", f"== reference {b.label}: {b.software} {b.version}".rstrip(),
                 f"call: {b.call}" if b.call else "", f"source: {b.source}", f"options: {b.options}"]
         if b.error:
             out.append(f"error: {b.error}")
             continue
+        if not b.values:
+            out += consistency_checks(b.consistency)
+            continue
         out += printout_checks(b)
-        if b.values:
-            out.append(f"{'value':<40}{'reference':>12}{res.engine:>13}{'digits':>8}  verdict")
+        out.append(f"{'value':<40}{'reference':>12}{res.engine:>13}{'digits':>8}  verdict")
         for v in b.values:
             label = f"{v.section} {v.name} {v.quantity}"
             digits = f"{v.lre:.1f}" if v.lre is not None else "—"
@@ -63,6 +68,9 @@ def render_show(case: Case, res: CaseResult) -> str:
             out.append(f"{label:<40}{v.reference:>12} {_num(v.engine)}{digits:>8}"
                        f"  {v.verdict}" + (f" ({v.note})" if told else ""))
         out += [f"why: {d.text}" for d in b.diagnoses]
+    table = side_by_side(case)
+    if table:
+        out += ["", *table]
     out += ["", f"status: {res.status}"]
     return "\n".join(line for line in out if line is not None)
 
@@ -127,4 +135,29 @@ def inference_table(fit, design) -> list[str]:
     out += [f"{name[:23]:<24}" + row(name, dfs, 10) for name in fit.fixed.index]
     notes = [why for _, _, why in ses + dfs if why]
     out += [f"  ({n})" for n in notes]
+    return out
+
+
+def df_rules(case: Case, fit, design) -> list[str]:
+    """One sentence per program naming its df rule, and HLM's df by the level of entry."""
+    from .dfexplain import rule_sentences
+    from .hlm_entry import entry_sentence
+
+    lines = rule_sentences(case.expected, fit, design)
+    entry = entry_sentence(fit, design)
+    return (["df rules of this case's programs:"] if lines or entry else []) + lines + ([entry] if entry else [])
+
+
+def consistency_checks(findings: list[Finding]) -> list[str]:
+    """A consistency-only block: what its printout says about itself, with the numbers."""
+    checks = [f for f in findings if not f.boundary]
+    flags = [f for f in findings if f.boundary]
+    if not checks and not flags:
+        return ["no engine values (the data is not public) and no printout check applies to this block"]
+    held = sum(f.ok for f in checks)
+    out = [f"printout checks (no data, so no engine values): {held} of {len(checks)} hold"]
+    for f in checks:
+        rng = f"{f.low:.6g}" if f.low == f.high else f"{f.low:.6g} .. {f.high:.6g}"
+        out.append(f"  {'holds' if f.ok else 'FAILS'}  {f.where}: {f.check}; printed {f.printed}, expected {rng}")
+    out += [f"  boundary  {f.where} = {f.printed}: {f.check}" for f in flags]
     return out

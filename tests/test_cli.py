@@ -53,8 +53,10 @@ def test_a_wrong_reference_value_exits_1_and_is_named(case_dir, tmp_path, capsys
     assert [(v["name"], v["quantity"]) for v in bad] == [("(Intercept)", "estimate")]
     assert bad[0]["lre"] < 3.0 and bad[0]["line"] == 28
     diag = json.loads((out / "report.json").read_text())["cases"][0]["blocks"][0]["diagnoses"]
-    assert [d["kind"] for d in diag] == ["unexplained"] and "466.746" in diag[0]["text"]
-    assert "unexplained" in md
+    # the printed t contradicts the changed estimate: named as a transcription error, with the numbers
+    assert [d["kind"] for d in diag] == ["transcription error"] and "466.746" in diag[0]["text"]
+    assert diag[0]["text"].startswith("the printout contradicts itself: t = ")
+    assert "transcription error" in md
 
 
 def test_one_invalid_case_never_stops_the_run(case_dir, tmp_path, capsys):
