@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from ...errors import ModelError
 from .hetero import AnteDependence, Diagonal, HeteroAutoRegressive, HeteroCompoundSymmetry
-from .structures import (AutoRegressive, CompoundSymmetry, Homogeneous, Structure, StructureName, Toeplitz,
-                         Unstructured)
+from .structures import AutoRegressive, CompoundSymmetry, Homogeneous, Structure, StructureName, Toeplitz, Unstructured
 
 CLASSES: dict[StructureName, type[Structure]] = {
     StructureName.UN: Unstructured, StructureName.CS: CompoundSymmetry, StructureName.CSH: HeteroCompoundSymmetry,

@@ -11,7 +11,6 @@ import numpy as np
 
 from .blocks import Blocks
 from .criterion import unprofiled
-from .parameters import complex_jacobian
 from .structures import Structure
 
 
@@ -20,15 +19,19 @@ def _covs(structure: Structure, nat: np.ndarray, n_groups: int) -> list[np.ndarr
     return [structure.from_natural(nat[g * m:(g + 1) * m]) for g in range(n_groups)]
 
 
-def natural_gradient(blocks: Blocks, structure: Structure, nat: np.ndarray, reml: bool) -> np.ndarray:
-    """Gradient of -2 log-likelihood (beta profiled) in the natural-scale parameters."""
+def natural_gradient(blocks: Blocks, structure: Structure, nat: np.ndarray, reml: bool,
+                     jacobians: list[np.ndarray] | None = None) -> np.ndarray:
+    """Gradient of -2 log-likelihood (beta profiled) in the natural-scale parameters.
+
+    ``jacobians`` (per group, of :meth:`Structure.natural_jacobian`) may be passed where they are constant.
+    """
     ev = unprofiled(blocks, _covs(structure, nat, blocks.n_groups), reml, gradient=True)
     if ev.grads is None:
         return np.full(len(nat), np.nan)
     m = structure.n_natural
     out = np.zeros(len(nat))
     for g in range(blocks.n_groups):
-        J = complex_jacobian(structure.from_natural, nat[g * m:(g + 1) * m])
+        J = jacobians[g] if jacobians is not None else structure.natural_jacobian(nat[g * m:(g + 1) * m])
         out[g * m:(g + 1) * m] = np.tensordot(ev.grads[g], J, axes=([0, 1], [0, 1]))
     return out
 
@@ -42,13 +45,16 @@ def natural_hessian(blocks: Blocks, structure: Structure, nat: np.ndarray, reml:
     """Hessian of -2 log-likelihood in the natural-scale parameters (central differences of the gradient)."""
     nat = np.asarray(nat, dtype=float)
     H = np.zeros((len(nat), len(nat)))
+    m = structure.n_natural
+    jac = [structure.natural_jacobian(nat[g * m:(g + 1) * m]) for g in range(blocks.n_groups)] \
+        if structure.natural_linear else None
     for i in range(len(nat)):
         h = 1e-5 * max(abs(nat[i]), 1e-3)
         up, down = nat.copy(), nat.copy()
         up[i] += h
         down[i] -= h
-        H[:, i] = (natural_gradient(blocks, structure, up, reml) - natural_gradient(blocks, structure, down, reml)) \
-            / (2 * h)
+        H[:, i] = (natural_gradient(blocks, structure, up, reml, jac)
+                   - natural_gradient(blocks, structure, down, reml, jac)) / (2 * h)
     return (H + H.T) / 2
 
 

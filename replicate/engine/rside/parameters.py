@@ -10,21 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .complexstep import complex_jacobian
 from .structures import Structure
 
-STEP = 1e-30
-
-
-def complex_jacobian(fun, x: np.ndarray) -> np.ndarray:
-    """d fun(x) / dx by complex step: an array of fun's shape plus len(x)."""
-    x = np.asarray(x, dtype=float)
-    base = np.asarray(fun(x.astype(complex)))
-    out = np.zeros(base.shape + (len(x),))
-    for t in range(len(x)):
-        xc = x.astype(complex)
-        xc[t] += 1j * STEP
-        out[..., t] = np.imag(np.asarray(fun(xc))) / STEP
-    return out
+__all__ = ["GroupedParameters", "complex_jacobian"]
 
 
 class GroupedParameters:
@@ -56,7 +45,13 @@ class GroupedParameters:
         for g, sl in enumerate(self.slices):
             if sl.stop == sl.start:
                 continue
-            J = complex_jacobian(lambda x, g=g: self._block(g, x), theta[sl])
+            part = theta[sl]
+            if g == 0:
+                J = self.structure.jacobian(part)
+            else:
+                scale = np.exp(part[0])
+                rel = self.structure.relative(part[1:])
+                J = np.concatenate([scale * rel[..., None], scale * self.structure.jacobian(part[1:])], axis=2)
             out[sl] = np.tensordot(grads[g], J, axes=([0, 1], [0, 1]))
         return out
 

@@ -18,6 +18,8 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from .complexstep import complex_jacobian
+
 
 class StructureName(str, enum.Enum):
     """Structure names, as mmrm spells them (SAS TYPE= in :data:`SAS_TYPE`)."""
@@ -96,9 +98,20 @@ class Structure(ABC):
     def from_natural(self, nat: np.ndarray) -> np.ndarray:
         """k x k covariance from natural-scale parameters."""
 
+    #: True where :meth:`from_natural` is linear in the natural parameters (its Jacobian is constant).
+    natural_linear = False
+
     def start(self) -> np.ndarray:
         """Starting values: independence with equal variances."""
         return np.zeros(self.n_theta)
+
+    def jacobian(self, theta: np.ndarray) -> np.ndarray:
+        """d relative(theta) / d theta: k x k x n_theta (complex step unless a structure knows better)."""
+        return complex_jacobian(self.relative, theta)
+
+    def natural_jacobian(self, nat: np.ndarray) -> np.ndarray:
+        """d from_natural(nat) / d nat: k x k x n_natural."""
+        return complex_jacobian(self.from_natural, nat)
 
     @property
     def n_natural(self) -> int:
@@ -125,6 +138,7 @@ class Unstructured(Structure):
     """UN: every variance and covariance free; theta is a Cholesky factor with L[0,0] = 1, log diagonal."""
 
     name = StructureName.UN
+    natural_linear = True
 
     @property
     def n_theta(self) -> int:
@@ -144,6 +158,21 @@ class Unstructured(Structure):
     def relative(self, theta):
         L = self._cholesky(theta)
         return L @ L.T
+
+    def jacobian(self, theta):
+        """dC = dL L' + L dL', one lower-triangular entry of L at a time."""
+        theta = np.asarray(theta, dtype=float)
+        k = self.k
+        L = self._cholesky(theta)
+        rows, cols = np.tril_indices(k)
+        rows, cols = rows[1:], cols[1:]  # L[0, 0] is fixed at 1
+        J = np.zeros((k, k, len(rows)))
+        for t, (i, j) in enumerate(zip(rows, cols)):
+            d = np.exp(theta[t]) if i == j else 1.0
+            # C[a, b] = sum_c L[a, c] L[b, c]: entry (i, j) of L enters row/column i
+            J[i, :, t] += d * L[:, j]
+            J[:, i, t] += d * L[:, j]
+        return J
 
     def labels(self):
         return tuple(f"UN({i + 1},{j + 1})" for i in range(self.k) for j in range(i + 1))
@@ -167,6 +196,7 @@ class CompoundSymmetry(Structure):
     """CS: V = Residual * I + CS * J (SAS's parameters CS and Residual)."""
 
     name = StructureName.CS
+    natural_linear = True
 
     @property
     def n_theta(self) -> int:
@@ -234,6 +264,7 @@ class Toeplitz(Structure):
     """TOEP: one covariance per lag; theta are the partial autocorrelations (atanh), so V stays positive definite."""
 
     name = StructureName.TOEP
+    natural_linear = True
 
     @property
     def n_theta(self) -> int:
@@ -267,6 +298,7 @@ class Homogeneous(Structure):
     """VC in a REPEATED statement: independent visits with one variance (SAS's Residual)."""
 
     name = StructureName.VC
+    natural_linear = True
 
     @property
     def n_theta(self) -> int:

@@ -33,7 +33,7 @@ def _dense_m2ll(d, X, V_of_group, reml, weights):
     """-2 log-likelihood (beta profiled) with a dense block-diagonal V."""
     n = len(d)
     V = np.zeros((n, n))
-    for s, rows in d.groupby("id").indices.items():
+    for rows in d.groupby("id").indices.values():
         Vg = V_of_group[int(d["g"].iloc[rows[0]])]
         v = d["visit"].to_numpy()[rows]
         V[np.ix_(rows, rows)] = Vg[np.ix_(v, v)]

@@ -105,3 +105,14 @@ def test_unknown_structure_says_which_exist():
     with pytest.raises(ModelError, match="not implemented"):
         structure_name("fa0(2)")
     assert structure_name("ARH(1)") is StructureName.ARH1
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_jacobians_agree_with_complex_step_and_linearity_flag_holds(name):
+    s = make_structure(name, 5)
+    rng = np.random.default_rng(4)
+    theta = rng.normal(scale=0.5, size=s.n_theta)
+    assert np.allclose(s.jacobian(theta), complex_jacobian(s.relative, theta), atol=1e-12)
+    if s.natural_linear:
+        nat = s.natural(theta, 2.0)
+        assert np.allclose(s.natural_jacobian(nat), s.natural_jacobian(nat * 0.5 + 0.1))
