@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from ...errors import ModelError
-from .hetero import AnteDependence, Diagonal, HeteroAutoRegressive, HeteroCompoundSymmetry
+from .hetero import AnteDependence, Diagonal, HeteroAutoRegressive, HeteroCompoundSymmetry, HeteroToeplitz
 from .structures import AutoRegressive, CompoundSymmetry, Homogeneous, Structure, StructureName, Toeplitz, Unstructured
 
 CLASSES: dict[StructureName, type[Structure]] = {
     StructureName.UN: Unstructured, StructureName.CS: CompoundSymmetry, StructureName.CSH: HeteroCompoundSymmetry,
     StructureName.AR1: AutoRegressive, StructureName.ARH1: HeteroAutoRegressive, StructureName.TOEP: Toeplitz,
+    StructureName.TOEPH: HeteroToeplitz,
     StructureName.DIAG: Diagonal, StructureName.VC: Homogeneous, StructureName.ANTE1: AnteDependence,
 }
 

@@ -1,4 +1,4 @@
-"""Structures with a variance per visit: CSH, ARH(1), UN(1) (diagonal) and ANTE(1).
+"""Structures with a variance per visit: CSH, ARH(1), TOEPH, UN(1) (diagonal) and ANTE(1).
 
 theta starts with the log standard deviations of visits 2 .. k relative to visit 1 (whose variance
 is the profiled scale), then the structure's correlation parameters. SAS labels the variances
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .structures import Structure, StructureName, cs_rho, cs_theta, lag_matrix, rel_sd
+from .structures import Structure, StructureName, cs_rho, cs_theta, lag_matrix, levinson, rel_sd
 
 
 class _Heterogeneous(Structure):
@@ -147,3 +147,36 @@ class AnteDependence(_Heterogeneous):
 
     def _corr_labels(self):
         return tuple(f"Rho({j + 1})" for j in range(self.k - 1))
+
+
+class HeteroToeplitz(_Heterogeneous):
+    """TOEPH: variances per visit, one correlation per lag (partial autocorrelations as parameters)."""
+
+    name = StructureName.TOEPH
+
+    @property
+    def n_corr(self) -> int:
+        return self.k - 1
+
+    def _acf(self, tc):
+        return [1.0] + levinson([np.tanh(t) for t in tc])
+
+    def _toeplitz(self, acf):
+        D = lag_matrix(self.k)
+        out = np.zeros((self.k, self.k), dtype=np.result_type(*acf, float))
+        for i in range(self.k):
+            for j in range(self.k):
+                out[i, j] = acf[D[i, j]]
+        return out
+
+    def _corr(self, tc):
+        return self._toeplitz(self._acf(tc))
+
+    def _corr_natural(self, tc):
+        return self._acf(tc)[1:]
+
+    def _corr_from_natural(self, cn):
+        return self._toeplitz([1.0] + list(cn))
+
+    def _corr_labels(self):
+        return tuple(f"TOEPH({h})" for h in range(1, self.k))

@@ -30,6 +30,7 @@ class StructureName(str, enum.Enum):
     AR1 = "ar1"
     ARH1 = "ar1h"
     TOEP = "toep"
+    TOEPH = "toeph"
     DIAG = "diag"
     VC = "vc"
     ANTE1 = "adh"
@@ -37,7 +38,7 @@ class StructureName(str, enum.Enum):
 
 SAS_TYPE = {
     StructureName.UN: "UN", StructureName.CS: "CS", StructureName.CSH: "CSH", StructureName.AR1: "AR(1)",
-    StructureName.ARH1: "ARH(1)", StructureName.TOEP: "TOEP", StructureName.DIAG: "UN(1)",
+    StructureName.ARH1: "ARH(1)", StructureName.TOEP: "TOEP", StructureName.TOEPH: "TOEPH", StructureName.DIAG: "UN(1)",
     StructureName.VC: "VC", StructureName.ANTE1: "ANTE(1)",
 }
 

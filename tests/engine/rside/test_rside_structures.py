@@ -13,7 +13,7 @@ from replicate.errors import ModelError
 ALL = list(StructureName)
 COUNTS = {  # natural-scale parameters over k visits (SAS's count)
     StructureName.UN: lambda k: k * (k + 1) // 2, StructureName.CS: lambda k: 2, StructureName.CSH: lambda k: k + 1,
-    StructureName.AR1: lambda k: 2, StructureName.ARH1: lambda k: k + 1, StructureName.TOEP: lambda k: k,
+    StructureName.AR1: lambda k: 2, StructureName.ARH1: lambda k: k + 1, StructureName.TOEP: lambda k: k, StructureName.TOEPH: lambda k: 2 * k - 1,
     StructureName.DIAG: lambda k: k, StructureName.VC: lambda k: 1, StructureName.ANTE1: lambda k: 2 * k - 1,
 }
 
@@ -61,6 +61,9 @@ def test_cs_csh_toep_ante_labels_and_entries():
     toep = make_structure("toep", 3)
     assert toep.labels() == ("TOEP(2)", "TOEP(3)", "Residual")
     assert np.allclose(toep.from_natural(np.array([2.0, 1.0, 4.0])), [[4, 2, 1], [2, 4, 2], [1, 2, 4]])
+    toeph = make_structure("toeph", 3)
+    assert toeph.labels() == ("Var(1)", "Var(2)", "Var(3)", "TOEPH(1)", "TOEPH(2)")
+    assert toeph.from_natural(np.array([1.0, 4.0, 9.0, 0.5, 0.2]))[0, 2] == pytest.approx(3 * 0.2)
     ante = make_structure("ANTE(1)", 3)
     V = ante.from_natural(np.array([1.0, 4.0, 9.0, 0.5, 0.2]))
     assert V[0, 2] == pytest.approx(1 * 3 * 0.5 * 0.2)

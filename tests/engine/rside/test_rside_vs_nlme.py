@@ -2,7 +2,7 @@
 
 nlme's equivalents (visit POSITION ``idx`` as the covariate): UN = corSymm + varIdent, CS =
 corCompSymm, AR(1) = corAR1, CSH/ARH(1) = those + varIdent, TOEP = corARMA(p = k - 1),
-UN(1) = varIdent alone. The R code is constant; data go to R as values.
+TOEPH = corARMA + varIdent, UN(1) = varIdent alone. The R code is constant; data go to R as values.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ function(d, fixed, struct, sid, method) {
   cor <- switch(struct,
     us = nlme::corSymm(form = ~ idx | subj), csh = , cs = nlme::corCompSymm(form = ~ idx | subj),
     ar1h = , ar1 = nlme::corAR1(form = ~ idx | subj), ar1time = nlme::corAR1(form = ~ time | subj),
-    toep = nlme::corARMA(form = ~ idx | subj, p = k - 1), NULL)
-  w <- switch(struct, us = , csh = , ar1h = , diag = nlme::varIdent(form = ~ 1 | idx),
+    toeph = , toep = nlme::corARMA(form = ~ idx | subj, p = k - 1), NULL)
+  w <- switch(struct, us = , csh = , ar1h = , toeph = , diag = nlme::varIdent(form = ~ 1 | idx),
     diaggroup = nlme::varIdent(form = ~ 1 | idx * grp), wcs = nlme::varFixed(~ invw), NULL)
   if (struct == "wcs") cor <- nlme::corCompSymm(form = ~ idx | subj)
   f <- nlme::gls(stats::as.formula(fixed), data = d, correlation = cor, weights = w, method = method,
@@ -71,7 +71,7 @@ def _check(fit, ref, digits_ll=6, digits=5):
         assert np.allclose(fit.R[0], V, rtol=10.0 ** -digits, atol=10.0 ** -digits * np.max(np.abs(V)))
 
 
-@pytest.mark.parametrize("struct", ["us", "cs", "ar1", "csh", "ar1h", "toep", "diag"])
+@pytest.mark.parametrize("struct", ["us", "cs", "ar1", "csh", "ar1h", "toep", "toeph", "diag"])
 def test_orthodont_against_gls(struct):
     ro = need_r("nlme")
     d = _orthodont()
