@@ -21,6 +21,7 @@ from .result import CovParm, RsideFit
 from .structures import SAS_TYPE, Structure
 
 BIG = 1e30
+RESTARTS = 3
 GRADIENT_TOL = 1e-3
 
 
@@ -36,8 +37,35 @@ class Optimum:
     message: str
 
 
+def residual_covariance(blocks: Blocks) -> np.ndarray:
+    """k x k covariance of OLS residuals by visit, from the available pairs (for starting values)."""
+    k, p = blocks.k, blocks.p
+    A = sum(np.einsum("aaij->ij", pat.S) for pat in blocks.patterns)
+    try:
+        beta = np.linalg.solve(A[:p, :p], A[:p, p])
+    except np.linalg.LinAlgError:
+        return np.eye(k)
+    u = np.concatenate([-beta, [1.0]])
+    cov = np.zeros((k, k))
+    cnt = np.zeros((k, k))
+    for pat in blocks.patterns:
+        ix = np.ix_(pat.visits, pat.visits)
+        cov[ix] += np.einsum("abij,i,j->ab", pat.S, u, u)
+        cnt[ix] += pat.count
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = np.where(cnt > 1, cov / np.maximum(cnt - 1, 1), 0.0)
+    d = np.diag(cov).copy()
+    d[~(d > 0)] = max(float(np.nanmean(d[d > 0])) if np.any(d > 0) else 1.0, 1e-12)
+    np.fill_diagonal(cov, d)
+    return cov
+
+
 def optimize_structure(blocks: Blocks, params: GroupedParameters, reml: bool) -> Optimum:
-    """Minimize the profiled -2 log-likelihood over ``params``."""
+    """Minimize the profiled -2 log-likelihood over ``params``, from OLS-residual starting values.
+
+    L-BFGS-B may stop early on a flat ridge (a correlation near +/-1, a variance near 0): it is
+    restarted from where it stopped, up to :data:`RESTARTS` times, while that still lowers the criterion.
+    """
 
     def fun(theta):
         ev = profiled(blocks, params.blocks(theta), reml, gradient=True)
@@ -45,15 +73,25 @@ def optimize_structure(blocks: Blocks, params: GroupedParameters, reml: bool) ->
             return BIG, np.zeros_like(theta)
         return ev.value, params.gradient(theta, ev.grads)
 
-    x0 = params.start()
+    x0 = params.start_from(residual_covariance(blocks))
+    if not fun(x0)[0] < BIG:
+        x0 = params.start()
     if params.size == 0:
         value = fun(x0)[0]
         return Optimum(x0, value, bool(value < BIG), 0, 1, "no parameters to optimize")
-    res = optimize.minimize(fun, x0, jac=True, method="L-BFGS-B",
-                            options={"maxiter": 10000, "maxfun": 20000, "ftol": 1e-15, "gtol": 1e-9,
-                                     "maxcor": 30})
-    return Optimum(res.x, float(res.fun), bool(res.success or res.nit > 0), int(res.nit), int(res.nfev),
-                   str(res.message))
+    nit = nfev = 0
+    best = None
+    for _ in range(1 + RESTARTS):
+        res = optimize.minimize(fun, x0 if best is None else best.x, jac=True, method="L-BFGS-B",
+                                options={"maxiter": 10000, "maxfun": 20000, "ftol": 1e-15, "gtol": 1e-9,
+                                         "maxcor": 30})
+        nit, nfev = nit + int(res.nit), nfev + int(res.nfev)
+        improved = best is None or res.fun < best.fun - 1e-10 * (1 + abs(best.fun))
+        if best is None or res.fun < best.fun:
+            best = res
+        if not improved or np.max(np.abs(res.jac)) < 1e-6:
+            break
+    return Optimum(best.x, float(best.fun), bool(best.fun < BIG), nit, nfev, str(best.message))
 
 
 def _correlation(V: np.ndarray) -> np.ndarray:

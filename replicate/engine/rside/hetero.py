@@ -24,6 +24,13 @@ class _Heterogeneous(Structure):
     def _corr(self, tc):
         raise NotImplementedError
 
+    def start_from(self, cov):
+        out = self.start()
+        d = np.diag(cov)
+        if np.all(d > 0):
+            out[: self.k - 1] = 0.5 * np.log(d[1:] / d[0])
+        return out
+
     def relative(self, theta):
         sd = rel_sd(theta[: self.k - 1])
         return sd[:, None] * self._corr(theta[self.k - 1:]) * sd[None, :]

@@ -30,6 +30,11 @@ class GroupedParameters:
         s = self.structure.start()
         return np.concatenate([s] + [np.concatenate([[0.0], s]) for _ in range(1, self.n_groups)])
 
+    def start_from(self, cov: np.ndarray) -> np.ndarray:
+        """Starting values from a k x k covariance, the same for every group level."""
+        s = self.structure.start_from(cov)
+        return np.concatenate([s] + [np.concatenate([[0.0], s]) for _ in range(1, self.n_groups)])
+
     def _block(self, g: int, part):
         if g == 0:
             return self.structure.relative(part)

@@ -106,6 +106,10 @@ class Structure(ABC):
         """Starting values: independence with equal variances."""
         return np.zeros(self.n_theta)
 
+    def start_from(self, cov: np.ndarray) -> np.ndarray:
+        """Starting values near the k x k covariance ``cov`` (of OLS residuals); :meth:`start` by default."""
+        return self.start()
+
     def jacobian(self, theta: np.ndarray) -> np.ndarray:
         """d relative(theta) / d theta: k x k x n_theta (complex step unless a structure knows better)."""
         return complex_jacobian(self.relative, theta)
@@ -159,6 +163,15 @@ class Unstructured(Structure):
     def relative(self, theta):
         L = self._cholesky(theta)
         return L @ L.T
+
+    def start_from(self, cov):
+        try:
+            L = np.linalg.cholesky(cov / cov[0, 0])
+        except np.linalg.LinAlgError:
+            return self.start()
+        rows, cols = np.tril_indices(self.k)
+        vals = [np.log(L[i, j]) if i == j else L[i, j] for i, j in zip(rows[1:], cols[1:])]
+        return np.array(vals)
 
     def jacobian(self, theta):
         """dC = dL L' + L dL', one lower-triangular entry of L at a time."""

@@ -127,3 +127,26 @@ def test_group_must_be_constant_within_subject():
     d.loc[d.index[:2], "visit"] = [0, 1]
     with pytest.raises(DataError, match="more than one GROUP"):
         fit_residual(d, "y ~ x", "cs", visit="visit", subject="id", group="g")
+
+
+def test_boundary_is_reported_not_called_converged():
+    """Responses that are a subject constant plus 1e-5 noise: the residual variance sits near 0."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for i in range(40):
+        b = rng.normal()
+        rows += [(i, v, rng.normal(), b + 1e-5 * rng.normal()) for v in range(4)]
+    d = pd.DataFrame(rows, columns=["id", "visit", "x", "y"])
+    fit = fit_residual(d, "y ~ x", "cs", visit="visit", subject="id")
+    assert any("boundary" in m for m in fit.messages)
+    fit = fit_residual(d, "y ~ x", "ar1", visit="visit", subject="id")
+    assert any("correlation near +/-1" in m for m in fit.messages)
+
+
+def test_one_visit_subjects_are_kept_and_reported():
+    d = _data(seed=2, n_subj=40)
+    first = d.groupby("id").head(1).iloc[:5]
+    d = pd.concat([d[~d["id"].isin(first["id"])], first], ignore_index=True)
+    fit = fit_residual(d, "y ~ x", "us", visit="visit", subject="id")
+    assert fit.n_subjects == d["id"].nunique() and fit.n == len(d)
+    assert any("one visit" in m for m in fit.messages)
