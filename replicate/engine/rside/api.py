@@ -7,7 +7,7 @@ import pandas as pd
 
 from ...errors import DataError, FitError
 from .blocks import make_blocks
-from .catalog import make_structure
+from .catalog import SPATIAL, make_structure, structure_name
 from .fit import fit_blocks
 from .result import RsideFit
 
@@ -30,7 +30,8 @@ def fit_residual(data: pd.DataFrame, formula_fixed: str, structure: str = "us", 
         data: one row per observation.
         formula_fixed: fixed effects only, e.g. ``"distance ~ age * Sex"``.
         structure: mmrm's name or SAS's TYPE= (``us``/``UN``, ``cs``, ``csh``, ``ar1``/``AR(1)``,
-            ``ar1h``/``ARH(1)``, ``toep``, ``diag``/``UN(1)``, ``vc``, ``adh``/``ANTE(1)``).
+            ``ar1h``/``ARH(1)``, ``toep``, ``toeph``, ``diag``/``UN(1)``, ``vc``, ``adh``/``ANTE(1)``,
+            ``sp_exp``/``SP(EXP)``: exponential in the visit column's numeric value).
         visit: the repeated factor; its levels (a categorical's order, else sorted values) index
             the covariance by position, as SAS and mmrm do.
         subject: the subject factor (SUBJECT=).
@@ -56,11 +57,21 @@ def fit_residual(data: pd.DataFrame, formula_fixed: str, structure: str = "us", 
     design = build_design(parse_formula(formula_fixed, field="formula", fixed_only=True), frame, weights=weights)
     messages += list(design.messages)
     used = frame.iloc[design.rows]
-    v_codes, v_levels = _codes(used[visit])
+    spatial = structure_name(structure) in SPATIAL
+    coords = None
+    if spatial:
+        times = pd.to_numeric(used[visit], errors="coerce").to_numpy(dtype=float)
+        if not np.all(np.isfinite(times)):
+            raise DataError(f"visit column {visit!r} must be numeric for {structure}: it is the time coordinate",
+                            field="visit")
+        coords, v_codes = np.unique(times, return_inverse=True)
+        v_levels = tuple(f"{c:g}" for c in coords)
+    else:
+        v_codes, v_levels = _codes(used[visit])
     s_codes, _ = _codes(used[subject])
     g_codes, g_levels = _codes(used[group]) if group else (None, None)
     blocks = make_blocks(design.X, design.y, s_codes, v_codes, len(v_levels), g_codes, design.weights)
     if blocks.n <= blocks.p:
         raise FitError(f"{blocks.n} observations for {blocks.p} fixed effects", field="formula")
-    return fit_blocks(blocks, make_structure(structure, len(v_levels)), method, design.fixed_names, v_levels,
+    return fit_blocks(blocks, make_structure(structure, len(v_levels), coords), method, design.fixed_names, v_levels,
                       g_levels, tuple(messages))

@@ -34,12 +34,13 @@ class StructureName(str, enum.Enum):
     DIAG = "diag"
     VC = "vc"
     ANTE1 = "adh"
+    SP_EXP = "sp_exp"
 
 
 SAS_TYPE = {
     StructureName.UN: "UN", StructureName.CS: "CS", StructureName.CSH: "CSH", StructureName.AR1: "AR(1)",
     StructureName.ARH1: "ARH(1)", StructureName.TOEP: "TOEP", StructureName.TOEPH: "TOEPH", StructureName.DIAG: "UN(1)",
-    StructureName.VC: "VC", StructureName.ANTE1: "ANTE(1)",
+    StructureName.VC: "VC", StructureName.ANTE1: "ANTE(1)", StructureName.SP_EXP: "SP(EXP)",
 }
 
 

@@ -60,7 +60,7 @@ def test_engine_criterion_equals_dense_at_random_parameters(name, reml, weighted
     X = np.column_stack([np.ones(len(d)), d["x"], d["visit"] == 1])
     w = d["w"].to_numpy() if weighted else None
     blocks = make_blocks(X, d["y"].to_numpy(), d["id"].to_numpy(), d["visit"].to_numpy(), K, d["g"].to_numpy(), w)
-    s = make_structure(name, K)
+    s = make_structure(name, K, coords=np.array([0.0, 1.0, 3.0, 7.5]))
     gp = GroupedParameters(s, 2)
     rng = np.random.default_rng(3)
     theta = rng.normal(scale=0.5, size=gp.size)

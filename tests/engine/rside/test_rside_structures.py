@@ -14,14 +14,14 @@ ALL = list(StructureName)
 COUNTS = {  # natural-scale parameters over k visits (SAS's count)
     StructureName.UN: lambda k: k * (k + 1) // 2, StructureName.CS: lambda k: 2, StructureName.CSH: lambda k: k + 1,
     StructureName.AR1: lambda k: 2, StructureName.ARH1: lambda k: k + 1, StructureName.TOEP: lambda k: k, StructureName.TOEPH: lambda k: 2 * k - 1,
-    StructureName.DIAG: lambda k: k, StructureName.VC: lambda k: 1, StructureName.ANTE1: lambda k: 2 * k - 1,
+    StructureName.DIAG: lambda k: k, StructureName.SP_EXP: lambda k: 2, StructureName.VC: lambda k: 1, StructureName.ANTE1: lambda k: 2 * k - 1,
 }
 
 
 @pytest.mark.parametrize("name", ALL)
 @pytest.mark.parametrize("k", [2, 4, 6])
 def test_counts_positive_definite_and_round_trip(name, k):
-    s = make_structure(name, k)
+    s = make_structure(name, k, coords=np.cumsum(np.arange(1.0, k + 1)))
     assert s.n_natural == COUNTS[name](k)
     assert s.n_theta == s.n_natural - 1  # the scale is profiled
     rng = np.random.default_rng(k)
@@ -112,10 +112,19 @@ def test_unknown_structure_says_which_exist():
 
 @pytest.mark.parametrize("name", ALL)
 def test_jacobians_agree_with_complex_step_and_linearity_flag_holds(name):
-    s = make_structure(name, 5)
+    s = make_structure(name, 5, coords=np.array([0.0, 1.0, 2.5, 6.0, 7.0]))
     rng = np.random.default_rng(4)
     theta = rng.normal(scale=0.5, size=s.n_theta)
     assert np.allclose(s.jacobian(theta), complex_jacobian(s.relative, theta), atol=1e-12)
     if s.natural_linear:
         nat = s.natural(theta, 2.0)
         assert np.allclose(s.natural_jacobian(nat), s.natural_jacobian(nat * 0.5 + 0.1))
+
+
+def test_spatial_exponential_uses_time_distances():
+    s = make_structure("SP(EXP)", 3, coords=np.array([2.0, 3.0, 9.0]))
+    V = s.from_natural(np.array([4.0, 2.0]))
+    assert V[0, 2] == pytest.approx(2.0 * np.exp(-7.0 / 4.0))
+    assert s.labels() == ("SP(EXP)", "Residual")
+    with pytest.raises(ValueError, match="coordinate"):
+        make_structure("sp_exp", 3)

@@ -22,6 +22,7 @@ function(d, fixed, struct, sid, method) {
   cor <- switch(struct,
     us = nlme::corSymm(form = ~ idx | subj), csh = , cs = nlme::corCompSymm(form = ~ idx | subj),
     ar1h = , ar1 = nlme::corAR1(form = ~ idx | subj), ar1time = nlme::corAR1(form = ~ time | subj),
+    spexp = nlme::corExp(form = ~ time | subj),
     toeph = , toep = nlme::corARMA(form = ~ idx | subj, p = k - 1), NULL)
   w <- switch(struct, us = , csh = , ar1h = , toeph = , diag = nlme::varIdent(form = ~ 1 | idx),
     diaggroup = nlme::varIdent(form = ~ 1 | idx * grp), wcs = nlme::varFixed(~ invw), NULL)
@@ -129,3 +130,11 @@ def test_weights_against_varfixed():
     fit = fit_residual(d, "distance ~ age * Sex", "cs", visit="idx", subject="subj", weights="w")
     ll, beta, se, _ = _nlme(ro, d, "distance ~ age * Sex", "wcs", _full_subject(d, 4))
     _check(fit, (ll, beta, se, np.zeros(1)))
+
+
+def test_spatial_exponential_on_age_against_corexp():
+    ro = need_r("nlme")
+    d = _autism()
+    fit = fit_residual(d, "vsae ~ age * sicd", "SP(EXP)", visit="age", subject="subj")
+    assert fit.converged
+    _check(fit, _nlme(ro, d, "vsae ~ age * sicd", "spexp", _full_subject(d, 5)))
