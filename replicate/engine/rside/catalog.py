@@ -38,6 +38,6 @@ def structure_name(text: str | StructureName) -> StructureName:
 def make_structure(name: str | StructureName, k: int, coords=None) -> Structure:
     """The structure ``name`` over ``k`` visits (``coords``: the visits' time values, for SP(EXP))."""
     key = structure_name(name)
-    if key in SPATIAL:
-        return CLASSES[key](k, coords)
+    if key is StructureName.SP_EXP:
+        return SpatialExponential(k, coords)
     return CLASSES[key](k)

@@ -91,6 +91,7 @@ def optimize_structure(blocks: Blocks, params: GroupedParameters, reml: bool) ->
             best = res
         if not improved or np.max(np.abs(res.jac)) < 1e-6:
             break
+    assert best is not None
     return Optimum(best.x, float(best.fun), bool(best.fun < BIG), nit, nfev, str(best.message))
 
 

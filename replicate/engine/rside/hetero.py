@@ -15,7 +15,10 @@ from .structures import Structure, StructureName, cs_rho, cs_theta, lag_matrix, 
 class _Heterogeneous(Structure):
     """Shared part: relative standard deviations and a correlation matrix."""
 
-    n_corr = 0
+    @property
+    def n_corr(self) -> int:
+        """Number of correlation parameters after the k - 1 log standard deviations."""
+        return 0
 
     @property
     def n_theta(self) -> int:
@@ -93,7 +96,10 @@ class HeteroAutoRegressive(_Heterogeneous):
     """ARH(1): variances per visit, correlation rho^|i-j| by position."""
 
     name = StructureName.ARH1
-    n_corr = 1
+
+    @property
+    def n_corr(self) -> int:
+        return 1
 
     def _corr(self, tc):
         return np.tanh(tc[0]) ** lag_matrix(self.k)
