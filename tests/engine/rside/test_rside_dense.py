@@ -150,3 +150,13 @@ def test_one_visit_subjects_are_kept_and_reported():
     fit = fit_residual(d, "y ~ x", "us", visit="visit", subject="id")
     assert fit.n_subjects == d["id"].nunique() and fit.n == len(d)
     assert any("one visit" in m for m in fit.messages)
+
+
+@pytest.mark.parametrize("method", ["REML", "ML"])
+def test_observed_information_se_of_a_single_variance_has_its_closed_form(method):
+    """Independent errors: -2l = nu log s2 + rss / s2, so Var(s2_hat) = 2 s2^2 / nu (nu = N - p or N)."""
+    d = _data(seed=4, n_subj=50)
+    fit = fit_residual(d, "y ~ x", "vc", visit="visit", subject="id", method=method)
+    res = fit.covparm("Residual")
+    nu = fit.n - len(fit.beta) if method == "REML" else fit.n
+    assert res.se == pytest.approx(res.estimate * np.sqrt(2.0 / nu), rel=1e-6)
