@@ -1,0 +1,195 @@
+"""Structures with a variance per visit: CSH, ARH(1), TOEPH, UN(1) (diagonal) and ANTE(1).
+
+theta starts with the log standard deviations of visits 2 .. k relative to visit 1 (whose variance
+is the profiled scale), then the structure's correlation parameters. SAS labels the variances
+``Var(1)`` .. ``Var(k)`` (``UN(j,j)`` for TYPE=UN(1)).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .structures import Structure, StructureName, cs_rho, cs_theta, lag_matrix, levinson, rel_sd
+
+
+class _Heterogeneous(Structure):
+    """Shared part: relative standard deviations and a correlation matrix."""
+
+    @property
+    def n_corr(self) -> int:
+        """Number of correlation parameters after the k - 1 log standard deviations."""
+        return 0
+
+    @property
+    def n_theta(self) -> int:
+        return self.k - 1 + self.n_corr
+
+    def _corr(self, tc):
+        raise NotImplementedError
+
+    def start_from(self, cov):
+        out = self.start()
+        d = np.diag(cov)
+        if np.all(d > 0):
+            out[: self.k - 1] = 0.5 * np.log(d[1:] / d[0])
+        return out
+
+    def relative(self, theta):
+        sd = rel_sd(theta[: self.k - 1])
+        return sd[:, None] * self._corr(theta[self.k - 1:]) * sd[None, :]
+
+    def _corr_natural(self, tc) -> list:
+        return []
+
+    def natural(self, theta, scale):
+        sd = rel_sd(theta[: self.k - 1])
+        return np.array(list(scale * sd * sd) + self._corr_natural(theta[self.k - 1:]))
+
+    def _corr_from_natural(self, cn):
+        raise NotImplementedError
+
+    def from_natural(self, nat):
+        sd = np.sqrt(nat[: self.k])
+        return sd[:, None] * self._corr_from_natural(nat[self.k:]) * sd[None, :]
+
+    def labels(self):
+        return tuple(f"Var({j + 1})" for j in range(self.k)) + self._corr_labels()
+
+    def _corr_labels(self) -> tuple[str, ...]:
+        return ()
+
+    def correlation_labels(self):
+        return tuple(range(self.k, self.k + self.n_corr))
+
+
+class HeteroCompoundSymmetry(_Heterogeneous):
+    """CSH: variances per visit and one common correlation."""
+
+    name = StructureName.CSH
+
+    @property
+    def n_corr(self) -> int:
+        return 1 if self.k > 1 else 0
+
+    def start(self):
+        out = np.zeros(self.n_theta)
+        if self.k > 1:
+            out[-1] = cs_theta(0.0, self.k)
+        return out
+
+    def _corr(self, tc):
+        rho = cs_rho(tc[0], self.k) if self.k > 1 else 0.0
+        return (1.0 - rho) * np.eye(self.k) + rho * np.ones((self.k, self.k))
+
+    def _corr_natural(self, tc):
+        return [cs_rho(tc[0], self.k)] if self.k > 1 else []
+
+    def _corr_from_natural(self, cn):
+        rho = cn[0] if self.k > 1 else 0.0
+        return (1.0 - rho) * np.eye(self.k) + rho * np.ones((self.k, self.k))
+
+    def _corr_labels(self):
+        return ("CSH",) if self.k > 1 else ()
+
+
+class HeteroAutoRegressive(_Heterogeneous):
+    """ARH(1): variances per visit, correlation rho^|i-j| by position."""
+
+    name = StructureName.ARH1
+
+    @property
+    def n_corr(self) -> int:
+        return 1
+
+    def _corr(self, tc):
+        return np.tanh(tc[0]) ** lag_matrix(self.k)
+
+    def _corr_natural(self, tc):
+        return [np.tanh(tc[0])]
+
+    def _corr_from_natural(self, cn):
+        return cn[0] ** lag_matrix(self.k)
+
+    def _corr_labels(self):
+        return ("ARH(1)",)
+
+
+class Diagonal(_Heterogeneous):
+    """UN(1): independent visits, one variance per visit (nlme: varIdent alone)."""
+
+    name = StructureName.DIAG
+
+    def _corr(self, tc):
+        return np.eye(self.k)
+
+    def _corr_from_natural(self, cn):
+        return np.eye(self.k, dtype=np.asarray(cn).dtype if len(cn) else float)
+
+    def labels(self):
+        return tuple(f"UN({j + 1},{j + 1})" for j in range(self.k))
+
+
+class AnteDependence(_Heterogeneous):
+    """ANTE(1): variances per visit; corr(i, j) = product of the lag-one correlations rho_i .. rho_(j-1)."""
+
+    name = StructureName.ANTE1
+
+    @property
+    def n_corr(self) -> int:
+        return self.k - 1
+
+    def _chain(self, rhos):
+        k = self.k
+        out = np.zeros((k, k), dtype=np.result_type(*rhos, float) if rhos else float)
+        for i in range(k):
+            out[i, i] = 1.0
+            prod = 1.0
+            for j in range(i + 1, k):
+                prod = prod * rhos[j - 1]
+                out[i, j] = out[j, i] = prod
+        return out
+
+    def _corr(self, tc):
+        return self._chain([np.tanh(t) for t in tc])
+
+    def _corr_natural(self, tc):
+        return [np.tanh(t) for t in tc]
+
+    def _corr_from_natural(self, cn):
+        return self._chain(list(cn))
+
+    def _corr_labels(self):
+        return tuple(f"Rho({j + 1})" for j in range(self.k - 1))
+
+
+class HeteroToeplitz(_Heterogeneous):
+    """TOEPH: variances per visit, one correlation per lag (partial autocorrelations as parameters)."""
+
+    name = StructureName.TOEPH
+
+    @property
+    def n_corr(self) -> int:
+        return self.k - 1
+
+    def _acf(self, tc):
+        return [1.0] + levinson([np.tanh(t) for t in tc])
+
+    def _toeplitz(self, acf):
+        D = lag_matrix(self.k)
+        out = np.zeros((self.k, self.k), dtype=np.result_type(*acf, float))
+        for i in range(self.k):
+            for j in range(self.k):
+                out[i, j] = acf[D[i, j]]
+        return out
+
+    def _corr(self, tc):
+        return self._toeplitz(self._acf(tc))
+
+    def _corr_natural(self, tc):
+        return self._acf(tc)[1:]
+
+    def _corr_from_natural(self, cn):
+        return self._toeplitz([1.0] + list(cn))
+
+    def _corr_labels(self):
+        return tuple(f"TOEPH({h})" for h in range(1, self.k))

@@ -1,0 +1,88 @@
+"""The result of a repeated-measures fit (frozen)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .structures import StructureName
+
+
+@dataclass(frozen=True)
+class CovParm:
+    """One row of SAS's "Covariance Parameter Estimates".
+
+    Attributes:
+        label: SAS's Cov Parm label (``UN(2,1)``, ``AR(1)``, ``Residual`` ...).
+        group: GROUP= level, or None.
+        estimate: natural-scale estimate.
+        se: observed-information standard error (nan where the Hessian is singular).
+        z: Wald Z = estimate / se.
+        p_value: one-sided (upper) for variances, two-sided otherwise, as SAS prints "Pr Z".
+    """
+
+    label: str
+    group: str | None
+    estimate: float
+    se: float
+    z: float
+    p_value: float
+
+
+@dataclass(frozen=True)
+class RsideFit:
+    """A generalized least squares fit with a residual covariance structure within subjects.
+
+    Attributes:
+        structure: the structure (mmrm's name); sas_type: SAS's TYPE=.
+        method: ``REML`` or ``ML``.
+        converged: the optimizer met its tolerance and the gradient is small.
+        iterations, evaluations: optimizer iterations and criterion evaluations.
+        loglik: log-likelihood (REML: restricted, as nlme's ``logLik(gls)`` defines it).
+        minus2loglik: -2 * loglik.
+        fixed_names, beta, vcov_beta, se_beta: fixed effects (GLS estimates), their model-based covariance.
+        covparms: natural-scale covariance parameters, SAS's labels and order (per group level).
+        covparm_vcov: 2 * inverse Hessian of -2 log-likelihood in those parameters (None if singular).
+        R, R_corr: estimated covariance and correlation over all visits, one per group level.
+        visit_levels, group_levels: level labels in position order.
+        n, n_subjects, n_patterns: observations used, subjects, distinct visit patterns.
+        theta, scale: optimizer parameters and the profiled scale.
+        messages: notes (convergence, boundary, one-visit subjects, dropped rows).
+    """
+
+    structure: StructureName
+    sas_type: str
+    method: str
+    converged: bool
+    iterations: int
+    evaluations: int
+    loglik: float
+    minus2loglik: float
+    fixed_names: tuple[str, ...]
+    beta: np.ndarray
+    vcov_beta: np.ndarray
+    se_beta: np.ndarray
+    covparms: tuple[CovParm, ...]
+    covparm_vcov: np.ndarray | None
+    R: tuple[np.ndarray, ...]
+    R_corr: tuple[np.ndarray, ...]
+    visit_levels: tuple[str, ...]
+    group_levels: tuple[str, ...] | None
+    n: int
+    n_subjects: int
+    n_patterns: int
+    theta: np.ndarray
+    scale: float
+    messages: tuple[str, ...] = ()
+
+    @property
+    def n_covparms(self) -> int:
+        return len(self.covparms)
+
+    def covparm(self, label: str, group: str | None = None) -> CovParm:
+        """The covariance parameter ``label`` (of GROUP= level ``group``)."""
+        for c in self.covparms:
+            if c.label == label and c.group == group:
+                return c
+        raise KeyError(f"no covariance parameter {label!r}" + (f" in group {group!r}" if group else ""))
