@@ -158,6 +158,9 @@ def consistency_checks(findings: list[Finding]) -> list[str]:
     out = [f"printout checks (no data, so no engine values): {held} of {len(checks)} hold"]
     for f in checks:
         rng = f"{f.low:.6g}" if f.low == f.high else f"{f.low:.6g} .. {f.high:.6g}"
-        out.append(f"  {'holds' if f.ok else 'FAILS'}  {f.where}: {f.check}; printed {f.printed}, expected {rng}")
-    out += [f"  boundary  {f.where} = {f.printed}: {f.check}" for f in flags]
+        if f.ok:
+            out.append(f"  holds  {f.where}: {f.check}; printed {f.printed}, expected {rng}")
+        else:
+            out.append(f"  inconsistent: {f.where} = {f.printed}, but {f.check} gives {rng}")
+    out += [f"  {f.where} = {f.printed}: {f.check}" for f in flags]
     return out

@@ -39,6 +39,11 @@ def _say(*parts: str) -> str:
     return "".join(parts)
 
 
+def _printed(quantities: dict[str, Any]) -> dict[str, Any]:
+    """The printed numbers of one row, a per-value tolerance ({value: ..., rtol: ...}) read as its value."""
+    return {k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in quantities.items()}
+
+
 def _fmt(x: float) -> str:
     return f"{x:.5g}"
 
@@ -68,7 +73,7 @@ def self_contradictions(block: dict[str, Any], method: str | None, bad: list[Val
         parts = f.where.split(" ")
         section, quantity, name = parts[0], parts[-1], " ".join(parts[1:-1])
         if section == "fixed" and quantity == "t":
-            q = values["fixed"][name]
+            q = _printed(values["fixed"][name])
             est, se, t = _mid(q.get("estimate")), _mid(q.get("se")), _mid(q.get("t"))
             if None in (est, se, t) or t == 0:
                 continue
@@ -83,7 +88,7 @@ def self_contradictions(block: dict[str, Any], method: str | None, bad: list[Val
                 out.append(((f"fixed {name} t",), _say(f"the printout contradicts itself: estimate / SE = "
                             f"{_fmt(est / se)}, the block says t = {q['t'].text}; a transcription error?")))
         elif section == "fixed" and quantity == "p":
-            q = values["fixed"][name]
+            q = _printed(values["fixed"][name])
             t = _mid(q.get("t"))
             if t is None and _mid(q.get("se")):
                 t = _mid(q.get("estimate")) / _mid(q.get("se"))
@@ -101,7 +106,7 @@ def self_contradictions(block: dict[str, Any], method: str | None, bad: list[Val
                             f"{q['p'].text}; a transcription error?")))
         elif section == "random" and quantity == "variance":
             grp, _, comp = name.partition(" ")
-            q = values["random"][grp] if grp == "Residual" else values["random"][grp][comp]
+            q = _printed(values["random"][grp] if grp == "Residual" else values["random"][grp][comp])
             sd = _mid(q.get("sd"))
             for k, other, need in (("variance", "sd", None if sd is None else sd * sd),
                                    ("sd", "variance", None)):
