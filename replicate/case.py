@@ -12,6 +12,7 @@ import difflib
 import json
 import math
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -133,6 +134,8 @@ def schema() -> dict[str, Any]:
 
 # ----------------------------------------------------------- YAML -> data
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 #: Keys of a per-value mapping ({value: 10.722, rtol: 1e-3}) that are settings, not printed numbers.
 _SETTINGS = frozenset({"rtol", "atol", "digits", "note"})
 
@@ -172,6 +175,10 @@ def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str,
                         line=node.start_mark.line + 1, field=dotted(path) or None,
                         hint="case files hold plain data only")
     value = scalar_value(node)  # YAML 1.2: 012 is 12, 1:30 and yes are text, 1e-3 is a number
+    if isinstance(value, str) and _SURROGATE.search(value):  # "\ud800" escapes no character: no report could hold it
+        raise CaseError("the text holds an escaped lone surrogate (\\ud800-\\udfff), which is not a character",
+                        file=file, line=node.start_mark.line + 1, field=dotted(path) or None,
+                        hint="write the character itself, or a \\U escape of a whole code point")
     if in_values and isinstance(value, (int, float)) and not isinstance(value, bool):
         if not math.isfinite(value):
             raise CaseError(f"reference value {node.value!r} is not a finite number", file=file,

@@ -71,7 +71,7 @@ def printed_unit(ref: Printed) -> float | None:
             return 10.0 ** (int(exp) - dec)
         dec = len(text.split(".")[1]) if "." in text else 0
         return 10.0 ** (-dec)
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, OverflowError):
         return None
 
 

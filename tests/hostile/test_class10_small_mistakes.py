@@ -70,3 +70,10 @@ def test_out_of_memory_says_so_with_the_size(tmp_path, monkeypatch):
     monkeypatch.setattr(pd, "read_csv", no_memory)
     with pytest.raises(DataError, match=r"out of memory reading a file of \d+ MB"):
         read_table(path)
+
+
+def test_a_lone_surrogate_escape_is_refused_not_a_report_crash(tmp_path, capsys, data_dir):
+    variant(tmp_path / "cases", "surrogate", ("title: Kindergarten", 'title: "\\ud800 Kindergarten'),
+            ("(WWG classroom data)", '(WWG classroom data)"'))
+    run = run_cli(capsys, ["run", str(tmp_path / "cases")], out=tmp_path / "reports")
+    assert run.code == 2 and "lone surrogate" in run.out and run.report is not None

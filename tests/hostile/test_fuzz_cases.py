@@ -103,3 +103,24 @@ def test_deep_formulas_are_refused_not_a_recursion_error(n):
     with pytest.raises(ReplicateError, match="nest"):
         parse_formula("y ~ " + "(" * n + "x" + ")" * n + " + (1 | g)")
     assert parse_formula("y ~ " + "(" * 10 + "x" + ")" * 10 + " + (1 | g)").fixed == (("x",),)
+
+
+BASE_TEXT = BASE.read_text(encoding="utf-8")
+inserts = st.one_of(st.text(max_size=12), st.sampled_from(['"\\ud800"', "\\x1b", "&a", "*a", "!!python/object:os.system",
+                                                           "\n  - ", ": ", "{", "[", "'", '"', "\t", "\x00", "1e999"]))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(at=st.integers(0, len(BASE_TEXT)), cut=st.integers(0, 40), text=inserts)
+def test_a_case_text_edited_anywhere_never_breaks_the_run(tmp_path_factory, capsys, data_dir, at, cut, text):
+    root = tmp_path_factory.mktemp("fuzztext")
+    folder = root / "cases"
+    folder.mkdir()
+    body = BASE_TEXT[:at] + text + BASE_TEXT[at + cut:]
+    (folder / "mutant.yaml").write_text(body.replace("id: classroom-mathkind-ses-school", "id: mutant"),
+                                        encoding="utf-8", errors="surrogatepass")
+    good_case(folder)
+    run = run_cli(capsys, ["run", str(folder)], out=root / "reports")
+    assert run.code in (0, 1, 2)
+    assert run.line_of("good-neighbour").startswith("agrees"), run.out
