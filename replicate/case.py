@@ -56,6 +56,17 @@ class Printed:
         return max(len(mant), 1)
 
 
+def printed_number(x: Any) -> float | None:
+    """The number a reference value prints (a per-value mapping's ``value``); None for a bound or text."""
+    if isinstance(x, dict):
+        x = x.get("value")
+    if isinstance(x, Printed):
+        return None if x.bound else x.value
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return float(x)
+    return None
+
+
 @dataclass(frozen=True)
 class Case:
     """A validated case file.

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .case import Case, Printed
+from .case import Case, Printed, printed_number
 from .compare import AGREES, DISCREPANCY, WITHIN, ValueComparison, printed_unit
 from .design import Design
 from .engine.theta import theta_from_covariance
@@ -53,16 +53,6 @@ def _key(v: ValueComparison) -> str:
     return f"{v.section} {v.name} {v.quantity}"
 
 
-def _num(x: Any) -> float | None:
-    if isinstance(x, dict):
-        x = x.get("value")
-    if isinstance(x, Printed):
-        return None if x.bound else x.value
-    if isinstance(x, (int, float)):
-        return float(x)
-    return None
-
-
 def _matches(ref: Any, value: float, rtol: float = 2e-4) -> bool:
     """Does ``value`` reproduce a printed number (to its precision, or rtol)?"""
     r = ref.get("value") if isinstance(ref, dict) else ref
@@ -77,9 +67,9 @@ def reference_theta(block: dict[str, Any], design: Design) -> tuple[np.ndarray, 
     random = block["values"].get("random") or {}
     names = block.get("names") or {}
     resid = random.get("Residual") or {}
-    s2 = _num(resid.get("variance"))
-    if s2 is None and _num(resid.get("sd")) is not None:
-        s2 = _num(resid.get("sd")) ** 2
+    s2 = printed_number(resid.get("variance"))
+    if s2 is None and printed_number(resid.get("sd")) is not None:
+        s2 = printed_number(resid.get("sd")) ** 2
     if s2 is None or s2 <= 0:
         return None
     from .quantities import component_columns
@@ -96,9 +86,9 @@ def reference_theta(block: dict[str, Any], design: Design) -> tuple[np.ndarray, 
             q = by_cols.get(frozenset([c]))
             if q is None:
                 return None
-            var = _num(q.get("variance"))
-            if var is None and _num(q.get("sd")) is not None:
-                var = _num(q.get("sd")) ** 2
+            var = printed_number(q.get("variance"))
+            if var is None and printed_number(q.get("sd")) is not None:
+                var = printed_number(q.get("sd")) ** 2
             if var is None:
                 return None
             G[i, i] = var
@@ -107,9 +97,9 @@ def reference_theta(block: dict[str, Any], design: Design) -> tuple[np.ndarray, 
                 q = by_cols.get(frozenset([t.columns[i], t.columns[j]]))
                 if q is None:
                     return None
-                cov = _num(q.get("cov"))
-                if cov is None and _num(q.get("corr")) is not None:
-                    cov = _num(q.get("corr")) * math.sqrt(G[i, i] * G[j, j])
+                cov = printed_number(q.get("cov"))
+                if cov is None and printed_number(q.get("corr")) is not None:
+                    cov = printed_number(q.get("corr")) * math.sqrt(G[i, i] * G[j, j])
                 if cov is None:
                     return None
                 G[i, j] = G[j, i] = cov
@@ -388,14 +378,14 @@ def diagnose_block(case: Case, i: int, values: list[ValueComparison], fit: FitRe
     eng = getattr(engine, "name", fit.engine)
     out: list[Diagnosis] = []
     fitv = block["values"].get("fit") or {}
-    nobs = _num(fitv.get("nobs"))
+    nobs = printed_number(fitv.get("nobs"))
     if nobs is not None and int(nobs) != fit.nobs:
         out.append(Diagnosis("different rows", ("*",),
                              f"different rows: {software} used {int(nobs)} rows, the engine {fit.nobs}"
                              + (f" ({design.n_dropped} dropped for missing values)" if design.n_dropped else ""),
                              {"reference_nobs": int(nobs), "engine_nobs": fit.nobs}))
     for g, n in (fitv.get("ngroups") or {}).items():
-        ng = _num(n)
+        ng = printed_number(n)
         eng_n = fit.ngroups.get((block.get("names") or {}).get(g, g))
         if ng is not None and eng_n is not None and int(ng) != eng_n:
             out.append(Diagnosis("different rows", ("*",),

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .case import Case, Printed
+from .case import Case, Printed, printed_number
 from .consistency import Finding
 from .errors import CaseError, ReplicateError
 from .spec import ModelSpec, parse_levels
@@ -118,31 +118,21 @@ def block_model_error(case: Case, i: int) -> str | None:
     return None
 
 
-def _value(x: Any) -> float | None:
-    if isinstance(x, dict):
-        x = x.get("value")
-    if isinstance(x, Printed):
-        return None if x.bound else x.value
-    if isinstance(x, (int, float)):
-        return float(x)
-    return None
-
-
 def implied_J(block: dict[str, Any], gs: dict[str, Gamma]) -> tuple[int, str] | None:
     """J from the printed chi-square df of u_0 (HLM prints J - S_0 - 1 there), or from ngroups."""
     inv = {v: k for k, v in (block.get("names") or {}).items()}
     fit = block["values"].get("fit") or {}
     for n in (fit.get("ngroups") or {}).values():
-        if _value(n) is not None:
-            return int(_value(n)), "the printed number of groups"
+        if printed_number(n) is not None:
+            return int(printed_number(n)), "the printed number of groups"
     intercept = gs.get(INTERCEPT)
     for grp, comps in (block["values"].get("random") or {}).items():
         if grp == "Residual":
             continue
         for comp, q in comps.items():
-            if (block.get("names") or {}).get(comp, comp) == INTERCEPT and _value(q.get("df")) is not None \
+            if (block.get("names") or {}).get(comp, comp) == INTERCEPT and printed_number(q.get("df")) is not None \
                     and intercept is not None:
-                df = int(_value(q["df"]))
+                df = int(printed_number(q["df"]))
                 return df + intercept.S + 1, f"the chi-square df {df} of {inv.get(INTERCEPT, comp)} + S + 1"
     return None
 
@@ -169,25 +159,25 @@ def entry_checks(case: Case, i: int) -> list[Finding]:
         return []
     got = implied_J(blk, gs)
     fitv = blk["values"].get("fit") or {}
-    N = _value(fitv.get("nobs"))
+    N = printed_number(fitv.get("nobs"))
     names = blk.get("names") or {}
     out = []
     for printed_name, q in (blk["values"].get("fixed") or {}).items():
         g = gs.get(names.get(printed_name, printed_name))
         df = q.get("df")
-        if g is None or _value(df) is None:
+        if g is None or printed_number(df) is None:
             continue
         if g.random and got is not None:
             J, how = got
             want = g.df(J, None)
             out.append(Finding(f"fixed {printed_name} df", f"HLM df {g.rule()}, J = {J} from {how}",
                                df.text if isinstance(df, Printed) else str(df), want, want,
-                               _value(df) == want))
+                               printed_number(df) == want))
         elif not g.random and N is not None:
             want = g.df(None, int(N))
             out.append(Finding(f"fixed {printed_name} df", f"HLM df {g.rule()}, N = {int(N)}",
                                df.text if isinstance(df, Printed) else str(df), want, want,
-                               _value(df) == want))
+                               printed_number(df) == want))
     mine = implied_counts(case, i)
     for k in range(i):
         if case.expected[k].get("software") != "hlm":
@@ -220,8 +210,8 @@ def implied_counts(case: Case, i: int) -> dict[str, int]:
     names = blk.get("names") or {}
     for printed_name, q in (blk["values"].get("fixed") or {}).items():
         g = gs.get(names.get(printed_name, printed_name))
-        if g is not None and not g.random and _value(q.get("df")) is not None:
-            out["N"] = int(_value(q["df"])) + g.p
+        if g is not None and not g.random and printed_number(q.get("df")) is not None:
+            out["N"] = int(printed_number(q["df"])) + g.p
     return out
 
 
