@@ -2,7 +2,8 @@
 
 For the discrepancies of one reference block, the explanations are tried in
 order: a transcription error (the printout contradicts itself, a swapped pair, a
-lone differing value among many agreeing ones; :mod:`replicate.typos`); different rows used; different optimum (the likelihood at the
+lone differing value among many agreeing ones; :mod:`replicate.typos`); different rows used;
+different optimum (the likelihood at the
 reference's own variance components, evaluated on the same data, against the
 engine's optimum: the higher one wins); different definition (which of the
 engine's df methods or SE kinds reproduces the printed number); different
