@@ -15,12 +15,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .case import Printed
+from .vocab import Verdict
 
-AGREES = "agrees"
-WITHIN = "within tolerance"
-DISCREPANCY = "discrepancy"
-NOT_COMPARABLE = "not comparable"
-EXPLAINED = "explained"  # outside tolerance, but declared as a definition difference in the case
+AGREES = Verdict.AGREES
+WITHIN = Verdict.WITHIN
+DISCREPANCY = Verdict.DISCREPANCY
+NOT_COMPARABLE = Verdict.NOT_COMPARABLE
+EXPLAINED = Verdict.EXPLAINED
 
 #: Default tolerance per quantity kind: relative and absolute limits.
 DEFAULT_TOLERANCE: dict[str, dict[str, float]] = {

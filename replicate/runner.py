@@ -15,9 +15,9 @@ from typing import Any, Callable, Iterable
 from .case import Case, find_case_files, load_case
 from .compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN, ValueComparison
 from .consistency import Finding, check_block
-from .diagnose import Diagnosis, diagnose_block
 from .data import load_frame
 from .design import Design, build_design
+from .diagnose import Diagnosis, diagnose_block
 from .engines import Engine, get_engine
 from .errors import CaseError, DataError, FitError, ModelError, NotImplementedOption, ReplicateError
 from .fitguard import fit_failure, never_agree
@@ -25,13 +25,14 @@ from .hlm_entry import block_model_error, entry_checks
 from .quantities import block_method, check_block_names, compare_block
 from .results import FitResult
 from .spec import ModelSpec, parse_formula, parse_levels
+from .vocab import Status
 
 #: Case statuses, from best to worst.
-OK = "agrees"
-DISCREPANT = "discrepancy"
-SKIPPED = "skipped"
-ERROR = "error"
-INVALID = "invalid"
+OK = Status.OK
+DISCREPANT = Status.DISCREPANT
+SKIPPED = Status.SKIPPED
+ERROR = Status.ERROR
+INVALID = Status.INVALID
 
 
 @dataclass

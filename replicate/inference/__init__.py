@@ -15,10 +15,10 @@ import pandas as pd
 from ..design import Design
 from ..errors import ModelError, NotImplementedOption
 from ..results import FitResult
+from ..vocab import DfMethod, SeKind
 
-DF_METHODS = ("residual", "containment", "between-within", "hlm", "nlme", "satterthwaite",
-              "kenward-roger", "kenward-roger-2", "cr2-satterthwaite", "none")
-SE_KINDS = ("model", "kenward-roger", "kenward-roger-2", "cr0", "cr1", "cr2")
+DF_METHODS = tuple(m.value for m in DfMethod)
+SE_KINDS = tuple(k.value for k in SeKind)
 # df method / SE kind -> Kenward-Roger variant
 KR_VARIANTS = {"kenward-roger": "kr", "kenward-roger-2": "kr2"}
 # (information, parameterization) of Kenward-Roger as pbkrtest computes it

@@ -49,15 +49,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..case import dotted
-
 import numpy as np
 
+from ..case import dotted
 from ..errors import ReplicateError
+from ..vocab import DfMethod, SeKind
 
-DF_CHOICES = ("residual", "satterthwaite", "kenward-roger", "between-within", "containment", "hlm", "nlme",
-              "none")
-SE_CHOICES = ("model", "kenward-roger", "cr0", "cr1", "cr2")
+DF_CHOICES = tuple(m.value for m in DfMethod)  # every df method the inference layer computes
+SE_CHOICES = tuple(k.value for k in SeKind)
 ESTIMATION_CHOICES = ("REML", "ML")
 DISTRIBUTIONS = ("normal", "binary", "uniform")
 SIZE_DISTRIBUTIONS = ("poisson", "uniform")
