@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -15,7 +16,7 @@ from typing import Any, Callable, Iterable
 from .case import Case, find_case_files, load_case
 from .compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN, ValueComparison
 from .consistency import Finding, check_block
-from .data import load_frame
+from .data import Frame, load_frame
 from .design import Design, build_design
 from .diagnose import Diagnosis, diagnose_block
 from .engines import Engine, get_engine
@@ -107,10 +108,28 @@ def build_spec(case: Case) -> ModelSpec:
         raise exc.located(file=str(case.path), line=case.line_of(*path)) from None
 
 
+#: The frames of the last few cases: a likelihood-ratio test's other model, and the diagnosis's
+#: refit under another coding, use the data the case's own model was built on instead of reading it again.
+_FRAMES: OrderedDict[int, tuple[Case, Frame]] = OrderedDict()
+
+
+def frame_of(case: Case) -> Frame:
+    """The case's data after transforms and filter, read once per case object."""
+    hit = _FRAMES.get(id(case))
+    if hit is not None and hit[0] is case:
+        _FRAMES.move_to_end(id(case))
+        return hit[1]
+    frame = load_frame(case)
+    _FRAMES[id(case)] = (case, frame)
+    while len(_FRAMES) > 4:
+        _FRAMES.popitem(last=False)
+    return frame
+
+
 def prepare(case: Case, *, contrasts: str | None = None) -> tuple[ModelSpec, Design, list[str]]:
     """Case -> (spec, design, messages): data, transforms, model matrices."""
     spec = build_spec(case)
-    frame = load_frame(case)
+    frame = frame_of(case)
     try:
         design = build_design(spec, frame.df, contrasts=contrasts or case.model.get("contrasts", "treatment"),
                               weights=case.model.get("weights"), file=str(case.path))
@@ -122,7 +141,7 @@ def prepare(case: Case, *, contrasts: str | None = None) -> tuple[ModelSpec, Des
 def prepare_other(case: Case, formula: str) -> Design:
     """Another model (an lme4 formula) on the case's data, transforms and filter."""
     spec = parse_formula(formula, field="compare_with")
-    frame = load_frame(case)
+    frame = frame_of(case)
     return build_design(spec, frame.df, contrasts=case.model.get("contrasts", "treatment"),
                         weights=case.model.get("weights"), file=str(case.path))
 
