@@ -9,12 +9,10 @@ single file the same way (temporary file, then rename; the old file's mode kept)
 
 from __future__ import annotations
 
-import os
-import stat
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from .. import fileio
 from ..runner import CaseResult
 from .html import render_html
 from .jsonout import render_json
@@ -42,27 +40,7 @@ def write_atomic(path: Path, text: str) -> None:
     The temporary file's name (``.<name>.replicate-tmp-<pid>.<random>.tmp``) names
     this process, so :func:`remove_stale` can remove one a killed process left.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask  # mkstemp makes 0600; reports are ordinary files
-    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    fileio.write_atomic(path, text, prefix=temp_prefix(path.name), suffix=".tmp")
 
 
 def write_reports(results: list[CaseResult], out: Path, formats: list[str], run: RunInfo | None = None
