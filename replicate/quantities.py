@@ -161,8 +161,13 @@ def _block_df(case: Case, i: int, fit: FitResult, design: Design, method: str, k
     return fixed_df(fit, design, method, kr=kr)
 
 
-def compare_block(case: Case, i: int, fit: FitResult, design: Design) -> list[ValueComparison]:
-    """Compare every number of reference block ``i`` with the engine's fit."""
+def compare_block(case: Case, i: int, fit: FitResult, design: Design, *,
+                  fitter: Callable[[Design, str], FitResult] | None = None) -> list[ValueComparison]:
+    """Compare every number of reference block ``i`` with the engine's fit.
+
+    ``fitter`` fits the other models a block's tests need (a likelihood-ratio test's other model, ML
+    refits): the run's engine, so nothing is fitted by another program than the one the run names.
+    """
     block = case.expected[i]
     opts = block.get("options") or {}
     case_tol = case.raw.get("tolerance") or {}
@@ -192,7 +197,8 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design) -> list[Va
     se_kind = opts.get("se", "model")
     kr = kr_settings(opts, block.get("software"))
     se_all = _Lazy(lambda: fixed_se(fit, design, _kr_checked(block, fit, se_kind), kr=kr))
-    df_all = _Lazy(lambda: _block_df(case, i, fit, design, _kr_checked(block, fit, df_method), kr)) if df_method else None
+    df_all = (_Lazy(lambda: _block_df(case, i, fit, design, _kr_checked(block, fit, df_method), kr))
+              if df_method else None)
 
     for term, qs in (values.get("fixed") or {}).items():
         eng = _mapped(block, term)
@@ -277,7 +283,7 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design) -> list[Va
             continue
         if "compare_with" not in q:
             continue  # a printed test the engine has no model for: checked for consistency only
-        lazy = _Lazy(lambda q=q: _lrt_for(case, fit, design, q))
+        lazy = _Lazy(lambda q=q: _lrt_for(case, fit, design, q, fitter))
         path = ("tests", name)
         if "expect_error" in q:
             refused, why = refusal(q, lazy, str(block.get("software", "the program")))
@@ -459,15 +465,18 @@ def refusal(test: dict[str, Any], lazy: _Lazy, software: str) -> tuple[float, st
     return 0.0, f"{software} refused: \"{expected}\"; the engine computed the test instead"
 
 
-def _lrt_for(case: Case, fit: FitResult, design: Design, test: dict[str, Any]) -> pd.DataFrame:
-    """lme4's anova of the case's model against ``test["compare_with"]`` on the same data."""
+def _lrt_for(case: Case, fit: FitResult, design: Design, test: dict[str, Any],
+             fitter: Callable[[Design, str], FitResult] | None = None) -> pd.DataFrame:
+    """lme4's anova of the case's model against ``test["compare_with"]`` on the same data, the other
+    model fitted by ``fitter`` (the run's engine; native by default)."""
     from .engine import fit_design
     from .inference.lrt import lrt
     from .runner import prepare_other
 
+    fit_with = fitter or fit_design
     other = prepare_other(case, str(test["compare_with"]))
-    other_fit = fit_design(other, fit.method)
-    return lrt(fit, other_fit, design, other, refit=bool(test.get("refit", True)))
+    other_fit = fit_with(other, fit.method)
+    return lrt(fit, other_fit, design, other, refit=bool(test.get("refit", True)), fitter=fit_with)
 
 
 def _kr_checked(block: dict[str, Any], fit: FitResult, method: str) -> str:

@@ -220,10 +220,10 @@ def _run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
             at_ref = None
             if (case.expected[i].get("options") or {}).get("optimum") == "reference":
                 fit, at_ref, corners = at_reference_optimum(case, i, fit, design, engine)
-                blk.values = within_rounding(compare_block(case, i, fit, design),
-                                             [compare_block(case, i, f, design) for f in corners])
+                blk.values = within_rounding(compare_block(case, i, fit, design, fitter=engine.fit),
+                                             [compare_block(case, i, f, design, fitter=engine.fit) for f in corners])
             else:
-                blk.values = compare_block(case, i, fit, design)
+                blk.values = compare_block(case, i, fit, design, fitter=engine.fit)
             blk.diagnoses = diagnose_block(case, i, blk.values, fit, design, engine)
             if at_ref is not None:
                 blk.diagnoses.insert(0, at_ref)

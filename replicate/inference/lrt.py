@@ -13,7 +13,7 @@ The usual fix is to fit every model on the rows complete for all of them
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -72,15 +72,23 @@ def _check_same_rows(fits: Sequence[FitResult]) -> None:
         raise ModelError("models were fitted to different rows of the data (same number of rows)", hint=hint)
 
 
-def _ml(fit: FitResult, design: Design | None, name: str) -> FitResult:
+#: Fits a design by a method: the run's engine (``engine.fit``); the native engine by default.
+Fitter = Callable[[Design, str], FitResult]
+
+
+def _native(design: Design, method: str) -> FitResult:
     from ..engine import fit_design
 
+    return fit_design(design, method)
+
+
+def _ml(fit: FitResult, design: Design | None, name: str, fitter: Fitter | None = None) -> FitResult:
     if design is None:
         raise ModelError(
             f"model {name} was fitted by REML and must be refitted by ML, but its design is missing",
             hint="pass design0/design1, or refit=False to compare REML criteria",
         )
-    return fit_design(design, "ML")
+    return (fitter or _native)(design, "ML")
 
 
 def lrt_table(
@@ -89,8 +97,10 @@ def lrt_table(
     *,
     refit: bool | str = True,
     names: Sequence[str] | None = None,
+    fitter: Fitter | None = None,
 ) -> pd.DataFrame:
-    """lme4's ``anova`` for any number of fits (see :func:`lrt`)."""
+    """lme4's ``anova`` for any number of fits (see :func:`lrt`); ``fitter`` refits REML fits by ML
+    (the run's engine, so a run with ``--engine lme4`` refits in lme4; the native engine by default)."""
     if refit not in REFIT:
         raise ModelError(f"refit {refit!r} unknown", hint="True (lme4), False, or 'auto'")
     fits = list(fits)
@@ -108,7 +118,7 @@ def lrt_table(
     messages = []
     if refit and any(reml):
         messages.append("refitting model(s) with ML (instead of REML)")
-        fits = [_ml(f, d, n) if r else f for f, d, n, r in zip(fits, designs, names, reml)]
+        fits = [_ml(f, d, n, fitter) if r else f for f, d, n, r in zip(fits, designs, names, reml)]
     elif any(reml) and not all(reml):
         messages.append("some models fit with REML = TRUE, some not")
     ll = np.array([float(f.loglik) for f in fits])
@@ -149,6 +159,7 @@ def lrt(
     *,
     refit: bool | str = True,
     names: Sequence[str] = ("fit0", "fit1"),
+    fitter: Fitter | None = None,
 ) -> pd.DataFrame:
     """Likelihood-ratio test of two nested fits, as lme4's ``anova(fit0, fit1)``.
 
@@ -160,6 +171,7 @@ def lrt(
             valid for REML only when the fixed effects are the same);
             ``"auto"``: refit only when the fixed-effect columns differ.
         names: row names.
+        fitter: ``(design, method) -> fit`` for the ML refits (default: the native engine).
 
     Returns:
         Rows ordered by ``npar``; columns ``npar, AIC, BIC, logLik, deviance,
@@ -169,7 +181,7 @@ def lrt(
         ModelError: fits on different rows (with a hint naming
             :func:`common_sample`), or a REML fit to refit without its design.
     """
-    return lrt_table([fit0, fit1], [design0, design1], refit=refit, names=names)
+    return lrt_table([fit0, fit1], [design0, design1], refit=refit, names=names, fitter=fitter)
 
 
 __all__ = ["common_sample", "lrt", "lrt_table"]
