@@ -42,7 +42,7 @@ def _df_rule(case: Case, i: int, name: str, df: Printed) -> str:
     blk = case.expected[i]
     method = (blk.get("options") or {}).get("df", "")
     if method != "hlm":
-        return f"{df.text} ({method or 'definition not declared'})"
+        return f"{_cell(df)} ({method or 'definition not declared'})"
     try:
         spec = block_spec(case, i)
         if spec is None:
@@ -53,13 +53,19 @@ def _df_rule(case: Case, i: int, name: str, df: Printed) -> str:
     except ReplicateError:
         g = None
     if g is None:
-        return f"{df.text} (HLM)"
+        return f"{_cell(df)} (HLM)"
     counts = implied_counts(case, i)
     if g.random:
         where = "the intercept's equation" if g.beta == name else "entered at level 2"
-        return f"{df.text} = J - S - 1 (J = {counts.get('J', '?')}, S = {g.S}: {where})"
-    return (f"{df.text} = N - p (N = {counts.get('N', '?')} implied by this df, p = {g.p}: entered at level 1, "
+        return f"{_cell(df)} = J - S - 1 (J = {counts.get('J', '?')}, S = {g.S}: {where})"
+    return (f"{_cell(df)} = N - p (N = {counts.get('N', '?')} implied by this df, p = {g.p}: entered at level 1, "
             "no random part)")
+
+
+def _cell(p: Printed) -> str:
+    """A printed number as printed; a live run's full-precision double (17 digits) to 10 significant."""
+    digits = sum(ch.isdigit() for ch in p.text.split("e")[0].split("E")[0])
+    return f"{p.value:.10g}" if digits > 10 and not p.bound else p.text
 
 
 def side_by_side(case: Case) -> list[str]:
@@ -69,7 +75,7 @@ def side_by_side(case: Case) -> list[str]:
     if len(blocks) < 2 or not rows:
         return []
     labels = [case.block_label(i) for i in blocks]
-    texts = [c.text for per in rows.values() for i in blocks for c in per[i].values() if c]
+    texts = [_cell(c) for per in rows.values() for i in blocks for c in per[i].values() if c]
     width = max(14, *(len(lab) + 2 for lab in labels), *(len(t) + 2 for t in texts))
     out = ["the programs side by side (as printed: estimate / SE / df)",
            f"{'fixed effect':<22}" + "".join(f"{lab:>{width}}" for lab in labels)]
@@ -77,7 +83,7 @@ def side_by_side(case: Case) -> list[str]:
         for q in ("estimate", "se", "df"):
             cells = [per[i].get(q) for i in blocks]
             out.append(f"{(name + ' ' + q)[:30]:<22}" + "".join(
-                f"{(c.text if c else '—'):>{width}}" for c in cells))
+                f"{(_cell(c) if c else '—'):>{width}}" for c in cells))
     out.append("")
     for name, per in rows.items():
         ests = [per[i]["estimate"] for i in blocks if per[i].get("estimate")]
