@@ -146,6 +146,7 @@ def schema() -> dict[str, Any]:
 # ----------------------------------------------------------- YAML -> data
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_DECIMAL = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 #: Keys of a per-value mapping ({value: 10.722, rtol: 1e-3}) that are settings, not printed numbers.
 _SETTINGS = frozenset({"rtol", "atol", "digits", "note"})
@@ -190,11 +191,16 @@ def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str,
         raise CaseError("the text holds an escaped lone surrogate (\\ud800-\\udfff), which is not a character",
                         file=file, line=node.start_mark.line + 1, field=dotted(path) or None,
                         hint="write the character itself, or a \\U escape of a whole code point")
+    if isinstance(value, float) and not math.isfinite(value):  # a tolerance of .inf would make anything agree
+        what = "reference value" if in_values else "value"
+        raise CaseError(f"{what} {node.value!r} is not a finite number", file=file,
+                        line=node.start_mark.line + 1, field=dotted(path) or None,
+                        hint="a program prints finite numbers; copy the printed value")
     if in_values and isinstance(value, (int, float)) and not isinstance(value, bool):
-        if not math.isfinite(value):
-            raise CaseError(f"reference value {node.value!r} is not a finite number", file=file,
-                            line=node.start_mark.line + 1, field=dotted(path),
-                            hint="a program prints finite numbers; copy the printed value")
+        if not _DECIMAL.match(node.value.strip()):
+            raise CaseError(f"reference value {node.value!r} is not written as a program prints numbers",
+                            file=file, line=node.start_mark.line + 1, field=dotted(path),
+                            hint="write the decimal number as printed (0x1F and 0o17 are not)")
         return Printed(float(value), node.value)
     if in_values and isinstance(value, str):
         t = value.strip()
