@@ -137,6 +137,19 @@ def implied_J(block: dict[str, Any], gs: dict[str, Gamma]) -> tuple[int, str] | 
     return None
 
 
+def _block_gammas(case: Case, i: int) -> dict[str, Gamma] | None:
+    """The gammas of block ``i``'s model (its own level equations, else the case's); None if unreadable."""
+    try:
+        spec = block_spec(case, i)
+        if spec is None:
+            from .runner import build_spec
+
+            spec = build_spec(case)
+        return gammas(spec)
+    except ReplicateError:
+        return None
+
+
 def entry_checks(case: Case, i: int) -> list[Finding]:
     """HLM's df rule checked against an HLM block's printed df, by the level of entry of each predictor.
 
@@ -148,14 +161,8 @@ def entry_checks(case: Case, i: int) -> list[Finding]:
     blk = case.expected[i]
     if blk.get("software") != "hlm" or (blk.get("options") or {}).get("df") != "hlm":
         return []
-    try:
-        spec = block_spec(case, i)
-        if spec is None:
-            from .runner import build_spec
-
-            spec = build_spec(case)
-        gs = gammas(spec)
-    except ReplicateError:
+    gs = _block_gammas(case, i)
+    if gs is None:
         return []
     got = implied_J(blk, gs)
     fitv = blk["values"].get("fit") or {}
@@ -168,16 +175,13 @@ def entry_checks(case: Case, i: int) -> list[Finding]:
         if g is None or printed_number(df) is None:
             continue
         if g.random and got is not None:
-            J, how = got
-            want = g.df(J, None)
-            out.append(Finding(f"fixed {printed_name} df", f"HLM df {g.rule()}, J = {J} from {how}",
-                               df.text if isinstance(df, Printed) else str(df), want, want,
-                               printed_number(df) == want))
+            want, basis = g.df(got[0], None), f"J = {got[0]} from {got[1]}"
         elif not g.random and N is not None:
-            want = g.df(None, int(N))
-            out.append(Finding(f"fixed {printed_name} df", f"HLM df {g.rule()}, N = {int(N)}",
-                               df.text if isinstance(df, Printed) else str(df), want, want,
-                               printed_number(df) == want))
+            want, basis = g.df(None, int(N)), f"N = {int(N)}"
+        else:
+            continue
+        out.append(Finding(f"fixed {printed_name} df", f"HLM df {g.rule()}, {basis}",
+                           df.text if isinstance(df, Printed) else str(df), want, want, printed_number(df) == want))
     mine = implied_counts(case, i)
     for k in range(i):
         if case.expected[k].get("software") != "hlm":
@@ -194,14 +198,8 @@ def entry_checks(case: Case, i: int) -> list[Finding]:
 def implied_counts(case: Case, i: int) -> dict[str, int]:
     """J and N that an HLM block's printed df imply under HLM's rule (empty where they cannot)."""
     blk = case.expected[i]
-    try:
-        spec = block_spec(case, i)
-        if spec is None:
-            from .runner import build_spec
-
-            spec = build_spec(case)
-        gs = gammas(spec)
-    except ReplicateError:
+    gs = _block_gammas(case, i)
+    if gs is None:
         return {}
     out: dict[str, int] = {}
     got = implied_J(blk, gs)
