@@ -20,7 +20,7 @@ import pandas as pd
 
 from ...design import Design
 from ...errors import FitError, ModelError
-from .session import get, r_call, strs
+from .session import get, matrix, num, r_call, strs
 
 # ----------------------------------------------------------------- names
 
@@ -231,3 +231,15 @@ def ranef_frames(res: Any, group_of: dict[str, str], cols_of: dict[str, list[str
         cols = cols_of.get(grp) or [strip_ticks(str(c)) for c in m.colnames]
         out[grp] = pd.DataFrame(arr, index=pd.Index(rows, name=grp), columns=cols)
     return out
+
+
+def fixed_effects(ex: Any, mf: RModelFrame, names: list[str]) -> tuple[pd.Series, pd.DataFrame, pd.DataFrame]:
+    """(estimates, their covariance, R's coefficient table) of an extracted fit, under the design's names,
+    after checking that R's names are the columns handed to it (lme4 and nlme alike)."""
+    check_fixed_names(ex, mf)
+    p = len(names)
+    fixed = pd.Series(num(ex, "fixef"), index=names)
+    vcov = pd.DataFrame(matrix(ex, "vcov", p), index=names, columns=names)
+    coefcols = strs(ex, "coefcols")
+    coef = pd.DataFrame(matrix(ex, "coef", len(coefcols)), index=names, columns=coefcols)
+    return fixed, vcov, coef

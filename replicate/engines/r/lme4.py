@@ -45,14 +45,14 @@ from ...results import FitResult, OptSummary
 from .frames import (
     TIGHT_TOLERANCES,
     RModelFrame,
-    check_fixed_names,
+    fixed_effects,
     model_frame,
     r_formula,
     ranef_frames,
     strip_ticks,
     to_r_frame,
 )
-from .session import get, matrix, message_list, num, provenance, r_call, r_error, r_status, r_versions, strs
+from .session import get, message_list, num, provenance, r_call, r_error, r_status, r_versions, strs
 
 
 class Lme4Engine:
@@ -113,12 +113,8 @@ class Lme4Engine:
     def _result(self, design: Design, mf: RModelFrame, method: str, ex: Any, rfit: Any, call: str,
                 msgs: list[str]) -> FitResult:
         names = list(design.fixed_names)
-        check_fixed_names(ex, mf)
-        p = len(names)
-        fixed = pd.Series(num(ex, "fixef"), index=names)
-        vcov = pd.DataFrame(matrix(ex, "vcov", p), index=names, columns=names)
-        coefcols = strs(ex, "coefcols")
-        coef = pd.DataFrame(matrix(ex, "coef", len(coefcols)), index=names, columns=coefcols)
+        fixed, vcov, coef = fixed_effects(ex, mf, names)
+        coefcols = list(coef.columns)
         is_lt = bool(get(ex, "is_lmertest")[0])
         if not is_lt or "df" not in coefcols:
             msgs.append("lmerTest could not compute Satterthwaite df for this fit")

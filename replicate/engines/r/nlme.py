@@ -32,8 +32,8 @@ import pandas as pd
 from ...design import Design, ReTerm
 from ...errors import EngineUnavailable, FitError, ModelError, NotImplementedOption
 from ...results import FitResult, OptSummary
-from .frames import RModelFrame, check_fixed_names, check_r_name, model_frame, ranef_frames, to_r_frame
-from .session import get, matrix, message_list, num, provenance, r_call, r_error, r_matrix, r_status, r_versions, strs
+from .frames import RModelFrame, check_r_name, fixed_effects, model_frame, ranef_frames, to_r_frame
+from .session import get, message_list, num, provenance, r_call, r_error, r_matrix, r_status, r_versions, strs
 
 SINGULAR_TOL = 1e-4  # lme4's isSingular tolerance, applied to the same theta
 
@@ -164,12 +164,8 @@ class NlmeEngine:
                 method: str, ex: Any,
                 rfit: Any, call: str, msgs: list[str]) -> FitResult:
         names = list(design.fixed_names)
-        check_fixed_names(ex, mf)
-        p = len(names)
-        fixed = pd.Series(num(ex, "fixef"), index=names)
-        vcov = pd.DataFrame(matrix(ex, "vcov", p), index=names, columns=names)
-        coefcols = strs(ex, "coefcols")
-        coef = pd.DataFrame(matrix(ex, "coef", len(coefcols)), index=names, columns=coefcols)
+        fixed, vcov, coef = fixed_effects(ex, mf, names)
+        coefcols = list(coef.columns)
         sigma = float(num(ex, "sigma")[0])
         sigma2 = sigma * sigma
         # Relative covariance matrices per nlme level name -> design terms, lme4's order.
