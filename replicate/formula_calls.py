@@ -143,7 +143,10 @@ def parse_call(name: str, inner: str, *, field: str | None = None) -> Derived:
         allowed = {None, "base"}
         base = opts.get("base") or (positional[0] if positional else None)
         if base is not None:
-            d = Derived("", name, arg, base=_number(base, "log's base", field))
+            b = _number(base, "log's base", field)
+            if not (b > 0 and b != 1 and math.isfinite(b)):
+                raise ModelError(f"log's base must be a positive number other than 1, not {base}", field=field)
+            d = Derived("", name, arg, base=b)
     elif name == "poly":
         allowed = {None, "degree", "raw"}
         deg = opts.get("degree") or (positional[0] if positional else "1")

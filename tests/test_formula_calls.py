@@ -113,3 +113,9 @@ def test_formulas_agree_with_lme4_names_and_numbers(classroom: pd.DataFrame, for
     assert list(fit.fixed.index) == [str(n) for n in out.rx2("names")]
     assert lre(fit.fixed.to_numpy(), np.asarray(out.rx2("fixef"))).min() >= 6
     assert lre(fit.loglik, float(out.rx2("loglik")[0])) >= 8
+
+
+@pytest.mark.parametrize("base", ["0", "1", "-2", "1e999"])
+def test_an_impossible_log_base_is_refused_by_name(base):
+    with pytest.raises(ModelError, match="log's base"):
+        parse_formula(f"y ~ log(x, base = {base}) + (1 | g)")
