@@ -75,10 +75,19 @@ def main() -> None:
             fit = fit_residual(d, "y ~ visit * arm", "us", visit="visit", subject="id")
         times.append(time.perf_counter() - t0)
     native = statistics.median(times)
-    row = {"rows": len(d), "subjects": args.subjects, "visits": K, "native_s": native, "native_loglik": fit.loglik,
-           "native_iterations": fit.iterations, "converged": fit.converged}
-    print(f"rows {len(d)}, subjects {args.subjects}; native {native:.3f} s (median of {args.reps}), "
-          f"logLik {fit.loglik:.6f}, {fit.iterations} iterations")
+    row = {
+        "rows": len(d),
+        "subjects": args.subjects,
+        "visits": K,
+        "native_s": native,
+        "native_loglik": fit.loglik,
+        "native_iterations": fit.iterations,
+        "converged": fit.converged,
+    }
+    print(
+        f"rows {len(d)}, subjects {args.subjects}; native {native:.3f} s (median of {args.reps}), "
+        f"logLik {fit.loglik:.6f}, {fit.iterations} iterations"
+    )
     if not args.no_r:
         import rpy2.robjects as ro
         from rpy2.robjects import pandas2ri

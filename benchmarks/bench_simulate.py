@@ -42,9 +42,11 @@ def bench_study(replicates: int) -> dict:
         "seed": 12345,
         "replicates": replicates,
         "chunk_size": 25,
-        "design": {"groups": 30, "group_size": 20,
-                   "predictors": {"x": {"level": 1, "distribution": "normal"},
-                                  "w": {"level": 2, "distribution": "normal"}}},
+        "design": {
+            "groups": 30,
+            "group_size": 20,
+            "predictors": {"x": {"level": 1, "distribution": "normal"}, "w": {"level": 2, "distribution": "normal"}},
+        },
         "truth": {"fixed": {"(Intercept)": 0.0, "x": 0.3, "w": 0.0}, "icc": 0.2},
         "methods": {"estimation": ["REML"], "df": DF_METHODS, "se": ["model"]},
     }
@@ -90,8 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=None, help="default: the usable cores")
     ap.add_argument("--executor", default="local", choices=("local", "dask", "serial"))
     ap.add_argument("--stages", type=int, default=50, help="replicates for the per-stage timing (0: skip)")
-    ap.add_argument("--json", default=None, metavar="FILE",
-                    help="also write the numbers to FILE (e.g. benchmarks/results/bench_simulate_<date>.json)")
+    ap.add_argument(
+        "--json",
+        default=None,
+        metavar="FILE",
+        help="also write the numbers to FILE (e.g. benchmarks/results/bench_simulate_<date>.json)",
+    )
     args = ap.parse_args(argv)
 
     from replicate.simulate import run_study
@@ -108,9 +114,11 @@ def main(argv: list[str] | None = None) -> int:
             chunk_seconds.append(json.loads(p.read_text())["seconds"])
     load_after = os.getloadavg()
     worker_time = sum(chunk_seconds)
-    print(f"{args.replicates} replicates, {len(DF_METHODS)} df methods, {res.executor}: {wall:.1f} s wall "
-          f"({1000 * wall / args.replicates:.1f} ms per replicate; worker time {1000 * worker_time / args.replicates:.1f}"
-          f" ms per replicate, so {wall - worker_time / workers:.1f} s of start-up and overhead)")
+    print(
+        f"{args.replicates} replicates, {len(DF_METHODS)} df methods, {res.executor}: {wall:.1f} s wall "
+        f"({1000 * wall / args.replicates:.1f} ms per replicate; worker time {1000 * worker_time / args.replicates:.1f}"
+        f" ms per replicate, so {wall - worker_time / workers:.1f} s of start-up and overhead)"
+    )
     print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} on {os.cpu_count()} cores")
     fails = [f for f in res.summary.fits if f["failed"]]
     if fails:
@@ -128,14 +136,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({
-            "replicates": args.replicates, "workers": workers, "executor": res.executor, "wall_seconds": wall,
-            "worker_seconds": worker_time, "ms_per_replicate": 1000 * wall / args.replicates,
-            "load_average_before": load_before, "load_average_after": load_after,
-            "stages_ms": {k: 1000 * v for k, v in stages.items()}, "df_methods": DF_METHODS,
-            "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
-            "date": dt.datetime.now().isoformat(timespec="seconds"),
-        }, indent=1) + "\n")
+        out.write_text(
+            json.dumps(
+                {
+                    "replicates": args.replicates,
+                    "workers": workers,
+                    "executor": res.executor,
+                    "wall_seconds": wall,
+                    "worker_seconds": worker_time,
+                    "ms_per_replicate": 1000 * wall / args.replicates,
+                    "load_average_before": load_before,
+                    "load_average_after": load_after,
+                    "stages_ms": {k: 1000 * v for k, v in stages.items()},
+                    "df_methods": DF_METHODS,
+                    "python": platform.python_version(),
+                    "machine": platform.machine(),
+                    "cpus": os.cpu_count(),
+                    "date": dt.datetime.now().isoformat(timespec="seconds"),
+                },
+                indent=1,
+            )
+            + "\n"
+        )
         print(f"\nsaved {out}")
     return 0
 

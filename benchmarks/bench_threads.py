@@ -47,10 +47,20 @@ def main() -> None:
                     fit_design(design, method)
                     times[n].append(time.perf_counter() - t0)
         one, many = statistics.median(times[1]), statistics.median(times[default])
-        rows.append({"model": name, "method": method, "one_thread_s": one, "default_s": many,
-                     "default_threads": default, "ratio_default_over_one": many / one})
-        print(f"{name:<28} {method:<5} 1 thread {one:8.3f} s   {default} threads {many:8.3f} s   ratio {many / one:5.2f}",
-              flush=True)
+        rows.append(
+            {
+                "model": name,
+                "method": method,
+                "one_thread_s": one,
+                "default_s": many,
+                "default_threads": default,
+                "ratio_default_over_one": many / one,
+            }
+        )
+        print(
+            f"{name:<28} {method:<5} 1 thread {one:8.3f} s   {default} threads {many:8.3f} s   ratio {many / one:5.2f}",
+            flush=True,
+        )
     OUT.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
     (OUT / f"threads_{stamp}.json").write_text(json.dumps({"when": stamp, "rows": rows}, indent=2))

@@ -72,14 +72,17 @@ def evaluation_split(design, method: str) -> str:
         return (time.perf_counter() - t0) / n * 1e3
 
     tail = cp.att + np.eye(cp.m) * (1.0 + np.abs(cp.att).max())
-    out = [f"  evaluations in the fit: {fit.optinfo.evaluations} ({fit.optinfo.method})",
-           f"  dense tail m = {cp.m}, leading term {cp.nlevels[0]} levels x k = {cp.ks[0]}",
-           f"  one factorize: {ms(lambda: dev.factorize(theta)):.2f} ms",
-           f"    dense Cholesky of the m x m tail (dpotrf): {ms(lambda: lapack.dpotrf(tail, lower=1)):.2f} ms"]
+    out = [
+        f"  evaluations in the fit: {fit.optinfo.evaluations} ({fit.optinfo.method})",
+        f"  dense tail m = {cp.m}, leading term {cp.nlevels[0]} levels x k = {cp.ks[0]}",
+        f"  one factorize: {ms(lambda: dev.factorize(theta)):.2f} ms",
+        f"    dense Cholesky of the m x m tail (dpotrf): {ms(lambda: lapack.dpotrf(tail, lower=1)):.2f} ms",
+    ]
     if cp.schur_map is not None:
         h = np.random.default_rng(1).random(cp.schur_map.shape[1])
-        out.append(f"    Schur map product ({cp.schur_map.nnz:,} stored products): "
-                   f"{ms(lambda: cp.schur_map @ h):.2f} ms")
+        out.append(
+            f"    Schur map product ({cp.schur_map.nnz:,} stored products): {ms(lambda: cp.schur_map @ h):.2f} ms"
+        )
     return "\n".join(out)
 
 
@@ -90,8 +93,14 @@ def main(argv: list[str]) -> int:
         from pyinstrument import Profiler
     except ImportError:
         raise SystemExit("pip install pyinstrument") from None
-    names = argv or ["insteval", "insteval_dept_service", "sleepstudy_vector_lead", "fit_rs_1e6",
-                     "satt_rs_1e5", "satt_sleepstudy"]
+    names = argv or [
+        "insteval",
+        "insteval_dept_service",
+        "sleepstudy_vector_lead",
+        "fit_rs_1e6",
+        "satt_rs_1e5",
+        "satt_sleepstudy",
+    ]
     with threadpool_limits(1):
         for name in names:
             design, method, work = case(name)

@@ -23,8 +23,15 @@ from .errors import CaseError, DataError, FitError, ModelError, ReplicateError
 from .runner import CaseResult, run_cases
 
 
-def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | None = None,
-        *, contrasts: str = "treatment", engine: str = "native") -> FittedModel:
+def fit(
+    formula: str,
+    data: pd.DataFrame,
+    method: str = "REML",
+    weights: str | None = None,
+    *,
+    contrasts: str = "treatment",
+    engine: str = "native",
+) -> FittedModel:
     """Fit a linear mixed model given as an lme4 formula.
 
     Returns a :class:`~replicate.model.FittedModel`: the fit with its design, so that
@@ -61,11 +68,20 @@ def lrt(fit0, fit1, design0=None, design1=None, *, refit: bool = True):
 
     r0, d0 = unwrap(fit0)
     r1, d1 = unwrap(fit1)
-    return _lrt(r0, r1, design0 if design0 is not None else d0, design1 if design1 is not None else d1,
-                refit=refit)
+    return _lrt(r0, r1, design0 if design0 is not None else d0, design1 if design1 is not None else d1, refit=refit)
 
 
 __all__ = [
-    "Case", "CaseError", "CaseResult", "DataError", "FitError", "ModelError", "ReplicateError",
-    "__version__", "fit", "load_case", "lrt", "run_cases",
+    "Case",
+    "CaseError",
+    "CaseResult",
+    "DataError",
+    "FitError",
+    "ModelError",
+    "ReplicateError",
+    "__version__",
+    "fit",
+    "load_case",
+    "lrt",
+    "run_cases",
 ]

@@ -29,16 +29,34 @@ def boundary_findings(values: dict[str, Any]) -> list[Finding]:
             corr = interval(q.get("corr"))
             if corr and (corr[0] <= 1.0 <= corr[1] or corr[0] <= -1.0 <= corr[1]):
                 sign = "+1" if corr[1] > 0 else "-1"
-                out.append(Finding(f"{name} corr", f"boundary (singular) fit: the correlation is printed as "
-                                   f"{sign} to its digits, so the covariance matrix of {grp}'s random effects "
-                                   "is singular (lme4: isSingular)", _text(q["corr"]), corr[0], corr[1], True,
-                                   boundary=True))
+                out.append(
+                    Finding(
+                        f"{name} corr",
+                        f"boundary (singular) fit: the correlation is printed as "
+                        f"{sign} to its digits, so the covariance matrix of {grp}'s random effects "
+                        "is singular (lme4: isSingular)",
+                        _text(q["corr"]),
+                        corr[0],
+                        corr[1],
+                        True,
+                        boundary=True,
+                    )
+                )
             for key in ("variance", "sd"):
                 v = interval(q.get(key))
                 if v and v[0] <= 0.0 <= v[1]:
-                    out.append(Finding(f"{name} {key}", f"boundary (singular) fit: the {key} is printed as 0, "
-                                       "on the edge of the parameter space (lme4: isSingular)", _text(q[key]),
-                                       v[0], v[1], True, boundary=True))
+                    out.append(
+                        Finding(
+                            f"{name} {key}",
+                            f"boundary (singular) fit: the {key} is printed as 0, "
+                            "on the edge of the parameter space (lme4: isSingular)",
+                            _text(q[key]),
+                            v[0],
+                            v[1],
+                            True,
+                            boundary=True,
+                        )
+                    )
                     break
     return out
 

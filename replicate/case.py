@@ -120,10 +120,10 @@ class Case:
         blk = self.expected[i]
         return str(blk.get("label") or f"{blk['software']}#{i + 1}")
 
-    def error(self, exc_type: type[ReplicateError], message: str, *path: Any,
-              hint: str | None = None) -> ReplicateError:
-        return exc_type(message, file=str(self.path), line=self.line_of(*path),
-                        field=dotted(path) or None, hint=hint)
+    def error(
+        self, exc_type: type[ReplicateError], message: str, *path: Any, hint: str | None = None
+    ) -> ReplicateError:
+        return exc_type(message, file=str(self.path), line=self.line_of(*path), field=dotted(path) or None, hint=hint)
 
 
 def dotted(path: Path_) -> str:
@@ -156,8 +156,7 @@ class _Loader(yaml.SafeLoader):
     """Safe loader that refuses every explicit tag instead of ignoring it."""
 
 
-def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str,
-               in_values: bool) -> Any:
+def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str, in_values: bool) -> Any:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
@@ -166,16 +165,22 @@ def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str,
         for knode, vnode in node.value:
             key = _to_python(knode, path, {}, file, False)
             if isinstance(key, (dict, list)):
-                raise CaseError("a mapping key must be a plain value", file=file,
-                                line=knode.start_mark.line + 1, field=dotted(path) or None)
+                raise CaseError(
+                    "a mapping key must be a plain value",
+                    file=file,
+                    line=knode.start_mark.line + 1,
+                    field=dotted(path) or None,
+                )
             if isinstance(key, bool) or key is None:
                 key = str(knode.value)  # 'yes', 'no', 'null' as keys are names here
             if key in out:
-                raise CaseError(f"duplicate key {key!r}", file=file, line=knode.start_mark.line + 1,
-                                field=dotted(path + (key,)))
+                raise CaseError(
+                    f"duplicate key {key!r}", file=file, line=knode.start_mark.line + 1, field=dotted(path + (key,))
+                )
             child = path + (key,)
-            printed = (in_values and key not in _SETTINGS) or (key == "values" and len(path) >= 2
-                                                                 and path[0] == "expected")
+            printed = (in_values and key not in _SETTINGS) or (
+                key == "values" and len(path) >= 2 and path[0] == "expected"
+            )
             out[key] = _to_python(vnode, child, lines, file, printed)
         return out
     if isinstance(node, yaml.SequenceNode):
@@ -183,37 +188,57 @@ def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str,
     assert isinstance(node, yaml.ScalarNode)
     tag = node.tag
     if tag and tag.startswith("!") or (tag and not tag.startswith("tag:yaml.org,2002:")):
-        raise CaseError(f"YAML tag {tag!r} is not allowed in case files", file=file,
-                        line=node.start_mark.line + 1, field=dotted(path) or None,
-                        hint="case files hold plain data only")
+        raise CaseError(
+            f"YAML tag {tag!r} is not allowed in case files",
+            file=file,
+            line=node.start_mark.line + 1,
+            field=dotted(path) or None,
+            hint="case files hold plain data only",
+        )
     value = scalar_value(node)  # YAML 1.2: 012 is 12, 1:30 and yes are text, 1e-3 is a number
     if isinstance(value, str) and _SURROGATE.search(value):  # "\ud800" escapes no character: no report could hold it
-        raise CaseError("the text holds an escaped lone surrogate (\\ud800-\\udfff), which is not a character",
-                        file=file, line=node.start_mark.line + 1, field=dotted(path) or None,
-                        hint="write the character itself, or a \\U escape of a whole code point")
+        raise CaseError(
+            "the text holds an escaped lone surrogate (\\ud800-\\udfff), which is not a character",
+            file=file,
+            line=node.start_mark.line + 1,
+            field=dotted(path) or None,
+            hint="write the character itself, or a \\U escape of a whole code point",
+        )
     if isinstance(value, float) and not math.isfinite(value):  # a tolerance of .inf would make anything agree
         what = "reference value" if in_values else "value"
-        raise CaseError(f"{what} {node.value!r} is not a finite number", file=file,
-                        line=node.start_mark.line + 1, field=dotted(path) or None,
-                        hint="a program prints finite numbers; copy the printed value")
+        raise CaseError(
+            f"{what} {node.value!r} is not a finite number",
+            file=file,
+            line=node.start_mark.line + 1,
+            field=dotted(path) or None,
+            hint="a program prints finite numbers; copy the printed value",
+        )
     if in_values and isinstance(value, (int, float)) and not isinstance(value, bool):
         if not _DECIMAL.match(node.value.strip()):
-            raise CaseError(f"reference value {node.value!r} is not written as a program prints numbers",
-                            file=file, line=node.start_mark.line + 1, field=dotted(path),
-                            hint="write the decimal number as printed (0x1F and 0o17 are not)")
+            raise CaseError(
+                f"reference value {node.value!r} is not written as a program prints numbers",
+                file=file,
+                line=node.start_mark.line + 1,
+                field=dotted(path),
+                hint="write the decimal number as printed (0x1F and 0o17 are not)",
+            )
         return Printed(float(value), node.value)
     if in_values and isinstance(value, str):
         t = value.strip()
         for op in ("<=", ">=", "<", ">"):
             if t.startswith(op):
                 try:
-                    bound = float(t[len(op):].strip())
+                    bound = float(t[len(op) :].strip())
                 except ValueError:
                     break
                 if not math.isfinite(bound):
-                    raise CaseError(f"reference bound {t!r} is not a finite number", file=file,
-                                    line=node.start_mark.line + 1, field=dotted(path),
-                                    hint="a program prints finite bounds such as '<2e-16'")
+                    raise CaseError(
+                        f"reference bound {t!r} is not a finite number",
+                        file=file,
+                        line=node.start_mark.line + 1,
+                        field=dotted(path),
+                        hint="a program prints finite bounds such as '<2e-16'",
+                    )
                 return Printed(bound, t, bound=op)
     return value
 
@@ -224,11 +249,14 @@ def _check_tags(node: yaml.Node, file: str) -> None:
     while stack:
         n = stack.pop()
         if n.tag and not n.tag.startswith("tag:yaml.org,2002:"):
-            raise CaseError(f"YAML tag {n.tag!r} is not allowed in case files", file=file,
-                            line=n.start_mark.line + 1, hint="case files hold plain data only")
+            raise CaseError(
+                f"YAML tag {n.tag!r} is not allowed in case files",
+                file=file,
+                line=n.start_mark.line + 1,
+                hint="case files hold plain data only",
+            )
         if n.tag and n.tag.startswith("tag:yaml.org,2002:python"):
-            raise CaseError(f"YAML tag {n.tag!r} is not allowed in case files", file=file,
-                            line=n.start_mark.line + 1)
+            raise CaseError(f"YAML tag {n.tag!r} is not allowed in case files", file=file, line=n.start_mark.line + 1)
         if isinstance(n, yaml.MappingNode):
             for k, v in n.value:
                 stack.extend([k, v])
@@ -241,13 +269,19 @@ def load_yaml(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
     try:
         node = yaml.compose(text, Loader=_Loader)
     except RecursionError:
-        raise CaseError("the document nests lists or mappings too deeply to read", file=file,
-                        hint="case files are shallow; check the brackets") from None
+        raise CaseError(
+            "the document nests lists or mappings too deeply to read",
+            file=file,
+            hint="case files are shallow; check the brackets",
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        raise CaseError(f"malformed YAML: {exc.problem or exc.context}", file=file,
-                        line=(mark.line + 1) if mark else None,
-                        hint="check indentation and quoting near that line") from None
+        raise CaseError(
+            f"malformed YAML: {exc.problem or exc.context}",
+            file=file,
+            line=(mark.line + 1) if mark else None,
+            hint="check indentation and quoting near that line",
+        ) from None
     except yaml.YAMLError as exc:
         raise CaseError(f"malformed YAML: {exc}", file=file) from None
     if node is None:
@@ -259,12 +293,14 @@ def load_yaml(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
         data = _to_python(node, (), lines, file, False)
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
-        raise CaseError(f"cannot read value: {exc.problem}", file=file,
-                        line=(mark.line + 1) if mark else None) from None
+        raise CaseError(
+            f"cannot read value: {exc.problem}", file=file, line=(mark.line + 1) if mark else None
+        ) from None
     return data, lines
 
 
 # ------------------------------------------------------------ validation
+
 
 def _plain(obj: Any) -> Any:
     """Turn Printed back into numbers / strings for schema validation."""
@@ -291,8 +327,13 @@ def _schema_at(path: Path_) -> dict[str, Any] | None:
             node = node.get("items")
         else:
             props = node.get("properties", {})
-            node = props.get(p) if p in props else node.get("additionalProperties") \
-                if isinstance(node.get("additionalProperties"), dict) else None
+            node = (
+                props.get(p)
+                if p in props
+                else node.get("additionalProperties")
+                if isinstance(node.get("additionalProperties"), dict)
+                else None
+            )
     while node is not None and "$ref" in node:
         node = sch["$defs"][node["$ref"].split("/")[-1]]
     return node
@@ -362,8 +403,12 @@ def validate_document(data: Any, lines: dict[Path_, int], file: str) -> None:
     for i, blk in enumerate(data.get("expected", [])):
         lab = blk.get("label") or f"{blk['software']}#{i + 1}"
         if lab in labels:
-            raise CaseError(f"two reference blocks are labelled {lab!r}", file=file,
-                            line=lines.get(("expected", i)), field=f"expected[{i}].label")
+            raise CaseError(
+                f"two reference blocks are labelled {lab!r}",
+                file=file,
+                line=lines.get(("expected", i)),
+                field=f"expected[{i}].label",
+            )
         labels.add(lab)
 
 
@@ -424,37 +469,54 @@ def _values_from_printout(case_path: Path, blk: dict[str, Any], line: int | None
     field_ = f"expected[{i}].printout.file"
     if ".." in rel.parts:
         raise CaseError("a printout path may not contain '..'", file=str(case_path), line=line, field=field_)
-    root = next((d for d in [case_path.parent, *case_path.parent.parents] if (d / "reference_outputs").is_dir()),
-                None)
+    root = next((d for d in [case_path.parent, *case_path.parent.parents] if (d / "reference_outputs").is_dir()), None)
     if root is None:
-        raise CaseError("no reference_outputs/ folder above the case file", file=str(case_path), line=line,
-                        field=field_)
+        raise CaseError(
+            "no reference_outputs/ folder above the case file", file=str(case_path), line=line, field=field_
+        )
     target = (root / rel).resolve()
     if (root / "reference_outputs").resolve() not in target.parents:
-        raise CaseError("the printout must lie inside reference_outputs/", file=str(case_path), line=line,
-                        field=field_)
+        raise CaseError("the printout must lie inside reference_outputs/", file=str(case_path), line=line, field=field_)
     try:
         text = read_regular_text(target)
     except UnicodeDecodeError as exc:
-        raise CaseError(f"printout {rel} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})",
-                        file=str(case_path), line=line, field=field_,
-                        hint="save the printout as UTF-8 text") from None
+        raise CaseError(
+            f"printout {rel} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})",
+            file=str(case_path),
+            line=line,
+            field=field_,
+            hint="save the printout as UTF-8 text",
+        ) from None
     except OSError as exc:
         raise CaseError(f"cannot read printout {rel}: {exc}", file=str(case_path), line=line, field=field_) from None
-    software = spec.get("software") or {"lme4": "lme4", "lmerTest": "lmerTest", "nlme": "nlme", "sas": "sas",
-                                        "hlm": "hlm"}.get(blk["software"])
+    software = spec.get("software") or {
+        "lme4": "lme4",
+        "lmerTest": "lmerTest",
+        "nlme": "nlme",
+        "sas": "sas",
+        "hlm": "hlm",
+    }.get(blk["software"])
     if software is None:
-        raise CaseError(f"say which program printed {rel} (printout.software)", file=str(case_path), line=line,
-                        field=f"expected[{i}].printout.software")
+        raise CaseError(
+            f"say which program printed {rel} (printout.software)",
+            file=str(case_path),
+            line=line,
+            field=f"expected[{i}].printout.software",
+        )
     try:
         parts = parse_printouts(text, software)
     except ReferenceError_ as exc:
-        raise CaseError(f"cannot parse printout {rel}: {exc.message}", file=str(case_path), line=line,
-                        field=field_, hint=exc.hint) from None
+        raise CaseError(
+            f"cannot parse printout {rel}: {exc.message}", file=str(case_path), line=line, field=field_, hint=exc.hint
+        ) from None
     k = int(spec.get("part", 1))
     if k > len(parts):
-        raise CaseError(f"{rel} holds {len(parts)} printout(s), not {k}", file=str(case_path), line=line,
-                        field=f"expected[{i}].printout.part")
+        raise CaseError(
+            f"{rel} holds {len(parts)} printout(s), not {k}",
+            file=str(case_path),
+            line=line,
+            field=f"expected[{i}].printout.part",
+        )
     return parts[k - 1].values
 
 
@@ -464,8 +526,13 @@ def find_case_files(paths: list[str | Path]) -> list[Path]:
     for item in paths:
         p = Path(item)
         if p.is_dir():
-            out.extend(sorted(q for q in p.rglob("*.y*ml")
-                              if q.suffix in (".yaml", ".yml") and "data" not in q.relative_to(p).parts[:-1]))
+            out.extend(
+                sorted(
+                    q
+                    for q in p.rglob("*.y*ml")
+                    if q.suffix in (".yaml", ".yml") and "data" not in q.relative_to(p).parts[:-1]
+                )
+            )
         else:
             out.append(p)
     seen: dict[Path, None] = {}

@@ -25,6 +25,8 @@ def duplicate_ids(loaded: Mapping[Path, Case | Exception]) -> dict[Path, str]:
             continue
         for p in paths:
             others = ", ".join(str(q) for q in paths if q != p)
-            out[p] = (f"{p}: case id '{cid}' is also the id of {others}; case ids must be unique "
-                      "(rename one id, or remove the copy)")
+            out[p] = (
+                f"{p}: case id '{cid}' is also the id of {others}; case ids must be unique "
+                "(rename one id, or remove the copy)"
+            )
     return out

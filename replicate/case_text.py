@@ -97,6 +97,7 @@ def _block_text(block: Mapping[str, Any], dash_col: int | None = 2) -> str:
 
 # ------------------------------------------------------- comparing blocks
 
+
 def _dash_line(lines: list[str], line: int) -> int:
     for k in range(min(line, len(lines) - 1), -1, -1):
         if re.match(r"^\s*-(\s|$)", lines[k]):
@@ -139,15 +140,18 @@ def edit_case_text(text: str, block: Mapping[str, Any], file: str = "<case>") ->
         raise CaseError("'expected' is not a list", file=file, line=seq.start_mark.line + 1, field="expected")
     if seq.flow_style:
         if seq.value:
-            raise CaseError("'expected' is written as a flow list [...]; write it as a block list "
-                            "('- label: ...' lines) to add a reference block", file=file,
-                            line=seq.start_mark.line + 1, field="expected")
+            raise CaseError(
+                "'expected' is written as a flow list [...]; write it as a block list "
+                "('- label: ...' lines) to add a reference block",
+                file=file,
+                line=seq.start_mark.line + 1,
+                field="expected",
+            )
         dash = (knode.start_mark.column if knode is not None else 0) + 2
         start, end = seq.start_mark.index, seq.end_mark.index
         line_end = text.find("\n", end)
         line_end = len(text) if line_end < 0 else line_end
-        new = text[:start].rstrip(" ") + text[end:line_end].rstrip() + nl + item_text(dash) \
-            + text[line_end + 1:]
+        new = text[:start].rstrip(" ") + text[end:line_end].rstrip() + nl + item_text(dash) + text[line_end + 1 :]
         return new, False
     items = list(seq.value)
     starts = [_dash_line(lines, it.start_mark.line) for it in items]
@@ -167,6 +171,6 @@ def edit_case_text(text: str, block: Mapping[str, Any], file: str = "<case>") ->
     if label in labels:
         i = labels.index(label)
         end = _trim_end(lines, starts[i], ends[i])
-        return "".join(lines[:starts[i]] + new_lines + lines[end:]), True
+        return "".join(lines[: starts[i]] + new_lines + lines[end:]), True
     end = _trim_end(lines, starts[-1], ends[-1])
     return "".join(lines[:end] + new_lines + lines[end:]), False

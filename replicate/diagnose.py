@@ -129,7 +129,7 @@ def reference_theta_box(block: dict[str, Any], design: Design) -> list[np.ndarra
 
     def used(prefix: tuple[str, ...], qs: dict[str, Any]) -> None:
         # the quantity reference_theta reads: the variance before the SD, the covariance before the correlation
-        for q in (("variance", "sd") if ("variance" in qs or "sd" in qs) else ("cov", "corr")):
+        for q in ("variance", "sd") if ("variance" in qs or "sd" in qs) else ("cov", "corr"):
             v = qs.get(q)
             if isinstance(v, Printed) and not v.bound:
                 leaves.append((prefix + (q,), v))
@@ -145,8 +145,10 @@ def reference_theta_box(block: dict[str, Any], design: Design) -> list[np.ndarra
         return []
     out = []
     for signs in itertools.product((-0.5, 0.5), repeat=len(leaves)):
-        rnd = {grp: dict(comps) if grp == "Residual" else {c: dict(qs) for c, qs in comps.items()}
-               for grp, comps in random.items()}
+        rnd = {
+            grp: dict(comps) if grp == "Residual" else {c: dict(qs) for c, qs in comps.items()}
+            for grp, comps in random.items()
+        }
         for (path, v), sg in zip(leaves, signs):
             unit = printed_unit(v) or 0.0
             target = rnd[path[0]] if len(path) == 2 else rnd[path[0]][path[1]]
@@ -157,8 +159,9 @@ def reference_theta_box(block: dict[str, Any], design: Design) -> list[np.ndarra
     return out
 
 
-def _at_reference_values(case: Case, i: int, design: Design, theta: np.ndarray, bad: list[ValueComparison],
-                         fit: FitResult) -> tuple[int, int] | None:
+def _at_reference_values(
+    case: Case, i: int, design: Design, theta: np.ndarray, bad: list[ValueComparison], fit: FitResult
+) -> tuple[int, int] | None:
     """How many of the differing values the engine reproduces at the reference's variance components."""
     from .engine.fit import fit_at
     from .quantities import compare_block
@@ -172,8 +175,9 @@ def _at_reference_values(case: Case, i: int, design: Design, theta: np.ndarray, 
     return same, len(bad)
 
 
-def _optimum(case: Case, i: int, fit: FitResult, design: Design, software: str, engine: str,
-             bad: list[ValueComparison]) -> Diagnosis | None:
+def _optimum(
+    case: Case, i: int, fit: FitResult, design: Design, software: str, engine: str, bad: list[ValueComparison]
+) -> Diagnosis | None:
     from .inference.marginal import MarginalModel
 
     block = case.expected[i]
@@ -196,41 +200,57 @@ def _optimum(case: Case, i: int, fit: FitResult, design: Design, software: str, 
     rounded = reference_theta(_rounded_like(block, fit, design), design)
     cost = 0.0
     if rounded is not None:
-        cost = max(0.0, fit.loglik + 0.5 * min(_profiled(mm, rounded[0], reml),
-                                               mm.deviance(np.r_[rounded[0], rounded[1]], reml)))
+        cost = max(
+            0.0,
+            fit.loglik + 0.5 * min(_profiled(mm, rounded[0], reml), mm.deviance(np.r_[rounded[0], rounded[1]], reml)),
+        )
     data["printing_cost"] = cost
     if abs(gap) <= 2 * cost + 1e-8:
         variance_like = [v for v in bad if v.section == "random" or v.kind in ("se", "df", "t", "p")]
         if cost < 1e-6 and variance_like:
             return Diagnosis(
-                "flat likelihood", tuple(_key(v) for v in variance_like),
+                "flat likelihood",
+                tuple(_key(v) for v in variance_like),
                 f"flat likelihood: {software}'s estimates and the engine's give the same {crit} to within "
                 f"{abs(gap):.2g}, yet these values differ: the likelihood hardly changes along this direction, so "
                 "the data determine them to few digits (a tighter optimizer in either program moves them)",
-                data)
+                data,
+            )
         return None
     if gap > 0:
-        text = (f"different optimum: on the same data, {software}'s variance components give a {crit} of "
-                f"{ll_ref:.6f}, {gap:.3g} below the engine's optimum {fit.loglik:.6f}; {software} stopped "
-                "early or at a local optimum" + (" (the likelihood is flat here, so the variance components "
-                                                 "are determined to few digits)" if gap < 1e-3 else ""))
+        text = (
+            f"different optimum: on the same data, {software}'s variance components give a {crit} of "
+            f"{ll_ref:.6f}, {gap:.3g} below the engine's optimum {fit.loglik:.6f}; {software} stopped "
+            "early or at a local optimum"
+            + (
+                " (the likelihood is flat here, so the variance components are determined to few digits)"
+                if gap < 1e-3
+                else ""
+            )
+        )
         redo = _at_reference_values(case, i, design, theta, bad, fit)
         if redo is not None:
             same, total = redo
             data.update(reproduced_at_reference=same, differing=total)
             if same == 0:  # the gap is real but explains none of the values: say so, blame nothing
                 return Diagnosis(
-                    "likelihood gap", (),
+                    "likelihood gap",
+                    (),
                     f"likelihood gap: {software}'s variance components give a {crit} {gap:.3g} below the engine's "
                     f"optimum, but at them the engine reproduces none of the {total} differing values, so the "
-                    "optimum does not explain them", data)
-            text += (f". At {software}'s own variance components the engine reproduces {same} of the {total} "
-                     "differing values" + ("; declare options.optimum: reference to compare there"
-                                           if same == total else ""))
+                    "optimum does not explain them",
+                    data,
+                )
+            text += (
+                f". At {software}'s own variance components the engine reproduces {same} of the {total} "
+                "differing values" + ("; declare options.optimum: reference to compare there" if same == total else "")
+            )
     else:
-        text = (f"different optimum: on the same data, {software}'s variance components give a {crit} of "
-                f"{ll_ref:.6f}, {-gap:.3g} above the engine's optimum {fit.loglik:.6f}; the engine "
-                f"({engine}) stopped early or at a local optimum")
+        text = (
+            f"different optimum: on the same data, {software}'s variance components give a {crit} of "
+            f"{ll_ref:.6f}, {-gap:.3g} above the engine's optimum {fit.loglik:.6f}; the engine "
+            f"({engine}) stopped early or at a local optimum"
+        )
     return Diagnosis("different optimum", tuple(_key(v) for v in bad), text, data)
 
 
@@ -263,13 +283,16 @@ def _rounded_like(block: dict[str, Any], fit: FitResult, design: Design) -> dict
 def _profiled(mm: Any, theta: np.ndarray, reml: bool) -> float:
     from scipy.optimize import minimize_scalar
 
-    res = minimize_scalar(lambda ls: mm.deviance(np.r_[theta, math.exp(ls)], reml), bounds=(-20, 20),
-                          method="bounded", options={"xatol": 1e-10})
+    res = minimize_scalar(
+        lambda ls: mm.deviance(np.r_[theta, math.exp(ls)], reml),
+        bounds=(-20, 20),
+        method="bounded",
+        options={"xatol": 1e-10},
+    )
     return float(res.fun)
 
 
-def _definitions(block: dict[str, Any], fit: FitResult, design: Design,
-                 bad: list[ValueComparison]) -> list[Diagnosis]:
+def _definitions(block: dict[str, Any], fit: FitResult, design: Design, bad: list[ValueComparison]) -> list[Diagnosis]:
     from .inference import DF_METHODS, KR_VARIANTS, SE_KINDS, fixed_df, fixed_se, kr_settings
     from .inference.kenward_roger import INFORMATION, PARAMETERIZATIONS
 
@@ -306,7 +329,7 @@ def _definitions(block: dict[str, Any], fit: FitResult, design: Design,
         hits = []
         for m in methods:
             forms = [own] + [f for f in kr_forms if f != own]
-            for kr in (forms if m in KR_VARIANTS else [own]):
+            for kr in forms if m in KR_VARIANTS else [own]:
                 s = get(v.quantity, m, kr)
                 if s is None or term not in s.index or not np.isfinite(s[term]):
                     continue
@@ -317,15 +340,16 @@ def _definitions(block: dict[str, Any], fit: FitResult, design: Design,
         if hits:
             desc = "; ".join(f"{m} gives {val:.6g}" for m, val in hits)
             declared = (block.get("options") or {}).get("df" if v.quantity == "df" else "se")
-            text = (f"different definition: {v.quantity} {v.reference} of {v.name} is reproduced by {desc}"
-                    + (f" (the block declares {declared})" if declared else ""))
-            out.append(Diagnosis("different definition", (_key(v),), text,
-                                 {"methods": [m for m, _ in hits]}))
+            text = f"different definition: {v.quantity} {v.reference} of {v.name} is reproduced by {desc}" + (
+                f" (the block declares {declared})" if declared else ""
+            )
+            out.append(Diagnosis("different definition", (_key(v),), text, {"methods": [m for m, _ in hits]}))
     return out
 
 
-def _parameterization(case: Case, i: int, fit: FitResult, design: Design, engine: Any,
-                      bad: list[ValueComparison]) -> Diagnosis | None:
+def _parameterization(
+    case: Case, i: int, fit: FitResult, design: Design, engine: Any, bad: list[ValueComparison]
+) -> Diagnosis | None:
     fixed_bad = [v for v in bad if v.section == "fixed" and v.quantity == "estimate"]
     if not fixed_bad or engine is None:
         return None
@@ -342,21 +366,30 @@ def _parameterization(case: Case, i: int, fit: FitResult, design: Design, engine
     block = case.expected[i]
     names = block.get("names") or {}
     fixed = block["values"].get("fixed") or {}
-    ok = [v for v in fixed_bad if names.get(v.name, v.name) in fit2.fixed.index
-          and _matches(fixed[v.name]["estimate"], float(fit2.fixed[names.get(v.name, v.name)]))]
+    ok = [
+        v
+        for v in fixed_bad
+        if names.get(v.name, v.name) in fit2.fixed.index
+        and _matches(fixed[v.name]["estimate"], float(fit2.fixed[names.get(v.name, v.name)]))
+    ]
     if not ok:
         return None
-    return Diagnosis("different parameterization", tuple(_key(v) for v in ok),
-                     f"different parameterization: with {other} contrasts the engine reproduces "
-                     + ", ".join(v.name for v in ok), {"contrasts": other})
+    return Diagnosis(
+        "different parameterization",
+        tuple(_key(v) for v in ok),
+        f"different parameterization: with {other} contrasts the engine reproduces " + ", ".join(v.name for v in ok),
+        {"contrasts": other},
+    )
 
 
 def _transcription(block: dict[str, Any], fit: FitResult, values: list[ValueComparison]) -> list[Diagnosis]:
     """Typos first: a printout that contradicts itself, a swapped pair, a lone differing value."""
     from .typos import transcription_errors
 
-    return [Diagnosis("transcription error", keys, text, {})
-            for keys, text in transcription_errors(block, fit.method, values)]
+    return [
+        Diagnosis("transcription error", keys, text, {})
+        for keys, text in transcription_errors(block, fit.method, values)
+    ]
 
 
 def _without_defined(opt: Diagnosis | None, definitions: list[Diagnosis]) -> Diagnosis | None:
@@ -368,8 +401,9 @@ def _without_defined(opt: Diagnosis | None, definitions: list[Diagnosis]) -> Dia
     return Diagnosis(opt.kind, keep, opt.text, opt.data) if keep else None
 
 
-def diagnose_block(case: Case, i: int, values: list[ValueComparison], fit: FitResult, design: Design,
-                   engine: Any = None) -> list[Diagnosis]:
+def diagnose_block(
+    case: Case, i: int, values: list[ValueComparison], fit: FitResult, design: Design, engine: Any = None
+) -> list[Diagnosis]:
     """Explanations for the discrepancies of reference block ``i``."""
     bad = [v for v in values if v.verdict == DISCREPANCY]
     if not bad:
@@ -381,17 +415,27 @@ def diagnose_block(case: Case, i: int, values: list[ValueComparison], fit: FitRe
     fitv = block["values"].get("fit") or {}
     nobs = printed_number(fitv.get("nobs"))
     if nobs is not None and int(nobs) != fit.nobs:
-        out.append(Diagnosis("different rows", ("*",),
-                             f"different rows: {software} used {int(nobs)} rows, the engine {fit.nobs}"
-                             + (f" ({design.n_dropped} dropped for missing values)" if design.n_dropped else ""),
-                             {"reference_nobs": int(nobs), "engine_nobs": fit.nobs}))
+        out.append(
+            Diagnosis(
+                "different rows",
+                ("*",),
+                f"different rows: {software} used {int(nobs)} rows, the engine {fit.nobs}"
+                + (f" ({design.n_dropped} dropped for missing values)" if design.n_dropped else ""),
+                {"reference_nobs": int(nobs), "engine_nobs": fit.nobs},
+            )
+        )
     for g, n in (fitv.get("ngroups") or {}).items():
         ng = printed_number(n)
         eng_n = fit.ngroups.get((block.get("names") or {}).get(g, g))
         if ng is not None and eng_n is not None and int(ng) != eng_n:
-            out.append(Diagnosis("different rows", ("*",),
-                                 f"different groups: {software} counts {int(ng)} levels of {g}, the engine {eng_n}",
-                                 {"group": g, "reference": int(ng), "engine": eng_n}))
+            out.append(
+                Diagnosis(
+                    "different rows",
+                    ("*",),
+                    f"different groups: {software} counts {int(ng)} levels of {g}, the engine {eng_n}",
+                    {"group": g, "reference": int(ng), "engine": eng_n},
+                )
+            )
     rows = bool(out)
     typos = _transcription(block, fit, values)
     out.extend(typos)
@@ -415,18 +459,33 @@ def diagnose_block(case: Case, i: int, values: list[ValueComparison], fit: FitRe
         r = Printed(v.reference_value, v.reference)
         unit = printed_unit(r)
         if unit and v.abs_diff is not None and v.abs_diff <= 1.0 * unit * (1 + 1e-9):
-            out.append(Diagnosis("printing precision", (_key(v),),
-                                 f"printing precision: {v.name} {v.quantity} differs from {v.reference} by less "
-                                 "than one unit in the last printed digit", {"unit": unit}))
+            out.append(
+                Diagnosis(
+                    "printing precision",
+                    (_key(v),),
+                    f"printing precision: {v.name} {v.quantity} differs from {v.reference} by less "
+                    "than one unit in the last printed digit",
+                    {"unit": unit},
+                )
+            )
     explained = {k for d in out for k in d.values}
     rest = [v for v in bad if _key(v) not in explained and "*" not in explained]
     if rest:
-        out.append(Diagnosis(
-            "unexplained", tuple(_key(v) for v in rest),
-            "unexplained: " + ", ".join(f"{v.name} {v.quantity} {v.reference} (engine {v.engine:.6g})"
-                                        if v.engine is not None else f"{v.name} {v.quantity} {v.reference}"
-                                        for v in rest)
-            + " — the rows, the optimum, the df and SE definitions, the contrast coding and the printed "
-            "precision were checked and none accounts for it: a transcription error, another model, or "
-            "a program fault", {}))
+        out.append(
+            Diagnosis(
+                "unexplained",
+                tuple(_key(v) for v in rest),
+                "unexplained: "
+                + ", ".join(
+                    f"{v.name} {v.quantity} {v.reference} (engine {v.engine:.6g})"
+                    if v.engine is not None
+                    else f"{v.name} {v.quantity} {v.reference}"
+                    for v in rest
+                )
+                + " — the rows, the optimum, the df and SE definitions, the contrast coding and the printed "
+                "precision were checked and none accounts for it: a transcription error, another model, or "
+                "a program fault",
+                {},
+            )
+        )
     return out

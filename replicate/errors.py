@@ -41,8 +41,7 @@ class ReplicateError(Exception):
             text += f" ({self.hint})"
         return text
 
-    def located(self, *, file: str | None = None, line: int | None = None,
-                field: str | None = None) -> "ReplicateError":
+    def located(self, *, file: str | None = None, line: int | None = None, field: str | None = None) -> ReplicateError:
         """Return the same error with missing location parts filled in."""
         err = type(self)(
             self.message,

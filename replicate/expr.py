@@ -28,9 +28,23 @@ import pandas as pd
 
 from .errors import DataError
 
-__all__ = ["Expr", "Num", "Str", "Bool", "Missing", "Col", "Unary", "Binary",
-           "ListLit", "Call", "FUNCTIONS", "parse", "evaluate", "apply_transforms",
-           "columns_used"]
+__all__ = [
+    "FUNCTIONS",
+    "Binary",
+    "Bool",
+    "Call",
+    "Col",
+    "Expr",
+    "ListLit",
+    "Missing",
+    "Num",
+    "Str",
+    "Unary",
+    "apply_transforms",
+    "columns_used",
+    "evaluate",
+    "parse",
+]
 
 # ----------------------------------------------------------------------------- AST
 
@@ -81,24 +95,36 @@ class Binary(Expr):
 @dataclass(frozen=True)
 class ListLit(Expr):
     """``[lit, ...]``; only valid after ``in`` and as ``levels=``."""
+
     items: tuple[Expr, ...]
 
 
 @dataclass(frozen=True)
 class Call(Expr):
     """A whitelisted function call; ``args`` are bound (name, value) pairs."""
+
     name: str
     args: tuple[tuple[str, Expr], ...]
 
 
 # name -> (parameter names, number required)
 FUNCTIONS: dict[str, tuple[tuple[str, ...], int]] = {
-    "group_mean": (("x", "by"), 2), "center": (("x", "by"), 1),
-    "factor": (("x", "ref", "levels"), 1), "log": (("x",), 1), "exp": (("x",), 1),
-    "sqrt": (("x",), 1), "abs": (("x",), 1), "round": (("x", "digits"), 1),
-    "ifelse": (("cond", "yes", "no"), 3), "is_na": (("x",), 1),
-    "as_numeric": (("x",), 1), "mean": (("x",), 1), "sd": (("x",), 1),
-    "min": (("x",), 1), "max": (("x",), 1), "count": (("by",), 0),
+    "group_mean": (("x", "by"), 2),
+    "center": (("x", "by"), 1),
+    "factor": (("x", "ref", "levels"), 1),
+    "log": (("x",), 1),
+    "exp": (("x",), 1),
+    "sqrt": (("x",), 1),
+    "abs": (("x",), 1),
+    "round": (("x", "digits"), 1),
+    "ifelse": (("cond", "yes", "no"), 3),
+    "is_na": (("x",), 1),
+    "as_numeric": (("x",), 1),
+    "mean": (("x",), 1),
+    "sd": (("x",), 1),
+    "min": (("x",), 1),
+    "max": (("x",), 1),
+    "count": (("by",), 0),
     "row_number": ((), 0),
 }
 _LITERALS = (Num, Str, Bool, Missing)
@@ -107,18 +133,28 @@ _MAX_TREE = 150  # depth of the finished tree (evaluation recurses over it)
 
 # ----------------------------------------------------------------------------- lexer
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<ws>\s+)
   | (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<ident>[A-Za-z_][A-Za-z0-9_.]*)
   | (?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
   | (?P<tick>`[^`]*`)
   | (?P<op>\*\*|==|!=|<=|>=|&&|\|\||[-+*/^<>=!&|(),\[\]])
-""", re.VERBOSE | re.ASCII | re.DOTALL)
+""",
+    re.VERBOSE | re.ASCII | re.DOTALL,
+)
 _OP_ALIAS = {"**": "^", "&": "and", "&&": "and", "|": "or", "||": "or", "!": "not"}
 _WORDS = {"and": "and", "or": "or", "not": "not", "in": "in"}
-_CONSTS = {"true": Bool(True), "TRUE": Bool(True), "True": Bool(True), "false": Bool(False),
-           "FALSE": Bool(False), "False": Bool(False), "NA": Missing()}
+_CONSTS = {
+    "true": Bool(True),
+    "TRUE": Bool(True),
+    "True": Bool(True),
+    "false": Bool(False),
+    "FALSE": Bool(False),
+    "False": Bool(False),
+    "NA": Missing(),
+}
 _ESCAPES = {"n": "\n", "t": "\t"}
 
 
@@ -129,20 +165,24 @@ def _tokenize(text: str, fail) -> list[tuple[str, object, int, str]]:
         m = _TOKEN.match(text, pos)
         if m is None:
             ch = text[pos]
-            what = "unterminated string" if ch in "'\"" else "unterminated `name`" \
-                if ch == "`" else f"unexpected character {ch!r}"
+            what = (
+                "unterminated string"
+                if ch in "'\""
+                else "unterminated `name`"
+                if ch == "`"
+                else f"unexpected character {ch!r}"
+            )
             fail(what, pos)
         kind, tok = m.lastgroup, m.group()
         if kind == "num":
             if m.end() < len(text) and (text[m.end()].isalnum() or text[m.end()] in "_."):
-                fail(f"invalid number {text[pos:m.end() + 1]!r}", pos)
+                fail(f"invalid number {text[pos : m.end() + 1]!r}", pos)
             value = int(tok) if tok.isdigit() and len(tok) < 16 else float(tok)
             out.append(("num", value, pos, tok))
         elif kind == "ident":
             out.append(("op", _WORDS[tok], pos, tok) if tok in _WORDS else ("ident", tok, pos, tok))
         elif kind == "str":
-            body = re.sub(r"\\(.)", lambda e: _ESCAPES.get(e.group(1), e.group(1)),
-                          tok[1:-1], flags=re.DOTALL)
+            body = re.sub(r"\\(.)", lambda e: _ESCAPES.get(e.group(1), e.group(1)), tok[1:-1], flags=re.DOTALL)
             out.append(("str", body, pos, tok))
         elif kind == "tick":
             if len(tok) == 2:
@@ -166,8 +206,7 @@ class _Parser:
         self.toks = _tokenize(text, self.fail)
 
     def fail(self, what: str, pos: int, hint: str | None = None):
-        raise DataError(f"{what} at column {pos + 1} in {self.text!r}", field=self.field,
-                        hint=hint)
+        raise DataError(f"{what} at column {pos + 1} in {self.text!r}", field=self.field, hint=hint)
 
     def peek(self, k: int = 0):
         return self.toks[min(self.i + k, len(self.toks) - 1)]
@@ -214,13 +253,11 @@ class _Parser:
         try:
             node = self.or_()
         except RecursionError:
-            raise DataError(f"expression too complex: {self.text[:80]!r}", field=self.field) \
-                from None
+            raise DataError(f"expression too complex: {self.text[:80]!r}", field=self.field) from None
         if self.peek()[0] != "end":
             self.unexpected("expected an operator or the end of the expression")
         if _depth(node) > _MAX_TREE:
-            raise DataError(f"expression too complex (more than {_MAX_TREE} nested operations)",
-                            field=self.field)
+            raise DataError(f"expression too complex (more than {_MAX_TREE} nested operations)", field=self.field)
         return node
 
     def binary_chain(self, ops: tuple[str, ...], sub) -> Expr:
@@ -319,8 +356,7 @@ class _Parser:
 
     def call(self, name: str, pos: int) -> Call:
         if name not in FUNCTIONS:
-            self.fail(f"unknown function {name!r}", pos,
-                      "allowed functions: " + ", ".join(sorted(FUNCTIONS)))
+            self.fail(f"unknown function {name!r}", pos, "allowed functions: " + ", ".join(sorted(FUNCTIONS)))
         params, required = FUNCTIONS[name]
         opened, bound, keywords = self.take()[2], {}, False
         while not self.at(")"):
@@ -329,13 +365,11 @@ class _Parser:
                 key, keywords = self.take()[1], True
                 self.take()
                 if key not in params:
-                    self.fail(f"{name}() has no argument {key!r}", apos,
-                              f"its arguments are: {', '.join(params)}")
+                    self.fail(f"{name}() has no argument {key!r}", apos, f"its arguments are: {', '.join(params)}")
             elif keywords:
                 self.fail(f"positional argument after a keyword argument in {name}()", apos)
             elif len(bound) >= len(params):
-                self.fail(f"too many arguments to {name}()", apos,
-                          f"its arguments are: {', '.join(params)}")
+                self.fail(f"too many arguments to {name}()", apos, f"its arguments are: {', '.join(params)}")
             key = key or params[len(bound)]
             if key in bound:
                 self.fail(f"argument {key!r} given twice to {name}()", apos)
@@ -446,8 +480,14 @@ def _boolean(values: np.ndarray, na: np.ndarray | None = None) -> pd.Series:
 
 _MATH = {"log": np.log, "exp": np.exp, "sqrt": np.sqrt, "abs": np.abs}
 _STATS = {"mean": "mean", "sd": "std", "min": "min", "max": "max"}
-_COMPARE = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal,
-            ">": np.greater, ">=": np.greater_equal}
+_COMPARE = {
+    "==": np.equal,
+    "!=": np.not_equal,
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
+}
 _ARITH = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "^": np.power}
 
 
@@ -464,8 +504,7 @@ class _Evaluator:
         """Evaluate ``node`` (or convert its value ``s``) to float64; bool -> 0/1."""
         s = self.ev(node) if s is None else s
         if isinstance(s.dtype, pd.CategoricalDtype):
-            self.fail(f"{what} needs numbers, but {_describe(node)} is a factor",
-                      "convert it with as_numeric()")
+            self.fail(f"{what} needs numbers, but {_describe(node)} is a factor", "convert it with as_numeric()")
         kind = _kind(s)
         if kind == "text":
             self.fail(f"{what} needs numbers, but {_describe(node)} is text")
@@ -481,8 +520,9 @@ class _Evaluator:
         """Evaluate ``node`` to a nullable boolean Series."""
         s = self.ev(node)
         if _kind(s) not in ("bool", "na") or isinstance(s.dtype, pd.CategoricalDtype):
-            self.fail(f"{what} needs a true/false condition, but {_describe(node)} is not one",
-                      "compare it, e.g. x == 1")
+            self.fail(
+                f"{what} needs a true/false condition, but {_describe(node)} is not one", "compare it, e.g. x == 1"
+            )
         return s.astype(object).astype("boolean")
 
     def ev(self, node: Expr) -> pd.Series:
@@ -511,9 +551,11 @@ class _Evaluator:
         columns = [str(c) for c in self.frame.columns]
         if name not in columns:
             close = difflib.get_close_matches(name, columns, n=3, cutoff=0.6)
-            hint = ("did you mean " + " or ".join(repr(c) for c in close) + "?") if close \
-                else "available columns: " + ", ".join(columns[:20]) + \
-                (", ..." if len(columns) > 20 else "")
+            hint = (
+                ("did you mean " + " or ".join(repr(c) for c in close) + "?")
+                if close
+                else "available columns: " + ", ".join(columns[:20]) + (", ..." if len(columns) > 20 else "")
+            )
             self.fail(f"unknown column {name!r}", hint)
         if columns.count(name) > 1:
             self.fail(f"column {name!r} appears more than once in the data")
@@ -541,8 +583,7 @@ class _Evaluator:
             na = pd.isna(x) | pd.isna(y)
             x, y = np.where(na, "", x), np.where(na, "", y)
         else:
-            self.fail(f"cannot compare text with numbers using '{op}'",
-                      "quote numbers that are codes, e.g. g == '1'")
+            self.fail(f"cannot compare text with numbers using '{op}'", "quote numbers that are codes, e.g. g == '1'")
         with np.errstate(invalid="ignore"):
             return _boolean(_COMPARE[op](x, y) & ~na, na)
 
@@ -602,8 +643,10 @@ class _Evaluator:
         out = pd.to_numeric(s.astype(object).str.strip(), errors="coerce").astype(float)
         bad = s[out.isna() & s.notna()]
         if len(bad):
-            self.fail(f"as_numeric(): {_describe(node)} has values that are not numbers: "
-                      + ", ".join(repr(v) for v in pd.unique(bad)[:5]))
+            self.fail(
+                f"as_numeric(): {_describe(node)} has values that are not numbers: "
+                + ", ".join(repr(v) for v in pd.unique(bad)[:5])
+            )
         return out
 
     def ifelse(self, cond: Expr, yes: Expr, no: Expr) -> pd.Series:
@@ -635,8 +678,10 @@ class _Evaluator:
         def match(lit: Expr):
             hits = [lv for lv in found if lv == lit.value or str(lv) == str(lit.value)]
             if not hits:
-                self.fail(f"factor(): level {lit.value!r} does not occur in {_describe(node)}",
-                          "levels are: " + ", ".join(repr(v) for v in found[:20]))
+                self.fail(
+                    f"factor(): level {lit.value!r} does not occur in {_describe(node)}",
+                    "levels are: " + ", ".join(repr(v) for v in found[:20]),
+                )
             return hits[0]
 
         if ref is not None:
@@ -681,9 +726,14 @@ def _guarded(field: str | None, run):
         raise DataError(f"cannot evaluate expression: {exc}", field=field) from None
 
 
-def apply_transforms(frame: pd.DataFrame, transform: dict[str, str], where: str | None = None,
-                     *, file: str | None = None,
-                     lines: dict[str, int] | None = None) -> pd.DataFrame:
+def apply_transforms(
+    frame: pd.DataFrame,
+    transform: dict[str, str],
+    where: str | None = None,
+    *,
+    file: str | None = None,
+    lines: dict[str, int] | None = None,
+) -> pd.DataFrame:
     """Add derived columns, then keep the rows matching a filter.
 
     Args:
@@ -715,7 +765,7 @@ def apply_transforms(frame: pd.DataFrame, transform: dict[str, str], where: str 
             if name is not None:
                 out[name] = evaluate(expr, out, field=field)
                 continue
-            keep = _guarded(field, lambda: _Evaluator(out, field).cond(expr, "where"))
+            keep = _guarded(field, lambda out=out, field=field, expr=expr: _Evaluator(out, field).cond(expr, "where"))
             out = out[keep.to_numpy(dtype=bool, na_value=False)]
         except DataError as err:
             raise err.located(file=file, line=lines.get(field), field=field) from None

@@ -14,8 +14,9 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: Path, text: str, *, prefix: str | None = None, suffix: str = ".tmp",
-                 newline: str | None = None) -> None:
+def write_atomic(
+    path: Path, text: str, *, prefix: str | None = None, suffix: str = ".tmp", newline: str | None = None
+) -> None:
     """Replace ``path`` by ``text`` in one step (UTF-8, flushed to disk before the rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -24,8 +25,9 @@ def write_atomic(path: Path, text: str, *, prefix: str | None = None, suffix: st
         umask = os.umask(0)
         os.umask(umask)
         mode = 0o666 & ~umask
-    fd, tmp = tempfile.mkstemp(prefix=prefix if prefix is not None else f".{path.name}.", suffix=suffix,
-                               dir=str(path.parent))
+    fd, tmp = tempfile.mkstemp(
+        prefix=prefix if prefix is not None else f".{path.name}.", suffix=suffix, dir=str(path.parent)
+    )
     try:
         os.chmod(tmp, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as fh:

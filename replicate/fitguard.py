@@ -23,9 +23,12 @@ _AGREEING = (AGREES, WITHIN, EXPLAINED)
 
 def not_finite(fit: FitResult) -> list[str]:
     """The parts of ``fit`` that hold NaN or infinite numbers (estimates, covariance, variances, likelihood)."""
-    parts = {"fixed effects": fit.fixed.to_numpy(dtype=float), "their covariance": fit.vcov.to_numpy(dtype=float),
-             "residual variance": np.array([fit.sigma2], dtype=float),
-             "log-likelihood": np.array([fit.loglik], dtype=float)}
+    parts = {
+        "fixed effects": fit.fixed.to_numpy(dtype=float),
+        "their covariance": fit.vcov.to_numpy(dtype=float),
+        "residual variance": np.array([fit.sigma2], dtype=float),
+        "log-likelihood": np.array([fit.loglik], dtype=float),
+    }
     if "vcov" in getattr(fit.varcorr, "columns", ()):
         parts["variance components"] = fit.varcorr["vcov"].to_numpy(dtype=float)
     return [name for name, v in parts.items() if not np.all(np.isfinite(v))]
@@ -39,8 +42,10 @@ def fit_failure(fit: FitResult, engine: str) -> str | None:
     why = "; ".join(m for m in fit.messages if m) or "the optimizer did not report convergence"
     if bad and "not finite" not in why:
         why = f"{', '.join(bad)} not finite; " + why
-    return (f"{engine} could not fit the model: the fit did not converge ({why}); a comparison against a fit "
-            "that did not converge is a fit failure, never agreement")
+    return (
+        f"{engine} could not fit the model: the fit did not converge ({why}); a comparison against a fit "
+        "that did not converge is a fit failure, never agreement"
+    )
 
 
 def never_agree(values: list[ValueComparison], why: str) -> list[ValueComparison]:
@@ -63,13 +68,21 @@ def fit_record(method: str, fit: FitResult) -> dict[str, Any]:
     messages = [str(m) for m in fit.messages]
     if bad and not any("not finite" in m for m in messages):
         messages.append(f"not finite: {', '.join(bad)}")
-    return {"method": method, "engine": fit.engine, "converged": bool(fit.converged) and not bad,
-            "singular": bool(fit.singular), "messages": messages}
+    return {
+        "method": method,
+        "engine": fit.engine,
+        "converged": bool(fit.converged) and not bad,
+        "singular": bool(fit.singular),
+        "messages": messages,
+    }
 
 
 def fit_summary(rec: dict[str, Any]) -> str:
     """One line: ``REML fit (native): converged, not singular; messages: ...``."""
-    flags = ("converged" if rec["converged"] else "NOT CONVERGED") + ", " + (
-        "singular" if rec["singular"] else "not singular")
+    flags = (
+        ("converged" if rec["converged"] else "NOT CONVERGED")
+        + ", "
+        + ("singular" if rec["singular"] else "not singular")
+    )
     msgs = "; ".join(rec["messages"])
     return f"{rec['method']} fit ({rec['engine']}): {flags}" + (f"; messages: {msgs}" if msgs else "")

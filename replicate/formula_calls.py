@@ -40,8 +40,23 @@ FORMULA_FUNCTIONS: dict[str, str] = {
     "cbind": "binomial response (cbind(successes, failures)); needs a GLMM",
 }
 _UNARY_NUMERIC = {"log1p": np.log1p, "exp": np.exp, "sqrt": np.sqrt, "abs": np.abs}
-_PREC = {"or": 1, "and": 2, "not": 3, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4, "+": 5, "-": 5,
-         "*": 6, "/": 6, "neg": 7, "^": 8}
+_PREC = {
+    "or": 1,
+    "and": 2,
+    "not": 3,
+    "==": 4,
+    "!=": 4,
+    "<": 4,
+    "<=": 4,
+    ">": 4,
+    ">=": 4,
+    "+": 5,
+    "-": 5,
+    "*": 6,
+    "/": 6,
+    "neg": 7,
+    "^": 8,
+}
 _R_OP = {"and": "&", "or": "|"}
 
 
@@ -119,12 +134,19 @@ def _flag(value: str, what: str, field: str | None) -> bool:
 def parse_call(name: str, inner: str, *, field: str | None = None) -> Derived:
     """The :class:`Derived` column of ``name(inner)``; unknown functions and arguments are refused."""
     if name not in FORMULA_FUNCTIONS:
-        raise ModelError(f"function {name}() is not allowed in a formula", field=field,
-                         hint="allowed: " + "; ".join(f"{k}(): {v}" for k, v in FORMULA_FUNCTIONS.items())
-                         + "; or derive the column under 'transform:'")
+        raise ModelError(
+            f"function {name}() is not allowed in a formula",
+            field=field,
+            hint="allowed: "
+            + "; ".join(f"{k}(): {v}" for k, v in FORMULA_FUNCTIONS.items())
+            + "; or derive the column under 'transform:'",
+        )
     if name == "cbind":
-        raise ModelError("cbind() responses are binomial outcomes, which need a generalized linear mixed model: "
-                         "not implemented yet", field=field, hint="GLMMs are planned (the GLMM issue)")
+        raise ModelError(
+            "cbind() responses are binomial outcomes, which need a generalized linear mixed model: not implemented yet",
+            field=field,
+            hint="GLMMs are planned (the GLMM issue)",
+        )
     args = [a for a in _split_args(inner)]
     if not args or not args[0]:
         raise ModelError(f"{name}() needs an argument", field=field)
@@ -150,20 +172,39 @@ def parse_call(name: str, inner: str, *, field: str | None = None) -> Derived:
     elif name == "poly":
         allowed = {None, "degree", "raw"}
         deg = opts.get("degree") or (positional[0] if positional else "1")
-        d = Derived("", name, arg, degree=int(_number(deg, "poly's degree", field)),
-                    raw=_flag(opts["raw"], "raw", field) if "raw" in opts else False)
+        d = Derived(
+            "",
+            name,
+            arg,
+            degree=int(_number(deg, "poly's degree", field)),
+            raw=_flag(opts["raw"], "raw", field) if "raw" in opts else False,
+        )
         if d.degree < 1 or d.degree != _number(deg, "poly's degree", field):
             raise ModelError(f"poly's degree must be a whole number >= 1, not {deg}", field=field)
     elif name == "scale":
         allowed = {"center", "scale"}
-        d = Derived("", name, arg, center=_flag(opts.get("center", "TRUE"), "center", field),
-                    scale=_flag(opts.get("scale", "TRUE"), "scale", field))
+        d = Derived(
+            "",
+            name,
+            arg,
+            center=_flag(opts.get("center", "TRUE"), "center", field),
+            scale=_flag(opts.get("scale", "TRUE"), "scale", field),
+        )
     twice = name == "log" and "base" in opts and positional or name == "poly" and "degree" in opts and positional
     if len(positional) > (1 if name in ("log", "poly") else 0) or set(opts) - allowed or twice:
-        raise ModelError(f"{name}() takes other arguments than {', '.join(args[1:])}", field=field,
-                         hint=FORMULA_FUNCTIONS[name])
-    return Derived(label=deparse_call(name, [deparse(arg)] + _extra(named[1:])), function=d.function, arg=d.arg, base=d.base, degree=d.degree, raw=d.raw, center=d.center,
-                   scale=d.scale)
+        raise ModelError(
+            f"{name}() takes other arguments than {', '.join(args[1:])}", field=field, hint=FORMULA_FUNCTIONS[name]
+        )
+    return Derived(
+        label=deparse_call(name, [deparse(arg)] + _extra(named[1:])),
+        function=d.function,
+        arg=d.arg,
+        base=d.base,
+        degree=d.degree,
+        raw=d.raw,
+        center=d.center,
+        scale=d.scale,
+    )
 
 
 def _extra(named: Sequence[tuple[str | None, str]]) -> list[str]:
@@ -234,8 +275,9 @@ def deparse(node: ex.Expr, parent: int = 0) -> str:
         return f"({text})" if prec < parent else text
     if isinstance(node, ex.Call):
         r_name = {"as_numeric": "as.numeric", "is_na": "is.na"}.get(node.name, node.name)
-        return deparse_call(r_name, [deparse(v) if k == "x" or i == 0 else f"{k} = {deparse(v)}"
-                                     for i, (k, v) in enumerate(node.args)])
+        return deparse_call(
+            r_name, [deparse(v) if k == "x" or i == 0 else f"{k} = {deparse(v)}" for i, (k, v) in enumerate(node.args)]
+        )
     raise ModelError(f"{type(node).__name__} cannot appear in a formula function")
 
 
@@ -252,8 +294,11 @@ def _numeric(s: pd.Series, d: Derived) -> np.ndarray:
             codes = s.cat.codes.to_numpy().astype(float)
             codes[codes < 0] = np.nan
             return codes + 1.0
-        raise DataError(f"{d.label}: {d.function}() of a factor is not meaningful", field="model.formula",
-                        hint="R gives NA with a warning; use as.numeric() for the level codes")
+        raise DataError(
+            f"{d.label}: {d.function}() of a factor is not meaningful",
+            field="model.formula",
+            hint="R gives NA with a warning; use as.numeric() for the level codes",
+        )
     if pd.api.types.is_bool_dtype(s.dtype) or str(s.dtype) == "boolean":
         return s.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
@@ -262,8 +307,11 @@ def _numeric(s: pd.Series, d: Derived) -> np.ndarray:
 def _poly(x: np.ndarray, degree: int, raw: bool, label: str) -> np.ndarray:
     """R's ``poly``: raw powers, or the orthonormal basis from the QR of the centred powers."""
     if np.isnan(x).any():
-        raise DataError(f"{label}: missing values are not allowed in poly(), as in R", field="model.formula",
-                        hint="drop the rows first with 'where: not is_na(...)'")
+        raise DataError(
+            f"{label}: missing values are not allowed in poly(), as in R",
+            field="model.formula",
+            hint="drop the rows first with 'where: not is_na(...)'",
+        )
     if raw:
         return np.column_stack([x**k for k in range(1, degree + 1)])
     if degree >= len(np.unique(x)):

@@ -101,11 +101,18 @@ def block_spec(case: Case, i: int) -> ModelSpec | None:
     from .runner import build_spec
 
     own = build_spec(case)
-    if sorted(spec.fixed) != sorted(own.fixed) or spec.intercept != own.intercept or \
-            [r.text() for r in spec.random] != [r.text() for r in own.random]:
-        raise CaseError(f"the block's model ({spec.formula()}) is not the case's mixed model ({own.formula()})",
-                        file=str(case.path), line=line, field=field_,
-                        hint="a block's model may only enter the same predictors at other levels")
+    if (
+        sorted(spec.fixed) != sorted(own.fixed)
+        or spec.intercept != own.intercept
+        or [r.text() for r in spec.random] != [r.text() for r in own.random]
+    ):
+        raise CaseError(
+            f"the block's model ({spec.formula()}) is not the case's mixed model ({own.formula()})",
+            file=str(case.path),
+            line=line,
+            field=field_,
+            hint="a block's model may only enter the same predictors at other levels",
+        )
     return spec
 
 
@@ -130,8 +137,11 @@ def implied_J(block: dict[str, Any], gs: dict[str, Gamma]) -> tuple[int, str] | 
         if grp == "Residual":
             continue
         for comp, q in comps.items():
-            if (block.get("names") or {}).get(comp, comp) == INTERCEPT and printed_number(q.get("df")) is not None \
-                    and intercept is not None:
+            if (
+                (block.get("names") or {}).get(comp, comp) == INTERCEPT
+                and printed_number(q.get("df")) is not None
+                and intercept is not None
+            ):
                 df = int(printed_number(q["df"]))
                 return df + intercept.S + 1, f"the chi-square df {df} of {inv.get(INTERCEPT, comp)} + S + 1"
     return None
@@ -180,8 +190,16 @@ def entry_checks(case: Case, i: int) -> list[Finding]:
             want, basis = g.df(None, int(N)), f"N = {int(N)}"
         else:
             continue
-        out.append(Finding(f"fixed {printed_name} df", f"HLM df {g.rule()}, {basis}",
-                           df.text if isinstance(df, Printed) else str(df), want, want, printed_number(df) == want))
+        out.append(
+            Finding(
+                f"fixed {printed_name} df",
+                f"HLM df {g.rule()}, {basis}",
+                df.text if isinstance(df, Printed) else str(df),
+                want,
+                want,
+                printed_number(df) == want,
+            )
+        )
     mine = implied_counts(case, i)
     for k in range(i):
         if case.expected[k].get("software") != "hlm":
@@ -189,9 +207,16 @@ def entry_checks(case: Case, i: int) -> list[Finding]:
         theirs = implied_counts(case, k)
         for what in ("J", "N"):
             if what in mine and what in theirs:
-                out.append(Finding(f"counts {what}", f"{what} implied by HLM's df rule, as in block "
-                                   f"{case.block_label(k)} ({theirs[what]})", str(mine[what]),
-                                   theirs[what], theirs[what], mine[what] == theirs[what]))
+                out.append(
+                    Finding(
+                        f"counts {what}",
+                        f"{what} implied by HLM's df rule, as in block {case.block_label(k)} ({theirs[what]})",
+                        str(mine[what]),
+                        theirs[what],
+                        theirs[what],
+                        mine[what] == theirs[what],
+                    )
+                )
     return out
 
 
@@ -231,6 +256,8 @@ def entry_sentence(fit: Any, design: Any) -> str | None:
     gs = gammas(spec)
     as_entered = "; ".join(f"{n} {entered[n]:g}" + (f" = {gs[n].rule()}" if n in gs else "") for n in diff)
     by_level = ", ".join(f"{n} {by_data[n]:g}" for n in diff)
-    return (f"HLM's df follow the level of entry, not the variable: as entered here, {as_entered}; with each "
-            f"variable entered at the level at which it varies, {by_level}. The mixed model is the same either "
-            "way, so the estimates and SEs are too")
+    return (
+        f"HLM's df follow the level of entry, not the variable: as entered here, {as_entered}; with each "
+        f"variable entered at the level at which it varies, {by_level}. The mixed model is the same either "
+        "way, so the estimates and SEs are too"
+    )

@@ -24,8 +24,11 @@ def check(expr: str) -> None:
         deepest = max(deepest, depth)
     nots = max((len(m) for m in re.findall(r"(?:\bnot\s+)+", expr)), default=0) // 4
     if deepest > MAX_DEPTH or nots > MAX_DEPTH:
-        raise ReplicateError(f"-k expression nests more than {MAX_DEPTH} deep", field="-k",
-                             hint="select with a few words joined by and/or/not")
+        raise ReplicateError(
+            f"-k expression nests more than {MAX_DEPTH} deep",
+            field="-k",
+            hint="select with a few words joined by and/or/not",
+        )
 
 
 def matches(expr: str, words: list[str]) -> bool:

@@ -56,12 +56,15 @@ class FittedModel:
         return getattr(self.result, name)
 
     def __repr__(self) -> str:
-        return (f"FittedModel({self.result.formula!r}, method={self.result.method}, nobs={self.result.nobs}, "
-                f"loglik={self.result.loglik:.6g}, converged={self.result.converged})")
+        return (
+            f"FittedModel({self.result.formula!r}, method={self.result.method}, nobs={self.result.nobs}, "
+            f"loglik={self.result.loglik:.6g}, converged={self.result.converged})"
+        )
 
     # -- fixed effects -------------------------------------------------------------------------
-    def df(self, method: str = "satterthwaite", *, information: str | None = None,
-           parameterization: str | None = None) -> pd.Series:
+    def df(
+        self, method: str = "satterthwaite", *, information: str | None = None, parameterization: str | None = None
+    ) -> pd.Series:
         """Denominator df of each fixed effect under ``method``.
 
         Methods: residual, containment, between-within, hlm, nlme, satterthwaite,
@@ -73,8 +76,9 @@ class FittedModel:
 
         return fixed_df(self.result, self.design, method, kr=self._kr(information, parameterization))
 
-    def se(self, kind: str = "model", *, information: str | None = None,
-           parameterization: str | None = None) -> pd.Series:
+    def se(
+        self, kind: str = "model", *, information: str | None = None, parameterization: str | None = None
+    ) -> pd.Series:
         """Standard errors of the fixed effects: model, kenward-roger, kenward-roger-2, cr0, cr1, cr2."""
         from .inference import fixed_se
 
@@ -82,8 +86,9 @@ class FittedModel:
             return self.result.se
         return fixed_se(self.result, self.design, kind, kr=self._kr(information, parameterization))
 
-    def vcov_of(self, kind: str = "model", *, information: str | None = None,
-                parameterization: str | None = None) -> pd.DataFrame:
+    def vcov_of(
+        self, kind: str = "model", *, information: str | None = None, parameterization: str | None = None
+    ) -> pd.DataFrame:
         """Covariance matrix of the fixed effects of the given kind (see :data:`VCOV_KINDS`)."""
         from .inference import KR_VARIANTS, kenward_roger_of
         from .inference.robust import cluster_robust_vcov
@@ -98,8 +103,15 @@ class FittedModel:
             return cluster_robust_vcov(self.result, self.design, kind.upper())
         raise NotImplementedOption(f"covariance kind {kind!r} unknown", hint="one of " + ", ".join(VCOV_KINDS))
 
-    def coef_table(self, df: str = "satterthwaite", se: str = "model", *, level: float = 0.95,
-                   information: str | None = None, parameterization: str | None = None) -> pd.DataFrame:
+    def coef_table(
+        self,
+        df: str = "satterthwaite",
+        se: str = "model",
+        *,
+        level: float = 0.95,
+        information: str | None = None,
+        parameterization: str | None = None,
+    ) -> pd.DataFrame:
         """Estimate, SE, df, t, two-sided p and a confidence interval per fixed effect.
 
         ``df="satterthwaite", se="model"`` is lmerTest's ``summary`` table;
@@ -116,8 +128,17 @@ class FittedModel:
         p = 2 * stats.t.sf(np.abs(t), dfs)
         q = stats.t.ppf(0.5 + level / 2, dfs)
         pct = f"{100 * level:g}%"
-        return pd.DataFrame({"Estimate": est, "Std. Error": ses, "df": dfs, "t value": t, "Pr(>|t|)": p,
-                             f"lower {pct}": est - q * ses, f"upper {pct}": est + q * ses})
+        return pd.DataFrame(
+            {
+                "Estimate": est,
+                "Std. Error": ses,
+                "df": dfs,
+                "t value": t,
+                "Pr(>|t|)": p,
+                f"lower {pct}": est - q * ses,
+                f"upper {pct}": est + q * ses,
+            }
+        )
 
     def anova(self, type: int = 3, df: str = "satterthwaite") -> pd.DataFrame:
         """Type III F tests of the fixed-effect terms, as lmerTest's ``anova(fit)`` (or pbkrtest's F)."""
@@ -126,7 +147,9 @@ class FittedModel:
         if type != 3:
             raise NotImplementedOption(f"type {type} anova is not implemented", hint="type=3 (lmerTest's default)")
         if df not in ANOVA_DDF:
-            raise NotImplementedOption(f"anova with df {df!r} is not implemented", hint="satterthwaite or kenward-roger")
+            raise NotImplementedOption(
+                f"anova with df {df!r} is not implemented", hint="satterthwaite or kenward-roger"
+            )
         return anova_type3(self.result, self.design, ddf=ANOVA_DDF[df])
 
     # -- covariance parameters -----------------------------------------------------------------

@@ -8,21 +8,21 @@ chooses the engine (default: native).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from .compare import DISCREPANCY
 
 
-
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("replicate")
-    group.addoption("--replicate-engine", default="native",
-                    help="engine that fits the cases (native, statsmodels, ...)")
-    group.addoption("--replicate-no-cases", action="store_true",
-                    help="do not collect case files as tests")
+    group.addoption(
+        "--replicate-engine", default="native", help="engine that fits the cases (native, statsmodels, ...)"
+    )
+    group.addoption("--replicate-no-cases", action="store_true", help="do not collect case files as tests")
 
 
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
@@ -31,7 +31,7 @@ def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Col
     if file_path.suffix not in (".yaml", ".yml"):
         return None
     parts = file_path.parts
-    if "cases" not in parts[:-1] or "data" in parts[parts.index("cases"):-1]:
+    if "cases" not in parts[:-1] or "data" in parts[parts.index("cases") : -1]:
         return None
     return CaseFile.from_parent(parent, path=file_path)
 
@@ -104,10 +104,14 @@ class CaseItem(pytest.Item):
             rows = [f"{'value':<42}{'reference':>14}{'engine':>16}{'digits':>8}"]
             for v in bad:
                 eng = f"{v.engine:.8g}" if v.engine is not None else "—"
-                rows.append(f"{(v.section + ' ' + v.name + ' ' + v.quantity):<42}{v.reference:>14}{eng:>16}"
-                            f"{(v.lre if v.lre is not None else 0):>8.1f}" + (f"  {v.note}" if v.note else ""))
-            raise CaseProblem(f"{len(bad)} value(s) of {blk.label} ({blk.software}) disagree with engine "
-                              f"{res.engine}:\n" + "\n".join(rows))
+                rows.append(
+                    f"{(v.section + ' ' + v.name + ' ' + v.quantity):<42}{v.reference:>14}{eng:>16}"
+                    f"{(v.lre if v.lre is not None else 0):>8.1f}" + (f"  {v.note}" if v.note else "")
+                )
+            raise CaseProblem(
+                f"{len(bad)} value(s) of {blk.label} ({blk.software}) disagree with engine "
+                f"{res.engine}:\n" + "\n".join(rows)
+            )
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, CaseProblem):

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -62,46 +63,81 @@ def check_block_names(case: Case, i: int, design: Design) -> None:
     values = block["values"]
     check_block_weight(case, i)
     fixed_names = list(design.fixed_names)
-    for term in (values.get("fixed") or {}):
+    for term in values.get("fixed") or {}:
         eng = _mapped(block, term)
         if eng not in fixed_names:
             raise case.error(
-                CaseError, f"reference block {case.block_label(i)!r} names fixed effect {term!r}, "
-                "which the model does not have", "expected", i, "values", "fixed", term,
+                CaseError,
+                f"reference block {case.block_label(i)!r} names fixed effect {term!r}, which the model does not have",
+                "expected",
+                i,
+                "values",
+                "fixed",
+                term,
                 hint=f"the model's fixed effects are {fixed_names}; add a 'names:' entry if the program "
-                "printed another name")
-    for pair in (values.get("fixed_corr") or {}):
+                "printed another name",
+            )
+    for pair in values.get("fixed_corr") or {}:
         for term in _corr_pair(pair):
             if _mapped(block, term) not in fixed_names:
                 raise case.error(
-                    CaseError, f"reference block {case.block_label(i)!r} names fixed effect {term!r} in the "
-                    f"correlation {pair!r}, which the model does not have", "expected", i, "values", "fixed_corr",
-                    pair, hint=f"the model's fixed effects are {fixed_names}; write the pair as 'a, b'")
+                    CaseError,
+                    f"reference block {case.block_label(i)!r} names fixed effect {term!r} in the "
+                    f"correlation {pair!r}, which the model does not have",
+                    "expected",
+                    i,
+                    "values",
+                    "fixed_corr",
+                    pair,
+                    hint=f"the model's fixed effects are {fixed_names}; write the pair as 'a, b'",
+                )
     groups: dict[str, set[str]] = {}
     for t in design.reterms:  # (x || g) makes several terms on one grouping factor
         groups.setdefault(t.group, set()).update(t.columns)
-    for grp in ((values.get("fit") or {}).get("ngroups") or {}):
+    for grp in (values.get("fit") or {}).get("ngroups") or {}:
         if _mapped(block, grp) not in groups:
             raise case.error(
-                CaseError, f"reference block {case.block_label(i)!r} counts groups of {grp!r}, which the model "
-                "does not have", "expected", i, "values", "fit", "ngroups", grp,
-                hint=f"the model's grouping factors are {sorted(groups)}")
+                CaseError,
+                f"reference block {case.block_label(i)!r} counts groups of {grp!r}, which the model does not have",
+                "expected",
+                i,
+                "values",
+                "fit",
+                "ngroups",
+                grp,
+                hint=f"the model's grouping factors are {sorted(groups)}",
+            )
     for grp, comps in (values.get("random") or {}).items():
         if grp == "Residual":
             continue
         eng_grp = _mapped(block, grp)
         if eng_grp not in groups:
             raise case.error(
-                CaseError, f"reference block {case.block_label(i)!r} names random-effect group {grp!r}, "
-                "which the model does not have", "expected", i, "values", "random", grp,
-                hint=f"the model's groups are {sorted(groups)}")
+                CaseError,
+                f"reference block {case.block_label(i)!r} names random-effect group {grp!r}, "
+                "which the model does not have",
+                "expected",
+                i,
+                "values",
+                "random",
+                grp,
+                hint=f"the model's groups are {sorted(groups)}",
+            )
         for comp in comps:
             for eng_col in component_columns(block, str(comp)):
                 if eng_col not in groups[eng_grp]:
                     raise case.error(
-                        CaseError, f"reference block {case.block_label(i)!r}: group {grp!r} has no "
-                        f"random-effect column {eng_col!r}", "expected", i, "values", "random", grp, comp,
-                        hint=f"columns of {eng_grp}: {sorted(groups[eng_grp])}")
+                        CaseError,
+                        f"reference block {case.block_label(i)!r}: group {grp!r} has no "
+                        f"random-effect column {eng_col!r}",
+                        "expected",
+                        i,
+                        "values",
+                        "random",
+                        grp,
+                        comp,
+                        hint=f"columns of {eng_grp}: {sorted(groups[eng_grp])}",
+                    )
 
 
 def _corr_pair(pair: str) -> list[str]:
@@ -123,11 +159,16 @@ def check_block_weight(case: Case, i: int) -> None:
     model_weights = case.model.get("weights")
     if weight is not None and weight != model_weights:
         raise case.error(
-            CaseError, f"reference block {case.block_label(i)!r} was fitted with weight {weight!r}, but the "
+            CaseError,
+            f"reference block {case.block_label(i)!r} was fitted with weight {weight!r}, but the "
             + (f"model's weights are {model_weights!r}" if model_weights else "model has no weights"),
-            "expected", i, "options", "weight",
+            "expected",
+            i,
+            "options",
+            "weight",
             hint=f"set model.weights: {weight} (SAS's WEIGHT statement scales the residual variance like "
-            "lme4's weights), or remove options.weight")
+            "lme4's weights), or remove options.weight",
+        )
 
 
 def _varcorr_value(fit: FitResult, grp: str, comp: str, quantity: str) -> float | None:
@@ -161,8 +202,9 @@ def _block_df(case: Case, i: int, fit: FitResult, design: Design, method: str, k
     return fixed_df(fit, design, method, kr=kr)
 
 
-def compare_block(case: Case, i: int, fit: FitResult, design: Design, *,
-                  fitter: Callable[[Design, str], FitResult] | None = None) -> list[ValueComparison]:
+def compare_block(
+    case: Case, i: int, fit: FitResult, design: Design, *, fitter: Callable[[Design, str], FitResult] | None = None
+) -> list[ValueComparison]:
     """Compare every number of reference block ``i`` with the engine's fit.
 
     ``fitter`` fits the other models a block's tests need (a likelihood-ratio test's other model, ML
@@ -175,8 +217,7 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design, *,
     values = block["values"]
     out: list[ValueComparison] = []
 
-    def add(section: str, name: str, quantity: str, ref: Any, engine: Any, path: tuple,
-            note: str = "") -> None:
+    def add(section: str, name: str, quantity: str, ref: Any, engine: Any, path: tuple, note: str = "") -> None:
         per_value: dict[str, Any] = {}
         if isinstance(ref, dict):
             per_value = ref
@@ -190,15 +231,26 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design, *,
             eng_value = engine() if callable(engine) else engine
         except (ReplicateError, ValueError, np.linalg.LinAlgError) as exc:
             eng_value, note = None, str(exc)
-        out.append(compare_value(section, name, quantity, ref, eng_value, tol, note=note,
-                                 line=case.line_of("expected", i, "values", *path)))
+        out.append(
+            compare_value(
+                section,
+                name,
+                quantity,
+                ref,
+                eng_value,
+                tol,
+                note=note,
+                line=case.line_of("expected", i, "values", *path),
+            )
+        )
 
     df_method = opts.get("df")
     se_kind = opts.get("se", "model")
     kr = kr_settings(opts, block.get("software"))
     se_all = _Lazy(lambda: fixed_se(fit, design, _kr_checked(block, fit, se_kind), kr=kr))
-    df_all = (_Lazy(lambda: _block_df(case, i, fit, design, _kr_checked(block, fit, df_method), kr))
-              if df_method else None)
+    df_all = (
+        _Lazy(lambda: _block_df(case, i, fit, design, _kr_checked(block, fit, df_method), kr)) if df_method else None
+    )
 
     for term, qs in (values.get("fixed") or {}).items():
         eng = _mapped(block, term)
@@ -207,9 +259,9 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design, *,
             if q == "estimate":
                 add("fixed", term, q, ref, float(fit.fixed[eng]), path)
             elif q == "se":
-                add("fixed", term, q, ref, lambda: float(se_all.get()[eng]), path, note=f"SE: {se_kind}")
+                add("fixed", term, q, ref, lambda eng=eng: float(se_all.get()[eng]), path, note=f"SE: {se_kind}")
             elif q == "t":
-                add("fixed", term, q, ref, lambda: float(fit.fixed[eng] / se_all.get()[eng]), path)
+                add("fixed", term, q, ref, lambda eng=eng: float(fit.fixed[eng] / se_all.get()[eng]), path)
             elif q in ("df", "p"):
                 if df_all is None:
                     note = "the block does not declare options.df, so the df definition is unknown"
@@ -220,17 +272,25 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design, *,
                     add("fixed", term, q, ref, None, path, note=note)
                     continue
                 if q == "df":
-                    add("fixed", term, q, ref, lambda: float(df_all.get()[eng]), path, note=f"df: {df_method}")
+                    add("fixed", term, q, ref, lambda eng=eng: float(df_all.get()[eng]), path, note=f"df: {df_method}")
                 else:
+
                     def pval(eng: str = eng) -> float:
                         t = float(fit.fixed[eng] / se_all.get()[eng])
                         return float(2 * stats.t.sf(abs(t), float(df_all.get()[eng])))
+
                     add("fixed", term, q, ref, pval, path, note=f"p from t with df: {df_method}")
     for pair, ref in (values.get("fixed_corr") or {}).items():
         a, b = (_mapped(block, t) for t in _corr_pair(pair))
-        add("fixed_corr", pair, "corr", ref,
+        add(
+            "fixed_corr",
+            pair,
+            "corr",
+            ref,
             lambda a=a, b=b: float(fit.vcov.loc[a, b] / math.sqrt(fit.vcov.loc[a, a] * fit.vcov.loc[b, b])),
-            ("fixed_corr", pair), note="correlation of fixed effects (model-based vcov)")
+            ("fixed_corr", pair),
+            note="correlation of fixed effects (model-based vcov)",
+        )
     information = opts.get("information", "observed")
     covparms = _Lazy(lambda: _covparms_table(fit, design, information))
     hlm_tests = _Lazy(lambda: _hlm_table(fit, design))
@@ -238,8 +298,15 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design, *,
         if grp == "Residual":
             for q, ref in comps.items():
                 if q == "se":
-                    add("random", "Residual", q, ref, lambda: covparms.get()[("Residual", None, None)],
-                        ("random", grp, q), note=f"asymptotic SE, {information} information")
+                    add(
+                        "random",
+                        "Residual",
+                        q,
+                        ref,
+                        lambda: covparms.get()[("Residual", None, None)],
+                        ("random", grp, q),
+                        note=f"asymptotic SE, {information} information",
+                    )
                     continue
                 v = {"variance": fit.sigma2, "sd": math.sqrt(fit.sigma2)}.get(q)
                 add("random", "Residual", q, ref, v, ("random", grp, q))
@@ -253,12 +320,26 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design, *,
                 name = f"{grp} {comp}"
                 if q == "se":
                     key = (eng_grp, cols[0], cols[1] if len(cols) > 1 else None)
-                    add("random", name, q, ref, lambda key=key: covparms.get()[key], path,
-                        note=f"asymptotic SE, {information} information")
+                    add(
+                        "random",
+                        name,
+                        q,
+                        ref,
+                        lambda key=key: covparms.get()[key],
+                        path,
+                        note=f"asymptotic SE, {information} information",
+                    )
                 elif q in ("chisq", "df", "p", "reliability"):
                     key2 = (eng_grp, cols[0])
-                    add("random", name, q, ref, lambda key2=key2, q=q: hlm_tests.get()[key2][q], path,
-                        note="HLM's variance-component test" if q != "reliability" else "HLM's reliability")
+                    add(
+                        "random",
+                        name,
+                        q,
+                        ref,
+                        lambda key2=key2, q=q: hlm_tests.get()[key2][q],
+                        path,
+                        note="HLM's variance-component test" if q != "reliability" else "HLM's reliability",
+                    )
                 else:
                     add("random", name, q, ref, _varcorr_value(fit, eng_grp, eng_comp, q), path)
     ranova_tab = _Lazy(lambda: _ranova_table(fit, design))
@@ -267,9 +348,15 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design, *,
             term = _norm_term(str(q["drop"]))
             for key, col in (("statistic", "LRT"), ("df", "Df"), ("p", "Pr(>Chisq)")):
                 if key in q:
-                    add("tests", name, key if key != "statistic" else "chisq", q[key],
-                        lambda col=col, term=term: float(ranova_tab.get().loc[term, col]), ("tests", name, key),
-                        note=f"ranova: dropping {q['drop']}")
+                    add(
+                        "tests",
+                        name,
+                        key if key != "statistic" else "chisq",
+                        q[key],
+                        lambda col=col, term=term: float(ranova_tab.get().loc[term, col]),
+                        ("tests", name, key),
+                        note=f"ranova: dropping {q['drop']}",
+                    )
             continue
         if q.get("model_f"):
             from .inference.summaries import overall_f
@@ -277,9 +364,15 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design, *,
             lazy_f = _Lazy(lambda: overall_f(fit, design))
             for key in ("statistic", "df", "ddf", "p"):
                 if key in q:
-                    add("tests", name, key if key != "statistic" else "F", q[key],
-                        lambda key=key, lazy_f=lazy_f: lazy_f.get()[key], ("tests", name, key),
-                        note="summary.lm's F test against the intercept-only model")
+                    add(
+                        "tests",
+                        name,
+                        key if key != "statistic" else "F",
+                        q[key],
+                        lambda key=key, lazy_f=lazy_f: lazy_f.get()[key],
+                        ("tests", name, key),
+                        note="summary.lm's F test against the intercept-only model",
+                    )
             continue
         if "compare_with" not in q:
             continue  # a printed test the engine has no model for: checked for consistency only
@@ -291,17 +384,25 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design, *,
             continue
         for key, col in (("statistic", "Chisq"), ("df", "Df"), ("p", "Pr(>Chisq)")):
             if key in q:
-                add("tests", name, key if key != "statistic" else "chisq", q[key],
-                    lambda col=col, lazy=lazy: float(lazy.get()[col].iloc[-1]), path + (key,),
-                    note=f"likelihood-ratio test against {q['compare_with']}")
+                add(
+                    "tests",
+                    name,
+                    key if key != "statistic" else "chisq",
+                    q[key],
+                    lambda col=col, lazy=lazy: float(lazy.get()[col].iloc[-1]),
+                    path + (key,),
+                    note=f"likelihood-ratio test against {q['compare_with']}",
+                )
     fitv = values.get("fit") or {}
     convention = convention_of(block.get("software"))
     fstats = _Lazy(lambda: fit_statistics(fit, design, convention, method=block_method(case, i)))
     stat_notes = {
-        "sas": {"aic": "SAS: -2 log L + 2d, d = covariance parameters (+ fixed effects under ML)",
-                "aicc": "SAS: -2 log L + 2d n*/(n* - d - 1), n* = n - p under REML",
-                "bic": "SAS: -2 log L + d log(subjects)",
-                "npar": "SAS/HLM count: covariance parameters (+ fixed effects under ML)"},
+        "sas": {
+            "aic": "SAS: -2 log L + 2d, d = covariance parameters (+ fixed effects under ML)",
+            "aicc": "SAS: -2 log L + 2d n*/(n* - d - 1), n* = n - p under REML",
+            "bic": "SAS: -2 log L + d log(subjects)",
+            "npar": "SAS/HLM count: covariance parameters (+ fixed effects under ML)",
+        },
         "hlm": {"npar": "HLM's number of estimated parameters: covariance parameters (+ fixed effects under ML)"},
     }.get(convention, {})
     for q, ref in fitv.items():
@@ -316,24 +417,37 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design, *,
         if q in ("r2", "adj_r2"):
             from .inference.summaries import r_squared
 
-            add("fit", q, q, ref, lambda q=q: r_squared(fit, design)[q == "adj_r2"], ("fit", q),
-                note="summary.lm's " + ("adjusted R-squared" if q == "adj_r2" else "R-squared"))
+            add(
+                "fit",
+                q,
+                q,
+                ref,
+                lambda q=q: r_squared(fit, design)[q == "adj_r2"],
+                ("fit", q),
+                note="summary.lm's " + ("adjusted R-squared" if q == "adj_r2" else "R-squared"),
+            )
             continue
         if q in ("residuals", "scaled_residuals"):
             from .inference.summaries import residual_quantiles
 
             rq = _Lazy(lambda q=q: residual_quantiles(fit, design, scaled=q == "scaled_residuals"))
             for k, r in ref.items():
-                add("fit", f"{q} {k}", "residual", r, lambda k=k, rq=rq: rq.get()[k], ("fit", q, k),
-                    note="lmer's scaled (Pearson / sigma) residuals" if q == "scaled_residuals"
-                    else "lm's residuals")
+                add(
+                    "fit",
+                    f"{q} {k}",
+                    "residual",
+                    r,
+                    lambda k=k, rq=rq: rq.get()[k],
+                    ("fit", q, k),
+                    note="lmer's scaled (Pearson / sigma) residuals" if q == "scaled_residuals" else "lm's residuals",
+                )
             continue
         if q == "icc":
             from .inference.vartests import icc
 
             if isinstance(ref, dict) and "value" not in ref:  # group -> ICC (several grouping factors)
                 for g, r in ref.items():
-                    add("fit", f"icc {g}", "corr", r, lambda g=_mapped(block, g): icc(fit, g), ("fit", q, g))
+                    add("fit", f"icc {g}", "corr", r, lambda g=g: icc(fit, _mapped(block, g)), ("fit", q, g))
             else:
                 add("fit", "icc", "corr", ref, lambda: icc(fit), ("fit", q))
             continue
@@ -344,8 +458,15 @@ def compare_block(case: Case, i: int, fit: FitResult, design: Design, *,
         if q == "reml_criterion" and fit.method != "REML":
             note = "REML criterion of an ML fit"
         if q == "npar":
-            add("fit", "npar", "nobs", ref, lambda: statistic(fstats.get(), "npar"), ("fit", q),
-                note=note or "parameters counted by AIC/BIC")
+            add(
+                "fit",
+                "npar",
+                "nobs",
+                ref,
+                lambda: statistic(fstats.get(), "npar"),
+                ("fit", q),
+                note=note or "parameters counted by AIC/BIC",
+            )
             continue
         add("fit", q, q, ref, lambda q=q: statistic(fstats.get(), q), ("fit", q), note=note)
     return apply_declared_differences(block, out, case=case, i=i)
@@ -356,8 +477,9 @@ def value_keys(v: ValueComparison) -> set[str]:
     return {f"{v.section}.{v.name}.{v.quantity}", f"{v.section}.{v.name.replace(' ', '.')}.{v.quantity}"}
 
 
-def apply_declared_differences(block: dict[str, Any], values: list[ValueComparison], *,
-                               case: Case | None = None, i: int = 0) -> list[ValueComparison]:
+def apply_declared_differences(
+    block: dict[str, Any], values: list[ValueComparison], *, case: Case | None = None, i: int = 0
+) -> list[ValueComparison]:
     """Discrepancies the block declares as definition differences become ``explained``.
 
     Raises:
@@ -426,7 +548,9 @@ def _hlm_table(fit: FitResult, design: Design) -> dict[tuple, dict[str, float]]:
     out: dict[tuple, dict[str, float]] = {}
     for _, r in tab.iterrows():
         out[(str(r["group"]), str(r["coefficient"]))] = {
-            "chisq": float(r["chisq"]), "df": float(r["df"]), "p": float(r["p"]),
+            "chisq": float(r["chisq"]),
+            "df": float(r["df"]),
+            "p": float(r["p"]),
             "reliability": float(rel.get(r["coefficient"], float("nan"))),
         }
     return out
@@ -460,13 +584,20 @@ def refusal(test: dict[str, Any], lazy: _Lazy, software: str) -> tuple[float, st
         hint = getattr(exc, "hint", None)
         matched = expected.lower() in str(exc).lower()
         engine_said = f"the engine refuses too: {message}" if matched else f"the engine refuses otherwise: {message}"
-        return (1.0 if matched else 0.0,
-                f"{software} refused: \"{expected}\"; {engine_said}" + (f"; hint: {hint}" if hint else ""))
-    return 0.0, f"{software} refused: \"{expected}\"; the engine computed the test instead"
+        return (
+            1.0 if matched else 0.0,
+            f'{software} refused: "{expected}"; {engine_said}' + (f"; hint: {hint}" if hint else ""),
+        )
+    return 0.0, f'{software} refused: "{expected}"; the engine computed the test instead'
 
 
-def _lrt_for(case: Case, fit: FitResult, design: Design, test: dict[str, Any],
-             fitter: Callable[[Design, str], FitResult] | None = None) -> pd.DataFrame:
+def _lrt_for(
+    case: Case,
+    fit: FitResult,
+    design: Design,
+    test: dict[str, Any],
+    fitter: Callable[[Design, str], FitResult] | None = None,
+) -> pd.DataFrame:
     """lme4's anova of the case's model against ``test["compare_with"]`` on the same data, the other
     model fitted by ``fitter`` (the run's engine; native by default)."""
     from .engine import fit_design
@@ -487,7 +618,9 @@ def _kr_checked(block: dict[str, Any], fit: FitResult, method: str) -> str:
     if method in KR_VARIANTS and str(fit.method).upper() == "ML" and convention_of(block.get("software")) == "sas":
         raise NotImplementedOption(
             "SAS's Kenward-Roger on an ML fit (method=ml ddfm=kr) uses the ML estimates; only pbkrtest's "
-            "form (a REML refit) is implemented", hint="compare a REML fit, or a pbkrtest block")
+            "form (a REML refit) is implemented",
+            hint="compare a REML fit, or a pbkrtest block",
+        )
     return method
 
 

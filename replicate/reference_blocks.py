@@ -37,8 +37,9 @@ def _get_engine(name: str) -> Any:
 
         eng = NlmeEngine()
     else:
-        raise EngineUnavailable(f"unknown engine {name!r} for reference blocks", field="--engine",
-                                hint="use lme4 or nlme")
+        raise EngineUnavailable(
+            f"unknown engine {name!r} for reference blocks", field="--engine", hint="use lme4 or nlme"
+        )
     ok, why = eng.available()
     if not ok:
         raise EngineUnavailable(f"engine {name!r} is not available: {why}", field="--engine")
@@ -49,9 +50,15 @@ def default_label(engine_name: str) -> str:
     return f"{engine_name}-live"
 
 
-def make_reference_block(case: Case | str | Path, engine_name: str = "lme4", *,
-                         engine: Any = None, label: str | None = None,
-                         compare_with: Sequence[str] = (), refit: bool = True) -> dict[str, Any]:
+def make_reference_block(
+    case: Case | str | Path,
+    engine_name: str = "lme4",
+    *,
+    engine: Any = None,
+    label: str | None = None,
+    compare_with: Sequence[str] = (),
+    refit: bool = True,
+) -> dict[str, Any]:
     """Fit ``case`` with a live engine and return its reference block.
 
     The block follows the case format: ``label`` (default ``<engine>-live``),
@@ -70,15 +77,21 @@ def make_reference_block(case: Case | str | Path, engine_name: str = "lme4", *,
 
     c = case if isinstance(case, Case) else load_case(case)
     if "unavailable" in c.data:
-        raise CaseError("the case's data is not public, so no live reference can be computed",
-                        file=str(c.path), line=c.line_of("data"), field="data.unavailable")
+        raise CaseError(
+            "the case's data is not public, so no live reference can be computed",
+            file=str(c.path),
+            line=c.line_of("data"),
+            field="data.unavailable",
+        )
     _, design, _ = prepare(c)
     eng = engine if engine is not None else _get_engine(engine_name)
     method = c.method
     fit = eng.fit(design, method)
     if not fit.converged:
-        raise FitError(f"{eng.name} did not converge on this case, so it is no reference: "
-                       + "; ".join(fit.messages), file=str(c.path))
+        raise FitError(
+            f"{eng.name} did not converge on this case, so it is no reference: " + "; ".join(fit.messages),
+            file=str(c.path),
+        )
     extra = fit.extra
     table = extra.get("coef_table")
     if "satterthwaite_df" in extra:
@@ -144,8 +157,9 @@ def make_reference_block(case: Case | str | Path, engine_name: str = "lme4", *,
         from .runner import prepare_other
 
         if eng.name != "lme4":
-            raise CaseError("likelihood-ratio references (--compare-with) are computed by the lme4 engine",
-                            file=str(c.path))
+            raise CaseError(
+                "likelihood-ratio references (--compare-with) are computed by the lme4 engine", file=str(c.path)
+            )
         other_fit = eng.fit(prepare_other(c, other_formula), method)
         res = anova_lrt(fit, other_fit, refit)
         tests[f"lrt-{k}"] = {"compare_with": other_formula, "refit": bool(refit), **res}
@@ -166,7 +180,8 @@ def make_reference_block(case: Case | str | Path, engine_name: str = "lme4", *,
     }
     if tests:
         block["call"] += "; " + "; ".join(
-            f"anova(fit, lmer({t['compare_with']}), refit = {'TRUE' if refit else 'FALSE'})" for t in tests.values())
+            f"anova(fit, lmer({t['compare_with']}), refit = {'TRUE' if refit else 'FALSE'})" for t in tests.values()
+        )
     return block
 
 
@@ -182,17 +197,26 @@ def make_inference_block(case: Case | str | Path, program: str, *, tight: bool =
 
     c = case if isinstance(case, Case) else load_case(case)
     if "unavailable" in c.data:
-        raise CaseError("the case's data is not public, so no live reference can be computed",
-                        file=str(c.path), line=c.line_of("data"), field="data.unavailable")
+        raise CaseError(
+            "the case's data is not public, so no live reference can be computed",
+            file=str(c.path),
+            line=c.line_of("data"),
+            field="data.unavailable",
+        )
     if c.method != "REML":
-        raise CaseError(f"{program} references are computed on REML fits; this case is fitted by {c.method}",
-                        file=str(c.path), line=c.line_of("model", "method"), field="model.method")
+        raise CaseError(
+            f"{program} references are computed on REML fits; this case is fitted by {c.method}",
+            file=str(c.path),
+            line=c.line_of("model", "method"),
+            field="model.method",
+        )
     _, design, _ = prepare(c)
     eng = Lme4Engine(tight=tight)
     fit = eng.fit(design, "REML")
     if not fit.converged:
-        raise FitError("lme4 did not converge on this case, so it is no reference: " + "; ".join(fit.messages),
-                       file=str(c.path))
+        raise FitError(
+            "lme4 did not converge on this case, so it is no reference: " + "; ".join(fit.messages), file=str(c.path)
+        )
     if program == "pbkrtest":
         tab = eng.kenward_roger(fit)
         options = {"method": "REML", "df": "kenward-roger", "se": "kenward-roger"}
@@ -202,8 +226,10 @@ def make_inference_block(case: Case | str | Path, program: str, *, tight: bool =
         options = {"method": "REML", "df": "cr2-satterthwaite", "se": "cr2"}
         call = 'clubSandwich::vcovCR(fit, type = "CR2"); clubSandwich::coef_test(fit, vcov, test = "Satterthwaite")'
     prov = fit.extra.get("provenance") or {}
-    fixed = {str(n): {"estimate": float(fit.fixed[n]), "se": float(tab.loc[n, "se"]), "df": float(tab.loc[n, "df"])}
-             for n in fit.fixed.index}
+    fixed = {
+        str(n): {"estimate": float(fit.fixed[n]), "se": float(tab.loc[n, "se"]), "df": float(tab.loc[n, "df"])}
+        for n in fit.fixed.index
+    }
     versions = eng.version()
     if program == "clubsandwich":
         from .engines.r.session import r_versions

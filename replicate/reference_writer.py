@@ -22,10 +22,10 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .case import Case, Printed, load_case, load_yaml, validate_document
 from .case_text import block_text, edit_case_text, number_text
@@ -33,16 +33,33 @@ from .errors import CaseError, ReplicateError
 from .fileio import write_atomic
 from .reference_blocks import SOFTWARE, SOURCE, default_label, make_inference_block, make_reference_block
 
-__all__ = ["CHANGE_RTOL", "SOFTWARE", "SOURCE", "ReferenceWriteResult", "ValueChange", "block_text",
-           "default_label", "edit_case_text", "existing_block", "flatten_values", "make_inference_block",
-           "make_reference_block", "number_text", "out_path", "reference_command", "value_changes",
-           "version_changes", "write_reference"]
+__all__ = [
+    "CHANGE_RTOL",
+    "SOFTWARE",
+    "SOURCE",
+    "ReferenceWriteResult",
+    "ValueChange",
+    "block_text",
+    "default_label",
+    "edit_case_text",
+    "existing_block",
+    "flatten_values",
+    "make_inference_block",
+    "make_reference_block",
+    "number_text",
+    "out_path",
+    "reference_command",
+    "value_changes",
+    "version_changes",
+    "write_reference",
+]
 
 #: Relative difference above which a regenerated value counts as changed.
 CHANGE_RTOL = 1e-10
 
 
 # ------------------------------------------------------------- results
+
 
 @dataclass(frozen=True)
 class ValueChange:
@@ -102,8 +119,9 @@ class ReferenceWriteResult:
 
     def summary(self) -> str:
         if self.action == "refused":
-            text = (f"refused: {self.path} already has a reference block labelled {self.label!r}; "
-                    "use --force to replace it")
+            text = (
+                f"refused: {self.path} already has a reference block labelled {self.label!r}; use --force to replace it"
+            )
             if self.changes or self.version_changes:
                 text += "\n" + self._diff_text("a new run differs")
             return text
@@ -126,6 +144,7 @@ class ReferenceWriteResult:
 
 
 # --------------------------------------------------------- the block
+
 
 def _num(v: Any) -> float | None:
     if isinstance(v, Mapping):
@@ -153,8 +172,7 @@ def flatten_values(values: Mapping[str, Any], prefix: str = "") -> dict[str, flo
     return out
 
 
-def value_changes(old: Mapping[str, Any], new: Mapping[str, Any], rtol: float = CHANGE_RTOL
-                  ) -> tuple[ValueChange, ...]:
+def value_changes(old: Mapping[str, Any], new: Mapping[str, Any], rtol: float = CHANGE_RTOL) -> tuple[ValueChange, ...]:
     """Values of two blocks' ``values`` that differ beyond ``rtol`` (relative)."""
     a, b = flatten_values(old), flatten_values(new)
     out: list[ValueChange] = []
@@ -179,8 +197,9 @@ def parse_versions(text: str) -> dict[str, str]:
 
 def version_changes(old: str, new: str) -> dict[str, tuple[str, str]]:
     a, b = parse_versions(old), parse_versions(new)
-    return {k: (a.get(k, ""), b.get(k, "")) for k in list(a) + [k for k in b if k not in a]
-            if a.get(k, "") != b.get(k, "")}
+    return {
+        k: (a.get(k, ""), b.get(k, "")) for k in list(a) + [k for k in b if k not in a] if a.get(k, "") != b.get(k, "")
+    }
 
 
 # ---------------------------------------------------------- text edits
@@ -214,8 +233,9 @@ def out_path(case: Case, block: Mapping[str, Any], out: str | Path) -> Path:
     return Path(out) / software / f"{case.id}.yaml"
 
 
-def existing_block(case_path: str | Path, label: str, *, out: str | Path | None = None,
-                   software: str | None = None) -> dict[str, Any] | None:
+def existing_block(
+    case_path: str | Path, label: str, *, out: str | Path | None = None, software: str | None = None
+) -> dict[str, Any] | None:
     """The block labelled ``label`` that a write would replace, or None."""
     case = load_case(case_path)
     if out is None:
@@ -230,8 +250,9 @@ def existing_block(case_path: str | Path, label: str, *, out: str | Path | None 
     return data if isinstance(data, dict) else {}
 
 
-def write_reference(case_path: str | Path, block: Mapping[str, Any], *, out: str | Path | None = None,
-                    force: bool = False) -> ReferenceWriteResult:
+def write_reference(
+    case_path: str | Path, block: Mapping[str, Any], *, out: str | Path | None = None, force: bool = False
+) -> ReferenceWriteResult:
     """Add ``block`` to the case file, or write it to ``out/<software>/<case id>.yaml``.
 
     A block with the same label (or an existing file under ``out``) is
@@ -260,8 +281,10 @@ def write_reference(case_path: str | Path, block: Mapping[str, Any], *, out: str
         new_text, replaced = edit_case_text(text, block, str(path))
         _validate_case_text(new_text, path, block)
     else:
-        header = (f"# Reference block {label!r} for case {case.id!r} ({case.path.name}),\n"
-                  f"# from a live run: replicate reference --engine ... (see 'call' and 'version').\n")
+        header = (
+            f"# Reference block {label!r} for case {case.id!r} ({case.path.name}),\n"
+            f"# from a live run: replicate reference --engine ... (see 'call' and 'version').\n"
+        )
         new_text = header + block_text(block, None)
         data, _ = load_yaml(new_text, str(path))
         doc = dict(case.raw)
@@ -282,8 +305,12 @@ def _validate_case_text(text: str, path: Path, block: Mapping[str, Any]) -> None
         try:
             case = load_case(tmp)
         except CaseError as exc:
-            raise CaseError(f"adding the reference block would make the case invalid: {exc.message}",
-                            file=str(path), line=exc.line, field=exc.field) from None
+            raise CaseError(
+                f"adding the reference block would make the case invalid: {exc.message}",
+                file=str(path),
+                line=exc.line,
+                field=exc.field,
+            ) from None
     finally:
         os.unlink(tmp)
     labels = [case.block_label(i) for i in range(len(case.expected))]
@@ -293,9 +320,17 @@ def _validate_case_text(text: str, path: Path, block: Mapping[str, Any]) -> None
 
 # -------------------------------------------------------------- command
 
-def reference_command(case_path: str | Path, engine: str = "lme4", force: bool = False,
-                      out: str | Path | None = None, *, tight: bool = False,
-                      compare_with: Sequence[str] = (), refit: bool = True) -> tuple[int, str]:
+
+def reference_command(
+    case_path: str | Path,
+    engine: str = "lme4",
+    force: bool = False,
+    out: str | Path | None = None,
+    *,
+    tight: bool = False,
+    compare_with: Sequence[str] = (),
+    refit: bool = True,
+) -> tuple[int, str]:
     """``replicate reference CASE --engine lme4 [--force] [--out DIR]``.
 
     Returns the exit code and the text to print: 0 when the block was written,
@@ -307,10 +342,14 @@ def reference_command(case_path: str | Path, engine: str = "lme4", force: bool =
         if not force:
             old = existing_block(case_path, label, out=out, software=SOFTWARE.get(engine, "other"))
             if old is not None:
-                where = case_path if out is None else out_path(load_case(case_path),
-                                                               {"software": SOFTWARE.get(engine, "other")}, out)
-                return 1, (f"refused: {where} already has a reference block labelled {label!r}; "
-                           "use --force to replace it")
+                where = (
+                    case_path
+                    if out is None
+                    else out_path(load_case(case_path), {"software": SOFTWARE.get(engine, "other")}, out)
+                )
+                return 1, (
+                    f"refused: {where} already has a reference block labelled {label!r}; use --force to replace it"
+                )
         if engine in ("pbkrtest", "clubsandwich"):
             block = make_inference_block(case_path, engine, tight=tight)
             res = write_reference(case_path, block, out=out, force=force)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import time
 import traceback
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from .case import Case, find_case_files, load_case
 from .compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN, ValueComparison
@@ -99,8 +100,9 @@ def build_spec(case: Case) -> ModelSpec:
     model = case.model
     try:
         if "formula" in model:
-            return parse_formula(model["formula"], field="model.formula",
-                                 fixed_only=bool(model.get("fixed_only", False)))
+            return parse_formula(
+                model["formula"], field="model.formula", fixed_only=bool(model.get("fixed_only", False))
+            )
         return parse_levels(model["levels"], model["groups"], field="model.levels")
     except ModelError as exc:
         field_ = exc.field or "model"
@@ -131,8 +133,13 @@ def prepare(case: Case, *, contrasts: str | None = None) -> tuple[ModelSpec, Des
     spec = build_spec(case)
     frame = frame_of(case)
     try:
-        design = build_design(spec, frame.df, contrasts=contrasts or case.model.get("contrasts", "treatment"),
-                              weights=case.model.get("weights"), file=str(case.path))
+        design = build_design(
+            spec,
+            frame.df,
+            contrasts=contrasts or case.model.get("contrasts", "treatment"),
+            weights=case.model.get("weights"),
+            file=str(case.path),
+        )
     except ReplicateError as exc:
         raise exc.located(file=str(case.path), line=case.line_of("model")) from None
     return spec, design, list(frame.messages) + list(design.messages)
@@ -142,8 +149,13 @@ def prepare_other(case: Case, formula: str) -> Design:
     """Another model (an lme4 formula) on the case's data, transforms and filter."""
     spec = parse_formula(formula, field="compare_with")
     frame = frame_of(case)
-    return build_design(spec, frame.df, contrasts=case.model.get("contrasts", "treatment"),
-                        weights=case.model.get("weights"), file=str(case.path))
+    return build_design(
+        spec,
+        frame.df,
+        contrasts=case.model.get("contrasts", "treatment"),
+        weights=case.model.get("weights"),
+        file=str(case.path),
+    )
 
 
 def prepare_with(case: Case, *, contrasts: str) -> Design:
@@ -167,8 +179,10 @@ def run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
         if isinstance(case_or_path, Case):
             res.case_id, res.title = case_or_path.id, case_or_path.title
         res.status, res.error_kind = INVALID, type(exc).__name__
-        res.error = (f"{path}: this case could not be used: {type(exc).__name__}: {exc}"
-                     " (replicate did not expect this input; the case is skipped and the run goes on)")
+        res.error = (
+            f"{path}: this case could not be used: {type(exc).__name__}: {exc}"
+            " (replicate did not expect this input; the case is skipped and the run goes on)"
+        )
         res.seconds = time.perf_counter() - t0
         return res
 
@@ -202,7 +216,7 @@ def _run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
     res.messages.extend(messages)
     try:
         res.engine_version = engine.version()
-    except Exception as exc:  # a version query must never lose a case
+    except Exception as exc:  # noqa: BLE001 - a version query must never lose a case
         res.engine_version = f"unknown ({exc})"
     for i in range(len(case.expected)):
         blk = _block_shell(case, i)
@@ -220,8 +234,10 @@ def _run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
             at_ref = None
             if (case.expected[i].get("options") or {}).get("optimum") == "reference":
                 fit, at_ref, corners = at_reference_optimum(case, i, fit, design, engine)
-                blk.values = within_rounding(compare_block(case, i, fit, design, fitter=engine.fit),
-                                             [compare_block(case, i, f, design, fitter=engine.fit) for f in corners])
+                blk.values = within_rounding(
+                    compare_block(case, i, fit, design, fitter=engine.fit),
+                    [compare_block(case, i, f, design, fitter=engine.fit) for f in corners],
+                )
             else:
                 blk.values = compare_block(case, i, fit, design, fitter=engine.fit)
             blk.diagnoses = diagnose_block(case, i, blk.values, fit, design, engine)
@@ -235,7 +251,7 @@ def _run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
             blk.error = f"{engine.name} could not fit the model: {exc}"
         except ReplicateError as exc:
             blk.error = str(exc)
-        except Exception as exc:  # an engine bug must not lose the other cases
+        except Exception as exc:  # noqa: BLE001 - an engine bug must not lose the other cases
             blk.error = f"internal error in engine {engine.name!r}: {exc!r}\n" + traceback.format_exc(limit=3)
     if not case.expected:
         try:
@@ -247,8 +263,9 @@ def _run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
     return res
 
 
-def at_reference_optimum(case: Case, i: int, fit: FitResult, design: Design, engine: Engine
-                         ) -> tuple[FitResult, Diagnosis, list[FitResult]]:
+def at_reference_optimum(
+    case: Case, i: int, fit: FitResult, design: Design, engine: Engine
+) -> tuple[FitResult, Diagnosis, list[FitResult]]:
     """The fit at block ``i``'s own variance components (``options.optimum: reference``).
 
     For a program known to stop before the optimum: every number of the block
@@ -262,30 +279,42 @@ def at_reference_optimum(case: Case, i: int, fit: FitResult, design: Design, eng
 
     block = case.expected[i]
     if engine.name != "native":
-        raise NotImplementedOption("options.optimum: reference is evaluated by the native engine only",
-                                   hint="run with --engine native")
+        raise NotImplementedOption(
+            "options.optimum: reference is evaluated by the native engine only", hint="run with --engine native"
+        )
     ref = reference_theta(block, design)
     if ref is None:
-        raise CaseError(f"{case.path}: expected[{i}] ({case.block_label(i)}) sets options.optimum: reference "
-                        "but does not print every variance component (each random term and the residual)",
-                        hint="give values.random for every term, or drop options.optimum")
+        raise CaseError(
+            f"{case.path}: expected[{i}] ({case.block_label(i)}) sets options.optimum: reference "
+            "but does not print every variance component (each random term and the residual)",
+            hint="give values.random for every term, or drop options.optimum",
+        )
     at = fit_at(design, fit.method, ref[0], like=fit)
     gap = fit.loglik - at.loglik
     crit = "REML log-likelihood" if fit.method == "REML" else "log-likelihood"
-    text = (f"compared at {block['software']}'s own variance components (options.optimum: reference): they lie "
-            f"{gap:.3g} {crit} units {'below' if gap >= 0 else 'above'} the engine's optimum")
+    text = (
+        f"compared at {block['software']}'s own variance components (options.optimum: reference): they lie "
+        f"{gap:.3g} {crit} units {'below' if gap >= 0 else 'above'} the engine's optimum"
+    )
     corners = []
     for th in reference_theta_box(block, design):
         try:
             corners.append(fit_at(design, fit.method, th, like=fit))
         except FitError:
             continue
-    return at, Diagnosis("at the reference's optimum", (), text,
-                         {"loglik_engine": fit.loglik, "loglik_at_reference": at.loglik, "gap": gap}), corners
+    return (
+        at,
+        Diagnosis(
+            "at the reference's optimum",
+            (),
+            text,
+            {"loglik_engine": fit.loglik, "loglik_at_reference": at.loglik, "gap": gap},
+        ),
+        corners,
+    )
 
 
-def within_rounding(center: list[ValueComparison], corners: list[list[ValueComparison]]
-                    ) -> list[ValueComparison]:
+def within_rounding(center: list[ValueComparison], corners: list[list[ValueComparison]]) -> list[ValueComparison]:
     """A value that differs at the printed variance components, but whose printed value lies within
     the range the engine's value takes over the box those components round from (its centre and
     corners), agrees within tolerance: the program's own variance components may have been there."""
@@ -297,17 +326,23 @@ def within_rounding(center: list[ValueComparison], corners: list[list[ValueCompa
     out = []
     for k, v in enumerate(center):
         if v.verdict == DISCREPANCY and v.engine is not None and corners:
-            vals = [v.engine] + [c[k].engine for c in corners
-                                 if k < len(c) and c[k].name == v.name and c[k].quantity == v.quantity
-                                 and c[k].engine is not None]
+            vals = [v.engine] + [
+                c[k].engine
+                for c in corners
+                if k < len(c) and c[k].name == v.name and c[k].quantity == v.quantity and c[k].engine is not None
+            ]
             lo, hi = min(vals), max(vals)
             ref = Printed(v.reference_value, v.reference)
             half = 0.5 * (printed_unit(ref) or 0.0)
             bound = v.reference.lstrip()[:1] in ("<", ">")  # a printed bound is not a rounded number
             if not bound and ref.value + half >= lo and ref.value - half <= hi:
-                v = replace(v, verdict=WITHIN, note=(v.note + "; " if v.note else "")
-                            + f"within the range {lo:.6g} to {hi:.6g} the engine's value takes over the "
-                              "rounding of the printed variance components")
+                v = replace(
+                    v,
+                    verdict=WITHIN,
+                    note=(v.note + "; " if v.note else "")
+                    + f"within the range {lo:.6g} to {hi:.6g} the engine's value takes over the "
+                    "rounding of the printed variance components",
+                )
         out.append(v)
     return out
 
@@ -316,9 +351,13 @@ def _block_shell(case: Case, i: int) -> BlockResult:
     blk = case.expected[i]
     method = block_method(case, i)
     return BlockResult(
-        label=case.block_label(i), software=blk["software"], version=str(blk.get("version", "")),
-        call=str(blk.get("call", "")), source=str(blk.get("source", "")),
-        options=dict(blk.get("options") or {}), method=method,
+        label=case.block_label(i),
+        software=blk["software"],
+        version=str(blk.get("version", "")),
+        call=str(blk.get("call", "")),
+        source=str(blk.get("source", "")),
+        options=dict(blk.get("options") or {}),
+        method=method,
         consistency=check_block(blk["values"], method, blk.get("software")) + entry_checks(case, i),
         error=block_model_error(case, i),
     )
@@ -327,8 +366,7 @@ def _block_shell(case: Case, i: int) -> BlockResult:
 def _case_status(res: CaseResult) -> str:
     if res.error:
         return res.status if res.status in (INVALID, ERROR) else ERROR
-    if any(b.error and "could not fit" in b.error or (b.error or "").startswith("internal error")
-           for b in res.blocks):
+    if any(b.error and "could not fit" in b.error or (b.error or "").startswith("internal error") for b in res.blocks):
         return ERROR
     if any(b.error for b in res.blocks):
         return INVALID
@@ -354,8 +392,13 @@ def select(cases: list[Path], expr: str | None, loaded: dict[Path, Case | Except
     return out
 
 
-def run_cases(paths: Iterable[str | Path], engine: str | Engine = "native", *, keyword: str | None = None,
-              progress: Callable[[int, int, CaseResult], None] | None = None) -> list[CaseResult]:
+def run_cases(
+    paths: Iterable[str | Path],
+    engine: str | Engine = "native",
+    *,
+    keyword: str | None = None,
+    progress: Callable[[int, int, CaseResult], None] | None = None,
+) -> list[CaseResult]:
     """Run every case under ``paths`` (files or folders) with one engine.
 
     Two files with the same case id are both invalid (neither is run).
@@ -376,8 +419,14 @@ def run_cases(paths: Iterable[str | Path], engine: str | Engine = "native", *, k
     for k, f in enumerate(files):
         c = loaded.get(f)
         if f in dups:
-            r = CaseResult(path=str(f), case_id=c.id if isinstance(c, Case) else f.stem, status=INVALID,
-                           error=dups[f], error_kind="CaseError", engine=eng.name)
+            r = CaseResult(
+                path=str(f),
+                case_id=c.id if isinstance(c, Case) else f.stem,
+                status=INVALID,
+                error=dups[f],
+                error_kind="CaseError",
+                engine=eng.name,
+            )
         else:
             r = run_case(c if isinstance(c, Case) else f, eng)
         results.append(r)

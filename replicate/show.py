@@ -33,10 +33,14 @@ def render_show(case: Case, res: CaseResult) -> str:
     for msg in res.messages:
         out.append(f"note: {msg}")
     for method, fit in res.fits.items():
-        out += ["", f"== {res.engine} fit by {method} ({fit.engine_version})",
-                f"logLik {fit.loglik:.6f}  AIC {fit.aic:.4f}  BIC {fit.bic:.4f}"
-                + (f"  REML criterion {fit.reml_criterion:.4f}" if fit.reml_criterion is not None else ""),
-                f"converged: {fit.converged}  singular: {fit.singular}", icc_line(fit)]
+        out += [
+            "",
+            f"== {res.engine} fit by {method} ({fit.engine_version})",
+            f"logLik {fit.loglik:.6f}  AIC {fit.aic:.4f}  BIC {fit.bic:.4f}"
+            + (f"  REML criterion {fit.reml_criterion:.4f}" if fit.reml_criterion is not None else ""),
+            f"converged: {fit.converged}  singular: {fit.singular}",
+            icc_line(fit),
+        ]
         out.append(f"{'fixed effect':<24}{'estimate':>14}{'SE (model)':>14}")
         for name in fit.fixed.index:
             out.append(f"{name:<24}{fit.fixed[name]:>14.6g}{fit.se[name]:>14.6g}")
@@ -51,8 +55,13 @@ def render_show(case: Case, res: CaseResult) -> str:
             out += ["", *inference_table(fit, res.design)]
             out += [f"  {line}" for line in df_rules(case, fit, res.design)]
     for b in res.blocks:
-        out += ["", f"== reference {b.label}: {b.software} {b.version}".rstrip(),
-                f"call: {b.call}" if b.call else "", f"source: {b.source}", f"options: {b.options}"]
+        out += [
+            "",
+            f"== reference {b.label}: {b.software} {b.version}".rstrip(),
+            f"call: {b.call}" if b.call else "",
+            f"source: {b.source}",
+            f"options: {b.options}",
+        ]
         if b.error:
             out.append(f"error: {b.error}")
             continue
@@ -65,8 +74,10 @@ def render_show(case: Case, res: CaseResult) -> str:
             label = f"{v.section} {v.name} {v.quantity}"
             digits = f"{v.lre:.1f}" if v.lre is not None else "—"
             told = v.note and (v.verdict != "agrees" or v.quantity == "refused")  # a refusal says why
-            out.append(f"{label:<40}{v.reference:>12} {_num(v.engine)}{digits:>8}"
-                       f"  {v.verdict}" + (f" ({v.note})" if told else ""))
+            out.append(
+                f"{label:<40}{v.reference:>12} {_num(v.engine)}{digits:>8}"
+                f"  {v.verdict}" + (f" ({v.note})" if told else "")
+            )
         out += [f"why: {d.text}" for d in b.diagnoses]
     table = side_by_side(case)
     if table:
@@ -81,8 +92,10 @@ def printout_checks(b) -> list[str]:
     if not checks and not b.boundaries:
         return []
     out = [f"printout checks: {sum(f.ok for f in checks)} of {len(checks)} hold"]
-    out += [f"  inconsistent: {f.where} = {f.printed}, but {f.check} gives {f.low:.6g} to {f.high:.6g}"
-            for f in b.inconsistent]
+    out += [
+        f"  inconsistent: {f.where} = {f.printed}, but {f.check} gives {f.low:.6g} to {f.high:.6g}"
+        for f in b.inconsistent
+    ]
     out += [f"  {f.where} = {f.printed}: {f.check}" for f in b.boundaries]
     return out
 
@@ -101,11 +114,25 @@ def icc_line(fit) -> str | None:
 
 
 PB, SAS = kr_settings({}), kr_settings({}, "sas")  # Kenward-Roger as pbkrtest / as SAS
-SE_COLUMNS = [("model", "model", PB), ("kenward-roger", "KR", PB), ("kenward-roger", "KR-SAS", SAS),
-              ("kenward-roger-2", "KR2-SAS", SAS), ("cr0", "CR0", PB), ("cr1", "CR1", PB), ("cr2", "CR2", PB)]
-DF_COLUMNS = [("residual", "resid", PB), ("containment", "contain", PB), ("between-within", "bw", PB),
-              ("hlm", "HLM", PB), ("nlme", "nlme", PB), ("satterthwaite", "Satt", PB),
-              ("kenward-roger", "KR", PB), ("kenward-roger", "KR-SAS", SAS)]
+SE_COLUMNS = [
+    ("model", "model", PB),
+    ("kenward-roger", "KR", PB),
+    ("kenward-roger", "KR-SAS", SAS),
+    ("kenward-roger-2", "KR2-SAS", SAS),
+    ("cr0", "CR0", PB),
+    ("cr1", "CR1", PB),
+    ("cr2", "CR2", PB),
+]
+DF_COLUMNS = [
+    ("residual", "resid", PB),
+    ("containment", "contain", PB),
+    ("between-within", "bw", PB),
+    ("hlm", "HLM", PB),
+    ("nlme", "nlme", PB),
+    ("satterthwaite", "Satt", PB),
+    ("kenward-roger", "KR", PB),
+    ("kenward-roger", "KR-SAS", SAS),
+]
 
 
 def inference_table(fit, design) -> list[str]:
@@ -121,17 +148,26 @@ def inference_table(fit, design) -> list[str]:
 
     ses = [(label, *column(fixed_se, kind, kr)) for kind, label, kr in SE_COLUMNS]
     dfs = [(label, *column(fixed_df, kind, kr)) for kind, label, kr in DF_COLUMNS]
-    def row(name: str, columns: list, width: int) -> str:
-        return "".join(f"{vals[name]:>{width}.5g}" if vals is not None else f"{'—':>{width}}"
-                       for _, vals, _ in columns)
 
-    out = [("standard errors by definition (model: lme4/SAS; KR: pbkrtest; KR-SAS / KR2-SAS: SAS ddfm=kr / "
-            "ddfm=kr2, observed information; CR0: HLM robust; CR2: clubSandwich)"),
-           f"{'fixed effect':<24}{'estimate':>12}" + "".join(f"{lab:>10}" for lab, _, _ in ses)]
+    def row(name: str, columns: list, width: int) -> str:
+        return "".join(f"{vals[name]:>{width}.5g}" if vals is not None else f"{'—':>{width}}" for _, vals, _ in columns)
+
+    out = [
+        (
+            "standard errors by definition (model: lme4/SAS; KR: pbkrtest; KR-SAS / KR2-SAS: SAS ddfm=kr / "
+            "ddfm=kr2, observed information; CR0: HLM robust; CR2: clubSandwich)"
+        ),
+        f"{'fixed effect':<24}{'estimate':>12}" + "".join(f"{lab:>10}" for lab, _, _ in ses),
+    ]
     out += [f"{name[:23]:<24}{fit.fixed[name]:>12.5g}" + row(name, ses, 10) for name in fit.fixed.index]
-    out += ["", ("denominator df by definition (resid: n - p; contain/bw: SAS ddfm=; HLM: J - S - 1; "
-                 "nlme: inner/outer; Satt: lmerTest; KR: pbkrtest; KR-SAS: SAS ddfm=kr and kr2)"),
-            f"{'fixed effect':<24}" + "".join(f"{lab:>10}" for lab, _, _ in dfs)]
+    out += [
+        "",
+        (
+            "denominator df by definition (resid: n - p; contain/bw: SAS ddfm=; HLM: J - S - 1; "
+            "nlme: inner/outer; Satt: lmerTest; KR: pbkrtest; KR-SAS: SAS ddfm=kr and kr2)"
+        ),
+        f"{'fixed effect':<24}" + "".join(f"{lab:>10}" for lab, _, _ in dfs),
+    ]
     out += [f"{name[:23]:<24}" + row(name, dfs, 10) for name in fit.fixed.index]
     notes = [why for _, _, why in ses + dfs if why]
     out += [f"  ({n})" for n in notes]

@@ -58,8 +58,10 @@ def _df_rule(case: Case, i: int, name: str, df: Printed) -> str:
     if g.random:
         where = "the intercept's equation" if g.beta == name else "entered at level 2"
         return f"{_cell(df)} = J - S - 1 (J = {counts.get('J', '?')}, S = {g.S}: {where})"
-    return (f"{_cell(df)} = N - p (N = {counts.get('N', '?')} implied by this df, p = {g.p}: entered at level 1, "
-            "no random part)")
+    return (
+        f"{_cell(df)} = N - p (N = {counts.get('N', '?')} implied by this df, p = {g.p}: entered at level 1, "
+        "no random part)"
+    )
 
 
 def _cell(p: Printed) -> str:
@@ -77,20 +79,24 @@ def side_by_side(case: Case) -> list[str]:
     labels = [case.block_label(i) for i in blocks]
     texts = [_cell(c) for per in rows.values() for i in blocks for c in per[i].values() if c]
     width = max(14, *(len(lab) + 2 for lab in labels), *(len(t) + 2 for t in texts))
-    out = ["the programs side by side (as printed: estimate / SE / df)",
-           f"{'fixed effect':<22}" + "".join(f"{lab:>{width}}" for lab in labels)]
+    out = [
+        "the programs side by side (as printed: estimate / SE / df)",
+        f"{'fixed effect':<22}" + "".join(f"{lab:>{width}}" for lab in labels),
+    ]
     for name, per in rows.items():
         for q in ("estimate", "se", "df"):
             cells = [per[i].get(q) for i in blocks]
-            out.append(f"{(name + ' ' + q)[:30]:<22}" + "".join(
-                f"{(_cell(c) if c else '—'):>{width}}" for c in cells))
+            out.append(f"{(name + ' ' + q)[:30]:<22}" + "".join(f"{(_cell(c) if c else '—'):>{width}}" for c in cells))
     out.append("")
     for name, per in rows.items():
         ests = [per[i]["estimate"] for i in blocks if per[i].get("estimate")]
         if len(ests) > 1:
             d, unit = _spread(ests)
-            out.append(f"{name}: the coefficients agree to within {d:.3g} (printed to {unit:g})"
-                       if d <= 2 * unit + 1e-12 else f"{name}: the coefficients differ by {d:.3g}")
+            out.append(
+                f"{name}: the coefficients agree to within {d:.3g} (printed to {unit:g})"
+                if d <= 2 * unit + 1e-12
+                else f"{name}: the coefficients differ by {d:.3g}"
+            )
         by_kind: dict[str, list[tuple[str, Printed]]] = {}
         for i in blocks:
             se = per[i].get("se")
@@ -100,13 +106,17 @@ def side_by_side(case: Case) -> list[str]:
         for kind, ses in by_kind.items():
             if len(ses) > 1:
                 d, unit = _spread([s for _, s in ses])
-                out.append(f"{name}: the {kind} SEs of {', '.join(lab for lab, _ in ses)} agree to within {d:.3g}"
-                           if d <= 2 * unit + 1e-12 else
-                           f"{name}: the {kind} SEs of {', '.join(lab for lab, _ in ses)} differ by {d:.3g}")
+                out.append(
+                    f"{name}: the {kind} SEs of {', '.join(lab for lab, _ in ses)} agree to within {d:.3g}"
+                    if d <= 2 * unit + 1e-12
+                    else f"{name}: the {kind} SEs of {', '.join(lab for lab, _ in ses)} differ by {d:.3g}"
+                )
         if len(by_kind) > 1:
             out.append(f"{name}: the SE kinds differ ({', '.join(by_kind)}): another definition, not another model")
         dfs = [(i, per[i]["df"]) for i in blocks if per[i].get("df")]
         if len({df.text for _, df in dfs}) > 1:
-            out.append(f"{name}: the df differ by definition: " + "; ".join(
-                f"{case.block_label(i)} {_df_rule(case, i, name, df)}" for i, df in dfs))
+            out.append(
+                f"{name}: the df differ by definition: "
+                + "; ".join(f"{case.block_label(i)} {_df_rule(case, i, name, df)}" for i, df in dfs)
+            )
     return out

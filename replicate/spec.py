@@ -182,13 +182,16 @@ def _tokenize(text: str, field_: str | None) -> list[_Tok]:
                 "formula functions (I(), log(), poly(), factor() ...); derive other columns under 'transform:'",
             )
         start = m.start() + (len(m.group(0)) - len(m.group(0).lstrip()))
-        after = m.end() + (len(text[m.end():]) - len(text[m.end():].lstrip()))
+        after = m.end() + (len(text[m.end() :]) - len(text[m.end() :].lstrip()))
         if m.group("name") is not None and after < len(text) and text[after] == "(":
             close = _closing(text, after)
             if close is None:
-                raise ModelError(f"unclosed '(' of {m.group('name')}( at column {after + 1} in formula {text!r}",
-                                 field=field_, hint="check that parentheses are balanced")
-            toks.append(_Tok("call", m.group("name"), start, text[after + 1:close]))
+                raise ModelError(
+                    f"unclosed '(' of {m.group('name')}( at column {after + 1} in formula {text!r}",
+                    field=field_,
+                    hint="check that parentheses are balanced",
+                )
+            toks.append(_Tok("call", m.group("name"), start, text[after + 1 : close]))
             i = close + 1
             continue
         if m.group("name") is not None:
@@ -205,6 +208,7 @@ def _tokenize(text: str, field_: str | None) -> list[_Tok]:
 
 
 # ------------------------------------------------------------------- parser
+
 
 @dataclass
 class _Part:
@@ -409,8 +413,11 @@ class _Parser:
         ops: list[str] = []
         t = self.take()
         if t.kind != "name":
-            raise self.error("expected a grouping variable after '|'", t,
-                             hint="a grouping factor is a column name (derive others under 'transform:')")
+            raise self.error(
+                "expected a grouping variable after '|'",
+                t,
+                hint="a grouping factor is a column name (derive others under 'transform:')",
+            )
         names.append(self.variable(t.text))
         while self.peek().kind == "op" and self.peek().text in (":", "/"):
             ops.append(self.take().text)
@@ -495,8 +502,11 @@ def parse_formula(text: str, *, field: str | None = "model.formula", fixed_only:
             "say so with model.fixed_only: true",
         )
     if part.random and fixed_only:
-        raise ModelError(f"formula {text!r} has random-effect terms, but model.fixed_only is true",
-                         field=field, hint="drop fixed_only, or the random terms")
+        raise ModelError(
+            f"formula {text!r} has random-effect terms, but model.fixed_only is true",
+            field=field,
+            hint="drop fixed_only, or the random terms",
+        )
     intercept = True if part.intercept is None else part.intercept
     order = parser.order
     random = tuple(RandomTerm(_order_terms(list(r.terms), order), r.intercept, r.group) for r in part.random)
@@ -530,9 +540,7 @@ def _hlm_terms(rhs: str, field_: str) -> list[tuple[str, str | None]]:
         elif len(factors) == 2:
             out.append((factors[0], factors[1]))
         else:
-            raise ModelError(
-                f"term {piece!r} in {rhs!r}: expected 'coefficient*VARIABLE'", field=field_
-            )
+            raise ModelError(f"term {piece!r} in {rhs!r}: expected 'coefficient*VARIABLE'", field=field_)
         for f in factors:
             if not re.fullmatch(r"[^\W\d][\w.]*", f):
                 raise ModelError(f"{f!r} in {rhs!r} is not a name", field=field_)
@@ -564,8 +572,7 @@ def parse_levels(levels: dict, groups: dict, *, field: str = "model.levels") -> 
             hint="write three-level models as a formula with (1 | g1/g2)",
         )
     if 2 not in {int(k) for k in groups}:
-        raise ModelError("model.groups must name the level-2 grouping variable, e.g. {2: school}",
-                         field="model.groups")
+        raise ModelError("model.groups must name the level-2 grouping variable, e.g. {2: school}", field="model.groups")
     group = groups.get(2, groups.get("2"))
     l1 = levels.get(1, levels.get("1"))
     l2 = levels.get(2, levels.get("2"))
@@ -584,8 +591,7 @@ def parse_levels(levels: dict, groups: dict, *, field: str = "model.levels") -> 
     for i, eq in enumerate(l2_list):
         m2 = _EQ.match(str(eq))
         if not m2:
-            raise ModelError(f"level-2 equation {eq!r} must read 'b0 = g00 + g01*W + u0'",
-                             field=f"{field}.2[{i}]")
+            raise ModelError(f"level-2 equation {eq!r} must read 'b0 = g00 + g01*W + u0'", field=f"{field}.2[{i}]")
         eqs[m2.group(1).strip()] = _hlm_terms(m2.group(2), f"{field}.2[{i}]")
 
     level_of: dict[str, int] = {}
@@ -601,8 +607,11 @@ def parse_levels(levels: dict, groups: dict, *, field: str = "model.levels") -> 
             residual_seen = True
             continue
         if coef not in eqs:
-            raise ModelError(f"level-1 coefficient {coef!r} has no level-2 equation", field=f"{field}.2",
-                             hint=f"add '{coef} = g..' to level 2")
+            raise ModelError(
+                f"level-1 coefficient {coef!r} has no level-2 equation",
+                field=f"{field}.2",
+                hint=f"add '{coef} = g..' to level 2",
+            )
         if var is not None:
             level_of[var] = 1
         base: Term = () if var is None else (var,)
@@ -622,8 +631,7 @@ def parse_levels(levels: dict, groups: dict, *, field: str = "model.levels") -> 
                 level_of.setdefault(w, 2)
                 _add_term(fixed, _merge(base, (w,)) if base else (w,))
     if eqs:
-        raise ModelError(f"level-2 equations for {sorted(eqs)} have no level-1 coefficient",
-                         field=f"{field}.2")
+        raise ModelError(f"level-2 equations for {sorted(eqs)} have no level-1 coefficient", field=f"{field}.2")
     if not re_intercept and not re_terms:
         raise ModelError("no random term (u0, u1, ...) at level 2: not a mixed model", field=f"{field}.2")
     # name interactions as R would for the formula this model prints (variables by first appearance)

@@ -78,15 +78,36 @@ def self_contradictions(block: dict[str, Any], method: str | None, bad: list[Val
             if None in (est, se, t) or t == 0:
                 continue
             if f"fixed {name} se" in by_key:
-                out.append(((f"fixed {name} se",), _say(f"the printout contradicts itself: t = {q['t'].text} needs SE "
-                            f"{_fmt(est / t)}, the block says {q['se'].text}; a transcription error?")))
+                out.append(
+                    (
+                        (f"fixed {name} se",),
+                        _say(
+                            f"the printout contradicts itself: t = {q['t'].text} needs SE "
+                            f"{_fmt(est / t)}, the block says {q['se'].text}; a transcription error?"
+                        ),
+                    )
+                )
             elif f"fixed {name} estimate" in by_key:
-                out.append(((f"fixed {name} estimate",), _say(f"the printout contradicts itself: t = {q['t'].text} "
+                out.append(
+                    (
+                        (f"fixed {name} estimate",),
+                        _say(
+                            f"the printout contradicts itself: t = {q['t'].text} "
                             f"needs estimate {_fmt(t * se)}, the block says {q['estimate'].text}; "
-                            "a transcription error?")))
+                            "a transcription error?"
+                        ),
+                    )
+                )
             elif f"fixed {name} t" in by_key:
-                out.append(((f"fixed {name} t",), _say(f"the printout contradicts itself: estimate / SE = "
-                            f"{_fmt(est / se)}, the block says t = {q['t'].text}; a transcription error?")))
+                out.append(
+                    (
+                        (f"fixed {name} t",),
+                        _say(
+                            f"the printout contradicts itself: estimate / SE = "
+                            f"{_fmt(est / se)}, the block says t = {q['t'].text}; a transcription error?"
+                        ),
+                    )
+                )
         elif section == "fixed" and quantity == "p":
             q = _printed(values["fixed"][name])
             t = _mid(q.get("t"))
@@ -97,27 +118,47 @@ def self_contradictions(block: dict[str, Any], method: str | None, bad: list[Val
                 continue
             need = _needed_df(t, p)
             if f"fixed {name} df" in by_key and need is not None:
-                out.append(((f"fixed {name} df",), _say(f"the printout contradicts itself: t = {_fmt(t)} and p = "
+                out.append(
+                    (
+                        (f"fixed {name} df",),
+                        _say(
+                            f"the printout contradicts itself: t = {_fmt(t)} and p = "
                             f"{q['p'].text} need df {_fmt(need)}, the block says {q['df'].text}; "
-                            "a transcription error?")))
+                            "a transcription error?"
+                        ),
+                    )
+                )
             elif f"fixed {name} p" in by_key and df is not None:
-                out.append(((f"fixed {name} p",), _say(f"the printout contradicts itself: t = {_fmt(t)} with df "
+                out.append(
+                    (
+                        (f"fixed {name} p",),
+                        _say(
+                            f"the printout contradicts itself: t = {_fmt(t)} with df "
                             f"{q['df'].text} gives p = {_fmt(2 * stats.t.sf(abs(t), df))}, the block says "
-                            f"{q['p'].text}; a transcription error?")))
+                            f"{q['p'].text}; a transcription error?"
+                        ),
+                    )
+                )
         elif section == "random" and quantity == "variance":
             grp, _, comp = name.partition(" ")
             q = _printed(values["random"][grp] if grp == "Residual" else values["random"][grp][comp])
             sd = _mid(q.get("sd"))
-            for k, other, need in (("variance", "sd", None if sd is None else sd * sd),
-                                   ("sd", "variance", None)):
+            for k, other, need in (("variance", "sd", None if sd is None else sd * sd), ("sd", "variance", None)):
                 key = f"random {name} {k}"
                 if key in by_key:
                     if need is None:
                         var = _mid(q.get("variance"))
                         need = None if var is None or var < 0 else math.sqrt(var)
                     if need is not None:
-                        out.append(((key,), _say(f"the printout contradicts itself: {other} {q[other].text} needs "
-                                    f"{k} {_fmt(need)}, the block says {q[k].text}; a transcription error?")))
+                        out.append(
+                            (
+                                (key,),
+                                _say(
+                                    f"the printout contradicts itself: {other} {q[other].text} needs "
+                                    f"{k} {_fmt(need)}, the block says {q[k].text}; a transcription error?"
+                                ),
+                            )
+                        )
                     break
     return out
 
@@ -126,16 +167,23 @@ def swapped_pairs(bad: list[ValueComparison]) -> list[tuple]:
     """(values explained, sentence) for two differing values of one kind that are each other's engine values."""
     out, used = [], set()
     for i, a in enumerate(bad):
-        for b in bad[i + 1:]:
+        for b in bad[i + 1 :]:
             if a.quantity != b.quantity or _key(a) in used or _key(b) in used:
                 continue
             ua = printed_unit(Printed(a.reference_value, a.reference))
             ub = printed_unit(Printed(b.reference_value, b.reference))
             if _close(a.reference_value, b.engine, ua) and _close(b.reference_value, a.engine, ub):
                 used.update((_key(a), _key(b)))
-                out.append(((_key(a), _key(b)), _say(f"swapped pair: the block's {a.name} {a.quantity} {a.reference} "
+                out.append(
+                    (
+                        (_key(a), _key(b)),
+                        _say(
+                            f"swapped pair: the block's {a.name} {a.quantity} {a.reference} "
                             f"is the engine's {b.name} {b.quantity} and its {b.name} {b.quantity} {b.reference} "
-                            f"the engine's {a.name} {a.quantity}: a transcription error is the likeliest cause")))
+                            f"the engine's {a.name} {a.quantity}: a transcription error is the likeliest cause"
+                        ),
+                    )
+                )
     return out
 
 
@@ -152,14 +200,18 @@ def lone_value(values: list[ValueComparison], rest: list[ValueComparison]) -> tu
         return None
     v = rest[0]
     aside = len(others) - len(digits)
-    return ((_key(v),), _say(f"only {v.name} {v.quantity} differs ({v.reference}, engine "
+    return (
+        (_key(v),),
+        _say(
+            f"only {v.name} {v.quantity} differs ({v.reference}, engine "
             f"{v.engine:.6g}); all {len(others)} others agree, "
             + (f"the {len(digits)} besides counts and p-values " if aside else "")
-            + f"to >= {math.floor(min(digits))} digits: a transcription error is the likeliest cause"))
+            + f"to >= {math.floor(min(digits))} digits: a transcription error is the likeliest cause"
+        ),
+    )
 
 
-def transcription_errors(block: dict[str, Any], method: str | None,
-                         values: list[ValueComparison]) -> list[tuple]:
+def transcription_errors(block: dict[str, Any], method: str | None, values: list[ValueComparison]) -> list[tuple]:
     """Every typo diagnosis for a block's differing values, each value explained once."""
     bad = [v for v in values if v.verdict == DISCREPANCY]
     out = swapped_pairs(bad)  # the more specific explanation of two values that also contradict their rows

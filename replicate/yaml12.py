@@ -88,19 +88,30 @@ def check_size(root: yaml.Node, text_length: int, file: str) -> None:
             size[key] = 1 + sum(size[id(k)] for k in kids)
             depth[key] = 1 + max((depth[id(k)] for k in kids), default=0)
             if depth[key] > MAX_DEPTH:
-                raise CaseError(f"the document nests lists or mappings more than {MAX_DEPTH} deep", file=file,
-                                line=node.start_mark.line + 1, hint="case files are shallow; check the brackets")
+                raise CaseError(
+                    f"the document nests lists or mappings more than {MAX_DEPTH} deep",
+                    file=file,
+                    line=node.start_mark.line + 1,
+                    hint="case files are shallow; check the brackets",
+                )
             if size[key] > limit:
                 raise CaseError(
                     f"YAML aliases expand this document to more than {limit} values (the file has {text_length} "
-                    "characters): refused before expanding", file=file, line=node.start_mark.line + 1,
-                    hint="case files need no anchors and aliases (&name / *name); write the values out")
+                    "characters): refused before expanding",
+                    file=file,
+                    line=node.start_mark.line + 1,
+                    hint="case files need no anchors and aliases (&name / *name); write the values out",
+                )
             continue
         if key in size:
             continue
         if key in active:
-            raise CaseError("a YAML alias refers to the structure it is part of", file=file,
-                            line=node.start_mark.line + 1, hint="remove the recursive anchor/alias")
+            raise CaseError(
+                "a YAML alias refers to the structure it is part of",
+                file=file,
+                line=node.start_mark.line + 1,
+                hint="remove the recursive anchor/alias",
+            )
         active.add(key)
         stack.append((node, True))
         stack.extend((k, False) for k in _children(node) if id(k) not in size)

@@ -54,8 +54,17 @@ def test_json_structure(quick_run):
     res = json.loads(_one(out, ".json").read_text())
     assert res["schema"] == "replicate-bench/1"
     m = res["machine"]
-    for key in ("date", "cpu_model", "cores_logical", "memory_gb", "loadavg_start", "python", "packages",
-                "threadpools", "blas_thread_env"):
+    for key in (
+        "date",
+        "cpu_model",
+        "cores_logical",
+        "memory_gb",
+        "loadavg_start",
+        "python",
+        "packages",
+        "threadpools",
+        "blas_thread_env",
+    ):
         assert key in m
     assert res["r"]["used"] is False and res["r"]["reason"] == "--no-r"
     assert res["options"]["quick"] is True and res["options"]["no_r"] is True
@@ -81,8 +90,12 @@ def test_json_structure(quick_run):
     for s in sweeps.values():
         assert s["axis"] in ("rows", "groups")
         progs = {(p["phase"], p["program"]) for p in s["points"]}
-        assert {("fit", "native"), ("fit", "native_crossprod"), ("satterthwaite", "native"),
-                ("kenward_roger", "native")} <= progs
+        assert {
+            ("fit", "native"),
+            ("fit", "native_crossprod"),
+            ("satterthwaite", "native"),
+            ("kenward_roger", "native"),
+        } <= progs
         for p in s["points"]:
             _is_measurement(p)
         assert any(sl["program"] == "native" and sl["slope_all"] is not None for sl in s["slopes"])
@@ -99,8 +112,11 @@ def test_markdown_and_html(quick_run):
     assert "| model | method | rows |" in md and "empirical order" in md
     page = _one(out, ".html").read_text()
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
-    assert page.count("<svg") >= 4 and "<script" not in page and "http://" not in page.replace(
-        "http://www.w3.org/2000/svg", "")
+    assert (
+        page.count("<svg") >= 4
+        and "<script" not in page
+        and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
+    )
 
 
 def test_bad_options():
@@ -111,8 +127,12 @@ def test_bad_options():
 
 def test_list(capsys):
     assert bench_command(["--list", "--quick", "--only", "fit/dyestuff*"]) == 0
-    assert capsys.readouterr().out.split() == ["fit/dyestuff/REML", "fit/dyestuff/ML",
-                                               "fit/dyestuff2/REML", "fit/dyestuff2/ML"]
+    assert capsys.readouterr().out.split() == [
+        "fit/dyestuff/REML",
+        "fit/dyestuff/ML",
+        "fit/dyestuff2/REML",
+        "fit/dyestuff2/ML",
+    ]
 
 
 def test_only_matching():
@@ -135,12 +155,22 @@ def test_measure_and_stats():
 
 
 def test_slopes_and_goals_from_synthetic_points():
-    pts = [{"x": n, "rows": n, "groups": n // 10, "phase": "fit", "program": "native", "median_s": n * 1e-6,
-            "n_runs": 1, "rss_peak_mb": 10.0} for n in (10_000, 100_000, 1_000_000)]
+    pts = [
+        {
+            "x": n,
+            "rows": n,
+            "groups": n // 10,
+            "phase": "fit",
+            "program": "native",
+            "median_s": n * 1e-6,
+            "n_runs": 1,
+            "rss_peak_mb": 10.0,
+        }
+        for n in (10_000, 100_000, 1_000_000)
+    ]
     sl = slopes(pts, "rows")
     assert sl[0]["slope_larger"] == pytest.approx(1.0)
-    res = {"fits": [], "inference": [],
-           "scaling": [{"sweep": "rows_ri", "points": pts, "slopes": sl}]}
+    res = {"fits": [], "inference": [], "scaling": [{"sweep": "rows_ri", "points": pts, "slopes": sl}]}
     goals = {g["id"]: g for g in evaluate_goals(res)}
     assert goals["linear_in_rows"]["status"] == "met"
     assert goals["million_rows"]["status"] == "met"

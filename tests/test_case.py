@@ -114,8 +114,12 @@ def test_shipped_cases_are_valid():
 
 
 def test_scientific_notation_without_a_point_is_a_number(tmp_path):
-    case = load_case(write(tmp_path, GOOD.replace("model:\n", "tolerance: {df: {rtol: 1e-3}}\nmodel:\n")
-                           .replace("se: 1.589", "se: 2e-2")))
+    case = load_case(
+        write(
+            tmp_path,
+            GOOD.replace("model:\n", "tolerance: {df: {rtol: 1e-3}}\nmodel:\n").replace("se: 1.589", "se: 2e-2"),
+        )
+    )
     assert case.raw["tolerance"]["df"]["rtol"] == 1e-3
     se = case.expected[0]["values"]["fixed"]["ses"]["se"]
     assert se.value == 0.02 and se.text == "2e-2"

@@ -9,8 +9,10 @@ from replicate.cli import main
 
 BAD_INPUTS = {
     "malformed.yaml": ("id: x\ntitle: [unclosed\n", "malformed YAML"),
-    "unknown-key.yaml": ("id: x\ntitle: t\ndata: {unavailable: private}\nmodel: {formula: y ~ (1|g)}\nexpectd: []\n",
-                         "unknown key 'expectd'"),
+    "unknown-key.yaml": (
+        "id: x\ntitle: t\ndata: {unavailable: private}\nmodel: {formula: y ~ (1|g)}\nexpectd: []\n",
+        "unknown key 'expectd'",
+    ),
     "python-tag.yaml": ("id: x\ntitle: !!python/object/apply:os.system [ls]\n", "not allowed"),
 }
 
@@ -155,8 +157,14 @@ def test_unknown_engine_is_a_clear_error(case_dir, capsys):
 def test_statsmodels_stopping_early_is_diagnosed(case_dir, tmp_path, capsys):
     """statsmodels' optimum on the three-level model is far below lme4's: the report says which
     program stopped early and by how much, computed from both sets of estimates on the same data."""
-    code = run("run", str(case_dir / "classroom-mathkind-ses-school-class.yaml"), "--engine", "statsmodels",
-               "--out", str(tmp_path / "r"))
+    code = run(
+        "run",
+        str(case_dir / "classroom-mathkind-ses-school-class.yaml"),
+        "--engine",
+        "statsmodels",
+        "--out",
+        str(tmp_path / "r"),
+    )
     assert code == 1
     out = capsys.readouterr().out
     assert "why: different optimum" in out and "the engine (statsmodels) stopped early" in out
@@ -169,10 +177,15 @@ def test_statsmodels_stopping_early_is_diagnosed(case_dir, tmp_path, capsys):
 
 def test_declared_differences_are_explained(case_dir, tmp_path, capsys):
     p = case_dir / "classroom-mathkind-ses-school.yaml"
-    text = p.read_text().replace("df: 98.752", "df: 105").replace(
-        "    source: reference_outputs/lmerTest/classroom-mathkind-ses-school.txt\n",
-        "    source: reference_outputs/lmerTest/classroom-mathkind-ses-school.txt\n"
-        "    differences:\n      - {value: fixed.(Intercept).df, reason: test of a declared difference}\n")
+    text = (
+        p.read_text()
+        .replace("df: 98.752", "df: 105")
+        .replace(
+            "    source: reference_outputs/lmerTest/classroom-mathkind-ses-school.txt\n",
+            "    source: reference_outputs/lmerTest/classroom-mathkind-ses-school.txt\n"
+            "    differences:\n      - {value: fixed.(Intercept).df, reason: test of a declared difference}\n",
+        )
+    )
     p.write_text(text)
     assert run("run", str(p), "--out", str(tmp_path / "r")) == 0
     vals = json.loads((tmp_path / "r" / "report.json").read_text())["cases"][0]["blocks"][0]["values"]
@@ -204,8 +217,9 @@ def test_a_block_can_point_at_a_raw_printout(case_dir, tmp_path):
 
 def test_statsmodels_on_hsb_random_coefficient_is_a_different_optimum(case_dir, tmp_path, capsys):
     """The issue's example: statsmodels MixedLM stops about 100 log-likelihood units below lme4."""
-    code = run("run", str(case_dir / "hsb-random-coefficient.yaml"), "--engine", "statsmodels",
-               "--out", str(tmp_path / "r"))
+    code = run(
+        "run", str(case_dir / "hsb-random-coefficient.yaml"), "--engine", "statsmodels", "--out", str(tmp_path / "r")
+    )
     assert code == 1
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     opt = next(d for d in report["cases"][0]["blocks"][0]["diagnoses"] if d["kind"] == "different optimum")
@@ -216,8 +230,21 @@ def test_statsmodels_on_hsb_random_coefficient_is_a_different_optimum(case_dir, 
 def test_show_puts_every_definition_side_by_side(case_dir, capsys):
     assert run("show", str(case_dir / "hsb-random-coefficient.yaml")) == 0
     out = capsys.readouterr().out
-    for label in ("model", "KR", "KR-SAS", "KR2-SAS", "CR0", "CR1", "CR2", "resid", "contain", "bw", "HLM",
-                  "nlme", "Satt"):
+    for label in (
+        "model",
+        "KR",
+        "KR-SAS",
+        "KR2-SAS",
+        "CR0",
+        "CR1",
+        "CR2",
+        "resid",
+        "contain",
+        "bw",
+        "HLM",
+        "nlme",
+        "Satt",
+    ):
         assert label in out
     row = next(line for line in out.splitlines() if line.startswith("cses") and "7183" in line)
     assert "159" in row and "7024" in row

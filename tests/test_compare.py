@@ -3,15 +3,23 @@ import math
 import pytest
 
 from replicate.case import Printed
-from replicate.compare import (AGREES, DISCREPANCY, NOT_COMPARABLE, WITHIN, compare_value, lre, printed_unit,
-                               resolve_tolerance)
+from replicate.compare import (
+    AGREES,
+    DISCREPANCY,
+    NOT_COMPARABLE,
+    WITHIN,
+    compare_value,
+    lre,
+    printed_unit,
+    resolve_tolerance,
+)
 
 
 def P(text: str) -> Printed:
     t = text.strip()
     for op in ("<=", ">=", "<", ">"):
         if t.startswith(op):
-            return Printed(float(t[len(op):]), t, bound=op)
+            return Printed(float(t[len(op) :]), t, bound=op)
     return Printed(float(t), t)
 
 

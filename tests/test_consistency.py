@@ -62,10 +62,15 @@ def test_nlme_reml_bic_uses_n_minus_p():
     from replicate.case import Printed
 
     # imm23-null's nlme-live numbers: BIC = REML criterion + 3 log(519 - 1)
-    values = {"fixed": {"(Intercept)": {"estimate": 50.75885438476988}},
-              "fit": {"loglik": Printed(-1899.3393055203385, "-1899.3393055203385"),
-                      "aic": Printed(3804.678611040677, "3804.678611040677"),
-                      "bic": Printed(3817.4285367674556, "3817.4285367674556"), "nobs": 519}}
+    values = {
+        "fixed": {"(Intercept)": {"estimate": 50.75885438476988}},
+        "fit": {
+            "loglik": Printed(-1899.3393055203385, "-1899.3393055203385"),
+            "aic": Printed(3804.678611040677, "3804.678611040677"),
+            "bic": Printed(3817.4285367674556, "3817.4285367674556"),
+            "nobs": 519,
+        },
+    }
     nlme = {f.where: f.ok for f in check_block(values, "REML", "nlme")}
     assert nlme["fit bic"] is True
     lme4 = {f.where: f.ok for f in check_block(values, "REML", "lme4")}

@@ -10,11 +10,16 @@ from replicate.spec import parse_formula
 def frame(n: int = 40, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     g = np.repeat(np.arange(8), n // 8)
-    return pd.DataFrame({
-        "y": rng.normal(size=n), "x": rng.normal(size=n), "g": g, "h": np.tile(np.arange(5), n // 5),
-        "f": pd.Categorical(rng.choice(["lo", "mid", "hi"], size=n), categories=["mid", "lo", "hi"]),
-        "s": rng.choice(["b", "a", "c"], size=n),
-    })
+    return pd.DataFrame(
+        {
+            "y": rng.normal(size=n),
+            "x": rng.normal(size=n),
+            "g": g,
+            "h": np.tile(np.arange(5), n // 5),
+            "f": pd.Categorical(rng.choice(["lo", "mid", "hi"], size=n), categories=["mid", "lo", "hi"]),
+            "s": rng.choice(["b", "a", "c"], size=n),
+        }
+    )
 
 
 def test_r_names_and_honours_categorical_order():

@@ -14,8 +14,21 @@ from hypothesis import strategies as st
 
 from replicate import expr as expr_module
 from replicate.errors import DataError
-from replicate.expr import (Binary, Bool, Call, Col, ListLit, Missing, Num, Str, Unary,
-                            apply_transforms, columns_used, evaluate, parse)
+from replicate.expr import (
+    Binary,
+    Bool,
+    Call,
+    Col,
+    ListLit,
+    Missing,
+    Num,
+    Str,
+    Unary,
+    apply_transforms,
+    columns_used,
+    evaluate,
+    parse,
+)
 
 
 @pytest.fixture
@@ -38,8 +51,7 @@ def ev(text: str, frame: pd.DataFrame) -> pd.Series:
 
 
 def values(series: pd.Series) -> list:
-    return [None if v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v
-            for v in series.tolist()]
+    return [None if v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v for v in series.tolist()]
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -68,8 +80,7 @@ def test_precedence():
     assert parse("not a == 1") == Unary("not", Binary("==", Col("a"), Num(1)))
     assert parse("!a | b & c") == parse("not a or (b and c)")
     assert parse("a && b || c") == parse("(a and b) or c")
-    assert parse("x + 1 > 2 * y") == Binary(">", Binary("+", Col("x"), Num(1)),
-                                            Binary("*", Num(2), Col("y")))
+    assert parse("x + 1 > 2 * y") == Binary(">", Binary("+", Col("x"), Num(1)), Binary("*", Num(2), Col("y")))
 
 
 def test_precedence_values(df):
@@ -86,8 +97,7 @@ def test_precedence_values(df):
 
 def test_membership_parse():
     assert parse("g in ['a', 'b']") == Binary("in", Col("g"), ListLit((Str("a"), Str("b"))))
-    assert parse("n not in [1, -2]") == Unary("not", Binary("in", Col("n"),
-                                                            ListLit((Num(1), Num(-2)))))
+    assert parse("n not in [1, -2]") == Unary("not", Binary("in", Col("n"), ListLit((Num(1), Num(-2)))))
 
 
 def test_calls_bind_arguments():
@@ -226,9 +236,13 @@ def test_ifelse_is_na_as_numeric(df):
 
 
 def test_nullable_and_string_dtypes():
-    frame = pd.DataFrame({"i": pd.array([1, None, 3], dtype="Int64"),
-                          "s": pd.array(["u", None, "v"], dtype="string"),
-                          "b": pd.array([True, None, False], dtype="boolean")})
+    frame = pd.DataFrame(
+        {
+            "i": pd.array([1, None, 3], dtype="Int64"),
+            "s": pd.array(["u", None, "v"], dtype="string"),
+            "b": pd.array([True, None, False], dtype="boolean"),
+        }
+    )
     assert values(ev("i * 2", frame)) == [2.0, None, 6.0]
     assert values(ev("s == 'u'", frame)) == [True, None, False]
     assert values(ev("b + 0", frame)) == [1.0, None, 0.0]
@@ -246,8 +260,7 @@ def test_empty_frame():
 
 def test_apply_transforms_in_order_and_filter(df):
     original = df.copy()
-    out = apply_transforms(df, {"x2": "x * 2", "x3": "x2 + 1", "n": "n * 10",
-                                "urban01": "n == 10"}, where="x3 > 4")
+    out = apply_transforms(df, {"x2": "x * 2", "x3": "x2 + 1", "n": "n * 10", "urban01": "n == 10"}, where="x3 > 4")
     pd.testing.assert_frame_equal(df, original)  # input untouched
     assert list(out["x3"]) == [5.0, 9.0, 11.0, 13.0]
     assert list(out["n"]) == [10, 30, 10, 100]
@@ -272,8 +285,7 @@ def test_where_must_be_a_condition(df):
 
 def test_transform_errors_name_field_file_and_line(df):
     with pytest.raises(DataError) as info:
-        apply_transforms(df, {"ok": "x + 1", "bad": "scool + 1"},
-                         file="cases/a.yaml", lines={"transform.bad": 12})
+        apply_transforms(df, {"ok": "x + 1", "bad": "scool + 1"}, file="cases/a.yaml", lines={"transform.bad": 12})
     err = info.value
     assert (err.file, err.line, err.field) == ("cases/a.yaml", 12, "transform.bad")
     assert "unknown column 'scool'" in str(err) and "school.id" in str(err)
@@ -290,37 +302,40 @@ def test_transform_number_literal(df):
 # ----------------------------------------------------------------------------- errors
 
 
-@pytest.mark.parametrize("text, message", [
-    ("group_mean(x, by=g))", r"unexpected '\)' at column 20 in 'group_mean\(x, by=g\)\)'"),
-    ("(x + 1", r"unclosed '\(' opened at column 1"),
-    ("x + (", "unexpected end of expression at column 6"),
-    ("x y", "unexpected 'y' at column 3"),
-    ("x 1", "unexpected '1' at column 3"),
-    ("x == 1 2", "unexpected '2' at column 8"),
-    ("", "empty expression"),
-    ("   ", "empty expression"),
-    ("x = 1", "use '==' to compare"),
-    ("1 < x < 3", "cannot be chained"),
-    ("2x", "invalid number '2x'"),
-    ("1.2.3", "invalid number"),
-    ("'abc", "unterminated string"),
-    ("`abc", "unterminated"),
-    ("``", "empty"),
-    ("x $ y", r"unexpected character '\$' at column 3"),
-    ("[1, 2]", "only allowed after 'in'"),
-    ("x in 3", "'in' needs a list"),
-    ("x in [y]", "list items must be literal"),
-    ("foo(x)", "unknown function 'foo'.*allowed functions: abs, as_numeric, center"),
-    ("log(x, 2)", r"too many arguments to log\(\)"),
-    ("center(x, weights=w)", "has no argument 'weights'"),
-    ("center(by=g, x)", "positional argument after a keyword"),
-    ("center(x, x=1)", "given twice"),
-    ("group_mean(x)", "missing argument 'by'"),
-    ("ifelse(x > 1, 1)", "missing argument 'no'"),
-    ("round(x, 0.5)", "whole number"),
-    ("factor(x, levels='a')", "levels= must be a list"),
-    ("mean([1])", "a list is not allowed"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("group_mean(x, by=g))", r"unexpected '\)' at column 20 in 'group_mean\(x, by=g\)\)'"),
+        ("(x + 1", r"unclosed '\(' opened at column 1"),
+        ("x + (", "unexpected end of expression at column 6"),
+        ("x y", "unexpected 'y' at column 3"),
+        ("x 1", "unexpected '1' at column 3"),
+        ("x == 1 2", "unexpected '2' at column 8"),
+        ("", "empty expression"),
+        ("   ", "empty expression"),
+        ("x = 1", "use '==' to compare"),
+        ("1 < x < 3", "cannot be chained"),
+        ("2x", "invalid number '2x'"),
+        ("1.2.3", "invalid number"),
+        ("'abc", "unterminated string"),
+        ("`abc", "unterminated"),
+        ("``", "empty"),
+        ("x $ y", r"unexpected character '\$' at column 3"),
+        ("[1, 2]", "only allowed after 'in'"),
+        ("x in 3", "'in' needs a list"),
+        ("x in [y]", "list items must be literal"),
+        ("foo(x)", "unknown function 'foo'.*allowed functions: abs, as_numeric, center"),
+        ("log(x, 2)", r"too many arguments to log\(\)"),
+        ("center(x, weights=w)", "has no argument 'weights'"),
+        ("center(by=g, x)", "positional argument after a keyword"),
+        ("center(x, x=1)", "given twice"),
+        ("group_mean(x)", "missing argument 'by'"),
+        ("ifelse(x > 1, 1)", "missing argument 'no'"),
+        ("round(x, 0.5)", "whole number"),
+        ("factor(x, levels='a')", "levels= must be a list"),
+        ("mean([1])", "a list is not allowed"),
+    ],
+)
 def test_parse_errors(text, message):
     with pytest.raises(DataError, match=message):
         parse(text, field="transform.z")
@@ -342,18 +357,21 @@ def test_deep_nesting_is_refused_cleanly():
     assert parse("((((x))))") == Col("x")
 
 
-@pytest.mark.parametrize("text, message", [
-    ("scool", r"unknown column 'scool'.*did you mean 'school.id'"),
-    ("zzz", r"unknown column 'zzz'.*available columns: x, g, n"),
-    ("g + 1", "'\\+' needs numbers, but column 'g' is text"),
-    ("factor(n) + 1", "is a factor"),
-    ("g == 1", "cannot compare text with numbers"),
-    ("n in ['a']", "'in' list must hold the same type"),
-    ("g in [1]", "'in' list must hold the same type"),
-    ("x and flag", "'and' needs a true/false condition"),
-    ("ifelse(x, 1, 2)", "true/false condition"),
-    ("[1] ", "only allowed"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("scool", r"unknown column 'scool'.*did you mean 'school.id'"),
+        ("zzz", r"unknown column 'zzz'.*available columns: x, g, n"),
+        ("g + 1", "'\\+' needs numbers, but column 'g' is text"),
+        ("factor(n) + 1", "is a factor"),
+        ("g == 1", "cannot compare text with numbers"),
+        ("n in ['a']", "'in' list must hold the same type"),
+        ("g in [1]", "'in' list must hold the same type"),
+        ("x and flag", "'and' needs a true/false condition"),
+        ("ifelse(x, 1, 2)", "true/false condition"),
+        ("[1] ", "only allowed"),
+    ],
+)
 def test_evaluation_errors(df, text, message):
     with pytest.raises(DataError, match=message):
         ev(text, df)
@@ -362,33 +380,36 @@ def test_evaluation_errors(df, text, message):
 # ----------------------------------------------------------------------------- injection
 
 
-@pytest.mark.parametrize("text", [
-    "__import__('os').system('x')",
-    "__import__('os')",
-    "x.__class__",
-    "x.__class__.__bases__",
-    "().__class__",
-    "x; import os",
-    "x\nimport os",
-    "open('/etc/passwd').read()",
-    "eval('1')",
-    "exec('x=1')",
-    "getattr(x, 'y')",
-    "x[0]",
-    "x['a']",
-    "lambda: 1",
-    "x if y else z",
-    "{x}",
-    "f'{x}'",
-    "x @ y",
-    "`x` + `__builtins__`",
-    "log.__globals__",
-    "group_mean(x, by=g).mean()",
-    "@x",
-    "#x",
-    "x % 2",
-    "x // 2",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "__import__('os').system('x')",
+        "__import__('os')",
+        "x.__class__",
+        "x.__class__.__bases__",
+        "().__class__",
+        "x; import os",
+        "x\nimport os",
+        "open('/etc/passwd').read()",
+        "eval('1')",
+        "exec('x=1')",
+        "getattr(x, 'y')",
+        "x[0]",
+        "x['a']",
+        "lambda: 1",
+        "x if y else z",
+        "{x}",
+        "f'{x}'",
+        "x @ y",
+        "`x` + `__builtins__`",
+        "log.__globals__",
+        "group_mean(x, by=g).mean()",
+        "@x",
+        "#x",
+        "x % 2",
+        "x // 2",
+    ],
+)
 def test_injection_attempts_are_refused(df, text):
     with pytest.raises(DataError):
         ev(text, df)
@@ -418,13 +439,12 @@ def test_center_has_mean_zero(xs):
         assert abs(out.mean()) <= 1e-9 * max(1.0, frame["x"].abs().max())
 
 
-@given(st.lists(st.tuples(maybe_nan, st.sampled_from(["a", "b", "c", None])),
-                min_size=1, max_size=40))
+@given(st.lists(st.tuples(maybe_nan, st.sampled_from(["a", "b", "c", None])), min_size=1, max_size=40))
 def test_group_mean_constant_within_groups(rows):
     frame = pd.DataFrame(rows, columns=["x", "g"])
     gm = ev("group_mean(x, by=g)", frame)
     centered = ev("center(x, by=g)", frame)
-    for level, idx in frame.groupby("g").groups.items():
+    for idx in frame.groupby("g").groups.values():
         vals = gm[idx]
         assert vals.nunique(dropna=False) == 1
         expected = frame.loc[idx, "x"].mean()
@@ -433,15 +453,34 @@ def test_group_mean_constant_within_groups(rows):
     assert gm[frame["g"].isna()].isna().all()
 
 
-GRAMMAR = list("()[]+-*/^<>=!&|,.'\"`_ ") + ["x", "g", "n", "1", "2.5", "e3", " and ", " or ",
-                                          " not ", " in ", "NA", "true", "center(",
-                                          "group_mean(", "factor(", "by=", "ref=", "levels=",
-                                          "count(", "ifelse(", "__class__", ";"]
+GRAMMAR = list("()[]+-*/^<>=!&|,.'\"`_ ") + [
+    "x",
+    "g",
+    "n",
+    "1",
+    "2.5",
+    "e3",
+    " and ",
+    " or ",
+    " not ",
+    " in ",
+    "NA",
+    "true",
+    "center(",
+    "group_mean(",
+    "factor(",
+    "by=",
+    "ref=",
+    "levels=",
+    "count(",
+    "ifelse(",
+    "__class__",
+    ";",
+]
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(st.text(max_size=60),
-                 st.lists(st.sampled_from(GRAMMAR), max_size=25).map("".join)))
+@given(st.one_of(st.text(max_size=60), st.lists(st.sampled_from(GRAMMAR), max_size=25).map("".join)))
 def test_parse_and_evaluate_only_raise_data_error(text):
     frame = pd.DataFrame({"x": [1.0, np.nan, 3.0], "g": ["a", "b", None], "n": [1, 2, 2]})
     try:

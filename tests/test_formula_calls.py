@@ -12,10 +12,26 @@ from replicate.errors import ModelError
 from replicate.formula_calls import FORMULA_FUNCTIONS, parse_call
 from replicate.spec import parse_formula
 
-CALLS = [("I", "x^2"), ("I", "(x+1)^2"), ("I", "1/(x*2)"), ("I", "x > 2 & z<=1"), ("I", "-x^2"), ("I", "2^-x"),
-         ("log", "x+1"), ("log", "x, 10"), ("poly", "x, 2"), ("poly", "x,degree=3, raw=TRUE"), ("scale", "x"),
-         ("scale", "x, scale = FALSE"), ("factor", "g"), ("as.numeric", "g"), ("sqrt", "abs(x)"), ("exp", "x/100"),
-         ("log1p", "x*0.0001"), ("I", "x == 1e5")]
+CALLS = [
+    ("I", "x^2"),
+    ("I", "(x+1)^2"),
+    ("I", "1/(x*2)"),
+    ("I", "x > 2 & z<=1"),
+    ("I", "-x^2"),
+    ("I", "2^-x"),
+    ("log", "x+1"),
+    ("log", "x, 10"),
+    ("poly", "x, 2"),
+    ("poly", "x,degree=3, raw=TRUE"),
+    ("scale", "x"),
+    ("scale", "x, scale = FALSE"),
+    ("factor", "g"),
+    ("as.numeric", "g"),
+    ("sqrt", "abs(x)"),
+    ("exp", "x/100"),
+    ("log1p", "x*0.0001"),
+    ("I", "x == 1e5"),
+]
 
 
 @pytest.fixture(scope="module")

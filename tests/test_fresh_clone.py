@@ -26,8 +26,9 @@ FEW = "imm23-null or seed000-nels-urban-hlm-sas or classroom-mathkind-ses-school
 def _git_files() -> list[str]:
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("not a git checkout")
-    out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,
-                         capture_output=True).stdout.decode()
+    out = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True, capture_output=True
+    ).stdout.decode()
     return [f for f in out.split("\0") if f and (ROOT / f).is_file()]
 
 
@@ -52,8 +53,15 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _replicate(args: list[str], cwd: Path, pythonpath: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "replicate.cli", *args], cwd=cwd, text=True, check=False,
-                          capture_output=True, env=_env(PYTHONPATH=str(pythonpath)), timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "replicate.cli", *args],
+        cwd=cwd,
+        text=True,
+        check=False,
+        capture_output=True,
+        env=_env(PYTHONPATH=str(pythonpath)),
+        timeout=600,
+    )
 
 
 def test_nothing_the_program_needs_points_outside_the_repository() -> None:
@@ -79,13 +87,25 @@ def test_fresh_clone_runs_every_shipped_case(clone: Path) -> None:
 
 def test_installed_wheel_runs_the_examples_from_any_folder(clone: Path, tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(clone)],
-                           text=True, capture_output=True, env=_env(), timeout=600, check=False)
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(clone)],
+        text=True,
+        capture_output=True,
+        env=_env(),
+        timeout=600,
+        check=False,
+    )
     assert build.returncode == 0, build.stdout + build.stderr
     (wheel,) = wheels.glob("replicate-*.whl")
     site = tmp_path / "site"
-    inst = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
-                          text=True, capture_output=True, env=_env(), timeout=600, check=False)
+    inst = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
+        text=True,
+        capture_output=True,
+        env=_env(),
+        timeout=600,
+        check=False,
+    )
     assert inst.returncode == 0, inst.stdout + inst.stderr
     assert (site / "replicate" / "datasets" / "imm23.csv").is_file()
     assert (site / "replicate" / "_examples" / "cases" / "imm23-null.yaml").is_file()
@@ -104,7 +124,8 @@ def test_installed_wheel_runs_the_examples_from_any_folder(clone: Path, tmp_path
     copied = _replicate(["examples", str(mine)], cwd=empty, pythonpath=site)
     assert copied.returncode == 0, copied.stderr
     assert sorted(p.name for p in (mine / "cases").glob("*.yaml")) == sorted(
-        p.name for p in (clone / "cases").glob("*.yaml"))
+        p.name for p in (clone / "cases").glob("*.yaml")
+    )
     again = _replicate(["examples", str(mine)], cwd=empty, pythonpath=site)
     assert again.returncode == 2 and "exists already" in again.stderr
     listed = _replicate(["list"], cwd=mine, pythonpath=site)

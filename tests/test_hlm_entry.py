@@ -48,8 +48,10 @@ def test_seed000_printouts_follow_hlms_rule_with_one_model_each():
 
 def test_a_block_model_must_be_the_same_mixed_model():
     case = load_case(CASES / "seed000-nels-urban-hlm-sas.yaml")
-    case.expected[0]["model"] = {"levels": {1: "posttest = b0 + b1*urban + r", 2: ["b0 = g00 + u0", "b1 = g10 + u1"]},
-                                 "groups": {2: "schoolID"}}
+    case.expected[0]["model"] = {
+        "levels": {1: "posttest = b0 + b1*urban + r", 2: ["b0 = g00 + u0", "b1 = g10 + u1"]},
+        "groups": {2: "schoolID"},
+    }
     from replicate.hlm_entry import block_spec
 
     with pytest.raises(CaseError, match="not the case's mixed model"):

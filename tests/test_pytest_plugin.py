@@ -14,8 +14,7 @@ def test_cases_are_collected_and_failures_are_tables(pytester: pytest.Pytester, 
     cases = pytester.path / "cases"
     cases.mkdir()
     shutil.copy(CASE, cases / "good.yaml")
-    bad = CASE.read_text().replace("id: classroom-mathkind-ses-school", "id: wrong").replace(
-        "se: 2.058", "se: 2.158")
+    bad = CASE.read_text().replace("id: classroom-mathkind-ses-school", "id: wrong").replace("se: 2.058", "se: 2.158")
     (cases / "wrong.yaml").write_text(bad)
     (cases / "broken.yaml").write_text("id: broken\ntitle: [\n")
     result = pytester.runpytest("cases", "-p", "no:cacheprovider")

@@ -133,8 +133,13 @@ def test_seed003_every_printed_number_of_the_lm_is_compared_and_a_wrong_one_fail
     values = res.blocks[0].values
     assert res.status == "agrees" and res.design.n == 550
     compared = {(v.section, v.name, v.quantity) for v in values}
-    assert {("fit", "r2", "r2"), ("fit", "adj_r2", "adj_r2"), ("tests", "F-statistic", "F"),
-            ("fit", "residuals median", "residual"), ("random", "Residual", "sd")} <= compared
+    assert {
+        ("fit", "r2", "r2"),
+        ("fit", "adj_r2", "adj_r2"),
+        ("tests", "F-statistic", "F"),
+        ("fit", "residuals median", "residual"),
+        ("random", "Residual", "sd"),
+    } <= compared
     wrong = tmp_path / "cases" / "w.yaml"
     wrong.parent.mkdir()
     wrong.write_text(path.read_text().replace("r2: 0.2011", "r2: 0.2111").replace("median: 0.1607", "median: 0.1706"))
@@ -169,8 +174,11 @@ def test_an_icc_per_grouping_factor_is_compared_and_a_lone_icc_of_a_three_level_
     d.mkdir()
     # the values show prints for this model: 20.44 / (20.44 + 301.52 + 1294.08) and 301.52 / (...)
     per_group = d / "g.yaml"
-    per_group.write_text(src.replace("        nobs: 1190\n",
-                                     "        nobs: 1190\n        icc: {classid:schoolid: 0.0126, schoolid: 0.1866}\n", 1))
+    per_group.write_text(
+        src.replace(
+            "        nobs: 1190\n", "        nobs: 1190\n        icc: {classid:schoolid: 0.0126, schoolid: 0.1866}\n", 1
+        )
+    )
     vals = {v.name: v for v in run_case(per_group, get_engine("native")).blocks[0].values if "icc" in v.name}
     assert set(vals) == {"icc classid:schoolid", "icc schoolid"}
     assert all(v.verdict == "agrees" for v in vals.values()), vals
@@ -183,11 +191,18 @@ def test_an_icc_per_grouping_factor_is_compared_and_a_lone_icc_of_a_three_level_
 def test_the_lme4_parser_reads_scaled_residuals_and_reports_a_row_it_cannot_read():
     from replicate.references import parse_printout
 
-    head = ("Linear mixed model fit by REML ['lmerMod']\nFormula: y ~ 1 + (1 | g)\n\n"
-            "REML criterion at convergence: 100.5\n\nScaled residuals: \n    Min      1Q  Median      3Q     Max \n")
+    head = (
+        "Linear mixed model fit by REML ['lmerMod']\nFormula: y ~ 1 + (1 | g)\n\n"
+        "REML criterion at convergence: 100.5\n\nScaled residuals: \n    Min      1Q  Median      3Q     Max \n"
+    )
     good = parse_printout(head + "-2.1000 -0.5000  0.0100  0.6000  2.9000 \n", "lme4")
     assert {k: v.text for k, v in good.values["fit"]["scaled_residuals"].items()} == {
-        "min": "-2.1000", "q1": "-0.5000", "median": "0.0100", "q3": "0.6000", "max": "2.9000"}
+        "min": "-2.1000",
+        "q1": "-0.5000",
+        "median": "0.0100",
+        "q3": "0.6000",
+        "max": "2.9000",
+    }
     bad = parse_printout(head + "-2.1000 -0.5000  oops  0.6000  2.9000 \n", "lme4")
     assert "scaled_residuals" not in bad.values.get("fit", {})
     assert any("scaled residuals are not five numbers" in str(u) for u in bad.unparsed)

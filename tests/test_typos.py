@@ -85,7 +85,10 @@ def test_lone_value_without_redundancy(lme4_case):
     del resid["sd"]  # nothing in the printout can contradict the residual variance now
     _set(lme4_case.expected[0], ("random", "Residual", "variance"), "81.37903715160126")
     text = _typo(_diagnose(lme4_case), "random Residual variance")
-    assert text.startswith("only Residual variance differs") and "to >= 7 digits: a transcription error is the likeliest cause" in text
+    assert (
+        text.startswith("only Residual variance differs")
+        and "to >= 7 digits: a transcription error is the likeliest cause" in text
+    )
 
 
 def test_a_gap_that_reproduces_nothing_is_not_called_a_different_optimum(lme4_case, monkeypatch):

@@ -25,7 +25,9 @@ def test_inference_and_simulation_take_their_names_from_the_vocabulary():
 
 
 def test_verdicts_and_statuses_are_the_enums_and_serialize_as_their_names():
-    assert {compare.AGREES, compare.WITHIN, compare.DISCREPANCY, compare.NOT_COMPARABLE, compare.EXPLAINED} == set(Verdict)
+    assert {compare.AGREES, compare.WITHIN, compare.DISCREPANCY, compare.NOT_COMPARABLE, compare.EXPLAINED} == set(
+        Verdict
+    )
     assert {runner.OK, runner.DISCREPANT, runner.SKIPPED, runner.ERROR, runner.INVALID} == set(Status)
     assert json.dumps([Verdict.AGREES, Status.INVALID]) == '["agrees", "invalid"]'
     assert f"{Verdict.WITHIN}" == "within tolerance" and str(Status.OK) == "agrees"

@@ -72,24 +72,52 @@ def default_out() -> Path:
 
 def build_parser(prog: str = "replicate bench") -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
-        prog=prog, description="Time replicate's engine and inference against lme4, lmerTest, pbkrtest and "
-        "statsmodels, and how the cost grows with rows and groups.")
-    ap.add_argument("--quick", action="store_true",
-                    help="small models and sizes only, 2 runs each (under a minute without R)")
-    ap.add_argument("--only", action="append", default=[], metavar="NAME",
-                    help="run only these items (comma-separated, repeatable): ids such as fit/insteval/ML, "
-                    "parts of ids (insteval, kenward_roger, rows_ri), patterns (fit/hsb_*), or the aliases "
-                    "fits, inference, kr, satt")
-    ap.add_argument("--reps", type=int, default=None, metavar="N",
-                    help="timed runs per measurement after the warm-up (default 5, --quick 2; scaling at most 3)")
-    ap.add_argument("--threads", type=int, default=1, metavar="N",
-                    help="BLAS threads for our side (default 1, as R's reference BLAS that lme4 uses here; "
-                    "0 = the library's default)")
-    ap.add_argument("--out", type=Path, default=None, metavar="DIR",
-                    help="folder for the JSON, Markdown and HTML results (default benchmarks/results)")
+        prog=prog,
+        description="Time replicate's engine and inference against lme4, lmerTest, pbkrtest and "
+        "statsmodels, and how the cost grows with rows and groups.",
+    )
+    ap.add_argument(
+        "--quick", action="store_true", help="small models and sizes only, 2 runs each (under a minute without R)"
+    )
+    ap.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run only these items (comma-separated, repeatable): ids such as fit/insteval/ML, "
+        "parts of ids (insteval, kenward_roger, rows_ri), patterns (fit/hsb_*), or the aliases "
+        "fits, inference, kr, satt",
+    )
+    ap.add_argument(
+        "--reps",
+        type=int,
+        default=None,
+        metavar="N",
+        help="timed runs per measurement after the warm-up (default 5, --quick 2; scaling at most 3)",
+    )
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        metavar="N",
+        help="BLAS threads for our side (default 1, as R's reference BLAS that lme4 uses here; "
+        "0 = the library's default)",
+    )
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder for the JSON, Markdown and HTML results (default benchmarks/results)",
+    )
     ap.add_argument("--no-r", action="store_true", help="ours and statsmodels only (no lme4, lmerTest, pbkrtest)")
-    ap.add_argument("--budget", type=float, default=None, metavar="SECONDS",
-                    help="scaling: a program stops after a size taking longer than this (default 60, --quick 10)")
+    ap.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="scaling: a program stops after a size taking longer than this (default 60, --quick 10)",
+    )
     ap.add_argument("--list", action="store_true", help="print the selected item ids and exit")
     return ap
 
@@ -110,15 +138,24 @@ def bench_command(argv: Sequence[str] | None = None) -> int:
     quick = bool(args.quick)
     reps = args.reps or (2 if quick else 5)
     opts = Options(
-        quick=quick, only=[t.strip() for item in args.only for t in item.split(",") if t.strip()],
-        reps=reps, threads=args.threads or None, out=args.out or default_out(), no_r=bool(args.no_r),
-        budget=args.budget or (10.0 if quick else 60.0), time_cap=10.0 if quick else 60.0,
-        scaling_reps=min(reps, 3), scaling_cap=3.0 if quick else 10.0,
+        quick=quick,
+        only=[t.strip() for item in args.only for t in item.split(",") if t.strip()],
+        reps=reps,
+        threads=args.threads or None,
+        out=args.out or default_out(),
+        no_r=bool(args.no_r),
+        budget=args.budget or (10.0 if quick else 60.0),
+        time_cap=10.0 if quick else 60.0,
+        scaling_reps=min(reps, 3),
+        scaling_cap=3.0 if quick else 10.0,
     )
     ids = Bench(opts, None, print).selected_ids()
     if not ids:
-        print(f"replicate bench: --only {' '.join(opts.only)} selects nothing; "
-              f"sections are {', '.join(SECTIONS)}; use --list to see the ids", file=sys.stderr)
+        print(
+            f"replicate bench: --only {' '.join(opts.only)} selects nothing; "
+            f"sections are {', '.join(SECTIONS)}; use --list to see the ids",
+            file=sys.stderr,
+        )
         return 2
     if args.list:
         print("\n".join(ids))
@@ -156,15 +193,24 @@ def run_bench(opts: Options, command: str = "replicate bench", log: Any = _log) 
                 machine["threadpools"] = machine["threadpools"] or []
             else:
                 r_info["reason"] = session.reason
-                print(f"replicate bench: R peers not available ({session.reason}); timing ours and "
-                      "statsmodels only", file=sys.stderr)
+                print(
+                    f"replicate bench: R peers not available ({session.reason}); timing ours and statsmodels only",
+                    file=sys.stderr,
+                )
                 session = None
-        log(f"replicate bench: {'quick, ' if opts.quick else ''}{opts.reps} runs after a warm-up; "
-            f"BLAS threads {threads_note}; load average {loadavg()}")
+        log(
+            f"replicate bench: {'quick, ' if opts.quick else ''}{opts.reps} runs after a warm-up; "
+            f"BLAS threads {threads_note}; load average {loadavg()}"
+        )
         bench = Bench(opts, session, log)
         result: dict[str, Any] = {
-            "schema": SCHEMA, "command": command, "options": _options_dict(opts), "threads_note": threads_note,
-            "machine": machine, "r": r_info, "selected": bench.selected_ids(),
+            "schema": SCHEMA,
+            "command": command,
+            "options": _options_dict(opts),
+            "threads_note": threads_note,
+            "machine": machine,
+            "r": r_info,
+            "selected": bench.selected_ids(),
         }
         result["fits"] = bench.fits()
         result["inference"] = bench.inference()
@@ -190,8 +236,10 @@ def run_bench(opts: Options, command: str = "replicate bench", log: Any = _log) 
     for s in result["scaling"]:
         for sl in s["slopes"]:
             if sl.get("slope_larger") is not None:
-                log(f"order {s['sweep']:<16} {sl['phase']:<14} {sl['program']:<17} "
-                    f"slope {sl['slope_larger']:.2f} (larger sizes), {sl['slope_all']:.2f} (all)")
+                log(
+                    f"order {s['sweep']:<16} {sl['phase']:<14} {sl['program']:<17} "
+                    f"slope {sl['slope_larger']:.2f} (larger sizes), {sl['slope_all']:.2f} (all)"
+                )
     for path in texts:
         log(f"wrote {path}")
     result["files"] = [str(p) for p in texts]

@@ -43,8 +43,10 @@ def limit_threads(n: int | None) -> Iterator[str]:
         from threadpoolctl import threadpool_limits
     except ImportError:
         loaded = "numpy" in sys.modules
-        yield (f"{n} via environment variables only (threadpoolctl not installed"
-               + ("; numpy was already imported, so its BLAS may ignore them)" if loaded else ")"))
+        yield (
+            f"{n} via environment variables only (threadpoolctl not installed"
+            + ("; numpy was already imported, so its BLAS may ignore them)" if loaded else ")")
+        )
         return
     with threadpool_limits(limits=n):
         yield f"{n} via threadpoolctl"
@@ -106,8 +108,9 @@ def _version(module: str) -> str | None:
 def git_commit(root: Path) -> str | None:
     """The checked-out commit (read only), or None outside a git work tree."""
     try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=10, check=False)
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
@@ -129,14 +132,17 @@ def machine_info(root: Path) -> dict[str, Any]:
         "python": platform.python_version(),
         "replicate": __version__,
         "git_commit": git_commit(root),
-        "packages": {name: _version(name) for name in
-                     ("numpy", "scipy", "pandas", "statsmodels", "rpy2", "threadpoolctl", "psutil")},
+        "packages": {
+            name: _version(name)
+            for name in ("numpy", "scipy", "pandas", "statsmodels", "rpy2", "threadpoolctl", "psutil")
+        },
         "blas_thread_env": {v: os.environ.get(v) for v in THREAD_VARS},
         "threadpools": threadpools(),
     }
 
 
 # ------------------------------------------------------------------ memory
+
 
 def _status_kb(field: str) -> int | None:
     try:

@@ -113,44 +113,130 @@ def _classroom() -> pd.DataFrame:
     return df
 
 
-CATALOGUE: dict[str, BenchModel] = {m.name: m for m in [
-    BenchModel("sleepstudy", "Reaction ~ Days + (Days | Subject)", _sleep, quick=True, inference=True,
-               source="lme4::sleepstudy"),
-    BenchModel("sleepstudy_uncorr", "Reaction ~ Days + (Days || Subject)", _sleep, quick=True,
-               source="lme4::sleepstudy"),
-    BenchModel("sleepstudy_weighted", "Reaction ~ Days + (Days | Subject)", _sleep, weights="w",
-               source="lme4::sleepstudy, weights 1 + (Days mod 3) / 2"),
-    BenchModel("sleepstudy_quadratic", "Reaction ~ Days + (Days + D2 | Subject)", _sleep, methods=("REML",),
-               source="lme4::sleepstudy, D2 = Days^2 / 10"),
-    BenchModel("sleepstudy_vector_tail", "Reaction ~ Days + (1 | Subject) + (Days | g3)", _sleep,
-               methods=("ML",), source="lme4::sleepstudy, g3 = Days mod 3"),
-    BenchModel("sleepstudy_vector_lead", "Reaction ~ Days + (Days | Subject) + (1 | g3)", _sleep,
-               methods=("REML",), source="lme4::sleepstudy, g3 = Days mod 3"),
-    BenchModel("penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)", lambda: _copy("lme4", "Penicillin"),
-               quick=True, source="lme4::Penicillin"),
-    BenchModel("pastes", "strength ~ 1 + (1 | batch/cask)", lambda: _copy("lme4", "Pastes"), quick=True,
-               source="lme4::Pastes"),
-    BenchModel("dyestuff", "Yield ~ 1 + (1 | Batch)", lambda: _copy("lme4", "Dyestuff"), quick=True,
-               source="lme4::Dyestuff"),
-    BenchModel("dyestuff2", "Yield ~ 1 + (1 | Batch)", lambda: _copy("lme4", "Dyestuff2"), quick=True,
-               source="lme4::Dyestuff2"),
-    BenchModel("hsb_intercept", "MathAch ~ cses + (1 | School)", _hsb,
-               source="nlme::MathAchieve (High School and Beyond), cses = SES centred by school"),
-    BenchModel("hsb_ses", "MathAch ~ SES + (SES | School)", _hsb, inference=True,
-               source="nlme::MathAchieve (High School and Beyond)"),
-    BenchModel("hsb_sector", "MathAch ~ MEANSES + SectorCatholic + cses + (cses | School)", _hsb,
-               source="nlme::MathAchieve + MathAchSchool"),
-    BenchModel("hsb_level2", "MathAch ~ MEANSES * cses + Sector + (cses | School)", _hsb, methods=("REML",),
-               inference=True, source="nlme::MathAchieve + MathAchSchool (intercepts and slopes as outcomes)"),
-    BenchModel("classroom", "mathgain ~ ses + mathknow + (1 | schoolid/classid)", _classroom,
-               source="WWG classroom.csv (shipped with the package), rows with mathknow"),
-    BenchModel("exam", "normexam ~ standLRT + schgend + (standLRT | school)", _exam, inference=True,
-               source="mlmRev::Exam"),
-    BenchModel("insteval", "y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept)", _insteval, methods=("ML",),
-               reps=3, source="lme4::InstEval (73,421 ratings)"),
-    BenchModel("insteval_dept_service", "y ~ 1 + service + (1 | s) + (1 | d) + (0 + service | dept)", _insteval,
-               methods=("ML",), reps=3, source="lme4::InstEval (73,421 ratings)"),
-]}
+CATALOGUE: dict[str, BenchModel] = {
+    m.name: m
+    for m in [
+        BenchModel(
+            "sleepstudy",
+            "Reaction ~ Days + (Days | Subject)",
+            _sleep,
+            quick=True,
+            inference=True,
+            source="lme4::sleepstudy",
+        ),
+        BenchModel(
+            "sleepstudy_uncorr", "Reaction ~ Days + (Days || Subject)", _sleep, quick=True, source="lme4::sleepstudy"
+        ),
+        BenchModel(
+            "sleepstudy_weighted",
+            "Reaction ~ Days + (Days | Subject)",
+            _sleep,
+            weights="w",
+            source="lme4::sleepstudy, weights 1 + (Days mod 3) / 2",
+        ),
+        BenchModel(
+            "sleepstudy_quadratic",
+            "Reaction ~ Days + (Days + D2 | Subject)",
+            _sleep,
+            methods=("REML",),
+            source="lme4::sleepstudy, D2 = Days^2 / 10",
+        ),
+        BenchModel(
+            "sleepstudy_vector_tail",
+            "Reaction ~ Days + (1 | Subject) + (Days | g3)",
+            _sleep,
+            methods=("ML",),
+            source="lme4::sleepstudy, g3 = Days mod 3",
+        ),
+        BenchModel(
+            "sleepstudy_vector_lead",
+            "Reaction ~ Days + (Days | Subject) + (1 | g3)",
+            _sleep,
+            methods=("REML",),
+            source="lme4::sleepstudy, g3 = Days mod 3",
+        ),
+        BenchModel(
+            "penicillin",
+            "diameter ~ 1 + (1 | plate) + (1 | sample)",
+            lambda: _copy("lme4", "Penicillin"),
+            quick=True,
+            source="lme4::Penicillin",
+        ),
+        BenchModel(
+            "pastes",
+            "strength ~ 1 + (1 | batch/cask)",
+            lambda: _copy("lme4", "Pastes"),
+            quick=True,
+            source="lme4::Pastes",
+        ),
+        BenchModel(
+            "dyestuff",
+            "Yield ~ 1 + (1 | Batch)",
+            lambda: _copy("lme4", "Dyestuff"),
+            quick=True,
+            source="lme4::Dyestuff",
+        ),
+        BenchModel(
+            "dyestuff2",
+            "Yield ~ 1 + (1 | Batch)",
+            lambda: _copy("lme4", "Dyestuff2"),
+            quick=True,
+            source="lme4::Dyestuff2",
+        ),
+        BenchModel(
+            "hsb_intercept",
+            "MathAch ~ cses + (1 | School)",
+            _hsb,
+            source="nlme::MathAchieve (High School and Beyond), cses = SES centred by school",
+        ),
+        BenchModel(
+            "hsb_ses",
+            "MathAch ~ SES + (SES | School)",
+            _hsb,
+            inference=True,
+            source="nlme::MathAchieve (High School and Beyond)",
+        ),
+        BenchModel(
+            "hsb_sector",
+            "MathAch ~ MEANSES + SectorCatholic + cses + (cses | School)",
+            _hsb,
+            source="nlme::MathAchieve + MathAchSchool",
+        ),
+        BenchModel(
+            "hsb_level2",
+            "MathAch ~ MEANSES * cses + Sector + (cses | School)",
+            _hsb,
+            methods=("REML",),
+            inference=True,
+            source="nlme::MathAchieve + MathAchSchool (intercepts and slopes as outcomes)",
+        ),
+        BenchModel(
+            "classroom",
+            "mathgain ~ ses + mathknow + (1 | schoolid/classid)",
+            _classroom,
+            source="WWG classroom.csv (shipped with the package), rows with mathknow",
+        ),
+        BenchModel(
+            "exam", "normexam ~ standLRT + schgend + (standLRT | school)", _exam, inference=True, source="mlmRev::Exam"
+        ),
+        BenchModel(
+            "insteval",
+            "y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept)",
+            _insteval,
+            methods=("ML",),
+            reps=3,
+            source="lme4::InstEval (73,421 ratings)",
+        ),
+        BenchModel(
+            "insteval_dept_service",
+            "y ~ 1 + service + (1 | s) + (1 | d) + (0 + service | dept)",
+            _insteval,
+            methods=("ML",),
+            reps=3,
+            source="lme4::InstEval (73,421 ratings)",
+        ),
+    ]
+}
 
 
 # ------------------------------------------------------------ scaling data
@@ -219,13 +305,34 @@ def sweeps(quick: bool) -> list[Sweep]:
     fixed_groups = 1_000
     out = []
     for tag, formula, what in [("ri", RANDOM_INTERCEPT, "random intercept"), ("rs", RANDOM_SLOPE, "random slope")]:
-        out.append(Sweep(f"rows_{tag}", formula, "rows", _rows(rows),
-                         description=f"{what}; rows {rows[0]:,} to {rows[-1]:,}, 10 rows per group"))
+        out.append(
+            Sweep(
+                f"rows_{tag}",
+                formula,
+                "rows",
+                _rows(rows),
+                description=f"{what}; rows {rows[0]:,} to {rows[-1]:,}, 10 rows per group",
+            )
+        )
         if quick:  # one small curve per model is enough to exercise the machinery
             continue
-        out.append(Sweep(f"groups_{tag}", formula, "groups", tuple((groups_n, g) for g in groups),
-                         description=f"{what}; {groups_n:,} rows in {groups[0]:,} down to {groups[-1]:,} groups"))
-        out.append(Sweep(f"fixedgroups_{tag}", formula, "rows", tuple((n, fixed_groups) for n in fixed),
-                         phases=("fit",),
-                         description=f"{what}; {fixed_groups:,} groups, rows {fixed[0]:,} to {fixed[-1]:,} (fit only)"))
+        out.append(
+            Sweep(
+                f"groups_{tag}",
+                formula,
+                "groups",
+                tuple((groups_n, g) for g in groups),
+                description=f"{what}; {groups_n:,} rows in {groups[0]:,} down to {groups[-1]:,} groups",
+            )
+        )
+        out.append(
+            Sweep(
+                f"fixedgroups_{tag}",
+                formula,
+                "rows",
+                tuple((n, fixed_groups) for n in fixed),
+                phases=("fit",),
+                description=f"{what}; {fixed_groups:,} groups, rows {fixed[0]:,} to {fixed[-1]:,} (fit only)",
+            )
+        )
     return out

@@ -189,16 +189,19 @@ def statsmodels_supports(design: Design) -> tuple[bool, str]:
     if design.weights is not None:
         return False, "MixedLM has no level-1 weights"
     terms = list(design.reterms)
-    top = next((c for c in sorted(terms, key=lambda t: t.nlevels)
-                if all(t is c or _nested_in(t, c) for t in terms)), None)
+    top = next(
+        (c for c in sorted(terms, key=lambda t: t.nlevels) if all(t is c or _nested_in(t, c) for t in terms)), None
+    )
     others = [t for t in terms if t is not top]
     if any(t.k != 1 for t in others):
         return False, "MixedLM has no vector-valued random term beside another grouping factor"
     if top is None:
         cells = design.n * sum(t.nlevels for t in terms)
         if cells > _SM_MAX_CROSSED_CELLS:
-            return False, (f"crossed factors: MixedLM would need dense {design.n:,} x "
-                           f"{sum(t.nlevels for t in terms):,} indicator matrices")
+            return False, (
+                f"crossed factors: MixedLM would need dense {design.n:,} x "
+                f"{sum(t.nlevels for t in terms):,} indicator matrices"
+            )
     return True, ""
 
 
@@ -218,6 +221,7 @@ def statsmodels_fit(design: Design, method: str) -> Callable[[], Any]:
 
 
 # --------------------------------------------------------------------- ours
+
 
 def native_fit(design: Design, method: str) -> Callable[[], Any]:
     from ..engine import fit_design

@@ -37,15 +37,21 @@ from .timing import loglog_slope, measure, ratio
 #: Sections of the benchmark and the short names ``--only`` accepts for them.
 SECTIONS = ("fit", "satterthwaite", "fit_satterthwaite", "kenward_roger", "scaling")
 ALIASES = {
-    "fits": ("fit",), "models": ("fit",),
+    "fits": ("fit",),
+    "models": ("fit",),
     "inference": ("satterthwaite", "fit_satterthwaite", "kenward_roger"),
-    "kr": ("kenward_roger",), "satt": ("satterthwaite", "fit_satterthwaite"),
+    "kr": ("kenward_roger",),
+    "satt": ("satterthwaite", "fit_satterthwaite"),
 }
 
 #: Programs in the order tables and plots show them.
 PROGRAMS = ("native", "native_crossprod", "native_optimize", "lme4", "statsmodels", "lmerTest", "pbkrtest")
-PEER_OF = {"fit": ("lme4", "statsmodels"), "satterthwaite": ("lmerTest",), "fit_satterthwaite": ("lmerTest",),
-           "kenward_roger": ("pbkrtest",)}
+PEER_OF = {
+    "fit": ("lme4", "statsmodels"),
+    "satterthwaite": ("lmerTest",),
+    "fit_satterthwaite": ("lmerTest",),
+    "kenward_roger": ("pbkrtest",),
+}
 
 
 @dataclass
@@ -113,12 +119,27 @@ class Bench:
         ids += [f"scaling/{s.name}" for s in sweeps(self.opts.quick)]
         return [i for i in ids if matches(i, self.opts.only)]
 
-    def _measure(self, fn: Callable[[], Any], *, reps: int, cap: float, r_heap: bool = False,
-                 trace: bool = False, warmup: bool = True, keep: Callable[[Any], Any] | None = None
-                 ) -> tuple[dict[str, Any], Any]:
+    def _measure(
+        self,
+        fn: Callable[[], Any],
+        *,
+        reps: int,
+        cap: float,
+        r_heap: bool = False,
+        trace: bool = False,
+        warmup: bool = True,
+        keep: Callable[[Any], Any] | None = None,
+    ) -> tuple[dict[str, Any], Any]:
         try:
-            return measure(fn, reps=reps, warmup=warmup, time_cap=cap, tracemalloc_warmup=trace,
-                           extra_probe=self.r.heap_probe if (r_heap and self.r) else None, keep=keep)
+            return measure(
+                fn,
+                reps=reps,
+                warmup=warmup,
+                time_cap=cap,
+                tracemalloc_warmup=trace,
+                extra_probe=self.r.heap_probe if (r_heap and self.r) else None,
+                keep=keep,
+            )
         except Exception as exc:  # noqa: BLE001 - a program failing is a result, not a crash
             return _error(exc), None
 
@@ -137,8 +158,15 @@ class Bench:
                 build_s = time.perf_counter() - t0
             except Exception as exc:  # noqa: BLE001 - data not available here
                 for meth in methods:
-                    rows.append({"id": f"fit/{m.name}/{meth}", "model": m.name, "method": meth,
-                                 "formula": m.formula, "skipped": _error(exc)["error"]})
+                    rows.append(
+                        {
+                            "id": f"fit/{m.name}/{meth}",
+                            "model": m.name,
+                            "method": meth,
+                            "formula": m.formula,
+                            "skipped": _error(exc)["error"],
+                        }
+                    )
                     self.log(f"fit/{m.name}/{meth}: skipped ({exc})")
                 continue
             for meth in methods:
@@ -152,9 +180,16 @@ class Bench:
         reps = min(self.opts.reps, m.reps or self.opts.reps)
         cap = self.opts.time_cap
         row: dict[str, Any] = {
-            "id": f"fit/{m.name}/{method}", "model": m.name, "method": method, "formula": m.formula,
-            "source": m.source, "n": design.n, "groups": design.ngroups(), "p": design.p,
-            "q": int(sum(t.nlevels * t.k for t in design.reterms)), "design_build_s": build_s,
+            "id": f"fit/{m.name}/{method}",
+            "model": m.name,
+            "method": method,
+            "formula": m.formula,
+            "source": m.source,
+            "n": design.n,
+            "groups": design.ngroups(),
+            "p": design.p,
+            "q": int(sum(t.nlevels * t.k for t in design.reterms)),
+            "design_build_s": build_s,
         }
         nat, fit = self._measure(native_fit(design, method), reps=reps, cap=cap, trace=True)
         row["native"] = nat
@@ -197,8 +232,11 @@ class Bench:
         for m in self._models():
             if not m.inference:
                 continue
-            secs = [s for s in ("satterthwaite", "fit_satterthwaite", "kenward_roger")
-                    if matches(f"{s}/{m.name}", self.opts.only)]
+            secs = [
+                s
+                for s in ("satterthwaite", "fit_satterthwaite", "kenward_roger")
+                if matches(f"{s}/{m.name}", self.opts.only)
+            ]
             if not secs:
                 continue
             try:
@@ -208,8 +246,7 @@ class Bench:
                 fit = fit_design(design, "REML")
             except Exception as exc:  # noqa: BLE001
                 for s in secs:
-                    rows.append({"id": f"{s}/{m.name}", "section": s, "model": m.name,
-                                 "skipped": _error(exc)["error"]})
+                    rows.append({"id": f"{s}/{m.name}", "section": s, "model": m.name, "skipped": _error(exc)["error"]})
                 continue
             rm = fm = None
             if self.r:
@@ -230,8 +267,16 @@ class Bench:
     def _inference_row(self, sec: str, m: BenchModel, design: Any, fit: Any, rm: Any, fm: Any) -> dict[str, Any]:
         reps, cap = self.opts.reps, self.opts.time_cap
         peer = PEER_OF[sec][0]
-        row: dict[str, Any] = {"id": f"{sec}/{m.name}", "section": sec, "model": m.name, "formula": m.formula,
-                               "n": design.n, "groups": design.ngroups(), "p": design.p, "peer": peer}
+        row: dict[str, Any] = {
+            "id": f"{sec}/{m.name}",
+            "section": sec,
+            "model": m.name,
+            "formula": m.formula,
+            "n": design.n,
+            "groups": design.ngroups(),
+            "p": design.p,
+            "peer": peer,
+        }
         if sec == "satterthwaite":
             nat, ours = self._measure(native_satterthwaite(fit, design), reps=reps, cap=cap, trace=True)
             ours_df = None if ours is None else ours.to_numpy()
@@ -303,8 +348,10 @@ class Bench:
                 if x0 != x1 and t0 > 0 and t1 > 0:
                     pred = t1 * (x / x1) ** (math.log(t1 / t0) / math.log(x1 / x0))
                     if pred > 2 * o.budget:
-                        return (f"not run: predicted {pred:.0f} s from the last two sizes, "
-                                f"over twice the {o.budget:g} s budget")
+                        return (
+                            f"not run: predicted {pred:.0f} s from the last two sizes, "
+                            f"over twice the {o.budget:g} s budget"
+                        )
             return None
 
         def record(chain: tuple[str, str], size: tuple[int, int], m: dict[str, Any]) -> None:
@@ -313,8 +360,9 @@ class Bench:
             if _ok(m):
                 history[chain].append((x, m["median_s"]))
                 if m["median_s"] > o.budget:
-                    stopped[chain] = (f"stopped: {m['median_s']:.1f} s at {sw.axis} = {x:,}, "
-                                      f"over the {o.budget:g} s budget")
+                    stopped[chain] = (
+                        f"stopped: {m['median_s']:.1f} s at {sw.axis} = {x:,}, over the {o.budget:g} s budget"
+                    )
             elif "error" in m:
                 stopped[chain] = f"stopped after an error at {sw.axis} = {x:,}"
 
@@ -352,11 +400,9 @@ class Bench:
                     elif fit is None:
                         m = {"skipped": "no native fit at this size"}
                     elif phase == "satterthwaite":
-                        m, _ = self._measure(native_satterthwaite(fit, design), reps=reps, cap=cap, trace=w,
-                                             warmup=w)
+                        m, _ = self._measure(native_satterthwaite(fit, design), reps=reps, cap=cap, trace=w, warmup=w)
                     else:
-                        m, _ = self._measure(native_kenward_roger(fit, design), reps=reps, cap=cap, trace=w,
-                                             warmup=w)
+                        m, _ = self._measure(native_kenward_roger(fit, design), reps=reps, cap=cap, trace=w, warmup=w)
                 elif prog == "native_crossprod":
                     m, _ = self._measure(native_crossproducts(design), reps=reps, cap=cap, warmup=w)
                 elif prog == "native_optimize":
@@ -366,8 +412,11 @@ class Bench:
                         m = _error(exc)
                 elif prog == "statsmodels":
                     ok, why = statsmodels_supports(design)
-                    m = self._measure(statsmodels_fit(design, "REML"), reps=reps, cap=cap, warmup=w)[0] \
-                        if ok else {"skipped": why}
+                    m = (
+                        self._measure(statsmodels_fit(design, "REML"), reps=reps, cap=cap, warmup=w)[0]
+                        if ok
+                        else {"skipped": why}
+                    )
                 else:  # R programs
                     if prog != "lme4" and fm is None:
                         record(chain, size, {"skipped": "needs an lme4 fit, not made at this size"})
@@ -391,10 +440,18 @@ class Bench:
             gc.collect()
             if self.r:
                 self.r.collect()
-        return {"id": f"scaling/{sw.name}", "sweep": sw.name, "formula": sw.formula, "axis": sw.axis,
-                "description": sw.description, "sizes": [list(s) for s in sw.sizes], "points": points,
-                "slopes": slopes(points, sw.axis), "stopped": {f"{a}/{b}": v for (a, b), v in stopped.items()},
-                "duration_s": time.perf_counter() - t_sweep}
+        return {
+            "id": f"scaling/{sw.name}",
+            "sweep": sw.name,
+            "formula": sw.formula,
+            "axis": sw.axis,
+            "description": sw.description,
+            "sizes": [list(s) for s in sw.sizes],
+            "points": points,
+            "slopes": slopes(points, sw.axis),
+            "stopped": {f"{a}/{b}": v for (a, b), v in stopped.items()},
+            "duration_s": time.perf_counter() - t_sweep,
+        }
 
 
 def slopes(points: list[dict[str, Any]], axis: str) -> list[dict[str, Any]]:
@@ -407,11 +464,16 @@ def slopes(points: list[dict[str, Any]], axis: str) -> list[dict[str, Any]]:
     grows as the groups get fewer and larger.
     """
     out = []
-    keys = sorted({(p["phase"], p["program"]) for p in points},
-                  key=lambda k: (k[0], PROGRAMS.index(k[1]) if k[1] in PROGRAMS else 99))
+    keys = sorted(
+        {(p["phase"], p["program"]) for p in points},
+        key=lambda k: (k[0], PROGRAMS.index(k[1]) if k[1] in PROGRAMS else 99),
+    )
     for phase, prog in keys:
-        pts = [(p["x"], p["median_s"], p.get("rss_peak_mb")) for p in points
-               if p["phase"] == phase and p["program"] == prog and "median_s" in p]
+        pts = [
+            (p["x"], p["median_s"], p.get("rss_peak_mb"))
+            for p in points
+            if p["phase"] == phase and p["program"] == prog and "median_s" in p
+        ]
         if not pts:
             out.append({"phase": phase, "program": prog, "finished": 0})
             continue
@@ -420,9 +482,17 @@ def slopes(points: list[dict[str, Any]], axis: str) -> list[dict[str, Any]]:
         big = [(x, t) for x, t, _ in pts if x * 30 >= max(xs)]
         if len(big) < 2:
             big = sorted(zip(xs, ts))[-2:]
-        out.append({"phase": phase, "program": prog, "finished": len(pts), "largest": max(xs),
-                    "slope_larger": loglog_slope([b[0] for b in big], [b[1] for b in big]),
-                    "slope_all": loglog_slope(xs, ts), "larger_sizes": [b[0] for b in big]})
+        out.append(
+            {
+                "phase": phase,
+                "program": prog,
+                "finished": len(pts),
+                "largest": max(xs),
+                "slope_larger": loglog_slope([b[0] for b in big], [b[1] for b in big]),
+                "slope_all": loglog_slope(xs, ts),
+                "larger_sizes": [b[0] for b in big],
+            }
+        )
     return out
 
 

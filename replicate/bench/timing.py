@@ -33,8 +33,15 @@ def summarize(runs: Sequence[float]) -> dict[str, Any]:
     """Median, quartiles and range of the timed runs."""
     a = np.asarray(runs, dtype=float)
     q1, med, q3 = (float(x) for x in np.percentile(a, [25, 50, 75]))
-    return {"median_s": med, "q1_s": q1, "q3_s": q3, "min_s": float(a.min()), "max_s": float(a.max()),
-            "n_runs": int(a.size), "runs": [float(x) for x in a]}
+    return {
+        "median_s": med,
+        "q1_s": q1,
+        "q3_s": q3,
+        "min_s": float(a.min()),
+        "max_s": float(a.max()),
+        "n_runs": int(a.size),
+        "runs": [float(x) for x in a],
+    }
 
 
 @contextlib.contextmanager
@@ -59,10 +66,16 @@ def python_peak() -> Iterator[dict[str, float]]:
         out["py_peak_mb"] = round(max(peak - base, 0) / 1024**2, 1)
 
 
-def measure(fn: Callable[[], Any], *, reps: int, warmup: bool = True, time_cap: float | None = None,
-            tracemalloc_warmup: bool = False,
-            extra_probe: Callable[[], AbstractContextManager[dict[str, float]]] | None = None,
-            keep: Callable[[Any], Any] | None = None) -> tuple[dict[str, Any], Any]:
+def measure(
+    fn: Callable[[], Any],
+    *,
+    reps: int,
+    warmup: bool = True,
+    time_cap: float | None = None,
+    tracemalloc_warmup: bool = False,
+    extra_probe: Callable[[], AbstractContextManager[dict[str, float]]] | None = None,
+    keep: Callable[[Any], Any] | None = None,
+) -> tuple[dict[str, Any], Any]:
     """Time ``fn``: a warm-up, then ``reps`` timed runs; memory on the warm-up.
 
     Args:
@@ -118,8 +131,9 @@ def measure(fn: Callable[[], Any], *, reps: int, warmup: bool = True, time_cap: 
         if time_cap is not None and w > time_cap and not tracemalloc_warmup:
             runs = [w]
             n = 0
-            notes.append(f"one run: the warm-up took {w:.1f} s, more than the {time_cap:g} s cap, "
-                         "so it is the measurement")
+            notes.append(
+                f"one run: the warm-up took {w:.1f} s, more than the {time_cap:g} s cap, so it is the measurement"
+            )
         elif time_cap is not None and w > time_cap:  # a traced warm-up is slower: time one clean run
             n = 1
             notes.append(f"one timed run: the (traced) warm-up took {w:.1f} s, more than the {time_cap:g} s cap")
@@ -158,8 +172,10 @@ def ratio(peer: dict[str, Any] | None, native: dict[str, Any] | None) -> dict[st
         return None
     if native["median_s"] <= 0:
         return None
-    return {"median": peer["median_s"] / native["median_s"],
-            "conservative": peer["min_s"] / native["max_s"] if native["max_s"] > 0 else math.nan}
+    return {
+        "median": peer["median_s"] / native["median_s"],
+        "conservative": peer["min_s"] / native["max_s"] if native["max_s"] > 0 else math.nan,
+    }
 
 
 def loglog_slope(xs: Sequence[float], ys: Sequence[float]) -> float | None:

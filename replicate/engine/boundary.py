@@ -64,8 +64,9 @@ def negative_curvature_direction(x: np.ndarray, lower: np.ndarray, hess: np.ndar
     return None
 
 
-def probe_along(obj: Objective, x: np.ndarray, f: float, lower: np.ndarray, d: np.ndarray
-                 ) -> tuple[np.ndarray, float] | None:
+def probe_along(
+    obj: Objective, x: np.ndarray, f: float, lower: np.ndarray, d: np.ndarray
+) -> tuple[np.ndarray, float] | None:
     """The best of a few points along ``d`` from ``x`` (inside the bounds), if lower than ``f``."""
     best: tuple[np.ndarray, float] | None = None
     scale = max(1.0, float(np.max(np.abs(x), initial=0.0)))

@@ -172,9 +172,12 @@ def fit_design(design: Design, method: str = "REML", *, optimizer_options: dict 
     try:
         return not_finite_is_not_converged(_result(design, dev, theta, opt, converged, singular, messages))
     except NotPositiveDefinite as exc:
-        raise FitError("the penalized least squares system is not positive definite at the optimum on the "
-                       "predictors' own scale (the columns of X overflow or are nearly collinear in double "
-                       "precision)", hint=f"rescale the predictors ({exc})") from exc
+        raise FitError(
+            "the penalized least squares system is not positive definite at the optimum on the "
+            "predictors' own scale (the columns of X overflow or are nearly collinear in double "
+            "precision)",
+            hint=f"rescale the predictors ({exc})",
+        ) from exc
 
 
 def not_finite_is_not_converged(fit: FitResult) -> FitResult:
@@ -183,13 +186,16 @@ def not_finite_is_not_converged(fit: FitResult) -> FitResult:
     bad = not_finite(fit)
     if not bad:
         return fit
-    msg = (f"the fit is not finite ({', '.join(bad)} NaN or infinite): the computation overflowed or broke "
-           "down in double precision; rescale the predictors or the response")
+    msg = (
+        f"the fit is not finite ({', '.join(bad)} NaN or infinite): the computation overflowed or broke "
+        "down in double precision; rescale the predictors or the response"
+    )
     return replace(fit, converged=False, messages=tuple(dict.fromkeys((*fit.messages, msg))))
 
 
-def _optimize_rescaled(design: Design, method: str, dev: ProfiledDeviance, optimizer_options: dict | None
-                       ) -> tuple[np.ndarray, OptSummary, bool, bool, list[str]]:
+def _optimize_rescaled(
+    design: Design, method: str, dev: ProfiledDeviance, optimizer_options: dict | None
+) -> tuple[np.ndarray, OptSummary, bool, bool, list[str]]:
     """Optimize theta on centred and scaled columns (see :mod:`replicate.engine.rescale`); theta comes back on
     the original columns. The convergence and singularity checks are those of the scaled problem, where
     they do not depend on the units of the predictors."""
@@ -198,9 +204,12 @@ def _optimize_rescaled(design: Design, method: str, dev: ProfiledDeviance, optim
     theta_s, opt, converged = optimize_deviance(dev_s, optimizer_options)
     singular, converged, notes = convergence_notes(theta_s, dev_s.layout, opt, converged)
     theta = scaled.theta_back(theta_s, dev.layout)
-    opt = replace(opt, final=tuple(float(t) for t in theta),
-                  message=f"{opt.message} (optimized on centred and scaled predictors; theta there: "
-                          f"{', '.join(f'{t:.6g}' for t in theta_s)})")
+    opt = replace(
+        opt,
+        final=tuple(float(t) for t in theta),
+        message=f"{opt.message} (optimized on centred and scaled predictors; theta there: "
+        f"{', '.join(f'{t:.6g}' for t in theta_s)})",
+    )
     return theta, opt, converged, singular, notes
 
 
@@ -214,24 +223,37 @@ def fit_at(design: Design, method: str, theta: np.ndarray, *, like: FitResult | 
     ``like``: a native fit of the same design and method, whose deviance
     function (cross-products formed once) is reused.
     """
-    dev = (like.extra.get("deviance_function") if like is not None and like.method == _method_name(method)
-           else None) or make_deviance(design, method)
+    dev = (
+        like.extra.get("deviance_function") if like is not None and like.method == _method_name(method) else None
+    ) or make_deviance(design, method)
     theta = np.asarray(theta, dtype=float)
     if theta.shape != (dev.layout.size,):
         raise FitError(f"theta has {theta.size} values; this model has {dev.layout.size}")
     if np.any(theta < dev.layout.lower_bounds()):
         raise FitError("theta is outside its bounds (a diagonal element is negative)")
     value = float(dev(theta))
-    opt = OptSummary(method="none (evaluated at the given theta)", initial=tuple(float(t) for t in theta),
-                     final=tuple(float(t) for t in theta), fmin=value, evaluations=1,
-                     message="evaluated at the given variance parameters, not optimized")
+    opt = OptSummary(
+        method="none (evaluated at the given theta)",
+        initial=tuple(float(t) for t in theta),
+        final=tuple(float(t) for t in theta),
+        fmin=value,
+        evaluations=1,
+        message="evaluated at the given variance parameters, not optimized",
+    )
     singular = is_singular(theta, dev.layout)
     messages = list(design.messages) + ["evaluated at given variance parameters (not an optimum)"]
     return not_finite_is_not_converged(_result(design, dev, theta, opt, True, singular, messages))
 
 
-def _result(design: Design, dev: ProfiledDeviance, theta: np.ndarray, opt: OptSummary, converged: bool,
-            singular: bool, messages: list[str]) -> FitResult:
+def _result(
+    design: Design,
+    dev: ProfiledDeviance,
+    theta: np.ndarray,
+    opt: OptSummary,
+    converged: bool,
+    singular: bool,
+    messages: list[str],
+) -> FitResult:
     """The FitResult at ``theta`` (lme4's ``mkMerMod``)."""
     fac = dev.factorize(theta)
     sol = solve(dev, fac)

@@ -20,7 +20,6 @@ def steps(x: np.ndarray) -> np.ndarray:
     return 1e-4 * np.maximum(np.abs(x), 0.1)
 
 
-
 class Objective:
     """The deviance with call counting, an optional analytic gradient and memory
     of the best point seen.

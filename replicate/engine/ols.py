@@ -36,17 +36,32 @@ def fit_ols(design: Design, method: str = "REML") -> FitResult:
     names = list(design.fixed_names)
     loglik = 0.5 * (float(np.sum(np.log(w))) - n * (np.log(2 * np.pi) + 1 - np.log(n) + np.log(rss)))
     npar = p + 1
-    varcorr = pd.DataFrame([("Residual", None, None, sigma2, np.sqrt(sigma2))],
-                           columns=["grp", "var1", "var2", "vcov", "sdcor"])
+    varcorr = pd.DataFrame(
+        [("Residual", None, None, sigma2, np.sqrt(sigma2))], columns=["grp", "var1", "var2", "vcov", "sdcor"]
+    )
     from .. import __version__
 
     return FitResult(
-        engine="native", engine_version=__version__, method="OLS", formula=design.formula,
-        fixed=pd.Series(beta, index=names), vcov=pd.DataFrame(vcov, index=names, columns=names),
-        varcorr=varcorr, sigma2=sigma2, loglik=loglik, deviance=-2 * loglik,
-        aic=-2 * loglik + 2 * npar, bic=-2 * loglik + np.log(n) * npar, npar=npar,
-        nobs=n, ngroups={}, n_dropped=design.n_dropped, theta=np.zeros(0),
+        engine="native",
+        engine_version=__version__,
+        method="OLS",
+        formula=design.formula,
+        fixed=pd.Series(beta, index=names),
+        vcov=pd.DataFrame(vcov, index=names, columns=names),
+        varcorr=varcorr,
+        sigma2=sigma2,
+        loglik=loglik,
+        deviance=-2 * loglik,
+        aic=-2 * loglik + 2 * npar,
+        bic=-2 * loglik + np.log(n) * npar,
+        npar=npar,
+        nobs=n,
+        ngroups={},
+        n_dropped=design.n_dropped,
+        theta=np.zeros(0),
         messages=("no random effects: fitted by least squares (as R's lm)",),
         optinfo=OptSummary(method="least squares (QR)", message="closed form"),
-        fitted=fitted, residuals=resid, rows=design.rows,
+        fitted=fitted,
+        residuals=resid,
+        rows=design.rows,
     )

@@ -47,8 +47,15 @@ from .boundary import edge_saddles, lower_inside, negative_curvature_direction, 
 from .objective import Objective, noise
 from .polish import newton_polish
 
-__all__ = ["DEFAULTS", "STAGES", "Objective", "edge_saddles", "negative_curvature_direction", "newton_polish",
-           "optimize_theta"]
+__all__ = [
+    "DEFAULTS",
+    "STAGES",
+    "Objective",
+    "edge_saddles",
+    "negative_curvature_direction",
+    "newton_polish",
+    "optimize_theta",
+]
 
 DEFAULTS: dict[str, float | str | int] = {
     # "auto", "lbfgsb" (needs the analytic gradient), "lbfgsb-fd" (finite-difference
@@ -172,8 +179,15 @@ class _Search:
     iters: int = 0
 
     def polish_from(self, x: np.ndarray, f: float) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
-        x, f, g, hess, it = newton_polish(self.obj, x, f, self.lower, maxiter=int(self.opts["polish_maxiter"]),
-                                          ftol=float(self.opts["polish_ftol"]), xtol=float(self.opts["polish_xtol"]))
+        x, f, g, hess, it = newton_polish(
+            self.obj,
+            x,
+            f,
+            self.lower,
+            maxiter=int(self.opts["polish_maxiter"]),
+            ftol=float(self.opts["polish_ftol"]),
+            xtol=float(self.opts["polish_xtol"]),
+        )
         self.iters += it
         return x, f, g, hess
 
@@ -186,8 +200,9 @@ def choose_method(opts: dict, analytic: bool, eval_seconds: float) -> tuple[str,
     if base == "auto":
         # cheap evaluations: L-BFGS-B on differences needs 2-5x fewer calls than Powell on the
         # multi-term models of the benchmark catalogue; expensive ones (InstEval): COBYQA fewer still
-        base = "lbfgsb" if analytic else \
-            "cobyqa" if eval_seconds > float(opts["expensive_eval_seconds"]) else "lbfgsb-fd"
+        base = (
+            "lbfgsb" if analytic else "cobyqa" if eval_seconds > float(opts["expensive_eval_seconds"]) else "lbfgsb-fd"
+        )
     if base == "cobyqa" and not HAVE_COBYQA:
         base = "powell"
     if base == "lbfgsb" and not analytic:

@@ -24,7 +24,6 @@ def newton_step(g: np.ndarray, hess: np.ndarray, free: np.ndarray) -> np.ndarray
     return step
 
 
-
 def newton_polish(
     obj: Objective, x: np.ndarray, f: float, lower: np.ndarray, *, maxiter: int, ftol: float, xtol: float
 ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray, int]:

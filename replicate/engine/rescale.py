@@ -58,12 +58,14 @@ def scale_advice(design: Design) -> str | None:
     if not sds:
         return None
     logs = [abs(math.log(sd)) for _n, sd in sds]
-    ratios = [abs(math.log(a / b)) for i, (_na, a) in enumerate(sds) for _nb, b in sds[i + 1:]]
+    ratios = [abs(math.log(a / b)) for i, (_na, a) in enumerate(sds) for _nb, b in sds[i + 1 :]]
     if max(logs + ratios) <= math.log(SCALE_TOL):
         return None
     detail = ", ".join(f"{n} (sd {sd:.3g})" for n, sd in sds)
-    return (f"{ADVICE} ({detail}); the native engine optimizes on centred and scaled columns and reports the "
-            "estimates on the original scale")
+    return (
+        f"{ADVICE} ({detail}); the native engine optimizes on centred and scaled columns and reports the "
+        "estimates on the original scale"
+    )
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,11 @@ def fit_threads() -> int | None:
     except ValueError:
         n = 0
     if n < 1:
-        raise ModelError(f"{ENV}={raw!r} is not a number of threads", field=ENV,
-                         hint="a positive whole number, or 'auto' for the libraries' own setting")
+        raise ModelError(
+            f"{ENV}={raw!r} is not a number of threads",
+            field=ENV,
+            hint="a positive whole number, or 'auto' for the libraries' own setting",
+        )
     return n
 
 

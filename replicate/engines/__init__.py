@@ -15,7 +15,8 @@ install.
 
 from __future__ import annotations
 
-from typing import Callable, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 from ..design import Design
 from ..errors import EngineUnavailable
@@ -74,8 +75,9 @@ def get_engine(name: str) -> Engine:
         EngineUnavailable: unknown name, or its dependencies are missing.
     """
     if name not in ENGINES:
-        raise EngineUnavailable(f"unknown engine {name!r}", field="--engine",
-                                hint="choose one of: " + ", ".join(sorted(ENGINES)))
+        raise EngineUnavailable(
+            f"unknown engine {name!r}", field="--engine", hint="choose one of: " + ", ".join(sorted(ENGINES))
+        )
     eng = ENGINES[name]()
     ok, why = eng.available()
     if not ok:

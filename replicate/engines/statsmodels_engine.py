@@ -95,7 +95,7 @@ class StatsmodelsEngine:
             warnings.simplefilter("always")
             try:
                 res = model.fit(reml=reml)
-            except Exception as exc:  # statsmodels raises assorted errors
+            except Exception as exc:  # noqa: BLE001 - statsmodels raises assorted errors
                 raise FitError(f"statsmodels MixedLM failed: {exc}") from None
         p = design.p
         fixed = pd.Series(np.asarray(res.fe_params), index=list(design.fixed_names))
@@ -125,12 +125,26 @@ class StatsmodelsEngine:
         llf = float(res.llf)
         msgs = [str(w.message) for w in caught]
         return FitResult(
-            engine=self.name, engine_version=self.version(), method=method, formula=design.formula,
-            fixed=fixed, vcov=vcov, varcorr=vc, sigma2=sigma2, loglik=llf, theta=theta,
-            reml_criterion=-2 * llf if reml else None, deviance=None if reml else -2 * llf,
-            aic=-2 * llf + 2 * npar, bic=-2 * llf + np.log(design.n) * npar, npar=npar,
-            nobs=design.n, ngroups=design.ngroups(), n_dropped=design.n_dropped,
-            converged=bool(getattr(res, "converged", True)), messages=tuple(msgs),
+            engine=self.name,
+            engine_version=self.version(),
+            method=method,
+            formula=design.formula,
+            fixed=fixed,
+            vcov=vcov,
+            varcorr=vc,
+            sigma2=sigma2,
+            loglik=llf,
+            theta=theta,
+            reml_criterion=-2 * llf if reml else None,
+            deviance=None if reml else -2 * llf,
+            aic=-2 * llf + 2 * npar,
+            bic=-2 * llf + np.log(design.n) * npar,
+            npar=npar,
+            nobs=design.n,
+            ngroups=design.ngroups(),
+            n_dropped=design.n_dropped,
+            converged=bool(getattr(res, "converged", True)),
+            messages=tuple(msgs),
             optinfo=OptSummary(method=str(getattr(res, "method", "statsmodels")), fmin=-llf),
             rows=design.rows,
         )

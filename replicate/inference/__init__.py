@@ -7,7 +7,8 @@ format but not implemented yet raises :class:`NotImplementedOption` saying so.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,8 +51,7 @@ def _once(fit: FitResult, key: object, compute: Callable[[], Any]) -> Any:
     return cache[key]
 
 
-def fixed_df(fit: FitResult, design: Design, method: str, *,
-             kr: tuple[str, str] = PBKRTEST_KR) -> pd.Series:
+def fixed_df(fit: FitResult, design: Design, method: str, *, kr: tuple[str, str] = PBKRTEST_KR) -> pd.Series:
     """Denominator degrees of freedom per fixed effect under ``method``.
 
     ``kr`` is (information, parameterization) for the Kenward-Roger methods
@@ -61,8 +61,7 @@ def fixed_df(fit: FitResult, design: Design, method: str, *,
     return _once(fit, key, lambda: _fixed_df(fit, design, method, kr))
 
 
-def fixed_se(fit: FitResult, design: Design, kind: str, *,
-             kr: tuple[str, str] = PBKRTEST_KR) -> pd.Series:
+def fixed_se(fit: FitResult, design: Design, kind: str, *, kr: tuple[str, str] = PBKRTEST_KR) -> pd.Series:
     """Standard errors of the fixed effects of the given kind (``kr`` as in :func:`fixed_df`)."""
     key = ("se", kind, kr) if kind in KR_VARIANTS else ("se", kind)
     return _once(fit, key, lambda: _fixed_se(fit, design, kind, kr))
@@ -73,8 +72,10 @@ def _fixed_df(fit: FitResult, design: Design, method: str, kr: tuple[str, str]) 
     if method == "residual":
         return pd.Series(float(design.n - design.p), index=names)
     if not design.reterms and method != "none":
-        raise ModelError(f"df method {method!r} needs random effects; this is a linear model",
-                         hint="a linear model (model.fixed_only) has the residual df")
+        raise ModelError(
+            f"df method {method!r} needs random effects; this is a linear model",
+            hint="a linear model (model.fixed_only) has the residual df",
+        )
     if method == "satterthwaite":
         from .satterthwaite import satterthwaite_df
 
@@ -82,8 +83,12 @@ def _fixed_df(fit: FitResult, design: Design, method: str, kr: tuple[str, str]) 
     if method in ("containment", "between-within", "hlm", "nlme"):
         from . import dfrules
 
-        rule = {"containment": dfrules.containment_df, "between-within": dfrules.between_within_df,
-                "hlm": dfrules.hlm_df, "nlme": dfrules.nlme_df}[method]
+        rule = {
+            "containment": dfrules.containment_df,
+            "between-within": dfrules.between_within_df,
+            "hlm": dfrules.hlm_df,
+            "nlme": dfrules.nlme_df,
+        }[method]
         return rule(fit, design, design.spec)
     if method in KR_VARIANTS:
         return kenward_roger_of(fit, design, KR_VARIANTS[method], *kr).df
@@ -94,8 +99,9 @@ def _fixed_df(fit: FitResult, design: Design, method: str, kr: tuple[str, str]) 
     if method == "none":
         return pd.Series(np.inf, index=names)
     if method in DF_METHODS:
-        raise NotImplementedOption(f"df method {method!r} is not implemented yet",
-                                   hint="see the inference issue; it is planned")
+        raise NotImplementedOption(
+            f"df method {method!r} is not implemented yet", hint="see the inference issue; it is planned"
+        )
     raise NotImplementedOption(f"unknown df method {method!r}", hint="one of " + ", ".join(DF_METHODS))
 
 
@@ -103,8 +109,10 @@ def _fixed_se(fit: FitResult, design: Design, kind: str, kr: tuple[str, str]) ->
     if kind == "model":
         return pd.Series(np.sqrt(np.diag(np.asarray(fit.vcov, dtype=float))), index=fit.fixed.index)
     if not design.reterms:
-        raise ModelError(f"standard-error kind {kind!r} needs random effects; this is a linear model",
-                         hint="a linear model (model.fixed_only) has the model-based SE")
+        raise ModelError(
+            f"standard-error kind {kind!r} needs random effects; this is a linear model",
+            hint="a linear model (model.fixed_only) has the model-based SE",
+        )
     if kind in ("cr0", "cr1", "cr2"):
         from .robust import cluster_robust_se
 
@@ -112,16 +120,24 @@ def _fixed_se(fit: FitResult, design: Design, kind: str, kr: tuple[str, str]) ->
     if kind in KR_VARIANTS:
         return kenward_roger_of(fit, design, KR_VARIANTS[kind], *kr).se
     if kind in SE_KINDS:
-        raise NotImplementedOption(f"standard-error kind {kind!r} is not implemented yet",
-                                   hint="see the inference issue; it is planned")
+        raise NotImplementedOption(
+            f"standard-error kind {kind!r} is not implemented yet", hint="see the inference issue; it is planned"
+        )
     raise NotImplementedOption(f"unknown standard-error kind {kind!r}", hint="one of " + ", ".join(SE_KINDS))
 
 
-def kenward_roger_of(fit: FitResult, design: Design, variant: str = "kr", information: str = PBKRTEST_KR[0],
-                     parameterization: str = PBKRTEST_KR[1]):  # -> KRResult
+def kenward_roger_of(
+    fit: FitResult,
+    design: Design,
+    variant: str = "kr",
+    information: str = PBKRTEST_KR[0],
+    parameterization: str = PBKRTEST_KR[1],
+):  # -> KRResult
     """Kenward-Roger for this fit, computed once and kept with the fit (df and SEs share it)."""
     from .kenward_roger import kenward_roger
 
-    return _once(fit, ("kenward-roger", variant, information, parameterization),
-                 lambda: kenward_roger(fit, design, variant=variant, information=information,
-                                       parameterization=parameterization))
+    return _once(
+        fit,
+        ("kenward-roger", variant, information, parameterization),
+        lambda: kenward_roger(fit, design, variant=variant, information=information, parameterization=parameterization),
+    )

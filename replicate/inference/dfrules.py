@@ -35,7 +35,9 @@ every group of the grouping factor (as SAS bw and nlme decide).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+import itertools
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -52,6 +54,7 @@ INTERCEPT = "(Intercept)"
 
 
 # ------------------------------------------------------------------ helpers
+
 
 def _names(design: Design) -> list[str]:
     return list(design.fixed_names)
@@ -83,7 +86,7 @@ def _nested(inner: np.ndarray, outer: np.ndarray) -> bool:
 def _hierarchy(design: Design) -> list[ReTerm]:
     """Grouping factors outer to inner, each nested in the previous one."""
     gs = _groups(design)
-    for outer, inner in zip(gs, gs[1:]):
+    for outer, inner in itertools.pairwise(gs):
         if not _nested(inner.index, outer.index):
             raise ModelError(
                 f"grouping factors {outer.group!r} and {inner.group!r} are not nested",
@@ -101,8 +104,9 @@ def _top_group(design: Design, group: str | None) -> ReTerm:
     for t in gs:
         if t.group == group:
             return t
-    raise ModelError(f"{group!r} is not a grouping factor of the model",
-                     hint="one of: " + ", ".join(t.group for t in gs))
+    raise ModelError(
+        f"{group!r} is not a grouping factor of the model", hint="one of: " + ", ".join(t.group for t in gs)
+    )
 
 
 def varies_within(values: np.ndarray, index: np.ndarray, *, tol: float = 0.0) -> bool:
@@ -138,8 +142,14 @@ def _series(values: Sequence[float], design: Design) -> pd.Series:
     return pd.Series(np.asarray(values, dtype=float), index=_names(design))
 
 
-def variable_levels(design: Design, spec: "ModelSpec | None" = None, data: pd.DataFrame | None = None,
-                    group: str | None = None, *, tol: float = 1e-10) -> dict[str, int]:
+def variable_levels(
+    design: Design,
+    spec: ModelSpec | None = None,
+    data: pd.DataFrame | None = None,
+    group: str | None = None,
+    *,
+    tol: float = 1e-10,
+) -> dict[str, int]:
     """Level (1 or 2) of every variable in the fixed part, relative to a grouping factor.
 
     HLM notation (``spec.levels``) is used as given. Otherwise a variable is
@@ -182,13 +192,14 @@ def variable_levels(design: Design, spec: "ModelSpec | None" = None, data: pd.Da
 
 # -------------------------------------------------------------------- rules
 
-def residual_df(fit: "FitResult | None", design: Design, spec: "ModelSpec | None" = None) -> pd.Series:
+
+def residual_df(fit: FitResult | None, design: Design, spec: ModelSpec | None = None) -> pd.Series:
     """``n - rank(X)`` for every coefficient."""
     G = design.X.T @ design.X
     return _series([design.n - _rank(G)] * design.p, design)
 
 
-def _random_column_vars(design: Design, spec: "ModelSpec | None") -> dict[str, tuple[str, ...]]:
+def _random_column_vars(design: Design, spec: ModelSpec | None) -> dict[str, tuple[str, ...]]:
     """Variables of each random-effect column name (``(Intercept)`` -> ())."""
     known = set(spec.variables()) if spec is not None else set()
     terms = _col_terms(design)
@@ -213,7 +224,7 @@ def _random_column_vars(design: Design, spec: "ModelSpec | None") -> dict[str, t
     return out
 
 
-def _random_effects(design: Design, spec: "ModelSpec | None") -> list[tuple[str, frozenset, sp.csr_matrix]]:
+def _random_effects(design: Design, spec: ModelSpec | None) -> list[tuple[str, frozenset, sp.csr_matrix]]:
     """SAS-style random effects ``(name, variables, Z block)``, outer factors first."""
     cvars = _random_column_vars(design, spec)
     rows = np.arange(design.n)
@@ -228,7 +239,7 @@ def _random_effects(design: Design, spec: "ModelSpec | None") -> list[tuple[str,
     return effects
 
 
-def containment_ranks(design: Design, spec: "ModelSpec | None" = None) -> tuple[list[tuple[str, int]], int]:
+def containment_ranks(design: Design, spec: ModelSpec | None = None) -> tuple[list[tuple[str, int]], int]:
     """Rank contribution of each random effect to ``[X Z]`` (in order) and ``n - rank[X Z]``."""
     effects = _random_effects(design, spec)
     X = design.X
@@ -247,7 +258,7 @@ def containment_ranks(design: Design, spec: "ModelSpec | None" = None) -> tuple[
     return contrib, design.n - ranks[-1]
 
 
-def containment_df(fit: "FitResult | None", design: Design, spec: "ModelSpec | None" = None) -> pd.Series:
+def containment_df(fit: FitResult | None, design: Design, spec: ModelSpec | None = None) -> pd.Series:
     """SAS ``ddfm=contain`` for each coefficient (same value for all columns of a term)."""
     effects = _random_effects(design, spec)
     contrib, resid = containment_ranks(design, spec)
@@ -266,8 +277,14 @@ def _is_classification(design: Design, term: str) -> bool:
     return any(n != term for n in names)
 
 
-def between_within_df(fit: "FitResult | None", design: Design, spec: "ModelSpec | None" = None, *,
-                      subject: str | None = None, tol: float = 1e-10) -> pd.Series:
+def between_within_df(
+    fit: FitResult | None,
+    design: Design,
+    spec: ModelSpec | None = None,
+    *,
+    subject: str | None = None,
+    tol: float = 1e-10,
+) -> pd.Series:
     """SAS ``ddfm=bw``: between-subject df for effects constant within every subject.
 
     Args:
@@ -283,8 +300,10 @@ def between_within_df(fit: "FitResult | None", design: Design, spec: "ModelSpec 
     s = _top_group(design, subject)
     for t in design.reterms:
         if not _nested(t.index, s.index):
-            raise ModelError(f"grouping factor {t.group!r} is not nested in the subject {s.group!r}",
-                             hint="SAS does not process such data by subjects; ddfm=bw has no effect there")
+            raise ModelError(
+                f"grouping factor {t.group!r} is not nested in the subject {s.group!r}",
+                hint="SAS does not process such data by subjects; ddfm=bw has no effect there",
+            )
     terms = _col_terms(design)
     col_within = [varies_within(design.X[:, j], s.index, tol=tol) for j in range(design.p)]
     term_within = {t: False for t in terms}
@@ -294,7 +313,8 @@ def between_within_df(fit: "FitResult | None", design: Design, spec: "ModelSpec 
     if len(within_class) > 1:
         raise NotImplementedOption(
             "ddfm=bw with several within-subject classification effects "
-            f"({', '.join(within_class)}) partitions the within df by subject-by-effect; not implemented")
+            f"({', '.join(within_class)}) partitions the within df by subject-by-effect; not implemented"
+        )
     between_cols = [j for j, t in enumerate(terms) if not term_within[t]]
     Xb = design.X[:, between_cols]
     between = s.nlevels - _rank(Xb.T @ Xb)
@@ -303,7 +323,7 @@ def between_within_df(fit: "FitResult | None", design: Design, spec: "ModelSpec 
     return _series([within if term_within[t] else between for t in terms], design)
 
 
-def nlme_df(fit: "FitResult | None", design: Design, spec: "ModelSpec | None" = None) -> pd.Series:
+def nlme_df(fit: FitResult | None, design: Design, spec: ModelSpec | None = None) -> pd.Series:
     """``nlme::lme``'s df per coefficient (``summary(fit)$tTable[, "DF"]``).
 
     The grouping factors must be nested (as ``random = ~ ... | a/b``); the
@@ -340,8 +360,14 @@ def nlme_df(fit: "FitResult | None", design: Design, spec: "ModelSpec | None" = 
     return _series(out, design)
 
 
-def hlm_df(fit: "FitResult | None", design: Design, spec: "ModelSpec | None" = None, *,
-           data: pd.DataFrame | None = None, fixed_rule: str = "n-p") -> pd.Series:
+def hlm_df(
+    fit: FitResult | None,
+    design: Design,
+    spec: ModelSpec | None = None,
+    *,
+    data: pd.DataFrame | None = None,
+    fixed_rule: str = "n-p",
+) -> pd.Series:
     """HLM2's approximate df for each fixed effect gamma_qs.
 
     Each column of X is mapped to HLM's equations: its level-1 variables name

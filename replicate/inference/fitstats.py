@@ -63,7 +63,8 @@ def sas_subjects(design: Design) -> int:
         raise NotImplementedOption(
             "SAS's BIC for a model with several grouping factors is not implemented: its number of "
             f"subjects depends on the SUBJECT= of each RANDOM statement ({', '.join(sorted(groups))})",
-            hint="leave bic out of this SAS block, or compare AIC and AICC")
+            hint="leave bic out of this SAS block, or compare AIC and AICC",
+        )
     return int(design.ngroups()[groups.pop()])
 
 
@@ -85,8 +86,9 @@ def linear_model_reml_loglik(fit: FitResult, design: Design) -> float:
     return -0.5 * m2
 
 
-def fit_statistics(fit: FitResult, design: Design, convention: str = "lme4",
-                   method: str | None = None) -> dict[str, object]:
+def fit_statistics(
+    fit: FitResult, design: Design, convention: str = "lme4", method: str | None = None
+) -> dict[str, object]:
     """``loglik``, ``deviance``, ``reml_criterion``, ``aic``, ``aicc``, ``bic``, ``npar`` of ``fit``.
 
     ``method`` matters only for a linear model fitted by least squares (whose
@@ -97,8 +99,9 @@ def fit_statistics(fit: FitResult, design: Design, convention: str = "lme4",
     through :func:`statistic`).
     """
     if convention not in CONVENTIONS:
-        raise NotImplementedOption(f"fit-statistic convention {convention!r} unknown",
-                                   hint="one of " + ", ".join(CONVENTIONS))
+        raise NotImplementedOption(
+            f"fit-statistic convention {convention!r} unknown", hint="one of " + ", ".join(CONVENTIONS)
+        )
     loglik = float(fit.loglik)
     if str(fit.method).upper() == "OLS":
         # R's logLik(lm) is the ML one whatever the case says; SAS fits by REML unless told ML
@@ -139,5 +142,12 @@ def statistic(stats: dict[str, object], name: str) -> float | None:
     return None if v is None else float(v)  # type: ignore[arg-type]
 
 
-__all__ = ["CONVENTIONS", "convention_of", "fit_statistics", "linear_model_reml_loglik", "n_covariance_parameters",
-           "sas_subjects", "statistic"]
+__all__ = [
+    "CONVENTIONS",
+    "convention_of",
+    "fit_statistics",
+    "linear_model_reml_loglik",
+    "n_covariance_parameters",
+    "sas_subjects",
+    "statistic",
+]

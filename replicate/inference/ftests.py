@@ -379,8 +379,14 @@ def anova_type3(fit: FitResult, design: Design, ddf: str = "Satterthwaite") -> p
         for label, L in hyps.items():
             r = kr.ftest(np.atleast_2d(L))
             F, q = float(r["F"]), int(r["ndf"])
-            rows[label] = {"Sum Sq": F * s2 * q, "Mean Sq": F * s2, "NumDF": q, "DenDF": float(r["ddf"]),
-                           "F value": F, "Pr(>F)": float(r["p"])}
+            rows[label] = {
+                "Sum Sq": F * s2 * q,
+                "Mean Sq": F * s2,
+                "NumDF": q,
+                "DenDF": float(r["ddf"]),
+                "F value": F,
+                "Pr(>F)": float(r["p"]),
+            }
         table = pd.DataFrame.from_dict(rows, orient="index")[cols]
         table.attrs["heading"] = "Type III Analysis of Variance Table with Kenward-Roger's method"
         table.attrs["hypotheses"] = hyps

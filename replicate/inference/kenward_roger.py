@@ -102,6 +102,7 @@ PARAMETERIZATIONS = ("linear", "cholesky")
 
 # ---------------------------------------------------------------- parameters
 
+
 def varpar_layout(design: Design) -> list[tuple[int, int, int, str]]:
     """pbkrtest's covariance parameters: (term, a, b, name), residual last (term -1)."""
     out = []
@@ -135,8 +136,9 @@ def varpar_values(design: Design, theta: np.ndarray, sigma2: float) -> np.ndarra
     return np.asarray(vals)
 
 
-def reparameterization(design: Design, theta: np.ndarray, sigma2: float, parameterization: str
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+def reparameterization(
+    design: Design, theta: np.ndarray, sigma2: float, parameterization: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Values of the covariance parameters in ``parameterization`` and the map to the linear ones.
 
     Returns:
@@ -151,8 +153,9 @@ def reparameterization(design: Design, theta: np.ndarray, sigma2: float, paramet
     if parameterization == "linear":
         return varpar_values(design, theta, sigma2), np.eye(s), np.zeros((s, s, s)), [nm for *_, nm in layout]
     if parameterization != "cholesky":
-        raise NotImplementedOption(f"covariance parameterization {parameterization!r} unknown",
-                                   hint="one of " + ", ".join(PARAMETERIZATIONS))
+        raise NotImplementedOption(
+            f"covariance parameterization {parameterization!r} unknown", hint="one of " + ", ".join(PARAMETERIZATIONS)
+        )
     factors = term_factors(design, theta, sigma2)
     psi = np.empty(s)
     J = np.zeros((s, s))
@@ -166,7 +169,8 @@ def reparameterization(design: Design, theta: np.ndarray, sigma2: float, paramet
                 f"the Cholesky parameterization of the {term.group!r} term is singular at this fit "
                 "(a variance is estimated as 0)",
                 hint="use parameterization='linear' (SAS type=un/vc, pbkrtest); "
-                     "KR2 in the Cholesky form needs a positive definite covariance")
+                "KR2 in the Cholesky form needs a positive definite covariance",
+            )
         idx = [(a, b) for b in range(term.k) for a in range(b, term.k)]
         for u, (a, b) in enumerate(idx):
             psi[start + u] = L[a, b]
@@ -187,6 +191,7 @@ def reparameterization(design: Design, theta: np.ndarray, sigma2: float, paramet
 
 
 # ---------------------------------------------------------------- pieces
+
 
 @dataclass(frozen=True)
 class KRPieces:
@@ -214,8 +219,9 @@ def _gather_rows(C: np.ndarray, part: np.ndarray, mask: np.ndarray) -> np.ndarra
     return mask[..., None] * np.take_along_axis(C, part[..., None], axis=1)
 
 
-def kr_pieces(blocks: BlockStructure, theta: np.ndarray, sigma2: float, *,
-              observed: bool = False, Phi: np.ndarray | None = None) -> KRPieces:
+def kr_pieces(
+    blocks: BlockStructure, theta: np.ndarray, sigma2: float, *, observed: bool = False, Phi: np.ndarray | None = None
+) -> KRPieces:
     """Compute Phi, P_i, Q_ij, K_ij (and the y-terms of the observed information).
 
     ``Phi`` overrides the covariance of beta used in the information (pbkrtest
@@ -279,8 +285,7 @@ def kr_pieces(blocks: BlockStructure, theta: np.ndarray, sigma2: float, *,
     return KRPieces(Phi, P, Q, K, IE2, Y2)
 
 
-def _observed_terms(blocks: BlockStructure, theta: np.ndarray, mom: Moments, Phi: np.ndarray,
-                    sel: list) -> np.ndarray:
+def _observed_terms(blocks: BlockStructure, theta: np.ndarray, mom: Moments, Phi: np.ndarray, sel: list) -> np.ndarray:
     """``y'P G_i P G_j P y`` for all pairs of covariance parameters."""
     s = len(sel) + 1
     R = s - 1
@@ -321,6 +326,7 @@ def _observed_terms(blocks: BlockStructure, theta: np.ndarray, mom: Moments, Phi
 
 
 # ---------------------------------------------------------------- KR formulas
+
 
 def _generalized_inverse(M: np.ndarray) -> np.ndarray:
     """``solve`` when well conditioned, else MASS::ginv (as pbkrtest)."""
@@ -374,8 +380,7 @@ class Adjustment:
         return 0.5 * (PhiA + PhiA.T)
 
 
-def adjustment(pc: KRPieces, information: str, J: np.ndarray | None = None,
-               H: np.ndarray | None = None) -> Adjustment:
+def adjustment(pc: KRPieces, information: str, J: np.ndarray | None = None, H: np.ndarray | None = None) -> Adjustment:
     """The adjustment's pieces in the parameterization given by ``J`` and ``H``
     (see :func:`reparameterization`; None, or the identity and zero: the linear
     parameters themselves, whose transforms are skipped)."""
@@ -414,8 +419,7 @@ def _div_zero(x: float, y: float, tol: float = 1e-14) -> float:
     return 1.0 if abs(x) < tol and abs(y) < tol else x / y
 
 
-def kr_moments(L: np.ndarray, Phi: np.ndarray, P: np.ndarray, W: np.ndarray, q: int | None = None
-               ) -> dict[str, float]:
+def kr_moments(L: np.ndarray, Phi: np.ndarray, P: np.ndarray, W: np.ndarray, q: int | None = None) -> dict[str, float]:
     """A1, A2 and the df / scaling of Kenward & Roger for contrast L (pbkrtest's formulas)."""
     L = np.atleast_2d(np.asarray(L, dtype=float))
     if q is None:
@@ -455,6 +459,7 @@ def _full_rank(L: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- result
+
 
 @dataclass(frozen=True, eq=False)
 class KRResult:
@@ -510,15 +515,25 @@ class KRResult:
         Fu = wald / q
         F = mom["scale"] * Fu
         return {
-            "F": F, "ndf": q, "ddf": mom["ddf"], "scale": mom["scale"],
+            "F": F,
+            "ndf": q,
+            "ddf": mom["ddf"],
+            "scale": mom["scale"],
             "p": float(stats.f.sf(F, q, mom["ddf"])),
-            "F_unscaled": Fu, "p_unscaled": float(stats.f.sf(Fu, q, mom["ddf"])),
+            "F_unscaled": Fu,
+            "p_unscaled": float(stats.f.sf(Fu, q, mom["ddf"])),
         }
 
 
-def kenward_roger(fit: FitResult, design: Design, *, variant: str = "kr",
-                  information: str = "expected", parameterization: str = "linear",
-                  weights: str = "model") -> KRResult:
+def kenward_roger(
+    fit: FitResult,
+    design: Design,
+    *,
+    variant: str = "kr",
+    information: str = "expected",
+    parameterization: str = "linear",
+    weights: str = "model",
+) -> KRResult:
     """Kenward-Roger adjusted covariance, per-coefficient df, and F tests.
 
     Args:
@@ -543,24 +558,28 @@ def kenward_roger(fit: FitResult, design: Design, *, variant: str = "kr",
             (for balanced sleepstudy with weights, df 20.0 / 18.8 instead of 17).
     """
     if variant not in VARIANTS:
-        raise NotImplementedOption(f"Kenward-Roger variant {variant!r} unknown",
-                                   hint="one of " + ", ".join(VARIANTS))
+        raise NotImplementedOption(f"Kenward-Roger variant {variant!r} unknown", hint="one of " + ", ".join(VARIANTS))
     if information not in INFORMATION:
         raise NotImplementedOption(f"information {information!r} unknown", hint="'expected' or 'observed'")
     if parameterization not in PARAMETERIZATIONS:
-        raise NotImplementedOption(f"covariance parameterization {parameterization!r} unknown",
-                                   hint="one of " + ", ".join(PARAMETERIZATIONS))
+        raise NotImplementedOption(
+            f"covariance parameterization {parameterization!r} unknown", hint="one of " + ", ".join(PARAMETERIZATIONS)
+        )
     if weights not in ("model", "pbkrtest"):
         raise NotImplementedOption(f"weights handling {weights!r} unknown", hint="'model' or 'pbkrtest'")
     if fit.theta is None:
         raise ValueError("this fit has no theta; Kenward-Roger needs the native engine's fit")
-    if (parameterization == "cholesky" and information == "observed"
-            and str(fit.optinfo.method if fit.optinfo else "").startswith("none")):
+    if (
+        parameterization == "cholesky"
+        and information == "observed"
+        and str(fit.optinfo.method if fit.optinfo else "").startswith("none")
+    ):
         # the transformed observed information drops the score term, which vanishes only at an optimum
         raise NotImplementedOption(
             "the observed information in the Cholesky parameterization is implemented at an optimum only; "
             "this fit is evaluated at given variance parameters",
-            hint="use parameterization='linear' or information='expected'")
+            hint="use parameterization='linear' or information='expected'",
+        )
     names = list(fit.fixed.index)
     refit = False
     reml_fit = fit
@@ -594,10 +613,23 @@ def kenward_roger(fit: FitResult, design: Design, *, variant: str = "kr",
         fixed=pd.Series(np.asarray(reml_fit.fixed.loc[names], dtype=float), index=names),
         varpar=pd.Series(psi, index=vp_names),
         W=pd.DataFrame(adj.W, index=vp_names, columns=vp_names),
-        variant=variant, information=information, parameterization=parameterization,
-        refit_reml=refit, P=adj.P, bias=pd.Series(adj.bias, index=vp_names),
+        variant=variant,
+        information=information,
+        parameterization=parameterization,
+        refit_reml=refit,
+        P=adj.P,
+        bias=pd.Series(adj.bias, index=vp_names),
     )
 
 
-__all__ = ["Adjustment", "KRPieces", "KRResult", "adjustment", "kenward_roger", "kr_moments", "kr_pieces",
-           "reparameterization", "varpar_layout"]
+__all__ = [
+    "Adjustment",
+    "KRPieces",
+    "KRResult",
+    "adjustment",
+    "kenward_roger",
+    "kr_moments",
+    "kr_pieces",
+    "reparameterization",
+    "varpar_layout",
+]

@@ -300,8 +300,9 @@ class BlockStructure:
         trA2 = (self.n - self.q + trM2) / s2**2
         return Moments(B1s, B2s, C0s, ZLMis, Minvs, XtAX, XtA2X, XtA3X, trA2, s2)
 
-    def _large_component(self, cols: np.ndarray, Lam_g: sp.csr_matrix, ZtX: np.ndarray, s2: float
-                         ) -> tuple[np.ndarray, ...]:
+    def _large_component(
+        self, cols: np.ndarray, Lam_g: sp.csr_matrix, ZtX: np.ndarray, s2: float
+    ) -> tuple[np.ndarray, ...]:
         """The same quantities as the batched path for one large component.
 
         Z'Z and Lambda stay sparse, so products with Z'Z Lambda are

@@ -104,8 +104,7 @@ class MarginalModel:
         M = (Lam.T @ self.ZtWZ @ Lam + sp.identity(self.ZtWZ.shape[0], format="csr")).tocsc()
         B = np.asarray(Lam.T @ self.ZtWX)
         c = np.asarray(Lam.T @ self.ZtWy).ravel()
-        lu = spla.splu(M, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
-                       options={"SymmetricMode": True})
+        lu = spla.splu(M, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
         diag = lu.U.diagonal()
         if np.any(diag <= 0):  # not positive definite: fall back to a dense factor
             L = sla.cholesky(M.toarray(), lower=True)
@@ -150,10 +149,10 @@ def richardson_derivative(f, x: np.ndarray, i: int, *, d: float = 1e-4, r: int =
     ests = []
     for k in range(r):
         e = np.zeros_like(x)
-        e[i] = h / (2 ** k)
+        e[i] = h / (2**k)
         ests.append((np.asarray(f(x + e)) - np.asarray(f(x - e))) / (2 * e[i]))
     for m in range(1, r):
-        fac = 4.0 ** m
+        fac = 4.0**m
         ests = [(fac * ests[j + 1] - ests[j]) / (fac - 1) for j in range(len(ests) - 1)]
     return ests[0]
 
@@ -172,7 +171,7 @@ def hessian(f, x: np.ndarray, *, d: float = 0.1, r: int = 4, eps: float = 1e-4) 
     f0 = f(x)
     est = []
     for m in range(r):
-        h = h0 / 2 ** m
+        h = h0 / 2**m
         H = np.empty((k, k))
         for i in range(k):
             ei = np.zeros(k)
@@ -182,9 +181,10 @@ def hessian(f, x: np.ndarray, *, d: float = 0.1, r: int = 4, eps: float = 1e-4) 
                 ej = np.zeros(k)
                 ej[j] = h[j]
                 H[i, j] = H[j, i] = (f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej) + f(x - ei - ej)) / (
-                    4 * h[i] * h[j])
+                    4 * h[i] * h[j]
+                )
         est.append(H)
     for m in range(1, r):
-        fac = 4.0 ** m
+        fac = 4.0**m
         est = [(fac * est[j + 1] - est[j]) / (fac - 1) for j in range(len(est) - 1)]
     return est[0]

@@ -36,8 +36,8 @@ checked. Nothing n x n is formed; each block is n_j x n_j.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -76,14 +76,14 @@ class RobustResult:
 
 # ------------------------------------------------------------------ helpers
 
+
 def _codes(labels: np.ndarray) -> tuple[np.ndarray, int]:
     _, inv = np.unique(np.asarray(labels), return_inverse=True)
     inv = inv.ravel().astype(np.int64)
     return inv, int(inv.max()) + 1 if inv.size else 0
 
 
-def resolve_cluster(design: Design, cluster: str | Sequence | np.ndarray | None = None
-                    ) -> tuple[str, np.ndarray, int]:
+def resolve_cluster(design: Design, cluster: str | Sequence | np.ndarray | None = None) -> tuple[str, np.ndarray, int]:
     """Cluster code per row: the grouping factor with fewest levels by default
     (clubSandwich's ``get_outer_group``), a named grouping factor, or labels per row.
 
@@ -100,8 +100,9 @@ def resolve_cluster(design: Design, cluster: str | Sequence | np.ndarray | None 
         match = [t for t in design.reterms if t.group == cluster]
         if not match:
             names = sorted({t.group for t in design.reterms})
-            raise ModelError(f"cluster {cluster!r} is not a grouping factor of the model",
-                             hint="one of: " + ", ".join(names))
+            raise ModelError(
+                f"cluster {cluster!r} is not a grouping factor of the model", hint="one of: " + ", ".join(names)
+            )
         name, codes, J = cluster, match[0].index.astype(np.int64), match[0].nlevels
     else:
         arr = np.asarray(cluster)
@@ -156,7 +157,7 @@ def _blocks(fit: FitResult, design: Design, codes: np.ndarray, J: int) -> list[_
     starts = np.searchsorted(codes[order], np.arange(J + 1))
     out: list[_Block] = []
     for j in range(J):
-        rows = order[starts[j]:starts[j + 1]]
+        rows = order[starts[j] : starts[j + 1]]
         Zj = ZL[rows]
         V = np.asarray((Zj @ Zj.T).todense(), dtype=float)
         V[np.diag_indices_from(V)] += 1.0 if w is None else 1.0 / w[rows]
@@ -198,23 +199,30 @@ def _satterthwaite(blocks: list[_Block], M: np.ndarray, est: list[np.ndarray]) -
     for j, (b, e) in enumerate(zip(blocks, est)):
         ME = M @ e
         Gj = ME @ b.R.T
-        g[j] = np.sum(Gj ** 2, axis=1)
+        g[j] = np.sum(Gj**2, axis=1)
         H[j] = ME @ b.X @ L
     df = np.empty(p)
     for i in range(p):
         h = H[:, i, :]  # J x p
-        hh = np.sum(h ** 2, axis=1)
+        hh = np.sum(h**2, axis=1)
         trace = g[:, i].sum() - hh.sum()
         HtH = h.T @ h
-        sumsq = np.sum(g[:, i] ** 2) - 2.0 * np.sum(g[:, i] * hh) + np.sum(HtH ** 2)
-        df[i] = trace ** 2 / sumsq if sumsq > 0 else np.nan
+        sumsq = np.sum(g[:, i] ** 2) - 2.0 * np.sum(g[:, i] * hh) + np.sum(HtH**2)
+        df[i] = trace**2 / sumsq if sumsq > 0 else np.nan
     return df
 
 
 # ------------------------------------------------------------------- public
 
-def cluster_robust(fit: FitResult, design: Design, kind: str = "CR2",
-                   cluster: str | Sequence | np.ndarray | None = None, *, df: bool = False) -> RobustResult:
+
+def cluster_robust(
+    fit: FitResult,
+    design: Design,
+    kind: str = "CR2",
+    cluster: str | Sequence | np.ndarray | None = None,
+    *,
+    df: bool = False,
+) -> RobustResult:
     """Cluster-robust covariance of beta (and, for CR2, optionally its Satterthwaite df).
 
     Args:
@@ -242,20 +250,23 @@ def cluster_robust(fit: FitResult, design: Design, kind: str = "CR2",
     return RobustResult(kind, pd.DataFrame(V, index=names, columns=names), name, J, dfs)
 
 
-def cluster_robust_vcov(fit: FitResult, design: Design, kind: str = "CR2",
-                        cluster: str | Sequence | np.ndarray | None = None) -> pd.DataFrame:
+def cluster_robust_vcov(
+    fit: FitResult, design: Design, kind: str = "CR2", cluster: str | Sequence | np.ndarray | None = None
+) -> pd.DataFrame:
     """Cluster-robust covariance of the fixed effects, as ``clubSandwich::vcovCR(fit, type=kind)``."""
     return cluster_robust(fit, design, kind, cluster).vcov
 
 
-def cluster_robust_se(fit: FitResult, design: Design, kind: str = "CR2",
-                      cluster: str | Sequence | np.ndarray | None = None) -> pd.Series:
+def cluster_robust_se(
+    fit: FitResult, design: Design, kind: str = "CR2", cluster: str | Sequence | np.ndarray | None = None
+) -> pd.Series:
     """Square roots of the diagonal of :func:`cluster_robust_vcov`."""
     return cluster_robust(fit, design, kind, cluster).se
 
 
-def cr2_satterthwaite_df(fit: FitResult, design: Design,
-                         cluster: str | Sequence | np.ndarray | None = None) -> pd.Series:
+def cr2_satterthwaite_df(
+    fit: FitResult, design: Design, cluster: str | Sequence | np.ndarray | None = None
+) -> pd.Series:
     """Satterthwaite df of the CR2 t-tests (``coef_test(fit, vcov="CR2", test="Satterthwaite")``)."""
     res = cluster_robust(fit, design, "CR2", cluster, df=True)
     assert res.df is not None

@@ -31,8 +31,10 @@ QUANTILES = {"min": 0.0, "q1": 0.25, "median": 0.5, "q3": 0.75, "max": 1.0}
 
 def _linear_model(fit: FitResult, design: Design) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     if design.reterms:
-        raise NotImplementedOption("R-squared and the overall F test are lm's summaries; this model has random "
-                                   "effects", hint="compare them in a fixed_only case")
+        raise NotImplementedOption(
+            "R-squared and the overall F test are lm's summaries; this model has random effects",
+            hint="compare them in a fixed_only case",
+        )
     if fit.fitted is None or fit.residuals is None:
         raise NotImplementedOption(f"engine {fit.engine!r} does not return fitted values and residuals")
     w = np.ones(design.n) if design.weights is None else np.asarray(design.weights, dtype=float)

@@ -57,8 +57,7 @@ def _canonical(software: str) -> str:
         for s in SOFTWARE:
             if software.strip().lower() == s.lower():
                 return s
-    raise ReferenceError_(f"unknown software {software!r}", field="software",
-                          hint="one of " + ", ".join(SOFTWARE))
+    raise ReferenceError_(f"unknown software {software!r}", field="software", hint="one of " + ", ".join(SOFTWARE))
 
 
 def parse_printout(text: str, software: str, *, first_line: int = 1) -> ParsedPrintout:
@@ -182,13 +181,20 @@ def guess_software(text: str) -> str | None:
     t = text
     if re.search(r"Final estimation of (fixed effects|variance components)|INTRCPT[12]", t):
         return "hlm"
-    if re.search(r"Covariance Parameter Estimates|Solutions? for Fixed Effects|The (Mixed|GLIMMIX) Procedure"
-                 r"|-2 Res Log Likelihood", t, re.IGNORECASE):
+    if re.search(
+        r"Covariance Parameter Estimates|Solutions? for Fixed Effects|The (Mixed|GLIMMIX) Procedure"
+        r"|-2 Res Log Likelihood",
+        t,
+        re.IGNORECASE,
+    ):
         return "sas"
     if re.search(r"Linear mixed-effects model fit by|StdDev:|Number of Groups:|Value\s+Std\.Error\s+DF", t):
         return "nlme"
-    if re.search(r"lmerModLmerTest|t-tests use|ANOVA-like table for random-effects|"
-                 r"Analysis of Variance Table with Satterthwaite", t):
+    if re.search(
+        r"lmerModLmerTest|t-tests use|ANOVA-like table for random-effects|"
+        r"Analysis of Variance Table with Satterthwaite",
+        t,
+    ):
         return "lmerTest"
     if re.search(r"Linear mixed model fit by|REML criterion at convergence|Number of obs:", t):
         return "lme4"

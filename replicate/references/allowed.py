@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from ..case import Printed
 
 #: Quantities (case-format names and SAS column names) that are never negative.
-NON_NEGATIVE = frozenset({"se", "sd", "df", "chisq", "Standard Error", "DF", "Num DF", "Den DF", "Chi-Square",
-                          "F Value"})
+NON_NEGATIVE = frozenset(
+    {"se", "sd", "df", "chisq", "Standard Error", "DF", "Num DF", "Den DF", "Chi-Square", "F Value"}
+)
 #: Probabilities: 0 to 1.
 PROBABILITY = frozenset({"p", "reliability", "Pr > Z", "Pr > F", "Pr > ChiSq", "Alpha"})
 #: Correlations: -1 to 1.

@@ -67,11 +67,17 @@ PATTERNS = [
     ("varcomp", re.compile(r"^Final estimation of (?:level-1 and level-2 )?variance components\b", _I)),
     ("reliability", re.compile(r"^Random level-1 coefficient\b", _I)),
     ("statistics", re.compile(r"^Statistics for (?:the )?current covariance components model", _I)),
-    ("other", re.compile(r"^(?:Final Results|Iterations stopped|The value of the|Summary of the model|"
-                         r"Level-1 Model|Level-2 Model|Mixed Model|The outcome variable is|Tau\b|τ|"
-                         r"Variance-Covariance components test|Results of General Linear Hypothesis|"
-                         r"Specifications for this|The model specified for|Weighting Specification|"
-                         r"Level-1 OLS regressions|Least Squares estimates|The maximum number of)", _I)),
+    (
+        "other",
+        re.compile(
+            r"^(?:Final Results|Iterations stopped|The value of the|Summary of the model|"
+            r"Level-1 Model|Level-2 Model|Mixed Model|The outcome variable is|Tau\b|τ|"
+            r"Variance-Covariance components test|Results of General Linear Hypothesis|"
+            r"Specifications for this|The model specified for|Weighting Specification|"
+            r"Level-1 OLS regressions|Least Squares estimates|The maximum number of)",
+            _I,
+        ),
+    ),
 ]
 _COUNTED = {"fixed", "varcomp", "reliability", "statistics"}
 
@@ -82,15 +88,26 @@ _LABEL = re.compile(rf"^(?P<name>{_NAME})\s*,\s*(?P<sym>{_SYMBOL})(?:\s+(?P<rest
 
 _GLOBAL = [
     ("Deviance", re.compile(rf"^Deviance\s*=\s*(?P<v>{NUMBER})\s*$", _I)),
-    ("Number of estimated parameters", re.compile(rf"^Number of estimated parameters\s*=\s*(?P<v>{NUMBER})\s*$",
-                                                  _I)),
+    ("Number of estimated parameters", re.compile(rf"^Number of estimated parameters\s*=\s*(?P<v>{NUMBER})\s*$", _I)),
     ("sigma2", re.compile(rf"^(?:σ2|σ\^2|sigma\^2|sigma_squared|sigma squared)\s*=\s*(?P<v>{NUMBER})\s*$", _I)),
-    ("log-likelihood", re.compile(rf"^The value of the (?:log-)?likelihood function at iteration\s+(?P<it>\d+)\s*="
-                                  rf"\s*(?P<v>{NUMBER})\s*$", _I)),
+    (
+        "log-likelihood",
+        re.compile(
+            rf"^The value of the (?:log-)?likelihood function at iteration\s+(?P<it>\d+)\s*="
+            rf"\s*(?P<v>{NUMBER})\s*$",
+            _I,
+        ),
+    ),
     ("level-1 units", re.compile(r"^The maximum number of level-1 units\s*=\s*(?P<v>[0-9]+)\s*$", _I)),
     ("level-2 units", re.compile(r"^The maximum number of level-2 units\s*=\s*(?P<v>[0-9]+)\s*$", _I)),
-    ("level-1 records used", re.compile(r"^Run-time deletion has reduced the number of level-1 records to\s*"
-                                        r"(?P<v>[0-9]+)", _I)),
+    (
+        "level-1 records used",
+        re.compile(
+            r"^Run-time deletion has reduced the number of level-1 records to\s*"
+            r"(?P<v>[0-9]+)",
+            _I,
+        ),
+    ),
 ]
 
 
@@ -136,7 +153,10 @@ def _once(key: str, sec: Section, seen: dict[str, int]) -> None:
     if key in seen:
         raise ReferenceError_(
             f"the text holds more than one '{sec.title.stripped}' table (line {sec.title.no}; the first at line "
-            f"{seen[key]})", line=sec.title.no, hint="paste one HLM run per file, or use parse_printouts()")
+            f"{seen[key]})",
+            line=sec.title.no,
+            hint="paste one HLM run per file, or use parse_printouts()",
+        )
     seen[key] = sec.title.no
 
 
@@ -168,8 +188,11 @@ def part_starts(lines: list[Line]) -> list[int]:
                 s = collapse(lines[j].stripped)
                 if _STOP.match(s):
                     break
-                if kind_at.get(j) in ("fixed", "varcomp") and s and (
-                        _LABEL.match(s) or all(is_cell(t) for t in tokens(s))):
+                if (
+                    kind_at.get(j) in ("fixed", "varcomp")
+                    and s
+                    and (_LABEL.match(s) or all(is_cell(t) for t in tokens(s)))
+                ):
                     break
                 j -= 1
             if j + 1 > starts[-1]:
@@ -192,8 +215,11 @@ def _global_line(ln: Line, b: Builder, stats: dict[str, object]) -> None:
     if m:
         b.set_info("module", s.split(":", 1)[1].strip())
         if re.match(r"HLM[3-9]", m.group("m"), _I):
-            raise ReferenceError_(f"{m.group('m')} output (more than two levels) is not supported",
-                                  line=ln.no, hint="only HLM2 output is read")
+            raise ReferenceError_(
+                f"{m.group('m')} output (more than two levels) is not supported",
+                line=ln.no,
+                hint="only HLM2 output is read",
+            )
         return
     m = re.match(r"^Method of estimation:\s*(?P<m>.+)$", s, _I)
     if m:
@@ -334,8 +360,10 @@ def _finish(b: Builder, stats: dict[str, object]) -> None:
         elif method == "ML":
             b.add_fit("deviance", dev)  # type: ignore[arg-type]
         else:
-            b.note("the deviance is in tables['Statistics'] only: the estimation method (REML or ML) is not "
-                   "printed, and HLM's deviance is -2 times the REML log-likelihood under REML")
+            b.note(
+                "the deviance is in tables['Statistics'] only: the estimation method (REML or ML) is not "
+                "printed, and HLM's deviance is -2 times the REML log-likelihood under REML"
+            )
     ll = stats.get("log-likelihood")
     if ll is not None:
         b.add_fit("loglik", ll)  # type: ignore[arg-type]
@@ -344,8 +372,10 @@ def _finish(b: Builder, stats: dict[str, object]) -> None:
     if used is not None:
         b.add_fit("nobs", used)  # type: ignore[arg-type]
         if stats.get("level-2 units") is not None:
-            b.note("run-time deletion removed level-1 records, so the number of level-2 units used is not "
-                   "printed; 'The maximum number of level-2 units' is in tables['Statistics']")
+            b.note(
+                "run-time deletion removed level-1 records, so the number of level-2 units used is not "
+                "printed; 'The maximum number of level-2 units' is in tables['Statistics']"
+            )
     else:
         if n1 is not None:
             b.add_fit("nobs", n1)  # type: ignore[arg-type]

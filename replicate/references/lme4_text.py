@@ -63,12 +63,18 @@ PATTERNS = [
     ("ranova", re.compile(r"^ANOVA-like table for random-effects")),
     ("models", re.compile(r"^Models:\s*$")),
     ("anova_f", re.compile(r"^(?:Type (?:III|II|I) )?Analysis of Variance Table")),
-    ("message", re.compile(r"^(?:optimizer \(|boundary \(singular\) fit|Model failed to converge|"
-                           r"convergence code|fixed-effect model matrix is rank deficient|"
-                           r"Model is nearly unidentifiable|unable to evaluate scaled gradient|"
-                           r"Some predictor variables are on very different scales|"
-                           r"refitting model\(s\) with ML|summary from lme4 is returned|"
-                           r"some computational error has occurred in lmerTest)", _I)),
+    (
+        "message",
+        re.compile(
+            r"^(?:optimizer \(|boundary \(singular\) fit|Model failed to converge|"
+            r"convergence code|fixed-effect model matrix is rank deficient|"
+            r"Model is nearly unidentifiable|unable to evaluate scaled gradient|"
+            r"Some predictor variables are on very different scales|"
+            r"refitting model\(s\) with ML|summary from lme4 is returned|"
+            r"some computational error has occurred in lmerTest)",
+            _I,
+        ),
+    ),
     ("anova_table", re.compile(r"^(?:npar|Df)\b.*\bAIC\b.*\bBIC\b.*\blogLik\b")),
 ]
 HEADERS = [
@@ -77,8 +83,10 @@ HEADERS = [
 ]
 
 # Column headers made of several words, and R's p-value headers.
-_MULTI = re.compile(r"Std\.\s*Error|Std\.\s*Dev\.|\b[tzF]\s+value\b|\bSum\s+Sq\b|\bMean\s+Sq\b|\bChi\s+Df\b|"
-                    r"Pr\s*\(\s*>\s*\|?\s*[A-Za-z]+\s*\|?\s*\)|-2\s*\*\s*log\s*\(\s*L\s*\)")
+_MULTI = re.compile(
+    r"Std\.\s*Error|Std\.\s*Dev\.|\b[tzF]\s+value\b|\bSum\s+Sq\b|\bMean\s+Sq\b|\bChi\s+Df\b|"
+    r"Pr\s*\(\s*>\s*\|?\s*[A-Za-z]+\s*\|?\s*\)|-2\s*\*\s*log\s*\(\s*L\s*\)"
+)
 # A piece of a row or header that a narrow page wrapped onto the next line.
 _FRAGMENT = re.compile(r"^\s*(?P<frag>[0-9)][0-9.eE+)\-]*)\s*(?P<stars>\*{1,3}|\.)?\s*$")
 
@@ -88,7 +96,7 @@ def header_tokens(text: str) -> list[str]:
     out: list[str] = []
     pos = 0
     for m in _MULTI.finditer(text):
-        out.extend(text[pos:m.start()].split())
+        out.extend(text[pos : m.start()].split())
         out.append(collapse(m.group()))
         pos = m.end()
     out.extend(text[pos:].split())
@@ -116,8 +124,9 @@ def unwrap(lines: list[Line]) -> list[Line]:
                 k -= 1
             if k >= 0 and not _FRAGMENT.match(out[k].text):
                 prev = out[k]
-                out[k] = prev.with_text(prev.text.rstrip() + m.group("frag")
-                                        + (" " + m.group("stars") if m.group("stars") else ""))
+                out[k] = prev.with_text(
+                    prev.text.rstrip() + m.group("frag") + (" " + m.group("stars") if m.group("stars") else "")
+                )
                 continue
         out.append(ln)
     return out
@@ -206,8 +215,13 @@ def _title(sec: Section, b: Builder) -> None:
                 header = None
                 continue
             for name, cell in zip(header, cells(vals)):
-                key = {"AIC": "aic", "BIC": "bic", "logLik": "loglik", "deviance": "deviance",
-                       "-2*log(L)": "deviance"}.get(name)
+                key = {
+                    "AIC": "aic",
+                    "BIC": "bic",
+                    "logLik": "loglik",
+                    "deviance": "deviance",
+                    "-2*log(L)": "deviance",
+                }.get(name)
                 if key:
                     b.add_fit(key, cell)
                 b.add_cell("Fit Statistics", name, "value", cell)
@@ -366,8 +380,12 @@ def _fixed(sec: Section, b: Builder) -> None:
 
 
 def _nlme_fixed(sec: Section, b: Builder) -> None:
-    raise ReferenceError_("this looks like nlme output ('Fixed effects:' followed by a formula)",
-                          line=sec.title.no, field="software", hint="parse it with software 'nlme'")
+    raise ReferenceError_(
+        "this looks like nlme output ('Fixed effects:' followed by a formula)",
+        line=sec.title.no,
+        field="software",
+        hint="parse it with software 'nlme'",
+    )
 
 
 def _models(sec: Section, b: Builder) -> None:
@@ -423,7 +441,7 @@ def _ranova(sec: Section, b: Builder) -> None:
     while i < len(body):
         s = body[i].stripped
         if s.startswith("Model:"):
-            formula = s[len("Model:"):].strip()
+            formula = s[len("Model:") :].strip()
             j = i + 1
             while not formula and j < len(body):
                 formula = body[j].stripped
@@ -481,7 +499,17 @@ def _ignore(sec: Section, b: Builder) -> None:
 # Sections that show the text is lme4 output (messages and ignored sections alone do not).
 _COUNTED = {"title", "reml", "random", "nobs", "fixed", "ranova", "anova_table", "anova_f"}
 _HANDLERS = {
-    "title": _title, "reml": _reml, "random": _random, "nobs": _nobs, "fixed": _fixed,
-    "nlme_fixed": _nlme_fixed, "ranova": _ranova, "models": _models, "anova_table": _anova_table,
-    "anova_f": _anova_f, "message": _message, "ignore": _ignore, "scaled": _scaled,
+    "title": _title,
+    "reml": _reml,
+    "random": _random,
+    "nobs": _nobs,
+    "fixed": _fixed,
+    "nlme_fixed": _nlme_fixed,
+    "ranova": _ranova,
+    "models": _models,
+    "anova_table": _anova_table,
+    "anova_f": _anova_f,
+    "message": _message,
+    "ignore": _ignore,
+    "scaled": _scaled,
 }

@@ -30,6 +30,7 @@ RESIDUAL = "Residual"
 
 # ------------------------------------------------------------------ helpers
 
+
 def _resolve(name: str, terms: Iterable[str] | None, what: str) -> str:
     """``name`` as spelled in ``terms`` (case-insensitive; HLM cuts names to 8 characters).
 
@@ -47,10 +48,13 @@ def _resolve(name: str, terms: Iterable[str] | None, what: str) -> str:
     if len(hits) == 1:
         return hits[0]
     if not hits:
-        raise ReferenceError_(f"{what} {name!r} matches none of the model's names",
-                              hint="model names: " + ", ".join(terms))
-    raise ReferenceError_(f"{what} {name!r} matches several of the model's names: " + ", ".join(hits),
-                          hint="map it by hand in the block's names:")
+        raise ReferenceError_(
+            f"{what} {name!r} matches none of the model's names", hint="model names: " + ", ".join(terms)
+        )
+    raise ReferenceError_(
+        f"{what} {name!r} matches several of the model's names: " + ", ".join(hits),
+        hint="map it by hand in the block's names:",
+    )
 
 
 def _interaction(parts: Sequence[str], terms: Iterable[str] | None) -> str:
@@ -66,6 +70,7 @@ def _interaction(parts: Sequence[str], terms: Iterable[str] | None) -> str:
 
 
 # ---------------------------------------------------------------------- SAS
+
 
 def sas_term_to_lme4(effect: str, terms: Iterable[str] | None = None) -> str:
     """lme4's name of a SAS fixed effect without CLASS levels.
@@ -85,8 +90,13 @@ def sas_term_to_lme4(effect: str, terms: Iterable[str] | None = None) -> str:
     return _interaction(parts, terms_l)
 
 
-def sas_class_term_to_r(effect: str, levels: Mapping[str, str], level_order: Mapping[str, Sequence[str]],
-                        contrasts: str = "sas", terms: Iterable[str] | None = None) -> str | None:
+def sas_class_term_to_r(
+    effect: str,
+    levels: Mapping[str, str],
+    level_order: Mapping[str, Sequence[str]],
+    contrasts: str = "sas",
+    terms: Iterable[str] | None = None,
+) -> str | None:
     """R's name of a SAS fixed-effect row with CLASS levels, or None for SAS's reference level.
 
     Args:
@@ -115,14 +125,17 @@ def sas_class_term_to_r(effect: str, levels: Mapping[str, str], level_order: Map
         raise ReferenceError_(
             f"SAS's row {effect} {' '.join(levels.values())} contrasts a level with the LAST level; R's treatment "
             "contrasts use the FIRST level, so no R coefficient matches it",
-            hint="set model.contrasts: sas in the case so the engine uses SAS's reference level")
+            hint="set model.contrasts: sas in the case so the engine uses SAS's reference level",
+        )
     parts: list[str] = []
     for var in [p.strip() for p in effect.split("*")]:
         if var in levels:
             order = level_order.get(var)
             if order is None:
-                raise ReferenceError_(f"no level order for the CLASS variable {var!r}",
-                                      hint="give the factor's levels (data.levels in the case)")
+                raise ReferenceError_(
+                    f"no level order for the CLASS variable {var!r}",
+                    hint="give the factor's levels (data.levels in the case)",
+                )
             lvl = levels[var]
             order_s = [str(x) for x in order]
             if str(lvl) not in order_s:
@@ -145,8 +158,9 @@ def sas_subject_to_lme4(subject: str) -> str:
     return s.replace("*", ":")
 
 
-def sas_covparm_to_lme4(cov_parm: str, subject: str | None = None,
-                        random_effects: Sequence[str] | None = None) -> tuple[str, Any]:
+def sas_covparm_to_lme4(
+    cov_parm: str, subject: str | None = None, random_effects: Sequence[str] | None = None
+) -> tuple[str, Any]:
     """(group, column) in lme4's names of a SAS covariance parameter.
 
     Args:
@@ -168,8 +182,10 @@ def sas_covparm_to_lme4(cov_parm: str, subject: str | None = None,
         m = re.fullmatch(r"UN\((\d+),(\d+)\)", cp, re.IGNORECASE)
         if m:
             if random_effects is None:
-                raise ReferenceError_(f"{cp} needs the RANDOM statement's effects in order",
-                                      hint="pass random_effects, e.g. ['(Intercept)', 'ses']")
+                raise ReferenceError_(
+                    f"{cp} needs the RANDOM statement's effects in order",
+                    hint="pass random_effects, e.g. ['(Intercept)', 'ses']",
+                )
             i, j = sorted((int(m.group(1)), int(m.group(2))))
             if j > len(random_effects):
                 raise ReferenceError_(f"{cp}: only {len(random_effects)} random effects given")
@@ -182,8 +198,10 @@ def sas_covparm_to_lme4(cov_parm: str, subject: str | None = None,
             return group, cp
         raise ReferenceError_(f"covariance parameter {cp!r} (subject {subject}) has no lme4 counterpart")
     if "*" in cp:
-        raise ReferenceError_(f"covariance parameter {cp!r} without SUBJECT=: cannot tell which factor is the group",
-                              hint="map it by hand in the block's names:")
+        raise ReferenceError_(
+            f"covariance parameter {cp!r} without SUBJECT=: cannot tell which factor is the group",
+            hint="map it by hand in the block's names:",
+        )
     return sas_subject_to_lme4(cp), INTERCEPT
 
 
@@ -193,6 +211,7 @@ def sas_un_names(random_effects: Sequence[str]) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------- HLM
+
 
 def _hlm_var(label: str) -> str:
     """``INTRCPT2, γ00`` -> ``INTRCPT2``; ``URBAN slope, β1`` -> ``URBAN``; ``For INTRCPT1, β0`` -> ``INTRCPT1``."""
@@ -234,8 +253,9 @@ def hlm_term_to_lme4(outcome_equation_var: str, level2_var: str, terms: Iterable
         return _resolve(w, variables, "HLM level-2 variable")
     if _is_intercept(w):
         return _resolve(x, variables, "HLM level-1 variable")
-    return _interaction([_resolve(x, variables, "HLM level-1 variable"),
-                         _resolve(w, variables, "HLM level-2 variable")], terms_l)
+    return _interaction(
+        [_resolve(x, variables, "HLM level-1 variable"), _resolve(w, variables, "HLM level-2 variable")], terms_l
+    )
 
 
 def hlm_random_to_lme4(label: str, group: str, terms: Iterable[str] | None = None) -> tuple[str, str | None]:
@@ -257,6 +277,7 @@ def hlm_random_to_lme4(label: str, group: str, terms: Iterable[str] | None = Non
 
 # --------------------------------------------------------------- lme4, nlme
 
+
 def lme4_random_label(text: str) -> tuple[str, str | None]:
     """``schoolid (Intercept)`` -> ``("schoolid", "(Intercept)")``; ``Residual`` -> ``("Residual", None)``."""
     parts = text.split()
@@ -274,10 +295,16 @@ def nlme_group_to_lme4(group: str) -> str:
 
 # ------------------------------------------------------------ a names: block
 
-def suggest_names(parsed: Any, *, group: str | None = None, terms: Iterable[str] | None = None,
-                  random_effects: Sequence[str] | None = None,
-                  level_order: Mapping[str, Sequence[str]] | None = None,
-                  contrasts: str = "sas") -> tuple[dict[str, str], list[str]]:
+
+def suggest_names(
+    parsed: Any,
+    *,
+    group: str | None = None,
+    terms: Iterable[str] | None = None,
+    random_effects: Sequence[str] | None = None,
+    level_order: Mapping[str, Sequence[str]] | None = None,
+    contrasts: str = "sas",
+) -> tuple[dict[str, str], list[str]]:
     """A ``names:`` mapping (printed -> lme4) for a parsed printout, and what could not be mapped.
 
     Args:

@@ -49,8 +49,13 @@ PATTERNS = [
     ("title", re.compile(r"^(?:Linear|Nonlinear) mixed-effects model fit by\b")),
     ("random", re.compile(r"^Random effects:\s*$")),
     ("fixed", re.compile(r"^Fixed effects:\s*(?P<f>.*)$")),
-    ("ignore", re.compile(r"^Correlation:\s*$|^Standardized Within-Group Residuals:|^Variance function:|"
-                          r"^Correlation Structure:")),
+    (
+        "ignore",
+        re.compile(
+            r"^Correlation:\s*$|^Standardized Within-Group Residuals:|^Variance function:|"
+            r"^Correlation Structure:"
+        ),
+    ),
     ("nobs", re.compile(r"^Number of Observations:\s*(?P<n>\S+)")),
     ("ngroups", re.compile(r"^Number of Groups:\s*(?P<n>.*)$")),
     ("anova", re.compile(r"^numDF\s+denDF\s+F-value\b")),
@@ -95,8 +100,12 @@ def parse(text: str, software: str = "nlme", *, first_line: int = 1) -> ParsedPr
         elif sec.kind == "varcorr":
             _varcorr(sec, b)
         elif sec.kind == "lme4":
-            raise ReferenceError_("this looks like lme4 output", line=sec.title.no, field="software",
-                                  hint="parse it with software 'lme4' or 'lmerTest'")
+            raise ReferenceError_(
+                "this looks like lme4 output",
+                line=sec.title.no,
+                field="software",
+                hint="parse it with software 'lme4' or 'lmerTest'",
+            )
     return b.build("nlme", EXPECTED)
 
 
@@ -173,10 +182,10 @@ def _random(sec: Section, b: Builder) -> list[str]:
             names, table_cols = None, None
             continue
         if s.startswith("Structure:"):
-            b.info.setdefault("structures", {})[group or ""] = s[len("Structure:"):].strip()
+            b.info.setdefault("structures", {})[group or ""] = s[len("Structure:") :].strip()
             continue
         if s.startswith("StdDev:"):
-            vals = tokens(s[len("StdDev:"):])
+            vals = tokens(s[len("StdDev:") :])
             if names is None or len(names) != len(vals) or not all(is_cell(v) for v in vals):
                 b.skip(ln, "a StdDev: row that does not match the names above it")
                 names = None
@@ -226,8 +235,7 @@ def _fixed(sec: Section, b: Builder) -> None:
     header: list[str] | None = None
     started = False
     held: list[Line] = []
-    fields = {"Value": "estimate", "Std.Error": "se", "DF": "df", "t-value": "t", "p-value": "p",
-              "z-value": "t"}
+    fields = {"Value": "estimate", "Std.Error": "se", "DF": "df", "t-value": "t", "p-value": "p", "z-value": "t"}
     for ln in sec.body:
         s = ln.stripped
         if not s:

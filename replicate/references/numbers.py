@@ -205,6 +205,7 @@ def is_ruler(text: str) -> bool:
 
 # ---------------------------------------------------------------- sections
 
+
 @dataclass(frozen=True)
 class Section:
     """A recognised section: its kind, its title line and its body lines.
@@ -226,8 +227,11 @@ class Section:
         return self.lines[1:]
 
 
-def find_sections(lines: list[Line], patterns: Sequence[tuple[str, re.Pattern[str]]],
-                  headers: Sequence[tuple[str, re.Pattern[str], re.Pattern[str]]] = ()) -> list[Section]:
+def find_sections(
+    lines: list[Line],
+    patterns: Sequence[tuple[str, re.Pattern[str]]],
+    headers: Sequence[tuple[str, re.Pattern[str], re.Pattern[str]]] = (),
+) -> list[Section]:
     """Cut ``lines`` into sections.
 
     Args:
@@ -301,7 +305,9 @@ def check_one_summary(sec: Section, seen: dict[str, int]) -> None:
         raise ReferenceError_(
             f"the text holds more than one model summary (a second '{sec.title.stripped[:40]}' at line "
             f"{sec.title.no}; the first at line {seen[sec.kind]})",
-            line=sec.title.no, hint="paste one summary per file, or use parse_printouts()")
+            line=sec.title.no,
+            hint="paste one summary per file, or use parse_printouts()",
+        )
     seen[sec.kind] = sec.title.no
 
 
@@ -313,8 +319,9 @@ def line_index(lines: list[Line], line: Line) -> int:
     return k
 
 
-def repeat_starts(lines: list[Line], sections: list[Section], once: Iterable[str],
-                  lead: Iterable[str] = ()) -> list[int]:
+def repeat_starts(
+    lines: list[Line], sections: list[Section], once: Iterable[str], lead: Iterable[str] = ()
+) -> list[int]:
     """Indices of the lines where a new printout begins (for splitting a paste).
 
     A printout begins where a section of a kind in ``once`` (printed once per

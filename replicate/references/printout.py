@@ -52,8 +52,14 @@ class ParsedPrintout:
         not read as a number (``1e-5``) is written as ``{value: "1e-5"}``,
         bounds as quoted strings (``"<2e-16"``).
         """
-        return yaml.dump({"values": _plain(self.values)}, Dumper=_Dumper, sort_keys=False,
-                         allow_unicode=True, default_flow_style=False, width=1000)
+        return yaml.dump(
+            {"values": _plain(self.values)},
+            Dumper=_Dumper,
+            sort_keys=False,
+            allow_unicode=True,
+            default_flow_style=False,
+            width=1000,
+        )
 
 
 class _Raw(str):
@@ -91,8 +97,11 @@ def _plain(obj: Any) -> Any:
         if obj.bound:
             return obj.text.replace(" ", "")
         loaded = _scalar(obj.text)
-        if isinstance(loaded, (int, float)) and not isinstance(loaded, bool) and (
-                math.isinf(obj.value) or float(loaded) == obj.value):
+        if (
+            isinstance(loaded, (int, float))
+            and not isinstance(loaded, bool)
+            and (math.isinf(obj.value) or float(loaded) == obj.value)
+        ):
             return _Raw(obj.text)
         return {"value": obj.text}
     return obj
@@ -126,8 +135,15 @@ class Builder:
         slot = self.random.setdefault(group, {}).setdefault(column, {})
         self._fill(line, slot, quantities, lambda k: f"{k} of {group} {column}")
 
-    def add_random_row(self, line: Line, group: str, name: str, quantities: dict[str, Printed | None],
-                       earlier: Sequence[str], corrs: Sequence[Printed | None]) -> None:
+    def add_random_row(
+        self,
+        line: Line,
+        group: str,
+        name: str,
+        quantities: dict[str, Printed | None],
+        earlier: Sequence[str],
+        corrs: Sequence[Printed | None],
+    ) -> None:
         """A random-effects term and its correlations with the group's ``earlier`` terms (empty cells left out)."""
         self.add_random(line, group, name, quantities)
         for other, c in zip(earlier, corrs):
@@ -137,8 +153,9 @@ class Builder:
     def add_residual(self, line: Line, quantities: dict[str, Printed | None]) -> None:
         self._fill(line, self.random.setdefault("Residual", {}), quantities, lambda k: f"residual {k}")
 
-    def _fill(self, line: Line, slot: dict[str, Printed], quantities: dict[str, Printed | None],
-              label: Callable[[str], str]) -> None:
+    def _fill(
+        self, line: Line, slot: dict[str, Printed], quantities: dict[str, Printed | None], label: Callable[[str], str]
+    ) -> None:
         """Put ``quantities`` into ``slot``: a value read before is kept, and a different one reported;
         a row with a value its quantity cannot be (a negative SD, a correlation beyond 1) is reported, not read."""
         problem = first_refused(quantities)
@@ -196,8 +213,9 @@ class Builder:
             ReferenceError_: if no section of the program's output was found.
         """
         if self.sections == 0:
-            raise ReferenceError_(f"no {what} output found in the text", field="software",
-                                  hint=f"expected sections such as {expected}")
+            raise ReferenceError_(
+                f"no {what} output found in the text", field="software", hint=f"expected sections such as {expected}"
+            )
         values: dict[str, Any] = {}
         if self.fixed:
             values["fixed"] = self.fixed

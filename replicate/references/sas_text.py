@@ -64,14 +64,18 @@ PATTERNS = [
     ("fixed", title_re("Solution for Fixed Effects", "Solutions for Fixed Effects", "Parameter Estimates")),
     ("tests", re.compile(r"^Type\s+(?P<type>1|2|3|I|II|III)\s+Tests\s+of\s+Fixed\s+Effects\s*:?\s*$", _I)),
     ("lrt", title_re("Null Model Likelihood Ratio Test")),
-    ("ignore", re.compile(
-        r"^(?:Iteration History|Convergence Status|Optimization Information|Solutions? for Random Effects|"
-        r"Estimated [GRV] (?:Correlation )?Matrix|Least Squares Means|Differences of Least Squares Means|"
-        r"Estimates|Contrasts|Information Criteria|Fit Statistics for Conditional Distribution|"
-        r"Conditional Fit Statistics|Asymptotic Co(?:variance|rrelation) Matrix|Tests of Covariance Parameters|"
-        r"Covariance Matrix for Fixed Effects|Correlation Matrix for Fixed Effects|Convergence criteria met|"
-        r"Type\s+(?:1|2|3|I|II|III)\s+Tests of Random Effects|Random Effect Solution|Class Level Info)\b.*$",
-        _I)),
+    (
+        "ignore",
+        re.compile(
+            r"^(?:Iteration History|Convergence Status|Optimization Information|Solutions? for Random Effects|"
+            r"Estimated [GRV] (?:Correlation )?Matrix|Least Squares Means|Differences of Least Squares Means|"
+            r"Estimates|Contrasts|Information Criteria|Fit Statistics for Conditional Distribution|"
+            r"Conditional Fit Statistics|Asymptotic Co(?:variance|rrelation) Matrix|Tests of Covariance Parameters|"
+            r"Covariance Matrix for Fixed Effects|Correlation Matrix for Fixed Effects|Convergence criteria met|"
+            r"Type\s+(?:1|2|3|I|II|III)\s+Tests of Random Effects|Random Effect Solution|Class Level Info)\b.*$",
+            _I,
+        ),
+    ),
 ]
 _COUNTED = {"covparms", "fitstats", "fixed", "tests", "dimensions", "model_info", "nobs", "lrt", "class_levels"}
 _PAGE = re.compile(r"^(?:The SAS System\b.*|The (?P<proc>Mixed|GLIMMIX|HPMIXED) Procedure)\s*$", _I)
@@ -152,8 +156,10 @@ def _once(sec: Section, b: Builder, state: _State) -> None:
     if key in state.seen:
         raise ReferenceError_(
             f"the text holds more than one '{sec.title.stripped}' table (line {sec.title.no}; the first at "
-            f"line {state.seen[key]})", line=sec.title.no,
-            hint="paste the output of one PROC step per file, or use parse_printouts()")
+            f"line {state.seen[key]})",
+            line=sec.title.no,
+            hint="paste the output of one PROC step per file, or use parse_printouts()",
+        )
     state.seen[key] = sec.title.no
 
 
@@ -191,11 +197,29 @@ def _joined(header: list[str]) -> str:
 
 # ------------------------------------------------------------------ handlers
 
-_MI_KEYS = ["Data Set", "Dependent Variable", "Response Variable", "Response Distribution", "Link Function",
-            "Variance Function", "Variance Matrix Blocked By", "Variance Matrix", "Covariance Structures",
-            "Covariance Structure", "Subject Effects", "Subject Effect", "Group Effect", "Repeated Effect",
-            "Weight Variable", "Estimation Method", "Estimation Technique", "Residual Variance Method",
-            "Fixed Effects SE Method", "Fixed Effects SE Adjustment", "Degrees of Freedom Method"]
+_MI_KEYS = [
+    "Data Set",
+    "Dependent Variable",
+    "Response Variable",
+    "Response Distribution",
+    "Link Function",
+    "Variance Function",
+    "Variance Matrix Blocked By",
+    "Variance Matrix",
+    "Covariance Structures",
+    "Covariance Structure",
+    "Subject Effects",
+    "Subject Effect",
+    "Group Effect",
+    "Repeated Effect",
+    "Weight Variable",
+    "Estimation Method",
+    "Estimation Technique",
+    "Residual Variance Method",
+    "Fixed Effects SE Method",
+    "Fixed Effects SE Adjustment",
+    "Degrees of Freedom Method",
+]
 
 
 def _model_info(sec: Section, b: Builder, state: _State) -> None:
@@ -208,7 +232,7 @@ def _model_info(sec: Section, b: Builder, state: _State) -> None:
         key = next((k for k in _MI_KEYS if s.lower().startswith(k.lower() + " ") or s.lower() == k.lower()), None)
         if key is None:
             break
-        info[key] = s[len(key):].strip()
+        info[key] = s[len(key) :].strip()
     b.set_info("sas_model_information", info)
     method = info.get("Estimation Method") or info.get("Estimation Technique") or ""
     low = method.lower()
@@ -249,8 +273,10 @@ def _class_levels(sec: Section, b: Builder, state: _State) -> None:
     for name, n in counts.items():
         b.add_cell("Class Level Information", name, "Levels", n)
         if len(levels[name]) != int(n.value):
-            b.note(f"Class Level Information: {name} has {int(n.value)} levels but {len(levels[name])} values "
-                   "are printed (a list cut or wrapped); its level order is incomplete")
+            b.note(
+                f"Class Level Information: {name} has {int(n.value)} levels but {len(levels[name])} values "
+                "are printed (a list cut or wrapped); its level order is incomplete"
+            )
     b.set_info("class_levels", levels)
 
 
@@ -284,8 +310,13 @@ def _nobs(sec: Section, b: Builder, state: _State) -> None:
             b.add_fit("nobs", v)
 
 
-_FIT_KEYS = {"-2 res log likelihood": "reml_criterion", "-2 log likelihood": "deviance", "aic": "aic",
-             "aicc": "aicc", "bic": "bic"}
+_FIT_KEYS = {
+    "-2 res log likelihood": "reml_criterion",
+    "-2 log likelihood": "deviance",
+    "aic": "aic",
+    "aicc": "aicc",
+    "bic": "bic",
+}
 
 
 def _fitstats(sec: Section, b: Builder, state: _State) -> None:
@@ -296,9 +327,11 @@ def _fitstats(sec: Section, b: Builder, state: _State) -> None:
         if key in _FIT_KEYS:
             b.add_fit(_FIT_KEYS[key], v)
     if any(re.match(r"^(AIC|BIC)\b", label) for _ln, label, _v in rows):
-        b.note("SAS's AIC and BIC under REML count the covariance parameters only and its BIC uses the number "
-               "of subjects: they are not lme4's AIC and BIC (a block with software: sas is compared with "
-               "SAS's definitions)")
+        b.note(
+            "SAS's AIC and BIC under REML count the covariance parameters only and its BIC uses the number "
+            "of subjects: they are not lme4's AIC and BIC (a block with software: sas is compared with "
+            "SAS's definitions)"
+        )
 
 
 _COV_SPECS = [
@@ -357,8 +390,11 @@ def _covparms(sec: Section, b: Builder, state: _State) -> None:
         if subject and subject not in state.subjects:
             state.subjects.append(subject)
         if group is not None:
-            b.skip(ln, f"a group-specific covariance parameter (GROUP={group}) has no lme4 counterpart; "
-                       f"kept in tables[{table!r}]")
+            b.skip(
+                ln,
+                f"a group-specific covariance parameter (GROUP={group}) has no lme4 counterpart; "
+                f"kept in tables[{table!r}]",
+            )
             continue
         if cp.lower() == "residual":
             b.add_residual(ln, {"variance": est, "se": se})
@@ -374,14 +410,18 @@ def _covparms(sec: Section, b: Builder, state: _State) -> None:
                     b.add_random(ln, subject, f"UN({lo},{lo}), UN({hi},{hi})", {"cov": est, "se": se})
                 continue
             if _STRUCTURE.match(cp) or not _IDENT.match(cp):
-                b.skip(ln, f"covariance parameter {cp!r} is part of a covariance structure with no lme4 "
-                           f"counterpart; kept in tables[{table!r}]")
+                b.skip(
+                    ln,
+                    f"covariance parameter {cp!r} is part of a covariance structure with no lme4 "
+                    f"counterpart; kept in tables[{table!r}]",
+                )
                 continue
             b.add_random(ln, subject, cp, {"variance": est, "se": se})
             continue
         if "*" in cp or not _IDENT.match(cp) or _STRUCTURE.match(cp):
-            b.skip(ln, f"covariance parameter {cp!r} without a SUBJECT: cannot tell its group; kept in "
-                       f"tables[{table!r}]")
+            b.skip(
+                ln, f"covariance parameter {cp!r} without a SUBJECT: cannot tell its group; kept in tables[{table!r}]"
+            )
             continue
         b.add_random(ln, cp, "Intercept", {"variance": est, "se": se})
 
@@ -396,8 +436,24 @@ _FIXED_SPECS = [
     ("Lower", r"\bLower\b"),
     ("Upper", r"\bUpper\b"),
 ]
-_FIXED_WORDS = {"estimate", "standard", "error", "stderr", "df", "t", "value", "tvalue", "pr", ">", "|t|",
-                "probt", "alpha", "lower", "upper", "pr>|t|"}
+_FIXED_WORDS = {
+    "estimate",
+    "standard",
+    "error",
+    "stderr",
+    "df",
+    "t",
+    "value",
+    "tvalue",
+    "pr",
+    ">",
+    "|t|",
+    "probt",
+    "alpha",
+    "lower",
+    "upper",
+    "pr>|t|",
+}
 
 
 def _fixed(sec: Section, b: Builder, state: _State) -> None:
@@ -411,7 +467,7 @@ def _fixed(sec: Section, b: Builder, state: _State) -> None:
     class_cols: list[str] = []
     htoks = _joined(header).split()
     if "Effect" in htoks:
-        for t in htoks[htoks.index("Effect") + 1:]:
+        for t in htoks[htoks.index("Effect") + 1 :]:
             if t.lower() in _FIXED_WORDS:
                 break
             class_cols.append(t)
@@ -433,15 +489,21 @@ def _fixed(sec: Section, b: Builder, state: _State) -> None:
         parts = {p.lower() for p in re.split(r"[*()\s|@]+", effect) if p}
         involved = [c for c in class_cols if c.lower() in parts]
         if len(levels) != len(involved):
-            b.skip(ln, f"cannot match {len(levels)} printed level(s) to the CLASS column(s) "
-                       f"{', '.join(involved) or '(none)'} of effect {effect!r}")
+            b.skip(
+                ln,
+                f"cannot match {len(levels)} printed level(s) to the CLASS column(s) "
+                f"{', '.join(involved) or '(none)'} of effect {effect!r}",
+            )
             continue
         key = " ".join(label)
         q = dict(zip(cols, vals))
         if levels:
             effects[key] = {"effect": effect, "levels": dict(zip(involved, levels))}
-        aliased = q.get("estimate") is not None and q["estimate"].value == 0 and all(
-            q.get(c) is None for c in cols if c != "estimate")
+        aliased = (
+            q.get("estimate") is not None
+            and q["estimate"].value == 0
+            and all(q.get(c) is None for c in cols if c != "estimate")
+        )
         if aliased:
             b.add_cell("Aliased Fixed Effects", key, "estimate", q["estimate"])
             b.info.setdefault("sas_aliased", []).append(key)
@@ -509,11 +571,20 @@ def _finish(b: Builder, state: _State) -> None:
     if state.n_subjects is not None and len(state.subjects) == 1:
         b.add_ngroups(state.subjects[0], state.n_subjects)
     elif state.n_subjects is not None and len(state.subjects) > 1:
-        b.note("Dimensions shows the number of subjects, but the covariance parameters have several subject "
-               "effects, so the count is not given to a group")
+        b.note(
+            "Dimensions shows the number of subjects, but the covariance parameters have several subject "
+            "effects, so the count is not given to a group"
+        )
 
 
 _HANDLERS = {
-    "model_info": _model_info, "class_levels": _class_levels, "dimensions": _dimensions, "nobs": _nobs,
-    "covparms": _covparms, "fitstats": _fitstats, "fixed": _fixed, "tests": _tests, "lrt": _lrt,
+    "model_info": _model_info,
+    "class_levels": _class_levels,
+    "dimensions": _dimensions,
+    "nobs": _nobs,
+    "covparms": _covparms,
+    "fitstats": _fitstats,
+    "fixed": _fixed,
+    "tests": _tests,
+    "lrt": _lrt,
 }

@@ -30,8 +30,17 @@ FORMATS: dict[str, tuple[str, Callable[..., str]]] = {
 #: Every file name a run writes into the report folder.
 REPORT_FILES = {name for name, _ in FORMATS.values()}
 
-__all__ = ["FORMATS", "REPORT_FILES", "ReportSetError", "RunInfo", "check_report_set", "new_run_id",
-           "remove_stale", "write_atomic", "write_reports"]
+__all__ = [
+    "FORMATS",
+    "REPORT_FILES",
+    "ReportSetError",
+    "RunInfo",
+    "check_report_set",
+    "new_run_id",
+    "remove_stale",
+    "write_atomic",
+    "write_reports",
+]
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -43,8 +52,7 @@ def write_atomic(path: Path, text: str) -> None:
     fileio.write_atomic(path, text, prefix=temp_prefix(path.name), suffix=".tmp")
 
 
-def write_reports(results: list[CaseResult], out: Path, formats: list[str], run: RunInfo | None = None
-                  ) -> list[Path]:
+def write_reports(results: list[CaseResult], out: Path, formats: list[str], run: RunInfo | None = None) -> list[Path]:
     """Render every requested format, then swap them into ``out`` as one set stamped with ``run``'s id."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:

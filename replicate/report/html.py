@@ -28,8 +28,13 @@ td.l,th.l{text-align:left}
 .muted{color:#777}
 """
 
-_VERDICT_CLASS = {AGREES: "agrees", WITHIN: "within", DISCREPANCY: "discrepancy", EXPLAINED: "explained",
-                  NOT_COMPARABLE: "nc"}
+_VERDICT_CLASS = {
+    AGREES: "agrees",
+    WITHIN: "within",
+    DISCREPANCY: "discrepancy",
+    EXPLAINED: "explained",
+    NOT_COMPARABLE: "nc",
+}
 
 
 def _e(x: object) -> str:
@@ -65,8 +70,12 @@ def heatmap(results: list[CaseResult]) -> str:
         return "<p class='muted'>No compared values.</p>"
     cw, ch, left, top = 62, 22, 330, 60
     w, h = left + cw * len(kinds) + 10, top + ch * len(rows) + 10
-    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' role='img' "
-             "aria-label='agreeing digits per case and quantity' id='heatmap'>"]
+    parts = [
+        (
+            f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' role='img' "
+            "aria-label='agreeing digits per case and quantity' id='heatmap'>"
+        )
+    ]
     for j, k in enumerate(kinds):
         x = left + j * cw + cw / 2
         parts.append(f"<text x='{x}' y='{top - 8}' font-size='11' text-anchor='middle'>{k}</text>")
@@ -75,12 +84,16 @@ def heatmap(results: list[CaseResult]) -> str:
         parts.append(f"<text x='{left - 6}' y='{y + 15}' font-size='11' text-anchor='end'>{_e(label[:52])}</text>")
         for j, k in enumerate(kinds):
             d = cells[k]
-            parts.append(f"<rect x='{left + j * cw}' y='{y}' width='{cw - 2}' height='{ch - 2}' "
-                         f"fill='{_digits_colour(d)}'><title>{_e(label)} {k}: "
-                         f"{'no values' if d is None else f'{d:.1f} digits'}</title></rect>")
+            parts.append(
+                f"<rect x='{left + j * cw}' y='{y}' width='{cw - 2}' height='{ch - 2}' "
+                f"fill='{_digits_colour(d)}'><title>{_e(label)} {k}: "
+                f"{'no values' if d is None else f'{d:.1f} digits'}</title></rect>"
+            )
             if d is not None:
-                parts.append(f"<text x='{left + j * cw + cw / 2 - 1}' y='{y + 15}' font-size='11' "
-                             f"text-anchor='middle'>{d:.1f}</text>")
+                parts.append(
+                    f"<text x='{left + j * cw + cw / 2 - 1}' y='{y + 15}' font-size='11' "
+                    f"text-anchor='middle'>{d:.1f}</text>"
+                )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -106,19 +119,29 @@ def error_bars(r: CaseResult) -> str:
             hi, lo = hi + 1, lo - 1
         left, width, rowh = 190, 420, 20
         h = 30 + rowh * len(progs)
-        sx = lambda x: left + (x - lo) / (hi - lo) * width  # noqa: E731
-        parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{left + width + 20}' height='{h}' "
-                 f"class='errbars'><text x='4' y='14' font-size='12' font-weight='bold'>{_e(term)}</text>"]
+        sx = lambda x, left=left, lo=lo, hi=hi, width=width: left + (x - lo) / (hi - lo) * width
+        parts = [
+            (
+                f"<svg xmlns='http://www.w3.org/2000/svg' width='{left + width + 20}' height='{h}' "
+                f"class='errbars'><text x='4' y='14' font-size='12' font-weight='bold'>{_e(term)}</text>"
+            )
+        ]
         for i, (name, (m, s)) in enumerate(progs.items()):
             y = 30 + i * rowh
             parts.append(f"<text x='{left - 8}' y='{y + 4}' font-size='11' text-anchor='end'>{_e(name)}</text>")
-            parts.append(f"<line x1='{sx(m - 1.96 * s):.1f}' x2='{sx(m + 1.96 * s):.1f}' y1='{y}' y2='{y}' "
-                         "stroke='#333' stroke-width='1.5'/>")
+            parts.append(
+                f"<line x1='{sx(m - 1.96 * s):.1f}' x2='{sx(m + 1.96 * s):.1f}' y1='{y}' y2='{y}' "
+                "stroke='#333' stroke-width='1.5'/>"
+            )
             colour = "#1565c0" if name.startswith("engine") else "#c62828"
-            parts.append(f"<circle cx='{sx(m):.1f}' cy='{y}' r='4' fill='{colour}'><title>{_e(name)}: "
-                         f"{m:.6g} ± 1.96 × {s:.4g}</title></circle>")
-        parts.append(f"<text x='{left}' y='{h - 2}' font-size='10' class='muted'>{lo:.4g}</text>"
-                     f"<text x='{left + width}' y='{h - 2}' font-size='10' text-anchor='end'>{hi:.4g}</text></svg>")
+            parts.append(
+                f"<circle cx='{sx(m):.1f}' cy='{y}' r='4' fill='{colour}'><title>{_e(name)}: "
+                f"{m:.6g} ± 1.96 × {s:.4g}</title></circle>"
+            )
+        parts.append(
+            f"<text x='{left}' y='{h - 2}' font-size='10' class='muted'>{lo:.4g}</text>"
+            f"<text x='{left + width}' y='{h - 2}' font-size='10' text-anchor='end'>{hi:.4g}</text></svg>"
+        )
         out.append("".join(parts))
     return "<div>" + "".join(out) + "</div>"
 
@@ -127,24 +150,34 @@ def render_html(results: list[CaseResult], run: RunInfo | None = None) -> str:
     counts: dict[str, int] = defaultdict(int)
     for r in results:
         counts[r.status] += 1
-    body = ["<h1>replicate report</h1>",
-            "<p>" + ", ".join(f"{v} {_e(k)}" for k, v in sorted(counts.items())) + "</p>",
-            f"<p class='muted'>Run {_e(run.run_id)}</p>" if run else "",
-            f"<div class='diag'>{_e(run.note(len(results)))}</div>" if run and run.interrupted else "",
-            "<h2>Agreeing digits per case and quantity</h2>",
+    body = [
+        "<h1>replicate report</h1>",
+        "<p>" + ", ".join(f"{v} {_e(k)}" for k, v in sorted(counts.items())) + "</p>",
+        f"<p class='muted'>Run {_e(run.run_id)}</p>" if run else "",
+        f"<div class='diag'>{_e(run.note(len(results)))}</div>" if run and run.interrupted else "",
+        "<h2>Agreeing digits per case and quantity</h2>",
+        (
             "<p class='muted'>Smallest LRE (log relative error) over the values of each kind; "
-            "green is many agreeing significant digits, red few.</p>", heatmap(results),
+            "green is many agreeing significant digits, red few.</p>"
+        ),
+        heatmap(results),
+        (
             "<h2>Cases</h2><table><tr><th class='l'>case</th><th class='l'>status</th><th>values</th>"
-            "<th>discrepancies</th></tr>"]
+            "<th>discrepancies</th></tr>"
+        ),
+    ]
     for r in results:
         vals = [v for b in r.blocks for v in b.values]
         bad = sum(v.verdict == DISCREPANCY for v in vals)
-        body.append(f"<tr><td class='l'><a href='#{_e(r.case_id)}'>{_e(r.case_id)}</a></td>"
-                    f"<td class='l status-{_e(r.status)}'>{_e(r.status)}</td><td>{len(vals)}</td><td>{bad}</td></tr>")
+        body.append(
+            f"<tr><td class='l'><a href='#{_e(r.case_id)}'>{_e(r.case_id)}</a></td>"
+            f"<td class='l status-{_e(r.status)}'>{_e(r.status)}</td><td>{len(vals)}</td><td>{bad}</td></tr>"
+        )
     body.append("</table>")
     for r in results:
-        body.append(f"<h2 id='{_e(r.case_id)}'>{_e(r.case_id)} — <span class='status-{_e(r.status)}'>"
-                    f"{_e(r.status)}</span></h2>")
+        body.append(
+            f"<h2 id='{_e(r.case_id)}'>{_e(r.case_id)} — <span class='status-{_e(r.status)}'>{_e(r.status)}</span></h2>"
+        )
         if r.title:
             body.append(f"<p>{_e(r.title)}</p>")
         if r.error:
@@ -157,28 +190,42 @@ def render_html(results: list[CaseResult], run: RunInfo | None = None) -> str:
             body.append(f"<p class='{cls} fit'>{_e(fit_summary(rec))}</p>")
         body.append(error_bars(r))
         for b in r.blocks:
-            body.append(f"<h3>{_e(b.label)}: {_e(b.software)} {_e(b.version)}</h3>"
-                        f"<p class='muted'>{_e(b.call)}<br>source: {_e(b.source)}<br>options: {_e(b.options)}</p>")
+            body.append(
+                f"<h3>{_e(b.label)}: {_e(b.software)} {_e(b.version)}</h3>"
+                f"<p class='muted'>{_e(b.call)}<br>source: {_e(b.source)}<br>options: {_e(b.options)}</p>"
+            )
             if b.error:
                 body.append(f"<div class='diag'>{_e(b.error)}</div>")
                 continue
             for d in b.diagnoses:
-                rest = d.text[len(d.kind) + 2:] if d.text.startswith(d.kind + ": ") else d.text
+                rest = d.text[len(d.kind) + 2 :] if d.text.startswith(d.kind + ": ") else d.text
                 body.append(f"<div class='diag'><b>{_e(d.kind)}</b>: {_e(rest)}</div>")
             for f in b.inconsistent:
-                body.append(f"<div class='diag'><b>inconsistent printout</b>: {_e(f.where)} = {_e(f.printed)}, "
-                            f"but {_e(f.check)} gives {_fmt(f.low)} to {_fmt(f.high)}</div>")
+                body.append(
+                    f"<div class='diag'><b>inconsistent printout</b>: {_e(f.where)} = {_e(f.printed)}, "
+                    f"but {_e(f.check)} gives {_fmt(f.low)} to {_fmt(f.high)}</div>"
+                )
             for f in b.boundaries:
-                body.append(f"<div class='diag'><b>boundary fit</b>: {_e(f.where)} = {_e(f.printed)}: "
-                            f"{_e(f.check)}</div>")
+                body.append(
+                    f"<div class='diag'><b>boundary fit</b>: {_e(f.where)} = {_e(f.printed)}: {_e(f.check)}</div>"
+                )
             if b.values:
-                body.append("<table><tr><th class='l'>value</th><th>reference</th><th>engine</th>"
-                            "<th>rel. diff</th><th>digits</th><th class='l'>verdict</th><th class='l'>note</th></tr>")
+                body.append(
+                    "<table><tr><th class='l'>value</th><th>reference</th><th>engine</th>"
+                    "<th>rel. diff</th><th>digits</th><th class='l'>verdict</th><th class='l'>note</th></tr>"
+                )
                 for v in b.values:
-                    body.append(f"<tr class='{_VERDICT_CLASS[v.verdict]}'><td class='l'>{_e(v.section)} "
-                                f"{_e(v.name)} {_e(v.quantity)}</td><td>{_e(v.reference)}</td><td>{_fmt(v.engine)}"
-                                f"</td><td>{_fmt(v.rel_diff)}</td><td>{_fmt(v.lre)}</td>"
-                                f"<td class='l'>{_e(v.verdict)}</td><td class='l'>{_e(v.note)}</td></tr>")
+                    body.append(
+                        f"<tr class='{_VERDICT_CLASS[v.verdict]}'><td class='l'>{_e(v.section)} "
+                        f"{_e(v.name)} {_e(v.quantity)}</td><td>{_e(v.reference)}</td><td>{_fmt(v.engine)}"
+                        f"</td><td>{_fmt(v.rel_diff)}</td><td>{_fmt(v.lre)}</td>"
+                        f"<td class='l'>{_e(v.verdict)}</td><td class='l'>{_e(v.note)}</td></tr>"
+                    )
                 body.append("</table>")
-    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>replicate report</title>"
-            + (html_stamp(run) if run else "") + f"<style>{_CSS}</style></head><body>" + "\n".join(body) + "</body></html>\n")
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>replicate report</title>"
+        + (html_stamp(run) if run else "")
+        + f"<style>{_CSS}</style></head><body>"
+        + "\n".join(body)
+        + "</body></html>\n"
+    )

@@ -54,28 +54,51 @@ def _clean(x: Any) -> Any:
 def report_dict(results: list[CaseResult], run: RunInfo | None = None) -> dict[str, Any]:
     cases = []
     for r in results:
-        cases.append({
-            "id": r.case_id, "path": r.path, "title": r.title, "status": r.status, "error": r.error,
-            "engine": r.engine, "engine_version": r.engine_version, "messages": r.messages,
-            "seconds": round(r.seconds, 3),
-            "nobs": r.design.n if r.design is not None else None,
-            "n_dropped": r.design.n_dropped if r.design is not None else None,
-            "fits": [fit_record(m, f) for m, f in r.fits.items()],
-            "blocks": [{
-                "label": b.label, "software": b.software, "version": b.version, "call": b.call,
-                "source": b.source, "options": b.options, "method": b.method, "status": b.status,
-                "error": b.error, "counts": b.counts(), "values": [v.to_dict() for v in b.values],
-                "diagnoses": [d.to_dict() for d in b.diagnoses],
-                "consistency": [f.to_dict() for f in b.consistency],
-            } for b in r.blocks],
-        })
+        cases.append(
+            {
+                "id": r.case_id,
+                "path": r.path,
+                "title": r.title,
+                "status": r.status,
+                "error": r.error,
+                "engine": r.engine,
+                "engine_version": r.engine_version,
+                "messages": r.messages,
+                "seconds": round(r.seconds, 3),
+                "nobs": r.design.n if r.design is not None else None,
+                "n_dropped": r.design.n_dropped if r.design is not None else None,
+                "fits": [fit_record(m, f) for m, f in r.fits.items()],
+                "blocks": [
+                    {
+                        "label": b.label,
+                        "software": b.software,
+                        "version": b.version,
+                        "call": b.call,
+                        "source": b.source,
+                        "options": b.options,
+                        "method": b.method,
+                        "status": b.status,
+                        "error": b.error,
+                        "counts": b.counts(),
+                        "values": [v.to_dict() for v in b.values],
+                        "diagnoses": [d.to_dict() for d in b.diagnoses],
+                        "consistency": [f.to_dict() for f in b.consistency],
+                    }
+                    for b in r.blocks
+                ],
+            }
+        )
     doc: dict[str, Any] = {
-        "schema": "replicate-report", "version": SCHEMA_VERSION,
+        "schema": "replicate-report",
+        "version": SCHEMA_VERSION,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
     if run is not None:
-        doc.update(run_id=run.run_id, interrupted=run.interrupted,
-                   cases_planned=run.planned if run.planned is not None else len(results))
+        doc.update(
+            run_id=run.run_id,
+            interrupted=run.interrupted,
+            cases_planned=run.planned if run.planned is not None else len(results),
+        )
     doc.update(summary=summary_counts(results), cases=cases)
     return _clean(doc)
 

@@ -22,6 +22,7 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 def xml_safe(text: object) -> str:
     """``text`` with every character XML 1.0 forbids written as ``\\xNN`` (or ``\\uNNNN``)."""
+
     def esc(m: re.Match[str]) -> str:
         c = ord(m.group(0))
         return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
@@ -43,8 +44,14 @@ def render_junit(results: list[CaseResult], run: RunInfo | None = None) -> str:
         for b in items:
             n += 1
             name = f"{r.case_id}::{b.label}" if b else r.case_id
-            tc = ET.SubElement(suite, "testcase", classname=xml_safe(r.case_id), name=xml_safe(name),
-                               file=xml_safe(r.path), time=f"{r.seconds:.3f}")
+            tc = ET.SubElement(
+                suite,
+                "testcase",
+                classname=xml_safe(r.case_id),
+                name=xml_safe(name),
+                file=xml_safe(r.path),
+                time=f"{r.seconds:.3f}",
+            )
             fits = {m: fr for m, fr in r.fits.items() if b is None or m == b.method}
             if fits:  # the engine's flags, as properties (first) and as text (last, in system-out)
                 props = ET.SubElement(tc, "properties")
@@ -57,19 +64,29 @@ def render_junit(results: list[CaseResult], run: RunInfo | None = None) -> str:
                 ET.SubElement(tc, "skipped", message=xml_safe("; ".join(r.messages)))
             elif r.error or (b and b.error):
                 err += 1
-                e = ET.SubElement(tc, "error", message=xml_safe((r.error or b.error or "").splitlines()[0]),
-                                  type=INVALID if r.status == INVALID else "error")
+                e = ET.SubElement(
+                    tc,
+                    "error",
+                    message=xml_safe((r.error or b.error or "").splitlines()[0]),
+                    type=INVALID if r.status == INVALID else "error",
+                )
                 e.text = xml_safe(r.error or (b.error if b else ""))
             elif b:
                 bad = [v for v in b.values if v.verdict == DISCREPANCY]
                 if bad:
                     fail += 1
                     f = ET.SubElement(tc, "failure", message=f"{len(bad)} value(s) disagree")
-                    f.text = xml_safe("\n".join(f"{v.section} {v.name} {v.quantity}: reference {v.reference}, "
-                                                f"engine {v.engine!r}, digits {v.lre}" for v in bad))
+                    f.text = xml_safe(
+                        "\n".join(
+                            f"{v.section} {v.name} {v.quantity}: reference {v.reference}, "
+                            f"engine {v.engine!r}, digits {v.lre}"
+                            for v in bad
+                        )
+                    )
             if fits:
-                ET.SubElement(tc, "system-out").text = xml_safe("\n".join(fit_summary(fit_record(m, fr))
-                                                                         for m, fr in fits.items()))
+                ET.SubElement(tc, "system-out").text = xml_safe(
+                    "\n".join(fit_summary(fit_record(m, fr)) for m, fr in fits.items())
+                )
     suite.set("tests", str(n))
     suite.set("failures", str(fail))
     suite.set("errors", str(err))

@@ -37,8 +37,11 @@ def render_markdown(results: list[CaseResult], run: RunInfo | None = None) -> st
         lines.append("Engine: " + ", ".join(engines))
         lines.append("")
     lines.append("Cases: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) if counts else "No cases.")
-    lines += ["", "| case | status | blocks | values agreeing | discrepancies | min digits | printout checks |",
-              "|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| case | status | blocks | values agreeing | discrepancies | min digits | printout checks |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in results:
         vals = [v for b in r.blocks for v in b.values]
         agree = sum(1 for v in vals if v.verdict not in (DISCREPANCY, NOT_COMPARABLE))
@@ -46,8 +49,10 @@ def render_markdown(results: list[CaseResult], run: RunInfo | None = None) -> st
         digits = [v.lre for v in vals if v.lre is not None and v.kind != "count"]
         checks = [f for b in r.blocks for f in b.consistency if not f.boundary]
         held = sum(f.ok for f in checks)
-        lines.append(f"| `{r.case_id}` | {r.status} | {len(r.blocks)} | {agree}/{len(vals)} | {disc} | "
-                     f"{min(digits) if digits else '—'} | {held}/{len(checks)} |")
+        lines.append(
+            f"| `{r.case_id}` | {r.status} | {len(r.blocks)} | {agree}/{len(vals)} | {disc} | "
+            f"{min(digits) if digits else '—'} | {held}/{len(checks)} |"
+        )
     for r in results:
         problems = [(b, v) for b in r.blocks for v in b.values if v.verdict == DISCREPANCY]
         errors = ([r.error] if r.error else []) + [f"{b.label}: {b.error}" for b in r.blocks if b.error]
@@ -62,11 +67,16 @@ def render_markdown(results: list[CaseResult], run: RunInfo | None = None) -> st
         for e in errors:
             lines.append(f"- {e.splitlines()[0]}")
         if problems:
-            lines += ["", "| block | value | reference | engine | rel. diff | digits | note |",
-                      "|---|---|---|---|---|---|---|"]
+            lines += [
+                "",
+                "| block | value | reference | engine | rel. diff | digits | note |",
+                "|---|---|---|---|---|---|---|",
+            ]
             for b, v in problems:
-                lines.append(f"| {b.label} | {v.section} {v.name} {v.quantity} | {v.reference} | "
-                             f"{_fmt(v.engine)} | {_fmt(v.rel_diff)} | {_fmt(v.lre)} | {v.note} |")
+                lines.append(
+                    f"| {b.label} | {v.section} {v.name} {v.quantity} | {v.reference} | "
+                    f"{_fmt(v.engine)} | {_fmt(v.rel_diff)} | {_fmt(v.lre)} | {v.note} |"
+                )
             diag = [(b, d) for b in r.blocks for d in b.diagnoses]
             if diag:
                 lines += ["", "Diagnosis:", ""]
@@ -75,8 +85,7 @@ def render_markdown(results: list[CaseResult], run: RunInfo | None = None) -> st
         if incons:
             lines += ["", "Inconsistent printout (the printed numbers contradict each other):", ""]
             for b, f in incons:
-                lines.append(f"- [{b.label}] {f.where} = {f.printed}: {f.check} gives "
-                             f"{_fmt(f.low)} to {_fmt(f.high)}")
+                lines.append(f"- [{b.label}] {f.where} = {f.printed}: {f.check} gives {_fmt(f.low)} to {_fmt(f.high)}")
         if bounds:
             lines += ["", "Boundary (singular) fits in the printout:", ""]
             lines += [f"- [{b.label}] {f.where} = {f.printed}: {f.check}" for b, f in bounds]
@@ -90,8 +99,13 @@ def render_markdown(results: list[CaseResult], run: RunInfo | None = None) -> st
             lines.append(f"- `{r.case_id}`: {fit_summary(rec)}")
     not_comp = [(r, b, v) for r in results for b in r.blocks for v in b.values if v.verdict == NOT_COMPARABLE]
     if not_comp:
-        lines += ["", "## Not comparable", "",
-                  f"{len(not_comp)} reference value(s) have no engine counterpart yet:", ""]
+        lines += [
+            "",
+            "## Not comparable",
+            "",
+            f"{len(not_comp)} reference value(s) have no engine counterpart yet:",
+            "",
+        ]
         reasons: dict[str, int] = {}
         for _, _, v in not_comp:
             reasons[v.note] = reasons.get(v.note, 0) + 1

@@ -112,14 +112,18 @@ def _check_target(out: Path) -> None:
         raise ReportSetError(f"{out} is not a folder", hint="give --out a folder for the reports")
     cwd = Path.cwd().resolve()
     if out == cwd or out in cwd.parents:
-        raise ReportSetError(f"{out} is the current folder or holds it; the reports are swapped in as one folder",
-                             hint="give --out a folder of their own, such as reports/")
+        raise ReportSetError(
+            f"{out} is the current folder or holds it; the reports are swapped in as one folder",
+            hint="give --out a folder of their own, such as reports/",
+        )
     if out.is_dir():
         folders = sorted(e.name for e in out.iterdir() if e.is_dir() and not e.is_symlink())
         if folders:
-            raise ReportSetError(f"{out} holds folders that are not replicate's reports ({', '.join(folders[:5])}); "
-                                 "the reports are swapped in as one folder",
-                                 hint="give --out a folder of their own, such as reports/")
+            raise ReportSetError(
+                f"{out} holds folders that are not replicate's reports ({', '.join(folders[:5])}); "
+                "the reports are swapped in as one folder",
+                hint="give --out a folder of their own, such as reports/",
+            )
 
 
 def _write_file(path: Path, text: str, mode: int) -> None:
@@ -214,11 +218,14 @@ def check_report_set(folder: Path, names: set[str]) -> str | None:
             ids[name] = read_run_id(p)
     missing = [n for n, rid in ids.items() if rid is None]
     if missing:
-        raise ReportSetError(f"{folder}: {', '.join(missing)} carries no replicate run id (damaged, or written "
-                             "by an older version)", hint="run replicate run again to write a fresh set")
+        raise ReportSetError(
+            f"{folder}: {', '.join(missing)} carries no replicate run id (damaged, or written by an older version)",
+            hint="run replicate run again to write a fresh set",
+        )
     distinct = sorted(set(ids.values()))  # type: ignore[arg-type]
     if len(distinct) > 1:
-        raise ReportSetError(f"{folder} mixes reports of different runs: "
-                             + "; ".join(f"{n}: {rid}" for n, rid in ids.items()),
-                             hint="run replicate run again to write a fresh set")
+        raise ReportSetError(
+            f"{folder} mixes reports of different runs: " + "; ".join(f"{n}: {rid}" for n, rid in ids.items()),
+            hint="run replicate run again to write a fresh set",
+        )
     return distinct[0] if distinct else None

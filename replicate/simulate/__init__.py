@@ -33,5 +33,15 @@ def main_simulate(argv=None) -> int:
 
     return main(argv)
 
-__all__ = ["Study", "StudyError", "StudyResult", "Summary", "load_results", "load_study", "main_simulate",
-           "run_study", "simulate_command"]
+
+__all__ = [
+    "Study",
+    "StudyError",
+    "StudyResult",
+    "Summary",
+    "load_results",
+    "load_study",
+    "main_simulate",
+    "run_study",
+    "simulate_command",
+]

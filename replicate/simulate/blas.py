@@ -23,10 +23,18 @@ from collections.abc import Iterator
 
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
-_SET = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
-        "openblas_set_num_threads64_", "openblas_set_num_threads")
-_GET = ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
-        "openblas_get_num_threads64_", "openblas_get_num_threads")
+_SET = (
+    "scipy_openblas_set_num_threads64_",
+    "scipy_openblas_set_num_threads",
+    "openblas_set_num_threads64_",
+    "openblas_set_num_threads",
+)
+_GET = (
+    "scipy_openblas_get_num_threads64_",
+    "scipy_openblas_get_num_threads",
+    "openblas_get_num_threads64_",
+    "openblas_get_num_threads",
+)
 
 
 def _openblas_libraries() -> list[ctypes.CDLL]:
@@ -124,7 +132,7 @@ def _without_r_library_path() -> str | None:
     prefix = getattr(openrlib, "LD_LIBRARY_PATH", None)
     if current is None or not prefix or not current.startswith(prefix + ":"):
         return current
-    rest = current[len(prefix) + 1:]
+    rest = current[len(prefix) + 1 :]
     return rest or None
 
 

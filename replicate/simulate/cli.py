@@ -54,18 +54,29 @@ def _headline(result) -> list[str]:
     lines = []
     for t in s.tests:
         if t["true"] == 0 and t["coefficient"] != "(Intercept)":
-            lines.append(f"  Type I error {t['coefficient']:<12} {t['estimation']:<4} {t['df']:<15} {t['se']:<14} "
-                         f"{t['rejection']:.4f} (MCSE {t['rejection_mcse']:.4f}), median df {t['median_df']:.2f}")
+            lines.append(
+                f"  Type I error {t['coefficient']:<12} {t['estimation']:<4} {t['df']:<15} {t['se']:<14} "
+                f"{t['rejection']:.4f} (MCSE {t['rejection_mcse']:.4f}), median df {t['median_df']:.2f}"
+            )
     for r in s.variance:
         if r["parameter"].startswith("var((Intercept)") and r.get("relative") is not None:
-            lines.append(f"  {r['estimation']:<4} {r['parameter']}: mean / true {r['relative']:.4f} "
-                         f"(MCSE {r['relative_mcse']:.4f})")
+            lines.append(
+                f"  {r['estimation']:<4} {r['parameter']}: mean / true {r['relative']:.4f} "
+                f"(MCSE {r['relative_mcse']:.4f})"
+            )
     return lines
 
 
-def simulate_command(study: str | Path, out: str | Path | None = None, scheduler: str | None = None,
-                     workers: int | None = None, *, executor: str | None = None, quiet: bool = False,
-                     progress: Any = None) -> int:
+def simulate_command(
+    study: str | Path,
+    out: str | Path | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    *,
+    executor: str | None = None,
+    quiet: bool = False,
+    progress: Any = None,
+) -> int:
     """Run a study from the command line; return the exit code (see the module text)."""
     from .study import run_study
 
@@ -83,8 +94,11 @@ def simulate_command(study: str | Path, out: str | Path | None = None, scheduler
         print(f"replicate: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"\nreplicate: interrupted; finished chunks are saved in {out_dir / 'chunks'} "
-              "(run the same command again to resume)", file=sys.stderr)
+        print(
+            f"\nreplicate: interrupted; finished chunks are saved in {out_dir / 'chunks'} "
+            "(run the same command again to resume)",
+            file=sys.stderr,
+        )
         return 130
     except ReplicateError as exc:
         print(f"replicate: {exc}", file=sys.stderr)
@@ -93,10 +107,15 @@ def simulate_command(study: str | Path, out: str | Path | None = None, scheduler
         print(f"replicate: the study could not run: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     if not quiet:
-        stale = (f", {result.stale} of them again because the engine or the study's code changed since they "
-                 "were saved" if result.stale else "")
-        print(f"{st.id}: {result.replicates} replicates ({result.computed} computed{stale}, {result.resumed} "
-              f"resumed) in {result.seconds:.1f} s on {result.executor}")
+        stale = (
+            f", {result.stale} of them again because the engine or the study's code changed since they were saved"
+            if result.stale
+            else ""
+        )
+        print(
+            f"{st.id}: {result.replicates} replicates ({result.computed} computed{stale}, {result.resumed} "
+            f"resumed) in {result.seconds:.1f} s on {result.executor}"
+        )
         for line in _headline(result):
             print(line)
         print("reports: " + ", ".join(str(p) for p in result.files.values()))
@@ -105,17 +124,35 @@ def simulate_command(study: str | Path, out: str | Path | None = None, scheduler
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     """The ``simulate`` arguments, on a new parser or on a subcommand's parser."""
-    p = parser or argparse.ArgumentParser(prog="replicate simulate",
-                                          description="Run a Monte Carlo study of bias, coverage and Type I error.")
+    p = parser or argparse.ArgumentParser(
+        prog="replicate simulate", description="Run a Monte Carlo study of bias, coverage and Type I error."
+    )
     p.add_argument("study", help="study file (YAML), e.g. studies/small-groups-level2.yaml")
-    p.add_argument("--out", default=None, help=f"output folder (default: {DEFAULT_OUT}/<study id>); "
-                   "an interrupted study resumes from the chunks saved there")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="Dask scheduler address (tcp://host:8786); runs the chunks on that cluster")
-    p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="worker processes (default: the usable cores); with --scheduler, wait for N workers")
-    p.add_argument("--executor", choices=("local", "dask", "serial"), default=None,
-                   help="local processes (default), a Dask LocalCluster, or this process")
+    p.add_argument(
+        "--out",
+        default=None,
+        help=f"output folder (default: {DEFAULT_OUT}/<study id>); "
+        "an interrupted study resumes from the chunks saved there",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="Dask scheduler address (tcp://host:8786); runs the chunks on that cluster",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes (default: the usable cores); with --scheduler, wait for N workers",
+    )
+    p.add_argument(
+        "--executor",
+        choices=("local", "dask", "serial"),
+        default=None,
+        help="local processes (default), a Dask LocalCluster, or this process",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     return p
 
@@ -126,7 +163,6 @@ def main_simulate(argv: Sequence[str] | None = None) -> int:
     if args.workers is not None and args.workers < 1:
         print("replicate: --workers must be at least 1", file=sys.stderr)
         return 2
-    return simulate_command(args.study, args.out, args.scheduler, args.workers, executor=args.executor,
-                            quiet=args.quiet)
-
-
+    return simulate_command(
+        args.study, args.out, args.scheduler, args.workers, executor=args.executor, quiet=args.quiet
+    )

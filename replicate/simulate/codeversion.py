@@ -16,8 +16,18 @@ from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 #: Folders and modules (relative to the package) whose source decides a replicate's numbers.
-SOURCES = ("engine", "inference", "design.py", "spec.py", "expr.py", "results.py", "simulate/worker.py",
-           "simulate/generate.py", "simulate/config.py", "simulate/blas.py")
+SOURCES = (
+    "engine",
+    "inference",
+    "design.py",
+    "spec.py",
+    "expr.py",
+    "results.py",
+    "simulate/worker.py",
+    "simulate/generate.py",
+    "simulate/config.py",
+    "simulate/blas.py",
+)
 
 
 def _source_files() -> list[Path]:
@@ -46,5 +56,7 @@ def code_version() -> str:
             digest.update(b"missing")
         digest.update(b"\0")
     engine = get_engine("native").version()
-    return (f"replicate {__version__}; engine {engine}; numpy {numpy.__version__}; scipy {scipy.__version__}; "
-            f"source {digest.hexdigest()[:16]}")
+    return (
+        f"replicate {__version__}; engine {engine}; numpy {numpy.__version__}; scipy {scipy.__version__}; "
+        f"source {digest.hexdigest()[:16]}"
+    )

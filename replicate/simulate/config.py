@@ -71,6 +71,7 @@ class StudyError(ReplicateError):
 
 # ------------------------------------------------------------------ model
 
+
 @dataclass(frozen=True)
 class Predictor:
     """A simulated predictor.
@@ -227,8 +228,14 @@ class Study:
         Chunks saved under a different fingerprint belong to another study and are
         never mixed into this one's results.
         """
-        body = {"seed": self.seed, "chunk_size": self.chunk_size, "design": asdict(self.design),
-                "truth": asdict(self.truth), "methods": asdict(self.methods), "format": 1}
+        body = {
+            "seed": self.seed,
+            "chunk_size": self.chunk_size,
+            "design": asdict(self.design),
+            "truth": asdict(self.truth),
+            "methods": asdict(self.methods),
+            "format": 1,
+        }
         text = json.dumps(body, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -270,16 +277,31 @@ class Study:
                         corr[f"{cols[j]},{cols[i]}"] = float(T[i, j] / den)
             if corr:
                 truth["correlations"] = corr
-        design: dict[str, Any] = {"groups": d.groups, "group_size": sizes, "group": d.group, "predictors": preds,
-                                  "random_slopes": list(d.random_slopes), "hold_fixed": d.hold_fixed}
+        design: dict[str, Any] = {
+            "groups": d.groups,
+            "group_size": sizes,
+            "group": d.group,
+            "predictors": preds,
+            "random_slopes": list(d.random_slopes),
+            "hold_fixed": d.hold_fixed,
+        }
         if d.missing:
             design["missing"] = dict(d.missing)
         return {
-            "id": self.id, "title": self.title, "description": self.description, "seed": self.seed,
-            "replicates": self.replicates, "chunk_size": self.chunk_size, "alpha": self.alpha,
-            "design": design, "truth": truth,
-            "methods": {"estimation": list(self.methods.estimation), "df": list(self.methods.df),
-                        "se": list(self.methods.se)},
+            "id": self.id,
+            "title": self.title,
+            "description": self.description,
+            "seed": self.seed,
+            "replicates": self.replicates,
+            "chunk_size": self.chunk_size,
+            "alpha": self.alpha,
+            "design": design,
+            "truth": truth,
+            "methods": {
+                "estimation": list(self.methods.estimation),
+                "df": list(self.methods.df),
+                "se": list(self.methods.se),
+            },
         }
 
 
@@ -292,6 +314,7 @@ def _quote_term(term: str) -> str:
 
 
 # ------------------------------------------------------------- validation
+
 
 class _Checker:
     """Collects the location of each field so that errors can name file and line."""
@@ -310,8 +333,9 @@ class _Checker:
             p = p[:-1]
         return StudyError(message, file=self.file, line=line, field=_dotted(path) or None, hint=hint)
 
-    def mapping(self, value: Any, path: tuple, allowed: tuple[str, ...], required: tuple[str, ...] = ()
-                ) -> dict[str, Any]:
+    def mapping(
+        self, value: Any, path: tuple, allowed: tuple[str, ...], required: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise self.error(f"must be a mapping, not {_kind(value)}", path)
         for k in value:
@@ -325,8 +349,11 @@ class _Checker:
         return value
 
     def integer(self, value: Any, path: tuple, *, low: int | None = None, high: int | None = None) -> int:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-                (isinstance(value, float) and not value.is_integer()):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or (isinstance(value, float) and not value.is_integer())
+        ):
             raise self.error(f"must be an integer, not {value!r}", path)
         v = int(value)
         if low is not None and v < low:
@@ -335,8 +362,16 @@ class _Checker:
             raise self.error(f"must be at most {high}, not {v}", path)
         return v
 
-    def number(self, value: Any, path: tuple, *, low: float | None = None, high: float | None = None,
-               low_open: bool = False, high_open: bool = False) -> float:
+    def number(
+        self,
+        value: Any,
+        path: tuple,
+        *,
+        low: float | None = None,
+        high: float | None = None,
+        low_open: bool = False,
+        high_open: bool = False,
+    ) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(float(value)):
             raise self.error(f"must be a finite number, not {value!r}", path)
         v = float(value)
@@ -384,12 +419,18 @@ def _dotted(path: tuple) -> str:
     return dotted(path)
 
 
-TOP_KEYS = ("id", "title", "description", "seed", "replicates", "chunk_size", "alpha", "design", "truth",
-            "methods")
+TOP_KEYS = ("id", "title", "description", "seed", "replicates", "chunk_size", "alpha", "design", "truth", "methods")
 DESIGN_KEYS = ("groups", "group_size", "group", "predictors", "random_slopes", "hold_fixed", "missing")
 PRED_KEYS = ("level", "distribution", "mean", "sd", "p", "low", "high", "between_sd")
-TRUTH_KEYS = ("fixed", "icc", "total_variance", "intercept_variance", "residual_variance", "slope_variances",
-              "correlations")
+TRUTH_KEYS = (
+    "fixed",
+    "icc",
+    "total_variance",
+    "intercept_variance",
+    "residual_variance",
+    "slope_variances",
+    "correlations",
+)
 METHOD_KEYS = ("estimation", "df", "se")
 
 
@@ -419,8 +460,20 @@ def validate_study(doc: Any, *, file: str | None = None, lines: Mapping[tuple, i
     truth = _truth(ck, top["truth"], design)
     methods = _methods(ck, top["methods"])
     _check_size(ck, design, truth)
-    return Study(id=sid, title=title, description=description, seed=seed, replicates=replicates, chunk_size=chunk,
-                 alpha=alpha, design=design, truth=truth, methods=methods, raw=doc, path=file)
+    return Study(
+        id=sid,
+        title=title,
+        description=description,
+        seed=seed,
+        replicates=replicates,
+        chunk_size=chunk,
+        alpha=alpha,
+        design=design,
+        truth=truth,
+        methods=methods,
+        raw=doc,
+        path=file,
+    )
 
 
 def _design(ck: _Checker, value: Any) -> DesignSpec:
@@ -429,8 +482,11 @@ def _design(ck: _Checker, value: Any) -> DesignSpec:
     J = ck.integer(d["groups"], path + ("groups",), low=3, high=100_000)
     group = ck.text(d.get("group", "group"), path + ("group",))
     if not _name_ok(group) or group == RESPONSE:
-        raise ck.error(f"{group!r} cannot name the grouping variable", path + ("group",),
-                       hint=f"a name of letters, digits and '_', not {RESPONSE!r}")
+        raise ck.error(
+            f"{group!r} cannot name the grouping variable",
+            path + ("group",),
+            hint=f"a name of letters, digits and '_', not {RESPONSE!r}",
+        )
     sizes = _sizes(ck, d["group_size"], J)
     preds_raw = d.get("predictors", {}) or {}
     ppath = path + ("predictors",)
@@ -441,8 +497,11 @@ def _design(ck: _Checker, value: Any) -> DesignSpec:
         name = str(name)
         pp = ppath + (name,)
         if not _name_ok(name) or name in (RESPONSE, group, INTERCEPT):
-            raise ck.error(f"{name!r} cannot name a predictor", pp,
-                           hint=f"a name of letters, digits and '_', not {RESPONSE!r} or the group's name")
+            raise ck.error(
+                f"{name!r} cannot name a predictor",
+                pp,
+                hint=f"a name of letters, digits and '_', not {RESPONSE!r} or the group's name",
+            )
         s = ck.mapping(spec, pp, PRED_KEYS, required=("level",))
         level = ck.integer(s["level"], pp + ("level",), low=1, high=2)
         dist = ck.choices(s.get("distribution", "normal"), pp + ("distribution",), DISTRIBUTIONS)[0]
@@ -477,11 +536,11 @@ def _design(ck: _Checker, value: Any) -> DesignSpec:
     for i, s in enumerate(slopes_raw):
         s = ck.text(s, spath + (i,))
         if s not in names:
-            raise ck.error(f"{s!r} is not a predictor of the design", spath + (i,),
-                           hint="declare it under design.predictors")
+            raise ck.error(
+                f"{s!r} is not a predictor of the design", spath + (i,), hint="declare it under design.predictors"
+            )
         if next(p for p in preds if p.name == s).level != 1:
-            raise ck.error(f"{s!r} is a level-2 predictor: a random slope needs variation within groups",
-                           spath + (i,))
+            raise ck.error(f"{s!r} is a level-2 predictor: a random slope needs variation within groups", spath + (i,))
         if s in slopes:
             raise ck.error(f"{s!r} is listed twice", spath + (i,))
         slopes.append(s)
@@ -498,16 +557,26 @@ def _design(ck: _Checker, value: Any) -> DesignSpec:
         if k != RESPONSE and k not in names:
             raise ck.error(f"{k!r} is neither {RESPONSE!r} nor a predictor", mpath + (k,))
         missing.append((k, ck.number(v, mpath + (k,), low=0.0, high=0.5, high_open=False)))
-    return DesignSpec(groups=J, sizes=sizes, predictors=tuple(preds), random_slopes=tuple(slopes), group=group,
-                      hold_fixed=hold, missing=tuple(missing))
+    return DesignSpec(
+        groups=J,
+        sizes=sizes,
+        predictors=tuple(preds),
+        random_slopes=tuple(slopes),
+        group=group,
+        hold_fixed=hold,
+        missing=tuple(missing),
+    )
 
 
 def _sizes(ck: _Checker, value: Any, J: int) -> GroupSizes:
     path = ("design", "group_size")
     if isinstance(value, list):
         if len(value) != J:
-            raise ck.error(f"lists {len(value)} sizes for {J} groups", path,
-                           hint="give one size per group, a single number, or a distribution")
+            raise ck.error(
+                f"lists {len(value)} sizes for {J} groups",
+                path,
+                hint="give one size per group, a single number, or a distribution",
+            )
         return GroupSizes("fixed", tuple(ck.integer(v, path + (i,), low=1) for i, v in enumerate(value)))
     if isinstance(value, dict):
         s = ck.mapping(value, path, ("distribution", "mean", "min", "max"), required=("distribution",))
@@ -548,8 +617,11 @@ def _truth(ck: _Checker, value: Any, design: DesignSpec) -> Truth:
             parts = k.split(":")
             bad = [p for p in parts if p not in names]
             if bad:
-                raise ck.error(f"{k!r}: {bad[0]!r} is not a predictor of the design", fpath + (k,),
-                               hint="coefficients are (Intercept), predictors and interactions such as x:w")
+                raise ck.error(
+                    f"{k!r}: {bad[0]!r} is not a predictor of the design",
+                    fpath + (k,),
+                    hint="coefficients are (Intercept), predictors and interactions such as x:w",
+                )
             if len(set(parts)) != len(parts) or frozenset(parts) in seen_terms:
                 raise ck.error(f"{k!r} repeats a variable or another term", fpath + (k,))
             seen_terms.add(frozenset(parts))
@@ -560,16 +632,20 @@ def _truth(ck: _Checker, value: Any, design: DesignSpec) -> Truth:
     fixed.sort(key=lambda kv: (kv[0] != INTERCEPT,))
     unused = [p.name for p in design.predictors if p.name not in used]
     if unused:
-        raise ck.error(f"predictor {unused[0]!r} has no coefficient in truth.fixed", fpath,
-                       hint="give its true effect (0 for a null effect)")
+        raise ck.error(
+            f"predictor {unused[0]!r} has no coefficient in truth.fixed",
+            fpath,
+            hint="give its true effect (0 for a null effect)",
+        )
     missing_slopes = [s for s in design.random_slopes if s not in dict(fixed)]
     if missing_slopes:
         raise ck.error(f"random slope {missing_slopes[0]!r} needs a fixed effect in truth.fixed", fpath)
 
     has_icc = "icc" in t
     if has_icc and ("intercept_variance" in t or "residual_variance" in t):
-        raise ck.error("give either icc (and total_variance) or intercept_variance and residual_variance",
-                       path + ("icc",))
+        raise ck.error(
+            "give either icc (and total_variance) or intercept_variance and residual_variance", path + ("icc",)
+        )
     if has_icc:
         icc = ck.number(t["icc"], path + ("icc",), low=0.0, high=1.0, high_open=True)
         total = ck.number(t.get("total_variance", 1.0), path + ("total_variance",), low=0.0, low_open=True)
@@ -604,8 +680,11 @@ def _truth(ck: _Checker, value: Any, design: DesignSpec) -> Truth:
     for key, v in c_raw.items():
         parts = [p.strip() for p in str(key).split(",")]
         if len(parts) != 2 or any(p not in cols for p in parts) or parts[0] == parts[1]:
-            raise ck.error(f"{key!r} must name two random-effect columns as 'a,b'", cpath + (key,),
-                           hint="columns: " + ", ".join(cols))
+            raise ck.error(
+                f"{key!r} must name two random-effect columns as 'a,b'",
+                cpath + (key,),
+                hint="columns: " + ", ".join(cols),
+            )
         r = ck.number(v, cpath + (key,), low=-1.0, high=1.0)
         i, j = cols.index(parts[0]), cols.index(parts[1])
         corr[i, j] = corr[j, i] = r
@@ -639,13 +718,16 @@ def _check_size(ck: _Checker, design: DesignSpec, truth: Truth) -> None:
     if smallest <= max(p, design.groups * k):
         raise ck.error(
             f"{smallest} rows are too few for {design.groups} groups with {k} random effect(s) each and {p} "
-            "fixed effects", ("design", "group_size"),
-            hint="the number of rows must exceed the number of random effects (lme4's check)")
+            "fixed effects",
+            ("design", "group_size"),
+            hint="the number of rows must exceed the number of random effects (lme4's check)",
+        )
     if sizes.kind == "fixed" and design.random_slopes and max(sizes.sizes) < 2:
         raise ck.error("random slopes need groups with at least two rows", ("design", "group_size"))
 
 
 # ------------------------------------------------------------------ loading
+
 
 def load_study(source: str | Path | Mapping[str, Any]) -> Study:
     """Read and validate a study from a YAML file, or validate a mapping.
@@ -667,7 +749,11 @@ def load_study(source: str | Path | Mapping[str, Any]) -> Study:
     try:
         doc, lines = load_yaml(text, str(path))
     except CaseError as exc:
-        raise StudyError(exc.message.replace("case files", "study files"), file=exc.file, line=exc.line,
-                         field=exc.field, hint=(exc.hint or "").replace("case files", "study files") or None
-                         ) from None
+        raise StudyError(
+            exc.message.replace("case files", "study files"),
+            file=exc.file,
+            line=exc.line,
+            field=exc.field,
+            hint=(exc.hint or "").replace("case files", "study files") or None,
+        ) from None
     return validate_study(doc, file=str(path), lines=lines)

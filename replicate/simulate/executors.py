@@ -71,9 +71,12 @@ class ProcessExecutor:
             return
         # Spawned children copy the environment when they start: one BLAS thread each.
         with child_environment(1):
-            pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)),
-                                       mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=die_with_parent, initargs=(os.getpid(),))
+            pool = ProcessPoolExecutor(
+                max_workers=min(self.workers, len(tasks)),
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=die_with_parent,
+                initargs=(os.getpid(),),
+            )
             self._pool = pool
             # Keep a bounded number of tasks in flight, so an interrupt loses little work.
             pending: dict[Any, Any] = {}
@@ -127,8 +130,8 @@ class DaskExecutor:
             from ..errors import EngineUnavailable
 
             raise EngineUnavailable(
-                "the Dask executor needs the 'distributed' package",
-                hint="pip install 'dask[distributed]'") from exc
+                "the Dask executor needs the 'distributed' package", hint="pip install 'dask[distributed]'"
+            ) from exc
         self.scheduler = scheduler
         self.workers = workers
         self._client = None
@@ -143,8 +146,12 @@ class DaskExecutor:
         s = self.scheduler
         if s is None:
             with child_environment(1):
-                self._cluster = LocalCluster(n_workers=int(self.workers or default_workers()), threads_per_worker=1,
-                                             processes=True, dashboard_address=None)
+                self._cluster = LocalCluster(
+                    n_workers=int(self.workers or default_workers()),
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                )
             self._client = Client(self._cluster)
             self._own_client = True
         elif isinstance(s, Client):
@@ -188,8 +195,7 @@ class DaskExecutor:
     def describe(self) -> str:
         if self.scheduler is None:
             return f"dask LocalCluster ({self.workers or default_workers()} worker processes)"
-        addr = self.scheduler if isinstance(self.scheduler, str) else getattr(self.scheduler, "scheduler_address",
-                                                                              None)
+        addr = self.scheduler if isinstance(self.scheduler, str) else getattr(self.scheduler, "scheduler_address", None)
         if addr is None and self._client is not None:
             addr = getattr(self._client, "scheduler", None) and self._client.scheduler.address
         return f"dask ({addr or 'client'})"

@@ -171,10 +171,22 @@ class DesignFactory:
             return self.general(drawn, y)
         cols = self.study.random_columns
         Xre = np.column_stack([term_values(drawn.columns, c, n) for c in cols])
-        term = ReTerm(group=self.study.design.group, index=drawn.group.astype(np.int64), levels=self.labels,
-                      columns=cols, Xre=Xre)
+        term = ReTerm(
+            group=self.study.design.group, index=drawn.group.astype(np.int64), levels=self.labels, columns=cols, Xre=Xre
+        )
         return Design(
-            y=np.asarray(y, dtype=float), X=X, fixed_names=self.names, reterms=(term,), weights=None,
-            rows=np.arange(n), n_dropped=0, dropped_fixed=(), formula=self.formula, response=RESPONSE,
-            messages=(), fixed_terms=self.names, column_term=self.names, spec=self.spec,
+            y=np.asarray(y, dtype=float),
+            X=X,
+            fixed_names=self.names,
+            reterms=(term,),
+            weights=None,
+            rows=np.arange(n),
+            n_dropped=0,
+            dropped_fixed=(),
+            formula=self.formula,
+            response=RESPONSE,
+            messages=(),
+            fixed_terms=self.names,
+            column_term=self.names,
+            spec=self.spec,
         )

@@ -43,6 +43,7 @@ INTERCEPT = "(Intercept)"
 
 # ------------------------------------------------------------------ truth
 
+
 @dataclass(frozen=True)
 class TrueParameters:
     """The parameters a data set was generated from.
@@ -118,6 +119,7 @@ class Drawn(NamedTuple):
 
 # ---------------------------------------------------------------- helpers
 
+
 def _icc(draw, icc) -> float:
     if icc is None:
         return draw(st.one_of(st.just(0.0), st.floats(0.0, 0.5, allow_nan=False), st.just(0.5)))
@@ -168,8 +170,16 @@ def _binary(rng: np.random.Generator, n: int, within: np.ndarray | None = None) 
     return v
 
 
-def _feasible(frame: pd.DataFrame, groups: list[str], variables: list[str], k: int, p: int, *,
-              between: int = 1, level1: tuple[str, ...] = ()) -> bool:
+def _feasible(
+    frame: pd.DataFrame,
+    groups: list[str],
+    variables: list[str],
+    k: int,
+    p: int,
+    *,
+    between: int = 1,
+    level1: tuple[str, ...] = (),
+) -> bool:
     """Whether the complete rows still make a fittable, identified model.
 
     Besides lme4's checks (more rows than random effects of each term, at least
@@ -201,11 +211,21 @@ def _feasible(frame: pd.DataFrame, groups: list[str], variables: list[str], k: i
 
 # ------------------------------------------------------------- two levels
 
+
 @st.composite
-def two_level(draw, *, min_groups: int = 3, max_groups: int = 300, max_rows: int = 1500,
-              balance: str | None = None, icc: Any = None, level1: tuple[int, int] = (0, 2),
-              level2: tuple[int, int] = (0, 2), random_slope: bool | None = None, missing: bool | None = None
-              ) -> Drawn:
+def two_level(
+    draw,
+    *,
+    min_groups: int = 3,
+    max_groups: int = 300,
+    max_rows: int = 1500,
+    balance: str | None = None,
+    icc: Any = None,
+    level1: tuple[int, int] = (0, 2),
+    level2: tuple[int, int] = (0, 2),
+    random_slope: bool | None = None,
+    missing: bool | None = None,
+) -> Drawn:
     """Two-level data: rows in groups ``g`` (see the module text).
 
     Args:
@@ -275,16 +295,21 @@ def two_level(draw, *, min_groups: int = 3, max_groups: int = 300, max_rows: int
             trial.loc[rng.random(n) < miss_share, v] = np.nan
         for v in w_names:
             trial.loc[(rng.random(J) < miss_share)[g], v] = np.nan
-        if _feasible(trial, ["g"], ["y"] + x_names + w_names, k, p, between=1 + len(w_names),
-                     level1=tuple(x_names)):
+        if _feasible(trial, ["g"], ["y"] + x_names + w_names, k, p, between=1 + len(w_names), level1=tuple(x_names)):
             frame = trial
     rhs = " + ".join(x_names + w_names) or "1"
     re_lhs = "1 + x1" if slope else "1"
     formula = f"y ~ {rhs} + ({re_lhs} | g)"
     truth = TrueParameters(
-        fixed=fixed, random={"g": (rcols, cov)}, sigma2=sigma2,
-        levels={**{v: 1 for v in x_names}, **{v: 2 for v in w_names}}, group="g", structure="two-level",
-        balanced=bool(np.all(sizes == sizes[0])), icc=rho, slopes=("x1",) if slope else (),
+        fixed=fixed,
+        random={"g": (rcols, cov)},
+        sigma2=sigma2,
+        levels={**{v: 1 for v in x_names}, **{v: 2 for v in w_names}},
+        group="g",
+        structure="two-level",
+        balanced=bool(np.all(sizes == sizes[0])),
+        icc=rho,
+        slopes=("x1",) if slope else (),
         info={"groups": J, "sizes": bal, "seed": seed, "missing": bool(frame.isna().any().any())},
     )
     return Drawn(frame, formula, truth)
@@ -314,9 +339,18 @@ def hlm_notation(drawn: Drawn, *, level2_at: int = 2) -> tuple[dict, dict]:
 
 # ----------------------------------------------------------- three levels
 
+
 @st.composite
-def three_level(draw, *, min_schools: int = 3, max_schools: int = 40, max_classes: int = 5, max_pupils: int = 8,
-                icc: Any = None, missing: bool | None = None) -> Drawn:
+def three_level(
+    draw,
+    *,
+    min_schools: int = 3,
+    max_schools: int = 40,
+    max_classes: int = 5,
+    max_pupils: int = 8,
+    icc: Any = None,
+    missing: bool | None = None,
+) -> Drawn:
     """Pupils in classes in schools: ``y ~ x + c + w + (1 | school/class)``.
 
     Class labels restart at 1 in every school (so only ``school/class`` -- the
@@ -351,9 +385,15 @@ def three_level(draw, *, min_schools: int = 3, max_schools: int = 40, max_classe
     x = rng.normal(0, 1, n)
     c = rng.normal(0, 1, C)[cls]
     w = rng.normal(0, 1, J)[school]
-    y = (fixed[INTERCEPT] + fixed["x"] * x + fixed["c"] * c + fixed["w"] * w
-         + rng.normal(0, np.sqrt(tau_s), J)[school] + rng.normal(0, np.sqrt(tau_c), C)[cls]
-         + rng.normal(0, np.sqrt(sigma2), n))
+    y = (
+        fixed[INTERCEPT]
+        + fixed["x"] * x
+        + fixed["c"] * c
+        + fixed["w"] * w
+        + rng.normal(0, np.sqrt(tau_s), J)[school]
+        + rng.normal(0, np.sqrt(tau_c), C)[cls]
+        + rng.normal(0, np.sqrt(sigma2), n)
+    )
     frame = pd.DataFrame({"y": y, "x": x, "c": c, "w": w, "school": school + 1, "class": class_label[cls]})
     if miss:
         trial = frame.copy()
@@ -365,17 +405,30 @@ def three_level(draw, *, min_schools: int = 3, max_schools: int = 40, max_classe
     truth = TrueParameters(
         fixed=fixed,
         random={"class:school": ((INTERCEPT,), np.array([[tau_c]])), "school": ((INTERCEPT,), np.array([[tau_s]]))},
-        sigma2=sigma2, levels={"x": 1, "c": 1, "w": 2}, group="school", structure="three-level",
-        balanced=bool(np.all(m == m[0]) and np.all(sizes == sizes[0])), icc=rho, info={"schools": J, "classes": C, "seed": seed},
+        sigma2=sigma2,
+        levels={"x": 1, "c": 1, "w": 2},
+        group="school",
+        structure="three-level",
+        balanced=bool(np.all(m == m[0]) and np.all(sizes == sizes[0])),
+        icc=rho,
+        info={"schools": J, "classes": C, "seed": seed},
     )
     return Drawn(frame, "y ~ x + c + w + (1 | school/class)", truth)
 
 
 # ---------------------------------------------------------------- crossed
 
+
 @st.composite
-def crossed(draw, *, min_levels: int = 3, max_subjects: int = 60, max_items: int = 30, icc: Any = None,
-            missing: bool | None = None) -> Drawn:
+def crossed(
+    draw,
+    *,
+    min_levels: int = 3,
+    max_subjects: int = 60,
+    max_items: int = 30,
+    icc: Any = None,
+    missing: bool | None = None,
+) -> Drawn:
     """Subjects crossed with items, incompletely: ``y ~ x + (1 | subject) + (1 | item)``."""
     S = draw(st.integers(min_levels, max_subjects))
     I_ = draw(st.integers(min_levels, max_items))
@@ -401,10 +454,16 @@ def crossed(draw, *, min_levels: int = 3, max_subjects: int = 60, max_items: int
     n = len(si)
     tau_s, tau_i, sigma2 = rho * share, rho * (1 - share), 1.0 - rho
     x = rng.normal(0, 1, n)
-    y = (fixed[INTERCEPT] + fixed["x"] * x + rng.normal(0, np.sqrt(tau_s), S)[si]
-         + rng.normal(0, np.sqrt(tau_i), I_)[ii] + rng.normal(0, np.sqrt(sigma2), n))
-    frame = pd.DataFrame({"y": y, "x": x, "subject": [f"s{v + 1:03d}" for v in si],
-                          "item": [f"i{v + 1:03d}" for v in ii]})
+    y = (
+        fixed[INTERCEPT]
+        + fixed["x"] * x
+        + rng.normal(0, np.sqrt(tau_s), S)[si]
+        + rng.normal(0, np.sqrt(tau_i), I_)[ii]
+        + rng.normal(0, np.sqrt(sigma2), n)
+    )
+    frame = pd.DataFrame(
+        {"y": y, "x": x, "subject": [f"s{v + 1:03d}" for v in si], "item": [f"i{v + 1:03d}" for v in ii]}
+    )
     if miss:
         trial = frame.copy()
         trial.loc[rng.random(n) < 0.08, "y"] = np.nan
@@ -413,7 +472,12 @@ def crossed(draw, *, min_levels: int = 3, max_subjects: int = 60, max_items: int
     truth = TrueParameters(
         fixed=fixed,
         random={"subject": ((INTERCEPT,), np.array([[tau_s]])), "item": ((INTERCEPT,), np.array([[tau_i]]))},
-        sigma2=sigma2, levels={"x": 1}, group="subject", structure="crossed", balanced=bool(obs.all()), icc=rho,
+        sigma2=sigma2,
+        levels={"x": 1},
+        group="subject",
+        structure="crossed",
+        balanced=bool(obs.all()),
+        icc=rho,
         info={"subjects": S, "items": I_, "seed": seed},
     )
     return Drawn(frame, "y ~ x + (1 | subject) + (1 | item)", truth)

@@ -89,8 +89,9 @@ def _write(path: Path, text: str) -> None:
     write_atomic(path, text)
 
 
-def _read_chunk(path: Path, study: Study, start: int, stop: int, code: str | None = None
-                ) -> list[dict[str, Any]] | None:
+def _read_chunk(
+    path: Path, study: Study, start: int, stop: int, code: str | None = None
+) -> list[dict[str, Any]] | None:
     """The records of a finished chunk, or None if the file is absent, damaged, from another study
     or (when ``code`` is given) computed by another version of the code."""
     try:
@@ -102,8 +103,12 @@ def _read_chunk(path: Path, study: Study, start: int, stop: int, code: str | Non
     if code is not None and doc.get("code") != code:
         return None
     recs = doc.get("records")
-    if doc.get("start") != start or doc.get("stop") != stop or not isinstance(recs, list) \
-            or [r.get("r") for r in recs] != list(range(start, stop)):
+    if (
+        doc.get("start") != start
+        or doc.get("stop") != stop
+        or not isinstance(recs, list)
+        or [r.get("r") for r in recs] != list(range(start, stop))
+    ):
         return None
     return recs
 
@@ -122,15 +127,32 @@ def _prepare_out(out: Path, study: Study) -> None:
             old = json.loads(meta.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             old = {}
-        if old.get("fingerprint") and old["fingerprint"] != study.fingerprint() and \
-                any((out / "chunks").glob("chunk-*.json")):
+        if (
+            old.get("fingerprint")
+            and old["fingerprint"] != study.fingerprint()
+            and any((out / "chunks").glob("chunk-*.json"))
+        ):
             raise StudyError(
                 f"{out} holds the chunks of another study ({old.get('id', '?')}, fingerprint "
                 f"{old['fingerprint']}); this one's fingerprint is {study.fingerprint()}",
-                field="out", hint="choose another output folder, or delete its chunks/ folder to start over")
-    _write(meta, json.dumps({"format": FORMAT, "id": study.id, "fingerprint": study.fingerprint(),
-                             "study": study.to_dict(), "source": study_payload(study)}, indent=1,
-                            default=str) + "\n")
+                field="out",
+                hint="choose another output folder, or delete its chunks/ folder to start over",
+            )
+    _write(
+        meta,
+        json.dumps(
+            {
+                "format": FORMAT,
+                "id": study.id,
+                "fingerprint": study.fingerprint(),
+                "study": study.to_dict(),
+                "source": study_payload(study),
+            },
+            indent=1,
+            default=str,
+        )
+        + "\n",
+    )
 
 
 def study_payload(study: Study) -> dict[str, Any]:
@@ -138,9 +160,16 @@ def study_payload(study: Study) -> dict[str, Any]:
     return dict(study.raw) if study.raw else study.to_dict()
 
 
-def run_study(source: str | Path | Mapping[str, Any] | Study, out_dir: str | Path, *, executor: str = "local",
-              scheduler: Any = None, workers: int | None = None, progress: Progress | None = None,
-              write_reports: bool = True) -> StudyResult:
+def run_study(
+    source: str | Path | Mapping[str, Any] | Study,
+    out_dir: str | Path,
+    *,
+    executor: str = "local",
+    scheduler: Any = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    write_reports: bool = True,
+) -> StudyResult:
     """Run (or resume) a Monte Carlo study and write its reports.
 
     Args:
@@ -194,8 +223,17 @@ def run_study(source: str | Path | Mapping[str, Any] | Study, out_dir: str | Pat
     try:
         tasks = [((i, start, stop), (payload, start, stop)) for i, start, stop in todo]
         for (i, start, stop), result in ex.run(run_chunk, tasks):
-            doc = {"format": FORMAT, "study": study.id, "fingerprint": fp, "code": code, "chunk": i, "start": start,
-                   "stop": stop, "seconds": result["seconds"], "records": result["records"]}
+            doc = {
+                "format": FORMAT,
+                "study": study.id,
+                "fingerprint": fp,
+                "code": code,
+                "chunk": i,
+                "start": start,
+                "stop": stop,
+                "seconds": result["seconds"],
+                "records": result["records"],
+            }
             _write(chunk_path(out, i), json.dumps(doc, separators=(",", ":")) + "\n")
             done[i] = result["records"]
             count += stop - start
@@ -207,8 +245,17 @@ def run_study(source: str | Path | Mapping[str, Any] | Study, out_dir: str | Pat
     records = [r for i in sorted(done) for r in done[i]]
     summary = summarize(study, records)
     seconds = time.perf_counter() - t0
-    result = StudyResult(study=study, out_dir=out, summary=summary, records=records, computed=count - resumed,
-                         resumed=resumed, seconds=seconds, executor=ex.describe(), stale=stale)
+    result = StudyResult(
+        study=study,
+        out_dir=out,
+        summary=summary,
+        records=records,
+        computed=count - resumed,
+        resumed=resumed,
+        seconds=seconds,
+        executor=ex.describe(),
+        stale=stale,
+    )
     if write_reports:
         result.files = write_study_reports(result)
     return result
@@ -219,8 +266,14 @@ def write_study_reports(result: StudyResult) -> dict[str, Path]:
     from .. import __version__
     from .report import render_html, render_json, render_markdown
 
-    meta = {"seconds": round(result.seconds, 3), "executor": result.executor, "computed": result.computed,
-            "resumed": result.resumed, "stale": result.stale, "replicate_version": __version__}
+    meta = {
+        "seconds": round(result.seconds, 3),
+        "executor": result.executor,
+        "computed": result.computed,
+        "resumed": result.resumed,
+        "stale": result.stale,
+        "replicate_version": __version__,
+    }
     rendered = {
         "json": (result.out_dir / "results.json", render_json(result.study, result.summary, meta)),
         "markdown": (result.out_dir / "results.md", render_markdown(result.study, result.summary, meta)),

@@ -88,9 +88,14 @@ def _location(est: np.ndarray, true: float) -> dict[str, float]:
     rmse = math.sqrt(mse)
     sd2 = float(np.std(err2, ddof=1)) if R > 1 else math.nan
     return {
-        "n": int(R), "mean": mean, "bias": mean - true, "bias_mcse": sd / math.sqrt(R),
-        "rmse": rmse, "rmse_mcse": sd2 / (2 * rmse * math.sqrt(R)) if rmse > 0 else math.nan,
-        "emp_se": sd, "emp_se_mcse": sd / math.sqrt(2 * (R - 1)) if R > 1 else math.nan,
+        "n": int(R),
+        "mean": mean,
+        "bias": mean - true,
+        "bias_mcse": sd / math.sqrt(R),
+        "rmse": rmse,
+        "rmse_mcse": sd2 / (2 * rmse * math.sqrt(R)) if rmse > 0 else math.nan,
+        "emp_se": sd,
+        "emp_se_mcse": sd / math.sqrt(2 * (R - 1)) if R > 1 else math.nan,
     }
 
 
@@ -116,13 +121,18 @@ def summarize(study: Study, records: list[dict[str, Any]]) -> Summary:
             for k, v in (x.get("errors") or {}).items():
                 errs[f"{k}: {v.split(':')[0]}"] += 1
         missing_design = sum(1 for r in records if "error" in r)
-        out.fits.append({
-            "estimation": m, "replicates": len(records), "fitted": len(ok), "failed": len(failed),
-            "not_converged": sum(1 for x in ok if not x.get("converged", True)),
-            "singular": sum(1 for x in ok if x.get("singular")),
-            "design_errors": missing_design,
-            "errors": dict(errs.most_common(10)),
-        })
+        out.fits.append(
+            {
+                "estimation": m,
+                "replicates": len(records),
+                "fitted": len(ok),
+                "failed": len(failed),
+                "not_converged": sum(1 for x in ok if not x.get("converged", True)),
+                "singular": sum(1 for x in ok if x.get("singular")),
+                "design_errors": missing_design,
+                "errors": dict(errs.most_common(10)),
+            }
+        )
         if not ok:
             continue
         est = np.array([_arr(x["estimate"]) for x in ok])  # (R, p)
@@ -135,8 +145,9 @@ def summarize(study: Study, records: list[dict[str, Any]]) -> Summary:
                 se = np.array([_arr(x["se"][kind])[j] for x in ok])
                 se = se[np.isfinite(se)]
                 row[f"mean_se_{kind}"] = float(np.mean(se)) if se.size else math.nan
-                row[f"mean_se_{kind}_mcse"] = float(np.std(se, ddof=1) / math.sqrt(se.size)) if se.size > 1 \
-                    else math.nan
+                row[f"mean_se_{kind}_mcse"] = (
+                    float(np.std(se, ddof=1) / math.sqrt(se.size)) if se.size > 1 else math.nan
+                )
             out.fixed.append(row)
 
         vc = np.array([_arr(x["vc"]) for x in ok])
@@ -171,12 +182,21 @@ def summarize(study: Study, records: list[dict[str, Any]]) -> Summary:
                     reject = np.abs(e) > crit * se
                     cov, cov_se = _prop(covered)
                     rej, rej_se = _prop(reject)
-                    row = {"estimation": m, "df": dfm, "se": kind, "coefficient": c, "true": truth[c],
-                           "n": int(use.sum()), "coverage": cov, "coverage_mcse": cov_se,
-                           "rejection": rej, "rejection_mcse": rej_se,
-                           "kind": "type I error" if truth[c] == 0 else "power",
-                           "mean_df": float(np.mean(df)) if df.size else math.nan,
-                           "median_df": float(np.median(df)) if df.size else math.nan}
+                    row = {
+                        "estimation": m,
+                        "df": dfm,
+                        "se": kind,
+                        "coefficient": c,
+                        "true": truth[c],
+                        "n": int(use.sum()),
+                        "coverage": cov,
+                        "coverage_mcse": cov_se,
+                        "rejection": rej,
+                        "rejection_mcse": rej_se,
+                        "kind": "type I error" if truth[c] == 0 else "power",
+                        "mean_df": float(np.mean(df)) if df.size else math.nan,
+                        "median_df": float(np.median(df)) if df.size else math.nan,
+                    }
                     if th is not None and kind == "model" and dfm in ("residual", "between-within"):
                         d = residual_df(study) if dfm == "residual" else between_df(study)
                         row["theory_coverage"] = 1.0 - th.rejection(d, alpha)
@@ -187,5 +207,6 @@ def summarize(study: Study, records: list[dict[str, Any]]) -> Summary:
         out.notes.append(
             "Balanced one-way design with level-2 fixed effects only: the 'theory' columns are exact "
             "expectations (numerical integration over the chi-square distributions of the between- and "
-            "within-group sums of squares, boundary estimates included); see replicate/simulate/theory.py.")
+            "within-group sums of squares, boundary estimates included); see replicate/simulate/theory.py."
+        )
     return out

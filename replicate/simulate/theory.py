@@ -107,8 +107,18 @@ def oneway_theory(method: str, J: int, n: int, p: int, tau: float, sigma2: float
     e_tau = integrate.quad(lambda y: fy.pdf(y) * tau_given_y(y), lo, hi, **opts)[0]
     e_s2 = integrate.quad(lambda y: fy.pdf(y) * s2_given_y(y), lo, hi, **opts)[0]
     e_edge = integrate.quad(lambda y: fy.pdf(y) * edge_given_y(y), lo, hi, **opts)[0]
-    return OnewayTheory(method=method, J=J, n=n, p=p, true_tau=tau, true_sigma2=sigma2, tau=e_tau, sigma2=e_s2,
-                        boundary=e_edge, factor=(J - p) / J if method == "ML" else 1.0)
+    return OnewayTheory(
+        method=method,
+        J=J,
+        n=n,
+        p=p,
+        true_tau=tau,
+        true_sigma2=sigma2,
+        tau=e_tau,
+        sigma2=e_s2,
+        boundary=e_edge,
+        factor=(J - p) / J if method == "ML" else 1.0,
+    )
 
 
 @lru_cache(maxsize=256)
@@ -133,9 +143,15 @@ def _rejection(th: OnewayTheory, q: float, grid: int = 2000) -> float:
 def applicable(study: Study) -> bool:
     """Whether the study's design is the balanced one-way design of this module."""
     d = study.design
-    return (d.sizes.kind == "fixed" and len(set(d.sizes.sizes)) == 1 and d.sizes.sizes[0] >= 2
-            and not d.random_slopes and not d.missing and all(p.level == 2 for p in d.predictors)
-            and d.groups > len(study.coefficients))
+    return (
+        d.sizes.kind == "fixed"
+        and len(set(d.sizes.sizes)) == 1
+        and d.sizes.sizes[0] >= 2
+        and not d.random_slopes
+        and not d.missing
+        and all(p.level == 2 for p in d.predictors)
+        and d.groups > len(study.coefficients)
+    )
 
 
 def study_theory(study: Study) -> dict[str, OnewayTheory] | None:

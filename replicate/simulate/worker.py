@@ -98,8 +98,7 @@ def analyze(study: Study, design, method: str) -> dict[str, Any]:
     return rec
 
 
-def run_replicate(study: Study, r: int, factory: DesignFactory | None = None, fixed_design=None
-                  ) -> dict[str, Any]:
+def run_replicate(study: Study, r: int, factory: DesignFactory | None = None, fixed_design=None) -> dict[str, Any]:
     """Draw replicate ``r`` and analyse it by every estimation method."""
     factory = factory or DesignFactory(study)
     rng = replicate_rng(study, r)
@@ -133,5 +132,4 @@ def run_chunk(study_data: dict[str, Any], start: int, stop: int) -> dict[str, An
         warnings.simplefilter("ignore")
         for r in range(start, stop):
             records.append(run_replicate(study, r, factory, fixed))
-    return {"start": int(start), "stop": int(stop), "records": records,
-            "seconds": round(time.perf_counter() - t0, 4)}
+    return {"start": int(start), "stop": int(stop), "records": records, "seconds": round(time.perf_counter() - t0, 4)}

@@ -68,7 +68,6 @@ def _hsb(ro) -> pd.DataFrame:
 def _classroom(ro) -> pd.DataFrame:
     path = SHARED_DATA / "classroom.csv"
     if not path.exists():
-
         raise FileNotFoundError(f"{path} is missing from the package's datasets")
     df = pd.read_csv(path)
     df = df.dropna(subset=["mathknow"]).reset_index(drop=True)

@@ -241,6 +241,7 @@ def test_runs_a_case_through_the_runner(case_dir, lme4):
     from replicate.runner import OK, run_case
 
     res = run_case(case_dir / "classroom-mathkind-ses-school.yaml", lme4)
-    assert res.status == OK, [(b.label, b.error, [(v.name, v.quantity, v.verdict) for v in b.values])
-                              for b in res.blocks]
+    assert res.status == OK, [
+        (b.label, b.error, [(v.name, v.quantity, v.verdict) for v in b.values]) for b in res.blocks
+    ]
     assert res.engine_version.startswith("R ")

@@ -99,8 +99,10 @@ def test_nlme_df(fits):
 def test_names_and_provenance(fits):
     _, fl, nat = fits("classroom", "mathgain ~ ses + mathknow + (1 | schoolid/classid)")
     prov = fl.extra["provenance"]
-    assert prov["call"] == ('nlme::lme(fixed = mathgain ~ 1 + ses + mathknow, random = list(schoolid = ~1, '
-                            'classid = ~1), data = dat, method = "REML")')
+    assert prov["call"] == (
+        "nlme::lme(fixed = mathgain ~ 1 + ses + mathknow, random = list(schoolid = ~1, "
+        'classid = ~1), data = dat, method = "REML")'
+    )
     assert prov["packages"]["nlme"].startswith("3.") and prov["r_version"].startswith("4.")
     assert fl.varcorr["grp"].tolist() == ["classid:schoolid", "schoolid", "Residual"]
     assert fl.ngroups == {"classid:schoolid": 285, "schoolid": 105}
@@ -143,6 +145,7 @@ def test_interactions_weights_and_singular_fits(nlme, classroom):
 
 
 # ------------------------------------------------ designs nlme cannot fit (no R needed)
+
 
 def test_crossed_designs_are_refused(classroom):
     design = build_design(parse_formula("mathkind ~ ses + (1 | schoolid) + (1 | sex)"), classroom)

@@ -67,15 +67,19 @@ def _frame(names: dict[str, str], n_groups: int = 12, per: int = 5, seed: int = 
 
 # ----------------------------------------------------- 1. the grammar
 
-@pytest.mark.parametrize("formula", [
-    'y ~ x + (1|g) + system("touch /tmp/pwned")',
-    'y ~ x + (1|g); system("touch /tmp/pwned")',
-    'y ~ x + (1|g)\nsystem("touch /tmp/pwned")',
-    'y ~ x + I(system("touch /tmp/pwned")) + (1|g)',
-    'y ~ x + (1|g) + `a`)+system("touch /tmp/pwned")',
-    'y ~ x + (1 | system("touch /tmp/pwned"))',
-    'system("touch /tmp/pwned") ~ x + (1|g)',
-])
+
+@pytest.mark.parametrize(
+    "formula",
+    [
+        'y ~ x + (1|g) + system("touch /tmp/pwned")',
+        'y ~ x + (1|g); system("touch /tmp/pwned")',
+        'y ~ x + (1|g)\nsystem("touch /tmp/pwned")',
+        'y ~ x + I(system("touch /tmp/pwned")) + (1|g)',
+        'y ~ x + (1|g) + `a`)+system("touch /tmp/pwned")',
+        'y ~ x + (1 | system("touch /tmp/pwned"))',
+        'system("touch /tmp/pwned") ~ x + (1|g)',
+    ],
+)
 def test_grammar_refuses_code_in_formulas(formula):
     with pytest.raises(ModelError):
         parse_formula(formula)
@@ -85,18 +89,49 @@ def test_grammar_refuses_code_in_formulas(formula):
 
 # ----------------------------------------------- 2. the name check
 
-@pytest.mark.parametrize("name", [
-    '`a`);system("touch /tmp/pwned");(`', 'a);system("touch /tmp/pwned");(b', "x; q()", "q()",
-    "a b", "x\\", 'x"', "x'", "x`", ".hidden", "_x", "1x", "TRUE", "if", "function", "NA_real_",
-    "a::b", "a:", ":a", "a:if", "ünï", "x\n", "", "a$b", "a[1]", "a@b", "x~y", "x+y", "x#",
-])
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        '`a`);system("touch /tmp/pwned");(`',
+        'a);system("touch /tmp/pwned");(b',
+        "x; q()",
+        "q()",
+        "a b",
+        "x\\",
+        'x"',
+        "x'",
+        "x`",
+        ".hidden",
+        "_x",
+        "1x",
+        "TRUE",
+        "if",
+        "function",
+        "NA_real_",
+        "a::b",
+        "a:",
+        ":a",
+        "a:if",
+        "ünï",
+        "x\n",
+        "",
+        "a$b",
+        "a[1]",
+        "a@b",
+        "x~y",
+        "x+y",
+        "x#",
+    ],
+)
 def test_check_r_name_refuses(name):
     with pytest.raises(ModelError):
         check_r_name(name, "column")
 
 
-@pytest.mark.parametrize("name", ["x", "ses", "mathkind", "x.1", "x_1", "X", "T", "classid:schoolid",
-                                  "ses:sexfgirl", "sectorCatholic"])
+@pytest.mark.parametrize(
+    "name", ["x", "ses", "mathkind", "x.1", "x_1", "X", "T", "classid:schoolid", "ses:sexfgirl", "sectorCatholic"]
+)
 def test_check_r_name_accepts_identifiers(name):
     assert check_r_name(name, "column") == name
 
@@ -126,20 +161,32 @@ def test_model_frame_refuses_unsafe_names(role, bad):
 def test_backquotes_cannot_be_smuggled_through_the_grammar():
     """The grammar has no escape for '`', so a name holding one cannot be referenced."""
     with pytest.raises(ModelError):
-        parse_formula('y ~ `' + '`a`);system("touch /tmp/pwned");(`' + '` + (1 | g)')
+        parse_formula("y ~ `" + '`a`);system("touch /tmp/pwned");(`' + "` + (1 | g)")
 
 
 def test_hand_built_design_with_unsafe_names_is_refused():
     n = 6
-    t = ReTerm('g);system("touch /tmp/pwned");(g', np.array([0, 0, 1, 1, 2, 2]), ("a", "b", "c"),
-               ("(Intercept)",), np.ones((n, 1)))
-    d = Design(y=np.arange(n, dtype=float), X=np.ones((n, 1)), fixed_names=("(Intercept)",), reterms=(t,),
-               rows=np.arange(n), response="y")
+    t = ReTerm(
+        'g);system("touch /tmp/pwned");(g',
+        np.array([0, 0, 1, 1, 2, 2]),
+        ("a", "b", "c"),
+        ("(Intercept)",),
+        np.ones((n, 1)),
+    )
+    d = Design(
+        y=np.arange(n, dtype=float),
+        X=np.ones((n, 1)),
+        fixed_names=("(Intercept)",),
+        reterms=(t,),
+        rows=np.arange(n),
+        response="y",
+    )
     with pytest.raises(ModelError, match="grouping factor"):
         model_frame(d)
 
 
 # ----------------------------------------- 3. live R: refused or harmless
+
 
 @pytest.mark.parametrize("role", ["y", "x", "g"])
 def test_lme4_refuses_unsafe_names(lme4, tmp_path, role):

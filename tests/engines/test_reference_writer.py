@@ -38,8 +38,9 @@ ROOT = Path(__file__).resolve().parents[2]
 CASE = ROOT / "cases" / "classroom-mathkind-ses-school.yaml"
 
 
-def fake_block(scale: float = 1.0, version: str = "R 4.2.2; lme4 1.1-31; lmerTest 3.1-3; pbkrtest 0.5.2",
-               label: str = "lme4-live") -> dict:
+def fake_block(
+    scale: float = 1.0, version: str = "R 4.2.2; lme4 1.1-31; lmerTest 3.1-3; pbkrtest 0.5.2", label: str = "lme4-live"
+) -> dict:
     return {
         "label": label,
         "software": "lme4",
@@ -50,18 +51,33 @@ def fake_block(scale: float = 1.0, version: str = "R 4.2.2; lme4 1.1-31; lmerTes
         "source": SOURCE,
         "values": {
             "fixed": {
-                "(Intercept)": {"estimate": 465.7462940271659 * scale, "se": 2.0577532841748383,
-                                "df": 98.75246813126918, "t": 226.33728620869667, "p": 6.4264202458709286e-136},
-                "ses": {"estimate": 10.72181385700941, "se": 1.589009321099282, "df": 1187.9954576569107,
-                        "t": 6.747483299589472, "p": 2.3451183447575776e-11},
+                "(Intercept)": {
+                    "estimate": 465.7462940271659 * scale,
+                    "se": 2.0577532841748383,
+                    "df": 98.75246813126918,
+                    "t": 226.33728620869667,
+                    "p": 6.4264202458709286e-136,
+                },
+                "ses": {
+                    "estimate": 10.72181385700941,
+                    "se": 1.589009321099282,
+                    "df": 1187.9954576569107,
+                    "t": 6.747483299589472,
+                    "p": 2.3451183447575776e-11,
+                },
             },
             "random": {
                 "schoolid": {"(Intercept)": {"variance": 308.9734791301479, "sd": 17.577641455273454}},
                 "Residual": {"variance": 1307.5148432794758, "sd": 36.15957471098735},
             },
-            "fit": {"loglik": -6019.333272216036, "reml_criterion": 12038.666544432072,
-                    "aic": 12046.666544432072, "bic": 12066.993378776493, "nobs": 1190,
-                    "ngroups": {"schoolid": 107}},
+            "fit": {
+                "loglik": -6019.333272216036,
+                "reml_criterion": 12038.666544432072,
+                "aic": 12046.666544432072,
+                "bic": 12066.993378776493,
+                "nobs": 1190,
+                "ngroups": {"schoolid": 107},
+            },
         },
     }
 
@@ -76,9 +92,27 @@ def case_copy(tmp_path) -> Path:
 
 # ------------------------------------------------------------- numbers
 
-TRICKY = [0.1, 1 / 3, -0.0, 0.0, 1e-300, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 1e16, 1e22,
-          123456789012345680.0, 2.35e-11, 6.4264202458709286e-136, 12038.666544432072, -6019.333272216036, 100.0,
-          1e-5, 1.5e-7, 9007199254740993.0]
+TRICKY = [
+    0.1,
+    1 / 3,
+    -0.0,
+    0.0,
+    1e-300,
+    5e-324,
+    2.2250738585072014e-308,
+    1.7976931348623157e308,
+    1e16,
+    1e22,
+    123456789012345680.0,
+    2.35e-11,
+    6.4264202458709286e-136,
+    12038.666544432072,
+    -6019.333272216036,
+    100.0,
+    1e-5,
+    1.5e-7,
+    9007199254740993.0,
+]
 
 
 @pytest.mark.parametrize("x", TRICKY)
@@ -106,12 +140,13 @@ def test_non_finite_numbers_are_refused():
 
 # ---------------------------------------------------------- text edits
 
+
 def test_block_is_appended_and_the_rest_of_the_file_kept(case_copy):
     before = case_copy.read_text()
     res = write_reference(case_copy, fake_block())
     after = case_copy.read_text()
     assert res.action == "added" and res.written and res.path == case_copy
-    assert after.startswith(before) and after[len(before):].startswith("  - label: lme4-live\n")
+    assert after.startswith(before) and after[len(before) :].startswith("  - label: lme4-live\n")
     case = load_case(case_copy)
     assert [case.block_label(i) for i in range(len(case.expected))] == ["lmerTest", "lme4-live"]
     blk = case.expected[1]
@@ -138,7 +173,9 @@ def test_regeneration_reports_changed_values_and_versions(case_copy):
     del new["values"]["fit"]["bic"]
     refused = write_reference(case_copy, new)
     assert refused.action == "refused" and [c.path for c in refused.changes] == [
-        "fixed.(Intercept).estimate", "fit.bic"]
+        "fixed.(Intercept).estimate",
+        "fit.bic",
+    ]
     res = write_reference(case_copy, new, force=True)
     assert res.action == "replaced"
     est, bic = res.changes
@@ -155,9 +192,14 @@ def test_regeneration_reports_changed_values_and_versions(case_copy):
 def test_replacing_keeps_following_keys_and_comments(tmp_path):
     src = CASE.read_text()
     head, _, tail = src.partition("expected:\n")
-    text = (head + "expected:\n" + tail.rstrip("\n") + "\n"
-            + "  # a comment after the last block\n\n"
-            + "tolerance: {df: {rtol: 0.001}}\n# end of file\n")
+    text = (
+        head
+        + "expected:\n"
+        + tail.rstrip("\n")
+        + "\n"
+        + "  # a comment after the last block\n\n"
+        + "tolerance: {df: {rtol: 0.001}}\n# end of file\n"
+    )
     p = tmp_path / "c.yaml"
     p.write_text(text)
     write_reference(p, fake_block())
@@ -231,9 +273,11 @@ def test_a_block_that_would_not_validate_is_not_written(case_copy):
 
 def test_names_that_need_quoting(tmp_path):
     blk = fake_block()
-    blk["values"]["random"] = {"classid:schoolid": {"(Intercept)": {"variance": 1.0}},
-                               "Subject": {"(Intercept), Days": {"corr": -0.5}, "yes": {"sd": 2.0}},
-                               "Residual": {"variance": 3.0}}
+    blk["values"]["random"] = {
+        "classid:schoolid": {"(Intercept)": {"variance": 1.0}},
+        "Subject": {"(Intercept), Days": {"corr": -0.5}, "yes": {"sd": 2.0}},
+        "Residual": {"variance": 3.0},
+    }
     blk["values"]["fit"]["ngroups"] = {"classid:schoolid": 285, "no": 3}
     text = block_text(blk, None)
     data = yaml.safe_load(text)
@@ -279,6 +323,7 @@ def test_helpers():
 
 # --------------------------------------------------------------- live
 
+
 @pytest.fixture(scope="module")
 def lme4():
     return require_engine(Lme4Engine)
@@ -293,8 +338,7 @@ def test_live_block_agrees_with_native_and_regenerates_unchanged(lme4, case_copy
     assert block["label"] == "lme4-live" and block["software"] == "lme4" and block["source"] == SOURCE
     assert block["options"] == {"method": "REML", "df": "satterthwaite", "se": "model"}
     assert "lme4 1.1-" in block["version"] and "lmerTest 3." in block["version"]
-    assert block["call"] == ("lmerTest::lmer(formula = mathkind ~ 1 + ses + (1 | schoolid), data = dat, "
-                             "REML = TRUE)")
+    assert block["call"] == ("lmerTest::lmer(formula = mathkind ~ 1 + ses + (1 | schoolid), data = dat, REML = TRUE)")
     fixed = block["values"]["fixed"]
     assert set(fixed) == {"(Intercept)", "ses"}
     assert set(fixed["ses"]) == {"estimate", "se", "df", "t", "p"}

@@ -56,8 +56,9 @@ def _arm(k: int, sig: int, counter: list[int], names: tuple[str, ...]) -> None:
         wrap(unit, "_exchange")
 
 
-def forked(fn: Callable[[], int], *, at: int = NEVER, sig: int = signal.SIGKILL, workdir: Path,
-           names: tuple[str, ...] = WRITES) -> Trial:
+def forked(
+    fn: Callable[[], int], *, at: int = NEVER, sig: int = signal.SIGKILL, workdir: Path, names: tuple[str, ...] = WRITES
+) -> Trial:
     """Run ``fn`` in a child that sends itself ``sig`` at write step ``at``; its exit code, output, steps."""
     out, err, steps = workdir / "stdout", workdir / "stderr", workdir / "steps"
     for p in (out, err, steps):
@@ -89,7 +90,10 @@ def forked(fn: Callable[[], int], *, at: int = NEVER, sig: int = signal.SIGKILL,
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
-    return Trial(exit_code=os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
-                 signal=os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
-                 stdout=out.read_text() if out.exists() else "", stderr=err.read_text() if err.exists() else "",
-                 steps=int(steps.read_text()) if steps.exists() else None)
+    return Trial(
+        exit_code=os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+        signal=os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+        stdout=out.read_text() if out.exists() else "",
+        stderr=err.read_text() if err.exists() else "",
+        steps=int(steps.read_text()) if steps.exists() else None,
+    )

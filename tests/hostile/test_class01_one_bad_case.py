@@ -14,11 +14,19 @@ PARENS = "(" * 250 + "ses" + ")" * 250
 BAD = {
     "huge-reference": [("estimate: 10.722", "estimate: 1e400")],
     "deep-yaml-list": [("tags: [classroom, wwg, seed-002, two-level]", "tags: " + DEEP)],
-    "nested-parentheses": [("formula: mathkind ~ ses + (1 | schoolid)", f"formula: mathkind ~ {PARENS} + (1 | schoolid)")],
+    "nested-parentheses": [
+        ("formula: mathkind ~ ses + (1 | schoolid)", f"formula: mathkind ~ {PARENS} + (1 | schoolid)")
+    ],
     "weights-predictor": [("  method: REML\nexpected", "  method: REML\n  weights: ses\nexpected")],
-    "non-utf8-printout": [("    source: reference_outputs/lmerTest/classroom-mathkind-ses-school.txt\n    values:",
-                           ("    source: x\n    printout: {file: reference_outputs/lmerTest/latin1.txt, "
-                            "software: lmerTest}\n    values:"))],
+    "non-utf8-printout": [
+        (
+            "    source: reference_outputs/lmerTest/classroom-mathkind-ses-school.txt\n    values:",
+            (
+                "    source: x\n    printout: {file: reference_outputs/lmerTest/latin1.txt, "
+                "software: lmerTest}\n    values:"
+            ),
+        )
+    ],
 }
 
 
@@ -50,7 +58,11 @@ def test_weights_naming_a_model_column_are_used_not_a_crash(folder, tmp_path, ca
 
 
 def test_an_unexpected_exception_in_one_case_is_that_case_s_error(folder, tmp_path, capsys, monkeypatch):
-    variant(folder, "explodes", ("formula: mathkind ~ ses + (1 | schoolid)", "formula: mathkind ~ ses + sex + (1 | schoolid)"))
+    variant(
+        folder,
+        "explodes",
+        ("formula: mathkind ~ ses + (1 | schoolid)", "formula: mathkind ~ ses + sex + (1 | schoolid)"),
+    )
     good_case(folder)
     real = runner.prepare
 

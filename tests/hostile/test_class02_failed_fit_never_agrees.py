@@ -90,14 +90,23 @@ def test_badly_scaled_slope_still_finds_the_optimum(sleep, scale: float) -> None
     np.testing.assert_allclose(fit.sigma2, base.sigma2, rtol=1e-6)
     vc, vb = fit.varcorr, base.varcorr
     slope = (vc["var1"] == "x") & vc["var2"].isna()
-    np.testing.assert_allclose(vc.loc[slope, "vcov"].to_numpy() * scale**2,
-                               vb.loc[(vb["var1"] == "x") & vb["var2"].isna(), "vcov"].to_numpy(), rtol=1e-5)
+    np.testing.assert_allclose(
+        vc.loc[slope, "vcov"].to_numpy() * scale**2,
+        vb.loc[(vb["var1"] == "x") & vb["var2"].isna(), "vcov"].to_numpy(),
+        rtol=1e-5,
+    )
     # the REML criterion changes with the units of X by exactly 2 log(scale) (log det X'V^-1 X)
     np.testing.assert_allclose(fit.reml_criterion - base.reml_criterion, 2 * np.log(scale), atol=1e-5)
 
 
-@pytest.mark.parametrize("formula", ["Reaction ~ 0 + x + (1 | Subject)", "Reaction ~ x * grp + (x | Subject)",
-                                     "Reaction ~ x + grp + (0 + x | Subject)"])
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "Reaction ~ 0 + x + (1 | Subject)",
+        "Reaction ~ x * grp + (x | Subject)",
+        "Reaction ~ x + grp + (0 + x | Subject)",
+    ],
+)
 def test_rescaling_is_exact_under_ml_without_intercept_and_with_factors(sleep, formula: str) -> None:
     frame = sleep.assign(grp=(sleep["Subject"].astype(int) % 3).astype(str))
     fits = []
@@ -127,8 +136,9 @@ def test_theta_maps_back_exactly() -> None:
     d = scaled.re_scale[0]
     lam_s = layout.factor(theta_s, 0)
     # Z b = Z' b' with Z' = Z D^-1: the covariance of b is D^-1 (Lambda' Lambda'^T) D^-1
-    np.testing.assert_allclose(layout.factor(theta, 0) @ layout.factor(theta, 0).T,
-                               np.diag(1 / d) @ lam_s @ lam_s.T @ np.diag(1 / d))
+    np.testing.assert_allclose(
+        layout.factor(theta, 0) @ layout.factor(theta, 0).T, np.diag(1 / d) @ lam_s @ lam_s.T @ np.diag(1 / d)
+    )
     np.testing.assert_allclose(scaled.design.reterms[0].Xre * d, design.reterms[0].Xre)
 
 

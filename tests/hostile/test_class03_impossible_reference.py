@@ -24,11 +24,18 @@ def test_non_finite_reference_is_invalid_and_named(tmp_path, capsys, data_dir, t
     assert run_cli(capsys, ["validate", str(folder)]).code == 2
 
 
-@pytest.mark.parametrize(("old", "new", "says"), [
-    ("estimate: 10.722", "estimate: {value: 10.722, rtol: .inf}", "not a finite number"),  # would agree with anything
-    ("estimate: 10.722", "estimate: 0xA", "not written as a program prints numbers"),
-    ("estimate: 10.722", "estimate: 0o12", "not written as a program prints numbers"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        (
+            "estimate: 10.722",
+            "estimate: {value: 10.722, rtol: .inf}",
+            "not a finite number",
+        ),  # would agree with anything
+        ("estimate: 10.722", "estimate: 0xA", "not written as a program prints numbers"),
+        ("estimate: 10.722", "estimate: 0o12", "not written as a program prints numbers"),
+    ],
+)
 def test_infinite_tolerances_and_non_decimal_numbers_are_invalid(tmp_path, capsys, data_dir, old, new, says):
     folder = tmp_path / "cases"
     variant(folder, "impossible", (old, new))

@@ -23,8 +23,13 @@ def frame() -> pd.DataFrame:
     rng = np.random.default_rng(14)
     year = np.repeat(np.arange(2000, 2010), 12).astype(float)
     g = np.tile(np.arange(12), 10)
-    y = 5 - 0.37 * (year - 2000) + rng.normal(size=12)[g] + rng.normal(size=len(year)) + rng.normal(size=10)[
-        (year - 2000).astype(int)]
+    y = (
+        5
+        - 0.37 * (year - 2000)
+        + rng.normal(size=12)[g]
+        + rng.normal(size=len(year))
+        + rng.normal(size=10)[(year - 2000).astype(int)]
+    )
     return pd.DataFrame({"y": y, "year": year, "g": g.astype(str), "x": rng.normal(size=len(year))})
 
 

@@ -13,7 +13,8 @@ from hostile_cases import ROOT, good_case
 from replicate.simulate.blas import _without_r_library_path
 
 BOMB = 'id: bomb\na: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
-    f"{b}: &{b} [" + ",".join([f"*{a}"] * 9) + "]\n" for a, b in zip("abcdefgh", "bcdefghi"))
+    f"{b}: &{b} [" + ",".join([f"*{a}"] * 9) + "]\n" for a, b in zip("abcdefgh", "bcdefghi")
+)
 
 
 def _replicate(args, cwd):
@@ -22,8 +23,15 @@ def _replicate(args, cwd):
     if ld:
         env["LD_LIBRARY_PATH"] = ld
     env["PYTHONPATH"] = str(ROOT)
-    return subprocess.run([sys.executable, "-m", "replicate.cli", *args], cwd=cwd, env=env, text=True,
-                          capture_output=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "replicate.cli", *args],
+        cwd=cwd,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_alias_bomb_is_refused_before_expanding(tmp_path, data_dir):

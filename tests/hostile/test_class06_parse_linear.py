@@ -19,8 +19,11 @@ from replicate.cli import main
 from replicate.references import numbers, parse_printouts, split_printouts
 
 PRINTOUTS = Path(__file__).resolve().parents[1] / "data" / "printouts"
-SEEDS = [("sas_glimmix_model3.txt", "sas"), ("lmertest_nels_model1_ml.txt", "lmerTest"),
-         ("hlm_model1_urban_level1.txt", "hlm")]
+SEEDS = [
+    ("sas_glimmix_model3.txt", "sas"),
+    ("lmertest_nels_model1_ml.txt", "lmerTest"),
+    ("hlm_model1_urban_level1.txt", "hlm"),
+]
 
 
 def _lines_normalised(monkeypatch: pytest.MonkeyPatch, run) -> int:

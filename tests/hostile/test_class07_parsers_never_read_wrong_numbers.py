@@ -32,10 +32,14 @@ Effect Standard Error Estimate DF Pr > |t| t Value
 Intercept 0.5460 52.6434 95.01 <.0001 96.41
 urban 1.1095 -0.4501 132.4 0.6856 -0.41
 """
-    assert _texts(parse_printout(swapped, "sas").values["fixed"]) == _texts(
-        parse_printout(FIXED, "sas").values["fixed"]) == {
-        "Intercept": {"estimate": "52.6434", "se": "0.5460", "df": "95.01", "t": "96.41", "p": "<.0001"},
-        "urban": {"estimate": "-0.4501", "se": "1.1095", "df": "132.4", "t": "-0.41", "p": "0.6856"}}
+    assert (
+        _texts(parse_printout(swapped, "sas").values["fixed"])
+        == _texts(parse_printout(FIXED, "sas").values["fixed"])
+        == {
+            "Intercept": {"estimate": "52.6434", "se": "0.5460", "df": "95.01", "t": "96.41", "p": "<.0001"},
+            "urban": {"estimate": "-0.4501", "se": "1.1095", "df": "132.4", "t": "-0.41", "p": "0.6856"},
+        }
+    )
 
 
 def test_covariance_parameters_read_by_header() -> None:
@@ -45,8 +49,10 @@ schoolID 3.4610 14.2150
 Residual 3.7455 70.3913
 """
     v = _texts(parse_printout(text, "sas").values["random"])
-    assert v == {"schoolID": {"Intercept": {"variance": "14.2150", "se": "3.4610"}},
-                 "Residual": {"variance": "70.3913", "se": "3.7455"}}
+    assert v == {
+        "schoolID": {"Intercept": {"variance": "14.2150", "se": "3.4610"}},
+        "Residual": {"variance": "70.3913", "se": "3.7455"},
+    }
 
 
 def test_aligned_header_over_two_lines_in_another_order() -> None:
@@ -59,8 +65,13 @@ def test_aligned_header_over_two_lines_in_another_order() -> None:
           ses            1.6000       10.50    19.8       6.56      <.0001
 """
     parsed = parse_printout(text, "sas")
-    assert _texts(parsed.values["fixed"])["ses"] == {"estimate": "10.50", "se": "1.6000", "df": "19.8",
-                                                     "t": "6.56", "p": "<.0001"}
+    assert _texts(parsed.values["fixed"])["ses"] == {
+        "estimate": "10.50",
+        "se": "1.6000",
+        "df": "19.8",
+        "t": "6.56",
+        "p": "<.0001",
+    }
     assert parsed.unparsed == []
 
 
@@ -131,7 +142,8 @@ def test_lme4_text_inside_the_fixed_effects_table_is_reported_and_rows_after_it_
     parsed = parse_printout(text, "lmerTest")
     assert set(parsed.values["fixed"]) == {"(Intercept)", "family_inc"}
     assert [why for _l, raw, why in parsed.unparsed if raw.startswith("(pasted")] == [
-        "a line of text inside the fixed-effects table (the rows after it are read)"]
+        "a line of text inside the fixed-effects table (the rows after it are read)"
+    ]
     assert parse_printout(base, "lmerTest").unparsed == []  # '---' and the significance codes end the table
 
 
@@ -144,8 +156,9 @@ def test_lme4_negative_standard_error_is_refused() -> None:
 
 def test_hlm_out_of_range_values_are_refused() -> None:
     base = (PRINTOUTS / "hlm_model1_urban_level1.txt").read_text(encoding="utf-8")
-    parsed = parse_printout(base.replace("-0.450022 1.157924 -0.389 692 0.698",
-                                         "-0.450022 1.157924 -0.389 692 1.698"), "hlm")
+    parsed = parse_printout(
+        base.replace("-0.450022 1.157924 -0.389 692 0.698", "-0.450022 1.157924 -0.389 692 1.698"), "hlm"
+    )
     assert "URBAN slope, γ10" not in parsed.values["fixed"]
     assert any("not a probability" in why for _l, _r, why in parsed.unparsed)
 
@@ -179,7 +192,8 @@ def test_nlme_text_inside_the_fixed_effects_table() -> None:
     parsed = parse_printout(NLME.replace("\nses          10.7217", "\n(continued)\nses          10.7217"), "nlme")
     assert set(parsed.values["fixed"]) == {"(Intercept)", "ses"}
     assert [why for _l, raw, why in parsed.unparsed if raw == "(continued)"] == [
-        "a line of text inside the fixed-effects table (the rows after it are read)"]
+        "a line of text inside the fixed-effects table (the rows after it are read)"
+    ]
     bad = parse_printout(NLME.replace("10.7217  1.589122", "10.7217  -1.589122"), "nlme")
     assert "ses" not in bad.values["fixed"] and any("negative" in w for _l, _r, w in bad.unparsed)
 
@@ -192,4 +206,5 @@ def test_hlm_text_inside_the_fixed_effects_table() -> None:
     parsed = parse_printout(text, "hlm")
     assert set(parsed.values["fixed"]) == set(parse_printout(base, "hlm").values["fixed"])
     assert [why for _l, raw, why in parsed.unparsed if raw == "(page 2)"] == [
-        "a line of text inside the table (the rows after it are read)"]
+        "a line of text inside the table (the rows after it are read)"
+    ]

@@ -41,8 +41,9 @@ def test_junit_parses_when_a_label_has_a_control_character(tmp_path, data_dir):
     suite = ET.parse(tmp_path / "r" / "junit.xml").getroot()
     names = [tc.get("name") for tc in suite.iter("testcase")]
     assert names == ["dyestuff-ctl::lme4\\x02live\\x1f"]  # visible escapes, nothing lost
-    assert json.loads((tmp_path / "r" / "report.json").read_text())["cases"][0]["blocks"][0]["label"] == \
-        "lme4\x02live\x1f"
+    assert (
+        json.loads((tmp_path / "r" / "report.json").read_text())["cases"][0]["blocks"][0]["label"] == "lme4\x02live\x1f"
+    )
 
 
 def test_xml_safe_escapes_every_character_xml_forbids():

@@ -89,7 +89,7 @@ def _children(pid: int) -> set[int]:
             stat = (d / "stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         if int(fields[1]) == pid and fields[0] != "Z":
             out.add(int(d.name))
     return out
@@ -107,7 +107,7 @@ def _alive(pid: int) -> bool:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return False
-    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
+    return stat[stat.rindex(")") + 2 :].split()[0] != "Z"
 
 
 def test_simulate_workers_die_with_their_parent(tmp_path):
@@ -115,18 +115,39 @@ def test_simulate_workers_die_with_their_parent(tmp_path):
         import pytest
 
         pytest.skip("needs /proc (Linux)")
-    study = {"id": "long", "seed": 3, "replicates": 4000, "chunk_size": 2,
-             "design": {"groups": 6, "group_size": 4, "predictors": {"x": {"level": 1}}},
-             "truth": {"fixed": {"(Intercept)": 1.0, "x": 0.5}, "icc": 0.3},
-             "methods": {"estimation": ["REML"], "df": ["residual"], "se": ["model"]}}
+    study = {
+        "id": "long",
+        "seed": 3,
+        "replicates": 4000,
+        "chunk_size": 2,
+        "design": {"groups": 6, "group_size": 4, "predictors": {"x": {"level": 1}}},
+        "truth": {"fixed": {"(Intercept)": 1.0, "x": 0.5}, "icc": 0.3},
+        "methods": {"estimation": ["REML"], "df": ["residual"], "se": ["model"]},
+    }
     path = tmp_path / "long.yaml"
     path.write_text(yaml.safe_dump(study))
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     ld = _without_r_library_path()  # R loaded by an earlier test put its libraries first: not for children
     env.pop("LD_LIBRARY_PATH", None) if ld is None else env.update(LD_LIBRARY_PATH=ld)
-    proc = subprocess.Popen([sys.executable, "-m", "replicate.cli", "simulate", str(path), "--out", str(tmp_path / "o"),
-                             "--workers", "2", "--executor", "local", "--quiet"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "replicate.cli",
+            "simulate",
+            str(path),
+            "--out",
+            str(tmp_path / "o"),
+            "--workers",
+            "2",
+            "--executor",
+            "local",
+            "--quiet",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         chunks = tmp_path / "o" / "chunks"
         deadline = time.monotonic() + 120  # bounded waits, never a timing assertion
@@ -149,10 +170,15 @@ def test_simulate_workers_die_with_their_parent(tmp_path):
 
 
 def _small_study() -> dict:
-    return {"id": "resume", "seed": 11, "replicates": 4, "chunk_size": 2,
-            "design": {"groups": 6, "group_size": 4, "predictors": {"x": {"level": 1}}},
-            "truth": {"fixed": {"(Intercept)": 1.0, "x": 0.5}, "icc": 0.3},
-            "methods": {"estimation": ["REML"], "df": ["residual"], "se": ["model"]}}
+    return {
+        "id": "resume",
+        "seed": 11,
+        "replicates": 4,
+        "chunk_size": 2,
+        "design": {"groups": 6, "group_size": 4, "predictors": {"x": {"level": 1}}},
+        "truth": {"fixed": {"(Intercept)": 1.0, "x": 0.5}, "icc": 0.3},
+        "methods": {"estimation": ["REML"], "df": ["residual"], "se": ["model"]},
+    }
 
 
 def test_code_version_names_the_engine_and_changes_with_it(monkeypatch):

@@ -20,9 +20,22 @@ def test_duplicate_csv_columns_are_refused(tmp_path):
         read_table(path)
 
 
-@pytest.mark.parametrize(("text", "value"), [("012", 12), ("0x1F", 31), ("0o17", 15), ("1:30", "1:30"),
-                                              ("1_000", "1_000"), ("yes", "yes"), ("off", "off"), ("1e-3", 0.001),
-                                              ("2026-12-04", "2026-12-04"), ("~", None), ("true", True)])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("012", 12),
+        ("0x1F", 31),
+        ("0o17", 15),
+        ("1:30", "1:30"),
+        ("1_000", "1_000"),
+        ("yes", "yes"),
+        ("off", "off"),
+        ("1e-3", 0.001),
+        ("2026-12-04", "2026-12-04"),
+        ("~", None),
+        ("true", True),
+    ],
+)
 def test_yaml_is_read_as_yaml_1_2(text, value):
     assert plain_scalar(text) == value
 
@@ -39,11 +52,17 @@ def test_sexagesimal_is_text_and_refused_where_a_number_is_needed(tmp_path, caps
     assert run.code == 2 and "'1:30'" in run.out
 
 
-@pytest.mark.parametrize(("old", "new", "says"), [
-    ("    values:\n      fixed:", "    differences:\n      - {value: fixed.nothere.df, reason: r}\n    values:\n      fixed:",
-     "differences names 'fixed.nothere.df'"),
-    ("ngroups: {schoolid: 107}", "ngroups: {schoolid: 107, nosuch: 3}", "counts groups of 'nosuch'"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        (
+            "    values:\n      fixed:",
+            "    differences:\n      - {value: fixed.nothere.df, reason: r}\n    values:\n      fixed:",
+            "differences names 'fixed.nothere.df'",
+        ),
+        ("ngroups: {schoolid: 107}", "ngroups: {schoolid: 107, nosuch: 3}", "counts groups of 'nosuch'"),
+    ],
+)
 def test_names_of_nothing_are_errors(tmp_path, capsys, data_dir, old, new, says):
     variant(tmp_path / "cases", "names-nothing", (old, new))
     run = run_cli(capsys, ["run", str(tmp_path / "cases")], out=tmp_path / "reports")
@@ -53,8 +72,7 @@ def test_names_of_nothing_are_errors(tmp_path, capsys, data_dir, old, new, says)
 def test_terminal_escapes_in_a_title_are_shown_not_obeyed(tmp_path, capsys, data_dir):
     title = "title: Kindergarten math score on SES with random school intercepts (WWG classroom data)"
     variant(tmp_path / "cases", "escape", (title, 'title: "\\e[31mred\\e]0;owned\\a title"'))
-    for args in (["list", str(tmp_path / "cases")], ["run", str(tmp_path / "cases"), "--out",
-                                                      str(tmp_path / "r")]):
+    for args in (["list", str(tmp_path / "cases")], ["run", str(tmp_path / "cases"), "--out", str(tmp_path / "r")]):
         run = run_cli(capsys, args)
         assert "\x1b" not in run.out + run.err and "\x07" not in run.out + run.err
     assert "\\x1b[31mred" in run_cli(capsys, ["list", str(tmp_path / "cases")]).out
@@ -73,7 +91,11 @@ def test_out_of_memory_says_so_with_the_size(tmp_path, monkeypatch):
 
 
 def test_a_lone_surrogate_escape_is_refused_not_a_report_crash(tmp_path, capsys, data_dir):
-    variant(tmp_path / "cases", "surrogate", ("title: Kindergarten", 'title: "\\ud800 Kindergarten'),
-            ("(WWG classroom data)", '(WWG classroom data)"'))
+    variant(
+        tmp_path / "cases",
+        "surrogate",
+        ("title: Kindergarten", 'title: "\\ud800 Kindergarten'),
+        ("(WWG classroom data)", '(WWG classroom data)"'),
+    )
     run = run_cli(capsys, ["run", str(tmp_path / "cases")], out=tmp_path / "reports")
     assert run.code == 2 and "lone surrogate" in run.out and run.report is not None

@@ -68,10 +68,15 @@ def test_run_killed_at_each_write_leaves_one_complete_set(small_cases, tmp_path)
 
 
 def tiny_study() -> dict:
-    return {"id": "faults", "seed": 7, "replicates": 4, "chunk_size": 2,
-            "design": {"groups": 6, "group_size": 4, "predictors": {"x": {"level": 1}}},
-            "truth": {"fixed": {"(Intercept)": 1.0, "x": 0.5}, "icc": 0.3},
-            "methods": {"estimation": ["REML"], "df": ["residual"], "se": ["model"]}}
+    return {
+        "id": "faults",
+        "seed": 7,
+        "replicates": 4,
+        "chunk_size": 2,
+        "design": {"groups": 6, "group_size": 4, "predictors": {"x": {"level": 1}}},
+        "truth": {"fixed": {"(Intercept)": 1.0, "x": 0.5}, "icc": 0.3},
+        "methods": {"estimation": ["REML"], "df": ["residual"], "se": ["model"]},
+    }
 
 
 def test_study_killed_at_each_write_resumes_to_the_same_numbers(tmp_path):

@@ -26,11 +26,17 @@ BASE_DOC = yaml.safe_load(BASE.read_text(encoding="utf-8"))
 
 weird_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
 weird_value = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), weird_text,
-              st.floats(allow_nan=True, allow_infinity=True),
-              st.sampled_from([1e308, -1e308, 5e-324, 10**30, "1e400", "<2e-16", ".inf", "012", "1:30", "\x1b[2J"])),
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        weird_text,
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.sampled_from([1e308, -1e308, 5e-324, 10**30, "1e400", "<2e-16", ".inf", "012", "1:30", "\x1b[2J"]),
+    ),
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(weird_text, inner, max_size=3)),
-    max_leaves=8)
+    max_leaves=8,
+)
 
 
 def _paths(doc, prefix=()):
@@ -62,8 +68,12 @@ def _mutated(path, value, drop):
     return yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(path=st.sampled_from(PATHS), value=weird_value, drop=st.booleans())
 def test_a_mutated_case_never_breaks_the_run(tmp_path_factory, capsys, data_dir, path, value, drop):
     root = tmp_path_factory.mktemp("fuzz")
@@ -81,9 +91,41 @@ def test_a_mutated_case_never_breaks_the_run(tmp_path_factory, capsys, data_dir,
     assert "good-neighbour" in {c["id"] for c in run.report["cases"]}
 
 
-pieces = st.sampled_from(["x", "y", "g", "h", "+", "-", "*", "/", ":", "|", "||", "(", ")", "0", "1", "~",
-                          "I(x^2)", "log(", "poly(x, 2)", "factor(g)", "offset(", ",", "`", "=", "^", "system(",
-                          "  ", "\n", "2", "\x00", "é"])
+pieces = st.sampled_from(
+    [
+        "x",
+        "y",
+        "g",
+        "h",
+        "+",
+        "-",
+        "*",
+        "/",
+        ":",
+        "|",
+        "||",
+        "(",
+        ")",
+        "0",
+        "1",
+        "~",
+        "I(x^2)",
+        "log(",
+        "poly(x, 2)",
+        "factor(g)",
+        "offset(",
+        ",",
+        "`",
+        "=",
+        "^",
+        "system(",
+        "  ",
+        "\n",
+        "2",
+        "\x00",
+        "é",
+    ]
+)
 
 
 @settings(max_examples=EXAMPLES * 20, deadline=None, derandomize=True)
@@ -106,20 +148,44 @@ def test_deep_formulas_are_refused_not_a_recursion_error(n):
 
 
 BASE_TEXT = BASE.read_text(encoding="utf-8")
-inserts = st.one_of(st.text(max_size=12), st.sampled_from(['"\\ud800"', "\\x1b", "&a", "*a", "!!python/object:os.system",
-                                                           "\n  - ", ": ", "{", "[", "'", '"', "\t", "\x00", "1e999"]))
+inserts = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(
+        [
+            '"\\ud800"',
+            "\\x1b",
+            "&a",
+            "*a",
+            "!!python/object:os.system",
+            "\n  - ",
+            ": ",
+            "{",
+            "[",
+            "'",
+            '"',
+            "\t",
+            "\x00",
+            "1e999",
+        ]
+    ),
+)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(at=st.integers(0, len(BASE_TEXT)), cut=st.integers(0, 40), text=inserts)
 def test_a_case_text_edited_anywhere_never_breaks_the_run(tmp_path_factory, capsys, data_dir, at, cut, text):
     root = tmp_path_factory.mktemp("fuzztext")
     folder = root / "cases"
     folder.mkdir()
-    body = BASE_TEXT[:at] + text + BASE_TEXT[at + cut:]
-    (folder / "mutant.yaml").write_text(body.replace("id: classroom-mathkind-ses-school", "id: mutant"),
-                                        encoding="utf-8", errors="surrogatepass")
+    body = BASE_TEXT[:at] + text + BASE_TEXT[at + cut :]
+    (folder / "mutant.yaml").write_text(
+        body.replace("id: classroom-mathkind-ses-school", "id: mutant"), encoding="utf-8", errors="surrogatepass"
+    )
     good_case(folder)
     run = run_cli(capsys, ["run", str(folder)], out=root / "reports")
     assert run.code in (0, 1, 2)

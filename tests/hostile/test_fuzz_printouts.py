@@ -93,8 +93,9 @@ def _run_cli(data: bytes, software: str | None) -> tuple[int, str]:
 pytestmark = pytest.mark.skipif(not TEXTS, reason="no printouts found to mutate")
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                        HealthCheck.data_too_large])
+@settings(
+    max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 @given(data=damaged(), software=st.sampled_from([None, *SOFTWARE]))
 def test_replicate_parse_never_crashes(data: bytes, software: str | None) -> None:
     code, output = _run_cli(data, software)
@@ -106,8 +107,9 @@ def test_replicate_parse_never_crashes(data: bytes, software: str | None) -> Non
             assert 1 <= int(line.split()[2]) <= n_lines, line
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                        HealthCheck.data_too_large])
+@settings(
+    max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 @given(data=damaged(), software=st.sampled_from(SOFTWARE))
 def test_the_library_raises_only_its_own_error(data: bytes, software: str) -> None:
     text = data.decode("utf-8", errors="replace")

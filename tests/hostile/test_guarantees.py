@@ -42,6 +42,7 @@ def test_exit_codes_match_the_cli():
     assert {name for _, name in rows} == {n for n in dir(cli) if n.startswith("EXIT_")}
     for code, name in rows:
         assert getattr(cli, name) == int(code), name
+
     # and the run's exit code follows the table
     def result(status: str) -> CaseResult:
         return CaseResult(path="x.yaml", case_id="x", status=status)

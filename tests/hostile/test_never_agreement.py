@@ -141,6 +141,12 @@ def test_never_reported_as_agreement(case_file: Path, tmp_path: Path, how: str) 
 @pytest.mark.parametrize("engine_value", [math.nan, math.inf, -math.inf])
 def test_a_non_finite_engine_value_is_never_agreement(engine_value: float) -> None:
     for printed in ("inf", "1.5", "<2e-16", ">0.5"):
-        v = compare_value("fixed", "x", "estimate", Printed(float(printed.lstrip("<>")), printed), engine_value,
-                          resolve_tolerance("estimate", {"rtol": 1e300, "atol": 1e300}))
+        v = compare_value(
+            "fixed",
+            "x",
+            "estimate",
+            Printed(float(printed.lstrip("<>")), printed),
+            engine_value,
+            resolve_tolerance("estimate", {"rtol": 1e300, "atol": 1e300}),
+        )
         assert v.verdict == DISCREPANCY, (printed, engine_value, v)

@@ -41,14 +41,20 @@ def _as_dict(s: pd.Series) -> dict:
 NLME = {
     "hsb": ("hsb", "MathAch ~ SES + MEANSES + (1 | School)", "MathAch ~ SES + MEANSES", "~ 1 | School"),
     "imm23": ("imm23", "math ~ homework + urban + (1 | schid)", "math ~ homework + urban", "~ 1 | schid"),
-    "imm23-noint": ("imm23", "math ~ 0 + homework + urban + (1 | schid)", "math ~ 0 + homework + urban",
-                    "~ 1 | schid"),
-    "classroom": ("classroom", "mathgain ~ ses + mathknow + (1 | schoolid/classid)",
-                  "mathgain ~ ses + mathknow", "~ 1 | schoolid/classid"),
-    "classroom-3strata": ("classroom", "mathgain ~ ses + mathknow + housepov + (1 | schoolid/classid)",
-                          "mathgain ~ ses + mathknow + housepov", "~ 1 | schoolid/classid"),
-    "sleepstudy-slopes": ("sleepstudy", "Reaction ~ Days + (Days | Subject)", "Reaction ~ Days",
-                          "~ Days | Subject"),
+    "imm23-noint": ("imm23", "math ~ 0 + homework + urban + (1 | schid)", "math ~ 0 + homework + urban", "~ 1 | schid"),
+    "classroom": (
+        "classroom",
+        "mathgain ~ ses + mathknow + (1 | schoolid/classid)",
+        "mathgain ~ ses + mathknow",
+        "~ 1 | schoolid/classid",
+    ),
+    "classroom-3strata": (
+        "classroom",
+        "mathgain ~ ses + mathknow + housepov + (1 | schoolid/classid)",
+        "mathgain ~ ses + mathknow + housepov",
+        "~ 1 | schoolid/classid",
+    ),
+    "sleepstudy-slopes": ("sleepstudy", "Reaction ~ Days + (Days | Subject)", "Reaction ~ Days", "~ Days | Subject"),
 }
 
 
@@ -92,6 +98,7 @@ def test_nlme_df_nested_by_hand():
 
 
 # ------------------------------------------------------------ hand designs
+
 
 def _two_level_frame() -> pd.DataFrame:
     """4 groups of sizes 3, 3, 2, 2 (N = 10); x level 1, w level 2."""
@@ -192,14 +199,14 @@ def test_between_within_refuses_partition():
 
 # --------------------------------------------------------------------- HLM
 
+
 def _groups_frame(J: int, N: int, seed: int = 0) -> pd.DataFrame:
     """J groups with sizes as equal as possible summing to N."""
     sizes = np.full(J, N // J)
     sizes[: N - sizes.sum()] += 1
     g = np.repeat(np.arange(J), sizes)
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({"g": g, "y": rng.normal(size=N), "x": rng.normal(size=N),
-                         "w": rng.normal(size=J)[g]})
+    return pd.DataFrame({"g": g, "y": rng.normal(size=N), "x": rng.normal(size=N), "w": rng.normal(size=J)[g]})
 
 
 def test_hlm_seed_000_urban():
@@ -219,10 +226,13 @@ def test_hlm_seed_000_urban():
     assert _as_dict(hlm_df(None, d3, spec)) == {"(Intercept)": 124, "URBAN": 124}
 
 
-@pytest.mark.parametrize("J, N, expected", [
-    (100, 2000, (99, 1998)),   # Hox, popularity data, SEX fixed (UCLA ATS HLM examples, Hox ch. 4)
-    (131, 2287, (130, 2285)),  # Snijders & Bosker ex. 4.2, IQ_VERB fixed (UCLA ATS HLM examples)
-])
+@pytest.mark.parametrize(
+    "J, N, expected",
+    [
+        (100, 2000, (99, 1998)),  # Hox, popularity data, SEX fixed (UCLA ATS HLM examples, Hox ch. 4)
+        (131, 2287, (130, 2285)),  # Snijders & Bosker ex. 4.2, IQ_VERB fixed (UCLA ATS HLM examples)
+    ],
+)
 def test_hlm_fixed_level1_slope(J, N, expected):
     df = _groups_frame(J, N)
     spec, design = _design("y ~ x + (1 | g)", df)
@@ -252,7 +262,11 @@ def test_hlm_equations_from_formula():
     spec, design = _design("y ~ x * w + (1 | g)", df)
     assert _as_dict(hlm_df(None, design, spec)) == {"(Intercept)": 28, "x": 296, "w": 28, "x:w": 296}
     assert _as_dict(hlm_df(None, design, spec, fixed_rule="n-q-1")) == {
-        "(Intercept)": 28, "x": 298, "w": 28, "x:w": 298}
+        "(Intercept)": 28,
+        "x": 298,
+        "w": 28,
+        "x:w": 298,
+    }
 
 
 def test_hlm_levels_from_data_for_interaction_only_variable():

@@ -128,8 +128,9 @@ def test_kenward_roger_f_matches_lmertest(ro, hsb):
     fit, design = _fit(formula, hsb)
     ours = anova_type3(fit, design, ddf="Kenward-Roger")
     ro.globalenv[".ft_formula"] = ro.Formula(formula)
-    theirs = _from_r(ro, "as.data.frame(anova(lmerTest::lmer(.ft_formula, data = .ft_hsb), type = 3, "
-                         "ddf = 'Kenward-Roger'))")
+    theirs = _from_r(
+        ro, "as.data.frame(anova(lmerTest::lmer(.ft_formula, data = .ft_hsb), type = 3, ddf = 'Kenward-Roger'))"
+    )
     # pbkrtest scales F by a factor within 1e-4 of 1 here; lme4's default optimizer adds ~1e-6
     _compare(ours, theirs, rtol=2e-4)
     with pytest.raises(ModelError):

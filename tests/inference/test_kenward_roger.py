@@ -61,6 +61,7 @@ function(df, formula, Ls, reml, wname) {
 
 # ---------------------------------------------------------------- R session
 
+
 @pytest.fixture(scope="module")
 def ro():
     """rpy2's robjects with lme4 and pbkrtest loaded."""
@@ -71,11 +72,17 @@ def _to_pandas(ro, expr: str) -> pd.DataFrame:
     return from_r(ro, expr).reset_index(drop=True)
 
 
-def pbkrtest_kr(ro, df: pd.DataFrame, formula: str, Ls: list[np.ndarray], reml: bool = True,
-                weights: str | None = None) -> dict:
+def pbkrtest_kr(
+    ro, df: pd.DataFrame, formula: str, Ls: list[np.ndarray], reml: bool = True, weights: str | None = None
+) -> dict:
     """pbkrtest's vcovAdj, per-coefficient ddf and KRmodcomp F tests."""
-    rlist = ro.ListVector({f"L{i}": ro.r["matrix"](ro.FloatVector(L.ravel(order="F")), nrow=L.shape[0])
-                           for i, L in enumerate(Ls)}) if Ls else ro.r("list()")
+    rlist = (
+        ro.ListVector(
+            {f"L{i}": ro.r["matrix"](ro.FloatVector(L.ravel(order="F")), nrow=L.shape[0]) for i, L in enumerate(Ls)}
+        )
+        if Ls
+        else ro.r("list()")
+    )
     out = ro.r(R_KR)(to_r(ro, df), formula, rlist, reml, weights or "")
     names = list(out.rx2("names"))
     res = {
@@ -88,6 +95,7 @@ def pbkrtest_kr(ro, df: pd.DataFrame, formula: str, Ls: list[np.ndarray], reml: 
 
 
 # ---------------------------------------------------------------- data
+
 
 def sleepstudy(ro) -> pd.DataFrame:
     return _to_pandas(ro, "lme4::sleepstudy")
@@ -137,6 +145,7 @@ def assert_matches(ours, ref: dict, Ls: list[np.ndarray]) -> None:
 
 
 # ---------------------------------------------------------------- live comparisons
+
 
 def test_sleepstudy_random_slope(ro):
     df = sleepstudy(ro)
@@ -217,6 +226,7 @@ def test_penicillin_crossed(ro):
 
 # ---------------------------------------------------------------- dense reference (no R)
 
+
 def dense_kr(design, fit, information="expected"):
     """Kenward-Roger with explicit n x n matrices, straight from the definitions (small n only)."""
     n = design.n
@@ -227,11 +237,11 @@ def dense_kr(design, fit, information="expected"):
     gam = varpar_values(design, np.asarray(fit.theta), fit.sigma2)
     offs = np.cumsum([0] + [t.nlevels * t.k for t in design.reterms])
     Gs = []
-    for (t, a, b, _) in layout[:-1]:
+    for t, a, b, _ in layout[:-1]:
         term = design.reterms[t]
         E = np.zeros((term.k, term.k))
         E[a, b] = E[b, a] = 1.0
-        Zt = Z[:, offs[t]:offs[t + 1]]
+        Zt = Z[:, offs[t] : offs[t + 1]]
         Gs.append(Zt @ np.kron(np.eye(term.nlevels), E) @ Zt.T)
     Gs.append(np.diag(1.0 / w))
     S = sum(g * G for g, G in zip(gam, Gs))
@@ -266,8 +276,9 @@ def _simulated(kind: str, seed: int = 3) -> tuple[str, pd.DataFrame, str | None]
         n = g.shape[0]
         x = rng.normal(size=n)
         y = 1 + 0.4 * x + rng.normal(size=12)[g] + 0.5 * rng.normal(size=12)[g] * x + rng.normal(size=n)
-        df = pd.DataFrame({"y": y, "x": x, "z": rng.normal(size=12)[g], "g": [f"s{i:02d}" for i in g],
-                           "w": rng.uniform(0.5, 2.0, n)})
+        df = pd.DataFrame(
+            {"y": y, "x": x, "z": rng.normal(size=12)[g], "g": [f"s{i:02d}" for i in g], "w": rng.uniform(0.5, 2.0, n)}
+        )
         return "y ~ x + z + (x | g)", df, "w"
     if kind == "nested":
         school = np.repeat(np.arange(8), 12)
@@ -284,8 +295,13 @@ def _simulated(kind: str, seed: int = 3) -> tuple[str, pd.DataFrame, str | None]
         n = g.shape[0]
         x = rng.normal(size=n)
         x2 = rng.normal(size=n)
-        y = (x + rng.normal(size=10)[g] + 0.6 * rng.normal(size=10)[g] * x
-             + 0.4 * rng.normal(size=10)[g] * x2 + rng.normal(size=n))
+        y = (
+            x
+            + rng.normal(size=10)[g]
+            + 0.6 * rng.normal(size=10)[g] * x
+            + 0.4 * rng.normal(size=10)[g] * x2
+            + rng.normal(size=n)
+        )
         df = pd.DataFrame({"y": y, "x": x, "x2": x2, "g": g.astype(str)})
         return ("y ~ x + x2 + (x || g)" if kind == "uncorrelated" else "y ~ x + x2 + (x + x2 | g)"), df, None
     # crossed, unbalanced, with a random slope on one factor
@@ -377,6 +393,7 @@ def test_variants_and_contrasts():
 
 # ---------------------------------------------------------------- KR2 and the Cholesky parameterization
 
+
 def dense_cholesky(design, fit, information="expected"):
     """KR 1997 / first-order / KR2 pieces in the Cholesky parameters, from Sigma(psi) built densely.
 
@@ -400,15 +417,26 @@ def dense_cholesky(design, fit, information="expected"):
             for a, b in tri[t]:
                 L[a, b] = psi[pos]
                 pos += 1
-            Zt = Z[:, offs[t]:offs[t + 1]]
+            Zt = Z[:, offs[t] : offs[t + 1]]
             S = S + Zt @ np.kron(np.eye(term.nlevels), L @ L.T) @ Zt.T
         return S
 
     s, h = psi0.shape[0], 1e-3
     E = np.eye(s) * h
     S1 = [(sigma(psi0 + E[i]) - sigma(psi0 - E[i])) / (2 * h) for i in range(s)]
-    S2 = [[(sigma(psi0 + E[i] + E[j]) - sigma(psi0 + E[i] - E[j]) - sigma(psi0 - E[i] + E[j])
-            + sigma(psi0 - E[i] - E[j])) / (4 * h * h) for j in range(s)] for i in range(s)]
+    S2 = [
+        [
+            (
+                sigma(psi0 + E[i] + E[j])
+                - sigma(psi0 + E[i] - E[j])
+                - sigma(psi0 - E[i] + E[j])
+                + sigma(psi0 - E[i] - E[j])
+            )
+            / (4 * h * h)
+            for j in range(s)
+        ]
+        for i in range(s)
+    ]
     A = np.linalg.inv(sigma(psi0))
     Phi = np.linalg.inv(X.T @ A @ X)
     Pm = A - A @ X @ Phi @ X.T @ A
@@ -420,13 +448,21 @@ def dense_cholesky(design, fit, information="expected"):
     if information == "expected":
         info = IE
     else:  # minus the second derivative of the REML log-likelihood, score terms included
-        info = np.array([[-IE[i, j] + 0.5 * np.trace(Pm @ S2[i][j]) + Py @ S1[i] @ Pm @ S1[j] @ Py
-                          - 0.5 * Py @ S2[i][j] @ Py for j in range(s)] for i in range(s)])
+        info = np.array(
+            [
+                [
+                    -IE[i, j] + 0.5 * np.trace(Pm @ S2[i][j]) + Py @ S1[i] @ Pm @ S1[j] @ Py - 0.5 * Py @ S2[i][j] @ Py
+                    for j in range(s)
+                ]
+                for i in range(s)
+            ]
+        )
     W = np.linalg.inv(info)
     U = sum(W[i, j] * (Q[i][j] - P[i] @ Phi @ P[j]) for i in range(s) for j in range(s))
     Rsum = sum(W[i, j] * R[i][j] for i in range(s) for j in range(s))
-    c = np.array([sum(W[t, u] * np.trace(Pm @ S2[t][u] @ Pm @ S1[r]) for t in range(s) for u in range(s))
-                  for r in range(s)])
+    c = np.array(
+        [sum(W[t, u] * np.trace(Pm @ S2[t][u] @ Pm @ S1[r]) for t in range(s) for u in range(s)) for r in range(s)]
+    )
     bias = -0.25 * np.linalg.solve(IE, c)
     first = Phi + 2 * Phi @ U @ Phi
     kr = first - 0.5 * Phi @ Rsum @ Phi
@@ -460,11 +496,12 @@ def test_kr2_restores_invariance(kind):
     fit = get_engine("native").fit(design, "REML")
     for information in ("expected", "observed"):
         lin = kenward_roger(fit, design, information=information)
-        chol = {v: kenward_roger(fit, design, variant=v, information=information, parameterization="cholesky")
-                for v in ("kr", "firstorder", "kr2")}
+        chol = {
+            v: kenward_roger(fit, design, variant=v, information=information, parameterization="cholesky")
+            for v in ("kr", "firstorder", "kr2")
+        }
         for v in ("firstorder", "kr2"):
-            np.testing.assert_allclose(chol[v].vcov_adj.to_numpy(), lin.vcov_adj.to_numpy(), rtol=1e-9,
-                                       atol=1e-14)
+            np.testing.assert_allclose(chol[v].vcov_adj.to_numpy(), lin.vcov_adj.to_numpy(), rtol=1e-9, atol=1e-14)
         for r in chol.values():  # the df formula is the same in every variant and invariant
             np.testing.assert_allclose(r.df.to_numpy(), lin.df.to_numpy(), rtol=1e-9)
         # the second-derivative term alone makes the SEs smaller (or the matrix indefinite)
@@ -528,8 +565,7 @@ def test_dispatch_of_kr_definitions():
     fit = get_engine("native").fit(design, "REML")
     assert kr_settings({}) == ("expected", "linear")
     assert kr_settings({}, "sas") == ("observed", "linear")
-    assert kr_settings({"information": "expected", "parameterization": "cholesky"}, "sas") == ("expected",
-                                                                                                "cholesky")
+    assert kr_settings({"information": "expected", "parameterization": "cholesky"}, "sas") == ("expected", "cholesky")
     lin = fixed_se(fit, design, "kenward-roger")
     shrunk = fixed_se(fit, design, "kenward-roger", kr=("expected", "cholesky"))
     kr2 = fixed_se(fit, design, "kenward-roger-2", kr=("expected", "cholesky"))
@@ -541,6 +577,7 @@ def test_dispatch_of_kr_definitions():
 
 
 # ---------------------------------------------------------------- no n x n matrix
+
 
 def test_large_design_without_n_by_n_matrices():
     """100,000 rows in 2,000 groups: peak memory of the KR computation stays tiny next to n^2 doubles."""

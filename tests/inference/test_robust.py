@@ -41,6 +41,7 @@ TIGHT = "lme4::lmerControl(optCtrl = list(ftol_abs = 1e-14, xtol_abs = 1e-12, ft
 
 # ------------------------------------------------------------------ helpers
 
+
 def _load(ro, name: str) -> pd.DataFrame:
     from replicate.rbridge import r_dataset
 
@@ -122,6 +123,7 @@ def _scaled_diff(a: np.ndarray, b: np.ndarray) -> float:
 
 # -------------------------------------------------------------------- tests
 
+
 @pytest.mark.r
 @pytest.mark.parametrize("key", list(MODELS))
 def test_same_point_as_clubsandwich(cases, key):
@@ -149,7 +151,7 @@ def test_against_lmer_and_clubsandwich(cases, key):
 @pytest.mark.r
 def test_default_cluster_is_outer_factor(cases):
     fit, design, _, _ = cases("classroom")
-    name, codes, J = resolve_cluster(design)
+    name, _codes, J = resolve_cluster(design)
     assert name == "schoolid" and J == 105
     by_name = cluster_robust_vcov(fit, design, "CR2", cluster="schoolid")
     pd.testing.assert_frame_equal(by_name, cluster_robust_vcov(fit, design, "CR2"))

@@ -18,8 +18,14 @@ from replicate.spec import parse_formula
 def _data(seed: int = 3) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     n = 80
-    df = pd.DataFrame({"x": rng.normal(size=n), "z": rng.normal(size=n), "g": np.repeat(np.arange(10), 8),
-                       "w": rng.uniform(0.5, 2.0, size=n)})
+    df = pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "z": rng.normal(size=n),
+            "g": np.repeat(np.arange(10), 8),
+            "w": rng.uniform(0.5, 2.0, size=n),
+        }
+    )
     df["y"] = 1.0 + 0.6 * df["x"] - 0.3 * df["z"] + rng.normal(size=n)
     return df
 
@@ -47,8 +53,9 @@ def test_residual_quantiles_are_rs_type_7_and_lmer_scales_them_by_sigma():
     fit, design = _fit("y ~ x + z", df, fixed_only=True)
     q = residual_quantiles(fit, design, scaled=False)
     r = np.asarray(fit.residuals)
-    assert q == pytest.approx({"min": r.min(), "q1": np.percentile(r, 25), "median": np.median(r),
-                               "q3": np.percentile(r, 75), "max": r.max()})
+    assert q == pytest.approx(
+        {"min": r.min(), "q1": np.percentile(r, 25), "median": np.median(r), "q3": np.percentile(r, 75), "max": r.max()}
+    )
     mixed, mdesign = _fit("y ~ x + (1 | g)", df, fixed_only=False)
     scaled = residual_quantiles(mixed, mdesign, scaled=True)
     assert scaled["max"] == pytest.approx(np.max(mixed.residuals) / np.sqrt(mixed.sigma2))

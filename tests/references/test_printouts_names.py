@@ -95,8 +95,12 @@ def test_lme4_and_nlme_labels() -> None:
 def test_suggest_names_for_the_seed_printouts() -> None:
     hlm = parse_printout((PRINTOUTS / "hlm_model1_urban_level1.txt").read_text(encoding="utf-8"), "hlm")
     mapping, problems = names.suggest_names(hlm, group="schoolID", terms=["(Intercept)", "urban"])
-    assert mapping == {"level-2": "schoolID", "INTRCPT2, γ00": "(Intercept)", "URBAN slope, γ10": "urban",
-                       "INTRCPT1": "(Intercept)"}
+    assert mapping == {
+        "level-2": "schoolID",
+        "INTRCPT2, γ00": "(Intercept)",
+        "URBAN slope, γ10": "urban",
+        "INTRCPT1": "(Intercept)",
+    }
     assert problems == []
     _m, problems = names.suggest_names(hlm)
     assert any("group=" in p for p in problems)

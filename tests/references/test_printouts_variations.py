@@ -33,12 +33,26 @@ BASE = parse_printout(seed(LMER), "lmerTest")
 
 # ------------------------------------------------------------ numbers
 
-@pytest.mark.parametrize("token, value, bound", [
-    ("0.5460", 0.546, ""), ("-0.449983", -0.449983, ""), ("4.060e+01", 40.6, ""), ("2.35e-11", 2.35e-11, ""),
-    ("<2e-16", 2e-16, "<"), ("< 2e-16", 2e-16, "<"), ("<.0001", 1e-4, "<"), ("<0.001", 1e-3, "<"),
-    (">.500", 0.5, ">"), ("<=0.05", 0.05, "<="), ("-2.355840E+004", -23558.4, ""), ("Inf", float("inf"), ""),
-    (".5", 0.5, ""), ("+3", 3.0, ""),
-])
+
+@pytest.mark.parametrize(
+    "token, value, bound",
+    [
+        ("0.5460", 0.546, ""),
+        ("-0.449983", -0.449983, ""),
+        ("4.060e+01", 40.6, ""),
+        ("2.35e-11", 2.35e-11, ""),
+        ("<2e-16", 2e-16, "<"),
+        ("< 2e-16", 2e-16, "<"),
+        ("<.0001", 1e-4, "<"),
+        ("<0.001", 1e-3, "<"),
+        (">.500", 0.5, ">"),
+        ("<=0.05", 0.05, "<="),
+        ("-2.355840E+004", -23558.4, ""),
+        ("Inf", float("inf"), ""),
+        (".5", 0.5, ""),
+        ("+3", 3.0, ""),
+    ],
+)
 def test_parse_number(token: str, value: float, bound: str) -> None:
     p = parse_number(token)
     assert p is not None
@@ -56,6 +70,7 @@ def test_tokens_join_a_lone_bound_to_its_number() -> None:
 
 
 # ------------------------------------------------------------ lme4 copy damage
+
 
 def _same_values(text: str, software: str = "lmerTest") -> None:
     parsed = parse_printout(text, software)
@@ -110,9 +125,11 @@ Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1
 
 
 def test_wrapped_value_and_header_are_joined() -> None:
-    text = ("Fixed effects:\n\tEstimate\tStd. Error\tdf\tt value\tPr(> t\n)\t\t\n"
-            "(Intercept)\t41.11556\t0.46980\t4165.00000\t87.517\t<2e-1\n6 ***\t\t\n"
-            "urban\t-0.82167\t0.36348\t627.00000\t-2.261\t0.024\n\n1 *\n")
+    text = (
+        "Fixed effects:\n\tEstimate\tStd. Error\tdf\tt value\tPr(> t\n)\t\t\n"
+        "(Intercept)\t41.11556\t0.46980\t4165.00000\t87.517\t<2e-1\n6 ***\t\t\n"
+        "urban\t-0.82167\t0.36348\t627.00000\t-2.261\t0.024\n\n1 *\n"
+    )
     f = texts(parse_printout(text, "lmerTest").values["fixed"])
     assert f["(Intercept)"]["p"] == "<2e-16" and f["urban"]["p"] == "0.0241"
 
@@ -130,9 +147,14 @@ Number of obs: 500, groups:  g, 50; h, 10
 """
     parsed = parse_printout(text, "lme4")
     assert texts(parsed.values["random"]) == {
-        "g": {"(Intercept)": {"variance": "4.00", "sd": "2.000"}, "x": {"variance": "1.00", "sd": "1.000"},
-              "(Intercept), x": {"corr": "0.10"}, "z": {"variance": "0.25", "sd": "0.500"},
-              "(Intercept), z": {"corr": "-0.20"}, "x, z": {"corr": "0.30"}},
+        "g": {
+            "(Intercept)": {"variance": "4.00", "sd": "2.000"},
+            "x": {"variance": "1.00", "sd": "1.000"},
+            "(Intercept), x": {"corr": "0.10"},
+            "z": {"variance": "0.25", "sd": "0.500"},
+            "(Intercept), z": {"corr": "-0.20"},
+            "x, z": {"corr": "0.30"},
+        },
         "h": {"(Intercept)": {"variance": "9.00", "sd": "3.000"}},
         "Residual": {"variance": "16.00", "sd": "4.000"},
     }
@@ -151,10 +173,14 @@ def test_varcorr_and_coef_tables_on_their_own() -> None:
 ses          10.7217   1.589114 1187.9950   6.74702 2.350000e-11
 """
     parsed = parse_printout(text, "lmerTest")
-    assert texts(parsed.values["random"]) == {"schoolid": {"(Intercept)": {"sd": "17.58"}},
-                                              "Residual": {"sd": "36.16"}}
-    assert texts(parsed.values["fixed"]["ses"]) == {"estimate": "10.7217", "se": "1.589114", "df": "1187.9950",
-                                                    "t": "6.74702", "p": "2.350000e-11"}
+    assert texts(parsed.values["random"]) == {"schoolid": {"(Intercept)": {"sd": "17.58"}}, "Residual": {"sd": "36.16"}}
+    assert texts(parsed.values["fixed"]["ses"]) == {
+        "estimate": "10.7217",
+        "se": "1.589114",
+        "df": "1187.9950",
+        "t": "6.74702",
+        "p": "2.350000e-11",
+    }
 
 
 def test_lmertest_type3_anova_and_newer_lme4_ml_header() -> None:
@@ -171,8 +197,16 @@ x 59.520  59.520     1 88.123  45.512 2.35e-09 ***
 """
     parsed = parse_printout(text, "lmerTest")
     assert texts(parsed.values["fit"]) == {"aic": "1000.0", "bic": "1010.0", "loglik": "-496.0", "deviance": "992.0"}
-    assert texts(parsed.tables["anova"]) == {"x": {"Sum Sq": "59.520", "Mean Sq": "59.520", "NumDF": "1",
-                                                   "DenDF": "88.123", "F value": "45.512", "Pr(>F)": "2.35e-09"}}
+    assert texts(parsed.tables["anova"]) == {
+        "x": {
+            "Sum Sq": "59.520",
+            "Mean Sq": "59.520",
+            "NumDF": "1",
+            "DenDF": "88.123",
+            "F value": "45.512",
+            "Pr(>F)": "2.35e-09",
+        }
+    }
     assert parsed.model_info["anova_df_method"] == "Satterthwaite's method"
     assert parsed.model_info["method"] == "ML"
 
@@ -292,11 +326,18 @@ Number of Groups:
 def test_nlme_random_intercept() -> None:
     parsed = parse_printout(NLME_INTERCEPT, "nlme")
     assert texts(parsed.values) == {
-        "fixed": {"(Intercept)": {"estimate": "465.7461", "se": "2.058211", "df": "1082", "t": "226.28668", "p": "0"},
-                  "ses": {"estimate": "10.7217", "se": "1.589122", "df": "1082", "t": "6.74698", "p": "0"}},
+        "fixed": {
+            "(Intercept)": {"estimate": "465.7461", "se": "2.058211", "df": "1082", "t": "226.28668", "p": "0"},
+            "ses": {"estimate": "10.7217", "se": "1.589122", "df": "1082", "t": "6.74698", "p": "0"},
+        },
         "random": {"schoolid": {"(Intercept)": {"sd": "17.57958"}}, "Residual": {"sd": "36.16411"}},
-        "fit": {"aic": "12046.71", "bic": "12067.03", "loglik": "-6019.356", "nobs": "1190",
-                "ngroups": {"schoolid": "107"}},
+        "fit": {
+            "aic": "12046.71",
+            "bic": "12067.03",
+            "loglik": "-6019.356",
+            "nobs": "1190",
+            "ngroups": {"schoolid": "107"},
+        },
     }
     assert parsed.model_info["method"] == "REML"
     assert parsed.model_info["formula"] == "mathkind ~ ses"
@@ -307,13 +348,19 @@ def test_nlme_random_intercept() -> None:
 def test_nlme_slopes_varcorr_and_anova() -> None:
     parsed = parse_printout(NLME_SLOPES, "nlme")
     assert texts(parsed.values["random"]) == {
-        "Subject": {"(Intercept)": {"sd": "23.780537", "variance": "565.51605"},
-                    "Days": {"sd": "5.716790", "variance": "32.68168"},
-                    "(Intercept), Days": {"corr": "0.081"}},
+        "Subject": {
+            "(Intercept)": {"sd": "23.780537", "variance": "565.51605"},
+            "Days": {"sd": "5.716790", "variance": "32.68168"},
+            "(Intercept), Days": {"corr": "0.081"},
+        },
         "Residual": {"sd": "25.591909", "variance": "654.94588"},
     }
-    assert texts(parsed.tables["anova"]["Days"]) == {"numDF": "1", "denDF": "161", "F-value": "48.545",
-                                                     "p-value": "<.0001"}
+    assert texts(parsed.tables["anova"]["Days"]) == {
+        "numDF": "1",
+        "denDF": "161",
+        "F-value": "48.545",
+        "p-value": "<.0001",
+    }
     assert parsed.model_info["method"] == "ML"
     assert parsed.unparsed == []
 
@@ -336,8 +383,11 @@ SAS = "sas_glimmix_model3.txt"
 
 def test_sas_header_split_over_lines_and_tabs() -> None:
     base = parse_printout(seed(SAS), "sas")
-    text = (seed(SAS).replace("Effect Estimate Standard Error DF", "Effect\tEstimate\tStandard\nError\tDF")
-            .replace("Cov Parm Estimate Standard Error", "Cov Parm\tEstimate\tStandard\nError"))
+    text = (
+        seed(SAS)
+        .replace("Effect Estimate Standard Error DF", "Effect\tEstimate\tStandard\nError\tDF")
+        .replace("Cov Parm Estimate Standard Error", "Cov Parm\tEstimate\tStandard\nError")
+    )
     text = re.sub(r"(?m)^(Intercept|urban|schoolID|Residual) ", r"\1\t", text)
     parsed = parse_printout(text, "sas")
     assert texts(parsed.values) == texts(base.values)
@@ -346,10 +396,13 @@ def test_sas_header_split_over_lines_and_tabs() -> None:
 
 def test_sas_ods_output_column_names() -> None:
     # constructed: a PROC PRINT of the ODS SolutionF data set uses the variable names
-    text = ("Solution for Fixed Effects\nEffect Estimate StdErr DF tValue Probt\n"
-            "Intercept 52.6434 0.5460 95.01 96.41 <.0001\n")
+    text = (
+        "Solution for Fixed Effects\nEffect Estimate StdErr DF tValue Probt\n"
+        "Intercept 52.6434 0.5460 95.01 96.41 <.0001\n"
+    )
     assert texts(parse_printout(text, "sas").values["fixed"]) == {
-        "Intercept": {"estimate": "52.6434", "se": "0.5460", "df": "95.01", "t": "96.41", "p": "<.0001"}}
+        "Intercept": {"estimate": "52.6434", "se": "0.5460", "df": "95.01", "t": "96.41", "p": "<.0001"}
+    }
 
 
 SAS_LISTING = """                                 The SAS System        10:23 Monday, April 1, 2019   1
@@ -450,16 +503,30 @@ def test_sas_mixed_listing() -> None:
             "sex F": {"estimate": "-1.20", "se": "2.1000", "df": "480", "t": "-0.57", "p": "0.5681"},
             "ses*sex F": {"estimate": "0.30", "se": "1.1000", "df": "480", "t": "0.27", "p": "0.7851"},
         },
-        "random": {"schoolid": {"UN(1,1)": {"variance": "301.50", "se": "55.1234"},
-                                "UN(1,1), UN(2,2)": {"cov": "-12.30", "se": "20.000"},
-                                "UN(2,2)": {"variance": "15.20", "se": "10.5000"}},
-                   "Residual": {"variance": "1290.00", "se": "55.0000"}},
-        "fit": {"nobs": "498", "reml_criterion": "5034.1", "aic": "5042.1", "aicc": "5042.2", "bic": "5046.1",
-                "ngroups": {"schoolid": "20"}},
+        "random": {
+            "schoolid": {
+                "UN(1,1)": {"variance": "301.50", "se": "55.1234"},
+                "UN(1,1), UN(2,2)": {"cov": "-12.30", "se": "20.000"},
+                "UN(2,2)": {"variance": "15.20", "se": "10.5000"},
+            },
+            "Residual": {"variance": "1290.00", "se": "55.0000"},
+        },
+        "fit": {
+            "nobs": "498",
+            "reml_criterion": "5034.1",
+            "aic": "5042.1",
+            "aicc": "5042.2",
+            "bic": "5046.1",
+            "ngroups": {"schoolid": "20"},
+        },
     }
     t = texts(parsed.tables)
-    assert t["Type III Tests of Fixed Effects"]["ses"] == {"Num DF": "1", "Den DF": "19.8", "F Value": "45.20",
-                                                           "Pr > F": "<.0001"}
+    assert t["Type III Tests of Fixed Effects"]["ses"] == {
+        "Num DF": "1",
+        "Den DF": "19.8",
+        "F Value": "45.20",
+        "Pr > F": "<.0001",
+    }
     assert t["Dimensions"]["Covariance Parameters"] == {"value": "4"}
     assert t["Covariance Parameter Estimates"]["UN(2,1) schoolid"]["Pr > Z"] == "0.5386"
     assert t["Fit Statistics"]["AICC (Smaller is Better)"] == {"value": "5042.2"}
@@ -480,8 +547,10 @@ AR(1) id(trt) 0.6944
 Residual 17.2094
 """
     parsed = parse_printout(text, "sas")
-    assert texts(parsed.values["random"]) == {"id(trt)": {"Intercept": {"variance": "0"}},
-                                              "Residual": {"variance": "17.2094"}}
+    assert texts(parsed.values["random"]) == {
+        "id(trt)": {"Intercept": {"variance": "0"}},
+        "Residual": {"variance": "17.2094"},
+    }
     assert [u[0] for u in parsed.unparsed] == [4]
     assert "AR(1)" in parsed.unparsed[0][2]
     assert texts(parsed.tables["Covariance Parameter Estimates"]["AR(1) id(trt)"]) == {"Estimate": "0.6944"}
@@ -489,12 +558,16 @@ Residual 17.2094
 
 # ------------------------------------------------------------ HLM (seed variations, constructed layouts)
 
+
 def test_hlm_one_cell_per_line() -> None:
     # the layout of a copy of HLM 7's HTML output: every cell on its own line
     base = parse_printout(seed("hlm_model1_urban_level1.txt"), "hlm")
     text = seed("hlm_model1_urban_level1.txt")
-    text = re.sub(r"(?m)^(\s*(?:INTRCPT\d|level-1|URBAN slope),\s*\S+)\s+(.*)$",
-                  lambda m: m.group(1) + "\n\n" + "\n\n".join(m.group(2).split()), text)
+    text = re.sub(
+        r"(?m)^(\s*(?:INTRCPT\d|level-1|URBAN slope),\s*\S+)\s+(.*)$",
+        lambda m: m.group(1) + "\n\n" + "\n\n".join(m.group(2).split()),
+        text,
+    )
     assert "\n\n52.643432\n\n0.526139" in text
     parsed = parse_printout(text, "hlm")
     assert texts(parsed.values) == texts(base.values)
@@ -572,17 +645,41 @@ def test_hlm6_text_output() -> None:
     parsed = parse_printout(HLM6, "hlm")
     v = texts(parsed.values)
     assert list(v["fixed"]) == ["INTRCPT2, G00", "SECTOR, G01", "SES slope, G10", "SECTOR, G11"]
-    assert v["fixed"]["SECTOR, G11"] == {"estimate": "-1.600000", "se": "0.240000", "t": "-6.667", "df": "158",
-                                         "p": "0.000"}
+    assert v["fixed"]["SECTOR, G11"] == {
+        "estimate": "-1.600000",
+        "se": "0.240000",
+        "t": "-6.667",
+        "df": "158",
+        "p": "0.000",
+    }
     assert v["random"] == {
-        "level-2": {"INTRCPT1": {"sd": "2.00000", "variance": "4.00000", "df": "157", "chisq": "800.00000",
-                                 "p": "0.000", "reliability": "0.801"},
-                    "SES slope": {"sd": "0.50000", "variance": "0.25000", "df": "158", "chisq": "180.00000",
-                                  "p": ">.500", "reliability": "0.198"}},
-        "Residual": {"sd": "6.06000", "variance": "36.72360"}}
+        "level-2": {
+            "INTRCPT1": {
+                "sd": "2.00000",
+                "variance": "4.00000",
+                "df": "157",
+                "chisq": "800.00000",
+                "p": "0.000",
+                "reliability": "0.801",
+            },
+            "SES slope": {
+                "sd": "0.50000",
+                "variance": "0.25000",
+                "df": "158",
+                "chisq": "180.00000",
+                "p": ">.500",
+                "reliability": "0.198",
+            },
+        },
+        "Residual": {"sd": "6.06000", "variance": "36.72360"},
+    }
     # ML: the deviance is -2 log-likelihood
-    assert v["fit"] == {"deviance": "46500.000000", "loglik": "-2.325000E+004", "nobs": "7185",
-                        "ngroups": {"level-2": "160"}}
+    assert v["fit"] == {
+        "deviance": "46500.000000",
+        "loglik": "-2.325000E+004",
+        "nobs": "7185",
+        "ngroups": {"level-2": "160"},
+    }
     t = texts(parsed.tables)
     assert t["Fixed Effects (robust standard errors)"]["SES slope, G10"]["se"] == "0.140000"
     assert t["Reliability"] == {"INTRCPT1, B0": {"reliability": "0.801"}, "SES, B1": {"reliability": "0.198"}}
@@ -617,6 +714,7 @@ def test_hlm3_is_refused() -> None:
 
 # ------------------------------------------------------------ API errors and YAML
 
+
 @pytest.mark.parametrize("software", SOFTWARE)
 def test_text_without_any_section_is_an_error(software: str) -> None:
     with pytest.raises(ReferenceError_, match="no .* output found") as exc:
@@ -633,15 +731,19 @@ def test_unknown_software_and_non_text() -> None:
     assert parse_printout(seed(LMER), "lmertest").software == "lmerTest"
 
 
-@pytest.mark.parametrize("name, software", [
-    ("lmertest_mathkind_ses_school.txt", "lmerTest"), ("lmertest_nels_model2_ml_slopes.txt", "lmerTest"),
-    ("hlm_model1_urban_level1.txt", "hlm"), ("sas_glimmix_model3.txt", "sas"),
-])
+@pytest.mark.parametrize(
+    "name, software",
+    [
+        ("lmertest_mathkind_ses_school.txt", "lmerTest"),
+        ("lmertest_nels_model2_ml_slopes.txt", "lmerTest"),
+        ("hlm_model1_urban_level1.txt", "hlm"),
+        ("sas_glimmix_model3.txt", "sas"),
+    ],
+)
 def test_to_yaml_reads_back_as_printed(name: str, software: str) -> None:
     parsed = parse_printout(seed(name), software)
     text = parsed.to_yaml()
-    doc = "expected:\n" + "\n".join("  " + ("- " if i == 0 else "  ") + ln
-                                    for i, ln in enumerate(text.splitlines()))
+    doc = "expected:\n" + "\n".join("  " + ("- " if i == 0 else "  ") + ln for i, ln in enumerate(text.splitlines()))
     data, _lines = load_yaml(doc, "t.yaml")
     back = data["expected"][0]["values"]
 
@@ -660,6 +762,7 @@ def test_to_yaml_reads_back_as_printed(name: str, software: str) -> None:
 
 # ------------------------------------------------------------ several printouts in one paste
 
+
 def test_split_lme4_summaries_keeps_line_numbers_and_messages() -> None:
     one = seed("lmertest_nels_model2_ml_slopes.txt") + seed("lme4_anova_nels_model1_model2.txt")
     two = seed("lme4_nels_model3_null_ml.txt")
@@ -676,18 +779,25 @@ def test_split_lme4_summaries_keeps_line_numbers_and_messages() -> None:
     assert texts(first.values["fixed"]["(Intercept)"])["estimate"] == "4.060e+01"
     assert "anova" in first.tables  # the anova printed after model.2 stays with it
     assert texts(second.values["fixed"]["(Intercept)"])["estimate"] == "50.7035"
-    assert second.model_info["messages"] == ["summary from lme4 is returned",
-                                             "some computational error has occurred in lmerTest"]
+    assert second.model_info["messages"] == [
+        "summary from lme4 is returned",
+        "some computational error has occurred in lmerTest",
+    ]
     assert second.model_info["lines"] == (parts[1].first_line, parts[1].last_line)
 
 
 def test_split_hlm_runs_and_sas_in_the_same_paste() -> None:
-    m1, m2, sas = (seed("hlm_model1_urban_level1.txt"), seed("hlm_model2_urban_level2.txt"),
-                   seed("sas_glimmix_model3.txt"))
+    m1, m2, sas = (
+        seed("hlm_model1_urban_level1.txt"),
+        seed("hlm_model2_urban_level2.txt"),
+        seed("sas_glimmix_model3.txt"),
+    )
     text = m1 + "σ2 = 70.39334\n\nMethod of estimation: restricted maximum likelihood\n" + m2 + sas
     hlm = parse_printouts(text, "hlm")
-    assert [list(p.values["fixed"]) for p in hlm] == [["INTRCPT2, γ00", "URBAN slope, γ10"],
-                                                      ["INTRCPT2, γ00", "URBAN_LE, γ01"]]
+    assert [list(p.values["fixed"]) for p in hlm] == [
+        ["INTRCPT2, γ00", "URBAN slope, γ10"],
+        ["INTRCPT2, γ00", "URBAN_LE, γ01"],
+    ]
     # the lines printed before run 2's tables belong to run 2
     assert "sigma2" not in hlm[0].tables.get("Statistics", {})
     assert texts(hlm[1].tables["Statistics"]["sigma2"]) == {"value": "70.39334"}

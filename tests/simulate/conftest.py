@@ -46,7 +46,10 @@ def lme4_engine():
 def tiny_study(**over) -> dict:
     """A study that runs in a second or two: 8 groups of 6, REML, two df methods."""
     doc = {
-        "id": "tiny", "seed": 99, "replicates": 12, "chunk_size": 4,
+        "id": "tiny",
+        "seed": 99,
+        "replicates": 12,
+        "chunk_size": 4,
         "design": {"groups": 8, "group_size": 6, "predictors": {"x": {"level": 1}, "w": {"level": 2}}},
         "truth": {"fixed": {"(Intercept)": 1.0, "x": 0.5, "w": 0.0}, "icc": 0.3},
         "methods": {"estimation": ["REML"], "df": ["residual", "kenward-roger"], "se": ["model"]},

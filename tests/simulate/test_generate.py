@@ -17,21 +17,44 @@ from replicate.spec import parse_formula
 
 def rich_study(sizes, slopes: bool, seed: int) -> dict:
     truth = {"fixed": {"(Intercept)": 1.0, "x": 0.5, "w": 0.0, "z": 0.3, "x:w": 0.2}, "icc": 0.25}
-    design = {"groups": 9, "group_size": sizes, "group": "school",
-              "predictors": {"w": {"level": 2}, "x": {"level": 1, "between_sd": 0.5},
-                             "z": {"level": 2, "distribution": "binary", "p": 0.4}}}
+    design = {
+        "groups": 9,
+        "group_size": sizes,
+        "group": "school",
+        "predictors": {
+            "w": {"level": 2},
+            "x": {"level": 1, "between_sd": 0.5},
+            "z": {"level": 2, "distribution": "binary", "p": 0.4},
+        },
+    }
     if slopes:
         design["random_slopes"] = ["x"]
         truth["slope_variances"] = {"x": 0.1}
         truth["correlations"] = {"(Intercept),x": -0.3}
-    return {"id": "rich", "seed": seed, "replicates": 5, "design": design, "truth": truth,
-            "methods": {"estimation": ["REML"], "df": ["residual"], "se": ["model"]}}
+    return {
+        "id": "rich",
+        "seed": seed,
+        "replicates": 5,
+        "design": design,
+        "truth": truth,
+        "methods": {"estimation": ["REML"], "df": ["residual"], "se": ["model"]},
+    }
 
 
 @settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from([8, [3, 1, 7, 2, 9, 4, 4, 6, 5], {"distribution": "poisson", "mean": 6, "min": 1},
-                        {"distribution": "uniform", "min": 2, "max": 9}]),
-       st.booleans(), st.integers(0, 2**31), st.integers(0, 50))
+@given(
+    st.sampled_from(
+        [
+            8,
+            [3, 1, 7, 2, 9, 4, 4, 6, 5],
+            {"distribution": "poisson", "mean": 6, "min": 1},
+            {"distribution": "uniform", "min": 2, "max": 9},
+        ]
+    ),
+    st.booleans(),
+    st.integers(0, 2**31),
+    st.integers(0, 50),
+)
 def test_direct_design_equals_formula_design(sizes, slopes, seed, r):
     study = load_study(rich_study(sizes, slopes, seed))
     factory = DesignFactory(study)
@@ -100,7 +123,10 @@ def test_true_parameters_are_recovered_on_average():
     frame = to_frame(study, drawn, y)
     assert frame.groupby("school")["w"].nunique().max() == 1  # level 2 is constant within groups
     assert frame.groupby("school")["x"].std().min() > 0.5  # level 1 varies within groups
-    fit_x = np.polyfit(frame["x"] - frame.groupby("school")["x"].transform("mean"),
-                       y - pd.Series(y).groupby(frame["school"]).transform("mean"), 1)[0]
+    fit_x = np.polyfit(
+        frame["x"] - frame.groupby("school")["x"].transform("mean"),
+        y - pd.Series(y).groupby(frame["school"]).transform("mean"),
+        1,
+    )[0]
     # within-group slope at w = 0 is 0.5 on average (the x:w term averages out over w ~ N(0, 1))
     assert fit_x == pytest.approx(0.5, abs=0.08)

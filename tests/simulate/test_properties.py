@@ -32,8 +32,12 @@ from replicate.spec import parse_formula, parse_levels
 # examples and REPLICATE_PROPERTY_RANDOM=1 draws new ones each run.
 SCALE = max(1, int(os.environ.get("REPLICATE_PROPERTY_SCALE", "1")))
 RANDOM = os.environ.get("REPLICATE_PROPERTY_RANDOM") == "1"
-SETTINGS = {"deadline": None, "database": None, "derandomize": not RANDOM,
-            "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
+SETTINGS = {
+    "deadline": None,
+    "database": None,
+    "derandomize": not RANDOM,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+}
 
 
 def design_of(drawn: S.Drawn, frame: pd.DataFrame | None = None):
@@ -146,15 +150,30 @@ def test_level2_variable_entered_at_level1_or_level2(drawn):
         # Estimate-based df and containment do not depend on the notation.
         for m in ("satterthwaite", "kenward-roger", "containment"):
             for k in ("at2", "at1"):
-                assert close(df[(m, k)][w], df[(m, "formula")][w], 1e-4, 1e-6), (m, k, w, df[(m, k)][w],
-                                                                                   df[(m, "formula")][w])
+                assert close(df[(m, k)][w], df[(m, "formula")][w], 1e-4, 1e-6), (
+                    m,
+                    k,
+                    w,
+                    df[(m, k)][w],
+                    df[(m, "formula")][w],
+                )
         # Containment: no random effect contains w syntactically, so SAS (and the rule) give n - rank[X Z].
         assert df[("containment", "formula")][w] == containment_ranks(formula)[1]
 
 
 @settings(max_examples=10 * SCALE, **SETTINGS)
-@given(S.two_level(balance="balanced", level1=(0, 0), level2=(1, 2), random_slope=False, missing=False,
-                   min_groups=6, max_groups=80, max_rows=800))
+@given(
+    S.two_level(
+        balance="balanced",
+        level1=(0, 0),
+        level2=(1, 2),
+        random_slope=False,
+        missing=False,
+        min_groups=6,
+        max_groups=80,
+        max_rows=800,
+    )
+)
 def test_balanced_level2_df_are_between_group_df(drawn):
     """Balanced, level-2 fixed effects only: Satterthwaite and KR df are J - p exactly (inside the space).
 
@@ -174,13 +193,15 @@ def test_balanced_level2_df_are_between_group_df(drawn):
 
 # --------------------------------------------------------- invariances
 
+
 @settings(max_examples=15 * SCALE, **SETTINGS)
 @given(S.hierarchical(max_rows=800), st.integers(0, 2**32 - 1), st.sampled_from(["REML", "ML"]))
 def test_invariant_to_row_order_and_group_labels(drawn, seed, method):
     rng = np.random.default_rng(seed)
     frame = drawn.frame.iloc[rng.permutation(len(drawn.frame))].reset_index(drop=True)
     for g in {"two-level": ["g"], "three-level": ["school", "class"], "crossed": ["subject", "item"]}[
-            drawn.truth.structure]:
+        drawn.truth.structure
+    ]:
         old = frame[g].unique()
         new = [f"L{v:04d}" for v in rng.permutation(len(old))]
         frame[g] = frame[g].map(dict(zip(old, new)))
@@ -195,11 +216,13 @@ def _scaled_predictor(drawn: S.Drawn) -> str | None:
 
 
 @settings(max_examples=15 * SCALE, **SETTINGS)
-@given(S.hierarchical(max_rows=800),
-       st.floats(-10, 10, allow_nan=False),
-       st.floats(0.2, 5).flatmap(lambda v: st.sampled_from([v, -v])),
-       st.floats(0.2, 4).flatmap(lambda v: st.sampled_from([v, -v])),
-       st.sampled_from(["REML", "ML"]))
+@given(
+    S.hierarchical(max_rows=800),
+    st.floats(-10, 10, allow_nan=False),
+    st.floats(0.2, 5).flatmap(lambda v: st.sampled_from([v, -v])),
+    st.floats(0.2, 4).flatmap(lambda v: st.sampled_from([v, -v])),
+    st.sampled_from(["REML", "ML"]),
+)
 def test_equivariant_under_affine_response_and_scaled_predictor(drawn, a, b, c, method):
     """y -> a + b y and x -> c x: estimates, SEs, variance components and loglik transform as they must."""
     x = _scaled_predictor(drawn)
@@ -248,9 +271,19 @@ def _check_equivariance(f0, f1, d0, a, b, c, x, method) -> None:
 
 # ------------------------------------------------------------ REML and ML
 
+
 @settings(max_examples=15 * SCALE, **SETTINGS)
-@given(S.two_level(balance="balanced", level1=(0, 0), level2=(0, 1), random_slope=False, missing=False,
-                   max_groups=100, max_rows=1000))
+@given(
+    S.two_level(
+        balance="balanced",
+        level1=(0, 0),
+        level2=(0, 1),
+        random_slope=False,
+        missing=False,
+        max_groups=100,
+        max_rows=1000,
+    )
+)
 def test_ml_variance_components_below_reml_in_balanced_oneway(drawn):
     design = design_of(drawn)
     reml, ml = fit_design(design, "REML"), fit_design(design, "ML")
@@ -332,6 +365,7 @@ def test_crossed_ml_case():
 
 
 # ------------------------------------------------------------------ lme4
+
 
 @pytest.mark.slow
 @pytest.mark.r

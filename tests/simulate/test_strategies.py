@@ -9,8 +9,13 @@ from replicate.design import build_design
 from replicate.simulate import strategies as S
 from replicate.spec import parse_formula
 
-QUICK = {"deadline": None, "database": None, "derandomize": True, "max_examples": 30,
-         "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
+QUICK = {
+    "deadline": None,
+    "database": None,
+    "derandomize": True,
+    "max_examples": 30,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+}
 
 
 @settings(**QUICK)

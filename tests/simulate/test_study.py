@@ -33,6 +33,7 @@ def numbers(records):
 
 # ------------------------------------------------------------ known results
 
+
 @pytest.mark.slow
 def test_quick_study_reproduces_known_results(tmp_path):
     """Small groups, a level-2 predictor with no effect (Kenward & Roger 1997; McNeish 2017).
@@ -100,6 +101,7 @@ def test_quick_study_reproduces_known_results(tmp_path):
 
 # ------------------------------------------------- chunking and executors
 
+
 def test_results_do_not_depend_on_chunking_or_executor(tmp_path, tiny):
     serial = run_study(tiny(chunk_size=5), tmp_path / "serial", executor="serial", write_reports=False)
     local = run_study(tiny(chunk_size=3), tmp_path / "local", executor="local", workers=2, write_reports=False)
@@ -116,15 +118,17 @@ def test_results_do_not_depend_on_chunking_or_executor(tmp_path, tiny):
 def test_dask_local_cluster(tmp_path, tiny):
     distributed = pytest.importorskip("distributed")
     serial = run_study(tiny(), tmp_path / "serial", executor="serial", write_reports=False)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
         res = run_study(tiny(), tmp_path / "dask", executor="dask", scheduler=cluster, write_reports=False)
         assert res.executor.startswith("dask")
         # a Client works as well, and an address
         with distributed.Client(cluster) as client:
             again = run_study(tiny(seed=5), tmp_path / "dask2", scheduler=client, write_reports=False)
-        by_address = run_study(tiny(seed=5), tmp_path / "dask3", executor="dask",
-                               scheduler=cluster.scheduler_address, write_reports=False)
+        by_address = run_study(
+            tiny(seed=5), tmp_path / "dask3", executor="dask", scheduler=cluster.scheduler_address, write_reports=False
+        )
     np.testing.assert_allclose(numbers(res.records), numbers(serial.records), rtol=1e-10, equal_nan=True)
     np.testing.assert_allclose(numbers(again.records), numbers(by_address.records), rtol=1e-10, equal_nan=True)
 
@@ -139,6 +143,7 @@ def test_dask_local_cluster_of_processes(tmp_path, tiny):
 
 
 # ---------------------------------------------------------------- resuming
+
 
 class Stop(Exception):
     pass
@@ -210,16 +215,26 @@ def test_html_report_renders_in_chromium(tmp_path, tiny):
         if os.environ.get("REPLICATE_REQUIRE_BROWSER") == "1":
             pytest.fail("headless Chromium is required here (REPLICATE_REQUIRE_BROWSER=1) but not installed")
         pytest.skip("headless Chromium not installed (apt-get install chromium)")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run([exe, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120,
-                         check=False)
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+    dom = subprocess.run(
+        [exe, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=False
+    )
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert dom.stdout.count('class="dotplot"') >= 6 and "Coverage: w" in dom.stdout
 
 
 # --------------------------------------------------------------------- CLI
+
 
 def test_simulate_command(tmp_path, tiny, capsys):
     import yaml

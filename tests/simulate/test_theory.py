@@ -60,7 +60,7 @@ def test_engine_reaches_the_closed_form_estimates(method):
     means = pd.Series(y).groupby(g).mean().to_numpy()
     W = np.column_stack([np.ones(J), w])
     resid = means - W @ np.linalg.lstsq(W, means, rcond=None)[0]
-    ssb = n * np.sum(resid ** 2)
+    ssb = n * np.sum(resid**2)
     ssw = np.sum((y - means[g]) ** 2)
     s2 = ssw / (J * (n - 1))
     lam = ssb / (J - 2 if method == "REML" else J)

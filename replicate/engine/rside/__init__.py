@@ -11,5 +11,13 @@ from .catalog import make_structure, structure_name
 from .result import CovParm, RsideFit
 from .structures import SAS_TYPE, Structure, StructureName
 
-__all__ = ["SAS_TYPE", "CovParm", "RsideFit", "Structure", "StructureName", "fit_residual", "make_structure",
-           "structure_name"]
+__all__ = [
+    "SAS_TYPE",
+    "CovParm",
+    "RsideFit",
+    "Structure",
+    "StructureName",
+    "fit_residual",
+    "make_structure",
+    "structure_name",
+]

@@ -21,9 +21,17 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
     return codes.astype(np.int64), tuple(str(u) for u in uniq)
 
 
-def fit_residual(data: pd.DataFrame, formula_fixed: str, structure: str = "us", *, visit: str = "visit",
-                 subject: str = "id", group: str | None = None, method: str = "REML",
-                 weights: str | None = None) -> RsideFit:
+def fit_residual(
+    data: pd.DataFrame,
+    formula_fixed: str,
+    structure: str = "us",
+    *,
+    visit: str = "visit",
+    subject: str = "id",
+    group: str | None = None,
+    method: str = "REML",
+    weights: str | None = None,
+) -> RsideFit:
     """Fit a linear model with correlated residuals within subjects (SAS's REPEATED statement).
 
     Args:
@@ -62,8 +70,9 @@ def fit_residual(data: pd.DataFrame, formula_fixed: str, structure: str = "us", 
     if spatial:
         times = pd.to_numeric(used[visit], errors="coerce").to_numpy(dtype=float)
         if not np.all(np.isfinite(times)):
-            raise DataError(f"visit column {visit!r} must be numeric for {structure}: it is the time coordinate",
-                            field="visit")
+            raise DataError(
+                f"visit column {visit!r} must be numeric for {structure}: it is the time coordinate", field="visit"
+            )
         coords, v_codes = np.unique(times, return_inverse=True)
         v_levels = tuple(f"{c:g}" for c in coords)
     else:
@@ -73,5 +82,12 @@ def fit_residual(data: pd.DataFrame, formula_fixed: str, structure: str = "us", 
     blocks = make_blocks(design.X, design.y, s_codes, v_codes, len(v_levels), g_codes, design.weights)
     if blocks.n <= blocks.p:
         raise FitError(f"{blocks.n} observations for {blocks.p} fixed effects", field="formula")
-    return fit_blocks(blocks, make_structure(structure, len(v_levels), coords), method, design.fixed_names, v_levels,
-                      g_levels, tuple(messages))
+    return fit_blocks(
+        blocks,
+        make_structure(structure, len(v_levels), coords),
+        method,
+        design.fixed_names,
+        v_levels,
+        g_levels,
+        tuple(messages),
+    )

@@ -54,8 +54,15 @@ class Blocks:
     log_weights: float = 0.0
 
 
-def make_blocks(X: np.ndarray, y: np.ndarray, subject: np.ndarray, visit: np.ndarray, k: int,
-                group: np.ndarray | None = None, weights: np.ndarray | None = None) -> Blocks:
+def make_blocks(
+    X: np.ndarray,
+    y: np.ndarray,
+    subject: np.ndarray,
+    visit: np.ndarray,
+    k: int,
+    group: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+) -> Blocks:
     """Group rows into visit patterns.
 
     Args:
@@ -83,17 +90,21 @@ def make_blocks(X: np.ndarray, y: np.ndarray, subject: np.ndarray, visit: np.nda
     subject, visit, group, Z = subject[order], visit[order], group[order], Z[order]
     dup = (subject[1:] == subject[:-1]) & (visit[1:] == visit[:-1])
     if dup.any():
-        raise DataError(f"subject code {int(subject[1:][dup][0])} has visit position {int(visit[1:][dup][0])} "
-                        "more than once", field="visit",
-                        hint="each subject may have each visit level once (SAS: the repeated effect must differ "
-                        "within a subject)")
+        raise DataError(
+            f"subject code {int(subject[1:][dup][0])} has visit position {int(visit[1:][dup][0])} more than once",
+            field="visit",
+            hint="each subject may have each visit level once (SAS: the repeated effect must differ within a subject)",
+        )
     n_subj = int(subject.max()) + 1 if n else 0
     starts = np.searchsorted(subject, np.arange(n_subj + 1))
     sizes = np.diff(starts)
     g_first = group[np.minimum(starts[:-1], n - 1)]
     if np.any(group != g_first[subject]):
-        raise DataError("a subject belongs to more than one GROUP= level", field="group",
-                        hint="the group factor must be constant within each subject")
+        raise DataError(
+            "a subject belongs to more than one GROUP= level",
+            field="group",
+            hint="the group factor must be constant within each subject",
+        )
     seen = np.zeros((n_subj, k), dtype=bool)
     seen[subject, visit] = True
     keys = np.column_stack([g_first, seen.astype(np.int64)])

@@ -63,8 +63,7 @@ def _grads(blocks: Blocks, cinvs, GA: np.ndarray) -> tuple[np.ndarray, ...]:
     return tuple(out)
 
 
-def _evaluate(blocks: Blocks, covs: list[np.ndarray], reml: bool, profile_scale: bool,
-              gradient: bool) -> Evaluation:
+def _evaluate(blocks: Blocks, covs: list[np.ndarray], reml: bool, profile_scale: bool, gradient: bool) -> Evaluation:
     p = blocks.p
     try:
         A, logdet, cinvs = _assemble(blocks, covs)

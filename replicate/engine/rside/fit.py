@@ -82,9 +82,13 @@ def optimize_structure(blocks: Blocks, params: GroupedParameters, reml: bool) ->
     nit = nfev = 0
     best = None
     for _ in range(1 + RESTARTS):
-        res = optimize.minimize(fun, x0 if best is None else best.x, jac=True, method="L-BFGS-B",
-                                options={"maxiter": 10000, "maxfun": 20000, "ftol": 1e-15, "gtol": 1e-9,
-                                         "maxcor": 30})
+        res = optimize.minimize(
+            fun,
+            x0 if best is None else best.x,
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": 10000, "maxfun": 20000, "ftol": 1e-15, "gtol": 1e-9, "maxcor": 30},
+        )
         nit, nfev = nit + int(res.nit), nfev + int(res.nfev)
         improved = best is None or res.fun < best.fun - 1e-10 * (1 + abs(best.fun))
         if best is None or res.fun < best.fun:
@@ -117,9 +121,15 @@ def _boundary(structure: Structure, nat: np.ndarray, R: np.ndarray, label: str) 
     return notes
 
 
-def fit_blocks(blocks: Blocks, structure: Structure, method: str, fixed_names: tuple[str, ...],
-               visit_levels: tuple[str, ...], group_levels: tuple[str, ...] | None,
-               messages: tuple[str, ...] = ()) -> RsideFit:
+def fit_blocks(
+    blocks: Blocks,
+    structure: Structure,
+    method: str,
+    fixed_names: tuple[str, ...],
+    visit_levels: tuple[str, ...],
+    group_levels: tuple[str, ...] | None,
+    messages: tuple[str, ...] = (),
+) -> RsideFit:
     """Fit ``structure`` to ``blocks`` by ``method`` (REML or ML) and build the result."""
     reml = method == "REML"
     params = GroupedParameters(structure, blocks.n_groups)
@@ -137,8 +147,7 @@ def fit_blocks(blocks: Blocks, structure: Structure, method: str, fixed_names: t
     scale_grad = float(np.max(np.abs(grad * np.where(nat == 0, 1.0, nat))))
     converged = opt.converged and np.isfinite(scale_grad) and scale_grad < GRADIENT_TOL
     if not converged:
-        notes.append(f"optimizer did not converge ({opt.message}; largest |gradient x parameter| "
-                     f"{scale_grad:.2g})")
+        notes.append(f"optimizer did not converge ({opt.message}; largest |gradient x parameter| {scale_grad:.2g})")
     cov = covparm_covariance(blocks, structure, nat, reml)
     se = np.sqrt(np.clip(np.diag(cov), 0, None)) if cov is not None else np.full(len(nat), np.nan)
     if cov is None or np.any(np.diag(cov) <= 0):
@@ -165,10 +174,28 @@ def fit_blocks(blocks: Blocks, structure: Structure, method: str, fixed_names: t
         notes.append(f"{one} subject(s) with one visit contribute to the variances only")
     vcov = ev.scale * np.linalg.inv(ev.xtvx)
     return RsideFit(
-        structure=structure.name, sas_type=SAS_TYPE[structure.name], method=method, converged=bool(converged),
-        iterations=opt.iterations, evaluations=opt.evaluations, loglik=-ev.value / 2, minus2loglik=ev.value,
-        fixed_names=fixed_names, beta=ev.beta, vcov_beta=vcov, se_beta=np.sqrt(np.diag(vcov)),
-        covparms=tuple(covparms), covparm_vcov=cov, R=tuple(Rs), R_corr=tuple(Rc), visit_levels=visit_levels,
-        group_levels=group_levels, n=blocks.n, n_subjects=blocks.n_subjects, n_patterns=len(blocks.patterns),
-        theta=opt.theta, scale=ev.scale, messages=tuple(notes),
+        structure=structure.name,
+        sas_type=SAS_TYPE[structure.name],
+        method=method,
+        converged=bool(converged),
+        iterations=opt.iterations,
+        evaluations=opt.evaluations,
+        loglik=-ev.value / 2,
+        minus2loglik=ev.value,
+        fixed_names=fixed_names,
+        beta=ev.beta,
+        vcov_beta=vcov,
+        se_beta=np.sqrt(np.diag(vcov)),
+        covparms=tuple(covparms),
+        covparm_vcov=cov,
+        R=tuple(Rs),
+        R_corr=tuple(Rc),
+        visit_levels=visit_levels,
+        group_levels=group_levels,
+        n=blocks.n,
+        n_subjects=blocks.n_subjects,
+        n_patterns=len(blocks.patterns),
+        theta=opt.theta,
+        scale=ev.scale,
+        messages=tuple(notes),
     )

@@ -36,21 +36,21 @@ class _Heterogeneous(Structure):
 
     def relative(self, theta):
         sd = rel_sd(theta[: self.k - 1])
-        return sd[:, None] * self._corr(theta[self.k - 1:]) * sd[None, :]
+        return sd[:, None] * self._corr(theta[self.k - 1 :]) * sd[None, :]
 
     def _corr_natural(self, tc) -> list:
         return []
 
     def natural(self, theta, scale):
         sd = rel_sd(theta[: self.k - 1])
-        return np.array(list(scale * sd * sd) + self._corr_natural(theta[self.k - 1:]))
+        return np.array(list(scale * sd * sd) + self._corr_natural(theta[self.k - 1 :]))
 
     def _corr_from_natural(self, cn):
         raise NotImplementedError
 
     def from_natural(self, nat):
         sd = np.sqrt(nat[: self.k])
-        return sd[:, None] * self._corr_from_natural(nat[self.k:]) * sd[None, :]
+        return sd[:, None] * self._corr_from_natural(nat[self.k :]) * sd[None, :]
 
     def labels(self):
         return tuple(f"Var({j + 1})" for j in range(self.k)) + self._corr_labels()

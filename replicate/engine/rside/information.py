@@ -16,11 +16,12 @@ from .structures import Structure
 
 def _covs(structure: Structure, nat: np.ndarray, n_groups: int) -> list[np.ndarray]:
     m = structure.n_natural
-    return [structure.from_natural(nat[g * m:(g + 1) * m]) for g in range(n_groups)]
+    return [structure.from_natural(nat[g * m : (g + 1) * m]) for g in range(n_groups)]
 
 
-def natural_gradient(blocks: Blocks, structure: Structure, nat: np.ndarray, reml: bool,
-                     jacobians: list[np.ndarray] | None = None) -> np.ndarray:
+def natural_gradient(
+    blocks: Blocks, structure: Structure, nat: np.ndarray, reml: bool, jacobians: list[np.ndarray] | None = None
+) -> np.ndarray:
     """Gradient of -2 log-likelihood (beta profiled) in the natural-scale parameters.
 
     ``jacobians`` (per group, of :meth:`Structure.natural_jacobian`) may be passed where they are constant.
@@ -31,8 +32,8 @@ def natural_gradient(blocks: Blocks, structure: Structure, nat: np.ndarray, reml
     m = structure.n_natural
     out = np.zeros(len(nat))
     for g in range(blocks.n_groups):
-        J = jacobians[g] if jacobians is not None else structure.natural_jacobian(nat[g * m:(g + 1) * m])
-        out[g * m:(g + 1) * m] = np.tensordot(ev.grads[g], J, axes=([0, 1], [0, 1]))
+        J = jacobians[g] if jacobians is not None else structure.natural_jacobian(nat[g * m : (g + 1) * m])
+        out[g * m : (g + 1) * m] = np.tensordot(ev.grads[g], J, axes=([0, 1], [0, 1]))
     return out
 
 
@@ -46,15 +47,19 @@ def natural_hessian(blocks: Blocks, structure: Structure, nat: np.ndarray, reml:
     nat = np.asarray(nat, dtype=float)
     H = np.zeros((len(nat), len(nat)))
     m = structure.n_natural
-    jac = [structure.natural_jacobian(nat[g * m:(g + 1) * m]) for g in range(blocks.n_groups)] \
-        if structure.natural_linear else None
+    jac = (
+        [structure.natural_jacobian(nat[g * m : (g + 1) * m]) for g in range(blocks.n_groups)]
+        if structure.natural_linear
+        else None
+    )
     for i in range(len(nat)):
         h = 1e-5 * max(abs(nat[i]), 1e-3)
         up, down = nat.copy(), nat.copy()
         up[i] += h
         down[i] -= h
-        H[:, i] = (natural_gradient(blocks, structure, up, reml, jac)
-                   - natural_gradient(blocks, structure, down, reml, jac)) / (2 * h)
+        H[:, i] = (
+            natural_gradient(blocks, structure, up, reml, jac) - natural_gradient(blocks, structure, down, reml, jac)
+        ) / (2 * h)
     return (H + H.T) / 2
 
 

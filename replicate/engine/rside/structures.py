@@ -38,9 +38,17 @@ class StructureName(str, enum.Enum):
 
 
 SAS_TYPE = {
-    StructureName.UN: "UN", StructureName.CS: "CS", StructureName.CSH: "CSH", StructureName.AR1: "AR(1)",
-    StructureName.ARH1: "ARH(1)", StructureName.TOEP: "TOEP", StructureName.TOEPH: "TOEPH", StructureName.DIAG: "UN(1)",
-    StructureName.VC: "VC", StructureName.ANTE1: "ANTE(1)", StructureName.SP_EXP: "SP(EXP)",
+    StructureName.UN: "UN",
+    StructureName.CS: "CS",
+    StructureName.CSH: "CSH",
+    StructureName.AR1: "AR(1)",
+    StructureName.ARH1: "ARH(1)",
+    StructureName.TOEP: "TOEP",
+    StructureName.TOEPH: "TOEPH",
+    StructureName.DIAG: "UN(1)",
+    StructureName.VC: "VC",
+    StructureName.ANTE1: "ANTE(1)",
+    StructureName.SP_EXP: "SP(EXP)",
 }
 
 
@@ -65,8 +73,9 @@ def cs_theta(rho: float, k: int) -> float:
 
 def rel_sd(theta_log) -> np.ndarray:
     """Standard deviations relative to the first visit's: (1, exp(theta_log))."""
-    return np.concatenate([np.ones(1, dtype=np.asarray(theta_log).dtype if len(theta_log) else float),
-                           np.exp(theta_log)])
+    return np.concatenate(
+        [np.ones(1, dtype=np.asarray(theta_log).dtype if len(theta_log) else float), np.exp(theta_log)]
+    )
 
 
 class Structure(ABC):
@@ -125,8 +134,9 @@ class Structure(ABC):
 
     def variance_labels(self) -> tuple[int, ...]:
         """Positions in :meth:`labels` of parameters that are variances (bounded below by 0)."""
-        return tuple(i for i, lab in enumerate(self.labels())
-                     if lab == "Residual" or lab.startswith("Var(") or _is_un_diag(lab))
+        return tuple(
+            i for i, lab in enumerate(self.labels()) if lab == "Residual" or lab.startswith("Var(") or _is_un_diag(lab)
+        )
 
     def correlation_labels(self) -> tuple[int, ...]:
         """Positions in :meth:`labels` of parameters that are correlations (bounded by -1, 1)."""

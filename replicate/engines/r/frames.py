@@ -32,11 +32,29 @@ _GENERATED = re.compile(r"^\.[a-z]+[0-9]+$")
 _JOINED_NAME = re.compile(rf"^{_IDENT}(?::{_IDENT})*$")
 
 #: R's reserved words (?Reserved): never usable as plain symbols.
-R_RESERVED = frozenset({
-    "if", "else", "repeat", "while", "function", "for", "next", "break", "in",
-    "TRUE", "FALSE", "NULL", "Inf", "NaN", "NA", "NA_integer_", "NA_real_",
-    "NA_character_", "NA_complex_",
-})
+R_RESERVED = frozenset(
+    {
+        "if",
+        "else",
+        "repeat",
+        "while",
+        "function",
+        "for",
+        "next",
+        "break",
+        "in",
+        "TRUE",
+        "FALSE",
+        "NULL",
+        "Inf",
+        "NaN",
+        "NA",
+        "NA_integer_",
+        "NA_real_",
+        "NA_character_",
+        "NA_complex_",
+    }
+)
 
 #: Names this module gives R columns itself; they start with '.', which
 #: :func:`check_r_name` never accepts, so they cannot collide with a model name.
@@ -56,8 +74,7 @@ def check_r_name(name: Any, what: str, *, allow_colon: bool = True) -> str:
     """
     text = name if isinstance(name, str) else None
     pattern = _JOINED_NAME if allow_colon else _PLAIN_NAME
-    if text is None or len(text) > 200 or not pattern.fullmatch(text) \
-            or any(p in R_RESERVED for p in text.split(":")):
+    if text is None or len(text) > 200 or not pattern.fullmatch(text) or any(p in R_RESERVED for p in text.split(":")):
         raise ModelError(
             f"{what} {name!r} is not a name that can be passed to R",
             field="model",
@@ -73,6 +90,7 @@ def strip_ticks(name: str) -> str:
 
 
 # ---------------------------------------------------------- data to R
+
 
 @dataclass(frozen=True)
 class RModelFrame:
@@ -102,8 +120,13 @@ def _intercept_col(values: np.ndarray) -> bool:
     return bool(np.all(values == 1.0))
 
 
-def model_frame(design: Design, *, group_columns: Sequence[str] | None = None,
-                inverse_weights: bool = False, rename_joined: bool = False) -> RModelFrame:
+def model_frame(
+    design: Design,
+    *,
+    group_columns: Sequence[str] | None = None,
+    inverse_weights: bool = False,
+    rename_joined: bool = False,
+) -> RModelFrame:
     """Check every name of ``design`` and build the data frame for R.
 
     Args:
@@ -130,8 +153,7 @@ def model_frame(design: Design, *, group_columns: Sequence[str] | None = None,
         values = np.asarray(values, dtype=float)
         if name in cols:
             if cols[name].shape != values.shape or not np.array_equal(cols[name], values):
-                raise ModelError(f"{what} {name!r} has the name of another column with other values",
-                                 field="model")
+                raise ModelError(f"{what} {name!r} has the name of another column with other values", field="model")
         else:
             cols[name] = values
         return name
@@ -160,8 +182,9 @@ def model_frame(design: Design, *, group_columns: Sequence[str] | None = None,
         for j, c in enumerate(t.columns):
             if c == "(Intercept)":
                 if j != 0 or not _intercept_col(t.Xre[:, j]):
-                    raise ModelError(f"the intercept of the random term on {t.group!r} is not a first column of ones",
-                                     field="model")
+                    raise ModelError(
+                        f"the intercept of the random term on {t.group!r} is not a first column of ones", field="model"
+                    )
                 t_int = True
                 continue
             tcols.append(add(c, t.Xre[:, j], "random-effect column"))
@@ -169,8 +192,7 @@ def model_frame(design: Design, *, group_columns: Sequence[str] | None = None,
         codes = np.asarray(t.index, dtype=np.int64)
         fac = pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype=object))
         if gname in factors:
-            if not (np.array_equal(factors[gname].codes, fac.codes)
-                    and list(factors[gname].categories) == labels):
+            if not (np.array_equal(factors[gname].codes, fac.codes) and list(factors[gname].categories) == labels):
                 raise ModelError(f"grouping factor {gname!r} is given twice with different levels", field="model")
         elif gname in cols:
             raise ModelError(f"grouping factor {gname!r} has the name of a model column", field="model")
@@ -185,8 +207,15 @@ def model_frame(design: Design, *, group_columns: Sequence[str] | None = None,
         if inverse_weights:
             data[".invweights"] = 1.0 / w
     frame = pd.DataFrame(data)
-    return RModelFrame(response=response, fixed=tuple(fixed), intercept=intercept, terms=tuple(groups),
-                       group_names=tuple(t.group for t in design.reterms), frame=frame, weighted=weighted)
+    return RModelFrame(
+        response=response,
+        fixed=tuple(fixed),
+        intercept=intercept,
+        terms=tuple(groups),
+        group_names=tuple(t.group for t in design.reterms),
+        frame=frame,
+        weighted=weighted,
+    )
 
 
 def to_r_frame(mf: RModelFrame) -> Any:

@@ -31,7 +31,6 @@ Kenward-Roger (pbkrtest) is slow, so it is computed only when asked: by
 ``Lme4Engine(kenward_roger=True)``.
 """
 
-
 from __future__ import annotations
 
 from typing import Any
@@ -89,8 +88,10 @@ class Lme4Engine:
         if method not in ("REML", "ML"):
             raise ModelError(f"method {method!r} unknown", field="method", hint="use 'REML' or 'ML'")
         if not design.reterms:
-            raise NotImplementedOption("the lme4 engine fits mixed models only; this is a linear model "
-                                       "(model.fixed_only)", hint="the native engine fits it as R's lm does")
+            raise NotImplementedOption(
+                "the lme4 engine fits mixed models only; this is a linear model (model.fixed_only)",
+                hint="the native engine fits it as R's lm does",
+            )
         ok, why = self.available()
         if not ok:
             raise EngineUnavailable(f"engine 'lme4' is not available: {why}", field="--engine")
@@ -110,8 +111,9 @@ class Lme4Engine:
             self.kenward_roger(fit)
         return fit
 
-    def _result(self, design: Design, mf: RModelFrame, method: str, ex: Any, rfit: Any, call: str,
-                msgs: list[str]) -> FitResult:
+    def _result(
+        self, design: Design, mf: RModelFrame, method: str, ex: Any, rfit: Any, call: str, msgs: list[str]
+    ) -> FitResult:
         names = list(design.fixed_names)
         fixed, vcov, coef = fixed_effects(ex, mf, names)
         coefcols = list(coef.columns)
@@ -124,13 +126,15 @@ class Lme4Engine:
 
         # VarCorr: R's names back to the design's (column names lose their back-quotes).
         group_of = {g: name for (g, _, _), name in zip(mf.terms, mf.group_names)}
-        vc = pd.DataFrame({
-            "grp": strs(ex, "vc_grp"),
-            "var1": [strip_ticks(s) if s else np.nan for s in strs(ex, "vc_var1")],
-            "var2": [strip_ticks(s) if s else np.nan for s in strs(ex, "vc_var2")],
-            "vcov": num(ex, "vc_vcov"),
-            "sdcor": num(ex, "vc_sdcor"),
-        })
+        vc = pd.DataFrame(
+            {
+                "grp": strs(ex, "vc_grp"),
+                "var1": [strip_ticks(s) if s else np.nan for s in strs(ex, "vc_var1")],
+                "var2": [strip_ticks(s) if s else np.nan for s in strs(ex, "vc_var2")],
+                "vcov": num(ex, "vc_vcov"),
+                "sdcor": num(ex, "vc_sdcor"),
+            }
+        )
         vc[["var1", "var2"]] = vc[["var1", "var2"]].astype(object)
         vc["grp"] = [_map_group(g, group_of) for g in vc["grp"]]
         sigma = float(num(ex, "sigma")[0])
@@ -142,8 +146,7 @@ class Lme4Engine:
         for m in conv_msgs:
             if m not in msgs:
                 msgs.append(m)
-        converged = (conv_opt == 0 and not conv_msgs
-                     and not any("converge" in m.lower() for m in msgs))
+        converged = conv_opt == 0 and not conv_msgs and not any("converge" in m.lower() for m in msgs)
         ngr = dict(zip(strs(ex, "ngrps_names"), (int(x) for x in get(ex, "ngrps"))))
         ngroups = {group_of.get(g, g): n for g, n in ngr.items()}
         cols_of: dict[str, list[str]] = {}
@@ -156,12 +159,12 @@ class Lme4Engine:
         feval = np.asarray(get(ex, "feval"))
         opt = OptSummary(
             method=f"lme4 {strs(ex, 'optimizer')[0] if strs(ex, 'optimizer') else ''}".strip(),
-            initial=tuple(num(ex, "theta_start")), final=tuple(theta),
+            initial=tuple(num(ex, "theta_start")),
+            final=tuple(theta),
             fmin=float(num(ex, "remlcrit")[0] if reml else num(ex, "deviance")[0]),
             evaluations=int(feval[0]) if feval.size and not np.isnan(feval[0]) else 0,
             message=(strs(ex, "opt_message") or [""])[0],
-            tolerances=dict(TIGHT_TOLERANCES)
-            if self.tight else {},
+            tolerances=dict(TIGHT_TOLERANCES) if self.tight else {},
         )
         loglik = float(num(ex, "loglik")[0])
         extra: dict[str, Any] = {
@@ -172,16 +175,33 @@ class Lme4Engine:
             "r_model": rfit,
         }
         return FitResult(
-            engine=self.name, engine_version=self.version(), method=method, formula=design.formula,
-            fixed=fixed, vcov=vcov, varcorr=vc, sigma2=sigma * sigma, theta=theta, loglik=loglik,
+            engine=self.name,
+            engine_version=self.version(),
+            method=method,
+            formula=design.formula,
+            fixed=fixed,
+            vcov=vcov,
+            varcorr=vc,
+            sigma2=sigma * sigma,
+            theta=theta,
+            loglik=loglik,
             reml_criterion=float(num(ex, "remlcrit")[0]) if reml else None,
             deviance=None if reml else float(num(ex, "deviance")[0]),
-            aic=float(num(ex, "aic")[0]), bic=float(num(ex, "bic")[0]),
-            npar=int(np.asarray(get(ex, "npar"))[0]), nobs=int(np.asarray(get(ex, "nobs"))[0]),
-            ngroups=ngroups, n_dropped=design.n_dropped, converged=bool(converged),
-            singular=bool(get(ex, "singular")[0]), messages=tuple(dict.fromkeys(msgs)), optinfo=opt,
-            ranef_fn=lambda: ranef, fitted=num(ex, "fitted"), residuals=num(ex, "resid"),
-            rows=design.rows, extra=extra,
+            aic=float(num(ex, "aic")[0]),
+            bic=float(num(ex, "bic")[0]),
+            npar=int(np.asarray(get(ex, "npar"))[0]),
+            nobs=int(np.asarray(get(ex, "nobs"))[0]),
+            ngroups=ngroups,
+            n_dropped=design.n_dropped,
+            converged=bool(converged),
+            singular=bool(get(ex, "singular")[0]),
+            messages=tuple(dict.fromkeys(msgs)),
+            optinfo=opt,
+            ranef_fn=lambda: ranef,
+            fitted=num(ex, "fitted"),
+            residuals=num(ex, "resid"),
+            rows=design.rows,
+            extra=extra,
         )
 
     def kenward_roger(self, fit: FitResult) -> pd.DataFrame:
@@ -200,8 +220,9 @@ class Lme4Engine:
         if fit.engine != self.name or "r_model" not in fit.extra:
             raise NotImplementedOption("Kenward-Roger needs a fit from the lme4 engine")
         if fit.method != "REML":
-            raise NotImplementedOption("Kenward-Roger df and SEs are defined for REML fits",
-                                       hint="refit with method REML")
+            raise NotImplementedOption(
+                "Kenward-Roger df and SEs are defined for REML fits", hint="refit with method REML"
+            )
         ok, why = r_status(("pbkrtest",))
         if not ok:
             raise EngineUnavailable(f"pbkrtest is not available: {why}")

@@ -51,14 +51,17 @@ def nesting_chain(design: Design) -> list[ReTerm]:
     dup = sorted({g for g in groups if groups.count(g) > 1})
     if dup:
         raise NotImplementedOption(
-            f"nlme's lme takes one random term per grouping factor; {dup[0]!r} has several "
-            "(as from (x || g))", hint="use the lme4 or native engine")
+            f"nlme's lme takes one random term per grouping factor; {dup[0]!r} has several (as from (x || g))",
+            hint="use the lme4 or native engine",
+        )
     chain = sorted(terms, key=lambda t: t.nlevels)
     for outer, inner in pairwise(chain):
         if not _nested_in(inner, outer):
             raise NotImplementedOption(
                 f"nlme's lme fits nested random effects only; {inner.group!r} is not nested in "
-                f"{outer.group!r} (crossed design)", hint="use the lme4 or native engine")
+                f"{outer.group!r} (crossed design)",
+                hint="use the lme4 or native engine",
+            )
     return chain
 
 
@@ -148,8 +151,9 @@ class NlmeEngine:
         rdf = to_r_frame(mf)
         fixed_f = r_call("fixed_formula", mf.response, StrVector(list(mf.fixed)), mf.intercept)
         term_of = {g: (cols, icpt) for g, cols, icpt in mf.terms}
-        random = ListVector([(n, r_call("one_sided", StrVector(list(term_of[n][0])), term_of[n][1]))
-                             for n in chain_names])
+        random = ListVector(
+            [(n, r_call("one_sided", StrVector(list(term_of[n][0])), term_of[n][1])) for n in chain_names]
+        )
         res = r_call("fit_lme", rdf, fixed_f, random, method == "REML", mf.weighted)
         call = str(get(res, "call")[0])
         err = r_error(res)
@@ -160,9 +164,18 @@ class NlmeEngine:
         ex = r_call("extract_lme", rfit)
         return self._result(design, mf, chain, chain_names, method, ex, rfit, call, msgs)
 
-    def _result(self, design: Design, mf: RModelFrame, chain: list[ReTerm], chain_names: list[str],
-                method: str, ex: Any,
-                rfit: Any, call: str, msgs: list[str]) -> FitResult:
+    def _result(
+        self,
+        design: Design,
+        mf: RModelFrame,
+        chain: list[ReTerm],
+        chain_names: list[str],
+        method: str,
+        ex: Any,
+        rfit: Any,
+        call: str,
+        msgs: list[str],
+    ) -> FitResult:
         names = list(design.fixed_names)
         fixed, vcov, coef = fixed_effects(ex, mf, names)
         coefcols = list(coef.columns)
@@ -190,8 +203,15 @@ class NlmeEngine:
             for j in range(t.k):
                 for i in range(j + 1, t.k):
                     den = sd[i] * sd[j]
-                    rows.append({"grp": t.group, "var1": t.columns[j], "var2": t.columns[i],
-                                 "vcov": cov[i, j], "sdcor": cov[i, j] / den if den > 0 else np.nan})
+                    rows.append(
+                        {
+                            "grp": t.group,
+                            "var1": t.columns[j],
+                            "var2": t.columns[i],
+                            "vcov": cov[i, j],
+                            "sdcor": cov[i, j] / den if den > 0 else np.nan,
+                        }
+                    )
         rows.append({"grp": "Residual", "var1": np.nan, "var2": np.nan, "vcov": sigma2, "sdcor": sigma})
         vc = pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
         vc[["var1", "var2"]] = vc[["var1", "var2"]].astype(object)
@@ -205,7 +225,7 @@ class NlmeEngine:
         for k, t in enumerate(chain):
             # nlme labels an inner group 'outer/inner'; give it the design's label.
             if t.group in ranef:
-                label_of = _nlme_labels(chain[:k + 1])
+                label_of = _nlme_labels(chain[: k + 1])
                 fr = ranef[t.group]
                 fr.index = pd.Index([label_of.get(str(i), str(i)) for i in fr.index], name=t.group)
         reml = method == "REML"
@@ -222,17 +242,36 @@ class NlmeEngine:
             "r_model": rfit,
         }
         return FitResult(
-            engine=self.name, engine_version=self.version(), method=method, formula=design.formula,
-            fixed=fixed, vcov=vcov, varcorr=vc, sigma2=sigma2, theta=np.asarray(theta), loglik=loglik,
-            reml_criterion=-2 * loglik if reml else None, deviance=None if reml else -2 * loglik,
-            aic=float(num(ex, "aic")[0]), bic=float(num(ex, "bic")[0]),
-            npar=int(np.asarray(get(ex, "npar"))[0]), nobs=int(np.asarray(get(ex, "nobs"))[0]),
-            ngroups=ngroups, n_dropped=design.n_dropped,
-            converged=not any("converge" in m.lower() for m in msgs), singular=singular,
+            engine=self.name,
+            engine_version=self.version(),
+            method=method,
+            formula=design.formula,
+            fixed=fixed,
+            vcov=vcov,
+            varcorr=vc,
+            sigma2=sigma2,
+            theta=np.asarray(theta),
+            loglik=loglik,
+            reml_criterion=-2 * loglik if reml else None,
+            deviance=None if reml else -2 * loglik,
+            aic=float(num(ex, "aic")[0]),
+            bic=float(num(ex, "bic")[0]),
+            npar=int(np.asarray(get(ex, "npar"))[0]),
+            nobs=int(np.asarray(get(ex, "nobs"))[0]),
+            ngroups=ngroups,
+            n_dropped=design.n_dropped,
+            converged=not any("converge" in m.lower() for m in msgs),
+            singular=singular,
             messages=tuple(dict.fromkeys(msgs)),
-            optinfo=OptSummary(method="nlme lme (nlminb, then EM/Newton)", final=tuple(theta),
-                               fmin=-2 * loglik,
-                               evaluations=int(iters[0]) if iters.size and iters[0] > -1e9 else 0),
-            ranef_fn=lambda: ranef, fitted=num(ex, "fitted"), residuals=num(ex, "resid"),
-            rows=design.rows, extra=extra,
+            optinfo=OptSummary(
+                method="nlme lme (nlminb, then EM/Newton)",
+                final=tuple(theta),
+                fmin=-2 * loglik,
+                evaluations=int(iters[0]) if iters.size and iters[0] > -1e9 else 0,
+            ),
+            ranef_fn=lambda: ranef,
+            fitted=num(ex, "fitted"),
+            residuals=num(ex, "resid"),
+            rows=design.rows,
+            extra=extra,
         )

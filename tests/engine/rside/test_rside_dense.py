@@ -65,13 +65,13 @@ def test_engine_criterion_equals_dense_at_random_parameters(name, reml, weighted
     rng = np.random.default_rng(3)
     theta = rng.normal(scale=0.5, size=gp.size)
     nat = np.concatenate(gp.natural(theta, 1.7))
-    Vs = [s.from_natural(nat[:s.n_natural]), s.from_natural(nat[s.n_natural:])]
+    Vs = [s.from_natural(nat[: s.n_natural]), s.from_natural(nat[s.n_natural :])]
     dense = _dense_m2ll(d, X, Vs, reml, w)
     assert natural_value(blocks, s, nat, reml) == pytest.approx(dense, rel=1e-11)
     # the profiled criterion is the unprofiled one at the optimal scale
     ev = profiled(blocks, gp.blocks(theta), reml)
     nat_hat = np.concatenate(gp.natural(theta, ev.scale))
-    Vh = [s.from_natural(nat_hat[:s.n_natural]), s.from_natural(nat_hat[s.n_natural:])]
+    Vh = [s.from_natural(nat_hat[: s.n_natural]), s.from_natural(nat_hat[s.n_natural :])]
     assert ev.value == pytest.approx(_dense_m2ll(d, X, Vh, reml, w), rel=1e-11)
 
 
@@ -89,7 +89,7 @@ def test_gradients_match_finite_differences(name):
     for t in range(gp.size):
         e = np.zeros_like(theta)
         e[t] = h
-        fd = (profiled(blocks, gp.blocks(theta + e), True).value - profiled(blocks, gp.blocks(theta - e), True).value)
+        fd = profiled(blocks, gp.blocks(theta + e), True).value - profiled(blocks, gp.blocks(theta - e), True).value
         assert g[t] == pytest.approx(fd / (2 * h), rel=1e-5, abs=1e-6)
     nat = np.concatenate(gp.natural(theta, 1.3))
     gn = natural_gradient(blocks, s, nat, False)
@@ -109,8 +109,7 @@ def test_fit_reaches_a_stationary_point_and_reports_sas_table():
     assert len(fit.R) == 2 and np.allclose(np.diag(fit.R_corr[0]), 1.0)
     for c in fit.covparms:
         assert c.se > 0 and c.z == pytest.approx(c.estimate / c.se)
-    assert any("one visit" in m for m in fit.messages) or all(
-        len(g) > 1 for _, g in d.groupby("id"))
+    assert any("one visit" in m for m in fit.messages) or all(len(g) > 1 for _, g in d.groupby("id"))
 
 
 def test_duplicate_visit_is_a_data_error():

@@ -12,9 +12,17 @@ from replicate.errors import ModelError
 
 ALL = list(StructureName)
 COUNTS = {  # natural-scale parameters over k visits (SAS's count)
-    StructureName.UN: lambda k: k * (k + 1) // 2, StructureName.CS: lambda k: 2, StructureName.CSH: lambda k: k + 1,
-    StructureName.AR1: lambda k: 2, StructureName.ARH1: lambda k: k + 1, StructureName.TOEP: lambda k: k, StructureName.TOEPH: lambda k: 2 * k - 1,
-    StructureName.DIAG: lambda k: k, StructureName.SP_EXP: lambda k: 2, StructureName.VC: lambda k: 1, StructureName.ANTE1: lambda k: 2 * k - 1,
+    StructureName.UN: lambda k: k * (k + 1) // 2,
+    StructureName.CS: lambda k: 2,
+    StructureName.CSH: lambda k: k + 1,
+    StructureName.AR1: lambda k: 2,
+    StructureName.ARH1: lambda k: k + 1,
+    StructureName.TOEP: lambda k: k,
+    StructureName.TOEPH: lambda k: 2 * k - 1,
+    StructureName.DIAG: lambda k: k,
+    StructureName.SP_EXP: lambda k: 2,
+    StructureName.VC: lambda k: 1,
+    StructureName.ANTE1: lambda k: 2 * k - 1,
 }
 
 

@@ -40,8 +40,7 @@ def _nlme(ro, frame, fixed, struct, sid, method="REML"):
     fun = ro.r(R_FIT)
     out = fun(to_r(ro, frame), fixed, struct, sid, method)
     get = dict(zip(out.names, out))
-    return (float(get["loglik"][0]), np.asarray(get["beta"]), np.asarray(get["se"]),
-            np.asarray(get["V"]))
+    return (float(get["loglik"][0]), np.asarray(get["beta"]), np.asarray(get["se"]), np.asarray(get["V"]))
 
 
 def _orthodont():
@@ -53,8 +52,12 @@ def _orthodont():
 
 def _autism():
     d = pd.read_csv(data_file("autism.csv")).dropna()
-    d = d.assign(idx=d["age"].map({2: 1, 3: 2, 5: 3, 9: 4, 13: 5}), subj=d["childid"].astype(str),
-                 sicd=pd.Categorical(d["sicdegp"].astype(int).astype(str)), time=d["age"])
+    d = d.assign(
+        idx=d["age"].map({2: 1, 3: 2, 5: 3, 9: 4, 13: 5}),
+        subj=d["childid"].astype(str),
+        sicd=pd.Categorical(d["sicdegp"].astype(int).astype(str)),
+        time=d["age"],
+    )
     return d.sort_values(["subj", "idx"]).reset_index(drop=True)
 
 
@@ -65,11 +68,11 @@ def _full_subject(d, k):
 
 def _check(fit, ref, digits_ll=6, digits=5):
     ll, beta, se, V = ref
-    assert fit.loglik == pytest.approx(ll, rel=10.0 ** -digits_ll)
-    assert np.allclose(fit.beta, beta, rtol=10.0 ** -digits, atol=10.0 ** -digits * np.max(np.abs(beta)))
-    assert np.allclose(fit.se_beta, se, rtol=10.0 ** -digits)
+    assert fit.loglik == pytest.approx(ll, rel=10.0**-digits_ll)
+    assert np.allclose(fit.beta, beta, rtol=10.0**-digits, atol=10.0**-digits * np.max(np.abs(beta)))
+    assert np.allclose(fit.se_beta, se, rtol=10.0**-digits)
     if V.size > 1:
-        assert np.allclose(fit.R[0], V, rtol=10.0 ** -digits, atol=10.0 ** -digits * np.max(np.abs(V)))
+        assert np.allclose(fit.R[0], V, rtol=10.0**-digits, atol=10.0**-digits * np.max(np.abs(V)))
 
 
 @pytest.mark.parametrize("struct", ["us", "cs", "ar1", "csh", "ar1h", "toep", "toeph", "diag"])
