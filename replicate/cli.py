@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__
+from . import __version__, cli_new
 from .case import Case, find_case_files, load_case
 from .compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN
 from .engines import DEFAULT_ENGINE, ENGINES, get_engine
@@ -372,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the program that printed it (default: guessed from the text)",
     )
     pa.set_defaults(func=cmd_parse)
+    cli_new.add_parser(sub)
 
     be = sub.add_parser(
         "bench", help="side-by-side timings against lme4, lmerTest, pbkrtest and statsmodels", add_help=False
