@@ -68,3 +68,29 @@ def test_html_report_renders_in_chromium(case_dir, tmp_path):
     # a rendered page is not a blank one: the PNG holds many distinct colours
     data = Path(shot).read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_heat_map_colours_by_verdict_and_shows_exact_matches(case_dir):
+    # issue #18: coloured by digits, an exact match (0 vs 0, df 22 vs 22) showed red and a real discrepancy
+    # looked like an agreeing correlation. Now a cell takes its worst verdict's colour.
+    import xml.etree.ElementTree as ET
+
+    from replicate.engines import get_engine
+    from replicate.report.html import heatmap
+    from replicate.runner import run_case
+
+    planted = case_dir / "classroom-mathkind-ses-school.yaml"
+    planted.write_text(planted.read_text().replace("estimate: 465.746", "estimate: 466.746"))
+    engine = get_engine("native")
+    results = [run_case(planted, engine), run_case(case_dir / "dyestuff.yaml", engine)]
+    svg = ET.fromstring(heatmap(results))
+    ns = "{http://www.w3.org/2000/svg}"
+    cells = {r.find(f"{ns}title").text.split(":")[0]: r.get("class") for r in svg.iter(f"{ns}rect") if r.get("class")}
+    planted_estimate = next(
+        k for k in cells if k.startswith("classroom-mathkind-ses-school") and k.endswith(" estimate")
+    )
+    assert cells[planted_estimate] == "cell-discrepancy"
+    dyestuff = {k: c for k, c in cells.items() if k.startswith("dyestuff")}
+    assert dyestuff and all(c in ("cell-agrees", "cell-within") for c in dyestuff.values())
+    texts = [t.text for t in svg.iter(f"{ns}text")]
+    assert "exact" in texts  # nobs and group counts agree exactly: shown as exact, not as "1.0 digits"

@@ -45,35 +45,43 @@ def _fmt(x: float | None) -> str:
     return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.6g}"
 
 
-def _digits_colour(d: float | None) -> str:
-    if d is None:
-        return "#eeeeee"
-    t = max(0.0, min(d, 8.0)) / 8.0  # 0 digits red .. 8 digits green
-    r, g = int(230 - 150 * t), int(90 + 120 * t)
-    return f"rgb({r},{g},110)"
+# worst first: a cell takes the colour of its worst value
+_VERDICT_ORDER = (DISCREPANCY, NOT_COMPARABLE, EXPLAINED, WITHIN, AGREES)
+_VERDICT_FILL = {
+    AGREES: "#8fd18a",
+    WITHIN: "#d4ec9a",
+    EXPLAINED: "#f6cf7a",
+    DISCREPANCY: "#e57368",
+    NOT_COMPARABLE: "#dddddd",
+}
+
+
+def _cell_text(values: list) -> str:
+    """The digits shown in a heat-map cell: "exact" when every value is exactly equal, else the fewest digits."""
+    if all(v.abs_diff == 0 for v in values):
+        return "exact"
+    digits = [v.lre for v in values if v.lre is not None and v.abs_diff != 0]
+    return f"{min(digits):.1f}" if digits else ""
 
 
 def heatmap(results: list[CaseResult]) -> str:
-    """SVG: rows = case/program, columns = quantity kind, colour = min agreeing digits."""
+    """SVG: rows = case/program, columns = quantity kind; colour = the worst verdict, text = fewest digits."""
     kinds = ["estimate", "se", "t", "df", "p", "variance", "sd", "corr", "loglik", "count"]
-    rows: list[tuple[str, dict[str, float | None]]] = []
+    rows: list[tuple[str, dict[str, list]]] = []
     for r in results:
         for b in r.blocks:
-            cell: dict[str, list[float]] = defaultdict(list)
+            cell: dict[str, list] = defaultdict(list)
             for v in b.values:
-                if v.lre is not None:
-                    cell[v.kind].append(v.lre)
-                elif v.verdict == AGREES:
-                    cell[v.kind].append(15.0)
-            rows.append((f"{r.case_id} · {b.software}", {k: (min(cell[k]) if cell[k] else None) for k in kinds}))
+                cell[v.kind].append(v)
+            rows.append((f"{r.case_id} · {b.software}", {k: cell[k] for k in kinds}))
     if not rows:
         return "<p class='muted'>No compared values.</p>"
     cw, ch, left, top = 62, 22, 330, 60
-    w, h = left + cw * len(kinds) + 10, top + ch * len(rows) + 10
+    w, h = left + cw * len(kinds) + 10, top + ch * len(rows) + 40
     parts = [
         (
             f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' role='img' "
-            "aria-label='agreeing digits per case and quantity' id='heatmap'>"
+            "aria-label='verdict per case and quantity' id='heatmap'>"
         )
     ]
     for j, k in enumerate(kinds):
@@ -83,17 +91,30 @@ def heatmap(results: list[CaseResult]) -> str:
         y = top + i * ch
         parts.append(f"<text x='{left - 6}' y='{y + 15}' font-size='11' text-anchor='end'>{_e(label[:52])}</text>")
         for j, k in enumerate(kinds):
-            d = cells[k]
+            vals = cells[k]
+            if not vals:
+                parts.append(
+                    f"<rect x='{left + j * cw}' y='{y}' width='{cw - 2}' height='{ch - 2}' fill='#f7f7f7'>"
+                    f"<title>{_e(label)} {k}: no values</title></rect>"
+                )
+                continue
+            worst = next(vd for vd in _VERDICT_ORDER if any(v.verdict == vd for v in vals))
+            text = _cell_text(vals)
             parts.append(
-                f"<rect x='{left + j * cw}' y='{y}' width='{cw - 2}' height='{ch - 2}' "
-                f"fill='{_digits_colour(d)}'><title>{_e(label)} {k}: "
-                f"{'no values' if d is None else f'{d:.1f} digits'}</title></rect>"
+                f"<rect x='{left + j * cw}' y='{y}' width='{cw - 2}' height='{ch - 2}' fill='{_VERDICT_FILL[worst]}' "
+                f"class='cell-{_VERDICT_CLASS[worst]}'><title>{_e(label)} {k}: {worst} "
+                f"({len(vals)} values; {text or 'no digits'})</title></rect>"
             )
-            if d is not None:
+            if text:
                 parts.append(
                     f"<text x='{left + j * cw + cw / 2 - 1}' y='{y + 15}' font-size='11' "
-                    f"text-anchor='middle'>{d:.1f}</text>"
+                    f"text-anchor='middle'>{text}</text>"
                 )
+    y = top + ch * len(rows) + 14
+    for j, vd in enumerate(reversed(_VERDICT_ORDER)):
+        x = left + j * 110
+        parts.append(f"<rect x='{x}' y='{y}' width='12' height='12' fill='{_VERDICT_FILL[vd]}'/>")
+        parts.append(f"<text x='{x + 16}' y='{y + 10}' font-size='11'>{vd}</text>")
     parts.append("</svg>")
     return "".join(parts)
 
@@ -155,10 +176,11 @@ def render_html(results: list[CaseResult], run: RunInfo | None = None) -> str:
         "<p>" + ", ".join(f"{v} {_e(k)}" for k, v in sorted(counts.items())) + "</p>",
         f"<p class='muted'>Run {_e(run.run_id)}</p>" if run else "",
         f"<div class='diag'>{_e(run.note(len(results)))}</div>" if run and run.interrupted else "",
-        "<h2>Agreeing digits per case and quantity</h2>",
+        "<h2>Verdict per case and quantity</h2>",
         (
-            "<p class='muted'>Smallest LRE (log relative error) over the values of each kind; "
-            "green is many agreeing significant digits, red few.</p>"
+            "<p class='muted'>Each cell takes the colour of the worst verdict among the values of its kind "
+            "(agrees, within tolerance, explained, discrepancy); its text is the fewest agreeing significant "
+            "digits (LRE), or <em>exact</em> when every value is exactly equal.</p>"
         ),
         heatmap(results),
         (
