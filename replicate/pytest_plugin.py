@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from .compare import DISCREPANCY
+from .report.explain import why_lines
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -110,7 +111,7 @@ class CaseItem(pytest.Item):
                 )
             raise CaseProblem(
                 f"{len(bad)} value(s) of {blk.label} ({blk.software}) disagree with engine "
-                f"{res.engine}:\n" + "\n".join(rows)
+                f"{res.engine}:\n" + "\n".join(rows + why_lines(blk))
             )
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:

@@ -21,6 +21,9 @@ def test_cases_are_collected_and_failures_are_tables(pytester: pytest.Pytester, 
     result.assert_outcomes(passed=1, failed=2)
     out = result.stdout.str()
     assert "fixed (Intercept) se" in out and "2.158" in out
+    # the failure says why, as `replicate run` does (issue #18)
+    assert "why: the printout contradicts itself" in out and "a transcription error?" in out
+    assert "inconsistent printout: fixed (Intercept) t = 226.337" in out
     assert "malformed YAML" in out
     assert "Traceback" not in out
 

@@ -13,6 +13,7 @@ from xml.etree import ElementTree as ET
 from ..compare import DISCREPANCY
 from ..fitguard import fit_record, fit_summary
 from ..runner import INVALID, SKIPPED, CaseResult
+from .explain import why_lines
 from .stamp import RunInfo
 
 # Characters outside XML 1.0's Char production: C0 controls but tab, newline and
@@ -78,9 +79,12 @@ def render_junit(results: list[CaseResult], run: RunInfo | None = None) -> str:
                     f = ET.SubElement(tc, "failure", message=f"{len(bad)} value(s) disagree")
                     f.text = xml_safe(
                         "\n".join(
-                            f"{v.section} {v.name} {v.quantity}: reference {v.reference}, "
-                            f"engine {v.engine!r}, digits {v.lre}"
-                            for v in bad
+                            [
+                                f"{v.section} {v.name} {v.quantity}: reference {v.reference}, "
+                                f"engine {v.engine!r}, digits {v.lre}"
+                                for v in bad
+                            ]
+                            + why_lines(b)
                         )
                     )
             if fits:

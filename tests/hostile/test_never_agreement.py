@@ -150,3 +150,19 @@ def test_a_non_finite_engine_value_is_never_agreement(engine_value: float) -> No
             resolve_tolerance("estimate", {"rtol": 1e300, "atol": 1e300}),
         )
         assert v.verdict == DISCREPANCY, (printed, engine_value, v)
+
+
+def test_junit_failure_carries_the_diagnosis(case_dir, tmp_path):
+    # issue #18: a CI system shows the JUnit <failure> text; it says why, not only what
+    from xml.etree import ElementTree as ET
+
+    from replicate.cli import main
+
+    p = case_dir / "classroom-mathkind-ses-school.yaml"
+    p.write_text(p.read_text().replace("se: 2.058", "se: 2.158"))
+    out = tmp_path / "reports"
+    assert main(["run", str(p), "--out", str(out), "--format", "junit"]) == 1
+    failures = [f.text or "" for f in ET.parse(out / "junit.xml").iter("failure")]
+    assert len(failures) == 1
+    assert "2.158" in failures[0] and "why: the printout contradicts itself" in failures[0]
+    assert "inconsistent printout: fixed (Intercept) t = 226.337" in failures[0]
