@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import rsupport
 from rsupport import shared_data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,3 +27,15 @@ def case_dir(tmp_path: Path, data_dir: Path) -> Path:
     shutil.copytree(CASES, dst, ignore=shutil.ignore_patterns("data"))
     shutil.copytree(ROOT / "reference_outputs", tmp_path / "reference_outputs")
     return dst
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    rsupport.CURRENT_TEST = item  # need_r / require_engine check that the test carries the r marker
+    if "ro" in getattr(item, "fixturenames", ()):  # the R session fixture is set up once, for the first test
+        rsupport.check_marker()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    rsupport.CURRENT_TEST = None

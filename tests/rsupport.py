@@ -24,6 +24,23 @@ from replicate.data import SHIPPED_DATA
 ROOT = Path(__file__).resolve().parents[1]
 
 
+#: The test being set up (tests/conftest.py sets it), so that a test reaching for R without the ``r`` marker is
+#: caught: ``-m "not r"`` must deselect every test that needs R.
+CURRENT_TEST: Any = None
+
+
+def check_marker() -> None:
+    item = CURRENT_TEST
+    if item is None or item.get_closest_marker("r") is not None:
+        return
+    log = os.environ.get("REPLICATE_R_MARKER_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(item.nodeid + "\n")
+        return
+    pytest.fail(f"{item.nodeid} needs R but has no @pytest.mark.r: add it, so that -m 'not r' deselects it")
+
+
 def _no_r(reason: str):
     """Skip with ``reason``, or fail with it under REPLICATE_REQUIRE_R=1."""
     if os.environ.get("REPLICATE_REQUIRE_R") == "1":
@@ -36,7 +53,10 @@ def need_r(*packages: str):
 
     The reason names what failed to load: rpy2 (or R itself) or the first missing package.
     """
+    check_marker()
     missing = "rpy2"
+    if os.environ.get("REPLICATE_HIDE_R") == "1":  # as on a machine without R (to check the r markers)
+        _no_r("R hidden (REPLICATE_HIDE_R=1)")
     try:
         import rpy2.robjects as ro
         from rpy2.robjects.packages import importr
@@ -92,6 +112,9 @@ def data_folder() -> Path:
 
 def require_engine(cls, **kw):
     """A ready engine ``cls(**kw)``, or skip (fail under REPLICATE_REQUIRE_R=1)."""
+    check_marker()
+    if os.environ.get("REPLICATE_HIDE_R") == "1":
+        _no_r("R hidden (REPLICATE_HIDE_R=1)")
     try:
         eng = cls(**kw)
         ok, why = eng.available()

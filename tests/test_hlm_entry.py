@@ -108,6 +108,7 @@ def test_a_definition_gets_no_flat_likelihood_note():
     assert _without_defined(flat, defined + [Diagnosis("d", ("random g v variance",), "", {})]) is None
 
 
+@pytest.mark.r
 def test_imm23_entries_with_the_live_lme4_engine(data_dir):
     from rsupport import need_r
 

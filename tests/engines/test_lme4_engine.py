@@ -28,6 +28,9 @@ from replicate.errors import NotImplementedOption
 from replicate.inference import fixed_df
 from replicate.spec import parse_formula
 
+# every test here drives R through rpy2
+pytestmark = pytest.mark.r
+
 
 @pytest.fixture(scope="module")
 def lme4():

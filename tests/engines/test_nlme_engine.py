@@ -22,6 +22,9 @@ from replicate.engines.r.nlme import NlmeEngine, nesting_chain
 from replicate.errors import NotImplementedOption
 from replicate.spec import parse_formula
 
+# every test here drives R through rpy2
+pytestmark = pytest.mark.r
+
 
 @pytest.fixture(scope="module")
 def classroom() -> pd.DataFrame:

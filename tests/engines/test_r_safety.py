@@ -188,6 +188,7 @@ def test_hand_built_design_with_unsafe_names_is_refused():
 # ----------------------------------------- 3. live R: refused or harmless
 
 
+@pytest.mark.r
 @pytest.mark.parametrize("role", ["y", "x", "g"])
 def test_lme4_refuses_unsafe_names(lme4, tmp_path, role):
     marker = tmp_path / "pwned"
@@ -197,6 +198,7 @@ def test_lme4_refuses_unsafe_names(lme4, tmp_path, role):
     assert not marker.exists()
 
 
+@pytest.mark.r
 @pytest.mark.parametrize("role", ["x", "g"])
 def test_nlme_refuses_unsafe_names(nlme, tmp_path, role):
     """nlme pastes variable names into text it parses, so the check is what keeps
@@ -207,6 +209,7 @@ def test_nlme_refuses_unsafe_names(nlme, tmp_path, role):
     assert not marker.exists()
 
 
+@pytest.mark.r
 @pytest.mark.parametrize("role", ["x", "g"])
 def test_lme4_symbols_are_harmless_even_past_the_name_check(lme4, tmp_path, monkeypatch, role):
     """Defence in depth: with the name check switched off, a column named with R
@@ -228,6 +231,7 @@ def test_lme4_symbols_are_harmless_even_past_the_name_check(lme4, tmp_path, monk
     assert not marker.exists()
 
 
+@pytest.mark.r
 def test_group_levels_in_r_syntax_are_only_data(lme4, tmp_path):
     """Level labels are data values: a level reading like R code stays a label."""
     marker = tmp_path / "pwned"
@@ -246,6 +250,7 @@ def test_group_levels_in_r_syntax_are_only_data(lme4, tmp_path):
     assert int(ro.r("1L + 1L")[0]) == 2  # R is still alive (q() never ran)
 
 
+@pytest.mark.r
 def test_nlme_group_levels_in_r_syntax_are_only_data(nlme, tmp_path):
     marker = tmp_path / "pwned"
     df = _frame({})

@@ -329,6 +329,7 @@ def lme4():
     return require_engine(Lme4Engine)
 
 
+@pytest.mark.r
 def test_live_block_agrees_with_native_and_regenerates_unchanged(lme4, case_copy, data_dir):
     from replicate.compare import DISCREPANCY, NOT_COMPARABLE
     from replicate.engines import get_engine

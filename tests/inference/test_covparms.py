@@ -201,6 +201,7 @@ def _jacobian(f, x, h=1e-6):
     return np.column_stack(cols)
 
 
+@pytest.mark.r
 def test_observed_se_match_lmertest_vcov_varpar():
     """lmerTest's asymptotic covariance of (theta, sigma), mapped to SAS's parameters."""
     ro = _need_r("lme4", "lmerTest")
@@ -220,6 +221,7 @@ def test_observed_se_match_lmertest_vcov_varpar():
     np.testing.assert_allclose(exp, ours, rtol=1e-5)
 
 
+@pytest.mark.r
 @pytest.mark.parametrize("method", ["REML", "ML"])
 def test_observed_se_match_nlme_apvar_random_intercept(method):
     """nlme's apVar (log sd, log sigma) on HSB, by the delta method."""
@@ -239,6 +241,7 @@ def test_observed_se_match_nlme_apvar_random_intercept(method):
     np.testing.assert_allclose(tab["se"], np.sqrt(np.diag(cov_r)), rtol=2e-3)
 
 
+@pytest.mark.r
 def test_observed_se_match_nlme_apvar_unstructured():
     """nlme's apVar for a 2 x 2 block (log sds, log((1 + r) / (1 - r)), log sigma)."""
     ro = _need_r("nlme")

@@ -79,11 +79,13 @@ def _compare(ours: pd.DataFrame, theirs: pd.DataFrame, rtol: float = 1e-6) -> No
         "MathAch ~ SESgrp * MEANSES + (1 | School)",
     ],
 )
+@pytest.mark.r
 def test_type3_matches_lmertest_hsb(formula, ro, hsb):
     fit, design = _fit(formula, hsb)
     _compare(anova_type3(fit, design), _lmertest(ro, formula, ".ft_hsb"))
 
 
+@pytest.mark.r
 def test_type3_hypotheses_equal_lmertest(ro, hsb):
     formula = "MathAch ~ SESgrp * Sex + (1 | School)"
     ro.globalenv[".ft_formula"] = ro.Formula(formula)
@@ -98,6 +100,7 @@ def test_type3_hypotheses_equal_lmertest(ro, hsb):
     assert np.count_nonzero(ours["SESgrp"]) > 2
 
 
+@pytest.mark.r
 def test_single_term_uses_type1_contrasts_as_lmertest(ro, sleep):
     formula = "Reaction ~ period + (1 | Subject)"
     fit, design = _fit(formula, sleep)
@@ -106,6 +109,7 @@ def test_single_term_uses_type1_contrasts_as_lmertest(ro, sleep):
     assert ours["NumDF"].iloc[0] == 2
 
 
+@pytest.mark.r
 def test_random_slope_model(ro, sleep):
     formula = "Reaction ~ period + Days + (Days | Subject)"
     fit, design = _fit(formula, sleep)
@@ -114,6 +118,7 @@ def test_random_slope_model(ro, sleep):
     _compare(anova_type3(fit, design), _lmertest(ro, formula, ".ft_sleep", tight=True), rtol=1e-5)
 
 
+@pytest.mark.r
 def test_one_df_terms_are_satterthwaite_t_squared(ro, hsb):
     fit, design = _fit("MathAch ~ SES + MEANSES + (1 | School)", hsb)
     tab = anova_type3(fit, design)
@@ -122,6 +127,7 @@ def test_one_df_terms_are_satterthwaite_t_squared(ro, hsb):
     np.testing.assert_allclose(tab["DenDF"], satterthwaite_df(fit, design)[["SES", "MEANSES"]], rtol=1e-8)
 
 
+@pytest.mark.r
 def test_kenward_roger_f_matches_lmertest(ro, hsb):
     """lmerTest's anova(type = 3, ddf = "Kenward-Roger"), which calls pbkrtest."""
     formula = "MathAch ~ SESgrp + MEANSES + (1 | School)"

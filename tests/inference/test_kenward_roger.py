@@ -147,6 +147,7 @@ def assert_matches(ours, ref: dict, Ls: list[np.ndarray]) -> None:
 # ---------------------------------------------------------------- live comparisons
 
 
+@pytest.mark.r
 def test_sleepstudy_random_slope(ro):
     df = sleepstudy(ro)
     formula = "Reaction ~ Days + (Days | Subject)"
@@ -159,6 +160,7 @@ def test_sleepstudy_random_slope(ro):
     np.testing.assert_allclose(ours.df.to_numpy(), 17.0, rtol=1e-8)
 
 
+@pytest.mark.r
 def test_sleepstudy_unbalanced_ml_fit(ro):
     """An ML fit: pbkrtest refits by REML and mixes the ML vcov into get_Lb_ddf."""
     df = sleepstudy(ro)
@@ -171,6 +173,7 @@ def test_sleepstudy_unbalanced_ml_fit(ro):
     assert_matches(ours, ref, [])
 
 
+@pytest.mark.r
 def test_sleepstudy_weighted(ro):
     """Prior weights: pbkrtest leaves them out of Sigma; weights="pbkrtest" reproduces that."""
     df = sleepstudy(ro)
@@ -186,6 +189,7 @@ def test_sleepstudy_weighted(ro):
     assert abs(ref["ddf"][0] - 17.0) > 1.0
 
 
+@pytest.mark.r
 def test_hsb_level2_predictor(ro):
     df = hsb(ro)
     formula = "MathAch ~ MEANSES * cses + Sector + (cses | School)"
@@ -198,6 +202,7 @@ def test_hsb_level2_predictor(ro):
     assert 40 < ours.df["MEANSES"] < 50  # a level-2 predictor: about the number of schools
 
 
+@pytest.mark.r
 def test_hsb_random_slope_ses(ro):
     df = hsb(ro, nschools=30)
     formula = "MathAch ~ SES + (SES | School)"
@@ -206,6 +211,7 @@ def test_hsb_random_slope_ses(ro):
     assert_matches(kenward_roger(fit, design), ref, [])
 
 
+@pytest.mark.r
 def test_classroom_nested(ro, data_dir):
     df = classroom(data_dir)
     formula = "mathgain ~ ses + mathknow + (1 | schoolid/classid)"
@@ -216,6 +222,7 @@ def test_classroom_nested(ro, data_dir):
     assert_matches(kenward_roger(fit, design), ref, Ls)
 
 
+@pytest.mark.r
 def test_penicillin_crossed(ro):
     df = _to_pandas(ro, "lme4::Penicillin")
     formula = "diameter ~ 1 + (1 | plate) + (1 | sample)"

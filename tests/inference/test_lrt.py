@@ -125,6 +125,7 @@ def test_more_than_two_models(classroom, fits23):
     assert list(tab.index) == ["a", "b", "c"] and list(tab["Df"].iloc[1:]) == [1, 1]
 
 
+@pytest.mark.r
 @pytest.mark.parametrize("refit", [False, True])
 def test_matches_lme4_anova(refit, classroom, fits23):
     ro = _need_r("lme4")
@@ -139,6 +140,7 @@ def test_matches_lme4_anova(refit, classroom, fits23):
     _compare(lrt(f2, f3, d2, d3, refit=refit), theirs)
 
 
+@pytest.mark.r
 def test_matches_lme4_anova_on_common_sample(classroom):
     ro = _need_r("lme4")
     sample = common_sample(classroom, [F7, F4]).reset_index(drop=True)

@@ -62,6 +62,7 @@ def classroom(data_dir) -> pd.DataFrame:
 # ---------------------------------------------------------- HLM published
 
 
+@pytest.mark.r
 def test_hsb_one_way_anova_matches_published_hlm(hsb):
     fit, design = _fit("MathAch ~ 1 + (1 | School)", hsb)
     # HLM stops iterating on a small change in the likelihood: its tau_00 is 3e-5 off the optimum
@@ -77,6 +78,7 @@ def test_hsb_one_way_anova_matches_published_hlm(hsb):
     assert "note" not in tab.attrs
 
 
+@pytest.mark.r
 def test_hsb_chisq_is_the_unit_mean_formula(hsb):
     """Intercept-only: chi2 = sum n_j (ybar_j - gamma_00)^2 / sigma^2, reliability = mean tau / (tau + sigma^2/n_j)."""
     fit, design = _fit("MathAch ~ 1 + (1 | School)", hsb)
@@ -88,6 +90,7 @@ def test_hsb_chisq_is_the_unit_mean_formula(hsb):
     np.testing.assert_allclose(reliability(fit, design).iloc[0], np.mean(tau / (tau + fit.sigma2 / n)), rtol=1e-12)
 
 
+@pytest.mark.r
 def test_level2_predictor_costs_one_df_unless_entered_at_level1(hsb):
     """Seed 000's pattern: URBAN at level 2 (df J - 2) or, wrongly, at level 1 (df J - 1, same chi-square)."""
     fit, design = _fit("MathAch ~ MEANSES + (1 | School)", hsb)
@@ -187,6 +190,7 @@ def _compare_ranova(ours: pd.DataFrame, theirs: pd.DataFrame) -> None:
         "mathgain ~ ses + (1 | schoolid) + (0 + ses | schoolid) + (1 | classid)",
     ],
 )
+@pytest.mark.r
 def test_ranova_matches_lmertest_classroom(formula, classroom):
     ro = _need_r("lme4", "lmerTest")
     _to_r(ro, classroom, ".vt_classroom")
@@ -196,6 +200,7 @@ def test_ranova_matches_lmertest_classroom(formula, classroom):
     _compare_ranova(ranova(fit, design), theirs)
 
 
+@pytest.mark.r
 @pytest.mark.parametrize("method", ["REML", "ML"])
 def test_ranova_matches_lmertest_random_slope(method):
     ro = _need_r("lme4", "lmerTest")
@@ -247,6 +252,7 @@ def test_reductions_match_terms_after_lme4_reordering(classroom):
     assert reds[1].mixture == {0: 0.5, 1: 0.5}
 
 
+@pytest.mark.r
 def test_ranova_ml_fit_drops_to_the_ml_linear_model(classroom):
     ro = _need_r("lme4", "lmerTest")
     _to_r(ro, classroom, ".vt_classroom")

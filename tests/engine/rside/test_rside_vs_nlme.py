@@ -75,6 +75,7 @@ def _check(fit, ref, digits_ll=6, digits=5):
         assert np.allclose(fit.R[0], V, rtol=10.0**-digits, atol=10.0**-digits * np.max(np.abs(V)))
 
 
+@pytest.mark.r
 @pytest.mark.parametrize("struct", ["us", "cs", "ar1", "csh", "ar1h", "toep", "toeph", "diag"])
 def test_orthodont_against_gls(struct):
     ro = need_r("nlme")
@@ -85,6 +86,7 @@ def test_orthodont_against_gls(struct):
     _check(fit, _nlme(ro, d, "distance ~ age * Sex", struct, _full_subject(d, 4)))
 
 
+@pytest.mark.r
 @pytest.mark.parametrize("struct", ["us", "cs", "ar1", "csh"])
 def test_autism_with_missing_visits_against_gls(struct):
     ro = need_r("nlme")
@@ -95,6 +97,7 @@ def test_autism_with_missing_visits_against_gls(struct):
     _check(fit, _nlme(ro, d, "vsae ~ age * sicd", struct, _full_subject(d, 5)))
 
 
+@pytest.mark.r
 def test_orthodont_ml_unstructured_against_gls():
     ro = need_r("nlme")
     d = _orthodont()
@@ -106,6 +109,7 @@ def test_orthodont_ml_unstructured_against_gls():
     _check(fit, (ll, beta, se * np.sqrt((n - p) / n), V))
 
 
+@pytest.mark.r
 def test_ar1_is_by_position_not_by_time_value():
     """SAS's AR(1) uses the visit position; nlme's corAR1(form = ~ age) the time value (ages 2, 3, 5, 9, 13)."""
     ro = need_r("nlme")
@@ -117,6 +121,7 @@ def test_ar1_is_by_position_not_by_time_value():
     assert abs(fit.loglik - by_time[0]) > 0.1
 
 
+@pytest.mark.r
 def test_group_heterogeneous_diagonal_against_varident_by_visit_and_group():
     ro = need_r("nlme")
     d = _orthodont().assign(grp=lambda x: x["Sex"].astype(str))
@@ -125,6 +130,7 @@ def test_group_heterogeneous_diagonal_against_varident_by_visit_and_group():
     _check(fit, _nlme(ro, d, "distance ~ age * Sex", "diaggroup", "M01"))  # R[0] is group Male
 
 
+@pytest.mark.r
 def test_weights_against_varfixed():
     ro = need_r("nlme")
     d = _orthodont()
@@ -135,6 +141,7 @@ def test_weights_against_varfixed():
     _check(fit, (ll, beta, se, np.zeros(1)))
 
 
+@pytest.mark.r
 def test_spatial_exponential_on_age_against_corexp():
     ro = need_r("nlme")
     d = _autism()
