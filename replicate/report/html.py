@@ -1,4 +1,4 @@
-"""Self-contained HTML report: tables, a heat map of agreeing digits, error bars.
+"""Self-contained HTML report: tables, a heat map of verdicts, forest plots and printed-digit gaps.
 
 Everything (styles, SVG plots) is inline, so the file can be attached to a CI
 run or mailed and opened anywhere without network access.
@@ -13,6 +13,7 @@ from collections import defaultdict
 from ..compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN
 from ..fitguard import fit_record, fit_summary
 from ..runner import CaseResult
+from .case_plots import digit_gaps, forests
 from .stamp import RunInfo, html_stamp
 
 _CSS = """
@@ -119,54 +120,6 @@ def heatmap(results: list[CaseResult]) -> str:
     return "".join(parts)
 
 
-def error_bars(r: CaseResult) -> str:
-    """SVG: each fixed effect's estimate +- 1.96 SE, per program and for the engine."""
-    series: dict[str, dict[str, tuple[float, float]]] = defaultdict(dict)
-    for b in r.blocks:
-        est = {v.name: v for v in b.values if v.section == "fixed" and v.quantity == "estimate"}
-        se = {v.name: v for v in b.values if v.section == "fixed" and v.quantity == "se"}
-        for term, v in est.items():
-            s = se.get(term)
-            series[term][b.label] = (v.reference_value, s.reference_value if s else 0.0)
-            if v.engine is not None:
-                series[term][f"engine ({r.engine})"] = (v.engine, s.engine if s and s.engine is not None else 0.0)
-    if not series:
-        return ""
-    out = []
-    for term, progs in series.items():
-        lo = min(m - 1.96 * s for m, s in progs.values())
-        hi = max(m + 1.96 * s for m, s in progs.values())
-        if hi == lo:
-            hi, lo = hi + 1, lo - 1
-        left, width, rowh = 190, 420, 20
-        h = 30 + rowh * len(progs)
-        sx = lambda x, left=left, lo=lo, hi=hi, width=width: left + (x - lo) / (hi - lo) * width
-        parts = [
-            (
-                f"<svg xmlns='http://www.w3.org/2000/svg' width='{left + width + 20}' height='{h}' "
-                f"class='errbars'><text x='4' y='14' font-size='12' font-weight='bold'>{_e(term)}</text>"
-            )
-        ]
-        for i, (name, (m, s)) in enumerate(progs.items()):
-            y = 30 + i * rowh
-            parts.append(f"<text x='{left - 8}' y='{y + 4}' font-size='11' text-anchor='end'>{_e(name)}</text>")
-            parts.append(
-                f"<line x1='{sx(m - 1.96 * s):.1f}' x2='{sx(m + 1.96 * s):.1f}' y1='{y}' y2='{y}' "
-                "stroke='#333' stroke-width='1.5'/>"
-            )
-            colour = "#1565c0" if name.startswith("engine") else "#c62828"
-            parts.append(
-                f"<circle cx='{sx(m):.1f}' cy='{y}' r='4' fill='{colour}'><title>{_e(name)}: "
-                f"{m:.6g} ± 1.96 × {s:.4g}</title></circle>"
-            )
-        parts.append(
-            f"<text x='{left}' y='{h - 2}' font-size='10' class='muted'>{lo:.4g}</text>"
-            f"<text x='{left + width}' y='{h - 2}' font-size='10' text-anchor='end'>{hi:.4g}</text></svg>"
-        )
-        out.append("".join(parts))
-    return "<div>" + "".join(out) + "</div>"
-
-
 def render_html(results: list[CaseResult], run: RunInfo | None = None) -> str:
     counts: dict[str, int] = defaultdict(int)
     for r in results:
@@ -210,7 +163,8 @@ def render_html(results: list[CaseResult], run: RunInfo | None = None) -> str:
             rec = fit_record(method, fitted)
             cls = "diag" if not rec["converged"] else "muted"
             body.append(f"<p class='{cls} fit'>{_e(fit_summary(rec))}</p>")
-        body.append(error_bars(r))
+        body.append(forests(r))
+        body.append(digit_gaps(r))
         for b in r.blocks:
             body.append(
                 f"<h3>{_e(b.label)}: {_e(b.software)} {_e(b.version)}</h3>"

@@ -1,0 +1,137 @@
+"""Plots of the HTML report that answer "do the programs agree, and by how much?" (issue #18).
+
+- :func:`forest`: one coefficient across every program and the engine, on one shared axis (the names each
+  program printed mapped together), so that a 1% SE difference shows as bars of visibly different length.
+- :func:`printed_digits`: per value, the difference engine - printed in units of the last printed digit,
+  coloured by verdict: an agreeing value lies within half a unit; a discrepancy stands far outside.
+
+Plain inline SVG: the report stays one self-contained file that needs no network and no script.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..vocab import Verdict
+
+VERDICT_FILL = {
+    Verdict.AGREES: "#2e7d32",
+    Verdict.WITHIN: "#9e9d24",
+    Verdict.EXPLAINED: "#ef8f00",
+    Verdict.DISCREPANCY: "#c62828",
+    Verdict.NOT_COMPARABLE: "#9e9e9e",
+}
+
+
+@dataclass(frozen=True)
+class Interval:
+    """One program's estimate and SE of a coefficient (``se`` None when not printed)."""
+
+    label: str
+    estimate: float
+    se: float | None
+    verdict: str  # the worse of the estimate's and the SE's verdicts; "engine" for the engine's own row
+
+
+@dataclass(frozen=True)
+class DigitGap:
+    """One value: (engine - printed) / unit of the last printed digit."""
+
+    label: str
+    units: float
+    verdict: str
+    printed: str
+    engine: float
+
+
+def _e(x: object) -> str:
+    return html.escape(str(x))
+
+
+def _fill(verdict: str) -> str:
+    return "#1565c0" if verdict == "engine" else VERDICT_FILL.get(Verdict(verdict), "#616161")
+
+
+def forest(term: str, rows: Sequence[Interval], *, z: float = 1.96) -> str:
+    """SVG: estimate +- z SE per program on one axis shared by all of them."""
+    if not rows:
+        return ""
+    ends = [x for r in rows for x in (r.estimate - z * (r.se or 0.0), r.estimate + z * (r.se or 0.0))]
+    lo, hi = min(ends), max(ends)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return ""
+    pad = (hi - lo) * 0.05 or max(abs(hi), 1.0) * 0.05
+    lo, hi = lo - pad, hi + pad
+    left, width, rowh = 210, 440, 20
+    h = 34 + rowh * len(rows) + 14
+
+    def sx(x: float) -> float:
+        return left + (x - lo) / (hi - lo) * width
+
+    parts = [
+        (
+            f"<svg xmlns='http://www.w3.org/2000/svg' width='{left + width + 20}' height='{h}' class='forest' "
+            f"data-term='{_e(term)}'><text x='4' y='14' font-size='12' font-weight='bold'>{_e(term)}</text>"
+        )
+    ]
+    for i, r in enumerate(rows):
+        y = 32 + i * rowh
+        colour = _fill(r.verdict)
+        parts.append(f"<text x='{left - 8}' y='{y + 4}' font-size='11' text-anchor='end'>{_e(r.label)}</text>")
+        if r.se is not None and math.isfinite(r.se):
+            parts.append(
+                f"<line x1='{sx(r.estimate - z * r.se):.1f}' x2='{sx(r.estimate + z * r.se):.1f}' y1='{y}' "
+                f"y2='{y}' stroke='{colour}' stroke-width='2' class='bar'/>"
+            )
+        se_text = f" ± {z} × {r.se:.6g}" if r.se is not None else " (no SE printed)"
+        parts.append(
+            f"<circle cx='{sx(r.estimate):.1f}' cy='{y}' r='4' fill='{colour}' class='point-{_e(r.verdict)}'>"
+            f"<title>{_e(r.label)}: {r.estimate:.8g}{se_text} ({_e(r.verdict)})</title></circle>"
+        )
+    axis = 32 + rowh * len(rows) - 6
+    parts.append(f"<line x1='{left}' x2='{left + width}' y1='{axis}' y2='{axis}' stroke='#bbb'/>")
+    parts.append(
+        f"<text x='{left}' y='{h - 2}' font-size='10'>{lo:.5g}</text>"
+        f"<text x='{left + width}' y='{h - 2}' font-size='10' text-anchor='end'>{hi:.5g}</text></svg>"
+    )
+    return "".join(parts)
+
+
+def printed_digits(title: str, gaps: Sequence[DigitGap], *, limit: float = 10.0) -> str:
+    """SVG: one bar per value, (engine - printed) in units of the last printed digit, clipped at +-limit."""
+    if not gaps:
+        return ""
+    left, width, rowh = 260, 400, 16
+    h = 40 + rowh * len(gaps)
+    mid = left + width / 2
+
+    def sx(u: float) -> float:
+        return mid + max(-limit, min(limit, u)) / limit * (width / 2)
+
+    parts = [
+        (
+            f"<svg xmlns='http://www.w3.org/2000/svg' width='{left + width + 60}' height='{h}' class='digits'>"
+            f"<text x='4' y='14' font-size='12' font-weight='bold'>{_e(title)}</text>"
+        ),
+        f"<rect x='{sx(-0.5):.1f}' y='22' width='{sx(0.5) - sx(-0.5):.1f}' height='{h - 30}' fill='#e8f5e9'/>",
+        f"<line x1='{mid}' x2='{mid}' y1='22' y2='{h - 8}' stroke='#888'/>",
+    ]
+    for i, g in enumerate(gaps):
+        y = 28 + i * rowh
+        x0, x1 = sorted((mid, sx(g.units)))
+        clipped = "»" if abs(g.units) > limit else ""
+        parts.append(f"<text x='{left - 6}' y='{y + 9}' font-size='10' text-anchor='end'>{_e(g.label)}</text>")
+        parts.append(
+            f"<rect x='{x0:.1f}' y='{y}' width='{max(x1 - x0, 1.0):.1f}' height='{rowh - 4}' "
+            f"fill='{_fill(g.verdict)}' class='gap-{_e(g.verdict)}'><title>{_e(g.label)}: printed {_e(g.printed)}, "
+            f"engine {g.engine:.10g}: {g.units:+.3g} units of the last printed digit</title></rect>"
+        )
+        parts.append(f"<text x='{left + width + 6}' y='{y + 9}' font-size='10'>{g.units:+.2g}{clipped}</text>")
+    parts.append(
+        f"<text x='{left}' y='{h - 2}' font-size='10'>-{limit:g}</text>"
+        f"<text x='{left + width}' y='{h - 2}' font-size='10' text-anchor='end'>+{limit:g}</text></svg>"
+    )
+    return "".join(parts)
