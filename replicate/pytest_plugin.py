@@ -24,6 +24,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--replicate-engine", default="native", help="engine that fits the cases (native, statsmodels, ...)"
     )
     group.addoption("--replicate-no-cases", action="store_true", help="do not collect case files as tests")
+    group.addoption(
+        "--replicate-regen",
+        action="store_true",
+        help="recompute each case's live reference blocks (lme4-live, nlme-live, ...) in R, write them back and "
+        "show what changed, before comparing",
+    )
 
 
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
@@ -49,11 +55,31 @@ def _run(config: pytest.Config, path: Path) -> Any:
     engine_name = config.getoption("--replicate-engine")
     key = (str(path), engine_name)
     if key not in cache:
+        if config.getoption("--replicate-regen"):
+            _regenerate(config, path)
         cache[key] = run_case(path, get_engine(engine_name))
     return cache[key]
 
 
+def _regenerate(config: pytest.Config, path: Path) -> None:
+    """Recompute the case's live blocks before it is run; the summaries are printed at the end."""
+    from .regen import live_labels, regenerate
+
+    done = config.stash.setdefault(_regen_key, [])
+    for label in live_labels(path):
+        done.append(regenerate(path, label))
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    done = config.stash.get(_regen_key, [])
+    if done:
+        terminalreporter.section("replicate: live reference blocks regenerated")
+        for r in done:
+            terminalreporter.write_line(r.summary if r.code == 0 else f"{r.case} {r.label}: {r.summary}")
+
+
 _results_key: pytest.StashKey[dict[Any, Any]] = pytest.StashKey()
+_regen_key: pytest.StashKey[list[Any]] = pytest.StashKey()
 
 
 class CaseFile(pytest.File):

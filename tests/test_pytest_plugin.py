@@ -34,3 +34,24 @@ def test_engine_option(pytester: pytest.Pytester, data_dir):
     shutil.copy(CASE, cases / "good.yaml")
     result = pytester.runpytest("cases", "--replicate-engine", "nosuch", "-p", "no:cacheprovider")
     assert "unknown engine 'nosuch'" in result.stdout.str()
+
+
+@pytest.mark.r
+def test_regen_rewrites_live_blocks_and_shows_the_diff(pytester: pytest.Pytester, data_dir):
+    # issue #18: refreshing an lme4 block after an R upgrade is one pytest call that shows the diff
+    from rsupport import need_r
+
+    need_r("lme4", "lmerTest")
+    cases = pytester.path / "cases"
+    cases.mkdir()
+    case = Path(__file__).resolve().parents[1] / "cases" / "dyestuff.yaml"
+    stale = case.read_text().replace("estimate: 1527.500000000001", "estimate: 1500.5", 1)
+    assert stale != case.read_text()
+    (cases / "dyestuff.yaml").write_text(stale)
+    result = pytester.runpytest("cases", "-p", "no:cacheprovider", "--replicate-regen")
+    out = result.stdout.str()
+    assert "live reference blocks regenerated" in out
+    assert "fixed.(Intercept).estimate: 1500.5 -> 1527.5" in out, out[-3000:]
+    result.assert_outcomes(passed=1)
+    assert "1500.5" not in (cases / "dyestuff.yaml").read_text()
+    assert "label: lme4-live" in (cases / "dyestuff.yaml").read_text()
