@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from . import __version__, cli_new
 from .case import Case, find_case_files, load_case
+from .case_lookup import resolve_cases
 from .compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN
 from .engines import DEFAULT_ENGINE, ENGINES, get_engine
 from .errors import CaseError, EngineUnavailable, ReplicateError
@@ -36,9 +37,9 @@ EXIT_INTERRUPTED = 130
 
 
 def _paths(args: argparse.Namespace) -> list[str]:
-    """The paths named, else ``./cases``, else the example cases shipped with replicate."""
+    """The paths (or case ids) named, else ``./cases``, else the example cases shipped with replicate."""
     if args.paths:
-        return list(args.paths)
+        return [str(p) for p in resolve_cases(args.paths, default_cases()[0])]
     folder, shipped = default_cases()
     if shipped and not getattr(args, "_told", False):
         print(
@@ -202,12 +203,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    files = find_case_files(_paths(args))
+    try:
+        paths = _paths(args)
+    except ReplicateError as exc:
+        print(f"replicate: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    files = find_case_files(paths)
+    if not files:
+        print(f"no cases under {', '.join(paths)} (a case is a *.yaml file; `replicate examples DIR` copies some)")
+        return EXIT_OK
+    rows: list[tuple[str, ...]] = []
     for f in files:
         try:
             c = load_case(f)
         except CaseError as exc:
-            print(f"{f.stem:<40} INVALID  {exc.message}")
+            rows.append((f.stem, "INVALID", "", exc.message))
             continue
         if "file" in c.data:
             data = c.data["file"]
@@ -216,30 +226,22 @@ def cmd_list(args: argparse.Namespace) -> int:
         else:
             data = "unavailable"
         progs = ",".join(dict.fromkeys(b["software"] for b in c.expected)) or "-"
-        print(f"{c.id:<40} {data:<22} {progs:<24} {c.title}")
-    return 0
+        rows.append((c.id, data, progs, c.title))
+    header = ("case", "data", "programs", "title")
+    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(3)]
+    for r in [header, *rows]:
+        print("  ".join(r[k].ljust(widths[k]) for k in range(3)) + "  " + r[3])
+    return EXIT_INVALID if any(r[1] == "INVALID" for r in rows) else EXIT_OK
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     if args.cases_dir is None:
         args.cases_dir = str(default_cases()[0])
-    target = Path(args.case)
-    if not target.exists():
-        matches = [f for f in find_case_files([args.cases_dir]) if f.stem == args.case]
-        if not matches:
-            for f in find_case_files([args.cases_dir]):
-                try:
-                    if load_case(f).id == args.case:
-                        matches = [f]
-                        break
-                except CaseError:
-                    continue
-        if not matches:
-            print(
-                f"replicate: no case {args.case!r} (give a file or a case id under {args.cases_dir})", file=sys.stderr
-            )
-            return 2
-        target = matches[0]
+    try:
+        target = resolve_cases([args.case], Path(args.cases_dir))[0]
+    except ReplicateError as exc:
+        print(f"replicate: {exc}", file=sys.stderr)
+        return 2
     try:
         case = load_case(target)
         engine = get_engine(args.engine)

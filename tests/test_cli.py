@@ -289,3 +289,27 @@ def test_optimum_reference_needs_the_variance_components(case_dir, tmp_path, cap
     err = next(b for b in blocks if b["label"] == "sas-mixed-ucla")["error"]
     assert "optimum: reference" in err and "variance component" in err
     capsys.readouterr()
+
+
+def test_run_takes_a_case_id_as_show_does(case_dir, tmp_path, capsys, monkeypatch):
+    # issue #18: `replicate run dyestuff` ran nothing and reported an "invalid" case
+    monkeypatch.chdir(case_dir.parent)
+    assert main(["run", "dyestuff", "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split()[:2] == ["agrees", "dyestuff"]
+    assert main(["run", "no-such-case", "--out", str(tmp_path / "r2")]) == 2
+    assert "no case file, folder or case id 'no-such-case'" in capsys.readouterr().err
+
+
+def test_list_has_a_header_aligned_columns_and_says_when_there_are_no_cases(case_dir, tmp_path, capsys):
+    assert main(["list", str(case_dir)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["case", "data", "programs"]
+    starts = {ln.index(ln.split()[1]) for ln in lines if ln.split()[1] != "INVALID"}
+    assert len(starts) == 1  # the data column starts at one place on every line
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    assert main(["list", str(empty)]) == 0
+    assert "no cases under" in capsys.readouterr().out
+    assert main(["list", str(tmp_path / "missing")]) == 2
+    assert "no case file, folder or case id" in capsys.readouterr().err
