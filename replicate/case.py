@@ -22,7 +22,8 @@ from typing import Any
 
 import yaml
 
-from .errors import CaseError, ReplicateError
+from .datapath import find_file, sha256_file
+from .errors import CaseError, DataError, ReplicateError
 from .yaml12 import check_size, scalar_value
 
 Path_ = tuple[Any, ...]
@@ -369,6 +370,7 @@ def _describe(err: Any, file: str, lines: dict[Path_, int]) -> CaseError:
         sub = _schema_at(path) or {}
         if path and path[-1] == "data" or path == ("data",):
             message = "data must give exactly one of: 'file' with 'sha256', 'dataset', or 'unavailable'"
+            hint = _checksum_hint(err.instance, file)
         elif path and path[-1] == "model":
             message = "model must give either 'formula', or 'levels' with 'groups' (not both)"
         else:
@@ -380,6 +382,17 @@ def _describe(err: Any, file: str, lines: dict[Path_, int]) -> CaseError:
     elif validator == "pattern":
         message = f"{err.instance!r} does not match the required form {err.validator_value}"
     return CaseError(message, file=file, line=line, field=dotted(path) or None, hint=hint)
+
+
+def _checksum_hint(data: Any, file: str) -> str | None:
+    """For a data file given without its sha256: the file's actual checksum, to paste in."""
+    if not isinstance(data, dict) or "sha256" in data or not isinstance(data.get("file"), str):
+        return None
+    try:
+        found = find_file(data["file"], Path(file).parent)
+    except DataError:
+        return f"the file {data['file']!r} is not on the data search path either; put it beside the case"
+    return f"add `sha256: {sha256_file(found)}` (the checksum of {found}) so that a changed file is caught"
 
 
 def validate_document(data: Any, lines: dict[Path_, int], file: str) -> None:

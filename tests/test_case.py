@@ -123,3 +123,16 @@ def test_scientific_notation_without_a_point_is_a_number(tmp_path):
     assert case.raw["tolerance"]["df"]["rtol"] == 1e-3
     se = case.expected[0]["values"]["fixed"]["ses"]["se"]
     assert se.value == 0.02 and se.text == "2e-2"
+
+
+def test_a_data_file_without_sha256_is_refused_with_its_actual_checksum(tmp_path, data_dir):
+    # issue #18: the error now gives the hash to paste in
+    import hashlib
+
+    shipped = Path(__file__).resolve().parents[1] / "cases" / "classroom-mathkind-ses-school.yaml"
+    case = tmp_path / "c.yaml"
+    case.write_text("".join(ln for ln in shipped.read_text().splitlines(True) if "sha256" not in ln))
+    digest = hashlib.sha256((data_dir / "classroom.csv").read_bytes()).hexdigest()
+    with pytest.raises(CaseError) as err:
+        load_case(case)
+    assert err.value.field == "data" and f"sha256: {digest}" in str(err.value)
