@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from .datapath import find_file, sha256_file
+from .datapath import find_file, search_path, sha256_file
 from .errors import CaseError, DataError, ReplicateError
 from .yaml12 import check_size, scalar_value
 
@@ -472,6 +472,36 @@ def read_regular_text(path: Path) -> str:
         return fh.read()
 
 
+def _printout_path(case_path: Path, rel: Path, line: int | None, field_: str) -> Path:
+    """A printout under reference_outputs/ (above the case), else beside the case or on the data search path;
+    in each place it must lie inside the folder it is found in (a link may not lead out)."""
+    if rel.parts[:1] == ("reference_outputs",):
+        root = next(
+            (d for d in [case_path.parent, *case_path.parent.parents] if (d / "reference_outputs").is_dir()), None
+        )
+        if root is None:
+            raise CaseError(
+                "no reference_outputs/ folder above the case file", file=str(case_path), line=line, field=field_
+            )
+        places = [root / "reference_outputs"]
+        rel = Path(*rel.parts[1:])
+    else:
+        places = search_path(case_path.parent)
+    for folder in places:
+        target = (folder / rel).resolve()
+        if folder.resolve() not in target.parents:
+            raise CaseError(f"the printout {rel} leads out of {folder}", file=str(case_path), line=line, field=field_)
+        if target.is_file():
+            return target
+    raise CaseError(
+        f"printout {rel} not found",
+        file=str(case_path),
+        line=line,
+        field=field_,
+        hint="searched " + ", ".join(str(f) for f in places),
+    )
+
+
 def _values_from_printout(case_path: Path, blk: dict[str, Any], line: int | None, i: int) -> dict[str, Any]:
     """Parse the raw printout a block points at (under reference_outputs/)."""
     from .errors import ReferenceError_
@@ -480,16 +510,11 @@ def _values_from_printout(case_path: Path, blk: dict[str, Any], line: int | None
     spec = blk["printout"]
     rel = Path(spec["file"])
     field_ = f"expected[{i}].printout.file"
-    if ".." in rel.parts:
-        raise CaseError("a printout path may not contain '..'", file=str(case_path), line=line, field=field_)
-    root = next((d for d in [case_path.parent, *case_path.parent.parents] if (d / "reference_outputs").is_dir()), None)
-    if root is None:
+    if ".." in rel.parts or rel.is_absolute():
         raise CaseError(
-            "no reference_outputs/ folder above the case file", file=str(case_path), line=line, field=field_
+            "a printout path must be relative and may not contain '..'", file=str(case_path), line=line, field=field_
         )
-    target = (root / rel).resolve()
-    if (root / "reference_outputs").resolve() not in target.parents:
-        raise CaseError("the printout must lie inside reference_outputs/", file=str(case_path), line=line, field=field_)
+    target = _printout_path(case_path, rel, line, field_)
     try:
         text = read_regular_text(target)
     except UnicodeDecodeError as exc:

@@ -313,3 +313,32 @@ def test_list_has_a_header_aligned_columns_and_says_when_there_are_no_cases(case
     assert "no cases under" in capsys.readouterr().out
     assert main(["list", str(tmp_path / "missing")]) == 2
     assert "no case file, folder or case id" in capsys.readouterr().err
+
+
+def test_a_printout_may_sit_beside_the_case_or_on_the_data_path(case_dir, tmp_path, monkeypatch):
+    # issue #18: printouts were read only from under reference_outputs/
+    import os
+
+    from replicate.case import load_case
+    from replicate.errors import CaseError
+
+    printout = case_dir.parent / "reference_outputs" / "lmerTest" / "classroom-mathkind-ses-school.txt"
+    p = case_dir / "classroom-mathkind-ses-school.yaml"
+    text = p.read_text()
+    head = text[: text.index("    values:")]
+    (case_dir / "mine.txt").write_text(printout.read_text())
+    p.write_text(head + "    printout: {file: mine.txt}\n")
+    assert load_case(p).expected[0]["values"]["fixed"]["ses"]["estimate"].text == "10.722"
+    elsewhere = tmp_path / "printouts"
+    elsewhere.mkdir()
+    (elsewhere / "theirs.txt").write_text(printout.read_text())
+    monkeypatch.setenv("REPLICATE_DATA_PATH", str(elsewhere))
+    p.write_text(head + "    printout: {file: theirs.txt}\n")
+    assert run("run", str(p), "--out", str(tmp_path / "r")) == 0
+    os.symlink("/etc/hostname", case_dir / "out.txt")
+    p.write_text(head + "    printout: {file: out.txt}\n")
+    with pytest.raises(CaseError, match="leads out of"):
+        load_case(p)
+    p.write_text(head + "    printout: {file: nowhere.txt}\n")
+    with pytest.raises(CaseError, match="printout nowhere.txt not found"):
+        load_case(p)
