@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ...design import build_design
 from ...errors import DataError, FitError
+from ...spec import parse_formula
 from .blocks import make_blocks
 from .catalog import SPATIAL, make_structure, structure_name
 from .fit import fit_blocks
@@ -47,9 +49,6 @@ def fit_residual(
         method: ``REML`` or ``ML``.
         weights: a column of positive weights (SAS's WEIGHT: V = W^-1/2 R W^-1/2).
     """
-    from ...design import build_design
-    from ...spec import parse_formula
-
     method = str(method).upper()
     if method not in ("REML", "ML"):
         raise FitError(f"method {method!r} unknown", field="method", hint="use 'REML' or 'ML'")

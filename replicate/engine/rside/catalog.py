@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ...errors import ModelError
 from .hetero import AnteDependence, Diagonal, HeteroAutoRegressive, HeteroCompoundSymmetry, HeteroToeplitz
 from .spatial import SpatialExponential
@@ -49,7 +51,7 @@ def structure_name(text: str | StructureName) -> StructureName:
         ) from None
 
 
-def make_structure(name: str | StructureName, k: int, coords=None) -> Structure:
+def make_structure(name: str | StructureName, k: int, coords: np.ndarray | None = None) -> Structure:
     """The structure ``name`` over ``k`` visits (``coords``: the visits' time values, for SP(EXP))."""
     key = structure_name(name)
     if key is StructureName.SP_EXP:

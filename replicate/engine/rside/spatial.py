@@ -29,18 +29,20 @@ class SpatialExponential(Structure):
     def n_theta(self) -> int:
         return 1
 
-    def start(self):
+    def start(self) -> np.ndarray:
         d = self.distance[self.distance > 0]
         return np.array([np.log(np.median(d))]) if d.size else np.zeros(1)
 
-    def relative(self, theta):
-        return np.exp(-self.distance / np.exp(theta[0]))
+    def relative(self, theta: np.ndarray) -> np.ndarray:
+        out: np.ndarray = np.exp(-self.distance / np.exp(theta[0]))
+        return out
 
-    def labels(self):
+    def labels(self) -> tuple[str, ...]:
         return ("SP(EXP)", "Residual")
 
-    def natural(self, theta, scale):
+    def natural(self, theta: np.ndarray, scale: float) -> np.ndarray:
         return np.array([np.exp(theta[0]), scale])
 
-    def from_natural(self, nat):
-        return nat[1] * np.exp(-self.distance / nat[0])
+    def from_natural(self, nat: np.ndarray) -> np.ndarray:
+        out: np.ndarray = nat[1] * np.exp(-self.distance / nat[0])
+        return out
