@@ -14,12 +14,13 @@ import numpy as np
 from scipy import optimize, stats
 
 from ...errors import FitError
+from ...rside_names import SAS_TYPE
 from .blocks import Blocks
 from .criterion import profiled
 from .information import covparm_covariance, natural_gradient
 from .parameters import GroupedParameters
 from .result import CovParm, RsideFit
-from .structures import SAS_TYPE, Structure
+from .structures import Structure
 
 BIG = 1e30
 RESTARTS = 3

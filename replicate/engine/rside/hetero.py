@@ -1,4 +1,4 @@
-"""Structures with a variance per visit: CSH, ARH(1), TOEPH, UN(1) (diagonal) and ANTE(1).
+"""Structures with a variance per visit: CSH, ARH(1), TOEPH, UN(1) (diagonal), ANTE(1); and mmrm's ``ad``.
 
 theta starts with the log standard deviations of visits 2 .. k relative to visit 1 (whose variance
 is the profiled scale), then the structure's correlation parameters. SAS labels the variances
@@ -11,7 +11,20 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .structures import Structure, StructureName, cs_rho, cs_theta, lag_matrix, levinson, rel_sd
+from ...rside_names import StructureName
+from .structures import Structure, cs_rho, cs_theta, lag_matrix, levinson, rel_sd
+
+
+def ante_chain(k: int, rhos: Sequence[complex]) -> np.ndarray:
+    """First-order ante-dependence correlations: corr(i, j) = rho_i * ... * rho_(j-1) for i < j."""
+    out = np.zeros((k, k), dtype=np.result_type(*rhos, float) if len(rhos) else float)
+    for i in range(k):
+        out[i, i] = 1.0
+        prod: complex = 1.0
+        for j in range(i + 1, k):
+            prod = prod * rhos[j - 1]
+            out[i, j] = out[j, i] = prod
+    return out
 
 
 class _Heterogeneous(Structure):
@@ -144,25 +157,14 @@ class AnteDependence(_Heterogeneous):
     def n_corr(self) -> int:
         return self.k - 1
 
-    def _chain(self, rhos: Sequence[complex]) -> np.ndarray:
-        k = self.k
-        out = np.zeros((k, k), dtype=np.result_type(*rhos, float) if rhos else float)
-        for i in range(k):
-            out[i, i] = 1.0
-            prod: complex = 1.0
-            for j in range(i + 1, k):
-                prod = prod * rhos[j - 1]
-                out[i, j] = out[j, i] = prod
-        return out
-
     def _corr(self, tc: np.ndarray) -> np.ndarray:
-        return self._chain([np.tanh(t) for t in tc])
+        return ante_chain(self.k, [np.tanh(t) for t in tc])
 
     def _corr_natural(self, tc: np.ndarray) -> list[complex]:
         return [np.tanh(t) for t in tc]
 
     def _corr_from_natural(self, cn: np.ndarray) -> np.ndarray:
-        return self._chain(list(cn))
+        return ante_chain(self.k, list(cn))
 
     def _corr_labels(self) -> tuple[str, ...]:
         return tuple(f"Rho({j + 1})" for j in range(self.k - 1))
@@ -199,3 +201,32 @@ class HeteroToeplitz(_Heterogeneous):
 
     def _corr_labels(self) -> tuple[str, ...]:
         return tuple(f"TOEPH({h})" for h in range(1, self.k))
+
+
+class HomogeneousAnteDependence(Structure):
+    """mmrm's ``ad``: one variance, corr(i, j) the product of the lag-one correlations (SAS has no such TYPE=).
+
+    Parameters: ``Rho(1)`` .. ``Rho(k-1)`` (theta = atanh) and ``Residual``.
+    """
+
+    name = StructureName.AD
+
+    @property
+    def n_theta(self) -> int:
+        return self.k - 1
+
+    def relative(self, theta: np.ndarray) -> np.ndarray:
+        return ante_chain(self.k, [np.tanh(t) for t in theta])
+
+    def labels(self) -> tuple[str, ...]:
+        return tuple(f"Rho({j + 1})" for j in range(self.k - 1)) + ("Residual",)
+
+    def natural(self, theta: np.ndarray, scale: float) -> np.ndarray:
+        return np.array([np.tanh(t) for t in theta] + [scale])
+
+    def from_natural(self, nat: np.ndarray) -> np.ndarray:
+        out: np.ndarray = nat[-1] * ante_chain(self.k, list(nat[:-1]))
+        return out
+
+    def correlation_labels(self) -> tuple[int, ...]:
+        return tuple(range(self.k - 1))

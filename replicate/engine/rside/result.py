@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+import pandas as pd
 
-from .structures import StructureName
+from ...rside_names import StructureName
+from ...rside_syntax import ResidualSpec
+from ...spec import ModelSpec
+
+
+@dataclass(frozen=True)
+class FixedPart:
+    """What LS-means and Type III tests need of the fixed part (see :mod:`replicate.inference.lsmeans`).
+
+    Attributes:
+        spec: the parsed fixed-effects formula.
+        frame: the rows used in the fit (the model's and the structure's columns, before formula functions).
+        X: the fixed-effects model matrix of those rows (columns as ``fixed_names``).
+        subject: an integer subject code per row (for the between-within df), or None.
+    """
+
+    spec: ModelSpec
+    frame: pd.DataFrame
+    X: np.ndarray
+    subject: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +69,8 @@ class RsideFit:
         n, n_subjects, n_patterns: observations used, subjects, distinct visit patterns.
         theta, scale: optimizer parameters and the profiled scale.
         messages: notes (convergence, boundary, one-visit subjects, dropped rows).
+        residual: the structure as specified (formula term or REPEATED-like mapping), when known.
+        fixed_part: the formula, rows used and X, for LS-means and Type III tests (None if not kept).
     """
 
     structure: StructureName
@@ -75,6 +97,12 @@ class RsideFit:
     theta: np.ndarray
     scale: float
     messages: tuple[str, ...] = ()
+    residual: ResidualSpec | None = None
+    fixed_part: FixedPart | None = None
+
+    def with_model(self, residual: ResidualSpec, fixed_part: FixedPart) -> RsideFit:
+        """The same fit, recording the residual specification and the fixed part."""
+        return replace(self, residual=residual, fixed_part=fixed_part)
 
     @property
     def n_covparms(self) -> int:

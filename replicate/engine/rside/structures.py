@@ -13,44 +13,13 @@ a complex step through them gives exact derivatives (see :mod:`.criterion`).
 
 from __future__ import annotations
 
-import enum
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 import numpy as np
 
+from ...rside_names import StructureName
 from .complexstep import complex_jacobian
-
-
-class StructureName(str, enum.Enum):
-    """Structure names, as mmrm spells them (SAS TYPE= in :data:`SAS_TYPE`)."""
-
-    UN = "us"
-    CS = "cs"
-    CSH = "csh"
-    AR1 = "ar1"
-    ARH1 = "ar1h"
-    TOEP = "toep"
-    TOEPH = "toeph"
-    DIAG = "diag"
-    VC = "vc"
-    ANTE1 = "adh"
-    SP_EXP = "sp_exp"
-
-
-SAS_TYPE = {
-    StructureName.UN: "UN",
-    StructureName.CS: "CS",
-    StructureName.CSH: "CSH",
-    StructureName.AR1: "AR(1)",
-    StructureName.ARH1: "ARH(1)",
-    StructureName.TOEP: "TOEP",
-    StructureName.TOEPH: "TOEPH",
-    StructureName.DIAG: "UN(1)",
-    StructureName.VC: "VC",
-    StructureName.ANTE1: "ANTE(1)",
-    StructureName.SP_EXP: "SP(EXP)",
-}
 
 
 def lag_matrix(k: int) -> np.ndarray:

@@ -23,6 +23,9 @@ COUNTS = {  # natural-scale parameters over k visits (SAS's count)
     StructureName.SP_EXP: lambda k: 2,
     StructureName.VC: lambda k: 1,
     StructureName.ANTE1: lambda k: 2 * k - 1,
+    StructureName.AD: lambda k: k,
+    StructureName.SP_GAU: lambda k: 2,
+    StructureName.SP_POW: lambda k: 2,
 }
 
 
