@@ -9,12 +9,13 @@ import pandas as pd
 
 from ...design import build_design
 from ...errors import DataError, FitError, ModelError
+from ...fixed_part import FixedPart
 from ...rside_syntax import ResidualSpec, parse_sas_type, residual_from_mapping, split_formula
 from ...spec import parse_formula
 from .blocks import make_blocks
 from .catalog import SPATIAL, make_structure
 from .fit import fit_blocks
-from .result import FixedPart, RsideFit
+from .result import RsideFit
 
 
 def _codes(values: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:

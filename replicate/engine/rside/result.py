@@ -5,28 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-import pandas as pd
 
+from ...fixed_part import FixedPart
 from ...rside_names import StructureName
 from ...rside_syntax import ResidualSpec
-from ...spec import ModelSpec
-
-
-@dataclass(frozen=True)
-class FixedPart:
-    """What LS-means and Type III tests need of the fixed part (see :mod:`replicate.inference.lsmeans`).
-
-    Attributes:
-        spec: the parsed fixed-effects formula.
-        frame: the rows used in the fit (the model's and the structure's columns, before formula functions).
-        X: the fixed-effects model matrix of those rows (columns as ``fixed_names``).
-        subject: an integer subject code per row (for the between-within df), or None.
-    """
-
-    spec: ModelSpec
-    frame: pd.DataFrame
-    X: np.ndarray
-    subject: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
