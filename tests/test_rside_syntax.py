@@ -166,6 +166,8 @@ def test_structure_named_twice_is_an_error():
         fit_residual(d, "FEV1 ~ ARMCD + us(AVISIT | USUBJID)", "cs")
     with pytest.raises(ModelError, match="both name"):
         fit_residual(d, "FEV1 ~ ARMCD", residual={"type": "UN", "repeated": "AVISIT", "subject": "USUBJID"}, visit="t")
+    with pytest.raises(ModelError, match="names its coordinates"):
+        fit_residual(d, "FEV1 ~ ARMCD", "SP(EXP)(t)", visit="AVISIT", subject="USUBJID")
 
 
 def test_spatial_on_two_coordinates_uses_euclidean_distance():

@@ -45,3 +45,13 @@ def test_at_moves_a_covariate_and_lsmeans_follow_the_slope():
     slope = float(fit.beta[fit.fixed_names.index("x")])
     for a, b in zip(at0, at2, strict=True):
         assert b.estimate - a.estimate == pytest.approx(2 * slope, rel=1e-10)
+
+
+def test_a_number_made_a_factor_in_the_formula_is_a_class_effect():
+    """Regression: the fit kept only the formula's variable names, so factor(g) could not be rebuilt from g."""
+    d = _balanced().assign(g=lambda f: f["id"] % 2 + 1)
+    fit = fit_residual(d, "y ~ factor(g) + arm + ar1(visit | id)")
+    means = rside_lsmeans(fit, "factor(g)", ddfm="residual")
+    assert [e.levels for e in means] == [("1",), ("2",)]
+    b = dict(zip(fit.fixed_names, fit.beta, strict=True))
+    assert means[1].estimate - means[0].estimate == pytest.approx(b["factor(g)2"], rel=1e-10)

@@ -57,6 +57,10 @@ def resolve_residual(
             raise ModelError(f"residual= and {', '.join(keywords)}= both name the residual structure", field="residual")
         return fixed, residual if isinstance(residual, ResidualSpec) else residual_from_mapping(residual)
     name, coords = parse_sas_type(structure or "us", field="structure")
+    if coords and visit:
+        raise ModelError(
+            f"structure {structure!r} names its coordinates and visit={visit!r} names another", field="visit"
+        )
     return fixed, ResidualSpec(name, coords or (visit or "visit",), subject or "id", group)
 
 
@@ -145,6 +149,6 @@ def fit_residual(
         g_levels,
         tuple(messages),
     )
-    columns = [c for c in dict.fromkeys(spec.variables() + keys) if c in used.columns]
-    part = FixedPart(design.spec or spec, used[columns], design.X, s_codes)
+    # every column is kept: formula functions (factor(g), log(x)) are recomputed from their source columns
+    part = FixedPart(design.spec or spec, used, design.X, s_codes)
     return fit.with_model(res, part)
