@@ -9,7 +9,7 @@ Two denominator-df rules (SAS's ``DDFM=``):
   n - S - (rank(X) - rank(X_b)). An effect whose columns change within some subject gets the
   within df, the others the between df; with TYPE=UN every effect gets the between df, as SAS does.
   Where several within-subject effects contain CLASS variables SAS further splits the within df
-  into subject-by-effect parts: that is not implemented and is refused by name.
+  into subject-by-effect parts (:mod:`.bwsplit`).
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..engine.rside import RsideFit
-from ..errors import ModelError, NotImplementedOption
+from ..errors import ModelError
 from ..fixed_part import FixedPart
 from ..rside_names import StructureName
+from .bwsplit import split_within_df
 from .lsmeans import Estimate, lsmean_diffs, lsmeans
 from .sumcoding import SumCoding, sum_coding
 from .type3 import Type3Test, type3_tests
@@ -59,19 +60,15 @@ def between_within_df(part: FixedPart, coding: SumCoding, structure: StructureNa
     within = float(X.shape[0] - n_subjects - (np.linalg.matrix_rank(X) - rank_b))
     sum_within = _varies_within(coding.X_sum, subject)
     out: dict[str, float] = {}
-    within_class = []
-    for label, term, span in zip(coding.labels, coding.terms, coding.spans, strict=True):
-        changes = bool(sum_within[span].any())
-        if changes and structure is not StructureName.UN and any(v in coding.classes for v in term):
-            within_class.append(label)
-        out[label] = within if changes and structure is not StructureName.UN else between
-    if len(within_class) > 1:
-        raise NotImplementedOption(
-            f"between-within df with several within-subject CLASS effects ({', '.join(within_class)}): SAS splits "
-            "the within-subject df into subject-by-effect parts, which is not implemented",
-            field="ddfm",
-            hint="use ddfm='residual', or TYPE=UN (every effect then gets the between-subject df)",
-        )
+    within_effects = []
+    for label, span in zip(coding.labels, coding.spans, strict=True):
+        changes = bool(sum_within[span].any()) and structure is not StructureName.UN
+        out[label] = within if changes else between
+        if changes:
+            within_effects.append(label)
+    with_class = [e for e in within_effects if any(v in coding.classes for v in coding.terms[coding.labels.index(e)])]
+    if len(with_class) > 1:
+        out.update(split_within_df(X, subject, coding, within_effects))
     return out
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,7 @@ class SumCoding:
         columns: each covariate variable's data columns (``poly(x, 2)`` has two).
         to_fit: q x p matrix taking a sum-coded row to the fit's coefficients (``M^-1``).
         X_sum: the rows used, sum-coded.
+        values: each variable on the rows used: level codes of a CLASS variable, n x c covariate columns.
     """
 
     terms: tuple[Term, ...]
@@ -54,6 +55,7 @@ class SumCoding:
     columns: dict[str, tuple[str, ...]]
     to_fit: np.ndarray
     X_sum: np.ndarray
+    values: dict[str, np.ndarray] = field(default_factory=dict)
 
     def term_index(self, effect: str) -> int:
         """Position of the term ``effect`` (``a*b``, ``a:b`` or ``b:a`` all name the term a:b)."""
@@ -198,4 +200,4 @@ def sum_coding(part: FixedPart) -> SumCoding:
         to_fit = np.linalg.inv(M)
     except np.linalg.LinAlgError:
         raise ModelError("the sum-to-zero re-coding is singular", field="model.formula") from None
-    return SumCoding(terms, coding.labels, spans, classes, means, columns, to_fit, X_sum)
+    return SumCoding(terms, coding.labels, spans, classes, means, columns, to_fit, X_sum, values)

@@ -166,8 +166,8 @@ def test_between_within_df_by_their_definition():
     assert {e.df for e in rside_lsmeans(un, "Sex")} == {s - 2}
     assert residual_df(ar1.fixed_part) == n - 4
     cs = fit_residual(d, "distance ~ Sex * agef", "cs", visit="idx", subject="subj")
-    with pytest.raises(NotImplementedOption, match="subject-by-effect"):
-        rside_type3(cs)
+    # two within-subject CLASS effects: SAS's subject-by-effect split, the split plot's (4 - 1)(27 - 2)
+    assert {t.effect: t.den_df for t in rside_type3(cs)} == {"Sex": s - 2, "agef": 75, "Sex:agef": 75}
     assert {t.den_df for t in rside_type3(cs, ddfm="residual")} == {n - 8}
 
 
