@@ -6,10 +6,11 @@ Public API:
     make_structure(name, k) -> Structure; StructureName; SAS_TYPE
 """
 
+from ...rside_names import SAS_TYPE, StructureName
 from .api import fit_residual
 from .catalog import make_structure, structure_name
 from .result import CovParm, RsideFit
-from .structures import SAS_TYPE, Structure, StructureName
+from .structures import Structure
 
 __all__ = [
     "SAS_TYPE",

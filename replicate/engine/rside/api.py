@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
-from ...errors import DataError, FitError
+from ...design import build_design
+from ...errors import DataError, FitError, ModelError
+from ...fixed_part import FixedPart
+from ...rside_syntax import ResidualSpec, parse_sas_type, residual_from_mapping, split_formula
+from ...spec import parse_formula
 from .blocks import make_blocks
-from .catalog import SPATIAL, make_structure, structure_name
+from .catalog import SPATIAL, make_structure
 from .fit import fit_blocks
 from .result import RsideFit
 
@@ -21,14 +27,70 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
     return codes.astype(np.int64), tuple(str(u) for u in uniq)
 
 
+def resolve_residual(
+    formula: str,
+    structure: str | None,
+    residual: ResidualSpec | Mapping[str, object] | None,
+    visit: str | None,
+    subject: str | None,
+    group: str | None,
+) -> tuple[str, ResidualSpec]:
+    """The fixed-effects formula and the one residual structure that the arguments name.
+
+    The structure comes from a covariance term in the formula (``us(AVISIT | USUBJID)``), or from
+    ``residual`` (a :class:`ResidualSpec` or a SAS-like mapping), or from ``structure``/``visit``/
+    ``subject``/``group`` (defaults ``us``, ``visit``, ``id``); naming it twice is an error.
+    """
+    fixed, term = split_formula(formula, field="formula")
+    keywords = [k for k, v in (("structure", structure), ("visit", visit), ("subject", subject), ("group", group)) if v]
+    if term is not None and (residual is not None or keywords):
+        given = ", ".join(keywords + (["residual"] if residual is not None else []))
+        raise ModelError(
+            f"the formula's {term.term()} and {given}= both name the residual structure",
+            field="formula",
+            hint=f"drop {given}= or the covariance term",
+        )
+    if term is not None:
+        return fixed, term
+    if residual is not None:
+        if keywords:
+            raise ModelError(f"residual= and {', '.join(keywords)}= both name the residual structure", field="residual")
+        return fixed, residual if isinstance(residual, ResidualSpec) else residual_from_mapping(residual)
+    name, coords = parse_sas_type(structure or "us", field="structure")
+    if coords and visit:
+        raise ModelError(
+            f"structure {structure!r} names its coordinates and visit={visit!r} names another", field="visit"
+        )
+    return fixed, ResidualSpec(name, coords or (visit or "visit",), subject or "id", group)
+
+
+def _visit_codes(used: pd.DataFrame, res: ResidualSpec) -> tuple[np.ndarray, tuple[str, ...], np.ndarray | None]:
+    """Visit positions, their labels and (spatial structures) the coordinate points."""
+    if res.structure not in SPATIAL:
+        codes, labels = _codes(used[res.visit])
+        return codes, labels, None
+    pts = np.column_stack([pd.to_numeric(used[c], errors="coerce").to_numpy(dtype=float) for c in res.coordinates])
+    if not np.all(np.isfinite(pts)):
+        bad = [c for j, c in enumerate(res.coordinates) if not np.all(np.isfinite(pts[:, j]))]
+        raise DataError(
+            f"coordinate column(s) {', '.join(map(repr, bad))} must be numeric for {res.sas_type}",
+            field="visit",
+            hint="a spatial structure measures distances between the coordinate values",
+        )
+    coords, inverse = np.unique(pts, axis=0, return_inverse=True)
+    labels = tuple(f"{c[0]:g}" if len(c) == 1 else "(" + ", ".join(f"{x:g}" for x in c) + ")" for c in coords.tolist())
+    return inverse.ravel().astype(np.int64), labels, coords
+
+
 def fit_residual(
     data: pd.DataFrame,
-    formula_fixed: str,
-    structure: str = "us",
+    formula: str,
+    structure: str | None = None,
     *,
-    visit: str = "visit",
-    subject: str = "id",
+    visit: str | None = None,
+    subject: str | None = None,
     group: str | None = None,
+    residual: ResidualSpec | Mapping[str, object] | None = None,
     method: str = "REML",
     weights: str | None = None,
 ) -> RsideFit:
@@ -36,58 +98,57 @@ def fit_residual(
 
     Args:
         data: one row per observation.
-        formula_fixed: fixed effects only, e.g. ``"distance ~ age * Sex"``.
+        formula: fixed effects, with or without mmrm's covariance term: ``"FEV1 ~ ARMCD * AVISIT +
+            us(AVISIT | USUBJID)"``, or ``"distance ~ age * Sex"`` with the structure given apart.
         structure: mmrm's name or SAS's TYPE= (``us``/``UN``, ``cs``, ``csh``, ``ar1``/``AR(1)``,
-            ``ar1h``/``ARH(1)``, ``toep``, ``toeph``, ``diag``/``UN(1)``, ``vc``, ``adh``/``ANTE(1)``,
-            ``sp_exp``/``SP(EXP)``: exponential in the visit column's numeric value).
-        visit: the repeated factor; its levels (a categorical's order, else sorted values) index
-            the covariance by position, as SAS and mmrm do.
-        subject: the subject factor (SUBJECT=).
+            ``ar1h``/``ARH(1)``, ``toep``, ``toeph``, ``diag``/``UN(1)``, ``vc``, ``ad``, ``adh``/``ANTE(1)``,
+            ``sp_exp``/``SP(EXP)``, ``SP(GAU)``, ``SP(POW)``: spatial in the visit column's numeric
+            value, or in the coordinates written in the type, ``SP(EXP)(x y)``). Default ``us``.
+        visit: the repeated factor (default ``visit``); its levels (a categorical's order, else sorted
+            values) index the covariance by position, as SAS and mmrm do.
+        subject: the subject factor (SUBJECT=; default ``id``).
         group: a factor constant within subject with one set of parameters per level (GROUP=).
+        residual: the structure as a :class:`ResidualSpec` or as a SAS-like mapping
+            ``{type: UN, repeated: AVISIT, subject: USUBJID, group: ARMCD}`` (instead of the above).
         method: ``REML`` or ``ML``.
         weights: a column of positive weights (SAS's WEIGHT: V = W^-1/2 R W^-1/2).
     """
-    from ...design import build_design
-    from ...spec import parse_formula
-
     method = str(method).upper()
     if method not in ("REML", "ML"):
         raise FitError(f"method {method!r} unknown", field="method", hint="use 'REML' or 'ML'")
-    for col, what in ((visit, "visit"), (subject, "subject"), (group, "group"), (weights, "weights")):
+    fixed, res = resolve_residual(formula, structure, residual, visit, subject, group)
+    for col, what in [(c, "visit") for c in res.coordinates] + [
+        (res.subject, "subject"),
+        (res.group, "group"),
+        (weights, "weights"),
+    ]:
         if col is not None and col not in data.columns:
             raise DataError(f"{what} column {col!r} is not in the data", field=what)
-    keys = [c for c in (visit, subject, group) if c is not None]
+    keys = res.variables()
     complete = data[keys].notna().all(axis=1).to_numpy()
     frame = data.loc[complete].reset_index(drop=True)
     messages = []
     if (~complete).any():
         messages.append(f"{int((~complete).sum())} row(s) with missing {', '.join(keys)} removed")
-    design = build_design(parse_formula(formula_fixed, field="formula", fixed_only=True), frame, weights=weights)
+    spec = parse_formula(fixed, field="formula", fixed_only=True)
+    design = build_design(spec, frame, weights=weights)
     messages += list(design.messages)
-    used = frame.iloc[design.rows]
-    spatial = structure_name(structure) in SPATIAL
-    coords = None
-    if spatial:
-        times = pd.to_numeric(used[visit], errors="coerce").to_numpy(dtype=float)
-        if not np.all(np.isfinite(times)):
-            raise DataError(
-                f"visit column {visit!r} must be numeric for {structure}: it is the time coordinate", field="visit"
-            )
-        coords, v_codes = np.unique(times, return_inverse=True)
-        v_levels = tuple(f"{c:g}" for c in coords)
-    else:
-        v_codes, v_levels = _codes(used[visit])
-    s_codes, _ = _codes(used[subject])
-    g_codes, g_levels = _codes(used[group]) if group else (None, None)
+    used = frame.iloc[design.rows].reset_index(drop=True)
+    v_codes, v_levels, coords = _visit_codes(used, res)
+    s_codes, _ = _codes(used[res.subject])
+    g_codes, g_levels = _codes(used[res.group]) if res.group else (None, None)
     blocks = make_blocks(design.X, design.y, s_codes, v_codes, len(v_levels), g_codes, design.weights)
     if blocks.n <= blocks.p:
         raise FitError(f"{blocks.n} observations for {blocks.p} fixed effects", field="formula")
-    return fit_blocks(
+    fit = fit_blocks(
         blocks,
-        make_structure(structure, len(v_levels), coords),
+        make_structure(res.structure, len(v_levels), coords),
         method,
         design.fixed_names,
         v_levels,
         g_levels,
         tuple(messages),
     )
+    # every column is kept: formula functions (factor(g), log(x)) are recomputed from their source columns
+    part = FixedPart(design.spec or spec, used, design.X, s_codes)
+    return fit.with_model(res, part)

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from ...errors import ModelError
-from .hetero import AnteDependence, Diagonal, HeteroAutoRegressive, HeteroCompoundSymmetry, HeteroToeplitz
-from .spatial import SpatialExponential
-from .structures import AutoRegressive, CompoundSymmetry, Homogeneous, Structure, StructureName, Toeplitz, Unstructured
+import numpy as np
+
+from ...rside_names import SPATIAL, StructureName, structure_name
+from .hetero import (
+    AnteDependence,
+    Diagonal,
+    HeteroAutoRegressive,
+    HeteroCompoundSymmetry,
+    HeteroToeplitz,
+    HomogeneousAnteDependence,
+)
+from .spatial import Spatial, SpatialExponential, SpatialGaussian, SpatialPower
+from .structures import AutoRegressive, CompoundSymmetry, Homogeneous, Structure, Toeplitz, Unstructured
+
+__all__ = ["CLASSES", "SPATIAL", "SPATIAL_CLASSES", "make_structure", "structure_name"]
 
 CLASSES: dict[StructureName, type[Structure]] = {
     StructureName.UN: Unstructured,
@@ -15,43 +26,22 @@ CLASSES: dict[StructureName, type[Structure]] = {
     StructureName.ARH1: HeteroAutoRegressive,
     StructureName.TOEP: Toeplitz,
     StructureName.TOEPH: HeteroToeplitz,
-    StructureName.SP_EXP: SpatialExponential,
     StructureName.DIAG: Diagonal,
     StructureName.VC: Homogeneous,
+    StructureName.AD: HomogeneousAnteDependence,
     StructureName.ANTE1: AnteDependence,
 }
 
-SPATIAL = frozenset({StructureName.SP_EXP})
-
-ALIASES = {
-    "un": StructureName.UN,
-    "ar(1)": StructureName.AR1,
-    "arh(1)": StructureName.ARH1,
-    "un(1)": StructureName.DIAG,
-    "ante(1)": StructureName.ANTE1,
-    "sp(exp)": StructureName.SP_EXP,
-    "exp": StructureName.SP_EXP,
-    "id": StructureName.VC,
+SPATIAL_CLASSES: dict[StructureName, type[Spatial]] = {
+    StructureName.SP_EXP: SpatialExponential,
+    StructureName.SP_GAU: SpatialGaussian,
+    StructureName.SP_POW: SpatialPower,
 }
 
 
-def structure_name(text: str | StructureName) -> StructureName:
-    """The :class:`StructureName` of ``text`` (mmrm's name or SAS's TYPE=, any case)."""
-    if isinstance(text, StructureName):
-        return text
-    key = str(text).strip().lower()
-    try:
-        return ALIASES.get(key) or StructureName(key)
-    except ValueError:
-        known = sorted({s.value for s in StructureName} | set(ALIASES))
-        raise ModelError(
-            f"residual structure {text!r} is not implemented", field="structure", hint="one of: " + ", ".join(known)
-        ) from None
-
-
-def make_structure(name: str | StructureName, k: int, coords=None) -> Structure:
-    """The structure ``name`` over ``k`` visits (``coords``: the visits' time values, for SP(EXP))."""
+def make_structure(name: str | StructureName, k: int, coords: np.ndarray | None = None) -> Structure:
+    """The structure ``name`` over ``k`` visits (``coords``: k points, k x d or k values, for SP(...))."""
     key = structure_name(name)
-    if key is StructureName.SP_EXP:
-        return SpatialExponential(k, coords)
+    if key in SPATIAL_CLASSES:
+        return SPATIAL_CLASSES[key](k, coords)
     return CLASSES[key](k)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 STEP = 1e-30
 
 
-def complex_jacobian(fun, x: np.ndarray) -> np.ndarray:
+def complex_jacobian(fun: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
     """d fun(x) / dx by complex step: an array of fun's shape plus len(x).
 
     ``fun`` must be analytic and written without abs, conj or real, as the structures are.

@@ -37,7 +37,7 @@ class Evaluation:
     grads: tuple[np.ndarray, ...] | None
 
 
-def _assemble(blocks: Blocks, covs: list[np.ndarray]):
+def _assemble(blocks: Blocks, covs: list[np.ndarray]) -> tuple[np.ndarray, float, list[np.ndarray]]:
     q = blocks.p + 1
     A = np.zeros((q, q))
     logdet = 0.0
@@ -53,7 +53,7 @@ def _assemble(blocks: Blocks, covs: list[np.ndarray]):
     return A, logdet, cinvs
 
 
-def _grads(blocks: Blocks, cinvs, GA: np.ndarray) -> tuple[np.ndarray, ...]:
+def _grads(blocks: Blocks, cinvs: list[np.ndarray], GA: np.ndarray) -> tuple[np.ndarray, ...]:
     k = blocks.k
     out = [np.zeros((k, k)) for _ in range(blocks.n_groups)]
     for pat, Cinv in zip(blocks.patterns, cinvs):

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, stats
 
+from ...errors import FitError
+from ...rside_names import SAS_TYPE
 from .blocks import Blocks
 from .criterion import profiled
 from .information import covparm_covariance, natural_gradient
 from .parameters import GroupedParameters
 from .result import CovParm, RsideFit
-from .structures import SAS_TYPE, Structure
+from .structures import Structure
 
 BIG = 1e30
 RESTARTS = 3
@@ -67,7 +69,7 @@ def optimize_structure(blocks: Blocks, params: GroupedParameters, reml: bool) ->
     restarted from where it stopped, up to :data:`RESTARTS` times, while that still lowers the criterion.
     """
 
-    def fun(theta):
+    def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
         ev = profiled(blocks, params.blocks(theta), reml, gradient=True)
         if not np.isfinite(ev.value) or ev.grads is None:
             return BIG, np.zeros_like(theta)
@@ -137,10 +139,10 @@ def fit_blocks(
     ev = profiled(blocks, params.blocks(opt.theta), reml)
     notes = list(messages)
     if not np.isfinite(ev.value) or ev.value >= BIG:
-        raise_msg = "the criterion is not finite at the optimizer's end point"
-        from ...errors import FitError
-
-        raise FitError(raise_msg, hint="check the data: a subject block or X'V^-1X is singular")
+        raise FitError(
+            "the criterion is not finite at the optimizer's end point",
+            hint="check the data: a subject block or X'V^-1X is singular",
+        )
     nat_groups = params.natural(opt.theta, ev.scale)
     nat = np.concatenate(nat_groups)
     grad = natural_gradient(blocks, structure, nat, reml)

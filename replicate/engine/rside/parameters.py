@@ -8,6 +8,8 @@ to rounding because the structures are written with arithmetic only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from .complexstep import complex_jacobian
@@ -35,16 +37,17 @@ class GroupedParameters:
         s = self.structure.start_from(cov)
         return np.concatenate([s] + [np.concatenate([[0.0], s]) for _ in range(1, self.n_groups)])
 
-    def _block(self, g: int, part):
+    def _block(self, g: int, part: np.ndarray) -> np.ndarray:
         if g == 0:
             return self.structure.relative(part)
-        return np.exp(part[0]) * self.structure.relative(part[1:])
+        out: np.ndarray = np.exp(part[0]) * self.structure.relative(part[1:])
+        return out
 
     def blocks(self, theta: np.ndarray) -> list[np.ndarray]:
         """Relative k x k blocks, one per group level."""
         return [self._block(g, theta[sl]) for g, sl in enumerate(self.slices)]
 
-    def gradient(self, theta: np.ndarray, grads) -> np.ndarray:
+    def gradient(self, theta: np.ndarray, grads: Sequence[np.ndarray]) -> np.ndarray:
         """Chain rule from per-block gradients (k x k each) to the parameter vector."""
         out = np.zeros(self.size)
         for g, sl in enumerate(self.slices):

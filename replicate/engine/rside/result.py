@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .structures import StructureName
+from ...fixed_part import FixedPart
+from ...rside_names import StructureName
+from ...rside_syntax import ResidualSpec
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class RsideFit:
         n, n_subjects, n_patterns: observations used, subjects, distinct visit patterns.
         theta, scale: optimizer parameters and the profiled scale.
         messages: notes (convergence, boundary, one-visit subjects, dropped rows).
+        residual: the structure as specified (formula term or REPEATED-like mapping), when known.
+        fixed_part: the formula, rows used and X, for LS-means and Type III tests (None if not kept).
     """
 
     structure: StructureName
@@ -75,6 +79,12 @@ class RsideFit:
     theta: np.ndarray
     scale: float
     messages: tuple[str, ...] = ()
+    residual: ResidualSpec | None = None
+    fixed_part: FixedPart | None = None
+
+    def with_model(self, residual: ResidualSpec, fixed_part: FixedPart) -> RsideFit:
+        """The same fit, recording the residual specification and the fixed part."""
+        return replace(self, residual=residual, fixed_part=fixed_part)
 
     @property
     def n_covparms(self) -> int:

@@ -13,56 +13,28 @@ a complex step through them gives exact derivatives (see :mod:`.criterion`).
 
 from __future__ import annotations
 
-import enum
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 
 import numpy as np
 
+from ...rside_names import StructureName
 from .complexstep import complex_jacobian
-
-
-class StructureName(str, enum.Enum):
-    """Structure names, as mmrm spells them (SAS TYPE= in :data:`SAS_TYPE`)."""
-
-    UN = "us"
-    CS = "cs"
-    CSH = "csh"
-    AR1 = "ar1"
-    ARH1 = "ar1h"
-    TOEP = "toep"
-    TOEPH = "toeph"
-    DIAG = "diag"
-    VC = "vc"
-    ANTE1 = "adh"
-    SP_EXP = "sp_exp"
-
-
-SAS_TYPE = {
-    StructureName.UN: "UN",
-    StructureName.CS: "CS",
-    StructureName.CSH: "CSH",
-    StructureName.AR1: "AR(1)",
-    StructureName.ARH1: "ARH(1)",
-    StructureName.TOEP: "TOEP",
-    StructureName.TOEPH: "TOEPH",
-    StructureName.DIAG: "UN(1)",
-    StructureName.VC: "VC",
-    StructureName.ANTE1: "ANTE(1)",
-    StructureName.SP_EXP: "SP(EXP)",
-}
 
 
 def lag_matrix(k: int) -> np.ndarray:
     """|i - j| for visit positions i, j (integers)."""
     i = np.arange(k)
-    return np.abs(i[:, None] - i[None, :])
+    out: np.ndarray = np.abs(i[:, None] - i[None, :])
+    return out
 
 
-def cs_rho(t, k: int):
+def cs_rho(t: complex, k: int) -> complex:
     """A correlation in (-1/(k-1), 1), so that compound symmetry over k visits is positive definite."""
     a = 1.0 / (k - 1) if k > 1 else 1.0
     e = np.exp(t)
-    return (e - a) / (e + 1.0)
+    rho: complex = (e - a) / (e + 1.0)
+    return rho
 
 
 def cs_theta(rho: float, k: int) -> float:
@@ -71,7 +43,7 @@ def cs_theta(rho: float, k: int) -> float:
     return float(np.log((rho + a) / (1.0 - rho)))
 
 
-def rel_sd(theta_log) -> np.ndarray:
+def rel_sd(theta_log: np.ndarray) -> np.ndarray:
     """Standard deviations relative to the first visit's: (1, exp(theta_log))."""
     return np.concatenate(
         [np.ones(1, dtype=np.asarray(theta_log).dtype if len(theta_log) else float), np.exp(theta_log)]
@@ -160,7 +132,7 @@ class Unstructured(Structure):
     def n_theta(self) -> int:
         return self.k * (self.k + 1) // 2 - 1
 
-    def _cholesky(self, theta):
+    def _cholesky(self, theta: np.ndarray) -> np.ndarray:
         k = self.k
         L = np.zeros((k, k), dtype=np.result_type(theta, float))
         L[0, 0] = 1.0
@@ -171,11 +143,12 @@ class Unstructured(Structure):
                 pos += 1
         return L
 
-    def relative(self, theta):
+    def relative(self, theta: np.ndarray) -> np.ndarray:
         L = self._cholesky(theta)
-        return L @ L.T
+        out: np.ndarray = L @ L.T
+        return out
 
-    def start_from(self, cov):
+    def start_from(self, cov: np.ndarray) -> np.ndarray:
         try:
             L = np.linalg.cholesky(cov / cov[0, 0])
         except np.linalg.LinAlgError:
@@ -184,7 +157,7 @@ class Unstructured(Structure):
         vals = [np.log(L[i, j]) if i == j else L[i, j] for i, j in zip(rows[1:], cols[1:])]
         return np.array(vals)
 
-    def jacobian(self, theta):
+    def jacobian(self, theta: np.ndarray) -> np.ndarray:
         """dC = dL L' + L dL', one lower-triangular entry of L at a time."""
         theta = np.asarray(theta, dtype=float)
         k = self.k
@@ -199,14 +172,14 @@ class Unstructured(Structure):
             J[:, i, t] += d * L[:, j]
         return J
 
-    def labels(self):
+    def labels(self) -> tuple[str, ...]:
         return tuple(f"UN({i + 1},{j + 1})" for i in range(self.k) for j in range(i + 1))
 
-    def natural(self, theta, scale):
+    def natural(self, theta: np.ndarray, scale: float) -> np.ndarray:
         V = scale * self.relative(theta)
         return np.array([V[i, j] for i in range(self.k) for j in range(i + 1)])
 
-    def from_natural(self, nat):
+    def from_natural(self, nat: np.ndarray) -> np.ndarray:
         k = self.k
         V = np.zeros((k, k), dtype=np.asarray(nat).dtype)
         pos = 0
@@ -227,25 +200,26 @@ class CompoundSymmetry(Structure):
     def n_theta(self) -> int:
         return 1 if self.k > 1 else 0
 
-    def start(self):
+    def start(self) -> np.ndarray:
         return np.full(self.n_theta, cs_theta(0.0, self.k)) if self.k > 1 else np.zeros(0)
 
-    def _rho(self, theta):
+    def _rho(self, theta: np.ndarray) -> complex:
         return cs_rho(theta[0], self.k) if self.k > 1 else 0.0
 
-    def relative(self, theta):
+    def relative(self, theta: np.ndarray) -> np.ndarray:
         rho = self._rho(theta)
         return (1.0 - rho) * np.eye(self.k) + rho * np.ones((self.k, self.k))
 
-    def labels(self):
+    def labels(self) -> tuple[str, ...]:
         return ("CS", "Residual")
 
-    def natural(self, theta, scale):
+    def natural(self, theta: np.ndarray, scale: float) -> np.ndarray:
         rho = self._rho(theta)
         return np.array([scale * rho, scale * (1.0 - rho)])
 
-    def from_natural(self, nat):
-        return nat[1] * np.eye(self.k) + nat[0] * np.ones((self.k, self.k))
+    def from_natural(self, nat: np.ndarray) -> np.ndarray:
+        out: np.ndarray = nat[1] * np.eye(self.k) + nat[0] * np.ones((self.k, self.k))
+        return out
 
 
 class AutoRegressive(Structure):
@@ -257,26 +231,28 @@ class AutoRegressive(Structure):
     def n_theta(self) -> int:
         return 1
 
-    def relative(self, theta):
-        return np.tanh(theta[0]) ** lag_matrix(self.k)
+    def relative(self, theta: np.ndarray) -> np.ndarray:
+        out: np.ndarray = np.tanh(theta[0]) ** lag_matrix(self.k)
+        return out
 
-    def labels(self):
+    def labels(self) -> tuple[str, ...]:
         return ("AR(1)", "Residual")
 
-    def natural(self, theta, scale):
+    def natural(self, theta: np.ndarray, scale: float) -> np.ndarray:
         return np.array([np.tanh(theta[0]), scale])
 
-    def from_natural(self, nat):
-        return nat[1] * nat[0] ** lag_matrix(self.k)
+    def from_natural(self, nat: np.ndarray) -> np.ndarray:
+        out: np.ndarray = nat[1] * nat[0] ** lag_matrix(self.k)
+        return out
 
-    def correlation_labels(self):
+    def correlation_labels(self) -> tuple[int, ...]:
         return (0,)
 
 
-def levinson(pacf) -> list:
+def levinson(pacf: Sequence[complex]) -> list[complex]:
     """Autocorrelations r_1 .. r_m of the partial autocorrelations pacf_1 .. pacf_m (Durbin-Levinson)."""
-    r: list = [1.0]
-    a: list = []
+    r: list[complex] = [1.0]
+    a: list[complex] = []
     for h, phi in enumerate(pacf, start=1):
         num = sum(a[j] * r[h - 1 - j] for j in range(h - 1))
         den = 1.0 - sum(a[j] * r[j + 1] for j in range(h - 1))
@@ -295,10 +271,10 @@ class Toeplitz(Structure):
     def n_theta(self) -> int:
         return self.k - 1
 
-    def _acf(self, theta):
+    def _acf(self, theta: np.ndarray) -> list[complex]:
         return [1.0] + levinson([np.tanh(t) for t in theta])
 
-    def relative(self, theta):
+    def relative(self, theta: np.ndarray) -> np.ndarray:
         acf = self._acf(theta)
         D = lag_matrix(self.k)
         out = np.zeros((self.k, self.k), dtype=np.result_type(theta, float))
@@ -307,16 +283,17 @@ class Toeplitz(Structure):
                 out[i, j] = acf[D[i, j]]
         return out
 
-    def labels(self):
+    def labels(self) -> tuple[str, ...]:
         return tuple(f"TOEP({h + 1})" for h in range(1, self.k)) + ("Residual",)
 
-    def natural(self, theta, scale):
+    def natural(self, theta: np.ndarray, scale: float) -> np.ndarray:
         acf = self._acf(theta)
         return np.array([scale * c for c in acf[1:]] + [scale])
 
-    def from_natural(self, nat):
+    def from_natural(self, nat: np.ndarray) -> np.ndarray:
         cov = np.concatenate([[nat[-1]], nat[:-1]])
-        return cov[lag_matrix(self.k)]
+        out: np.ndarray = cov[lag_matrix(self.k)]
+        return out
 
 
 class Homogeneous(Structure):
@@ -329,14 +306,15 @@ class Homogeneous(Structure):
     def n_theta(self) -> int:
         return 0
 
-    def relative(self, theta):
+    def relative(self, theta: np.ndarray) -> np.ndarray:
         return np.eye(self.k)
 
-    def labels(self):
+    def labels(self) -> tuple[str, ...]:
         return ("Residual",)
 
-    def natural(self, theta, scale):
+    def natural(self, theta: np.ndarray, scale: float) -> np.ndarray:
         return np.array([scale])
 
-    def from_natural(self, nat):
-        return nat[0] * np.eye(self.k, dtype=np.asarray(nat).dtype)
+    def from_natural(self, nat: np.ndarray) -> np.ndarray:
+        out: np.ndarray = nat[0] * np.eye(self.k, dtype=np.asarray(nat).dtype)
+        return out

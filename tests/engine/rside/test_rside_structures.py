@@ -23,6 +23,9 @@ COUNTS = {  # natural-scale parameters over k visits (SAS's count)
     StructureName.SP_EXP: lambda k: 2,
     StructureName.VC: lambda k: 1,
     StructureName.ANTE1: lambda k: 2 * k - 1,
+    StructureName.AD: lambda k: k,
+    StructureName.SP_GAU: lambda k: 2,
+    StructureName.SP_POW: lambda k: 2,
 }
 
 
@@ -136,3 +139,26 @@ def test_spatial_exponential_uses_time_distances():
     assert s.labels() == ("SP(EXP)", "Residual")
     with pytest.raises(ValueError, match="coordinate"):
         make_structure("sp_exp", 3)
+
+
+def test_gaussian_power_and_homogeneous_ante_dependence_entries():
+    t = np.array([0.0, 1.0, 3.0])
+    gau = make_structure("SP(GAU)", 3, coords=t).from_natural(np.array([2.0, 5.0]))
+    assert gau[0, 2] == pytest.approx(5.0 * np.exp(-9.0 / 4.0))
+    pw = make_structure("sp_pow", 3, coords=t)
+    assert pw.labels() == ("SP(POW)", "Residual")
+    assert pw.from_natural(np.array([0.6, 2.0]))[1, 2] == pytest.approx(2.0 * 0.6**2)
+    assert 0 < pw.natural(np.array([-40.0]), 1.0)[0] < 1e-15 and pw.natural(np.array([20.0]), 1.0)[0] < 1
+    ad = make_structure("ad", 4)
+    assert ad.labels() == ("Rho(1)", "Rho(2)", "Rho(3)", "Residual")
+    V = ad.from_natural(np.array([0.5, -0.4, 0.8, 3.0]))
+    assert np.allclose(np.diag(V), 3.0)
+    assert V[0, 3] == pytest.approx(3.0 * 0.5 * -0.4 * 0.8) and V[2, 1] == pytest.approx(3.0 * -0.4)
+
+
+def test_spatial_distances_are_euclidean_over_several_coordinates():
+    pts = np.array([[0.0, 0.0], [3.0, 4.0], [6.0, 8.0]])
+    s = make_structure("SP(EXP)", 3, coords=pts)
+    assert s.from_natural(np.array([5.0, 1.0]))[0, 1] == pytest.approx(np.exp(-1.0))
+    with pytest.raises(ValueError, match="3 coordinate points"):
+        make_structure("SP(GAU)", 3, coords=np.zeros((2, 2)))

@@ -22,7 +22,8 @@ function(d, fixed, struct, sid, method) {
   cor <- switch(struct,
     us = nlme::corSymm(form = ~ idx | subj), csh = , cs = nlme::corCompSymm(form = ~ idx | subj),
     ar1h = , ar1 = nlme::corAR1(form = ~ idx | subj), ar1time = nlme::corAR1(form = ~ time | subj),
-    spexp = nlme::corExp(form = ~ time | subj),
+    spexp = nlme::corExp(form = ~ time | subj), spgau = nlme::corGaus(form = ~ time | subj),
+    sppow = nlme::corCAR1(form = ~ time | subj), spexp2 = nlme::corExp(form = ~ time + u | subj),
     toeph = , toep = nlme::corARMA(form = ~ idx | subj, p = k - 1), NULL)
   w <- switch(struct, us = , csh = , ar1h = , toeph = , diag = nlme::varIdent(form = ~ 1 | idx),
     diaggroup = nlme::varIdent(form = ~ 1 | idx * grp), wcs = nlme::varFixed(~ invw), NULL)
@@ -148,3 +149,32 @@ def test_spatial_exponential_on_age_against_corexp():
     fit = fit_residual(d, "vsae ~ age * sicd", "SP(EXP)", visit="age", subject="subj")
     assert fit.converged
     _check(fit, _nlme(ro, d, "vsae ~ age * sicd", "spexp", _full_subject(d, 5)))
+
+
+@pytest.mark.parametrize(
+    ("structure", "struct", "formula_term"),
+    [
+        ("SP(GAU)", "spgau", "sp_gau(age | subj)"),
+        ("SP(POW)", "sppow", "sp_pow(age | subj)"),
+        ("SP(EXP)", "spexp2", "sp_exp(age, u | subj)"),
+    ],
+)
+def test_spatial_gaussian_power_and_two_coordinates_against_gls(structure, struct, formula_term):
+    """SP(GAU) = corGaus (range rho), SP(POW) = corCAR1 (phi = rho), SP(EXP) on two coordinates = corExp(~ x + u)."""
+    ro = need_r("nlme")
+    d = _autism().assign(u=lambda x: (x["age"] % 3) * 1.5)
+    fit = fit_residual(d, "vsae ~ age * sicd + " + formula_term)
+    assert fit.converged and fit.residual is not None and fit.residual.sas_type.startswith(structure)
+    ll, beta, se, V = _nlme(ro, d, "vsae ~ age * sicd", struct, _full_subject(d, 5))
+    assert fit.loglik == pytest.approx(ll, rel=1e-6)
+    assert np.allclose(fit.beta, beta, rtol=1e-5, atol=1e-5 * np.max(np.abs(beta)))
+    assert np.allclose(fit.se_beta, se, rtol=1e-4)
+    # R's block is over the subject's own rows (age order); ours over all distinct points, in sorted order
+    pts = [
+        tuple(p)
+        for p in d.loc[d["subj"] == _full_subject(d, 5), ["age", "u"] if "u |" in formula_term else ["age"]].to_numpy()
+    ]
+    idx = [
+        fit.visit_levels.index(f"{p[0]:g}" if len(p) == 1 else "(" + ", ".join(f"{x:g}" for x in p) + ")") for p in pts
+    ]
+    assert np.allclose(fit.R[0][np.ix_(idx, idx)], V, rtol=1e-4, atol=1e-4 * np.max(np.abs(V)))
