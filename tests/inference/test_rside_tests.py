@@ -79,6 +79,7 @@ CASES = [
 ]
 
 
+@pytest.mark.r
 @pytest.mark.parametrize(("data", "fixed", "struct"), CASES)
 def test_type3_f_equals_nlme_marginal_anova_with_sum_contrasts(data, fixed, struct):
     ro = need_r("nlme")
@@ -94,6 +95,7 @@ def test_type3_f_equals_nlme_marginal_anova_with_sum_contrasts(data, fixed, stru
         assert tests[term].den_df == float(ref["dendf"][0])
 
 
+@pytest.mark.r
 def test_lsmeans_by_hand_from_gls_coefficients():
     """distance ~ Sex * age under contr.sum (Female = +1, Male = -1): LS-mean = b0 +/- bSex + (bage +/- bint) * age."""
     ro = need_r("nlme")
@@ -121,6 +123,7 @@ def test_lsmeans_by_hand_from_gls_coefficients():
         ("distance ~ Sex * age", "ar1", "~ Sex", {"age": 11.0}),
     ],
 )
+@pytest.mark.r
 def test_lsmeans_and_differences_against_emmeans(fixed, struct, spec, at):
     ro = need_r("nlme", "emmeans")
     d = _orthodont()

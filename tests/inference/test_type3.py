@@ -34,6 +34,7 @@ def _fit():
     return d, from_design(design, d, subject="Subject"), fit.fixed.to_numpy(), fit.vcov.to_numpy()
 
 
+@pytest.mark.r
 def test_g_side_type3_equals_lme_marginal_anova_and_lsmeans_by_hand():
     ro = need_r("nlme")
     d, part, beta, vcov = _fit()

@@ -159,6 +159,7 @@ def test_spatial_exponential_on_age_against_corexp():
         ("SP(EXP)", "spexp2", "sp_exp(age, u | subj)"),
     ],
 )
+@pytest.mark.r
 def test_spatial_gaussian_power_and_two_coordinates_against_gls(structure, struct, formula_term):
     """SP(GAU) = corGaus (range rho), SP(POW) = corCAR1 (phi = rho), SP(EXP) on two coordinates = corExp(~ x + u)."""
     ro = need_r("nlme")
