@@ -24,48 +24,10 @@ import yaml
 
 from .datapath import find_file, search_path, sha256_file
 from .errors import CaseError, DataError, ReplicateError
+from .printed import Printed
 from .yaml12 import check_size, scalar_value
 
 Path_ = tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class Printed:
-    """A number as a program printed it: its value and its text.
-
-    The text keeps the printed precision (``0.5460`` has four decimals) that a
-    float would lose.
-    """
-
-    value: float
-    text: str
-    bound: str = ""  # '<', '<=', '>', '>=' for printed bounds such as '<2e-16'
-
-    @property
-    def decimals(self) -> int | None:
-        """Digits after the decimal point as printed, None in scientific notation."""
-        t = self.text.strip().lstrip("<>=").strip().lower()
-        if "e" in t:
-            return None
-        return len(t.split(".")[1]) if "." in t else 0
-
-    @property
-    def significant(self) -> int:
-        """Significant digits as printed."""
-        t = self.text.strip().lstrip("<>=").strip().lower().lstrip("+-")
-        mant = t.split("e")[0].replace(".", "").lstrip("0")
-        return max(len(mant), 1)
-
-
-def printed_number(x: Any) -> float | None:
-    """The number a reference value prints (a per-value mapping's ``value``); None for a bound or text."""
-    if isinstance(x, dict):
-        x = x.get("value")
-    if isinstance(x, Printed):
-        return None if x.bound else x.value
-    if isinstance(x, (int, float)) and not isinstance(x, bool):
-        return float(x)
-    return None
 
 
 @dataclass(frozen=True)

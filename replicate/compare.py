@@ -14,7 +14,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .case import Printed
+from .printed import Printed
 from .vocab import Verdict
 
 AGREES = Verdict.AGREES

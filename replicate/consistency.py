@@ -18,8 +18,8 @@ from typing import Any
 
 from scipy import stats
 
-from .case import Printed
 from .compare import printed_unit
+from .printed import Printed
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .case import Printed
 from .compare import printed_unit
 from .design import Design
 from .errors import ReplicateError
+from .printed import Printed
 from .results import FitResult
 
 # (method, Kenward-Roger setting: None for the block's / pbkrtest's, "sas" for SAS's), label in words

@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .case import Case, Printed, printed_number
+from .case import Case
 from .compare import AGREES, DISCREPANCY, WITHIN, ValueComparison, printed_unit
 from .design import Design
 from .engine.theta import theta_from_covariance
 from .errors import ReplicateError
+from .printed import Printed, printed_number
 from .results import FitResult
 
 

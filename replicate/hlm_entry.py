@@ -26,9 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .case import Case, Printed, printed_number
+from .case import Case
 from .consistency import Finding
 from .errors import CaseError, ReplicateError
+from .printed import Printed, printed_number
 from .spec import ModelSpec, parse_levels
 
 INTERCEPT = "(Intercept)"

@@ -17,12 +17,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .case import Case, Printed
+from .case import Case
 from .compare import DISCREPANCY, EXPLAINED, QUANTITY_KIND, ValueComparison, compare_value, resolve_tolerance
 from .design import Design
 from .errors import CaseError, NotImplementedOption, ReplicateError
 from .inference import fixed_df, fixed_se, kr_settings
 from .inference.fitstats import convention_of, fit_statistics, statistic
+from .printed import Printed
 from .results import FitResult
 
 

@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .case import Case, Printed, load_case, load_yaml, validate_document
+from .case import Case, load_case, load_yaml, validate_document
 from .case_text import block_text, edit_case_text, number_text
 from .errors import CaseError, ReplicateError
 from .fileio import write_atomic
+from .printed import Printed
 from .reference_blocks import SOFTWARE, SOURCE, default_label, make_inference_block, make_reference_block
 
 __all__ = [

@@ -320,8 +320,8 @@ def within_rounding(center: list[ValueComparison], corners: list[list[ValueCompa
     corners), agrees within tolerance: the program's own variance components may have been there."""
     from dataclasses import replace
 
-    from .case import Printed
     from .compare import printed_unit
+    from .printed import Printed
 
     out = []
     for k, v in enumerate(center):

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .case import Case, Printed
+from .case import Case
 from .compare import printed_unit
 from .errors import ReplicateError
 from .hlm_entry import block_spec, gammas, implied_counts
+from .printed import Printed
 
 
 def _p(x: Any) -> Printed | None:

@@ -156,7 +156,7 @@ def lre(a, b) -> np.ndarray:
 
 def printed_texts(obj: Any) -> Any:
     """Printed numbers -> their printed text, recursively through dicts."""
-    from replicate.case import Printed
+    from replicate.printed import Printed
 
     if isinstance(obj, dict):
         return {k: printed_texts(v) for k, v in obj.items()}

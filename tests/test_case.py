@@ -2,8 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from replicate.case import Printed, load_case
+from replicate.case import load_case
 from replicate.errors import CaseError
+from replicate.printed import Printed
 
 GOOD = """\
 id: demo

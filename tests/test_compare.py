@@ -2,7 +2,6 @@ import math
 
 import pytest
 
-from replicate.case import Printed
 from replicate.compare import (
     AGREES,
     DISCREPANCY,
@@ -13,6 +12,7 @@ from replicate.compare import (
     printed_unit,
     resolve_tolerance,
 )
+from replicate.printed import Printed
 
 
 def P(text: str) -> Printed:

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from replicate.case import Printed, load_case
+from replicate.case import load_case
 from replicate.consistency import check_block, interval
+from replicate.printed import Printed
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
 
@@ -59,7 +60,7 @@ def test_intervals_follow_printed_precision():
 
 
 def test_nlme_reml_bic_uses_n_minus_p():
-    from replicate.case import Printed
+    from replicate.printed import Printed
 
     # imm23-null's nlme-live numbers: BIC = REML criterion + 3 log(519 - 1)
     values = {

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from replicate.case import Printed, load_case
+from replicate.case import load_case
 from replicate.engines import get_engine
+from replicate.printed import Printed
 from replicate.runner import run_case
 
 CASES = Path(__file__).resolve().parents[1] / "cases"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..case import Printed
+from ..printed import Printed
 
 #: Quantities (case-format names and SAS column names) that are never negative.
 NON_NEGATIVE = frozenset(

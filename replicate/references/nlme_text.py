@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import re
 
-from ..case import Printed
 from ..errors import ReferenceError_
+from ..printed import Printed
 from .numbers import (
     Line,
     Section,

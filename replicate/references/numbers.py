@@ -18,8 +18,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ..case import Printed
 from ..errors import ReferenceError_
+from ..printed import Printed
 
 # ------------------------------------------------------------------- lines
 

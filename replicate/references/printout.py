@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from ..case import Printed
 from ..errors import ReferenceError_
+from ..printed import Printed
 from .allowed import first_refused
 from .numbers import Line
 

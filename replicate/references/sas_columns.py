@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ..case import Printed
+from ..printed import Printed
 from .allowed import first_refused
 from .numbers import Line, is_cell, is_ruler, tokens
 

@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import re
 
-from ..case import Printed
 from ..errors import ReferenceError_
+from ..printed import Printed
 from .numbers import (
     Line,
     Section,

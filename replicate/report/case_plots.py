@@ -11,9 +11,10 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from ..case import Printed, load_case
+from ..case import load_case
 from ..compare import printed_unit
 from ..errors import ReplicateError
+from ..printed import Printed
 from ..vocab import Verdict
 from .plots import DigitGap, Interval, forest, printed_digits
 

@@ -7,9 +7,10 @@ import pytest
 from hostile_cases import variant
 from runs import run_cli
 
-from replicate.case import Printed, load_case
+from replicate.case import load_case
 from replicate.data import read_table
 from replicate.errors import DataError
+from replicate.printed import Printed
 from replicate.yaml12 import plain_scalar
 
 

@@ -18,9 +18,9 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from replicate.case import Printed
 from replicate.compare import AGREES, DISCREPANCY, WITHIN, compare_value, resolve_tolerance
 from replicate.engines.native import NativeEngine
+from replicate.printed import Printed
 from replicate.report import write_reports
 from replicate.runner import exit_code, run_cases
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from rsupport import printed_texts as texts
 
-from replicate.case import Printed
+from replicate.printed import Printed
 from replicate.references import SOFTWARE, guess_software, parse_printout, parse_printouts
 
 PRINTOUTS = Path(__file__).resolve().parents[1] / "data" / "printouts"
