@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .consistency import Finding, interval
+from .findings import Finding, interval
 
 
 def _text(x: Any) -> str:

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .case import Case
-from .consistency import Finding
 from .errors import CaseError, ReplicateError
+from .findings import Finding
 from .printed import Printed, printed_number
 from .spec import ModelSpec, parse_levels
 

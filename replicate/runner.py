@@ -16,12 +16,13 @@ from typing import Any
 
 from .case import Case, find_case_files, load_case
 from .compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN, ValueComparison
-from .consistency import Finding, check_block
+from .consistency import check_block
 from .data import Frame, load_frame
 from .design import Design, build_design
 from .diagnose import Diagnosis, diagnose_block
 from .engines import Engine, get_engine
 from .errors import CaseError, DataError, FitError, ModelError, NotImplementedOption, ReplicateError
+from .findings import Finding
 from .fitguard import fit_failure, never_agree
 from .hlm_entry import block_model_error, entry_checks
 from .quantities import block_method, check_block_names, compare_block

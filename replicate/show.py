@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .case import Case
-from .consistency import Finding
+from .findings import Finding
 from .inference import kr_settings
 from .runner import CaseResult
 from .side_by_side import side_by_side

@@ -19,7 +19,8 @@ from typing import Any
 from scipy import optimize, stats
 
 from .compare import AGREES, DISCREPANCY, WITHIN, ValueComparison, printed_unit
-from .consistency import check_block, interval
+from .consistency import check_block
+from .findings import interval
 from .printed import Printed
 
 LONE_DIGITS = 6.0  # the others must agree to at least this many digits for a lone value to be called a typo

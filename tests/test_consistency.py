@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from replicate.case import load_case
-from replicate.consistency import check_block, interval
+from replicate.consistency import check_block
+from replicate.findings import interval
 from replicate.printed import Printed
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
