@@ -202,17 +202,6 @@ class ProfiledDeviance:
             return fac.ldl2 + fac.ldrx2 - cp.ldw + nmp * (1.0 + LOG2PI + np.log(fac.pwrss / nmp))
         return fac.ldl2 - cp.ldw + cp.n * (1.0 + LOG2PI + np.log(fac.pwrss / cp.n))
 
-    def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        """Deviance and its analytic gradient (single-term models only, see :mod:`.gradient`)."""
-        from .gradient import deviance_gradient
-
-        self.evaluations += 1
-        try:
-            fac = self.factorize(theta)
-        except (NotPositiveDefinite, np.linalg.LinAlgError):
-            return float("inf"), np.zeros(self.layout.size)
-        return float(self.objective(fac)), deviance_gradient(self, fac)
-
     def __call__(self, theta: np.ndarray) -> float:
         """Profiled deviance at ``theta`` (``inf`` where the system is singular)."""
         self.evaluations += 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import replace
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,7 @@ from ..results import FitResult, OptSummary
 from .checks import EngineWarning, check_terms, check_values, term_notes
 from .crossprod import compute_crossproducts
 from .deviance import NotPositiveDefinite, ProfiledDeviance
-from .gradient import has_analytic_gradient
+from .gradient import has_analytic_gradient, value_and_gradient
 from .optimize import optimize_theta
 from .ranef import ranef_frames
 from .rescale import rescale, scale_advice
@@ -91,7 +91,7 @@ def optimize_deviance(
         layout.initial(),
         layout.lower_bounds(),
         optimizer_options,
-        value_and_gradient=dev.value_and_gradient if has_analytic_gradient(dev) else None,
+        value_and_gradient=partial(value_and_gradient, dev) if has_analytic_gradient(dev) else None,
         eval_seconds=dev.cost_estimate(),
     )
     return theta, opt, converged

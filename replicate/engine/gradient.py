@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .deviance import Factorization, ProfiledDeviance
+from .deviance import Factorization, NotPositiveDefinite, ProfiledDeviance
 from .solution import solve
 
 
@@ -67,3 +67,13 @@ def deviance_gradient(dev: ProfiledDeviance, fac: Factorization) -> np.ndarray:
     ksum = total.sum(axis=0)
     layout = dev.layout
     return ksum[layout.rows[0], layout.cols[0]]
+
+
+def value_and_gradient(dev: ProfiledDeviance, theta: np.ndarray) -> tuple[float, np.ndarray]:
+    """Deviance and its analytic gradient at ``theta`` (single-term models only: :func:`has_analytic_gradient`)."""
+    dev.evaluations += 1
+    try:
+        fac = dev.factorize(theta)
+    except (NotPositiveDefinite, np.linalg.LinAlgError):
+        return float("inf"), np.zeros(dev.layout.size)
+    return float(dev.objective(fac)), deviance_gradient(dev, fac)
