@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__, cli_new
+from . import cli_new
 from .case import Case, find_case_files, load_case
 from .case_lookup import resolve_cases
 from .compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN
@@ -23,6 +23,7 @@ from .errors import CaseError, EngineUnavailable, ReplicateError
 from .examples import copy_examples, default_cases
 from .runner import INVALID, CaseResult, exit_code, run_case, run_cases
 from .terminal import SafeStream
+from .version import __version__
 
 if TYPE_CHECKING:
     from .report import RunInfo

@@ -118,7 +118,7 @@ def git_commit(root: Path) -> str | None:
 
 def machine_info(root: Path) -> dict[str, Any]:
     """Everything about this machine and software that a timing depends on."""
-    from .. import __version__
+    from ..version import __version__
 
     return {
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),

@@ -17,6 +17,7 @@ from ..design import Design
 from ..errors import FitError
 from ..fitguard import not_finite
 from ..results import FitResult, OptSummary
+from ..version import __version__
 from .checks import EngineWarning, check_terms, check_values, term_notes
 from .crossprod import compute_crossproducts
 from .deviance import NotPositiveDefinite, ProfiledDeviance
@@ -33,12 +34,7 @@ GRAD_TOL = 2e-3  # lme4's check.conv.grad default tolerance
 
 
 def _engine_version() -> str:
-    try:
-        from .. import __version__  # type: ignore[attr-defined]
-
-        return str(__version__)
-    except ImportError:
-        return "dev"
+    return __version__
 
 
 def make_deviance(design: Design, method: str = "REML") -> ProfiledDeviance:

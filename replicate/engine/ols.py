@@ -14,6 +14,7 @@ import pandas as pd
 from ..design import Design
 from ..errors import FitError
 from ..results import FitResult, OptSummary
+from ..version import __version__
 
 
 def fit_ols(design: Design, method: str = "REML") -> FitResult:
@@ -39,8 +40,6 @@ def fit_ols(design: Design, method: str = "REML") -> FitResult:
     varcorr = pd.DataFrame(
         [("Residual", None, None, sigma2, np.sqrt(sigma2))], columns=["grp", "var1", "var2", "vcov", "sdcor"]
     )
-    from .. import __version__
-
     return FitResult(
         engine="native",
         engine_version=__version__,

@@ -21,6 +21,10 @@ from typing import Protocol, runtime_checkable
 from ..design import Design
 from ..errors import EngineUnavailable
 from ..results import FitResult
+from .native import NativeEngine
+from .r.lme4 import Lme4Engine
+from .r.nlme import NlmeEngine
+from .statsmodels_engine import StatsmodelsEngine
 
 
 @runtime_checkable
@@ -34,35 +38,12 @@ class Engine(Protocol):
     def fit(self, design: Design, method: str = "REML") -> FitResult: ...
 
 
-def _native() -> Engine:
-    from .native import NativeEngine
-
-    return NativeEngine()
-
-
-def _statsmodels() -> Engine:
-    from .statsmodels_engine import StatsmodelsEngine
-
-    return StatsmodelsEngine()
-
-
-def _lme4() -> Engine:
-    from .r.lme4 import Lme4Engine
-
-    return Lme4Engine()
-
-
-def _nlme() -> Engine:
-    from .r.nlme import NlmeEngine
-
-    return NlmeEngine()
-
-
+# Each adapter imports its heavy third-party package (statsmodels, rpy2) only when it fits.
 ENGINES: dict[str, Callable[[], Engine]] = {
-    "native": _native,
-    "statsmodels": _statsmodels,
-    "lme4": _lme4,
-    "nlme": _nlme,
+    "native": NativeEngine,
+    "statsmodels": StatsmodelsEngine,
+    "lme4": Lme4Engine,
+    "nlme": NlmeEngine,
 }
 
 DEFAULT_ENGINE = "native"

@@ -7,7 +7,11 @@ import dataclasses
 import numpy as np
 
 from ..design import Design
+from ..engine import fit_design
+from ..engine.ols import fit_ols
+from ..engine.threads import fit_thread_limit
 from ..results import FitResult
+from ..version import __version__
 
 
 class NativeEngine:
@@ -19,20 +23,13 @@ class NativeEngine:
         return True, ""
 
     def version(self) -> str:
-        from .. import __version__
-
         return f"replicate {__version__} (native engine)"
 
     def fit(self, design: Design, method: str = "REML") -> FitResult:
         """Fit ``design`` with one BLAS thread unless REPLICATE_BLAS_THREADS says otherwise
         (:mod:`replicate.engine.threads`)."""
-        from ..engine import fit_design
-        from ..engine.threads import fit_thread_limit
-
         with fit_thread_limit():
             if not design.reterms:  # a linear model (model.fixed_only)
-                from ..engine.ols import fit_ols
-
                 fit = fit_ols(design, method)
             else:
                 fit = fit_design(design, method)

@@ -44,8 +44,8 @@ def code_version() -> str:
     import numpy
     import scipy
 
-    from .. import __version__
     from ..engines import get_engine
+    from ..version import __version__
 
     digest = hashlib.sha256()
     for f in _source_files():

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_info
 
-import replicate.engine as engine_pkg
+import replicate.engines.native as engine_pkg
 from replicate.design import build_design
 from replicate.engine.threads import ENV, fit_threads
 from replicate.engines.native import NativeEngine
