@@ -55,7 +55,8 @@ def fit(
         raise ModelError(f"method {method!r} unknown", field="method", hint="use 'REML' or 'ML'")
     spec = parse_formula(formula, field="formula")
     design = build_design(spec, data, contrasts=contrasts, weights=weights)
-    return FittedModel(get_engine(engine).fit(design, method), design)
+    eng = get_engine(engine)
+    return FittedModel(eng.fit(design, method), design, refit=eng.fit)
 
 
 def lrt(fit0, fit1, design0=None, design1=None, *, refit: bool = True):

@@ -24,6 +24,7 @@ from .compare import AGREES, DISCREPANCY, WITHIN, ValueComparison, printed_unit
 from .design import Design
 from .engine.theta import theta_from_covariance
 from .errors import ReplicateError
+from .inference import Inference
 from .printed import Printed, printed_number
 from .results import FitResult
 
@@ -293,8 +294,8 @@ def _profiled(mm: Any, theta: np.ndarray, reml: bool) -> float:
     return float(res.fun)
 
 
-def _definitions(block: dict[str, Any], fit: FitResult, design: Design, bad: list[ValueComparison]) -> list[Diagnosis]:
-    from .inference import DF_METHODS, KR_VARIANTS, SE_KINDS, fixed_df, fixed_se, kr_settings
+def _definitions(block: dict[str, Any], inf: Inference, bad: list[ValueComparison]) -> list[Diagnosis]:
+    from .inference import DF_METHODS, KR_VARIANTS, SE_KINDS, kr_settings
     from .inference.kenward_roger import INFORMATION, PARAMETERIZATIONS
 
     out: list[Diagnosis] = []
@@ -308,7 +309,7 @@ def _definitions(block: dict[str, Any], fit: FitResult, design: Design, bad: lis
         key = (kind, method, kr)
         if key not in cache:
             try:
-                cache[key] = (fixed_df if kind == "df" else fixed_se)(fit, design, method, kr=kr)
+                cache[key] = (inf.df if kind == "df" else inf.se)(method, kr=kr)
             except (ReplicateError, ValueError, np.linalg.LinAlgError):
                 cache[key] = None
         return cache[key]
@@ -403,9 +404,16 @@ def _without_defined(opt: Diagnosis | None, definitions: list[Diagnosis]) -> Dia
 
 
 def diagnose_block(
-    case: Case, i: int, values: list[ValueComparison], fit: FitResult, design: Design, engine: Any = None
+    case: Case,
+    i: int,
+    values: list[ValueComparison],
+    fit: FitResult,
+    design: Design,
+    engine: Any = None,
+    *,
+    inference: Inference | None = None,
 ) -> list[Diagnosis]:
-    """Explanations for the discrepancies of reference block ``i``."""
+    """Explanations for the discrepancies of reference block ``i`` (``inference``: the fit's, shared)."""
     bad = [v for v in values if v.verdict == DISCREPANCY]
     if not bad:
         return []
@@ -443,7 +451,7 @@ def diagnose_block(
     typo_keys = {k for d in typos for k in d.values}
     bad = [v for v in bad if _key(v) not in typo_keys]
     at_reference = (block.get("options") or {}).get("optimum") == "reference"
-    definitions = _definitions(block, fit, design, bad)
+    definitions = _definitions(block, inference or Inference(fit, design, refit=getattr(engine, "fit", None)), bad)
     if bad and not rows and not at_reference:  # at the reference's own optimum there is no gap to explain
         opt = _optimum(case, i, fit, design, software, eng, bad)
         opt = _without_defined(opt, definitions)

@@ -19,7 +19,7 @@ free functions of :mod:`replicate.inference` stay for advanced use; they take
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,14 @@ from scipy import stats
 
 from .design import Design
 from .errors import ModelError, NotImplementedOption
+from .inference import KR_VARIANTS, PBKRTEST_KR, Inference, Refit
+from .inference.covparms import covariance_parameters
+from .inference.fitstats import fit_statistics
+from .inference.ftests import anova_type3
+from .inference.robust import cluster_robust_vcov
+from .inference.vartests import hlm_variance_tests, icc, reliability
 from .results import FitResult
+from .summaries import render_summary
 
 #: SE kinds whose covariance matrix :meth:`FittedModel.vcov_of` returns.
 VCOV_KINDS = ("model", "kenward-roger", "kenward-roger-2", "cr0", "cr1", "cr2")
@@ -49,9 +56,15 @@ class FittedModel:
 
     result: FitResult
     design: Design
+    refit: Refit | None = field(default=None, repr=False, compare=False)
+    inference: Inference = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # one Inference per fit: df, SEs and Kenward-Roger computed once, refits through the fitting engine
+        object.__setattr__(self, "inference", Inference(self.result, self.design, self.refit))
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name in ("result", "design"):
+        if name.startswith("__") or name in ("result", "design", "refit", "inference"):
             raise AttributeError(name)
         return getattr(self.result, name)
 
@@ -72,32 +85,25 @@ class FittedModel:
         ``information`` (expected, as pbkrtest; observed, as SAS) and
         ``parameterization`` (linear; cholesky, as SAS type=fa0) choose the variant.
         """
-        from .inference import fixed_df
-
-        return fixed_df(self.result, self.design, method, kr=self._kr(information, parameterization))
+        return self.inference.df(method, kr=self._kr(information, parameterization))
 
     def se(
         self, kind: str = "model", *, information: str | None = None, parameterization: str | None = None
     ) -> pd.Series:
         """Standard errors of the fixed effects: model, kenward-roger, kenward-roger-2, cr0, cr1, cr2."""
-        from .inference import fixed_se
-
         if kind == "model":
             return self.result.se
-        return fixed_se(self.result, self.design, kind, kr=self._kr(information, parameterization))
+        return self.inference.se(kind, kr=self._kr(information, parameterization))
 
     def vcov_of(
         self, kind: str = "model", *, information: str | None = None, parameterization: str | None = None
     ) -> pd.DataFrame:
         """Covariance matrix of the fixed effects of the given kind (see :data:`VCOV_KINDS`)."""
-        from .inference import KR_VARIANTS, kenward_roger_of
-        from .inference.robust import cluster_robust_vcov
-
         if kind == "model":
             return self.result.vcov
         if kind in KR_VARIANTS:
             info, par = self._kr(information, parameterization)
-            return kenward_roger_of(self.result, self.design, KR_VARIANTS[kind], info, par).vcov_adj
+            return self.inference.kenward_roger(KR_VARIANTS[kind], info, par).vcov_adj
         if kind in ("cr0", "cr1", "cr2"):
             self._needs_random_effects(kind)
             return cluster_robust_vcov(self.result, self.design, kind.upper())
@@ -142,49 +148,37 @@ class FittedModel:
 
     def anova(self, type: int = 3, df: str = "satterthwaite") -> pd.DataFrame:
         """Type III F tests of the fixed-effect terms, as lmerTest's ``anova(fit)`` (or pbkrtest's F)."""
-        from .inference.ftests import anova_type3
-
         if type != 3:
             raise NotImplementedOption(f"type {type} anova is not implemented", hint="type=3 (lmerTest's default)")
         if df not in ANOVA_DDF:
             raise NotImplementedOption(
                 f"anova with df {df!r} is not implemented", hint="satterthwaite or kenward-roger"
             )
-        return anova_type3(self.result, self.design, ddf=ANOVA_DDF[df])
+        return anova_type3(self.result, self.design, ddf=ANOVA_DDF[df], inference=self.inference)
 
     # -- covariance parameters -----------------------------------------------------------------
     def covparms(self, information: str = "observed") -> pd.DataFrame:
         """SAS's Covariance Parameter Estimates (COVTEST): estimate, asymptotic SE, Wald Z, p."""
-        from .inference.covparms import covariance_parameters
-
         self._needs_random_effects("covparms")
         return covariance_parameters(self.result, self.design, information)
 
     def hlm_tests(self) -> pd.DataFrame:
         """HLM's chi-square tests of the variance components (two-level models)."""
-        from .inference.vartests import hlm_variance_tests
-
         self._needs_random_effects("hlm_tests")
         return hlm_variance_tests(self.result, self.design)
 
     def reliability(self) -> pd.Series:
         """HLM's reliability of each random level-1 coefficient's OLS estimate."""
-        from .inference.vartests import reliability
-
         self._needs_random_effects("reliability")
         return reliability(self.result, self.design)
 
     def icc(self, group: str | None = None) -> float:
         """Intraclass correlation of a random-intercept grouping factor (default: the only one)."""
-        from .inference.vartests import icc
-
         self._needs_random_effects("icc")
         return icc(self.result, group)
 
     def fit_statistics(self, like: str = "lme4") -> dict[str, object]:
         """logLik, deviance, AIC, AICC, BIC and the parameter count as ``like`` (lme4, nlme, sas, hlm) counts."""
-        from .inference.fitstats import fit_statistics
-
         return fit_statistics(self.result, self.design, like)
 
     def summary(self, like: str = "lmerTest") -> str:
@@ -194,14 +188,10 @@ class FittedModel:
         covariance parameters with COVTEST, fit statistics, containment df,
         Type 3 tests) or ``hlm`` (HLM2: HLM's df, variance-component chi-squares).
         """
-        from .summaries import render_summary
-
         return render_summary(self, like)
 
     # -- helpers -------------------------------------------------------------------------------
     def _kr(self, information: str | None, parameterization: str | None) -> tuple[str, str]:
-        from .inference import PBKRTEST_KR
-
         return (information or PBKRTEST_KR[0], parameterization or PBKRTEST_KR[1])
 
     def _needs_random_effects(self, what: str) -> None:

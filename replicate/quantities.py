@@ -21,7 +21,7 @@ from .case import Case
 from .compare import DISCREPANCY, EXPLAINED, QUANTITY_KIND, ValueComparison, compare_value, resolve_tolerance
 from .design import Design
 from .errors import CaseError, NotImplementedOption, ReplicateError
-from .inference import fixed_df, fixed_se, kr_settings
+from .inference import Inference, kr_settings
 from .inference.fitstats import convention_of, fit_statistics, statistic
 from .printed import Printed
 from .results import FitResult
@@ -191,7 +191,7 @@ def _varcorr_value(fit: FitResult, grp: str, comp: str, quantity: str) -> float 
     return {"cov": float(row["vcov"].iloc[0]), "corr": float(row["sdcor"].iloc[0])}.get(quantity)
 
 
-def _block_df(case: Case, i: int, fit: FitResult, design: Design, method: str, kr: tuple[str, str]) -> pd.Series:
+def _block_df(case: Case, i: int, inf: Inference, method: str, kr: tuple[str, str]) -> pd.Series:
     """df under ``method``; HLM's rule follows the block's own level of entry when it declares a model."""
     if method == "hlm":
         from .hlm_entry import block_spec
@@ -199,18 +199,27 @@ def _block_df(case: Case, i: int, fit: FitResult, design: Design, method: str, k
 
         spec = block_spec(case, i)
         if spec is not None:
-            return hlm_df(fit, design, spec)
-    return fixed_df(fit, design, method, kr=kr)
+            return hlm_df(inf.fit, inf.design, spec)
+    return inf.df(method, kr=kr)
 
 
 def compare_block(
-    case: Case, i: int, fit: FitResult, design: Design, *, fitter: Callable[[Design, str], FitResult] | None = None
+    case: Case,
+    i: int,
+    fit: FitResult,
+    design: Design,
+    *,
+    fitter: Callable[[Design, str], FitResult] | None = None,
+    inference: Inference | None = None,
 ) -> list[ValueComparison]:
     """Compare every number of reference block ``i`` with the engine's fit.
 
     ``fitter`` fits the other models a block's tests need (a likelihood-ratio test's other model, ML
     refits): the run's engine, so nothing is fitted by another program than the one the run names.
+    ``inference`` is the fit's :class:`~replicate.inference.Inference`, shared by the blocks of one fit (the
+    runner makes one per fit); without it the block makes its own.
     """
+    inf = inference if inference is not None else Inference(fit, design, refit=fitter)
     block = case.expected[i]
     opts = block.get("options") or {}
     case_tol = case.raw.get("tolerance") or {}
@@ -248,10 +257,8 @@ def compare_block(
     df_method = opts.get("df")
     se_kind = opts.get("se", "model")
     kr = kr_settings(opts, block.get("software"))
-    se_all = _Lazy(lambda: fixed_se(fit, design, _kr_checked(block, fit, se_kind), kr=kr))
-    df_all = (
-        _Lazy(lambda: _block_df(case, i, fit, design, _kr_checked(block, fit, df_method), kr)) if df_method else None
-    )
+    se_all = _Lazy(lambda: inf.se(_kr_checked(block, fit, se_kind), kr=kr))
+    df_all = _Lazy(lambda: _block_df(case, i, inf, _kr_checked(block, fit, df_method), kr)) if df_method else None
 
     for term, qs in (values.get("fixed") or {}).items():
         eng = _mapped(block, term)

@@ -25,6 +25,7 @@ from .errors import CaseError, DataError, FitError, ModelError, NotImplementedOp
 from .findings import Finding
 from .fitguard import fit_failure, never_agree
 from .hlm_entry import block_model_error, entry_checks
+from .inference import Inference
 from .quantities import block_method, check_block_names, compare_block
 from .results import FitResult
 from .spec import ModelSpec, parse_formula, parse_levels
@@ -219,6 +220,7 @@ def _run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
         res.engine_version = engine.version()
     except Exception as exc:  # noqa: BLE001 - a version query must never lose a case
         res.engine_version = f"unknown ({exc})"
+    inferences: dict[str, Inference] = {}  # one per fit: its df, SEs and Kenward-Roger shared by the blocks
     for i in range(len(case.expected)):
         blk = _block_shell(case, i)
         res.blocks.append(blk)
@@ -232,16 +234,19 @@ def _run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
             if fit is None:
                 fit = engine.fit(design, blk.method)
                 res.fits[blk.method] = fit
+                inferences[blk.method] = Inference(fit, design, refit=engine.fit)
+            inf = inferences[blk.method]
             at_ref = None
             if (case.expected[i].get("options") or {}).get("optimum") == "reference":
                 fit, at_ref, corners = at_reference_optimum(case, i, fit, design, engine)
+                inf = Inference(fit, design, refit=engine.fit)  # the fit at the printed variance components
                 blk.values = within_rounding(
-                    compare_block(case, i, fit, design, fitter=engine.fit),
+                    compare_block(case, i, fit, design, fitter=engine.fit, inference=inf),
                     [compare_block(case, i, f, design, fitter=engine.fit) for f in corners],
                 )
             else:
-                blk.values = compare_block(case, i, fit, design, fitter=engine.fit)
-            blk.diagnoses = diagnose_block(case, i, blk.values, fit, design, engine)
+                blk.values = compare_block(case, i, fit, design, fitter=engine.fit, inference=inf)
+            blk.diagnoses = diagnose_block(case, i, blk.values, fit, design, engine, inference=inf)
             if at_ref is not None:
                 blk.diagnoses.insert(0, at_ref)
             failure = fit_failure(fit, engine.name)

@@ -138,16 +138,18 @@ DF_COLUMNS = [
 def inference_table(fit, design) -> list[str]:
     """Every program's SE and df for each fixed effect, side by side, from one fit."""
     from .errors import ReplicateError
-    from .inference import fixed_df, fixed_se
+    from .inference import Inference
+
+    inf = Inference(fit, design)  # Kenward-Roger computed once for its df and SE columns
 
     def column(fn, name, kr):
         try:
-            return fn(fit, design, name, kr=kr), ""
+            return fn(name, kr=kr), ""
         except (ReplicateError, ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
             return None, f"{name}: {getattr(exc, 'message', str(exc))}"
 
-    ses = [(label, *column(fixed_se, kind, kr)) for kind, label, kr in SE_COLUMNS]
-    dfs = [(label, *column(fixed_df, kind, kr)) for kind, label, kr in DF_COLUMNS]
+    ses = [(label, *column(inf.se, kind, kr)) for kind, label, kr in SE_COLUMNS]
+    dfs = [(label, *column(inf.df, kind, kr)) for kind, label, kr in DF_COLUMNS]
 
     def row(name: str, columns: list, width: int) -> str:
         return "".join(f"{vals[name]:>{width}.5g}" if vals is not None else f"{'—':>{width}}" for _, vals, _ in columns)

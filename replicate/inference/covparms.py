@@ -41,6 +41,7 @@ from scipy import stats
 
 from ..design import Design
 from ..engine.theta import ThetaLayout
+from ..engine.varcorr import unique_group_names
 from ..errors import ModelError, NotImplementedOption
 from ..results import FitResult
 from .marginal import MarginalModel, hessian
@@ -75,8 +76,6 @@ class CovParm:
 
 def parameter_layout(design: Design) -> list[CovParm]:
     """The covariance parameters in lme4's VarCorr order, residual last."""
-    from ..engine.varcorr import unique_group_names
-
     out: list[CovParm] = []
     names = unique_group_names([t.group for t in design.reterms])
     for ti, (t, grp) in enumerate(zip(design.reterms, names)):

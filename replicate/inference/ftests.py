@@ -35,6 +35,9 @@ from scipy import stats
 from ..design import Design
 from ..errors import ModelError, NotImplementedOption
 from ..results import FitResult
+from ..spec import parse_formula
+from .context import Inference
+from .satterthwaite import satterthwaite_parts
 
 DDF = ("Satterthwaite", "Kenward-Roger")
 _REF = "\x00reference"  # stands for a reference level never shown in a column name
@@ -101,8 +104,6 @@ def fixed_structure(design: Design) -> FixedStructure:
         NotImplementedOption: when the column names cannot be mapped to the
             formula's terms (then Type III contrasts cannot be rebuilt).
     """
-    from ..spec import parse_formula
-
     if not design.formula:
         raise NotImplementedOption("the design has no formula; Type III contrasts need the model's terms")
     spec = parse_formula(design.formula)
@@ -348,7 +349,9 @@ def contest(
     }
 
 
-def anova_type3(fit: FitResult, design: Design, ddf: str = "Satterthwaite") -> pd.DataFrame:
+def anova_type3(
+    fit: FitResult, design: Design, ddf: str = "Satterthwaite", *, inference: Inference | None = None
+) -> pd.DataFrame:
     """Type III ANOVA table of the fixed-effect terms (lmerTest's ``anova(fit, type = 3)``).
 
     Args:
@@ -362,8 +365,6 @@ def anova_type3(fit: FitResult, design: Design, ddf: str = "Satterthwaite") -> p
     """
     if ddf not in DDF:
         raise ModelError(f"ddf {ddf!r} unknown", hint="use 'Satterthwaite' or 'Kenward-Roger'")
-    from .satterthwaite import satterthwaite_parts
-
     hyps = type3_contrasts(design)
     cols = ["Sum Sq", "Mean Sq", "NumDF", "DenDF", "F value", "Pr(>F)"]
     if not hyps:
@@ -371,9 +372,7 @@ def anova_type3(fit: FitResult, design: Design, ddf: str = "Satterthwaite") -> p
     if ddf == "Kenward-Roger":
         # pbkrtest's F test of each term's hypothesis (KRmodcomp: the scaled F with
         # Kenward-Roger's denominator df), as lmerTest's anova(ddf = "Kenward-Roger")
-        from . import kenward_roger_of
-
-        kr = kenward_roger_of(fit, design)
+        kr = (inference or Inference(fit, design)).kenward_roger()
         s2 = float(fit.sigma2)
         rows = {}
         for label, L in hyps.items():

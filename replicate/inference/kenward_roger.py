@@ -94,6 +94,7 @@ from ..engine.theta import ThetaLayout
 from ..errors import ModelError, NotImplementedOption
 from ..results import FitResult
 from .kr_blocks import BlockStructure, Moments
+from .refit import Refit, native_refit
 
 VARIANTS = ("kr", "firstorder", "kr2")
 INFORMATION = ("expected", "observed")
@@ -533,6 +534,8 @@ def kenward_roger(
     information: str = "expected",
     parameterization: str = "linear",
     weights: str = "model",
+    reml_fit: FitResult | None = None,
+    refit: Refit = native_refit,
 ) -> KRResult:
     """Kenward-Roger adjusted covariance, per-coefficient df, and F tests.
 
@@ -556,6 +559,10 @@ def kenward_roger(
             residual part whatever the weights, while taking Phi from the
             (weighted) fit; its numbers are then not internally consistent
             (for balanced sleepstudy with weights, df 20.0 / 18.8 instead of 17).
+        reml_fit: for an ML ``fit``, the REML fit of the same design, whose variance parameters Kenward-Roger
+            uses (pbkrtest refits by REML too); :class:`~replicate.inference.context.Inference` makes it with
+            the run's engine. For an ML fit without it, ``refit(design, "REML")`` makes it.
+        refit: ``(design, method) -> fit``; the native engine by default.
     """
     if variant not in VARIANTS:
         raise NotImplementedOption(f"Kenward-Roger variant {variant!r} unknown", hint="one of " + ", ".join(VARIANTS))
@@ -581,15 +588,11 @@ def kenward_roger(
             hint="use parameterization='linear' or information='expected'",
         )
     names = list(fit.fixed.index)
-    refit = False
-    reml_fit = fit
-    if str(fit.method).upper() == "ML":
-        from ..engines import get_engine
-        from . import _once
-
-        # one REML refit per fit, shared by every variant and setting
-        reml_fit = _once(fit, "reml-refit", lambda: get_engine("native").fit(design, "REML"))
-        refit = True
+    refitted = str(fit.method).upper() == "ML"
+    if not refitted:
+        reml_fit = fit
+    elif reml_fit is None:
+        reml_fit = refit(design, "REML")
     theta = np.asarray(reml_fit.theta, dtype=float)
     sigma2 = float(reml_fit.sigma2)
     pb_weights = weights == "pbkrtest" and design.weights is not None
@@ -599,7 +602,7 @@ def kenward_roger(
     pc = kr_pieces(blocks, theta, sigma2, observed=(information == "observed"), Phi=Phi_fit)
     adj = adjustment(pc, information, J, H)
     PhiA = adj.vcov(pc.Phi, variant)
-    Phi_df = fit.vcov.loc[names, names].to_numpy() if refit else pc.Phi
+    Phi_df = fit.vcov.loc[names, names].to_numpy() if refitted else pc.Phi
     dfs = []
     for k in range(len(names)):
         e = np.zeros((1, len(names)))
@@ -616,7 +619,7 @@ def kenward_roger(
         variant=variant,
         information=information,
         parameterization=parameterization,
-        refit_reml=refit,
+        refit_reml=refitted,
         P=adj.P,
         bias=pd.Series(adj.bias, index=vp_names),
     )

@@ -20,6 +20,7 @@ import pandas as pd
 from scipy import stats
 
 from ..design import Design
+from ..engine import fit_design
 from ..errors import ModelError
 from ..results import FitResult
 
@@ -77,8 +78,6 @@ Fitter = Callable[[Design, str], FitResult]
 
 
 def _native(design: Design, method: str) -> FitResult:
-    from ..engine import fit_design
-
     return fit_design(design, method)
 
 

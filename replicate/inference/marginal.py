@@ -17,6 +17,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ..design import Design
+from ..engine import make_deviance
 from ..engine.theta import ThetaLayout
 
 
@@ -87,8 +88,6 @@ class MarginalModel:
         if not hasattr(self, "_engine_dev"):
             try:
                 import warnings
-
-                from ..engine import make_deviance
 
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")

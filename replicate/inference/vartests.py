@@ -35,8 +35,12 @@ import pandas as pd
 from scipy import stats
 
 from ..design import Design, ReTerm
+from ..engine import fit_design
 from ..errors import ModelError, NotImplementedOption
 from ..results import FitResult
+from ..spec import parse_formula
+from .covparms import theta_factors
+from .ftests import match_pieces
 
 COND_MAX = 1e6  # HLM's condition-number check on X_j'X_j
 
@@ -169,8 +173,6 @@ def _coefficient_variances(fit: FitResult, design: Design, names: tuple[str, ...
     """tau_qq of each random column (its term's G block; ``(x || g)`` terms are separate blocks)."""
     if fit.theta is None:
         raise NotImplementedOption("HLM's tests need the native engine's fit (theta)")
-    from .covparms import theta_factors
-
     var: dict[str, float] = {}
     for t, L in zip(design.reterms, theta_factors(design, np.asarray(fit.theta, dtype=float))):
         G = float(fit.sigma2) * (L @ L.T)
@@ -272,8 +274,6 @@ class Reduction:
 
 
 def _term_columns(t: ReTerm, lhs_term: tuple[str, ...]) -> list[int]:
-    from .ftests import match_pieces
-
     return [j for j, c in enumerate(t.columns) if c != "(Intercept)" and match_pieces(c, lhs_term) is not None]
 
 
@@ -303,8 +303,6 @@ def reductions(design: Design, *, reduce_terms: bool = True) -> list[Reduction]:
     remain it becomes ``(1 | g)``, as lmerTest does (so ``(0 + x | g)`` is
     compared with ``(1 | g)``, a non-nested pair: no chi-bar p-value).
     """
-    from ..spec import parse_formula
-
     spec = parse_formula(design.formula)
     used: set[int] = set()
     out: list[Reduction] = []
@@ -387,8 +385,6 @@ def ranova(fit: FitResult, design: Design, *, reduce_terms: bool = True) -> pd.D
         ``Pr(>Chisq) chi-bar`` (boundary-corrected, see the module docstring)
         with the mixture used in ``mixture``.
     """
-    from ..engine import fit_design
-
     reml = fit.method == "REML"
     npar0 = int(fit.npar) if fit.npar is not None else design.p + len(np.asarray(fit.theta)) + 1
     rows = [

@@ -21,7 +21,7 @@ from rsupport import from_r, need_r, to_r
 from replicate.design import build_design
 from replicate.engines import get_engine
 from replicate.errors import ModelError, NotImplementedOption
-from replicate.inference import fixed_df, fixed_se, kr_settings
+from replicate.inference import Inference, fixed_df, fixed_se, kr_settings
 from replicate.inference.kenward_roger import (
     adjustment,
     kenward_roger,
@@ -627,11 +627,22 @@ def test_ml_fit_is_refitted_once_and_sas_ml_kr_is_refused():
 
     formula, df, _ = _simulated("nested")
     design = build_design(parse_formula(formula), df)
-    fit = get_engine("native").fit(design, "ML")
-    a = kenward_roger(fit, design)
-    b = kenward_roger(fit, design, variant="kr2", information="observed")
+    native = get_engine("native")
+    fit = native.fit(design, "ML")
+    refits: list[str] = []
+
+    def counted(d, method):  # the run's engine, counted: KR's REML refit goes through it, once per fit
+        refits.append(method)
+        return native.fit(d, method)
+
+    inf = Inference(fit, design, refit=counted)
+    a = inf.kenward_roger()
+    b = inf.kenward_roger("kr2", "observed")
     assert a.refit_reml and b.refit_reml
-    assert fit.extra["_inference"]["reml-refit"].method == "REML"  # one refit, shared
+    assert refits == ["REML"]  # one refit, shared by every variant and setting
+    assert "_inference" not in fit.extra  # nothing hidden in the frozen fit
+    other = build_design(parse_formula(formula), df)  # another design object: its own cache, its own refit
+    assert Inference(fit, other, refit=counted).kenward_roger().df.equals(a.df) and refits == ["REML", "REML"]
     assert _kr_checked({"software": "pbkrtest"}, fit, "kenward-roger") == "kenward-roger"
     with pytest.raises(NotImplementedOption, match="ML estimates"):
         _kr_checked({"software": "sas"}, fit, "kenward-roger-2")
