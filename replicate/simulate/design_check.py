@@ -65,17 +65,19 @@ def check_design(ck: Checker, value: Any) -> DesignSpec:
     if not isinstance(slopes_raw, list):
         raise ck.error(f"must be a list of level-1 predictors, not {kind_of(slopes_raw)}", spath)
     slopes: list[str] = []
-    for i, s in enumerate(slopes_raw):
-        s = ck.text(s, spath + (i,))
-        if s not in names:
+    for i, raw in enumerate(slopes_raw):
+        slope = ck.text(raw, spath + (i,))
+        if slope not in names:
             raise ck.error(
-                f"{s!r} is not a predictor of the design", spath + (i,), hint="declare it under design.predictors"
+                f"{slope!r} is not a predictor of the design", spath + (i,), hint="declare it under design.predictors"
             )
-        if next(p for p in preds if p.name == s).level != 1:
-            raise ck.error(f"{s!r} is a level-2 predictor: a random slope needs variation within groups", spath + (i,))
-        if s in slopes:
-            raise ck.error(f"{s!r} is listed twice", spath + (i,))
-        slopes.append(s)
+        if next(p for p in preds if p.name == slope).level != 1:
+            raise ck.error(
+                f"{slope!r} is a level-2 predictor: a random slope needs variation within groups", spath + (i,)
+            )
+        if slope in slopes:
+            raise ck.error(f"{slope!r} is listed twice", spath + (i,))
+        slopes.append(slope)
     hold = d.get("hold_fixed", False)
     if not isinstance(hold, bool):
         raise ck.error(f"must be true or false, not {hold!r}", path + ("hold_fixed",))

@@ -264,7 +264,8 @@ def run_study(
 def write_study_reports(result: StudyResult) -> dict[str, Path]:
     """Render results.json, results.md and report.html, then write each atomically."""
     from .. import __version__
-    from .report import render_html, render_json, render_markdown
+    from .report import render_json, render_markdown
+    from .report_html import render_html
 
     meta = {
         "seconds": round(result.seconds, 3),

@@ -139,7 +139,7 @@ def summarize(study: Study, records: list[dict[str, Any]]) -> Summary:
         for j, c in enumerate(names):
             col = est[:, j]
             col = col[np.isfinite(col)]
-            row = {"estimation": m, "coefficient": c, "true": truth[c]}
+            row: dict[str, Any] = {"estimation": m, "coefficient": c, "true": truth[c]}
             row.update(_location(col, truth[c]))
             for kind in study.methods.se:
                 se = np.array([_arr(x["se"][kind])[j] for x in ok])
