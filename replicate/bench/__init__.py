@@ -55,6 +55,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..report import write_atomic
 from .goals import evaluate_goals
 from .machine import limit_threads, loadavg, machine_info, set_thread_env
@@ -252,15 +254,10 @@ def _options_dict(opts: Options) -> dict[str, Any]:
 
 
 def _json_default(o: Any) -> Any:
-    try:
-        import numpy as np
-
-        if isinstance(o, np.generic):
-            return o.item()
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-    except ImportError:
-        pass
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
     if isinstance(o, Path):
         return str(o)
     return str(o)

@@ -36,8 +36,7 @@ PHASE_TITLE = {"fit": "fit (REML)", "satterthwaite": "Satterthwaite df", "kenwar
 
 def peak_mb(p: dict[str, Any]) -> float | None:
     """The largest of a measurement's memory numbers (RSS rise, Python or R heap peak), MB."""
-    vals = [p.get(k) for k in ("rss_peak_mb", "py_peak_mb", "r_peak_mb")]
-    vals = [v for v in vals if v is not None]
+    vals = [float(v) for k in ("rss_peak_mb", "py_peak_mb", "r_peak_mb") if (v := p.get(k)) is not None]
     return max(vals) if vals else None
 
 

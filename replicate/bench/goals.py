@@ -35,12 +35,12 @@ def evaluate_goals(result: dict[str, Any]) -> list[dict[str, Any]]:
     scal = {s["sweep"]: s for s in result.get("scaling", [])}
     goals = []
 
-    ratios = {i: _ratio(r, "lme4") for i, r in fits.items() if _ratio(r, "lme4") is not None}
+    ratios = {i: v for i, r in fits.items() if (v := _ratio(r, "lme4")) is not None}
     text = "faster than lme4 on every model"
     if not ratios:
         goals.append(_goal("faster_than_lme4", text, "not measured", "no lme4 fit timed in this run"))
     else:
-        worst = min(ratios, key=ratios.get)  # type: ignore[arg-type]
+        worst = min(ratios, key=ratios.__getitem__)
         slower = sorted(i for i, v in ratios.items() if v <= 1.0)
         detail = (
             f"{len(ratios) - len(slower)} of {len(ratios)} fits faster; smallest ratio {ratios[worst]:.2f}x "

@@ -203,15 +203,15 @@ def _sweep_markdown(sw: dict[str, Any]) -> list[str]:
     for ph, prog in chains:
         if prog == "native_crossprod":
             continue
-        cells = []
+        mem_cells: list[str] = []
         for n, g in sizes:
             p = by.get((n, g, ph, prog)) or {}
             if "median_s" not in p:
-                cells.append("—")
+                mem_cells.append("—")
                 continue
             c = fmt_mb(p.get("rss_peak_mb"))
             heap = p.get("py_peak_mb", p.get("r_peak_mb"))
-            cells.append(c + (f" / {fmt_mb(heap)}" if heap is not None else ""))
-        lines.append(f"| {PHASE_TITLE[ph]} | {prog} | " + " | ".join(cells) + " |")
+            mem_cells.append(c + (f" / {fmt_mb(heap)}" if heap is not None else ""))
+        lines.append(f"| {PHASE_TITLE[ph]} | {prog} | " + " | ".join(mem_cells) + " |")
     lines.append("")
     return lines

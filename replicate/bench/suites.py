@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine import fit_design
 from .models import CATALOGUE, BenchModel, sweeps
 from .options import (
     ALIASES,
@@ -167,8 +168,6 @@ class Bench:
                 continue
             try:
                 design = m.design()
-                from ..engine import fit_design
-
                 fit = fit_design(design, "REML")
             except Exception as exc:  # noqa: BLE001
                 for s in secs:
