@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import ReplicateError
 from .config import StudyError, load_study
+from .study import run_study
 
 DEFAULT_OUT = "simulations"
 
@@ -78,8 +79,6 @@ def simulate_command(
     progress: Any = None,
 ) -> int:
     """Run a study from the command line; return the exit code (see the module text)."""
-    from .study import run_study
-
     try:
         st = load_study(study)
     except StudyError as exc:
