@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import ReplicateError
 from .config import StudyError, load_study
+from .report import fmt_df
 from .study import run_study
 
 DEFAULT_OUT = "simulations"
@@ -57,7 +58,7 @@ def _headline(result) -> list[str]:
         if t["true"] == 0 and t["coefficient"] != "(Intercept)":
             lines.append(
                 f"  Type I error {t['coefficient']:<12} {t['estimation']:<4} {t['df']:<15} {t['se']:<14} "
-                f"{t['rejection']:.4f} (MCSE {t['rejection_mcse']:.4f}), median df {t['median_df']:.2f}"
+                f"{t['rejection']:.4f} (MCSE {t['rejection_mcse']:.4f}), median df {fmt_df(t['median_df'])}"
             )
     for r in s.variance:
         if r["parameter"].startswith("var((Intercept)") and r.get("relative") is not None:

@@ -10,7 +10,7 @@ import json
 import math
 from typing import Any
 
-from .config import Study
+from .config import INFINITE_DF, Study
 from .summary import Summary
 
 # ----------------------------------------------------------------- numbers
@@ -25,6 +25,13 @@ def fmt_num(x: Any, digits: int = 4) -> str:
     if ax != 0 and (ax < 1e-3 or ax >= 1e5):
         return f"{x:.{digits - 1}e}"
     return f"{x:.{digits}f}"
+
+
+def fmt_df(x: Any) -> str:
+    """A median df: two decimals, or ``∞ (z)`` for the infinite df of a z test (df method ``none``)."""
+    if isinstance(x, (int, float)) and x >= INFINITE_DF:
+        return "∞ (z)"
+    return fmt_num(x, 2)
 
 
 def fmt_pm(x: Any, se: Any, digits: int = 4) -> str:
@@ -141,7 +148,7 @@ def render_markdown(study: Study, summary: Summary, meta: dict[str, Any]) -> str
         ]
         for t in rows:
             out.append(
-                f"| {t['estimation']} | {t['df']} | {t['se']} | {fmt_num(t['median_df'], 2)} | "
+                f"| {t['estimation']} | {t['df']} | {t['se']} | {fmt_df(t['median_df'])} | "
                 f"{fmt_pm(t['rejection'], t['rejection_mcse'])} | {fmt_num(t.get('theory_rejection'))} | "
                 f"{fmt_pm(t['coverage'], t['coverage_mcse'])} | {fmt_num(t.get('theory_coverage'))} |"
             )

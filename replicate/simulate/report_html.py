@@ -14,7 +14,7 @@ import math
 from typing import Any
 
 from .config import Study
-from .report import describe_study, fmt_num, fmt_pm, method_label
+from .report import describe_study, fmt_df, fmt_num, fmt_pm, method_label
 from .summary import Summary
 
 
@@ -242,7 +242,7 @@ def render_html(study: Study, summary: Summary, meta: dict[str, Any]) -> str:
                     t["df"],
                     t["se"],
                     f"{t['true']:g}",
-                    fmt_num(t["median_df"], 2),
+                    fmt_df(t["median_df"]),
                     fmt_pm(t["rejection"], t["rejection_mcse"]),
                     t["kind"],
                     fmt_num(t.get("theory_rejection")),

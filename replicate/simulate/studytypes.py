@@ -26,6 +26,8 @@ SIZE_DISTRIBUTIONS = ("poisson", "uniform")
 INTERCEPT = "(Intercept)"
 RESPONSE = "y"
 DEFAULT_CHUNK = 25
+#: How saved records hold an infinite df (the z test of df ``none``): JSON has no infinity.
+INFINITE_DF = 1e300
 
 
 class StudyError(ReplicateError):

@@ -24,7 +24,7 @@ import numpy as np
 from ..engine import fit_design
 from ..inference import fixed_df, fixed_se
 from .blas import single_threaded_blas
-from .config import Study, load_study
+from .config import INFINITE_DF, Study, load_study
 from .generate import DesignFactory, design_rng, draw_design, draw_response, replicate_rng
 
 
@@ -37,7 +37,7 @@ def _num(x: Any) -> float | None:
     if math.isnan(v):
         return None
     if math.isinf(v):
-        return 1e300 if v > 0 else -1e300
+        return INFINITE_DF if v > 0 else -INFINITE_DF
     return v
 
 
