@@ -101,12 +101,12 @@ def expand_grid(doc: Any, *, file: str | None = None, lines: Mapping[tuple, int]
     """
     lines = lines or {}
     if not isinstance(doc, dict):
-        raise StudyError(f"a study must be a mapping, not {kind_of(doc)}", file=file)
+        return _single(validate_study(doc, file=file, lines=lines))
     base = {k: v for k, v in doc.items() if k != GRID_KEY}
     raw = doc.get(GRID_KEY, {})
     if not isinstance(raw, dict) or (GRID_KEY in doc and not raw):
         raise StudyError(
-            f"must be a mapping of setting -> list of values, not {kind_of(raw)}",
+            f"must be a mapping of setting -> list of values, not {kind_of(raw) if raw else 'empty'}",
             file=file,
             line=lines.get((GRID_KEY,)),
             field=GRID_KEY,
@@ -137,9 +137,8 @@ def expand_grid(doc: Any, *, file: str | None = None, lines: Mapping[tuple, int]
         raise StudyError(
             f"{count} conditions are more than {MAX_CONDITIONS}", file=file, line=lines.get((GRID_KEY,)), field=GRID_KEY
         )
-    base_study = validate_study(base, file=file, lines=lines) if not factors else None
-    if base_study is not None:
-        return Grid(base_study.id, base_study.title, (), (Condition(1, (), base_study),), file)
+    if not factors:
+        return _single(validate_study(base, file=file, lines=lines))
     conditions = []
     for number, combo in enumerate(itertools.product(*(v for _, v in factors)), start=1):
         cdoc = copy.deepcopy(base)
@@ -174,6 +173,10 @@ def expand_grid(doc: Any, *, file: str | None = None, lines: Mapping[tuple, int]
     return Grid(sid, str(base.get("title", sid)), tuple(factors), tuple(conditions), file)
 
 
+def _single(study: Study) -> Grid:
+    return Grid(study.id, study.title, (), (Condition(1, (), study),), study.path)
+
+
 def load_grid(source: str | Path | Mapping[str, Any]) -> Grid:
     """Read a grid study (or a plain study, as a grid of one) from YAML or a mapping.
 
@@ -190,5 +193,11 @@ def load_grid(source: str | Path | Mapping[str, Any]) -> Grid:
     try:
         doc, lines = load_yaml(text, str(path))
     except CaseError as exc:
-        raise StudyError(exc.message.replace("case files", "study files"), file=exc.file, line=exc.line) from None
+        raise StudyError(
+            exc.message.replace("case files", "study files"),
+            file=exc.file,
+            line=exc.line,
+            field=exc.field,
+            hint=(exc.hint or "").replace("case files", "study files") or None,
+        ) from None
     return expand_grid(doc, file=str(path), lines=lines)

@@ -123,3 +123,44 @@ def test_run_grid_gathers_each_condition_as_run_alone_and_resumes(tmp_path, tiny
     again = run_grid(grid, tmp_path / "g", executor="serial", write_reports=False)
     assert [r.computed for r in again.results] == [0, 0] and [r.resumed for r in again.results] == [6, 6]
     assert again.tests == res.tests
+
+
+GRID_YAML = """\
+id: cli-grid
+seed: 5
+replicates: 1000
+chunk_size: 2
+design: {groups: 6, group_size: 5, predictors: {w: {level: 2}}}
+truth: {fixed: {(Intercept): 0, w: 0}, icc: 0.2}
+methods: {df: [residual, between-within], se: [model]}
+grid:
+  design.groups: [6, 9]
+"""
+
+
+def test_the_command_line_runs_a_grid_with_a_small_number_of_replicates(tmp_path, capsys):
+    from replicate.simulate import main_simulate
+
+    p = tmp_path / "grid.yaml"
+    p.write_text(GRID_YAML)
+    out = tmp_path / "out"
+    code = main_simulate([str(p), "--out", str(out), "--executor", "serial", "--replicates", "4"])
+    assert code == 0, capsys.readouterr().err
+    doc = json.loads((out / "grid.json").read_text())
+    assert [c["id"] for c in doc["conditions"]] == ["cli-grid.c01", "cli-grid.c02"]
+    assert {t["n"] for t in doc["tests"]} == {4}  # 4 replicates, not the file's 1000
+    assert (out / "cli-grid.c02" / "results.md").is_file()
+    assert "grid reports:" in capsys.readouterr().out
+
+
+def test_the_command_line_refuses_zero_replicates_and_a_bad_grid(tmp_path, capsys):
+    from replicate.simulate import main_simulate
+
+    p = tmp_path / "grid.yaml"
+    p.write_text(GRID_YAML)
+    assert main_simulate([str(p), "--replicates", "0"]) == 2
+    assert "--replicates must be at least 1" in capsys.readouterr().err
+    p.write_text(GRID_YAML.replace("[6, 9]", "[6, 2]"))
+    assert main_simulate([str(p), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "condition 2 (groups=2)" in err and str(p) in err
