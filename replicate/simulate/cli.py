@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ReplicateError
-from .config import Study, StudyError
+from .config import StudyError
 from .grid import Grid, load_grid
 from .grid_run import run_grid
 from .report import fmt_df
@@ -143,10 +143,7 @@ def simulate_command(
 
 
 def _with_replicates(grid: Grid, replicates: int) -> Grid:
-    def change(study: Study) -> Study:
-        return dataclasses.replace(study, replicates=replicates)
-
-    conditions = tuple(dataclasses.replace(c, study=change(c.study)) for c in grid.conditions)
+    conditions = tuple(dataclasses.replace(c, study=c.study.with_replicates(replicates)) for c in grid.conditions)
     return dataclasses.replace(grid, conditions=conditions)
 
 

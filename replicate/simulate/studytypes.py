@@ -10,7 +10,7 @@ import hashlib
 import json
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -186,6 +186,16 @@ class Study:
                 out.append((f"cov({cols[j]},{cols[i]}|{g})", float(T[i, j])))
         out.append(("var(Residual)", float(self.truth.sigma2)))
         return tuple(out)
+
+    def with_replicates(self, replicates: int) -> Study:
+        """The same study with another number of replicates: the same fingerprint, so saved chunks stay valid.
+
+        Raises:
+            StudyError: fewer than one replicate.
+        """
+        if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 1:
+            raise StudyError(f"the number of replicates must be a positive integer, not {replicates!r}")
+        return replace(self, replicates=replicates)
 
     def fingerprint(self) -> str:
         """Hash of everything that decides a replicate's numbers (not their count).

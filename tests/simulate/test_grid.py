@@ -164,3 +164,12 @@ def test_the_command_line_refuses_zero_replicates_and_a_bad_grid(tmp_path, capsy
     assert main_simulate([str(p), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "condition 2 (groups=2)" in err and str(p) in err
+
+
+def test_with_replicates_keeps_the_fingerprint_and_refuses_non_positive_counts(tiny):
+    study = load_study(tiny())
+    fewer = study.with_replicates(3)
+    assert fewer.replicates == 3 and fewer.fingerprint() == study.fingerprint()
+    for bad in (0, -1, True, 2.5):
+        with pytest.raises(StudyError, match="positive integer"):
+            study.with_replicates(bad)
