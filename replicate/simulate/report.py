@@ -95,6 +95,36 @@ def method_label(row: dict[str, Any], se_kinds: tuple[str, ...]) -> str:
 # ---------------------------------------------------------------- markdown
 
 
+def _se_and_width_markdown(study: Study, summary: Summary) -> list[str]:
+    """The model SE against the empirical SE, and each interval's width and bias-eliminated coverage."""
+    out = [
+        "## Standard errors and interval width",
+        "",
+        (
+            "Relative error of the model SE: sqrt(mean SE²) / empirical SE - 1. Bias-eliminated coverage: "
+            "intervals around the mean estimate instead of the true value (Morris, White and Crowther 2019). "
+            "Monte Carlo SE in parentheses."
+        ),
+        "",
+        "| coefficient | estimation | SE | relative error of the SE (MCSE) |",
+        "|---|---|---|---:|",
+    ]
+    for r in summary.fixed:
+        for k in study.methods.se:
+            err = fmt_pm(r.get(f"se_relative_error_{k}"), r.get(f"se_relative_error_{k}_mcse"))
+            out.append(f"| {_md(r['coefficient'])} | {r['estimation']} | {k} | {err} |")
+    out += [
+        "",
+        "| coefficient | estimation | df | SE | mean width (MCSE) | bias-eliminated coverage (MCSE) |",
+        "|---|---|---|---|---:|---:|",
+    ]
+    for t in summary.tests:
+        width = fmt_pm(t.get("mean_width"), t.get("mean_width_mcse"))
+        be = fmt_pm(t.get("bias_eliminated_coverage"), t.get("bias_eliminated_coverage_mcse"))
+        out.append(f"| {_md(t['coefficient'])} | {t['estimation']} | {t['df']} | {t['se']} | {width} | {be} |")
+    return out + [""]
+
+
 def render_markdown(study: Study, summary: Summary, meta: dict[str, Any]) -> str:
     out = [f"# Simulation study: {study.title}", ""]
     if study.description:
@@ -170,6 +200,7 @@ def render_markdown(study: Study, summary: Summary, meta: dict[str, Any]) -> str
             + " |"
         )
     out.append("")
+    out += _se_and_width_markdown(study, summary)
 
     out += [
         "## Variance components",
