@@ -185,6 +185,7 @@ def summarize(study: Study, records: list[dict[str, Any]]) -> Summary:
                 row["theory_mean"] = th.sigma2
             out.variance.append(row)
 
+        regular = np.array([not x.get("singular") for x in ok], dtype=bool)
         for dfm in study.methods.df:
             for kind in study.methods.se:
                 for j, c in enumerate(names):
@@ -192,6 +193,7 @@ def summarize(study: Study, records: list[dict[str, Any]]) -> Summary:
                     se = np.array([_arr(x["se"][kind])[j] for x in ok])
                     df = np.array([_arr(x["df"][dfm])[j] for x in ok])
                     use = np.isfinite(e) & np.isfinite(se) & ~np.isnan(df) & (se > 0) & (df > 0)
+                    nonsingular = regular[use]
                     e, se, df = e[use], se[use], df[use]
                     crit = np.where(df >= 1e299, z, stats.t.ppf(1 - alpha / 2, np.minimum(df, 1e299)))
                     covered = np.abs(e - truth[c]) <= crit * se
@@ -216,6 +218,10 @@ def summarize(study: Study, records: list[dict[str, Any]]) -> Summary:
                         "median_df": float(np.median(df)) if df.size else math.nan,
                     }
                     row["bias_eliminated_coverage"], row["bias_eliminated_coverage_mcse"] = _prop(covered_be)
+                    # the same without the singular fits (a variance estimated at 0)
+                    row["n_nonsingular"] = int(nonsingular.sum())
+                    row["rejection_nonsingular"], row["rejection_nonsingular_mcse"] = _prop(reject[nonsingular])
+                    row["coverage_nonsingular"], row["coverage_nonsingular_mcse"] = _prop(covered[nonsingular])
                     row["mean_width"] = float(np.mean(width)) if width.size else math.nan
                     row["mean_width_mcse"] = (
                         float(np.std(width, ddof=1) / math.sqrt(width.size)) if width.size > 1 else math.nan

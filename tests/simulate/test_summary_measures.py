@@ -72,3 +72,13 @@ def test_the_markdown_report_shows_the_new_measures(tmp_path, tiny):
     assert "## Standard errors and interval width" in md
     row = res.summary.test("REML", "kenward-roger", "model", "w")
     assert f"| w | REML | kenward-roger | model | {row['mean_width']:.4f} (" in md
+
+
+def test_tests_are_also_given_without_the_singular_fits(tiny):
+    study = _study(tiny)
+    recs = _records([1.0, 1.0, 1.0, 11.0], [1.0] * 4, 30.0)
+    recs[3]["REML"]["singular"] = True  # the one far-away estimate came from a singular fit
+    row = summarize(study, recs).test("REML", "residual", "model", "(Intercept)")
+    assert row["n"] == 4 and row["coverage"] == 0.75
+    assert row["n_nonsingular"] == 3 and row["coverage_nonsingular"] == 1.0 and row["coverage_nonsingular_mcse"] == 0
+    assert row["rejection_nonsingular"] == 0.0 and row["rejection"] == 0.25
