@@ -3,10 +3,10 @@
 Each condition runs as an ordinary study in ``<out>/<condition id>/`` (its own chunks,
 so a stopped grid resumes where it stopped, condition by condition). The grid's
 results are ``<out>/grid.json`` (every test row and fit count, one row per condition
-and method, with the condition's factor values as columns) and ``<out>/grid.md``:
-for each coefficient whose true value is 0, the Type I error of every df method and
-SE kind across the conditions, with Monte Carlo SEs -- the table that shows where the
-methods part ways.
+and method, with the condition's factor values as columns); ``<out>/grid.md``: for
+each coefficient whose true value is 0, the Type I error of every df method and SE
+kind across the conditions, with Monte Carlo SEs -- the table that shows where the
+methods part ways; and ``<out>/grid.html``, the same as plots against the first factor.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 from ..report import write_atomic
 from .grid import Condition, Grid, short_name
+from .grid_plot import render_grid_html
 from .report import fmt_num
 from .study import StudyResult, run_study
 
@@ -130,6 +131,7 @@ def run_grid(
     files = {
         "json": (out / "grid.json", json.dumps(doc, indent=1, default=str, allow_nan=False) + "\n"),
         "markdown": (out / "grid.md", render_grid_markdown(grid, result.tests, result.fits)),
+        "html": (out / "grid.html", render_grid_html(grid, result.tests, grid.conditions[0].study.alpha)),
     }
     for name, (path, text) in files.items():
         write_atomic(path, text)

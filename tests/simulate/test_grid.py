@@ -173,3 +173,24 @@ def test_with_replicates_keeps_the_fingerprint_and_refuses_non_positive_counts(t
     for bad in (0, -1, True, 2.5):
         with pytest.raises(StudyError, match="positive integer"):
             study.with_replicates(bad)
+
+
+def test_the_grid_page_plots_each_method_across_the_first_factor(tmp_path, tiny):
+    from replicate.simulate.grid_plot import render_grid_html
+
+    doc = _grid_doc(
+        tiny,
+        {"design.groups": [5, 10], "truth.icc": [0.1, 0.3]},
+        replicates=4,
+        chunk_size=4,
+        methods={"df": ["residual", "between-within"], "se": ["model"]},
+    )
+    grid = expand_grid(doc)
+    res = run_grid(grid, tmp_path, executor="serial", write_reports=False)
+    page = (tmp_path / "grid.html").read_text(encoding="utf-8")
+    assert page == render_grid_html(grid, res.tests, 0.05)
+    # one panel per null coefficient (w) and ICC, one line per method, a point per number of groups
+    assert page.count("<svg") == 2 and "w (REML), icc=0.1" in page and "w (REML), icc=0.3" in page
+    assert page.count("<polyline") == 4 and page.count("<circle") == 8
+    t = next(t for t in res.tests if t["coefficient"] == "w" and t["df"] == "residual" and t["condition"] == 3)
+    assert f"residual / model at 10: {t['rejection']:.4f} (MCSE {t['rejection_mcse']:.4f})" in page
