@@ -55,7 +55,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .models import ROOT
+import numpy as np
+
+from ..report import write_atomic
+from .goals import evaluate_goals
+from .machine import limit_threads, loadavg, machine_info, set_thread_env
+from .models import ROOT, SEED
+from .peers import RSession
+from .report import render_markdown
+from .report_html import render_html
 from .suites import SECTIONS, Bench, Options
 
 __all__ = ["bench_command", "build_parser", "run_bench"]
@@ -171,11 +179,6 @@ def _log(line: str) -> None:
 
 def run_bench(opts: Options, command: str = "replicate bench", log: Any = _log) -> dict[str, Any]:
     """Run the selected benchmarks, write the results, and return them as a dict."""
-    from ..report import write_atomic
-    from .machine import limit_threads, loadavg, machine_info, set_thread_env
-    from .peers import RSession
-    from .report import evaluate_goals, render_html, render_markdown
-
     set_thread_env(opts.threads)
     t_start = time.perf_counter()
     stamp = dt.datetime.now().strftime("%Y%m%d_%H%M%S") + ("_quick" if opts.quick else "")
@@ -215,8 +218,6 @@ def run_bench(opts: Options, command: str = "replicate bench", log: Any = _log) 
         result["fits"] = bench.fits()
         result["inference"] = bench.inference()
         result["scaling"] = bench.scaling()
-        from .models import SEED
-
         result["scaling_seed"] = SEED
     result["goals"] = evaluate_goals(result)
     result["loadavg_end"] = loadavg()
@@ -253,15 +254,10 @@ def _options_dict(opts: Options) -> dict[str, Any]:
 
 
 def _json_default(o: Any) -> Any:
-    try:
-        import numpy as np
-
-        if isinstance(o, np.generic):
-            return o.item()
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-    except ImportError:
-        pass
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
     if isinstance(o, Path):
         return str(o)
     return str(o)

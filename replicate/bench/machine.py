@@ -7,6 +7,7 @@ threads (:func:`limit_threads`) and measuring memory (:class:`MemoryProbe`).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime as dt
 import os
 import platform
@@ -15,6 +16,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from ..version import __version__
 
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -118,8 +121,6 @@ def git_commit(root: Path) -> str | None:
 
 def machine_info(root: Path) -> dict[str, Any]:
     """Everything about this machine and software that a timing depends on."""
-    from ..version import __version__
-
     return {
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "host": platform.node(),
@@ -158,8 +159,6 @@ def _release_free_memory() -> None:
     """Hand memory that is already free back to the system (glibc ``malloc_trim``), so that
     the next block's RSS rise counts its own allocations instead of reusing resident free pages."""
     try:
-        import ctypes
-
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass

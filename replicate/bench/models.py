@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..data import SHIPPED_DATA
+from ..data import SHIPPED_DATA, load_r_dataset
 from ..design import Design, build_design
 from ..spec import parse_formula
 
@@ -61,8 +61,6 @@ class BenchModel:
 
 @functools.cache
 def _dataset(package: str, name: str) -> pd.DataFrame:
-    from ..data import load_r_dataset
-
     df, _, _ = load_r_dataset(package, name)
     return df
 

@@ -25,12 +25,21 @@ What is timed, per program:
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
 from ..design import Design
+from ..engine import fit_design, make_deviance
+from ..engine.crossprod import compute_crossproducts
+from ..engine.fit import optimize_deviance
+from ..engines.r.frames import model_frame, r_formula, to_r_frame
+from ..engines.r.session import r_status, r_versions
+from ..engines.statsmodels_engine import StatsmodelsEngine, _nested_in
+from ..inference.kenward_roger import kenward_roger
+from ..inference.satterthwaite import satterthwaite_df
 
 R_PACKAGES = ("lme4", "lmerTest", "pbkrtest", "Matrix")
 
@@ -89,8 +98,6 @@ class RSession:
 
     def start(self) -> bool:
         """Start R and check the packages; False (with ``reason``) when not usable."""
-        from ..engines.r.session import r_status
-
         ok, why = r_status(R_PACKAGES)
         if not ok:
             self.reason = why
@@ -101,8 +108,6 @@ class RSession:
         return True
 
     def versions(self) -> dict[str, str]:
-        from ..engines.r.session import r_versions
-
         out = r_versions(R_PACKAGES)
         blas = self._call("blas")
         out["R_BLAS"] = str(blas[0])
@@ -118,8 +123,6 @@ class RSession:
 
     def prepare(self, design: Design, method: str) -> RModel:
         """Hand the design's data to R; return the timed calls."""
-        from ..engines.r.frames import model_frame, r_formula, to_r_frame
-
         mf = model_frame(design)
         calls = self._call("prepare", to_r_frame(mf), r_formula(mf), method == "REML", mf.weighted)
         return RModel(self, calls)
@@ -184,8 +187,6 @@ _SM_MAX_CROSSED_CELLS = 20_000_000
 
 def statsmodels_supports(design: Design) -> tuple[bool, str]:
     """Whether MixedLM can fit this design in reasonable time and memory, and why not."""
-    from ..engines.statsmodels_engine import _nested_in
-
     if design.weights is not None:
         return False, "MixedLM has no level-1 weights"
     terms = list(design.reterms)
@@ -206,10 +207,6 @@ def statsmodels_supports(design: Design) -> tuple[bool, str]:
 
 
 def statsmodels_fit(design: Design, method: str) -> Callable[[], Any]:
-    import warnings
-
-    from ..engines.statsmodels_engine import StatsmodelsEngine
-
     eng = StatsmodelsEngine()
 
     def run() -> Any:
@@ -224,37 +221,25 @@ def statsmodels_fit(design: Design, method: str) -> Callable[[], Any]:
 
 
 def native_fit(design: Design, method: str) -> Callable[[], Any]:
-    from ..engine import fit_design
-
     return lambda: fit_design(design, method)
 
 
 def native_crossproducts(design: Design) -> Callable[[], Any]:
     """The cross-products step of the fit alone (the only step whose cost grows with rows)."""
-    from ..engine.crossprod import compute_crossproducts
-
     return lambda: compute_crossproducts(design)
 
 
 def native_optimize(design: Design, method: str) -> Callable[[], Any]:
     """The optimization step alone, on cross-products formed beforehand (lme4's ``optimizeLmer``)."""
-    from ..engine import make_deviance
-    from ..engine.fit import optimize_deviance
-
     dev = make_deviance(design, method)
     return lambda: optimize_deviance(dev)
 
 
 def native_satterthwaite(fit: Any, design: Design) -> Callable[[], Any]:
-    from ..inference.satterthwaite import satterthwaite_df
-
     return lambda: satterthwaite_df(fit, design)
 
 
 def native_fit_satterthwaite(design: Design) -> Callable[[], Any]:
-    from ..engine import fit_design
-    from ..inference.satterthwaite import satterthwaite_df
-
     def run() -> Any:
         fit = fit_design(design, "REML")
         return fit, satterthwaite_df(fit, design)
@@ -263,8 +248,6 @@ def native_fit_satterthwaite(design: Design) -> Callable[[], Any]:
 
 
 def native_kenward_roger(fit: Any, design: Design) -> Callable[[], Any]:
-    from ..inference.kenward_roger import kenward_roger
-
     return lambda: kenward_roger(fit, design)
 
 

@@ -15,24 +15,10 @@
 
 from __future__ import annotations
 
+from .cli import main_simulate, simulate_command
 from .config import Study, StudyError, load_study
 from .study import StudyResult, load_results, run_study
 from .summary import Summary
-
-
-def simulate_command(*args, **kwargs) -> int:
-    """``replicate simulate``: see :func:`replicate.simulate.cli.simulate_command`."""
-    from .cli import simulate_command as command
-
-    return command(*args, **kwargs)
-
-
-def main_simulate(argv=None) -> int:
-    """``replicate simulate`` from an argument list: see :func:`replicate.simulate.cli.main_simulate`."""
-    from .cli import main_simulate as main
-
-    return main(argv)
-
 
 __all__ = [
     "Study",

@@ -1,4 +1,7 @@
-"""``replicate simulate STUDY.yaml [--out DIR] [--scheduler ADDRESS] [--workers N]``.
+"""``replicate simulate STUDY.yaml [--out DIR] [--scheduler ADDRESS] [--workers N] [--replicates N]``.
+
+A study file with a ``grid`` section (:mod:`replicate.simulate.grid`) runs every condition
+into ``DIR/<condition id>/`` and writes ``DIR/grid.json`` and ``DIR/grid.md``.
 
 Exit codes: 0 the study ran (or resumed) to the end and its reports are written;
 1 it could not run (a Dask scheduler that cannot be reached, a worker error);
@@ -9,6 +12,7 @@ run the same command again to resume).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from collections.abc import Sequence
@@ -16,7 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ReplicateError
-from .config import StudyError, load_study
+from .config import StudyError
+from .grid import Grid, load_grid
+from .grid_run import run_grid
+from .report import fmt_df
+from .study import run_study
 
 DEFAULT_OUT = "simulations"
 
@@ -56,7 +64,7 @@ def _headline(result) -> list[str]:
         if t["true"] == 0 and t["coefficient"] != "(Intercept)":
             lines.append(
                 f"  Type I error {t['coefficient']:<12} {t['estimation']:<4} {t['df']:<15} {t['se']:<14} "
-                f"{t['rejection']:.4f} (MCSE {t['rejection_mcse']:.4f}), median df {t['median_df']:.2f}"
+                f"{t['rejection']:.4f} (MCSE {t['rejection_mcse']:.4f}), median df {fmt_df(t['median_df'])}"
             )
     for r in s.variance:
         if r["parameter"].startswith("var((Intercept)") and r.get("relative") is not None:
@@ -76,19 +84,31 @@ def simulate_command(
     executor: str | None = None,
     quiet: bool = False,
     progress: Any = None,
+    replicates: int | None = None,
 ) -> int:
-    """Run a study from the command line; return the exit code (see the module text)."""
-    from .study import run_study
+    """Run a study from the command line; return the exit code (see the module text).
 
+    ``replicates`` replaces the study's (every condition's) number of replicates, e.g. a
+    small run in CI; the saved chunks stay valid, as the number is not in the fingerprint.
+    """
     try:
-        st = load_study(study)
+        grid = load_grid(study)
     except StudyError as exc:
         print(f"replicate: {exc}", file=sys.stderr)
         return 2
-    out_dir = Path(out) if out else Path(DEFAULT_OUT) / st.id
+    if replicates is not None:
+        grid = _with_replicates(grid, replicates)
+    st = grid.conditions[0].study
+    out_dir = Path(out) if out else Path(DEFAULT_OUT) / (grid.id if grid.factors else st.id)
     ex = executor or ("dask" if scheduler else "local")
     bar = progress if progress is not None else (None if quiet else ProgressBar())
     try:
+        if grid.factors:
+            log = None if quiet else print
+            gres = run_grid(grid, out_dir, log=log, executor=ex, scheduler=scheduler, workers=workers, progress=bar)
+            if not quiet:
+                print("grid reports: " + ", ".join(str(p) for p in gres.files.values()))
+            return 0
         result = run_study(st, out_dir, executor=ex, scheduler=scheduler, workers=workers, progress=bar)
     except StudyError as exc:
         print(f"replicate: {exc}", file=sys.stderr)
@@ -122,6 +142,11 @@ def simulate_command(
     return 0
 
 
+def _with_replicates(grid: Grid, replicates: int) -> Grid:
+    conditions = tuple(dataclasses.replace(c, study=c.study.with_replicates(replicates)) for c in grid.conditions)
+    return dataclasses.replace(grid, conditions=conditions)
+
+
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     """The ``simulate`` arguments, on a new parser or on a subcommand's parser."""
     p = parser or argparse.ArgumentParser(
@@ -153,6 +178,13 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         default=None,
         help="local processes (default), a Dask LocalCluster, or this process",
     )
+    p.add_argument(
+        "--replicates",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run N replicates instead of the study's (every condition's); e.g. a quick run in CI",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     return p
 
@@ -163,6 +195,15 @@ def main_simulate(argv: Sequence[str] | None = None) -> int:
     if args.workers is not None and args.workers < 1:
         print("replicate: --workers must be at least 1", file=sys.stderr)
         return 2
+    if args.replicates is not None and args.replicates < 1:
+        print("replicate: --replicates must be at least 1", file=sys.stderr)
+        return 2
     return simulate_command(
-        args.study, args.out, args.scheduler, args.workers, executor=args.executor, quiet=args.quiet
+        args.study,
+        args.out,
+        args.scheduler,
+        args.workers,
+        executor=args.executor,
+        quiet=args.quiet,
+        replicates=args.replicates,
     )

@@ -14,6 +14,12 @@ import hashlib
 from functools import lru_cache
 from pathlib import Path
 
+import numpy
+import scipy
+
+from ..engines import get_engine
+from ..version import __version__
+
 _PACKAGE = Path(__file__).resolve().parents[1]
 #: Folders and modules (relative to the package) whose source decides a replicate's numbers.
 SOURCES = (
@@ -41,12 +47,6 @@ def _source_files() -> list[Path]:
 @lru_cache(maxsize=1)
 def code_version() -> str:
     """``replicate 0.1.0; native engine ...; numpy ...; scipy ...; source <hash>``."""
-    import numpy
-    import scipy
-
-    from ..engines import get_engine
-    from ..version import __version__
-
     digest = hashlib.sha256()
     for f in _source_files():
         digest.update(f.relative_to(_PACKAGE).as_posix().encode() + b"\0")

@@ -21,10 +21,13 @@ the numbers.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
+from ..errors import EngineUnavailable
 from .blas import child_environment
 from .lifeline import die_with_parent
 
@@ -60,11 +63,9 @@ class ProcessExecutor:
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = int(workers or default_workers())
-        self._pool = None
+        self._pool: ProcessPoolExecutor | None = None
 
     def run(self, fn: Callable, tasks: Iterable[Task]) -> Iterator[tuple[Any, Any]]:
-        import multiprocessing
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
         tasks = list(tasks)
         if not tasks:
@@ -127,8 +128,6 @@ class DaskExecutor:
         try:
             import distributed  # noqa: F401
         except ImportError as exc:
-            from ..errors import EngineUnavailable
-
             raise EngineUnavailable(
                 "the Dask executor needs the 'distributed' package", hint="pip install 'dask[distributed]'"
             ) from exc

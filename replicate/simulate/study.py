@@ -31,8 +31,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..report import remove_stale, write_atomic
+from ..version import __version__
+from . import codeversion
 from .config import Study, StudyError, load_study
+from .executors import make_executor
+from .report import render_json, render_markdown
+from .report_html import render_html
 from .summary import Summary, summarize
+from .worker import run_chunk
 
 FORMAT = 1
 Progress = Callable[[int, int], None]
@@ -84,8 +91,6 @@ def chunk_path(out: Path, index: int) -> Path:
 
 
 def _write(path: Path, text: str) -> None:
-    from ..report import write_atomic
-
     write_atomic(path, text)
 
 
@@ -116,8 +121,6 @@ def _read_chunk(
 def _prepare_out(out: Path, study: Study) -> None:
     """Create the folder; refuse one that holds chunks of a different study; remove temporary files of
     killed runs."""
-    from ..report import remove_stale
-
     out.mkdir(parents=True, exist_ok=True)
     for folder in (out, out / "chunks"):
         remove_stale(folder)
@@ -189,17 +192,12 @@ def run_study(
     Raises:
         StudyError: invalid study, or an output folder of another study.
     """
-    from .executors import make_executor
-    from .worker import run_chunk
-
     t0 = time.perf_counter()
     study = source if isinstance(source, Study) else load_study(source)
     out = Path(out_dir)
     _prepare_out(out, study)
 
-    from .codeversion import code_version
-
-    code = code_version()
+    code = codeversion.code_version()
     done: dict[int, list[dict[str, Any]]] = {}
     todo: list[tuple[int, int, int]] = []
     stale = 0
@@ -263,9 +261,6 @@ def run_study(
 
 def write_study_reports(result: StudyResult) -> dict[str, Path]:
     """Render results.json, results.md and report.html, then write each atomically."""
-    from ..version import __version__
-    from .report import render_html, render_json, render_markdown
-
     meta = {
         "seconds": round(result.seconds, 3),
         "executor": result.executor,

@@ -99,6 +99,21 @@ def _location(est: np.ndarray, true: float) -> dict[str, float]:
     }
 
 
+def _se_relative_error(se: np.ndarray, emp_se: float, kind: str) -> dict[str, float]:
+    """Relative error of the model SE, ``ModSE / EmpSE - 1`` with ``ModSE = sqrt(mean(SE^2))``, and its MCSE.
+
+    Morris, White and Crowther (2019), table 6 (as a fraction, not a percentage).
+    """
+    R = se.size
+    if R < 2 or not math.isfinite(emp_se) or emp_se <= 0:
+        return {f"se_relative_error_{kind}": math.nan, f"se_relative_error_{kind}_mcse": math.nan}
+    mod = math.sqrt(float(np.mean(se**2)))
+    ratio = mod / emp_se
+    var_se2 = float(np.var(se**2, ddof=1))
+    mcse = ratio * math.sqrt(var_se2 / (4 * R * mod**4) + 1 / (2 * (R - 1)))
+    return {f"se_relative_error_{kind}": ratio - 1, f"se_relative_error_{kind}_mcse": mcse}
+
+
 def summarize(study: Study, records: list[dict[str, Any]]) -> Summary:
     """Compute every table from the records (in replicate order, whatever order they came in)."""
     records = sorted(records, key=lambda r: r["r"])
@@ -139,7 +154,7 @@ def summarize(study: Study, records: list[dict[str, Any]]) -> Summary:
         for j, c in enumerate(names):
             col = est[:, j]
             col = col[np.isfinite(col)]
-            row = {"estimation": m, "coefficient": c, "true": truth[c]}
+            row: dict[str, Any] = {"estimation": m, "coefficient": c, "true": truth[c]}
             row.update(_location(col, truth[c]))
             for kind in study.methods.se:
                 se = np.array([_arr(x["se"][kind])[j] for x in ok])
@@ -148,6 +163,7 @@ def summarize(study: Study, records: list[dict[str, Any]]) -> Summary:
                 row[f"mean_se_{kind}_mcse"] = (
                     float(np.std(se, ddof=1) / math.sqrt(se.size)) if se.size > 1 else math.nan
                 )
+                row.update(_se_relative_error(se, row.get("emp_se", math.nan), kind))
             out.fixed.append(row)
 
         vc = np.array([_arr(x["vc"]) for x in ok])
@@ -169,6 +185,7 @@ def summarize(study: Study, records: list[dict[str, Any]]) -> Summary:
                 row["theory_mean"] = th.sigma2
             out.variance.append(row)
 
+        regular = np.array([not x.get("singular") for x in ok], dtype=bool)
         for dfm in study.methods.df:
             for kind in study.methods.se:
                 for j, c in enumerate(names):
@@ -176,9 +193,12 @@ def summarize(study: Study, records: list[dict[str, Any]]) -> Summary:
                     se = np.array([_arr(x["se"][kind])[j] for x in ok])
                     df = np.array([_arr(x["df"][dfm])[j] for x in ok])
                     use = np.isfinite(e) & np.isfinite(se) & ~np.isnan(df) & (se > 0) & (df > 0)
+                    nonsingular = regular[use]
                     e, se, df = e[use], se[use], df[use]
                     crit = np.where(df >= 1e299, z, stats.t.ppf(1 - alpha / 2, np.minimum(df, 1e299)))
                     covered = np.abs(e - truth[c]) <= crit * se
+                    covered_be = np.abs(e - np.mean(e)) <= crit * se if e.size else covered
+                    width = 2 * crit * se
                     reject = np.abs(e) > crit * se
                     cov, cov_se = _prop(covered)
                     rej, rej_se = _prop(reject)
@@ -197,6 +217,15 @@ def summarize(study: Study, records: list[dict[str, Any]]) -> Summary:
                         "mean_df": float(np.mean(df)) if df.size else math.nan,
                         "median_df": float(np.median(df)) if df.size else math.nan,
                     }
+                    row["bias_eliminated_coverage"], row["bias_eliminated_coverage_mcse"] = _prop(covered_be)
+                    # the same without the singular fits (a variance estimated at 0)
+                    row["n_nonsingular"] = int(nonsingular.sum())
+                    row["rejection_nonsingular"], row["rejection_nonsingular_mcse"] = _prop(reject[nonsingular])
+                    row["coverage_nonsingular"], row["coverage_nonsingular_mcse"] = _prop(covered[nonsingular])
+                    row["mean_width"] = float(np.mean(width)) if width.size else math.nan
+                    row["mean_width_mcse"] = (
+                        float(np.std(width, ddof=1) / math.sqrt(width.size)) if width.size > 1 else math.nan
+                    )
                     if th is not None and kind == "model" and dfm in ("residual", "between-within"):
                         d = residual_df(study) if dfm == "residual" else between_df(study)
                         row["theory_coverage"] = 1.0 - th.rejection(d, alpha)

@@ -21,7 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from .config import Study, load_study
+from ..engine import fit_design
+from ..inference import fixed_df, fixed_se
+from .blas import single_threaded_blas
+from .config import INFINITE_DF, Study, load_study
 from .generate import DesignFactory, design_rng, draw_design, draw_response, replicate_rng
 
 
@@ -34,7 +37,7 @@ def _num(x: Any) -> float | None:
     if math.isnan(v):
         return None
     if math.isinf(v):
-        return 1e300 if v > 0 else -1e300
+        return INFINITE_DF if v > 0 else -INFINITE_DF
     return v
 
 
@@ -64,9 +67,6 @@ def variance_components(study: Study, fit) -> list[float | None]:
 
 def analyze(study: Study, design, method: str) -> dict[str, Any]:
     """Fit one design by ``method`` and compute every requested df and SE."""
-    from ..engine import fit_design
-    from ..inference import fixed_df, fixed_se
-
     names = study.coefficients
     rec: dict[str, Any] = {"ok": False, "errors": {}}
     try:
@@ -121,8 +121,6 @@ def run_chunk(study_data: dict[str, Any], start: int, stop: int) -> dict[str, An
 
     Returns a JSON-ready dict with the records and the time taken.
     """
-    from .blas import single_threaded_blas
-
     t0 = time.perf_counter()
     study = load_study(study_data)
     factory = DesignFactory(study)
