@@ -176,8 +176,8 @@ def _finish_run(args: argparse.Namespace, results: list[CaseResult], run: RunInf
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Refuse whatever 'run' would refuse as invalid input; one line per file, then the counts."""
+    from .build import build_spec, prepare
     from .case_ids import duplicate_ids
-    from .runner import build_spec, prepare
 
     files = find_case_files(_paths(args))
     if not files:

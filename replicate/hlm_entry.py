@@ -99,7 +99,7 @@ def block_spec(case: Case, i: int) -> ModelSpec | None:
         spec = parse_levels(m.get("levels") or {}, m.get("groups") or {}, field=f"{field_}.levels")
     except ReplicateError as exc:
         raise CaseError(str(exc), file=str(case.path), line=line, field=field_) from None
-    from .runner import build_spec
+    from .build import build_spec
 
     own = build_spec(case)
     if (
@@ -153,7 +153,7 @@ def _block_gammas(case: Case, i: int) -> dict[str, Gamma] | None:
     try:
         spec = block_spec(case, i)
         if spec is None:
-            from .runner import build_spec
+            from .build import build_spec
 
             spec = build_spec(case)
         return gammas(spec)

@@ -107,7 +107,7 @@ class CaseItem(pytest.Item):
         self.add_marker(pytest.mark.replicate_case)
 
     def runtest(self) -> None:
-        from .runner import SKIPPED
+        from .outcome import SKIPPED
 
         if self.problem:
             raise CaseProblem(self.problem)

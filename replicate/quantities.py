@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .block_names import component_columns, mapped
 from .case import Case
 from .compare import DISCREPANCY, EXPLAINED, QUANTITY_KIND, ValueComparison, compare_value, resolve_tolerance
 from .design import Design
@@ -25,6 +26,7 @@ from .inference import Inference, kr_settings
 from .inference.fitstats import convention_of, fit_statistics, statistic
 from .printed import Printed
 from .results import FitResult
+from .varcorr_values import varcorr_value
 
 
 @dataclass
@@ -50,10 +52,6 @@ class _Lazy:
         return self.value
 
 
-def _mapped(block: dict[str, Any], name: str) -> str:
-    return str((block.get("names") or {}).get(name, name))
-
-
 def check_block_names(case: Case, i: int, design: Design) -> None:
     """Every term and group a block names must exist in the model.
 
@@ -65,7 +63,7 @@ def check_block_names(case: Case, i: int, design: Design) -> None:
     check_block_weight(case, i)
     fixed_names = list(design.fixed_names)
     for term in values.get("fixed") or {}:
-        eng = _mapped(block, term)
+        eng = mapped(block, term)
         if eng not in fixed_names:
             raise case.error(
                 CaseError,
@@ -80,7 +78,7 @@ def check_block_names(case: Case, i: int, design: Design) -> None:
             )
     for pair in values.get("fixed_corr") or {}:
         for term in _corr_pair(pair):
-            if _mapped(block, term) not in fixed_names:
+            if mapped(block, term) not in fixed_names:
                 raise case.error(
                     CaseError,
                     f"reference block {case.block_label(i)!r} names fixed effect {term!r} in the "
@@ -96,7 +94,7 @@ def check_block_names(case: Case, i: int, design: Design) -> None:
     for t in design.reterms:  # (x || g) makes several terms on one grouping factor
         groups.setdefault(t.group, set()).update(t.columns)
     for grp in (values.get("fit") or {}).get("ngroups") or {}:
-        if _mapped(block, grp) not in groups:
+        if mapped(block, grp) not in groups:
             raise case.error(
                 CaseError,
                 f"reference block {case.block_label(i)!r} counts groups of {grp!r}, which the model does not have",
@@ -111,7 +109,7 @@ def check_block_names(case: Case, i: int, design: Design) -> None:
     for grp, comps in (values.get("random") or {}).items():
         if grp == "Residual":
             continue
-        eng_grp = _mapped(block, grp)
+        eng_grp = mapped(block, grp)
         if eng_grp not in groups:
             raise case.error(
                 CaseError,
@@ -170,25 +168,6 @@ def check_block_weight(case: Case, i: int) -> None:
             hint=f"set model.weights: {weight} (SAS's WEIGHT statement scales the residual variance like "
             "lme4's weights), or remove options.weight",
         )
-
-
-def _varcorr_value(fit: FitResult, grp: str, comp: str, quantity: str) -> float | None:
-    vc = fit.varcorr
-    # lme4 names the terms of (x || g) g, g.1, g.2, ...: a block names them all g
-    same = vc["grp"].astype(str).str.fullmatch(re.escape(grp) + r"(\.\d+)?")
-    vc = vc[same].assign(grp=grp)
-    parts = [c.strip() for c in comp.split(",")]
-    if len(parts) == 1:
-        row = vc[(vc["grp"] == grp) & (vc["var1"] == parts[0]) & vc["var2"].isna()]
-        if row.empty:
-            return None
-        v = float(row["vcov"].iloc[0])
-        return {"variance": v, "sd": math.sqrt(max(v, 0.0))}.get(quantity)
-    a, b = parts[0], parts[1]
-    row = vc[(vc["grp"] == grp) & (((vc["var1"] == a) & (vc["var2"] == b)) | ((vc["var1"] == b) & (vc["var2"] == a)))]
-    if row.empty:
-        return None
-    return {"cov": float(row["vcov"].iloc[0]), "corr": float(row["sdcor"].iloc[0])}.get(quantity)
 
 
 def _block_df(case: Case, i: int, inf: Inference, method: str, kr: tuple[str, str]) -> pd.Series:
@@ -261,7 +240,7 @@ def compare_block(
     df_all = _Lazy(lambda: _block_df(case, i, inf, _kr_checked(block, fit, df_method), kr)) if df_method else None
 
     for term, qs in (values.get("fixed") or {}).items():
-        eng = _mapped(block, term)
+        eng = mapped(block, term)
         for q, ref in qs.items():
             path = ("fixed", term, q)
             if q == "estimate":
@@ -289,7 +268,7 @@ def compare_block(
 
                     add("fixed", term, q, ref, pval, path, note=f"p from t with df: {df_method}")
     for pair, ref in (values.get("fixed_corr") or {}).items():
-        a, b = (_mapped(block, t) for t in _corr_pair(pair))
+        a, b = (mapped(block, t) for t in _corr_pair(pair))
         add(
             "fixed_corr",
             pair,
@@ -319,7 +298,7 @@ def compare_block(
                 v = {"variance": fit.sigma2, "sd": math.sqrt(fit.sigma2)}.get(q)
                 add("random", "Residual", q, ref, v, ("random", grp, q))
             continue
-        eng_grp = _mapped(block, grp)
+        eng_grp = mapped(block, grp)
         for comp, qs in comps.items():
             cols = component_columns(block, comp)
             eng_comp = ", ".join(cols)
@@ -349,7 +328,7 @@ def compare_block(
                         note="HLM's variance-component test" if q != "reliability" else "HLM's reliability",
                     )
                 else:
-                    add("random", name, q, ref, _varcorr_value(fit, eng_grp, eng_comp, q), path)
+                    add("random", name, q, ref, varcorr_value(fit, eng_grp, eng_comp, q), path)
     ranova_tab = _Lazy(lambda: _ranova_table(fit, design))
     for name, q in (values.get("tests") or {}).items():
         if "drop" in q:
@@ -416,7 +395,7 @@ def compare_block(
     for q, ref in fitv.items():
         if q == "ngroups":
             for g, n in ref.items():
-                eng = fit.ngroups.get(_mapped(block, g))
+                eng = fit.ngroups.get(mapped(block, g))
                 add("fit", f"groups {g}", "ngroups", n, eng, ("fit", "ngroups", g))
             continue
         if q == "nobs":
@@ -455,7 +434,7 @@ def compare_block(
 
             if isinstance(ref, dict) and "value" not in ref:  # group -> ICC (several grouping factors)
                 for g, r in ref.items():
-                    add("fit", f"icc {g}", "corr", r, lambda g=g: icc(fit, _mapped(block, g)), ("fit", q, g))
+                    add("fit", f"icc {g}", "corr", r, lambda g=g: icc(fit, mapped(block, g)), ("fit", q, g))
             else:
                 add("fit", "icc", "corr", ref, lambda: icc(fit), ("fit", q))
             continue
@@ -515,23 +494,6 @@ def apply_declared_differences(
             v = replace(v, verdict=EXPLAINED, note=f"declared difference: {hit}")
         out.append(v)
     return out
-
-
-def component_columns(block: dict[str, Any], comp: str) -> list[str]:
-    """Engine column names of a random component key: one column, or a pair ``a, b``.
-
-    A key the block maps under ``names`` as a whole is one column, even with a
-    comma in it (HLM prints ``INTRCPT1, u0``), unless it maps to two names
-    separated by a comma (SAS's ``UN(2,1)`` -> ``"(Intercept), x"``).
-    """
-    names = block.get("names") or {}
-    if comp in names:
-        mapped = str(names[comp])
-        if "," not in mapped:
-            return [mapped]
-        # a label for a pair, such as SAS's UN(2,1): names: {"UN(2,1)": "(Intercept), x"}
-        return [_mapped(block, c.strip()) for c in mapped.split(",")]
-    return [_mapped(block, c.strip()) for c in str(comp).split(",")]
 
 
 def _covparms_table(fit: FitResult, design: Design, information: str) -> dict[tuple, float]:
@@ -608,9 +570,9 @@ def _lrt_for(
 ) -> pd.DataFrame:
     """lme4's anova of the case's model against ``test["compare_with"]`` on the same data, the other
     model fitted by ``fitter`` (the run's engine; native by default)."""
+    from .build import prepare_other
     from .engine import fit_design
     from .inference.lrt import lrt
-    from .runner import prepare_other
 
     fit_with = fitter or fit_design
     other = prepare_other(case, str(test["compare_with"]))

@@ -73,7 +73,7 @@ def make_reference_block(
         EngineUnavailable: the engine cannot run here.
         FitError: the fit failed or did not converge.
     """
-    from .runner import prepare
+    from .build import prepare
 
     c = case if isinstance(case, Case) else load_case(case)
     if "unavailable" in c.data:
@@ -153,8 +153,8 @@ def make_reference_block(
 
     tests: dict[str, Any] = {}
     for k, other_formula in enumerate(compare_with, 1):
+        from .build import prepare_other
         from .engines.r.lme4 import anova_lrt
-        from .runner import prepare_other
 
         if eng.name != "lme4":
             raise CaseError(
@@ -192,8 +192,8 @@ def make_inference_block(case: Case | str | Path, program: str, *, tight: bool =
     ``Lb_ddf`` or ``clubSandwich::vcovCR(type = "CR2")`` / ``coef_test`` give
     each fixed effect's SE and df; the estimate is lme4's.
     """
+    from .build import prepare
     from .engines.r.lme4 import Lme4Engine, club_sandwich
-    from .runner import prepare
 
     c = case if isinstance(case, Case) else load_case(case)
     if "unavailable" in c.data:

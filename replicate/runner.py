@@ -8,161 +8,21 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from .build import prepare
 from .case import Case, find_case_files, load_case
-from .compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN, ValueComparison
 from .consistency import check_block
-from .data import Frame, load_frame
-from .design import Design, build_design
-from .diagnose import Diagnosis, diagnose_block
+from .diagnose import diagnose_block
 from .engines import Engine, get_engine
 from .errors import CaseError, DataError, FitError, ModelError, NotImplementedOption, ReplicateError
-from .findings import Finding
 from .fitguard import fit_failure, never_agree
 from .hlm_entry import block_model_error, entry_checks
 from .inference import Inference
+from .optimum import at_reference_optimum, within_rounding
+from .outcome import DISCREPANT, ERROR, INVALID, OK, SKIPPED, BlockResult, CaseResult
 from .quantities import block_method, check_block_names, compare_block
-from .results import FitResult
-from .spec import ModelSpec, parse_formula, parse_levels
-from .vocab import Status
-
-#: Case statuses, from best to worst.
-OK = Status.OK
-DISCREPANT = Status.DISCREPANT
-SKIPPED = Status.SKIPPED
-ERROR = Status.ERROR
-INVALID = Status.INVALID
-
-
-@dataclass
-class BlockResult:
-    """The comparison of one reference block."""
-
-    label: str
-    software: str
-    version: str
-    call: str
-    source: str
-    options: dict[str, Any]
-    method: str
-    values: list[ValueComparison] = field(default_factory=list)
-    error: str | None = None
-    diagnoses: list[Diagnosis] = field(default_factory=list)
-    consistency: list[Finding] = field(default_factory=list)
-
-    @property
-    def inconsistent(self) -> list[Finding]:
-        return [f for f in self.consistency if not f.ok]
-
-    @property
-    def boundaries(self) -> list[Finding]:
-        """Printed boundary (singular) fits: flags, not contradictions."""
-        return [f for f in self.consistency if f.boundary]
-
-    @property
-    def status(self) -> str:
-        if self.error:
-            return INVALID
-        if any(v.verdict == DISCREPANCY for v in self.values):
-            return DISCREPANT
-        return OK
-
-    def counts(self) -> dict[str, int]:
-        out = {AGREES: 0, WITHIN: 0, DISCREPANCY: 0, EXPLAINED: 0, NOT_COMPARABLE: 0}
-        for v in self.values:
-            out[v.verdict] += 1
-        return out
-
-
-@dataclass
-class CaseResult:
-    """Everything a run learned about one case."""
-
-    path: str
-    case_id: str
-    title: str = ""
-    status: str = OK
-    error: str | None = None
-    error_kind: str | None = None
-    engine: str = ""
-    engine_version: str = ""
-    blocks: list[BlockResult] = field(default_factory=list)
-    fits: dict[str, FitResult] = field(default_factory=dict)
-    design: Design | None = None
-    messages: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-
-def build_spec(case: Case) -> ModelSpec:
-    model = case.model
-    try:
-        if "formula" in model:
-            return parse_formula(
-                model["formula"], field="model.formula", fixed_only=bool(model.get("fixed_only", False))
-            )
-        return parse_levels(model["levels"], model["groups"], field="model.levels")
-    except ModelError as exc:
-        field_ = exc.field or "model"
-        path = tuple(p for p in field_.split(".") if p)
-        raise exc.located(file=str(case.path), line=case.line_of(*path)) from None
-
-
-#: The frames of the last few cases: a likelihood-ratio test's other model, and the diagnosis's
-#: refit under another coding, use the data the case's own model was built on instead of reading it again.
-_FRAMES: OrderedDict[int, tuple[Case, Frame]] = OrderedDict()
-
-
-def frame_of(case: Case) -> Frame:
-    """The case's data after transforms and filter, read once per case object."""
-    hit = _FRAMES.get(id(case))
-    if hit is not None and hit[0] is case:
-        _FRAMES.move_to_end(id(case))
-        return hit[1]
-    frame = load_frame(case)
-    _FRAMES[id(case)] = (case, frame)
-    while len(_FRAMES) > 4:
-        _FRAMES.popitem(last=False)
-    return frame
-
-
-def prepare(case: Case, *, contrasts: str | None = None) -> tuple[ModelSpec, Design, list[str]]:
-    """Case -> (spec, design, messages): data, transforms, model matrices."""
-    spec = build_spec(case)
-    frame = frame_of(case)
-    try:
-        design = build_design(
-            spec,
-            frame.df,
-            contrasts=contrasts or case.model.get("contrasts", "treatment"),
-            weights=case.model.get("weights"),
-            file=str(case.path),
-        )
-    except ReplicateError as exc:
-        raise exc.located(file=str(case.path), line=case.line_of("model")) from None
-    return spec, design, list(frame.messages) + list(design.messages)
-
-
-def prepare_other(case: Case, formula: str) -> Design:
-    """Another model (an lme4 formula) on the case's data, transforms and filter."""
-    spec = parse_formula(formula, field="compare_with")
-    frame = frame_of(case)
-    return build_design(
-        spec,
-        frame.df,
-        contrasts=case.model.get("contrasts", "treatment"),
-        weights=case.model.get("weights"),
-        file=str(case.path),
-    )
-
-
-def prepare_with(case: Case, *, contrasts: str) -> Design:
-    """The case's design under another contrast coding (for diagnosis)."""
-    return prepare(case, contrasts=contrasts)[1]
 
 
 def run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
@@ -267,90 +127,6 @@ def _run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
     res.status = _case_status(res)
     res.seconds = time.perf_counter() - t0
     return res
-
-
-def at_reference_optimum(
-    case: Case, i: int, fit: FitResult, design: Design, engine: Engine
-) -> tuple[FitResult, Diagnosis, list[FitResult]]:
-    """The fit at block ``i``'s own variance components (``options.optimum: reference``).
-
-    For a program known to stop before the optimum: every number of the block
-    is then computed at the variance components it printed, and the gap to the
-    engine's optimum is reported with the block. Also returns the fits at the
-    corners of the box the printed variance components round from (see
-    :func:`replicate.diagnose.reference_theta_box`).
-    """
-    from .diagnose import reference_theta, reference_theta_box
-    from .engine.fit import fit_at
-
-    block = case.expected[i]
-    if engine.name != "native":
-        raise NotImplementedOption(
-            "options.optimum: reference is evaluated by the native engine only", hint="run with --engine native"
-        )
-    ref = reference_theta(block, design)
-    if ref is None:
-        raise CaseError(
-            f"{case.path}: expected[{i}] ({case.block_label(i)}) sets options.optimum: reference "
-            "but does not print every variance component (each random term and the residual)",
-            hint="give values.random for every term, or drop options.optimum",
-        )
-    at = fit_at(design, fit.method, ref[0], like=fit)
-    gap = fit.loglik - at.loglik
-    crit = "REML log-likelihood" if fit.method == "REML" else "log-likelihood"
-    text = (
-        f"compared at {block['software']}'s own variance components (options.optimum: reference): they lie "
-        f"{gap:.3g} {crit} units {'below' if gap >= 0 else 'above'} the engine's optimum"
-    )
-    corners = []
-    for th in reference_theta_box(block, design):
-        try:
-            corners.append(fit_at(design, fit.method, th, like=fit))
-        except FitError:
-            continue
-    return (
-        at,
-        Diagnosis(
-            "at the reference's optimum",
-            (),
-            text,
-            {"loglik_engine": fit.loglik, "loglik_at_reference": at.loglik, "gap": gap},
-        ),
-        corners,
-    )
-
-
-def within_rounding(center: list[ValueComparison], corners: list[list[ValueComparison]]) -> list[ValueComparison]:
-    """A value that differs at the printed variance components, but whose printed value lies within
-    the range the engine's value takes over the box those components round from (its centre and
-    corners), agrees within tolerance: the program's own variance components may have been there."""
-    from dataclasses import replace
-
-    from .compare import printed_unit
-    from .printed import Printed
-
-    out = []
-    for k, v in enumerate(center):
-        if v.verdict == DISCREPANCY and v.engine is not None and corners:
-            vals = [v.engine] + [
-                c[k].engine
-                for c in corners
-                if k < len(c) and c[k].name == v.name and c[k].quantity == v.quantity and c[k].engine is not None
-            ]
-            lo, hi = min(vals), max(vals)
-            ref = Printed(v.reference_value, v.reference)
-            half = 0.5 * (printed_unit(ref) or 0.0)
-            bound = v.reference.lstrip()[:1] in ("<", ">")  # a printed bound is not a rounded number
-            if not bound and ref.value + half >= lo and ref.value - half <= hi:
-                v = replace(
-                    v,
-                    verdict=WITHIN,
-                    note=(v.note + "; " if v.note else "")
-                    + f"within the range {lo:.6g} to {hi:.6g} the engine's value takes over the "
-                    "rounding of the printed variance components",
-                )
-        out.append(v)
-    return out
 
 
 def _block_shell(case: Case, i: int) -> BlockResult:

@@ -17,16 +17,18 @@ from typing import Any
 
 import yaml
 
+from .build import prepare
 from .case import load_case, read_regular_text
 from .case_text import block_text
 from .data import find_file, read_table, sha256_file
 from .engines import get_engine
 from .errors import CaseError, DataError, ReplicateError
 from .fileio import write_atomic
+from .outcome import CaseResult
 from .references import guess_software, parse_printouts
 from .references.names import suggest_names
 from .references.printout import ParsedPrintout
-from .runner import CaseResult, prepare, run_case
+from .runner import run_case
 from .scaffold_model import Inferred, infer_model
 
 _ID = re.compile(r"[^a-z0-9]+")

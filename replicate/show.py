@@ -7,7 +7,7 @@ import numpy as np
 from .case import Case
 from .findings import Finding
 from .inference import kr_settings
-from .runner import CaseResult
+from .outcome import CaseResult
 from .side_by_side import side_by_side
 
 

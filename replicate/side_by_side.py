@@ -47,7 +47,7 @@ def _df_rule(case: Case, i: int, name: str, df: Printed) -> str:
     try:
         spec = block_spec(case, i)
         if spec is None:
-            from .runner import build_spec
+            from .build import build_spec
 
             spec = build_spec(case)
         g = gammas(spec).get(name)

@@ -64,7 +64,7 @@ def test_missing_engine_value_is_not_comparable():
 
 def test_within_rounding_uses_the_range_over_the_box():
     from replicate.compare import DISCREPANCY, WITHIN, compare_value, resolve_tolerance
-    from replicate.runner import within_rounding
+    from replicate.optimum import within_rounding
 
     tol = resolve_tolerance("se")
 

@@ -94,8 +94,8 @@ def test_lone_value_without_redundancy(lme4_case):
 
 def test_a_gap_that_reproduces_nothing_is_not_called_a_different_optimum(lme4_case, monkeypatch):
     import replicate.diagnose as dg
+    from replicate.build import prepare
     from replicate.quantities import compare_block
-    from replicate.runner import prepare
 
     block = lme4_case.expected[0]
     del block["values"]["random"]["schid"]["(Intercept)"]["sd"]

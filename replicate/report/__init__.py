@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import fileio
-from ..runner import CaseResult
+from ..outcome import CaseResult
 from .html import render_html
 from .jsonout import render_json
 from .junit import render_junit

@@ -12,7 +12,7 @@ from collections import defaultdict
 
 from ..compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN
 from ..fitguard import fit_record, fit_summary
-from ..runner import CaseResult
+from ..outcome import CaseResult
 from .case_plots import digit_gaps, forests
 from .stamp import RunInfo, html_stamp
 

@@ -34,7 +34,7 @@ import math
 from typing import Any
 
 from ..fitguard import fit_record
-from ..runner import CaseResult
+from ..outcome import CaseResult
 from .markdown import summary_counts
 from .stamp import RunInfo
 

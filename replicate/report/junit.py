@@ -12,7 +12,7 @@ from xml.etree import ElementTree as ET
 
 from ..compare import DISCREPANCY
 from ..fitguard import fit_record, fit_summary
-from ..runner import INVALID, SKIPPED, CaseResult
+from ..outcome import INVALID, SKIPPED, CaseResult
 from .explain import why_lines
 from .stamp import RunInfo
 

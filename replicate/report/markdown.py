@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..compare import DISCREPANCY, NOT_COMPARABLE
 from ..fitguard import fit_record, fit_summary
-from ..runner import CaseResult
+from ..outcome import CaseResult
 from .stamp import RunInfo, markdown_stamp
 
 

@@ -241,7 +241,8 @@ def test_weights_and_factor_interactions_agree_with_native(lme4, datasets):
 
 
 def test_runs_a_case_through_the_runner(case_dir, lme4):
-    from replicate.runner import OK, run_case
+    from replicate.outcome import OK
+    from replicate.runner import run_case
 
     res = run_case(case_dir / "classroom-mathkind-ses-school.yaml", lme4)
     assert res.status == OK, [

@@ -333,7 +333,8 @@ def lme4():
 def test_live_block_agrees_with_native_and_regenerates_unchanged(lme4, case_copy, data_dir):
     from replicate.compare import DISCREPANCY, NOT_COMPARABLE
     from replicate.engines import get_engine
-    from replicate.runner import OK, run_case
+    from replicate.outcome import OK
+    from replicate.runner import run_case
 
     block = make_reference_block(case_copy, "lme4")
     assert block["label"] == "lme4-live" and block["software"] == "lme4" and block["source"] == SOURCE

@@ -8,7 +8,8 @@ import re
 from pathlib import Path
 
 from replicate import cli
-from replicate.runner import DISCREPANT, INVALID, OK, CaseResult, exit_code
+from replicate.outcome import DISCREPANT, INVALID, OK, CaseResult
+from replicate.runner import exit_code
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_REF = re.compile(r"`(tests/[\w/]+\.py)::(\w+)`")

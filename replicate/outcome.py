@@ -1,0 +1,82 @@
+"""What a run learned: one :class:`BlockResult` per reference block, one :class:`CaseResult` per case.
+
+The reports, ``replicate show`` and the pytest plugin read these; the runner fills them in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN, ValueComparison
+from .design import Design
+from .diagnose import Diagnosis
+from .findings import Finding
+from .results import FitResult
+from .vocab import Status
+
+#: Case statuses, from best to worst.
+OK = Status.OK
+DISCREPANT = Status.DISCREPANT
+SKIPPED = Status.SKIPPED
+ERROR = Status.ERROR
+INVALID = Status.INVALID
+
+
+@dataclass
+class BlockResult:
+    """The comparison of one reference block."""
+
+    label: str
+    software: str
+    version: str
+    call: str
+    source: str
+    options: dict[str, Any]
+    method: str
+    values: list[ValueComparison] = field(default_factory=list)
+    error: str | None = None
+    diagnoses: list[Diagnosis] = field(default_factory=list)
+    consistency: list[Finding] = field(default_factory=list)
+
+    @property
+    def inconsistent(self) -> list[Finding]:
+        return [f for f in self.consistency if not f.ok]
+
+    @property
+    def boundaries(self) -> list[Finding]:
+        """Printed boundary (singular) fits: flags, not contradictions."""
+        return [f for f in self.consistency if f.boundary]
+
+    @property
+    def status(self) -> str:
+        if self.error:
+            return INVALID
+        if any(v.verdict == DISCREPANCY for v in self.values):
+            return DISCREPANT
+        return OK
+
+    def counts(self) -> dict[str, int]:
+        out = {AGREES: 0, WITHIN: 0, DISCREPANCY: 0, EXPLAINED: 0, NOT_COMPARABLE: 0}
+        for v in self.values:
+            out[v.verdict] += 1
+        return out
+
+
+@dataclass
+class CaseResult:
+    """Everything a run learned about one case."""
+
+    path: str
+    case_id: str
+    title: str = ""
+    status: str = OK
+    error: str | None = None
+    error_kind: str | None = None
+    engine: str = ""
+    engine_version: str = ""
+    blocks: list[BlockResult] = field(default_factory=list)
+    fits: dict[str, FitResult] = field(default_factory=dict)
+    design: Design | None = None
+    messages: list[str] = field(default_factory=list)
+    seconds: float = 0.0

@@ -1,0 +1,110 @@
+"""lme4's theta from a block's printed variance components, and the box of thetas their rounding allows.
+
+Used to compare at a program's own optimum (``options.optimum: reference``) and by the diagnosis.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+
+from .block_names import component_columns
+from .compare import printed_unit
+from .design import Design
+from .engine.theta import theta_from_covariance
+from .printed import Printed, printed_number
+
+
+def reference_theta(block: dict[str, Any], design: Design) -> tuple[np.ndarray, float] | None:
+    """lme4's theta and sigma from a block's printed variance components, if complete."""
+    random = block["values"].get("random") or {}
+    names = block.get("names") or {}
+    resid = random.get("Residual") or {}
+    s2 = printed_number(resid.get("variance"))
+    if s2 is None and printed_number(resid.get("sd")) is not None:
+        s2 = printed_number(resid.get("sd")) ** 2
+    if s2 is None or s2 <= 0:
+        return None
+    inv_names = {v: k for k, v in names.items()}
+    theta: list[float] = []
+    for t in design.reterms:
+        grp = random.get(inv_names.get(t.group, t.group)) or random.get(t.group)
+        if grp is None:
+            return None
+        by_cols = {frozenset(component_columns(block, str(k))): q for k, q in grp.items()}
+        G = np.zeros((t.k, t.k))
+        for i, c in enumerate(t.columns):
+            q = by_cols.get(frozenset([c]))
+            if q is None:
+                return None
+            var = printed_number(q.get("variance"))
+            if var is None and printed_number(q.get("sd")) is not None:
+                var = printed_number(q.get("sd")) ** 2
+            if var is None:
+                return None
+            G[i, i] = var
+        for i in range(t.k):
+            for j in range(i + 1, t.k):
+                q = by_cols.get(frozenset([t.columns[i], t.columns[j]]))
+                if q is None:
+                    return None
+                cov = printed_number(q.get("cov"))
+                if cov is None and printed_number(q.get("corr")) is not None:
+                    cov = printed_number(q.get("corr")) * math.sqrt(G[i, i] * G[j, j])
+                if cov is None:
+                    return None
+                G[i, j] = G[j, i] = cov
+        block_theta = theta_from_covariance(G / s2)
+        if block_theta is None:
+            return None
+        theta.extend(block_theta)
+    return np.asarray(theta), math.sqrt(s2)
+
+
+MAX_BOX_CORNERS = 64
+
+
+def reference_theta_box(block: dict[str, Any], design: Design) -> list[np.ndarray]:
+    """theta at the corners of the box the printed variance components round from.
+
+    Each printed variance, SD, covariance or correlation lies within half a
+    unit of its last printed digit of the program's own value; the corners of
+    that box (at most :data:`MAX_BOX_CORNERS`; none if there are more) bound
+    what the program's variance components can have been.
+    """
+    random = block["values"].get("random") or {}
+    leaves: list[tuple[tuple[str, ...], Printed]] = []
+
+    def used(prefix: tuple[str, ...], qs: dict[str, Any]) -> None:
+        # the quantity reference_theta reads: the variance before the SD, the covariance before the correlation
+        for q in ("variance", "sd") if ("variance" in qs or "sd" in qs) else ("cov", "corr"):
+            v = qs.get(q)
+            if isinstance(v, Printed) and not v.bound:
+                leaves.append((prefix + (q,), v))
+                return
+
+    for grp, comps in random.items():
+        if grp == "Residual":
+            used((grp,), comps)
+        else:
+            for comp, qs in comps.items():
+                used((grp, comp), qs)
+    if not leaves or 2 ** len(leaves) > MAX_BOX_CORNERS:
+        return []
+    out = []
+    for signs in itertools.product((-0.5, 0.5), repeat=len(leaves)):
+        rnd = {
+            grp: dict(comps) if grp == "Residual" else {c: dict(qs) for c, qs in comps.items()}
+            for grp, comps in random.items()
+        }
+        for (path, v), sg in zip(leaves, signs):
+            unit = printed_unit(v) or 0.0
+            target = rnd[path[0]] if len(path) == 2 else rnd[path[0]][path[1]]
+            target[path[-1]] = Printed(v.value + sg * unit, v.text)
+        got = reference_theta({**block, "values": {**block["values"], "random": rnd}}, design)
+        if got is not None:
+            out.append(got[0])
+    return out
