@@ -16,11 +16,14 @@ from .version import __version__
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .model import FittedModel
-
 from .case import Case, load_case
+from .design import build_design
+from .engines import get_engine
 from .errors import CaseError, DataError, FitError, ModelError, ReplicateError
+from .inference.lrt import lrt as _lrt
+from .model import FittedModel, unwrap
 from .runner import CaseResult, run_cases
+from .spec import parse_formula
 
 
 def fit(
@@ -46,10 +49,6 @@ def fit(
         contrasts: ``"treatment"`` (R) or ``"sas"`` (last level is the reference).
         engine: ``"native"`` (default) or ``"statsmodels"``.
     """
-    from .design import build_design
-    from .engines import get_engine
-    from .model import FittedModel
-    from .spec import parse_formula
 
     if method not in ("REML", "ML"):
         raise ModelError(f"method {method!r} unknown", field="method", hint="use 'REML' or 'ML'")
@@ -64,8 +63,6 @@ def lrt(fit0, fit1, design0=None, design1=None, *, refit: bool = True):
     :func:`replicate.inference.lrt.lrt`): REML fits are refitted by ML, and fits on
     different rows are refused with a clear message. Fits from :func:`fit` carry
     their designs; bare ``FitResult``s need ``design0``/``design1`` to be refitted."""
-    from .inference.lrt import lrt as _lrt
-    from .model import unwrap
 
     r0, d0 = unwrap(fit0)
     r1, d1 = unwrap(fit1)

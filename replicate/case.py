@@ -23,8 +23,9 @@ from typing import Any
 import yaml
 
 from .datapath import find_file, search_path, sha256_file
-from .errors import CaseError, DataError, ReplicateError
+from .errors import CaseError, DataError, ReferenceError_, ReplicateError
 from .printed import Printed
+from .references import parse_printouts
 from .yaml12 import check_size, scalar_value
 
 Path_ = tuple[Any, ...]
@@ -466,8 +467,6 @@ def _printout_path(case_path: Path, rel: Path, line: int | None, field_: str) ->
 
 def _values_from_printout(case_path: Path, blk: dict[str, Any], line: int | None, i: int) -> dict[str, Any]:
     """Parse the raw printout a block points at (under reference_outputs/)."""
-    from .errors import ReferenceError_
-    from .references import parse_printouts
 
     spec = blk["printout"]
     rel = Path(spec["file"])

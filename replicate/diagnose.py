@@ -20,14 +20,20 @@ import numpy as np
 import pandas as pd
 
 from .block_names import component_columns
+from .build import prepare_with
 from .case import Case
 from .compare import AGREES, DISCREPANCY, WITHIN, ValueComparison, printed_unit
 from .design import Design
+from .engine.fit import fit_at
 from .errors import ReplicateError
-from .inference import Inference
+from .inference import DF_METHODS, KR_VARIANTS, SE_KINDS, Inference, kr_settings
+from .inference.kenward_roger import INFORMATION, PARAMETERIZATIONS
+from .inference.marginal import MarginalModel
 from .printed import Printed, printed_number
 from .printed_theta import reference_theta
+from .quantities import compare_block
 from .results import FitResult
+from .typos import transcription_errors
 from .varcorr_values import varcorr_value
 
 
@@ -71,8 +77,6 @@ def _at_reference_values(
     case: Case, i: int, design: Design, theta: np.ndarray, bad: list[ValueComparison], fit: FitResult
 ) -> tuple[int, int] | None:
     """How many of the differing values the engine reproduces at the reference's variance components."""
-    from .engine.fit import fit_at
-    from .quantities import compare_block
 
     try:
         at_ref = fit_at(design, fit.method, theta, like=fit)
@@ -86,7 +90,6 @@ def _at_reference_values(
 def _optimum(
     case: Case, i: int, fit: FitResult, design: Design, software: str, engine: str, bad: list[ValueComparison]
 ) -> Diagnosis | None:
-    from .inference.marginal import MarginalModel
 
     block = case.expected[i]
     ref = reference_theta(block, design)
@@ -200,8 +203,6 @@ def _profiled(mm: Any, theta: np.ndarray, reml: bool) -> float:
 
 
 def _definitions(block: dict[str, Any], inf: Inference, bad: list[ValueComparison]) -> list[Diagnosis]:
-    from .inference import DF_METHODS, KR_VARIANTS, SE_KINDS, kr_settings
-    from .inference.kenward_roger import INFORMATION, PARAMETERIZATIONS
 
     out: list[Diagnosis] = []
     names = block.get("names") or {}
@@ -260,7 +261,6 @@ def _parameterization(
     fixed_bad = [v for v in bad if v.section == "fixed" and v.quantity == "estimate"]
     if not fixed_bad or engine is None:
         return None
-    from .build import prepare_with
 
     other = "sas" if case.model.get("contrasts", "treatment") == "treatment" else "treatment"
     try:
@@ -291,7 +291,6 @@ def _parameterization(
 
 def _transcription(block: dict[str, Any], fit: FitResult, values: list[ValueComparison]) -> list[Diagnosis]:
     """Typos first: a printout that contradicts itself, a swapped pair, a lone differing value."""
-    from .typos import transcription_errors
 
     return [
         Diagnosis("transcription error", keys, text, {})

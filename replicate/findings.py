@@ -9,8 +9,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .compare import printed_unit
-from .printed import Printed
+from .printed import Printed, printed_unit
 
 
 @dataclass(frozen=True)

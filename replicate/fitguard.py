@@ -10,15 +10,11 @@ them and goes on): they are shown in every report, not failed.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from .compare import AGREES, DISCREPANCY, EXPLAINED, WITHIN, ValueComparison
 from .results import FitResult
-
-_AGREEING = (AGREES, WITHIN, EXPLAINED)
 
 
 def not_finite(fit: FitResult) -> list[str]:
@@ -46,17 +42,6 @@ def fit_failure(fit: FitResult, engine: str) -> str | None:
         f"{engine} could not fit the model: the fit did not converge ({why}); a comparison against a fit "
         "that did not converge is a fit failure, never agreement"
     )
-
-
-def never_agree(values: list[ValueComparison], why: str) -> list[ValueComparison]:
-    """``values`` with every agreeing verdict turned into a discrepancy that says why (and no agreeing digits
-    counted, so that the HTML heat map shows them red)."""
-    out = []
-    for v in values:
-        if v.verdict in _AGREEING:
-            v = replace(v, verdict=DISCREPANCY, lre=0.0, note=f"{why}" + (f"; {v.note}" if v.note else ""))
-        out.append(v)
-    return out
 
 
 def fit_record(method: str, fit: FitResult) -> dict[str, Any]:

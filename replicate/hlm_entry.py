@@ -26,9 +26,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .build import build_spec
 from .case import Case
 from .errors import CaseError, ReplicateError
 from .findings import Finding
+from .inference.dfrules import hlm_df
 from .printed import Printed, printed_number
 from .spec import ModelSpec, parse_levels
 
@@ -99,7 +101,6 @@ def block_spec(case: Case, i: int) -> ModelSpec | None:
         spec = parse_levels(m.get("levels") or {}, m.get("groups") or {}, field=f"{field_}.levels")
     except ReplicateError as exc:
         raise CaseError(str(exc), file=str(case.path), line=line, field=field_) from None
-    from .build import build_spec
 
     own = build_spec(case)
     if (
@@ -153,8 +154,6 @@ def _block_gammas(case: Case, i: int) -> dict[str, Gamma] | None:
     try:
         spec = block_spec(case, i)
         if spec is None:
-            from .build import build_spec
-
             spec = build_spec(case)
         return gammas(spec)
     except ReplicateError:
@@ -242,7 +241,6 @@ def implied_counts(case: Case, i: int) -> dict[str, int]:
 def entry_sentence(fit: Any, design: Any) -> str | None:
     """For a model in level notation: HLM's df as entered beside HLM's df by the level at which each
     variable varies, when they differ (the estimates and SEs do not depend on the entry)."""
-    from .inference.dfrules import hlm_df
 
     spec = getattr(design, "spec", None)
     if spec is None or not spec.levels:

@@ -36,6 +36,8 @@ class BlockResult:
     method: str
     values: list[ValueComparison] = field(default_factory=list)
     error: str | None = None
+    #: what kind of failure ``error`` is: ERROR (a fit failed, or the engine) or INVALID (the block or case)
+    error_status: Status | None = None
     diagnoses: list[Diagnosis] = field(default_factory=list)
     consistency: list[Finding] = field(default_factory=list)
 

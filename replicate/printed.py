@@ -47,3 +47,17 @@ def printed_number(x: Any) -> float | None:
     if isinstance(x, (int, float)) and not isinstance(x, bool):
         return float(x)
     return None
+
+
+def printed_unit(ref: Printed) -> float | None:
+    """Unit in the last printed place (0.0001 for '0.5460'; 1e-13 for '2.35e-11')."""
+    text = ref.text.strip().lstrip("<>=").strip().lower()
+    try:
+        if "e" in text:
+            mant, exp = text.split("e")
+            dec = len(mant.split(".")[1]) if "." in mant else 0
+            return 10.0 ** (int(exp) - dec)
+        dec = len(text.split(".")[1]) if "." in text else 0
+        return 10.0 ** (-dec)
+    except (ValueError, IndexError, OverflowError):
+        return None

@@ -12,10 +12,9 @@ from typing import Any
 import numpy as np
 
 from .block_names import component_columns
-from .compare import printed_unit
 from .design import Design
 from .engine.theta import theta_from_covariance
-from .printed import Printed, printed_number
+from .printed import Printed, printed_number, printed_unit
 
 
 def reference_theta(block: dict[str, Any], design: Design) -> tuple[np.ndarray, float] | None:

@@ -18,12 +18,21 @@ import pandas as pd
 from scipy import stats
 
 from .block_names import component_columns, mapped
+from .build import prepare_other
 from .case import Case
 from .compare import DISCREPANCY, EXPLAINED, QUANTITY_KIND, ValueComparison, compare_value, resolve_tolerance
 from .design import Design
+from .dfexplain import df_sentence
+from .engine import fit_design
 from .errors import CaseError, NotImplementedOption, ReplicateError
-from .inference import Inference, kr_settings
+from .hlm_entry import block_spec
+from .inference import KR_VARIANTS, Inference, kr_settings
+from .inference.covparms import covariance_parameters
+from .inference.dfrules import hlm_df
 from .inference.fitstats import convention_of, fit_statistics, statistic
+from .inference.lrt import lrt
+from .inference.summaries import overall_f, r_squared, residual_quantiles
+from .inference.vartests import hlm_variance_tests, icc, ranova, reliability
 from .printed import Printed
 from .results import FitResult
 from .varcorr_values import varcorr_value
@@ -173,9 +182,6 @@ def check_block_weight(case: Case, i: int) -> None:
 def _block_df(case: Case, i: int, inf: Inference, method: str, kr: tuple[str, str]) -> pd.Series:
     """df under ``method``; HLM's rule follows the block's own level of entry when it declares a model."""
     if method == "hlm":
-        from .hlm_entry import block_spec
-        from .inference.dfrules import hlm_df
-
         spec = block_spec(case, i)
         if spec is not None:
             return hlm_df(inf.fit, inf.design, spec)
@@ -253,8 +259,6 @@ def compare_block(
                 if df_all is None:
                     note = "the block does not declare options.df, so the df definition is unknown"
                     if q == "df":
-                        from .dfexplain import df_sentence
-
                         note = df_sentence(fit, design, eng, ref, kr) or note
                     add("fixed", term, q, ref, None, path, note=note)
                     continue
@@ -346,8 +350,6 @@ def compare_block(
                     )
             continue
         if q.get("model_f"):
-            from .inference.summaries import overall_f
-
             lazy_f = _Lazy(lambda: overall_f(fit, design))
             for key in ("statistic", "df", "ddf", "p"):
                 if key in q:
@@ -402,8 +404,6 @@ def compare_block(
             add("fit", "nobs", "nobs", ref, fit.nobs, ("fit", q))
             continue
         if q in ("r2", "adj_r2"):
-            from .inference.summaries import r_squared
-
             add(
                 "fit",
                 q,
@@ -415,8 +415,6 @@ def compare_block(
             )
             continue
         if q in ("residuals", "scaled_residuals"):
-            from .inference.summaries import residual_quantiles
-
             rq = _Lazy(lambda q=q: residual_quantiles(fit, design, scaled=q == "scaled_residuals"))
             for k, r in ref.items():
                 add(
@@ -430,8 +428,6 @@ def compare_block(
                 )
             continue
         if q == "icc":
-            from .inference.vartests import icc
-
             if isinstance(ref, dict) and "value" not in ref:  # group -> ICC (several grouping factors)
                 for g, r in ref.items():
                     add("fit", f"icc {g}", "corr", r, lambda g=g: icc(fit, mapped(block, g)), ("fit", q, g))
@@ -497,7 +493,6 @@ def apply_declared_differences(
 
 
 def _covparms_table(fit: FitResult, design: Design, information: str) -> dict[tuple, float]:
-    from .inference.covparms import covariance_parameters
 
     tab = covariance_parameters(fit, design, information=information)
     out: dict[tuple, float] = {}
@@ -511,7 +506,6 @@ def _covparms_table(fit: FitResult, design: Design, information: str) -> dict[tu
 
 
 def _hlm_table(fit: FitResult, design: Design) -> dict[tuple, dict[str, float]]:
-    from .inference.vartests import hlm_variance_tests, reliability
 
     tab = hlm_variance_tests(fit, design)
     rel = reliability(fit, design)
@@ -532,7 +526,6 @@ def _norm_term(text: str) -> str:
 
 
 def _ranova_table(fit: FitResult, design: Design) -> pd.DataFrame:
-    from .inference.vartests import ranova
 
     tab = ranova(fit, design)
     tab.index = [_norm_term(str(i)) for i in tab.index]
@@ -570,9 +563,6 @@ def _lrt_for(
 ) -> pd.DataFrame:
     """lme4's anova of the case's model against ``test["compare_with"]`` on the same data, the other
     model fitted by ``fitter`` (the run's engine; native by default)."""
-    from .build import prepare_other
-    from .engine import fit_design
-    from .inference.lrt import lrt
 
     fit_with = fitter or fit_design
     other = prepare_other(case, str(test["compare_with"]))
@@ -583,7 +573,6 @@ def _lrt_for(
 def _kr_checked(block: dict[str, Any], fit: FitResult, method: str) -> str:
     """``method``, unless it is Kenward-Roger on an ML fit for SAS, which is not implemented:
     pbkrtest refits by REML (what is computed here), SAS works with the ML estimates."""
-    from .inference import KR_VARIANTS
 
     if method in KR_VARIANTS and str(fit.method).upper() == "ML" and convention_of(block.get("software")) == "sas":
         raise NotImplementedOption(

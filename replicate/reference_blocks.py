@@ -13,7 +13,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .build import prepare, prepare_other
 from .case import Case, load_case
+from .engines import ENGINES, get_engine
+from .engines.r.lme4 import Lme4Engine, anova_lrt, club_sandwich
+from .engines.r.nlme import NlmeEngine
+from .engines.r.session import r_versions
 from .errors import CaseError, EngineUnavailable, FitError
 
 SOURCE = "live run (replicate reference)"
@@ -24,17 +29,12 @@ SOFTWARE = {"lme4": "lme4", "nlme": "nlme", "pbkrtest": "pbkrtest", "clubsandwic
 
 def _get_engine(name: str) -> Any:
     """The engine by name: the registry first, then the live R engines here."""
-    from .engines import ENGINES, get_engine
 
     if name in ENGINES:
         return get_engine(name)
     if name == "lme4":
-        from .engines.r.lme4 import Lme4Engine
-
         eng: Any = Lme4Engine()
     elif name == "nlme":
-        from .engines.r.nlme import NlmeEngine
-
         eng = NlmeEngine()
     else:
         raise EngineUnavailable(
@@ -73,7 +73,6 @@ def make_reference_block(
         EngineUnavailable: the engine cannot run here.
         FitError: the fit failed or did not converge.
     """
-    from .build import prepare
 
     c = case if isinstance(case, Case) else load_case(case)
     if "unavailable" in c.data:
@@ -153,9 +152,6 @@ def make_reference_block(
 
     tests: dict[str, Any] = {}
     for k, other_formula in enumerate(compare_with, 1):
-        from .build import prepare_other
-        from .engines.r.lme4 import anova_lrt
-
         if eng.name != "lme4":
             raise CaseError(
                 "likelihood-ratio references (--compare-with) are computed by the lme4 engine", file=str(c.path)
@@ -192,8 +188,6 @@ def make_inference_block(case: Case | str | Path, program: str, *, tight: bool =
     ``Lb_ddf`` or ``clubSandwich::vcovCR(type = "CR2")`` / ``coef_test`` give
     each fixed effect's SE and df; the estimate is lme4's.
     """
-    from .build import prepare
-    from .engines.r.lme4 import Lme4Engine, club_sandwich
 
     c = case if isinstance(case, Case) else load_case(case)
     if "unavailable" in c.data:
@@ -232,8 +226,6 @@ def make_inference_block(case: Case | str | Path, program: str, *, tight: bool =
     }
     versions = eng.version()
     if program == "clubsandwich":
-        from .engines.r.session import r_versions
-
         versions += "; clubSandwich " + str(r_versions(["clubSandwich"]).get("clubSandwich", "?"))
     return {
         "label": default_label(program),

@@ -29,6 +29,7 @@ from typing import Any
 
 from .case import Case, load_case, load_yaml, validate_document
 from .case_text import block_text, edit_case_text, number_text
+from .engines.r.lme4 import Lme4Engine
 from .errors import CaseError, ReplicateError
 from .fileio import write_atomic
 from .printed import Printed
@@ -359,7 +360,6 @@ def reference_command(
         if tight:
             if engine != "lme4":
                 return 2, "error: --tight applies to the lme4 engine only"
-            from .engines.r.lme4 import Lme4Engine
 
             eng_obj = Lme4Engine(tight=True)
         block = make_reference_block(case_path, engine, engine=eng_obj, compare_with=compare_with, refit=refit)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from .case import Case
+from .dfexplain import rule_sentences
+from .errors import ReplicateError
 from .findings import Finding
-from .inference import kr_settings
+from .hlm_entry import entry_sentence
+from .inference import Inference, kr_settings
+from .inference.vartests import icc
 from .outcome import CaseResult
 from .side_by_side import side_by_side
 
@@ -102,8 +106,6 @@ def printout_checks(b) -> list[str]:
 
 def icc_line(fit) -> str | None:
     """The ICC of each grouping factor of a random-intercept model (``fit.icc`` in a case), else None."""
-    from .errors import ReplicateError
-    from .inference.vartests import icc
 
     groups = [g for g in dict.fromkeys(fit.varcorr["grp"]) if g != "Residual"]
     try:
@@ -137,8 +139,6 @@ DF_COLUMNS = [
 
 def inference_table(fit, design) -> list[str]:
     """Every program's SE and df for each fixed effect, side by side, from one fit."""
-    from .errors import ReplicateError
-    from .inference import Inference
 
     inf = Inference(fit, design)  # Kenward-Roger computed once for its df and SE columns
 
@@ -178,8 +178,6 @@ def inference_table(fit, design) -> list[str]:
 
 def df_rules(case: Case, fit, design) -> list[str]:
     """One sentence per program naming its df rule, and HLM's df by the level of entry."""
-    from .dfexplain import rule_sentences
-    from .hlm_entry import entry_sentence
 
     lines = rule_sentences(case.expected, fit, design)
     entry = entry_sentence(fit, design)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .build import build_spec
 from .case import Case
 from .compare import printed_unit
 from .errors import ReplicateError
@@ -47,8 +48,6 @@ def _df_rule(case: Case, i: int, name: str, df: Printed) -> str:
     try:
         spec = block_spec(case, i)
         if spec is None:
-            from .build import build_spec
-
             spec = build_spec(case)
         g = gammas(spec).get(name)
     except ReplicateError:

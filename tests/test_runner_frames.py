@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from replicate import build
-from replicate import runner
+from replicate import build, runner
 from replicate.engines import get_engine
 
 CASES = Path(__file__).resolve().parents[1] / "cases"

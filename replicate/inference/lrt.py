@@ -23,6 +23,7 @@ from ..design import Design
 from ..engine import fit_design
 from ..errors import ModelError
 from ..results import FitResult
+from ..spec import ModelSpec, parse_formula
 
 REFIT = (True, False, "auto")
 
@@ -39,7 +40,6 @@ def common_sample(frame: pd.DataFrame, specs: Iterable[object], *, columns: Sequ
         ``frame`` restricted to those rows, with its original index (so that
         which rows were dropped can be seen).
     """
-    from ..spec import ModelSpec, parse_formula
 
     needed: dict[str, None] = {}
     for s in specs:

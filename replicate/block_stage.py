@@ -1,0 +1,94 @@
+"""One reference block through the stages: names checked -> fit (shared per method) -> quantities compared
+-> diagnosis, with a failed fit never agreeing. The runner calls :func:`run_block` for each block of a case."""
+
+from __future__ import annotations
+
+import traceback
+
+from .case import Case
+from .compare import never_agree
+from .consistency import check_block
+from .design import Design
+from .diagnose import diagnose_block
+from .engines import Engine
+from .errors import CaseError, FitError, NotImplementedOption, ReplicateError
+from .fitguard import fit_failure
+from .hlm_entry import block_model_error, entry_checks
+from .inference import Inference
+from .optimum import at_reference_optimum, within_rounding
+from .outcome import ERROR, INVALID, BlockResult
+from .quantities import block_method, check_block_names, compare_block
+from .results import FitResult
+
+
+def block_shell(case: Case, i: int) -> BlockResult:
+    """Block ``i``'s result before any fit: what it is, its printout checked against itself, a refused model."""
+    blk = case.expected[i]
+    method = block_method(case, i)
+    out = BlockResult(
+        label=case.block_label(i),
+        software=blk["software"],
+        version=str(blk.get("version", "")),
+        call=str(blk.get("call", "")),
+        source=str(blk.get("source", "")),
+        options=dict(blk.get("options") or {}),
+        method=method,
+        consistency=check_block(blk["values"], method, blk.get("software")) + entry_checks(case, i),
+        error=block_model_error(case, i),
+    )
+    if out.error:
+        out.error_status = INVALID
+    return out
+
+
+def run_block(
+    case: Case,
+    i: int,
+    design: Design,
+    engine: Engine,
+    fits: dict[str, FitResult],
+    inferences: dict[str, Inference],
+) -> BlockResult:
+    """Block ``i`` compared with the engine's fit (made once per method in ``fits``), and explained.
+
+    Never raises: a bad block (names the model lacks) is invalid, a failed fit or an engine bug is the
+    block's error, and a fit that did not converge turns every agreeing value into a discrepancy.
+    """
+    blk = block_shell(case, i)
+    try:
+        check_block_names(case, i, design)
+    except CaseError as exc:
+        blk.error, blk.error_status = str(exc), INVALID
+        return blk
+    try:
+        fit = fits.get(blk.method)
+        if fit is None:
+            fit = engine.fit(design, blk.method)
+            fits[blk.method] = fit
+            inferences[blk.method] = Inference(fit, design, refit=engine.fit)
+        inf = inferences[blk.method]
+        at_ref = None
+        if (case.expected[i].get("options") or {}).get("optimum") == "reference":
+            fit, at_ref, corners = at_reference_optimum(case, i, fit, design, engine)
+            inf = Inference(fit, design, refit=engine.fit)  # the fit at the printed variance components
+            blk.values = within_rounding(
+                compare_block(case, i, fit, design, fitter=engine.fit, inference=inf),
+                [compare_block(case, i, f, design, fitter=engine.fit) for f in corners],
+            )
+        else:
+            blk.values = compare_block(case, i, fit, design, fitter=engine.fit, inference=inf)
+        blk.diagnoses = diagnose_block(case, i, blk.values, fit, design, engine, inference=inf)
+        if at_ref is not None:
+            blk.diagnoses.insert(0, at_ref)
+        failure = fit_failure(fit, engine.name)
+        if failure:  # issue #14: a failed fit is never agreement
+            blk.error, blk.error_status = failure, ERROR
+            blk.values = never_agree(blk.values, "compared against a fit that did not converge")
+    except (FitError, NotImplementedOption) as exc:
+        blk.error, blk.error_status = f"{engine.name} could not fit the model: {exc}", ERROR
+    except ReplicateError as exc:
+        blk.error, blk.error_status = str(exc), INVALID
+    except Exception as exc:  # noqa: BLE001 - an engine bug must not lose the other cases
+        blk.error = f"internal error in engine {engine.name!r}: {exc!r}\n" + traceback.format_exc(limit=3)
+        blk.error_status = ERROR
+    return blk
