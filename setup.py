@@ -27,8 +27,9 @@ class BuildWithExamples(build_py):
         for name in SHIPPED:
             src = ROOT / name
             if src.is_dir():
-                shutil.copytree(src, dest / name, dirs_exist_ok=True,
-                                ignore=shutil.ignore_patterns("__pycache__", ".*"))
+                shutil.copytree(
+                    src, dest / name, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", ".*")
+                )
 
 
 setup(cmdclass={"build_py": BuildWithExamples})
