@@ -6,8 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-import rsupport
-from rsupport import shared_data_dir
+
+from tests import rsupport
+from tests.rsupport import shared_data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "cases"

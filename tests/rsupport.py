@@ -1,8 +1,7 @@
 """Helpers shared by test files: R through rpy2, the shared data, engine fits, printed numbers.
 
-Importable as ``rsupport`` from any test file: ``tests/`` is on ``sys.path``
-because ``tests/conftest.py`` lives there (pytest's default "prepend" import
-mode puts a conftest's folder first on the path before importing it).
+Imported as ``tests.rsupport``: ``tests/`` is a package, so pytest puts the
+repository's root on the path as it does for any package of tests.
 
 R-backed tests skip when R, rpy2 or an R package cannot be loaded, saying which,
 and fail instead when the environment sets ``REPLICATE_REQUIRE_R=1``. Data go to

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from rsupport import data_file, lre, need_r, to_r
 
 import replicate
 from replicate.errors import ModelError
 from replicate.formula_calls import FORMULA_FUNCTIONS, parse_call
 from replicate.spec import parse_formula
+from tests.rsupport import data_file, lre, need_r, to_r
 
 CALLS = [
     ("I", "x^2"),

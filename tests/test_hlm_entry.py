@@ -110,7 +110,7 @@ def test_a_definition_gets_no_flat_likelihood_note():
 
 @pytest.mark.r
 def test_imm23_entries_with_the_live_lme4_engine(data_dir):
-    from rsupport import need_r
+    from tests.rsupport import need_r
 
     need_r("lme4")
     engine = get_engine("lme4")

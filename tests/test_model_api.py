@@ -10,13 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from rsupport import data_file, need_r, to_r
 
 import replicate
 from replicate.errors import ModelError, NotImplementedOption
 from replicate.inference import fixed_df, fixed_se
 from replicate.inference.robust import cluster_robust_vcov
 from replicate.model import FittedModel
+from tests.rsupport import data_file, need_r, to_r
 
 FORMULA = "mathkind ~ ses + sex + (1 | schoolid)"
 

@@ -39,7 +39,7 @@ def test_engine_option(pytester: pytest.Pytester, data_dir):
 @pytest.mark.r
 def test_regen_rewrites_live_blocks_and_shows_the_diff(pytester: pytest.Pytester, data_dir):
     # issue #18: refreshing an lme4 block after an R upgrade is one pytest call that shows the diff
-    from rsupport import need_r
+    from tests.rsupport import need_r
 
     need_r("lme4", "lmerTest")
     cases = pytester.path / "cases"

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from rbridge import require_r
+from tests.engine.rbridge import require_r
 
 
 @pytest.fixture(scope="session")

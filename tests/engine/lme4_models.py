@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
-from rbridge import make_design, r_to_pandas, re_term
 
 from replicate.data import SHIPPED_DATA
 from replicate.design import Design
+from tests.engine.rbridge import make_design, r_to_pandas, re_term
 
 SHARED_DATA = SHIPPED_DATA  # the public datasets shipped inside the package
 

@@ -6,23 +6,15 @@ model matrices directly so that they exercise the engine alone.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from replicate.design import Design, ReTerm
-
-# tests/ holds rsupport; under pytest it is on sys.path already, scripts (benchmarks/) add only this folder
-_TESTS = str(Path(__file__).resolve().parents[1])
-if _TESTS not in sys.path:
-    sys.path.append(_TESTS)
-
-from rsupport import from_r as r_to_pandas  # R data frame or expression -> pandas
-from rsupport import need_r
-from rsupport import to_r as pandas_to_r  # pandas -> R global environment
+from tests.rsupport import from_r as r_to_pandas  # R data frame or expression -> pandas
+from tests.rsupport import need_r
+from tests.rsupport import to_r as pandas_to_r  # pandas -> R global environment
 
 
 def require_r():

@@ -23,10 +23,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from lme4_models import MODELS
-from rbridge import lmer_at_theta, lmer_devfun, lmer_fit, lmer_ranef
 
 from replicate.engine import fit_design
+from tests.engine.lme4_models import MODELS
+from tests.engine.rbridge import lmer_at_theta, lmer_devfun, lmer_fit, lmer_ranef
 
 pytestmark = pytest.mark.r
 

@@ -18,7 +18,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from rsupport import data_file, fit_with, lre, require_engine
 
 import replicate
 from replicate.design import build_design
@@ -27,6 +26,7 @@ from replicate.engines.r.lme4 import Lme4Engine
 from replicate.errors import NotImplementedOption
 from replicate.inference import fixed_df
 from replicate.spec import parse_formula
+from tests.rsupport import data_file, fit_with, lre, require_engine
 
 # every test here drives R through rpy2
 pytestmark = pytest.mark.r

@@ -13,7 +13,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from rsupport import data_file, fit_with, lre, require_engine
 
 import replicate
 from replicate.design import build_design
@@ -21,6 +20,7 @@ from replicate.engines import Engine
 from replicate.engines.r.nlme import NlmeEngine, nesting_chain
 from replicate.errors import NotImplementedOption
 from replicate.spec import parse_formula
+from tests.rsupport import data_file, fit_with, lre, require_engine
 
 # every test here drives R through rpy2
 pytestmark = pytest.mark.r

@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from rsupport import require_engine
 
 import replicate
 from replicate.design import Design, ReTerm, build_design
@@ -31,6 +30,7 @@ from replicate.engines.r.lme4 import Lme4Engine
 from replicate.engines.r.nlme import NlmeEngine
 from replicate.errors import ModelError
 from replicate.spec import parse_formula
+from tests.rsupport import require_engine
 
 PWNED = Path("/tmp/pwned")
 

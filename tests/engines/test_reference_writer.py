@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from rsupport import require_engine
 
 from replicate.case import load_case
 from replicate.engines.r.lme4 import Lme4Engine
@@ -33,6 +32,7 @@ from replicate.reference_writer import (
     version_changes,
     write_reference,
 )
+from tests.rsupport import require_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 CASE = ROOT / "cases" / "classroom-mathkind-ses-school.yaml"

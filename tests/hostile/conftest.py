@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hostile_cases import dyestuff_copy
+
+from tests.hostile.hostile_cases import dyestuff_copy
 
 
 @pytest.fixture

@@ -4,10 +4,10 @@ and 'validate' refuses whatever 'run' refuses as invalid input."""
 from __future__ import annotations
 
 import pytest
-from hostile_cases import good_case, variant
-from runs import run_cli
 
 from replicate import runner
+from tests.hostile.hostile_cases import good_case, variant
+from tests.hostile.runs import run_cli
 
 DEEP = "[" * 5000 + "]" * 5000
 PARENS = "(" * 250 + "ses" + ")" * 250

@@ -161,9 +161,8 @@ def test_a_non_converged_fit_shows_in_every_report(sleep, tmp_path: Path) -> Non
 def test_lme4_gives_the_same_advice_and_the_native_engine_the_optimum(sleep, scale: float) -> None:
     """lme4 1.1-31 warns and stops below the optimum (at 1e6 it even reports convergence, singular); the native
     engine reaches the optimum of the model in the original units (the unscaled fit's slope / scale)."""
-    from rsupport import require_engine
-
     from replicate.engines.r.lme4 import Lme4Engine
+    from tests.rsupport import require_engine
 
     lme4 = require_engine(Lme4Engine)
     fit, design = _fit(sleep, "Reaction ~ x + (x | Subject)", scale)

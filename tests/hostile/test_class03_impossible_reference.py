@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from hostile_cases import good_case, variant
-from runs import run_cli
+
+from tests.hostile.hostile_cases import good_case, variant
+from tests.hostile.runs import run_cli
 
 
 @pytest.mark.parametrize("text", [".inf", "-.inf", ".nan", ".NaN", "1e400", "-1e999", '"<1e400"'])

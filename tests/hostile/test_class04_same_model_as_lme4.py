@@ -69,7 +69,7 @@ def test_response_on_the_right_hand_side_is_dropped_with_lme4s_warning(frame: pd
 @pytest.mark.parametrize("formula", ["y ~ year + (1 | year)", "y ~ y + x + (1 | g)"])
 def test_same_fixed_effects_as_lme4(frame: pd.DataFrame, formula: str) -> None:
     """lme4 itself, on the data frame (the test's own constant formula; nothing from a case file goes to R)."""
-    from rsupport import need_r, to_r
+    from tests.rsupport import need_r, to_r
 
     ro = need_r("lme4")
     to_r(ro, frame, "dat_h14")

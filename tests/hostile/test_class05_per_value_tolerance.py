@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from hostile_cases import variant
-from runs import run_cli
+
+from tests.hostile.hostile_cases import variant
+from tests.hostile.runs import run_cli
 
 
 @pytest.mark.parametrize(

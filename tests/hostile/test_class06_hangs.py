@@ -8,9 +8,8 @@ import os
 import subprocess
 import sys
 
-from hostile_cases import ROOT, good_case
-
 from replicate.simulate.blas import _without_r_library_path
+from tests.hostile.hostile_cases import ROOT, good_case
 
 BOMB = 'id: bomb\na: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
     f"{b}: &{b} [" + ",".join([f"*{a}"] * 9) + "]\n" for a, b in zip("abcdefgh", "bcdefghi")

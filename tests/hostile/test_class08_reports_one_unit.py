@@ -18,13 +18,13 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
-from hostile_cases import dyestuff_copy
 
 from replicate.case import find_case_files
 from replicate.cli import EXIT_INVALID, main
 from replicate.report import REPORT_FILES, ReportSetError, check_report_set
 from replicate.report.junit import xml_safe
 from replicate.report.unit import TMP_TAG, remove_stale
+from tests.hostile.hostile_cases import dyestuff_copy
 
 ALL = "markdown,json,junit,html"
 

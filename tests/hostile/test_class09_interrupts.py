@@ -19,11 +19,11 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import yaml
-from hostile_faults import forked
 
 from replicate.cli import EXIT_INTERRUPTED, main
 from replicate.report import REPORT_FILES, check_report_set
 from replicate.simulate.blas import _without_r_library_path
+from tests.hostile.hostile_faults import forked
 
 ALL = "markdown,json,junit,html"
 ROOT = Path(__file__).resolve().parents[2]

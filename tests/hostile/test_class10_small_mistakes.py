@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from hostile_cases import variant
-from runs import run_cli
 
 from replicate.case import load_case
 from replicate.data import read_table
 from replicate.errors import DataError
 from replicate.printed import Printed
 from replicate.yaml12 import plain_scalar
+from tests.hostile.hostile_cases import variant
+from tests.hostile.runs import run_cli
 
 
 def test_duplicate_csv_columns_are_refused(tmp_path):

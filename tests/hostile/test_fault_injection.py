@@ -14,12 +14,11 @@ import signal
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from hostile_faults import forked
-
 from replicate.case import find_case_files
 from replicate.cli import EXIT_INTERRUPTED, main
 from replicate.report import REPORT_FILES, check_report_set
 from replicate.report.unit import TMP_TAG
+from tests.hostile.hostile_faults import forked
 
 ALL = "markdown,json,junit,html"
 

@@ -13,13 +13,13 @@ import os
 
 import pytest
 import yaml
-from hostile_cases import BASE, good_case
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from runs import run_cli
 
 from replicate.errors import ReplicateError
 from replicate.spec import parse_formula
+from tests.hostile.hostile_cases import BASE, good_case
+from tests.hostile.runs import run_cli
 
 EXAMPLES = int(os.environ.get("REPLICATE_FUZZ_EXAMPLES", "25"))
 BASE_DOC = yaml.safe_load(BASE.read_text(encoding="utf-8"))

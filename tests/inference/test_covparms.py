@@ -21,10 +21,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from rsupport import data_folder
-from rsupport import fit_formula as _fit
-from rsupport import need_r as _need_r
-from rsupport import to_r as _to_r
 
 from replicate.design import build_design
 from replicate.engine import fit_design
@@ -40,6 +36,10 @@ from replicate.inference.covparms import (
 )
 from replicate.inference.marginal import sparse_z
 from replicate.spec import parse_formula
+from tests.rsupport import data_folder
+from tests.rsupport import fit_formula as _fit
+from tests.rsupport import need_r as _need_r
+from tests.rsupport import to_r as _to_r
 
 
 def _varpar(fit) -> np.ndarray:

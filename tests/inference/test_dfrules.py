@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from rsupport import data_file, need_r, to_r
 
 from replicate.design import build_design
 from replicate.errors import ModelError, NotImplementedOption
@@ -25,6 +24,7 @@ from replicate.inference.dfrules import (
     variable_levels,
 )
 from replicate.spec import parse_formula, parse_levels
+from tests.rsupport import data_file, need_r, to_r
 
 
 def _design(formula: str, df: pd.DataFrame):

@@ -14,16 +14,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from rsupport import fit_formula as _fit
-from rsupport import from_r as _from_r
-from rsupport import need_r as _need_r
-from rsupport import to_r as _to_r
 
 from replicate.design import build_design
 from replicate.errors import ModelError, NotImplementedOption
 from replicate.inference.ftests import anova_type3, fixed_structure, match_pieces, type3_contrasts
 from replicate.inference.satterthwaite import satterthwaite_df
 from replicate.spec import parse_formula
+from tests.rsupport import fit_formula as _fit
+from tests.rsupport import from_r as _from_r
+from tests.rsupport import need_r as _need_r
+from tests.rsupport import to_r as _to_r
 
 COLS = ["Sum Sq", "Mean Sq", "NumDF", "DenDF", "F value", "Pr(>F)"]
 

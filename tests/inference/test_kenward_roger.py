@@ -15,8 +15,6 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 import pytest
-from rsupport import fit_formula as fit_native
-from rsupport import from_r, need_r, to_r
 
 from replicate.design import build_design
 from replicate.engines import get_engine
@@ -33,6 +31,8 @@ from replicate.inference.kenward_roger import (
 from replicate.inference.kr_blocks import BlockStructure
 from replicate.inference.marginal import hessian, sparse_z
 from replicate.spec import parse_formula
+from tests.rsupport import fit_formula as fit_native
+from tests.rsupport import from_r, need_r, to_r
 
 RTOL = 1e-5  # "4+ significant digits" needs < 5e-4; the fits agree far better
 

@@ -15,15 +15,15 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
-from rsupport import data_file
-from rsupport import fit_formula as _fit
-from rsupport import from_r as _from_r
-from rsupport import need_r as _need_r
-from rsupport import to_r as _to_r
 
 from replicate.engine import fit_design
 from replicate.errors import ModelError
 from replicate.inference.lrt import common_sample, lrt, lrt_table
+from tests.rsupport import data_file
+from tests.rsupport import fit_formula as _fit
+from tests.rsupport import from_r as _from_r
+from tests.rsupport import need_r as _need_r
+from tests.rsupport import to_r as _to_r
 
 F2 = "mathgain ~ (1 | schoolid)"
 F3 = "mathgain ~ (1 | schoolid/classid)"

@@ -22,7 +22,6 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from rsupport import data_file, need_r, to_r
 
 import replicate
 from replicate.design import build_design
@@ -35,6 +34,7 @@ from replicate.inference.robust import (
     resolve_cluster,
 )
 from replicate.spec import parse_formula
+from tests.rsupport import data_file, need_r, to_r
 
 TIGHT = "lme4::lmerControl(optCtrl = list(ftol_abs = 1e-14, xtol_abs = 1e-12, ftol_rel = 1e-15, xtol_rel = 1e-12))"
 

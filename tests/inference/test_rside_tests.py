@@ -11,12 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from rsupport import data_file, need_r, to_r
 
 from replicate.data import load_r_dataset
 from replicate.engine.rside import fit_residual
 from replicate.errors import ModelError, NotImplementedOption
 from replicate.inference.rside_tests import residual_df, rside_lsmeans, rside_type3
+from tests.rsupport import data_file, need_r, to_r
 
 R_GLS = """
 function(d, fixed, struct) {

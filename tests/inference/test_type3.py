@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from rsupport import need_r, to_r
 
 from replicate.data import load_r_dataset
 from replicate.design import build_design
@@ -14,6 +13,7 @@ from replicate.inference.lsmeans import lsmean_diffs, lsmeans
 from replicate.inference.sumcoding import sum_coding
 from replicate.inference.type3 import type3_matrix, type3_tests, wald_f
 from replicate.spec import parse_formula
+from tests.rsupport import need_r, to_r
 
 R_LME = """
 function(d) {

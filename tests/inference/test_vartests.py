@@ -21,11 +21,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from rsupport import data_folder
-from rsupport import fit_formula as _fit
-from rsupport import from_r as _from_r
-from rsupport import need_r as _need_r
-from rsupport import to_r as _to_r
 from scipy import stats
 
 from replicate.design import build_design
@@ -39,6 +34,11 @@ from replicate.inference.vartests import (
     reliability,
 )
 from replicate.spec import parse_formula
+from tests.rsupport import data_folder
+from tests.rsupport import fit_formula as _fit
+from tests.rsupport import from_r as _from_r
+from tests.rsupport import need_r as _need_r
+from tests.rsupport import to_r as _to_r
 
 
 @pytest.fixture(scope="module")

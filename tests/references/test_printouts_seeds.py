@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rsupport import printed_texts as texts
 
 from replicate.printed import Printed
 from replicate.references import SOFTWARE, guess_software, parse_printout, parse_printouts
+from tests.rsupport import printed_texts as texts
 
 PRINTOUTS = Path(__file__).resolve().parents[1] / "data" / "printouts"
 ROOT = Path(__file__).resolve().parents[2]

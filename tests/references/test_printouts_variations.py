@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rsupport import printed_texts as texts
 
 from replicate.case import load_yaml
 from replicate.errors import ReferenceError_, ReplicateError
 from replicate.printed import Printed
 from replicate.references import SOFTWARE, guess_software, parse_printout, parse_printouts, split_printouts
 from replicate.references.numbers import parse_number, tokens
+from tests.rsupport import printed_texts as texts
 
 PRINTOUTS = Path(__file__).resolve().parents[1] / "data" / "printouts"
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from rsupport import data_file, need_r, to_r
 
 from replicate.data import load_r_dataset
 from replicate.engine.rside import fit_residual
+from tests.rsupport import data_file, need_r, to_r
 
 R_FIT = """
 function(d, fixed, struct, sid, method) {
