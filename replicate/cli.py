@@ -336,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--format",
         default="markdown,json,html",
-        help="comma list of markdown, json, html, junit (default markdown,json,html)",
+        help="comma list of markdown, json, html, junit, github (a CI job summary) (default markdown,json,html)",
     )
     r.add_argument("-k", default=None, help="select cases by id/title/tag words, with and/or/not")
     r.set_defaults(func=cmd_run)

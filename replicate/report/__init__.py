@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .. import fileio
 from ..outcome import CaseResult
+from .github import render_github
 from .html import render_html
 from .jsonout import render_json
 from .junit import render_junit
@@ -26,6 +27,7 @@ FORMATS: dict[str, tuple[str, Callable[..., str]]] = {
     "json": ("report.json", render_json),
     "junit": ("junit.xml", render_junit),
     "html": ("report.html", render_html),
+    "github": ("job-summary.md", render_github),
 }
 #: Every file name a run writes into the report folder.
 REPORT_FILES = {name for name, _ in FORMATS.values()}

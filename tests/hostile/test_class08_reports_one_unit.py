@@ -26,7 +26,7 @@ from replicate.report.junit import xml_safe
 from replicate.report.unit import TMP_TAG, remove_stale
 from tests.hostile.hostile_cases import dyestuff_copy
 
-ALL = "markdown,json,junit,html"
+ALL = "markdown,json,junit,html,github"
 
 
 def run_cli(cases: Path, out: Path, formats: str = ALL) -> int:

@@ -166,3 +166,18 @@ def test_junit_failure_carries_the_diagnosis(case_dir, tmp_path):
     assert len(failures) == 1
     assert "2.158" in failures[0] and "why: the printout contradicts itself" in failures[0]
     assert "inconsistent printout: fixed (Intercept) t = 226.337" in failures[0]
+
+
+def test_github_job_summary_names_the_disagreeing_value_and_why(case_dir, tmp_path):
+    # issue #18: a job summary a CI system shows inline, with the reason on the job's page
+    from replicate.cli import main
+
+    p = case_dir / "classroom-mathkind-ses-school.yaml"
+    p.write_text(p.read_text().replace("se: 2.058", "se: 2.158"))
+    out = tmp_path / "reports"
+    assert main(["run", str(case_dir), "-k", "mathkind and not lm", "--out", str(out), "--format", "github"]) == 1
+    text = (out / "job-summary.md").read_text()
+    assert "| `classroom-mathkind-ses-school` | discrepancy | 1 |" in text
+    assert "printed 2.158, engine 2.05775" in text and "why: the printout contradicts itself" in text
+    assert "<details><summary><code>classroom-mathkind-ses-school</code>" in text
+    assert "classroom-mathkind-ses-school-class" not in text.split("|---|---|---|")[1].split("<details>")[0]
