@@ -13,6 +13,7 @@ from .inference import Inference, kr_settings
 from .inference.vartests import icc
 from .outcome import CaseResult
 from .side_by_side import side_by_side
+from .value_labels import digits_text, engine_text, reference_text, value_label
 
 
 def _num(x: float | None, width: int = 12) -> str:
@@ -73,14 +74,12 @@ def render_show(case: Case, res: CaseResult) -> str:
             out += consistency_checks(b.consistency)
             continue
         out += printout_checks(b)
-        out.append(f"{'value':<40}{'reference':>12}{res.engine:>13}{'digits':>8}  verdict")
+        out.append(f"{'value':<40}{'reference':>18}{res.engine:>18}{'digits':>8}  verdict")
         for v in b.values:
-            label = f"{v.section} {v.name} {v.quantity}"
-            digits = f"{v.lre:.1f}" if v.lre is not None else "—"
             told = v.note and (v.verdict != "agrees" or v.quantity == "refused")  # a refusal says why
             out.append(
-                f"{label:<40}{v.reference:>12} {_num(v.engine)}{digits:>8}"
-                f"  {v.verdict}" + (f" ({v.note})" if told else "")
+                f"{value_label(v):<40}{reference_text(v.reference):>18}{engine_text(v.engine, v.reference):>18}"
+                f"{digits_text(v):>8}  {v.verdict}" + (f" ({v.note})" if told else "")
             )
         out += [f"why: {d.text}" for d in b.diagnoses]
     table = side_by_side(case)
