@@ -193,3 +193,12 @@ def test_the_planted_discrepancy_is_visible_in_the_rendered_page(case_dir, tmp_p
     )
     assert res.returncode == 0, res.stderr[-2000:]
     assert _red_pixels(shot.read_bytes()) > 300  # the clipped red bar (and the red heat-map cell) are on screen
+
+
+def test_the_df_of_each_coefficient_under_every_definition_in_one_chart(case_dir, tmp_path):
+    # issue #18: HLM 22, nlme 496, Satterthwaite 22.7 ... for one coefficient, in one chart
+    page = _planted_report(case_dir, tmp_path, "x", "x")
+    chart = re.search(r"<svg[^>]*class='dfdots' data-term='ses'.*?</svg>", page, re.DOTALL).group(0)
+    for short in ("resid", "contain", "bw", "HLM", "nlme", "Satt", "KR"):
+        assert f">{short} " in chart, short
+    assert "printed by lmerTest: 1187.99" in chart  # the printed Satterthwaite df beside the definitions

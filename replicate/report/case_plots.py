@@ -12,11 +12,11 @@ from collections import defaultdict
 from typing import Any
 
 from ..case import load_case
-from ..compare import printed_unit
 from ..errors import ReplicateError
-from ..printed import Printed
-from ..vocab import Verdict
-from .plots import DigitGap, Interval, forest, printed_digits
+from ..inference import Inference
+from ..printed import Printed, printed_unit
+from ..vocab import DfMethod, Verdict
+from .plots import DigitGap, Interval, df_dots, forest, printed_digits
 
 _WORSE = [Verdict.DISCREPANCY, Verdict.NOT_COMPARABLE, Verdict.EXPLAINED, Verdict.WITHIN, Verdict.AGREES]
 
@@ -85,3 +85,40 @@ def digit_gaps(result: Any) -> str:
         if gaps:
             out.append(printed_digits(f"{b.label}: engine - printed, in units of the last printed digit", gaps))
     return "<div class='gaps'>" + "".join(out) + "</div>" if out else ""
+
+
+#: The df definitions drawn, with their short names (as `replicate show` heads its columns).
+DF_DRAWN = [
+    (DfMethod.RESIDUAL, "resid"),
+    (DfMethod.CONTAINMENT, "contain"),
+    (DfMethod.BETWEEN_WITHIN, "bw"),
+    (DfMethod.HLM, "HLM"),
+    (DfMethod.NLME, "nlme"),
+    (DfMethod.SATTERTHWAITE, "Satt"),
+    (DfMethod.KENWARD_ROGER, "KR"),
+]
+
+
+def df_charts(result: Any) -> str:
+    """Per fixed effect, its df under every definition from the case's fit, beside the df each program printed."""
+    if result.design is None or not result.fits or not result.design.reterms:
+        return ""
+    fit = result.fits.get("REML") or next(iter(result.fits.values()))
+    inf = Inference(fit, result.design)
+    defs: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    for method, short in DF_DRAWN:
+        try:
+            series = inf.df(method)
+        except (ReplicateError, ValueError, ArithmeticError):
+            continue
+        for term, d in series.items():
+            defs[str(term)].append((short, float(d)))
+    names = _names(result.path)
+    printed: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    for b in result.blocks:
+        mapping = names.get(b.label, {})
+        for v in b.values:
+            if v.section == "fixed" and v.quantity == "df" and v.reference_value is not None:
+                printed[mapping.get(v.name, v.name)].append((b.label, float(v.reference_value)))
+    out = [df_dots(term, rows, printed.get(term, [])) for term, rows in defs.items()]
+    return "<div class='dfcharts'>" + "".join(out) + "</div>"

@@ -13,7 +13,7 @@ from collections import defaultdict
 from ..compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN
 from ..fitguard import fit_record, fit_summary
 from ..outcome import CaseResult
-from .case_plots import digit_gaps, forests
+from .case_plots import df_charts, digit_gaps, forests
 from .stamp import RunInfo, html_stamp
 
 _CSS = """
@@ -165,6 +165,7 @@ def render_html(results: list[CaseResult], run: RunInfo | None = None) -> str:
             body.append(f"<p class='{cls} fit'>{_e(fit_summary(rec))}</p>")
         body.append(forests(r))
         body.append(digit_gaps(r))
+        body.append(df_charts(r))
         for b in r.blocks:
             body.append(
                 f"<h3>{_e(b.label)}: {_e(b.software)} {_e(b.version)}</h3>"

@@ -135,3 +135,45 @@ def printed_digits(title: str, gaps: Sequence[DigitGap], *, limit: float = 10.0)
         f"<text x='{left + width}' y='{h - 2}' font-size='10' text-anchor='end'>+{limit:g}</text></svg>"
     )
     return "".join(parts)
+
+
+def df_dots(term: str, definitions: Sequence[tuple[str, float]], printed: Sequence[tuple[str, float]]) -> str:
+    """SVG: one coefficient's denominator df under every definition (dots, log axis) and as each program
+    printed it (diamonds), so that HLM's 22 beside nlme's 496 and Satterthwaite's 22.7 is one glance."""
+    values = [d for _, d in [*definitions, *printed] if d > 0 and math.isfinite(d)]
+    if not values:
+        return ""
+    lo, hi = math.log10(min(values)) - 0.1, math.log10(max(values)) + 0.1
+    left, width = 20, 640
+    rows = len(definitions) + len(printed)
+    h = 40 + 16 * rows
+
+    def sx(d: float) -> float:
+        return left + (math.log10(d) - lo) / (hi - lo) * width
+
+    parts = [
+        (
+            f"<svg xmlns='http://www.w3.org/2000/svg' width='{left + width + 180}' height='{h}' class='dfdots' "
+            f"data-term='{_e(term)}'><text x='4' y='14' font-size='12' font-weight='bold'>df of {_e(term)}</text>"
+        )
+    ]
+    for i, (label, d) in enumerate([*definitions, *printed]):
+        if not (d > 0 and math.isfinite(d)):
+            continue
+        y = 30 + 16 * i
+        x = sx(d)
+        if i < len(definitions):
+            parts.append(
+                f"<circle cx='{x:.1f}' cy='{y}' r='4' fill='#1565c0'><title>{_e(label)}: {d:.6g}</title></circle>"
+            )
+        else:
+            parts.append(
+                f"<rect x='{x - 4:.1f}' y='{y - 4}' width='8' height='8' fill='#6a1b9a' transform='rotate(45 {x:.1f} {y})'>"
+                f"<title>printed by {_e(label)}: {d:.6g}</title></rect>"
+            )
+        parts.append(f"<text x='{x + 8:.1f}' y='{y + 4}' font-size='10'>{_e(label)} {d:.4g}</text>")
+    parts.append(
+        f"<text x='{left}' y='{h - 2}' font-size='10'>{10**lo:.3g}</text>"
+        f"<text x='{left + width}' y='{h - 2}' font-size='10' text-anchor='end'>{10**hi:.3g} (log scale)</text></svg>"
+    )
+    return "".join(parts)
