@@ -116,6 +116,15 @@ def _optimum(
             fit.loglik + 0.5 * min(_profiled(mm, rounded[0], reml), mm.deviance(np.r_[rounded[0], rounded[1]], reml)),
         )
     data["printing_cost"] = cost
+    if (
+        fit.theta is not None
+    ):  # the profiled likelihood along the line from the engine's optimum (0) to the program's (1)
+        th0 = np.asarray(fit.theta, dtype=float)
+        line = [
+            (float(t), -0.5 * _profiled(mm, th0 + t * (np.asarray(theta, dtype=float) - th0), reml))
+            for t in np.linspace(-0.25, 1.25, 13)
+        ]
+        data["profile"] = [(t, ll) for t, ll in line if math.isfinite(ll)]
     if abs(gap) <= 2 * cost + 1e-8:
         variance_like = [v for v in bad if v.section == "random" or v.kind in ("se", "df", "t", "p")]
         if cost < 1e-6 and variance_like:

@@ -202,3 +202,25 @@ def test_the_df_of_each_coefficient_under_every_definition_in_one_chart(case_dir
     for short in ("resid", "contain", "bw", "HLM", "nlme", "Satt", "KR"):
         assert f">{short} " in chart, short
     assert "printed by lmerTest: 1187.99" in chart  # the printed Satterthwaite df beside the definitions
+
+
+def test_an_optimum_diagnosis_draws_the_likelihood_between_the_two_optima(case_dir, tmp_path):
+    # issue #18: for a different optimum, the profiled likelihood along the line between the two, both marked
+    from replicate.engines import get_engine
+    from replicate.report.html import render_html
+    from replicate.runner import run_case
+
+    p = case_dir / "dyestuff.yaml"
+    p.write_text(
+        p.read_text().replace("variance: 1764.050006427103, sd: 42.000595310389386", "variance: 1300, sd: 36.06")
+    )
+    res = run_case(p, get_engine("native"))
+    optimum = [d for b in res.blocks for d in b.diagnoses if "profile" in d.data]
+    assert optimum and optimum[0].kind in ("different optimum", "likelihood gap"), [d.kind for d in optimum]
+    profile = optimum[0].data["profile"]
+    at = dict(profile)
+    assert at[0.0] == max(at.values())  # the engine's optimum is the highest point of the line
+    assert at[1.0] < at[0.0]
+    page = render_html([res])
+    svg = re.search(r"<svg[^>]*class='profile'.*?</svg>", page, re.DOTALL).group(0)
+    assert "engine&#x27;s optimum" in svg and "lme4 stopped here" in svg

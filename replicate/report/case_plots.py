@@ -16,7 +16,7 @@ from ..errors import ReplicateError
 from ..inference import Inference
 from ..printed import Printed, printed_unit
 from ..vocab import DfMethod, Verdict
-from .plots import DigitGap, Interval, df_dots, forest, printed_digits
+from .plots import DigitGap, Interval, df_dots, forest, printed_digits, profile_line
 
 _WORSE = [Verdict.DISCREPANCY, Verdict.NOT_COMPARABLE, Verdict.EXPLAINED, Verdict.WITHIN, Verdict.AGREES]
 
@@ -122,3 +122,14 @@ def df_charts(result: Any) -> str:
                 printed[mapping.get(v.name, v.name)].append((b.label, float(v.reference_value)))
     out = [df_dots(term, rows, printed.get(term, [])) for term, rows in defs.items()]
     return "<div class='dfcharts'>" + "".join(out) + "</div>"
+
+
+def optimum_profiles(result: Any) -> str:
+    """For each block whose difference is diagnosed as another optimum: the likelihood between the two."""
+    out = []
+    for b in result.blocks:
+        for d in b.diagnoses:
+            if "profile" in d.data:
+                title = f"{b.label}: profiled log-likelihood from the engine's optimum to {b.software}'s"
+                out.append(profile_line(title, [tuple(p) for p in d.data["profile"]], b.software))
+    return "<div class='profiles'>" + "".join(out) + "</div>" if out else ""

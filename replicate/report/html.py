@@ -13,7 +13,7 @@ from collections import defaultdict
 from ..compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN
 from ..fitguard import fit_record, fit_summary
 from ..outcome import CaseResult
-from .case_plots import df_charts, digit_gaps, forests
+from .case_plots import df_charts, digit_gaps, forests, optimum_profiles
 from .stamp import RunInfo, html_stamp
 
 _CSS = """
@@ -166,6 +166,7 @@ def render_html(results: list[CaseResult], run: RunInfo | None = None) -> str:
         body.append(forests(r))
         body.append(digit_gaps(r))
         body.append(df_charts(r))
+        body.append(optimum_profiles(r))
         for b in r.blocks:
             body.append(
                 f"<h3>{_e(b.label)}: {_e(b.software)} {_e(b.version)}</h3>"

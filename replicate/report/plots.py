@@ -177,3 +177,44 @@ def df_dots(term: str, definitions: Sequence[tuple[str, float]], printed: Sequen
         f"<text x='{left + width}' y='{h - 2}' font-size='10' text-anchor='end'>{10**hi:.3g} (log scale)</text></svg>"
     )
     return "".join(parts)
+
+
+def profile_line(title: str, points: Sequence[tuple[float, float]], program: str) -> str:
+    """SVG: the profiled log-likelihood along the line from the engine's optimum (t = 0) to the point where
+    ``program`` stopped (t = 1), both marked."""
+    pts = [(t, ll) for t, ll in points if math.isfinite(ll)]
+    if len(pts) < 2:
+        return ""
+    lo, hi = min(ll for _, ll in pts), max(ll for _, ll in pts)
+    if hi == lo:
+        hi, lo = hi + 1e-9, lo - 1e-9
+    t0, t1 = min(t for t, _ in pts), max(t for t, _ in pts)
+    left, width, top, height = 70, 420, 24, 150
+
+    def sx(t: float) -> float:
+        return left + (t - t0) / (t1 - t0) * width
+
+    def sy(ll: float) -> float:
+        return top + (hi - ll) / (hi - lo) * height
+
+    path = " ".join(f"{'M' if k == 0 else 'L'}{sx(t):.1f},{sy(ll):.1f}" for k, (t, ll) in enumerate(pts))
+    parts = [
+        (
+            f"<svg xmlns='http://www.w3.org/2000/svg' width='{left + width + 160}' height='{top + height + 30}' "
+            f"class='profile'><text x='4' y='14' font-size='12' font-weight='bold'>{_e(title)}</text>"
+        ),
+        f"<path d='{path}' fill='none' stroke='#333' stroke-width='1.5'/>",
+    ]
+    for t, label, colour in ((0.0, "engine's optimum", "#1565c0"), (1.0, f"{program} stopped here", "#c62828")):
+        ll = min(pts, key=lambda p: abs(p[0] - t))[1]
+        parts.append(
+            f"<circle cx='{sx(t):.1f}' cy='{sy(ll):.1f}' r='5' fill='{colour}' class='mark'>"
+            f"<title>{_e(label)}: log-likelihood {ll:.10g}</title></circle>"
+            f"<text x='{sx(t) + 8:.1f}' y='{sy(ll) - 6:.1f}' font-size='10'>{_e(label)}</text>"
+        )
+    parts.append(
+        f"<text x='4' y='{top + 8}' font-size='10'>{hi:.8g}</text><text x='4' y='{top + height}' font-size='10'>"
+        f"{lo:.8g}</text><text x='{left}' y='{top + height + 22}' font-size='10'>t: theta = engine + t (program -"
+        f" engine)</text></svg>"
+    )
+    return "".join(parts)
