@@ -92,7 +92,8 @@ def _header(case_id: str, printout: Path, data: Path, digest: str, inferred: Inf
         "title": f"{case_id}: written by `replicate new` from {printout.name}",
         "source": f"printout {printout.name}",
         "data": {"file": data.name, "sha256": digest},
-        "model": {"formula": inferred.formula, "method": inferred.method or "REML"},
+        "model": {"formula": inferred.formula, "method": inferred.method or "REML"}
+        | ({"contrasts": inferred.contrasts} if inferred.contrasts else {}),
     }
 
 

@@ -42,6 +42,7 @@ class Inferred:
     formula: str | None
     method: str | None
     options: dict[str, str] = field(default_factory=dict)
+    contrasts: str | None = None  # "sas" when the printout shows CLASS effects (SAS's GLM coding)
     todo: list[str] = field(default_factory=list)
 
 
@@ -85,22 +86,28 @@ def _from_sas(parsed: ParsedPrintout, columns: list[str], out: Inferred) -> None
         term = _sas_term(name, columns, out.todo)
         if term not in terms:
             terms.append(term)
-    for name in sorted({str(e["effect"]) for e in effects.values()}):
+    if effects:
+        out.contrasts = "sas"  # SAS's GLM coding of CLASS effects: the last level is the reference
+    for name in sorted({str(v) for e in effects.values() for v in (e.get("levels") or {})}):
         out.todo.append(
-            f"{name} is a CLASS effect in SAS: check its level order and coding (model.contrasts, data.levels)"
+            f"{name} is a CLASS effect in SAS: the case uses SAS's coding (model.contrasts: sas, the last level "
+            "as reference); check its level order (data.levels) against the printout's"
         )
     randoms: list[str] = []
+    positional = False
     for grp, comps in parsed.values.get("random", {}).items():
         if grp == RESIDUAL:
             continue
         cols: list[str] = []
+        if any(comp.startswith("UN(") for comp in comps):
+            positional = True
+            out.todo.append(
+                f"random effects of {grp}: SAS names TYPE=UN parameters by position (UN(1,1), UN(2,1), ...), so "
+                "the random effects cannot be read off the printout: pass --formula with them in the RANDOM "
+                "statement's order"
+            )
+            continue
         for comp in comps:
-            if comp.startswith("UN("):
-                out.todo.append(
-                    f"random {grp} {comp}: SAS names UN parameters by position; write the random effects in the "
-                    "RANDOM statement's order into the formula"
-                )
-                continue
             for piece in (p.strip() for p in comp.split(",")):
                 col = "1" if piece.lower() == "intercept" else _named(piece, columns, out.todo, "random effect")
                 if col not in cols:
@@ -108,6 +115,8 @@ def _from_sas(parsed: ParsedPrintout, columns: list[str], out: Inferred) -> None
         group = _named(grp, columns, out.todo, "SAS subject")
         randoms.append(_random_part(cols or ["1"], group))
     rhs = " + ".join(terms + randoms) or "1"
+    if positional:
+        return
     if dep is None:
         out.todo.append(f"the printout does not name the dependent variable: pass --formula 'y ~ {rhs}'")
         return

@@ -134,3 +134,15 @@ def test_sas_model_inference_from_effects_and_covariance_parameters() -> None:
 def test_case_ids_from_file_names() -> None:
     assert case_id_from("Model 3 (SAS) output") == "model-3-sas-output"
     assert case_id_from("___") == "new-case"
+
+
+def test_sas_class_effects_get_sas_coding_and_un_parameters_ask_for_the_formula() -> None:
+    from tests.references.test_printouts_variations import SAS_LISTING
+
+    parsed = parse_printouts(SAS_LISTING, "sas")[0]
+    got = infer_model(parsed, ["mathgain", "ses", "sex", "schoolid"])
+    assert got.contrasts == "sas"  # SAS's GLM coding: the last CLASS level is the reference
+    assert any(t.startswith("sex is a CLASS effect") for t in got.todo)
+    assert not any(t.startswith("ses is a CLASS effect") for t in got.todo)  # ses is a covariate
+    assert got.formula is None  # TYPE=UN parameters are positional: the random effects are the user's to give
+    assert any("TYPE=UN parameters by position" in t for t in got.todo)
