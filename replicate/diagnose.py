@@ -13,64 +13,27 @@ parameterization (the other contrast coding); printing precision.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from .block_names import component_columns
 from .build import prepare_with
 from .case import Case
-from .compare import AGREES, DISCREPANCY, WITHIN, ValueComparison, printed_unit
+from .compare import AGREES, DISCREPANCY, WITHIN, ValueComparison
 from .design import Design
+from .diagnose_defs import definitions_of
+from .diagnosis import Diagnosis, key_of, matches_printed
 from .engine.fit import fit_at
 from .errors import ReplicateError
-from .inference import DF_METHODS, KR_VARIANTS, SE_KINDS, Inference, kr_settings
-from .inference.kenward_roger import INFORMATION, PARAMETERIZATIONS
+from .inference import Inference
 from .inference.marginal import MarginalModel
-from .printed import Printed, printed_number
+from .printed import Printed, printed_number, printed_unit
 from .printed_theta import reference_theta
 from .quantities import compare_block
 from .results import FitResult
 from .typos import transcription_errors
 from .varcorr_values import varcorr_value
-
-
-@dataclass(frozen=True)
-class Diagnosis:
-    """One explanation.
-
-    Attributes:
-        kind: ``transcription error``, ``different rows``, ``different optimum``, ``likelihood gap``
-            (the optimum differs but explains none of the values), ``different definition``,
-            ``different parameterization``, ``flat likelihood``, ``printing precision`` or
-            ``unexplained``.
-        values: the values it explains (``section name quantity``), or ``*`` for all.
-        text: the explanation in words, with the numbers.
-        data: the numbers behind it.
-    """
-
-    kind: str
-    values: tuple[str, ...]
-    text: str
-    data: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _key(v: ValueComparison) -> str:
-    return f"{v.section} {v.name} {v.quantity}"
-
-
-def _matches(ref: Any, value: float, rtol: float = 2e-4) -> bool:
-    """Does ``value`` reproduce a printed number (to its precision, or rtol)?"""
-    r = ref.get("value") if isinstance(ref, dict) else ref
-    if not isinstance(r, Printed) or r.bound or value is None or not math.isfinite(value):
-        return False
-    unit = printed_unit(r) or 0.0
-    return abs(value - r.value) <= max(0.5 * unit * (1 + 1e-9), rtol * abs(r.value))
 
 
 def _at_reference_values(
@@ -80,10 +43,10 @@ def _at_reference_values(
 
     try:
         at_ref = fit_at(design, fit.method, theta, like=fit)
-        redo = {_key(v): v for v in compare_block(case, i, at_ref, design)}
+        redo = {key_of(v): v for v in compare_block(case, i, at_ref, design)}
     except (ReplicateError, ValueError, np.linalg.LinAlgError):
         return None
-    same = sum(1 for v in bad if _key(v) in redo and redo[_key(v)].verdict in (AGREES, WITHIN))
+    same = sum(1 for v in bad if key_of(v) in redo and redo[key_of(v)].verdict in (AGREES, WITHIN))
     return same, len(bad)
 
 
@@ -104,7 +67,7 @@ def _optimum(
     dev_ref = _profiled(mm, theta, reml)
     ll_ref = -0.5 * min(dev_ref, dev_ref_printed)
     gap = fit.loglik - ll_ref
-    data = {"loglik_engine": fit.loglik, "loglik_at_reference": ll_ref, "gap": gap}
+    data: dict[str, Any] = {"loglik_engine": fit.loglik, "loglik_at_reference": ll_ref, "gap": gap}
     crit = "REML log-likelihood" if reml else "log-likelihood"
     # What printing alone costs: the engine's own optimum, rounded as the reference
     # printed its numbers, loses this much likelihood. A smaller gap is no evidence.
@@ -130,7 +93,7 @@ def _optimum(
         if cost < 1e-6 and variance_like:
             return Diagnosis(
                 "flat likelihood",
-                tuple(_key(v) for v in variance_like),
+                tuple(key_of(v) for v in variance_like),
                 f"flat likelihood: {software}'s estimates and the engine's give the same {crit} to within "
                 f"{abs(gap):.2g}, yet these values differ: the likelihood hardly changes along this direction, so "
                 "the data determine them to few digits (a tighter optimizer in either program moves them)",
@@ -171,7 +134,7 @@ def _optimum(
             f"{ll_ref:.6f}, {-gap:.3g} above the engine's optimum {fit.loglik:.6f}; the engine "
             f"({engine}) stopped early or at a local optimum"
         )
-    return Diagnosis("different optimum", tuple(_key(v) for v in bad), text, data)
+    return Diagnosis("different optimum", tuple(key_of(v) for v in bad), text, data)
 
 
 def _rounded_like(block: dict[str, Any], fit: FitResult, design: Design) -> dict[str, Any]:
@@ -211,59 +174,6 @@ def _profiled(mm: Any, theta: np.ndarray, reml: bool) -> float:
     return float(res.fun)
 
 
-def _definitions(block: dict[str, Any], inf: Inference, bad: list[ValueComparison]) -> list[Diagnosis]:
-
-    out: list[Diagnosis] = []
-    names = block.get("names") or {}
-    fixed = block["values"].get("fixed") or {}
-    cache: dict[tuple, pd.Series | None] = {}
-    # Kenward-Roger is tried with either information matrix and both parameterizations
-    kr_forms = [(info, par) for par in PARAMETERIZATIONS for info in INFORMATION]
-
-    def get(kind: str, method: str, kr: tuple[str, str]) -> pd.Series | None:
-        key = (kind, method, kr)
-        if key not in cache:
-            try:
-                cache[key] = (inf.df if kind == "df" else inf.se)(method, kr=kr)
-            except (ReplicateError, ValueError, np.linalg.LinAlgError):
-                cache[key] = None
-        return cache[key]
-
-    own = kr_settings(block.get("options"), block.get("software"))
-
-    def label(method: str, kr: tuple[str, str]) -> str:
-        # the block's own Kenward-Roger settings go without saying; others are spelled out
-        if method not in KR_VARIANTS or kr == own:
-            return method
-        return f"{method} (options.information: {kr[0]}, options.parameterization: {kr[1]})"
-
-    for v in bad:
-        if v.section != "fixed" or v.quantity not in ("df", "se"):
-            continue
-        term = names.get(v.name, v.name)
-        ref = fixed.get(v.name, {}).get(v.quantity)
-        methods = [m for m in (DF_METHODS if v.quantity == "df" else SE_KINDS) if m != "none"]
-        hits = []
-        for m in methods:
-            forms = [own] + [f for f in kr_forms if f != own]
-            for kr in forms if m in KR_VARIANTS else [own]:
-                s = get(v.quantity, m, kr)
-                if s is None or term not in s.index or not np.isfinite(s[term]):
-                    continue
-                val = float(s[term])
-                same = any(lab.split(" ")[0] == m and abs(val - x) <= 1e-10 * abs(x) for lab, x in hits)
-                if _matches(ref, val) and not same:  # a form that repeats a number is not listed again
-                    hits.append((label(m, kr), val))
-        if hits:
-            desc = "; ".join(f"{m} gives {val:.6g}" for m, val in hits)
-            declared = (block.get("options") or {}).get("df" if v.quantity == "df" else "se")
-            text = f"different definition: {v.quantity} {v.reference} of {v.name} is reproduced by {desc}" + (
-                f" (the block declares {declared})" if declared else ""
-            )
-            out.append(Diagnosis("different definition", (_key(v),), text, {"methods": [m for m, _ in hits]}))
-    return out
-
-
 def _parameterization(
     case: Case, i: int, fit: FitResult, design: Design, engine: Any, bad: list[ValueComparison]
 ) -> Diagnosis | None:
@@ -286,13 +196,13 @@ def _parameterization(
         v
         for v in fixed_bad
         if names.get(v.name, v.name) in fit2.fixed.index
-        and _matches(fixed[v.name]["estimate"], float(fit2.fixed[names.get(v.name, v.name)]))
+        and matches_printed(fixed[v.name]["estimate"], float(fit2.fixed[names.get(v.name, v.name)]))
     ]
     if not ok:
         return None
     return Diagnosis(
         "different parameterization",
-        tuple(_key(v) for v in ok),
+        tuple(key_of(v) for v in ok),
         f"different parameterization: with {other} contrasts the engine reproduces " + ", ".join(v.name for v in ok),
         {"contrasts": other},
     )
@@ -362,9 +272,9 @@ def diagnose_block(
     typos = _transcription(block, fit, values)
     out.extend(typos)
     typo_keys = {k for d in typos for k in d.values}
-    bad = [v for v in bad if _key(v) not in typo_keys]
+    bad = [v for v in bad if key_of(v) not in typo_keys]
     at_reference = (block.get("options") or {}).get("optimum") == "reference"
-    definitions = _definitions(block, inference or Inference(fit, design, refit=getattr(engine, "fit", None)), bad)
+    definitions = definitions_of(block, inference or Inference(fit, design, refit=getattr(engine, "fit", None)), bad)
     if bad and not rows and not at_reference:  # at the reference's own optimum there is no gap to explain
         opt = _optimum(case, i, fit, design, software, eng, bad)
         opt = _without_defined(opt, definitions)
@@ -376,7 +286,7 @@ def diagnose_block(
         out.append(par)
     explained = {k for d in out for k in d.values}
     for v in bad:
-        if _key(v) in explained or "*" in explained:
+        if key_of(v) in explained or "*" in explained:
             continue
         r = Printed(v.reference_value, v.reference)
         unit = printed_unit(r)
@@ -384,19 +294,19 @@ def diagnose_block(
             out.append(
                 Diagnosis(
                     "printing precision",
-                    (_key(v),),
+                    (key_of(v),),
                     f"printing precision: {v.name} {v.quantity} differs from {v.reference} by less "
                     "than one unit in the last printed digit",
                     {"unit": unit},
                 )
             )
     explained = {k for d in out for k in d.values}
-    rest = [v for v in bad if _key(v) not in explained and "*" not in explained]
+    rest = [v for v in bad if key_of(v) not in explained and "*" not in explained]
     if rest:
         out.append(
             Diagnosis(
                 "unexplained",
-                tuple(_key(v) for v in rest),
+                tuple(key_of(v) for v in rest),
                 "unexplained: "
                 + ", ".join(
                     f"{v.name} {v.quantity} {v.reference} (engine {v.engine:.6g})"

@@ -8,7 +8,7 @@ from dataclasses import replace
 from .case import Case
 from .compare import DISCREPANCY, WITHIN, ValueComparison, printed_unit
 from .design import Design
-from .diagnose import Diagnosis
+from .diagnosis import Diagnosis
 from .engine.fit import fit_at
 from .engines import Engine
 from .errors import CaseError, FitError, NotImplementedOption

@@ -10,7 +10,7 @@ from typing import Any
 
 from .compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN, ValueComparison
 from .design import Design
-from .diagnose import Diagnosis
+from .diagnosis import Diagnosis
 from .findings import Finding
 from .results import FitResult
 from .vocab import Status

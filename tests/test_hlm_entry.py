@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from replicate.case import load_case
-from replicate.diagnose import Diagnosis, _without_defined
+from replicate.diagnose import _without_defined
+from replicate.diagnosis import Diagnosis
 from replicate.engines import get_engine
 from replicate.errors import CaseError
 from replicate.hlm_entry import entry_checks, gammas, implied_counts

@@ -72,12 +72,15 @@ STAGES: dict[str, int] = {
     # 8 diagnosis
     "replicate.diagnose": 8,
     "replicate.optimum": 8,
+    "replicate.diagnosis": 8,
+    "replicate.diagnose_defs": 8,
     "replicate.typos": 8,
     # 9 report
     "replicate.report": 9,
     "replicate.show": 9,
     "replicate.side_by_side": 9,
     "replicate.outcome": 9,
+    "replicate.value_labels": 9,
     # 10 run: sequencing and front ends
     "replicate.runner": 10,
     "replicate.pytest_plugin": 10,
@@ -236,7 +239,6 @@ LAZY_ALLOWED = {"replicate.pytest_plugin"}
 OVERSIZE_KNOWN = {
     "replicate.case": 540,
     "replicate.cli": 449,
-    "replicate.diagnose": 404,
     "replicate.expr": 772,
     "replicate.inference.covparms": 401,
     "replicate.inference.dfrules": 421,
