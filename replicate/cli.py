@@ -209,7 +209,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     except ReplicateError as exc:
         print(f"replicate: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    files = find_case_files(paths)
+    files = find_case_files([p for p in paths if Path(p).exists()])
     if not files:
         print(f"no cases under {', '.join(paths)} (a case is a *.yaml file; `replicate examples DIR` copies some)")
         return EXIT_OK

@@ -342,3 +342,14 @@ def test_a_printout_may_sit_beside_the_case_or_on_the_data_path(case_dir, tmp_pa
     p.write_text(head + "    printout: {file: nowhere.txt}\n")
     with pytest.raises(CaseError, match="printout nowhere.txt not found"):
         load_case(p)
+
+
+def test_list_where_there_is_no_cases_folder_says_so(tmp_path, capsys, monkeypatch):
+    # issue #18: outside a repository (and without shipped examples) list printed an "INVALID" row
+    from replicate import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "default_cases", lambda: (Path("cases"), False))
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "no cases under cases" in out and "INVALID" not in out
