@@ -20,7 +20,7 @@ from replicate.report import REPORT_FILES, check_report_set
 from replicate.report.unit import TMP_TAG
 from tests.hostile.hostile_faults import forked
 
-ALL = "markdown,json,junit,html"
+ALL = "markdown,json,junit,html,github"
 
 
 def complete_set(out: Path) -> tuple[str, dict]:
