@@ -21,7 +21,7 @@ TREES = ["replicate", "tests", "benchmarks", "setup.py"]
 #: must be lowered here, and every file not listed must be clean, so the list only shrinks.
 MYPY_KNOWN = {
     "replicate/case.py": 6,
-    "replicate/cli.py": 3,
+    "replicate/cli.py": 2,
     "replicate/compare.py": 12,
     "replicate/consistency.py": 1,
     "replicate/dfexplain.py": 1,
