@@ -40,7 +40,7 @@ from ..errors import ModelError, NotImplementedOption
 from ..results import FitResult
 from ..spec import parse_formula
 from .covparms import theta_factors
-from .ftests import match_pieces
+from .type3_hypotheses import match_pieces
 
 COND_MAX = 1e6  # HLM's condition-number check on X_j'X_j
 
