@@ -18,7 +18,7 @@ import pandas as pd
 from .design import Design
 from .errors import ReplicateError
 from .inference import fixed_df, kr_settings
-from .inference.dfrules import _groups, varies_within
+from .inference.design_levels import groups, varies_within
 from .printed import Printed, printed_unit
 from .results import FitResult
 
@@ -57,7 +57,7 @@ def _matches(ref: Printed, value: float) -> bool:
 def nlme_levels(design: Design, name: str) -> str:
     """nlme's df of ``name`` spelled out for a two-level model (within or between groups)."""
 
-    gs = _groups(design)
+    gs = groups(design)
     if len(gs) != 1:
         return ""
     g = gs[0]

@@ -39,7 +39,7 @@ MYPY_KNOWN = {
     "replicate/hlm_entry.py": 5,
     "replicate/inference/__init__.py": 2,
     "replicate/inference/covparms.py": 1,
-    "replicate/inference/dfrules.py": 6,
+    "replicate/inference/dfrules.py": 5,
     "replicate/inference/fitstats.py": 1,
     "replicate/inference/kenward_roger.py": 7,
     "replicate/inference/kr_blocks.py": 7,

@@ -35,177 +35,46 @@ every group of the grouping factor (as SAS bw and nlme decide).
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..design import Design, ReTerm
+from ..design import Design
 from ..errors import ModelError, NotImplementedOption
+from .design_levels import (
+    INTERCEPT,
+    col_terms,
+    groups,
+    hierarchy,
+    nested,
+    rank,
+    series,
+    term_vars,
+    top_group,
+    variable_levels,
+    varies_within,
+)
 
 if TYPE_CHECKING:
     from ..results import FitResult
     from ..spec import ModelSpec
 
-INTERCEPT = "(Intercept)"
-
-
-# ------------------------------------------------------------------ helpers
-
-
-def _names(design: Design) -> list[str]:
-    return list(design.fixed_names)
-
-
-def _col_terms(design: Design) -> list[str]:
-    if design.column_term and len(design.column_term) == design.p:
-        return list(design.column_term)
-    return list(design.fixed_names)  # designs built by hand: one term per column
-
-
-def _term_vars(term: str) -> tuple[str, ...]:
-    return () if term == INTERCEPT else tuple(term.split(":"))
-
-
-def _groups(design: Design) -> list[ReTerm]:
-    """One ReTerm per distinct grouping factor, outermost (fewest levels) first."""
-    seen: dict[str, ReTerm] = {}
-    for t in design.reterms:
-        seen.setdefault(t.group, t)
-    return sorted(seen.values(), key=lambda t: t.nlevels)
-
-
-def _nested(inner: np.ndarray, outer: np.ndarray) -> bool:
-    pairs = np.unique(np.stack([inner, outer], axis=1), axis=0)
-    return np.unique(pairs[:, 0]).size == pairs.shape[0]
-
-
-def _hierarchy(design: Design) -> list[ReTerm]:
-    """Grouping factors outer to inner, each nested in the previous one."""
-    gs = _groups(design)
-    for outer, inner in itertools.pairwise(gs):
-        if not _nested(inner.index, outer.index):
-            raise ModelError(
-                f"grouping factors {outer.group!r} and {inner.group!r} are not nested",
-                hint="this df rule is defined for nested (hierarchical) designs only",
-            )
-    return gs
-
-
-def _top_group(design: Design, group: str | None) -> ReTerm:
-    gs = _groups(design)
-    if not gs:
-        raise ModelError("the model has no random-effect terms")
-    if group is None:
-        return gs[0]
-    for t in gs:
-        if t.group == group:
-            return t
-    raise ModelError(
-        f"{group!r} is not a grouping factor of the model", hint="one of: " + ", ".join(t.group for t in gs)
-    )
-
-
-def varies_within(values: np.ndarray, index: np.ndarray, *, tol: float = 0.0) -> bool:
-    """Whether ``values`` differ inside at least one group of ``index``.
-
-    ``tol=0`` compares exactly, as nlme's ``inner_perc``; otherwise differences
-    up to ``tol * (1 + |value|)`` count as equal.
-    """
-    values = np.asarray(values, dtype=float)
-    _, first = np.unique(index, return_index=True)
-    ref = np.empty(int(index.max()) + 1)
-    ref[index[first]] = values[first]
-    diff = np.abs(values - ref[index])
-    if tol == 0.0:
-        return bool(np.any(diff != 0))
-    return bool(np.any(diff > tol * (1.0 + np.abs(values))))
-
-
-def _rank(G: np.ndarray, rtol: float = 1e-10) -> int:
-    """Rank of a Gram matrix A'A (columns scaled to unit length first)."""
-    if G.shape[0] == 0:
-        return 0
-    d = np.sqrt(np.clip(np.diag(G), 0, None))
-    keep = d > 0
-    if not keep.any():
-        return 0
-    Gs = G[np.ix_(keep, keep)] / np.outer(d[keep], d[keep])
-    ev = np.linalg.eigvalsh((Gs + Gs.T) / 2)
-    return int(np.sum(ev > rtol * ev.max()))
-
-
-def _series(values: Sequence[float], design: Design) -> pd.Series:
-    return pd.Series(np.asarray(values, dtype=float), index=_names(design))
-
-
-def variable_levels(
-    design: Design,
-    spec: ModelSpec | None = None,
-    data: pd.DataFrame | None = None,
-    group: str | None = None,
-    *,
-    tol: float = 1e-10,
-) -> dict[str, int]:
-    """Level (1 or 2) of every variable in the fixed part, relative to a grouping factor.
-
-    HLM notation (``spec.levels``) is used as given. Otherwise a variable is
-    level 2 if constant within every group of ``group`` (the top-level factor by
-    default), judged from ``data`` (the frame the design was built from) when
-    given, else from the X columns of the variable's main effect; a variable
-    seen only inside interactions and not in ``data`` counts as level 1.
-    """
-    g = _top_group(design, group)
-    terms = _col_terms(design)
-    variables: list[str] = []
-    for t in terms:
-        for v in _term_vars(t):
-            if v not in variables:
-                variables.append(v)
-    given = dict(spec.levels) if spec is not None and spec.levels else {}
-    out: dict[str, int] = {}
-    for v in variables:
-        if v in given:
-            out[v] = int(given[v])
-            continue
-        if data is not None and v in data.columns:
-            col = data[v]
-            if len(col) != design.n:
-                col = col.iloc[design.rows] if len(design.rows) == design.n else col
-            vals = col.to_numpy()
-            if pd.api.types.is_numeric_dtype(col):
-                out[v] = 1 if varies_within(vals.astype(float), g.index, tol=tol) else 2
-            else:
-                codes, _ = pd.factorize(pd.Series(vals))
-                out[v] = 1 if varies_within(codes.astype(float), g.index) else 2
-            continue
-        cols = [j for j, t in enumerate(terms) if t == v]
-        if cols:
-            out[v] = 1 if any(varies_within(design.X[:, j], g.index, tol=tol) for j in cols) else 2
-        else:
-            out[v] = 1
-    return out
-
-
-# -------------------------------------------------------------------- rules
-
 
 def residual_df(fit: FitResult | None, design: Design, spec: ModelSpec | None = None) -> pd.Series:
     """``n - rank(X)`` for every coefficient."""
     G = design.X.T @ design.X
-    return _series([design.n - _rank(G)] * design.p, design)
+    return series([design.n - rank(G)] * design.p, design)
 
 
 def _random_column_vars(design: Design, spec: ModelSpec | None) -> dict[str, tuple[str, ...]]:
     """Variables of each random-effect column name (``(Intercept)`` -> ())."""
     known = set(spec.variables()) if spec is not None else set()
-    terms = _col_terms(design)
-    by_fixed = {n: _term_vars(t) for n, t in zip(design.fixed_names, terms)}
+    terms = col_terms(design)
+    by_fixed = {n: term_vars(t) for n, t in zip(design.fixed_names, terms)}
     for t in terms:
-        known.update(_term_vars(t))
+        known.update(term_vars(t))
     out: dict[str, tuple[str, ...]] = {}
     for t in design.reterms:
         for c in t.columns:
@@ -248,12 +117,12 @@ def containment_ranks(design: Design, spec: ModelSpec | None = None) -> tuple[li
     ZtX = np.asarray(Zall.T @ X)
     G = np.block([[X.T @ X, ZtX.T], [ZtX, ZtZ]])
     p = X.shape[1]
-    ranks = [_rank(G[:p, :p])]
+    ranks = [rank(G[:p, :p])]
     pos = p
     contrib = []
     for name, _, Z in effects:
         pos += Z.shape[1]
-        ranks.append(_rank(G[:pos, :pos]))
+        ranks.append(rank(G[:pos, :pos]))
         contrib.append((name, ranks[-1] - ranks[-2]))
     return contrib, design.n - ranks[-1]
 
@@ -263,17 +132,17 @@ def containment_df(fit: FitResult | None, design: Design, spec: ModelSpec | None
     effects = _random_effects(design, spec)
     contrib, resid = containment_ranks(design, spec)
     out = []
-    for term in _col_terms(design):
-        fv = set(_term_vars(term))
+    for term in col_terms(design):
+        fv = set(term_vars(term))
         cands = [c for (name, v, _), (_, c) in zip(effects, contrib) if fv <= v]
         out.append(min(cands) if cands else resid)
-    return _series(out, design)
+    return series(out, design)
 
 
 def _is_classification(design: Design, term: str) -> bool:
     if term == INTERCEPT:
         return False
-    names = [n for n, t in zip(design.fixed_names, _col_terms(design)) if t == term]
+    names = [n for n, t in zip(design.fixed_names, col_terms(design)) if t == term]
     return any(n != term for n in names)
 
 
@@ -297,14 +166,14 @@ def between_within_df(
             classification variables (SAS then partitions the within df into
             subject-by-effect components, which is not implemented).
     """
-    s = _top_group(design, subject)
+    s = top_group(design, subject)
     for t in design.reterms:
-        if not _nested(t.index, s.index):
+        if not nested(t.index, s.index):
             raise ModelError(
                 f"grouping factor {t.group!r} is not nested in the subject {s.group!r}",
                 hint="SAS does not process such data by subjects; ddfm=bw has no effect there",
             )
-    terms = _col_terms(design)
+    terms = col_terms(design)
     col_within = [varies_within(design.X[:, j], s.index, tol=tol) for j in range(design.p)]
     term_within = {t: False for t in terms}
     for t, w in zip(terms, col_within):
@@ -317,10 +186,10 @@ def between_within_df(
         )
     between_cols = [j for j, t in enumerate(terms) if not term_within[t]]
     Xb = design.X[:, between_cols]
-    between = s.nlevels - _rank(Xb.T @ Xb)
-    residual = design.n - _rank(design.X.T @ design.X)
+    between = s.nlevels - rank(Xb.T @ Xb)
+    residual = design.n - rank(design.X.T @ design.X)
     within = residual - between
-    return _series([within if term_within[t] else between for t in terms], design)
+    return series([within if term_within[t] else between for t in terms], design)
 
 
 def nlme_df(fit: FitResult | None, design: Design, spec: ModelSpec | None = None) -> pd.Series:
@@ -330,7 +199,7 @@ def nlme_df(fit: FitResult | None, design: Design, spec: ModelSpec | None = None
     number of groups at each level is that of the corresponding lme4 factor
     (``b:a`` for the inner level).
     """
-    levels = _hierarchy(design)
+    levels = hierarchy(design)
     N, p = design.n, design.p
     m = [t.nlevels for t in levels]
     dfX = np.array(m + [N], dtype=float) - np.array([0] + m, dtype=float)
@@ -357,7 +226,7 @@ def nlme_df(fit: FitResult | None, design: Design, spec: ModelSpec | None = None
     else:
         dfX[1:] += 1
     out = np.where(not_int, dfX[strat], dfX.max())
-    return _series(out, design)
+    return series(out, design)
 
 
 def hlm_df(
@@ -391,7 +260,7 @@ def hlm_df(
     """
     if fixed_rule not in ("n-p", "n-q-1"):
         raise ValueError("fixed_rule must be 'n-p' or 'n-q-1'")
-    gs = _groups(design)
+    gs = groups(design)
     if len(gs) != 1:
         raise NotImplementedOption("hlm df are implemented for two-level models (one grouping factor) only")
     g = gs[0]
@@ -400,8 +269,8 @@ def hlm_df(
     random_cols = {c for t in design.reterms for c in t.columns}
     keys: list[str] = []  # level-1 column of each X column: which beta_q it belongs to
     has_w: list[bool] = []
-    for name, term in zip(design.fixed_names, _col_terms(design)):
-        vs = _term_vars(term)
+    for name, term in zip(design.fixed_names, col_terms(design)):
+        vs = term_vars(term)
         pieces = name.split(":") if vs else []
         if len(pieces) != len(vs):  # a name that does not split like its term: keep it whole
             pieces = [name] * len(vs)
@@ -418,4 +287,4 @@ def hlm_df(
             out.append(N - p)
         else:
             out.append(N - n_level1 - 1)
-    return _series(out, design)
+    return series(out, design)
