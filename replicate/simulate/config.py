@@ -172,12 +172,19 @@ def load_study(source: str | Path | Mapping[str, Any]) -> Study:
     if isinstance(source, Mapping):
         return validate_study(dict(source))
     path = Path(source)
+    doc, lines = read_study_yaml(path)
+    return validate_study(doc, file=str(path), lines=lines)
+
+
+def read_study_yaml(path: Path) -> tuple[Any, dict[Any, int]]:
+    """A study file's YAML and the line of each field, read with the case loader's safe reader; its errors
+    say "study files" where the case loader's say "case files"."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise StudyError(f"cannot read the study file: {exc.strerror or exc}", file=str(path)) from None
     try:
-        doc, lines = load_yaml(text, str(path))
+        return load_yaml(text, str(path))
     except CaseError as exc:
         raise StudyError(
             exc.message.replace("case files", "study files"),
@@ -186,4 +193,3 @@ def load_study(source: str | Path | Mapping[str, Any]) -> Study:
             field=exc.field,
             hint=(exc.hint or "").replace("case files", "study files") or None,
         ) from None
-    return validate_study(doc, file=str(path), lines=lines)

@@ -33,10 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from ..case import load_yaml
-from ..errors import CaseError
 from .checker import kind_of
-from .config import Study, StudyError, validate_study
+from .config import Study, StudyError, read_study_yaml, validate_study
 
 GRID_KEY = "grid"
 GRID_SECTIONS = ("replicates", "alpha", "design", "truth", "methods")
@@ -186,18 +184,5 @@ def load_grid(source: str | Path | Mapping[str, Any]) -> Grid:
     if isinstance(source, Mapping):
         return expand_grid(dict(source))
     path = Path(source)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise StudyError(f"cannot read the study file: {exc.strerror or exc}", file=str(path)) from None
-    try:
-        doc, lines = load_yaml(text, str(path))
-    except CaseError as exc:
-        raise StudyError(
-            exc.message.replace("case files", "study files"),
-            file=exc.file,
-            line=exc.line,
-            field=exc.field,
-            hint=(exc.hint or "").replace("case files", "study files") or None,
-        ) from None
+    doc, lines = read_study_yaml(path)
     return expand_grid(doc, file=str(path), lines=lines)
