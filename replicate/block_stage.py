@@ -6,7 +6,8 @@ from __future__ import annotations
 import traceback
 
 from .case import Case
-from .compare import never_agree
+from .compare import ValueComparison, never_agree
+from .comparison import compare_block
 from .consistency import check_block
 from .design import Design
 from .diagnose import diagnose_block
@@ -17,23 +18,24 @@ from .hlm_entry import block_model_error, entry_checks
 from .inference import Inference
 from .optimum import at_reference_optimum, within_rounding
 from .outcome import ERROR, INVALID, BlockResult
-from .quantities import block_method, check_block_names, compare_block
+from .quantities import block_method, block_quantities, check_block_names
+from .reference_block import OptimumAt, ReferenceBlock
 from .results import FitResult
 
 
 def block_shell(case: Case, i: int) -> BlockResult:
     """Block ``i``'s result before any fit: what it is, its printout checked against itself, a refused model."""
-    blk = case.expected[i]
-    method = block_method(case, i)
+    blk = case.blocks[i]
+    method = block_method(case, blk)
     out = BlockResult(
-        label=case.block_label(i),
-        software=blk["software"],
-        version=str(blk.get("version", "")),
-        call=str(blk.get("call", "")),
-        source=str(blk.get("source", "")),
-        options=dict(blk.get("options") or {}),
+        label=blk.label,
+        software=blk.software,
+        version=blk.version,
+        call=blk.call,
+        source=blk.source,
+        options=blk.options.as_dict(),
         method=method,
-        consistency=check_block(blk["values"], method, blk.get("software")) + entry_checks(case, i),
+        consistency=check_block(blk.values, method, blk.software) + entry_checks(case, i),
         error=block_model_error(case, i),
     )
     if out.error:
@@ -55,8 +57,9 @@ def run_block(
     block's error, and a fit that did not converge turns every agreeing value into a discrepancy.
     """
     blk = block_shell(case, i)
+    block = case.blocks[i]
     try:
-        check_block_names(case, i, design)
+        check_block_names(case, block, design)
     except CaseError as exc:
         blk.error, blk.error_status = str(exc), INVALID
         return blk
@@ -68,15 +71,15 @@ def run_block(
             inferences[blk.method] = Inference(fit, design, refit=engine.fit)
         inf = inferences[blk.method]
         at_ref = None
-        if (case.expected[i].get("options") or {}).get("optimum") == "reference":
+        if block.options.optimum == OptimumAt.REFERENCE:
             fit, at_ref, corners = at_reference_optimum(case, i, fit, design, engine)
             inf = Inference(fit, design, refit=engine.fit)  # the fit at the printed variance components
             blk.values = within_rounding(
-                compare_block(case, i, fit, design, fitter=engine.fit, inference=inf),
-                [compare_block(case, i, f, design, fitter=engine.fit) for f in corners],
+                _compared(case, block, inf, engine),
+                [_compared(case, block, Inference(f, design, refit=engine.fit), engine) for f in corners],
             )
         else:
-            blk.values = compare_block(case, i, fit, design, fitter=engine.fit, inference=inf)
+            blk.values = _compared(case, block, inf, engine)
         blk.diagnoses = diagnose_block(case, i, blk.values, fit, design, engine, inference=inf)
         if at_ref is not None:
             blk.diagnoses.insert(0, at_ref)
@@ -92,3 +95,8 @@ def run_block(
         blk.error = f"internal error in engine {engine.name!r}: {exc!r}\n" + traceback.format_exc(limit=3)
         blk.error_status = ERROR
     return blk
+
+
+def _compared(case: Case, block: ReferenceBlock, inf: Inference, engine: Engine) -> list[ValueComparison]:
+    """Quantities then Comparison: the block's printed numbers against the fit of ``inf``."""
+    return compare_block(case, block, block_quantities(case, block, inf, fitter=engine.fit))

@@ -8,6 +8,7 @@ variance components, and tests built on them, need care, so the printout checks 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from .findings import Finding, interval
@@ -18,7 +19,7 @@ def _text(x: Any) -> str:
     return str(getattr(x, "text", x))
 
 
-def boundary_findings(values: dict[str, Any]) -> list[Finding]:
+def boundary_findings(values: Mapping[str, Any]) -> list[Finding]:
     """A flag for each printed correlation that rounds to +-1 and each variance or SD that rounds to 0."""
     out: list[Finding] = []
     for grp, comps in (values.get("random") or {}).items():

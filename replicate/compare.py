@@ -146,50 +146,37 @@ def compare_value(
 ) -> ValueComparison:
     """Compare one printed number with the engine's value."""
     kind = QUANTITY_KIND.get(quantity, "estimate")
-    base = {
-        "section": section,
-        "name": name,
-        "quantity": quantity,
-        "kind": kind,
-        "reference": ref.text,
-        "reference_value": ref.value,
-        "line": line,
-    }
-    if engine is None:
+
+    def made(
+        engine: float | None, diff: float | None, rel: float | None, score: float | None, verdict: Verdict, note: str
+    ) -> ValueComparison:
         return ValueComparison(
-            **base,
-            engine=None,
-            abs_diff=None,
-            rel_diff=None,
-            lre=None,
-            verdict=NOT_COMPARABLE,
-            note=note or "the engine does not compute this value",
+            section=section,
+            name=name,
+            quantity=quantity,
+            kind=kind,
+            reference=ref.text,
+            reference_value=ref.value,
+            line=line,
+            engine=engine,
+            abs_diff=diff,
+            rel_diff=rel,
+            lre=score,
+            verdict=verdict,
+            note=note,
         )
+
+    if engine is None:
+        return made(None, None, None, None, NOT_COMPARABLE, note or "the engine does not compute this value")
     engine = float(engine)
     if not math.isfinite(engine):  # a failed computation (overflow, NaN) is never agreement
-        return ValueComparison(
-            **base,
-            engine=engine,
-            abs_diff=None,
-            rel_diff=None,
-            lre=0.0,
-            verdict=DISCREPANCY,
-            note=(note + "; " if note else "") + f"the engine's value is not finite ({engine}): "
-            "a failed computation, never agreement",
-        )
+        why = f"the engine's value is not finite ({engine}): a failed computation, never agreement"
+        return made(engine, None, None, 0.0, DISCREPANCY, (note + "; " if note else "") + why)
     if ref.bound:
         ok = {"<": engine < ref.value, "<=": engine <= ref.value, ">": engine > ref.value, ">=": engine >= ref.value}[
             ref.bound
         ]
-        return ValueComparison(
-            **base,
-            engine=engine,
-            abs_diff=None,
-            rel_diff=None,
-            lre=None,
-            verdict=AGREES if ok else DISCREPANCY,
-            note=note or f"printed as a bound ({ref.text})",
-        )
+        return made(engine, None, None, None, AGREES if ok else DISCREPANCY, note or f"printed as a bound ({ref.text})")
     diff = abs(engine - ref.value)
     rel = diff / abs(ref.value) if ref.value != 0 else (math.inf if diff else 0.0)
     score = lre(ref.value, engine, cap=float(ref.significant))
@@ -202,7 +189,7 @@ def compare_value(
         verdict = DISCREPANCY
     if tol.digits is not None and verdict != DISCREPANCY and score < min(tol.digits, ref.significant):
         verdict = DISCREPANCY
-    return ValueComparison(**base, engine=engine, abs_diff=diff, rel_diff=rel, lre=score, verdict=verdict, note=note)
+    return made(engine, diff, rel, score, verdict, note)
 
 
 def never_agree(values: list[ValueComparison], why: str) -> list[ValueComparison]:

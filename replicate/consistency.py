@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from scipy import stats
@@ -64,7 +64,7 @@ def _p_t(t: float, df: float) -> float:
     return float(2 * stats.t.sf(abs(t), df)) if math.isfinite(df) else float(2 * stats.norm.sf(abs(t)))
 
 
-def check_block(values: dict[str, Any], method: str | None = None, software: str | None = None) -> list[Finding]:
+def check_block(values: Mapping[str, Any], method: str | None = None, software: str | None = None) -> list[Finding]:
     """Every consistency check that a block's printed values allow (``software`` picks the
     program's definitions of AIC and BIC; see :mod:`replicate.inference.fitstats`)."""
 
@@ -74,6 +74,7 @@ def check_block(values: dict[str, Any], method: str | None = None, software: str
     for term, q in (values.get("fixed") or {}).items():
         est, se, t, p = (interval(q.get(k)) for k in ("estimate", "se", "t", "p"))
         df = df_interval(q.get("df"))
+        t_use: tuple[float, float] | None
         if est and se and se[0] > 0:
             t_rng = _span(lambda e, s: e / s, est, se)
             if t:

@@ -10,6 +10,7 @@ that program's rule in its own terms.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,9 @@ from .errors import ReplicateError
 from .inference import fixed_df, kr_settings
 from .inference.design_levels import groups, varies_within
 from .printed import Printed, printed_unit
+from .reference_block import ReferenceBlock
 from .results import FitResult
+from .vocab import DfMethod
 
 # (method, Kenward-Roger setting: None for the block's / pbkrtest's, "sas" for SAS's), label in words
 CANDIDATES: list[tuple[str, str | None, str]] = [
@@ -75,7 +78,7 @@ def df_sentence(fit: FitResult, design: Design, name: str, ref: Any, kr: Any = N
     """Which of the engine's df definitions reproduce a printed df of coefficient ``name``, in words."""
     r = ref.get("value") if isinstance(ref, dict) else ref
     if not isinstance(r, Printed):
-        r = Printed(float(r), str(r))
+        r = Printed(float(str(r)), str(r))
     rows = [
         (key, label, float(s[name]))
         for key, label, s in _all_df(fit, design)
@@ -97,7 +100,7 @@ def df_sentence(fit: FitResult, design: Design, name: str, ref: Any, kr: Any = N
     )
 
 
-def rule_sentences(blocks: list[dict[str, Any]], fit: FitResult, design: Design) -> list[str]:
+def rule_sentences(blocks: Sequence[ReferenceBlock], fit: FitResult, design: Design) -> list[str]:
     """One sentence per program of the case naming its df rule, with this model's numbers."""
 
     out: list[str] = []
@@ -112,7 +115,7 @@ def rule_sentences(blocks: list[dict[str, Any]], fit: FitResult, design: Design)
         return ", ".join(f"{n} {s[n]:.4g}" for n in names)
 
     for blk in blocks:
-        sw, df = str(blk.get("software")), str((blk.get("options") or {}).get("df", ""))
+        sw, df = blk.software, str(blk.options.df or "")
         sw = {"sas": "SAS", "hlm": "HLM", "stata": "Stata"}.get(sw, sw)
         if (sw, df) in seen or not df:
             continue
@@ -131,7 +134,7 @@ def rule_sentences(blocks: list[dict[str, Any]], fit: FitResult, design: Design)
             )
         elif df in ("kenward-roger", "kenward-roger-2"):
             who = "SAS ddfm=kr" if sw == "SAS" else f"{sw}"
-            info, par = kr_settings(blk.get("options"), blk.get("software"))
+            info, par = kr_settings(blk.options.as_dict(), blk.software)
             out.append(
                 f"{who}: Kenward-Roger with the {info} information, {par} parameterization; "
                 f"here {vals(df, (info, par))}"
@@ -154,10 +157,10 @@ def rule_sentences(blocks: list[dict[str, Any]], fit: FitResult, design: Design)
     return out
 
 
-def kr_difference(blocks: list[dict[str, Any]], fit: FitResult, design: Design) -> list[str]:
+def kr_difference(blocks: Sequence[ReferenceBlock], fit: FitResult, design: Design) -> list[str]:
     """Why pbkrtest's and SAS's Kenward-Roger df differ here, when a KR block is in the case and they do."""
 
-    if not any((b.get("options") or {}).get("df") in ("kenward-roger", "kenward-roger-2") for b in blocks):
+    if not any(b.options.df in (DfMethod.KENWARD_ROGER, DfMethod.KENWARD_ROGER_2) for b in blocks):
         return []
     pb, sas = kr_settings({}), kr_settings({}, "sas")
     try:

@@ -13,6 +13,7 @@ parameterization (the other contrast coding); printing precision.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from .block_names import component_columns
 from .build import prepare_with
 from .case import Case
 from .compare import AGREES, DISCREPANCY, WITHIN, ValueComparison
+from .comparison import compare_block
 from .design import Design
 from .diagnose_defs import definitions_of
 from .diagnosis import Diagnosis, key_of, matches_printed
@@ -30,7 +32,8 @@ from .inference import Inference
 from .inference.marginal import MarginalModel
 from .printed import Printed, printed_number, printed_unit
 from .printed_theta import reference_theta
-from .quantities import compare_block
+from .quantities import block_quantities
+from .reference_block import OptimumAt, ReferenceBlock
 from .results import FitResult
 from .typos import transcription_errors
 from .varcorr_values import varcorr_value
@@ -43,7 +46,10 @@ def _at_reference_values(
 
     try:
         at_ref = fit_at(design, fit.method, theta, like=fit)
-        redo = {key_of(v): v for v in compare_block(case, i, at_ref, design)}
+        block = case.blocks[i]
+        redo = {
+            key_of(v): v for v in compare_block(case, block, block_quantities(case, block, Inference(at_ref, design)))
+        }
     except (ReplicateError, ValueError, np.linalg.LinAlgError):
         return None
     same = sum(1 for v in bad if key_of(v) in redo and redo[key_of(v)].verdict in (AGREES, WITHIN))
@@ -54,7 +60,7 @@ def _optimum(
     case: Case, i: int, fit: FitResult, design: Design, software: str, engine: str, bad: list[ValueComparison]
 ) -> Diagnosis | None:
 
-    block = case.expected[i]
+    block = case.blocks[i]
     ref = reference_theta(block, design)
     if ref is None:
         return None
@@ -137,7 +143,7 @@ def _optimum(
     return Diagnosis("different optimum", tuple(key_of(v) for v in bad), text, data)
 
 
-def _rounded_like(block: dict[str, Any], fit: FitResult, design: Design) -> dict[str, Any]:
+def _rounded_like(block: ReferenceBlock, fit: FitResult, design: Design) -> ReferenceBlock:
     """A copy of ``block`` whose variance components are the engine's, rounded as printed."""
 
     def rnd(ref: Any, value: float | None) -> Any:
@@ -147,8 +153,8 @@ def _rounded_like(block: dict[str, Any], fit: FitResult, design: Design) -> dict
         unit = printed_unit(r) or 0.0
         return Printed(round(value / unit) * unit if unit else value, r.text)
 
-    names = block.get("names") or {}
-    random = block["values"].get("random") or {}
+    names = block.names
+    random = block.section("random")
     out: dict[str, Any] = {}
     for grp, comps in random.items():
         if grp == "Residual":
@@ -159,7 +165,7 @@ def _rounded_like(block: dict[str, Any], fit: FitResult, design: Design) -> dict
         for comp, qs in comps.items():
             cols = ", ".join(component_columns(block, comp))
             out[grp][comp] = {q: rnd(v, varcorr_value(fit, names.get(grp, grp), cols, q)) for q, v in qs.items()}
-    return {**block, "values": {**block["values"], "random": out}}
+    return replace(block, values={**block.values, "random": out})
 
 
 def _profiled(mm: Any, theta: np.ndarray, reml: bool) -> float:
@@ -189,9 +195,9 @@ def _parameterization(
         fit2 = engine.fit(design2, fit.method)
     except (ReplicateError, ValueError, np.linalg.LinAlgError):
         return None
-    block = case.expected[i]
-    names = block.get("names") or {}
-    fixed = block["values"].get("fixed") or {}
+    block = case.blocks[i]
+    names = block.names
+    fixed = block.section("fixed")
     ok = [
         v
         for v in fixed_bad
@@ -208,7 +214,7 @@ def _parameterization(
     )
 
 
-def _transcription(block: dict[str, Any], fit: FitResult, values: list[ValueComparison]) -> list[Diagnosis]:
+def _transcription(block: ReferenceBlock, fit: FitResult, values: list[ValueComparison]) -> list[Diagnosis]:
     """Typos first: a printout that contradicts itself, a swapped pair, a lone differing value."""
 
     return [
@@ -240,11 +246,11 @@ def diagnose_block(
     bad = [v for v in values if v.verdict == DISCREPANCY]
     if not bad:
         return []
-    block = case.expected[i]
-    software = block["software"]
+    block = case.blocks[i]
+    software = block.software
     eng = getattr(engine, "name", fit.engine)
     out: list[Diagnosis] = []
-    fitv = block["values"].get("fit") or {}
+    fitv = block.section("fit")
     nobs = printed_number(fitv.get("nobs"))
     if nobs is not None and int(nobs) != fit.nobs:
         out.append(
@@ -258,7 +264,7 @@ def diagnose_block(
         )
     for g, n in (fitv.get("ngroups") or {}).items():
         ng = printed_number(n)
-        eng_n = fit.ngroups.get((block.get("names") or {}).get(g, g))
+        eng_n = fit.ngroups.get(block.names.get(g, g))
         if ng is not None and eng_n is not None and int(ng) != eng_n:
             out.append(
                 Diagnosis(
@@ -273,7 +279,7 @@ def diagnose_block(
     out.extend(typos)
     typo_keys = {k for d in typos for k in d.values}
     bad = [v for v in bad if key_of(v) not in typo_keys]
-    at_reference = (block.get("options") or {}).get("optimum") == "reference"
+    at_reference = block.options.optimum == OptimumAt.REFERENCE
     definitions = definitions_of(block, inference or Inference(fit, design, refit=getattr(engine, "fit", None)), bad)
     if bad and not rows and not at_reference:  # at the reference's own optimum there is no gap to explain
         opt = _optimum(case, i, fit, design, software, eng, bad)

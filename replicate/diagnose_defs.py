@@ -4,8 +4,6 @@ parameterizations), named in words."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
@@ -14,13 +12,14 @@ from .diagnosis import Diagnosis, key_of, matches_printed
 from .errors import ReplicateError
 from .inference import DF_METHODS, KR_VARIANTS, SE_KINDS, Inference, kr_settings
 from .inference.kenward_roger import INFORMATION, PARAMETERIZATIONS
+from .reference_block import ReferenceBlock
 
 
-def definitions_of(block: dict[str, Any], inf: Inference, bad: list[ValueComparison]) -> list[Diagnosis]:
+def definitions_of(block: ReferenceBlock, inf: Inference, bad: list[ValueComparison]) -> list[Diagnosis]:
 
     out: list[Diagnosis] = []
-    names = block.get("names") or {}
-    fixed = block["values"].get("fixed") or {}
+    names = block.names
+    fixed = block.section("fixed")
     cache: dict[tuple, pd.Series | None] = {}
     # Kenward-Roger is tried with either information matrix and both parameterizations
     kr_forms = [(info, par) for par in PARAMETERIZATIONS for info in INFORMATION]
@@ -34,7 +33,7 @@ def definitions_of(block: dict[str, Any], inf: Inference, bad: list[ValueCompari
                 cache[key] = None
         return cache[key]
 
-    own = kr_settings(block.get("options"), block.get("software"))
+    own = kr_settings(block.options.as_dict(), block.software)
 
     def label(method: str, kr: tuple[str, str]) -> str:
         # the block's own Kenward-Roger settings go without saying; others are spelled out
@@ -61,7 +60,7 @@ def definitions_of(block: dict[str, Any], inf: Inference, bad: list[ValueCompari
                     hits.append((label(m, kr), val))
         if hits:
             desc = "; ".join(f"{m} gives {val:.6g}" for m, val in hits)
-            declared = (block.get("options") or {}).get("df" if v.quantity == "df" else "se")
+            declared = block.options.as_dict().get("df" if v.quantity == "df" else "se")
             text = f"different definition: {v.quantity} {v.reference} of {v.name} is reproduced by {desc}" + (
                 f" (the block declares {declared})" if declared else ""
             )

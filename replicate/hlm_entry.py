@@ -32,7 +32,9 @@ from .errors import CaseError, ReplicateError
 from .findings import Finding
 from .inference.dfrules import hlm_df
 from .printed import Printed, printed_number
+from .reference_block import ReferenceBlock
 from .spec import ModelSpec, parse_levels
+from .vocab import DfMethod
 
 INTERCEPT = "(Intercept)"
 
@@ -92,7 +94,7 @@ def block_spec(case: Case, i: int) -> ModelSpec | None:
     Raises:
         CaseError: the block's model is not the case's mixed model.
     """
-    m = case.expected[i].get("model")
+    m = case.blocks[i].model
     if not m:
         return None
     field_ = f"expected[{i}].model"
@@ -127,24 +129,22 @@ def block_model_error(case: Case, i: int) -> str | None:
     return None
 
 
-def implied_J(block: dict[str, Any], gs: dict[str, Gamma]) -> tuple[int, str] | None:
+def implied_J(block: ReferenceBlock, gs: dict[str, Gamma]) -> tuple[int, str] | None:
     """J from the printed chi-square df of u_0 (HLM prints J - S_0 - 1 there), or from ngroups."""
-    inv = {v: k for k, v in (block.get("names") or {}).items()}
-    fit = block["values"].get("fit") or {}
+    inv = {v: k for k, v in block.names.items()}
+    fit = block.section("fit")
     for n in (fit.get("ngroups") or {}).values():
-        if printed_number(n) is not None:
-            return int(printed_number(n)), "the printed number of groups"
+        count = printed_number(n)
+        if count is not None:
+            return int(count), "the printed number of groups"
     intercept = gs.get(INTERCEPT)
-    for grp, comps in (block["values"].get("random") or {}).items():
+    for grp, comps in block.section("random").items():
         if grp == "Residual":
             continue
         for comp, q in comps.items():
-            if (
-                (block.get("names") or {}).get(comp, comp) == INTERCEPT
-                and printed_number(q.get("df")) is not None
-                and intercept is not None
-            ):
-                df = int(printed_number(q["df"]))
+            chisq_df = printed_number(q.get("df"))
+            if block.names.get(comp, comp) == INTERCEPT and chisq_df is not None and intercept is not None:
+                df = int(chisq_df)
                 return df + intercept.S + 1, f"the chi-square df {df} of {inv.get(INTERCEPT, comp)} + S + 1"
     return None
 
@@ -168,19 +168,17 @@ def entry_checks(case: Case, i: int) -> list[Finding]:
     used when printed (``fit.nobs``). J (and N) implied by an earlier HLM block of
     the same case must be the same here: one data set, two entries.
     """
-    blk = case.expected[i]
-    if blk.get("software") != "hlm" or (blk.get("options") or {}).get("df") != "hlm":
+    blk = case.blocks[i]
+    if blk.software != "hlm" or blk.options.df != DfMethod.HLM:
         return []
     gs = _block_gammas(case, i)
     if gs is None:
         return []
     got = implied_J(blk, gs)
-    fitv = blk["values"].get("fit") or {}
-    N = printed_number(fitv.get("nobs"))
-    names = blk.get("names") or {}
+    N = printed_number(blk.section("fit").get("nobs"))
     out = []
-    for printed_name, q in (blk["values"].get("fixed") or {}).items():
-        g = gs.get(names.get(printed_name, printed_name))
+    for printed_name, q in blk.section("fixed").items():
+        g = gs.get(blk.names.get(printed_name, printed_name))
         df = q.get("df")
         if g is None or printed_number(df) is None:
             continue
@@ -189,6 +187,8 @@ def entry_checks(case: Case, i: int) -> list[Finding]:
         elif not g.random and N is not None:
             want, basis = g.df(None, int(N)), f"N = {int(N)}"
         else:
+            continue
+        if want is None:
             continue
         out.append(
             Finding(
@@ -202,7 +202,7 @@ def entry_checks(case: Case, i: int) -> list[Finding]:
         )
     mine = implied_counts(case, i)
     for k in range(i):
-        if case.expected[k].get("software") != "hlm":
+        if case.blocks[k].software != "hlm":
             continue
         theirs = implied_counts(case, k)
         for what in ("J", "N"):
@@ -222,7 +222,7 @@ def entry_checks(case: Case, i: int) -> list[Finding]:
 
 def implied_counts(case: Case, i: int) -> dict[str, int]:
     """J and N that an HLM block's printed df imply under HLM's rule (empty where they cannot)."""
-    blk = case.expected[i]
+    blk = case.blocks[i]
     gs = _block_gammas(case, i)
     if gs is None:
         return {}
@@ -230,11 +230,11 @@ def implied_counts(case: Case, i: int) -> dict[str, int]:
     got = implied_J(blk, gs)
     if got is not None:
         out["J"] = got[0]
-    names = blk.get("names") or {}
-    for printed_name, q in (blk["values"].get("fixed") or {}).items():
-        g = gs.get(names.get(printed_name, printed_name))
-        if g is not None and not g.random and printed_number(q.get("df")) is not None:
-            out["N"] = int(printed_number(q["df"])) + g.p
+    for printed_name, q in blk.section("fixed").items():
+        g = gs.get(blk.names.get(printed_name, printed_name))
+        df = printed_number(q.get("df"))
+        if g is not None and not g.random and df is not None:
+            out["N"] = int(df) + g.p
     return out
 
 

@@ -28,7 +28,7 @@ def at_reference_optimum(
     corners of the box the printed variance components round from (see
     :func:`replicate.diagnose.reference_theta_box`).
     """
-    block = case.expected[i]
+    block = case.blocks[i]
     if engine.name != "native":
         raise NotImplementedOption(
             "options.optimum: reference is evaluated by the native engine only", hint="run with --engine native"
@@ -44,7 +44,7 @@ def at_reference_optimum(
     gap = fit.loglik - at.loglik
     crit = "REML log-likelihood" if fit.method == "REML" else "log-likelihood"
     text = (
-        f"compared at {block['software']}'s own variance components (options.optimum: reference): they lie "
+        f"compared at {block.software}'s own variance components (options.optimum: reference): they lie "
         f"{gap:.3g} {crit} units {'below' if gap >= 0 else 'above'} the engine's optimum"
     )
     corners = []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -15,12 +16,13 @@ from .block_names import component_columns
 from .design import Design
 from .engine.theta import theta_from_covariance
 from .printed import Printed, printed_number, printed_unit
+from .reference_block import ReferenceBlock
 
 
-def reference_theta(block: dict[str, Any], design: Design) -> tuple[np.ndarray, float] | None:
+def reference_theta(block: ReferenceBlock, design: Design) -> tuple[np.ndarray, float] | None:
     """lme4's theta and sigma from a block's printed variance components, if complete."""
-    random = block["values"].get("random") or {}
-    names = block.get("names") or {}
+    random = block.section("random")
+    names = block.names
     resid = random.get("Residual") or {}
     s2 = printed_number(resid.get("variance"))
     if s2 is None and printed_number(resid.get("sd")) is not None:
@@ -66,7 +68,7 @@ def reference_theta(block: dict[str, Any], design: Design) -> tuple[np.ndarray, 
 MAX_BOX_CORNERS = 64
 
 
-def reference_theta_box(block: dict[str, Any], design: Design) -> list[np.ndarray]:
+def reference_theta_box(block: ReferenceBlock, design: Design) -> list[np.ndarray]:
     """theta at the corners of the box the printed variance components round from.
 
     Each printed variance, SD, covariance or correlation lies within half a
@@ -74,7 +76,7 @@ def reference_theta_box(block: dict[str, Any], design: Design) -> list[np.ndarra
     that box (at most :data:`MAX_BOX_CORNERS`; none if there are more) bound
     what the program's variance components can have been.
     """
-    random = block["values"].get("random") or {}
+    random = block.section("random")
     leaves: list[tuple[tuple[str, ...], Printed]] = []
 
     def used(prefix: tuple[str, ...], qs: dict[str, Any]) -> None:
@@ -103,7 +105,7 @@ def reference_theta_box(block: dict[str, Any], design: Design) -> list[np.ndarra
             unit = printed_unit(v) or 0.0
             target = rnd[path[0]] if len(path) == 2 else rnd[path[0]][path[1]]
             target[path[-1]] = Printed(v.value + sg * unit, v.text)
-        got = reference_theta({**block, "values": {**block["values"], "random": rnd}}, design)
+        got = reference_theta(replace(block, values={**block.values, "random": rnd}), design)
         if got is not None:
             out.append(got[0])
     return out

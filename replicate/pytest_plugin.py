@@ -92,11 +92,11 @@ class CaseFile(pytest.File):
         except CaseError as exc:
             yield CaseItem.from_parent(self, name="invalid", block=None, problem=str(exc))
             return
-        if not case.expected:
+        if not case.blocks:
             yield CaseItem.from_parent(self, name=f"{case.id}::fit", block=None, problem=None)
             return
-        for i in range(len(case.expected)):
-            yield CaseItem.from_parent(self, name=f"{case.id}::{case.block_label(i)}", block=i, problem=None)
+        for blk in case.blocks:
+            yield CaseItem.from_parent(self, name=f"{case.id}::{blk.label}", block=blk.index, problem=None)
 
 
 class CaseItem(pytest.Item):
@@ -147,7 +147,7 @@ class CaseItem(pytest.Item):
 
         if isinstance(excinfo.value, ReplicateError):
             return str(excinfo.value)
-        return super().repr_failure(excinfo)
+        return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"case {self.name}"

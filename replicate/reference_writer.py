@@ -27,8 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .case import Case, load_case, load_yaml, validate_document
+from .case import Case, load_case
+from .case_schema import validate_document
 from .case_text import block_text, edit_case_text, number_text
+from .case_yaml import load_yaml
 from .engines.r.lme4 import Lme4Engine
 from .errors import CaseError, ReplicateError
 from .fileio import write_atomic

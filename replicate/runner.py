@@ -57,8 +57,8 @@ def _run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
     if "unavailable" in case.data:
         res.status = SKIPPED
         res.messages.append(f"data not public: {case.data['unavailable']}")
-        for i, blk in enumerate(case.expected):
-            res.blocks.append(block_shell(case, i))
+        for blk in case.blocks:
+            res.blocks.append(block_shell(case, blk.index))
         if any(b.error for b in res.blocks):  # a refused block model: the case file needs fixing
             res.status = INVALID
         res.seconds = time.perf_counter() - t0
@@ -76,9 +76,9 @@ def _run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
     except Exception as exc:  # noqa: BLE001 - a version query must never lose a case
         res.engine_version = f"unknown ({exc})"
     inferences: dict[str, Inference] = {}  # one per fit: its df, SEs and Kenward-Roger shared by the blocks
-    for i in range(len(case.expected)):
-        res.blocks.append(run_block(case, i, design, engine, res.fits, inferences))
-    if not case.expected:
+    for blk in case.blocks:
+        res.blocks.append(run_block(case, blk.index, design, engine, res.fits, inferences))
+    if not case.blocks:
         try:
             res.fits[case.method] = engine.fit(design, case.method)
         except ReplicateError as exc:

@@ -18,7 +18,8 @@ from typing import Any
 import yaml
 
 from .build import prepare
-from .case import load_case, read_regular_text
+from .case import load_case
+from .case_printout import read_regular_text
 from .case_text import block_text
 from .data import find_file, read_table, sha256_file
 from .engines import get_engine

@@ -44,8 +44,10 @@ def render_show(case: Case, res: CaseResult) -> str:
             f"logLik {fit.loglik:.6f}  AIC {fit.aic:.4f}  BIC {fit.bic:.4f}"
             + (f"  REML criterion {fit.reml_criterion:.4f}" if fit.reml_criterion is not None else ""),
             f"converged: {fit.converged}  singular: {fit.singular}",
-            icc_line(fit),
         ]
+        icc = icc_line(fit)
+        if icc is not None:
+            out.append(icc)
         out.append(f"{'fixed effect':<24}{'estimate':>14}{'SE (model)':>14}")
         for name in fit.fixed.index:
             out.append(f"{name:<24}{fit.fixed[name]:>14.6g}{fit.se[name]:>14.6g}")
@@ -178,7 +180,7 @@ def inference_table(fit, design) -> list[str]:
 def df_rules(case: Case, fit, design) -> list[str]:
     """One sentence per program naming its df rule, and HLM's df by the level of entry."""
 
-    lines = rule_sentences(case.expected, fit, design)
+    lines = rule_sentences(case.blocks, fit, design)
     entry = entry_sentence(fit, design)
     return (["df rules of this case's programs:"] if lines or entry else []) + lines + ([entry] if entry else [])
 

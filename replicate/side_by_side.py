@@ -12,10 +12,9 @@ from typing import Any
 
 from .build import build_spec
 from .case import Case
-from .compare import printed_unit
 from .errors import ReplicateError
 from .hlm_entry import block_spec, gammas, implied_counts
-from .printed import Printed
+from .printed import Printed, printed_unit
 
 
 def _p(x: Any) -> Printed | None:
@@ -26,10 +25,9 @@ def _p(x: Any) -> Printed | None:
 def _rows(case: Case) -> dict[str, list[dict[str, Printed | None]]]:
     """Engine name -> per block {estimate, se, df} as printed."""
     out: dict[str, list[dict[str, Printed | None]]] = {}
-    for i, blk in enumerate(case.expected):
-        names = blk.get("names") or {}
-        for printed, q in (blk["values"].get("fixed") or {}).items():
-            row = out.setdefault(names.get(printed, printed), [{} for _ in case.expected])
+    for i, blk in enumerate(case.blocks):
+        for printed, q in blk.section("fixed").items():
+            row = out.setdefault(blk.names.get(printed, printed), [{} for _ in case.blocks])
             row[i] = {k: _p(q.get(k)) for k in ("estimate", "se", "df")}
     return out
 
@@ -41,8 +39,7 @@ def _spread(vals: list[Printed]) -> tuple[float, float]:
 
 
 def _df_rule(case: Case, i: int, name: str, df: Printed) -> str:
-    blk = case.expected[i]
-    method = (blk.get("options") or {}).get("df", "")
+    method = case.blocks[i].options.df or ""
     if method != "hlm":
         return f"{_cell(df)} ({method or 'definition not declared'})"
     try:
@@ -73,7 +70,7 @@ def _cell(p: Printed) -> str:
 def side_by_side(case: Case) -> list[str]:
     """The table and one sentence per quantity; empty for a case with fewer than two blocks with fixed effects."""
     rows = _rows(case)
-    blocks = [i for i, b in enumerate(case.expected) if b["values"].get("fixed")]
+    blocks = [b.index for b in case.blocks if b.section("fixed")]
     if len(blocks) < 2 or not rows:
         return []
     labels = [case.block_label(i) for i in blocks]
@@ -89,7 +86,7 @@ def side_by_side(case: Case) -> list[str]:
             out.append(f"{(name + ' ' + q)[:30]:<22}" + "".join(f"{(_cell(c) if c else '—'):>{width}}" for c in cells))
     out.append("")
     for name, per in rows.items():
-        ests = [per[i]["estimate"] for i in blocks if per[i].get("estimate")]
+        ests = [e for i in blocks if (e := per[i].get("estimate")) is not None]
         if len(ests) > 1:
             d, unit = _spread(ests)
             out.append(
@@ -101,7 +98,7 @@ def side_by_side(case: Case) -> list[str]:
         for i in blocks:
             se = per[i].get("se")
             if se:
-                kind = (case.expected[i].get("options") or {}).get("se", "model")
+                kind = str(case.blocks[i].options.se)
                 by_kind.setdefault(kind, []).append((case.block_label(i), se))
         for kind, ses in by_kind.items():
             if len(ses) > 1:
@@ -113,7 +110,7 @@ def side_by_side(case: Case) -> list[str]:
                 )
         if len(by_kind) > 1:
             out.append(f"{name}: the SE kinds differ ({', '.join(by_kind)}): another definition, not another model")
-        dfs = [(i, per[i]["df"]) for i in blocks if per[i].get("df")]
+        dfs = [(i, df) for i in blocks if (df := per[i].get("df")) is not None]
         if len({df.text for _, df in dfs}) > 1:
             out.append(
                 f"{name}: the df differ by definition: "

@@ -136,7 +136,7 @@ def _sas(fit: FittedModel) -> str:
     fs = {label: st["deviance"], "AIC (Smaller is Better)": st["aic"], "AICC (Smaller is Better)": st["aicc"]}
     if isinstance(st.get("bic"), float):
         fs["BIC (Smaller is Better)"] = st["bic"]
-    out += ["Fit Statistics", *[f"{k:<26}{float(v):>12.1f}" for k, v in fs.items()], ""]
+    out += ["Fit Statistics", *[f"{k:<26}{float(str(v)):>12.1f}" for k, v in fs.items()], ""]
     df_method = "containment" if fit.design.reterms else "residual"
     table = fit.coef_table(df=df_method)
     sol = pd.DataFrame(

@@ -18,10 +18,11 @@ from typing import Any
 
 from scipy import optimize, stats
 
-from .compare import AGREES, DISCREPANCY, WITHIN, ValueComparison, printed_unit
+from .compare import AGREES, DISCREPANCY, WITHIN, ValueComparison
 from .consistency import check_block
 from .findings import interval
-from .printed import Printed
+from .printed import Printed, printed_unit
+from .reference_block import ReferenceBlock
 
 LONE_DIGITS = 6.0  # the others must agree to at least this many digits for a lone value to be called a typo
 
@@ -63,11 +64,11 @@ def _needed_df(t: float, p: float) -> float | None:
         return None
 
 
-def self_contradictions(block: dict[str, Any], method: str | None, bad: list[ValueComparison]) -> list[tuple]:
+def self_contradictions(block: ReferenceBlock, method: str | None, bad: list[ValueComparison]) -> list[tuple]:
     """(values explained, sentence) for each printed number that contradicts the block's other numbers
     and the engine, named as a likely transcription error."""
-    values = block["values"]
-    failing = [f for f in check_block(values, method, block.get("software")) if not f.ok]
+    values = block.values
+    failing = [f for f in check_block(values, method, block.software) if not f.ok]
     by_key = {_key(v): v for v in bad}
     out = []
     for f in failing:
@@ -76,7 +77,7 @@ def self_contradictions(block: dict[str, Any], method: str | None, bad: list[Val
         if section == "fixed" and quantity == "t":
             q = _printed(values["fixed"][name])
             est, se, t = _mid(q.get("estimate")), _mid(q.get("se")), _mid(q.get("t"))
-            if None in (est, se, t) or t == 0:
+            if est is None or se is None or t is None or t == 0:
                 continue
             if f"fixed {name} se" in by_key:
                 out.append(
@@ -112,8 +113,9 @@ def self_contradictions(block: dict[str, Any], method: str | None, bad: list[Val
         elif section == "fixed" and quantity == "p":
             q = _printed(values["fixed"][name])
             t = _mid(q.get("t"))
-            if t is None and _mid(q.get("se")):
-                t = _mid(q.get("estimate")) / _mid(q.get("se"))
+            est_mid, se_mid = _mid(q.get("estimate")), _mid(q.get("se"))
+            if t is None and se_mid and est_mid is not None:
+                t = est_mid / se_mid
             p, df = _mid(q.get("p")), _mid(q.get("df"))
             if t is None or p is None:
                 continue
@@ -166,7 +168,8 @@ def self_contradictions(block: dict[str, Any], method: str | None, bad: list[Val
 
 def swapped_pairs(bad: list[ValueComparison]) -> list[tuple]:
     """(values explained, sentence) for two differing values of one kind that are each other's engine values."""
-    out, used = [], set()
+    out: list[tuple] = []
+    used: set[str] = set()
     for i, a in enumerate(bad):
         for b in bad[i + 1 :]:
             if a.quantity != b.quantity or _key(a) in used or _key(b) in used:
@@ -212,7 +215,7 @@ def lone_value(values: list[ValueComparison], rest: list[ValueComparison]) -> tu
     )
 
 
-def transcription_errors(block: dict[str, Any], method: str | None, values: list[ValueComparison]) -> list[tuple]:
+def transcription_errors(block: ReferenceBlock, method: str | None, values: list[ValueComparison]) -> list[tuple]:
     """Every typo diagnosis for a block's differing values, each value explained once."""
     bad = [v for v in values if v.verdict == DISCREPANCY]
     out = swapped_pairs(bad)  # the more specific explanation of two values that also contradict their rows

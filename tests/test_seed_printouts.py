@@ -99,7 +99,8 @@ def test_a_refused_anova_says_lme4s_message_and_the_common_sample_hint(data_dir,
 
 def test_a_refusal_for_another_reason_or_a_test_the_engine_computes_is_not_agreement():
     from replicate.errors import ModelError
-    from replicate.quantities import _Lazy, refusal
+    from replicate.quantities.tests_section import refusal
+    from replicate.quantities.value import Lazy as _Lazy
 
     def other_error():
         raise ModelError("a different problem", hint="do something")

@@ -32,7 +32,11 @@ STAGES: dict[str, int] = {
     "replicate.case_ids": 2,
     # 2 case: case files and the printouts they point to
     "replicate.case": 2,
+    "replicate.reference_block": 2,
     "replicate.case_text": 2,
+    "replicate.case_yaml": 2,
+    "replicate.case_schema": 2,
+    "replicate.case_printout": 2,
     "replicate.references": 2,
     "replicate.allowed": 2,
     "replicate.schema_doc": 2,
@@ -69,6 +73,7 @@ STAGES: dict[str, int] = {
     "replicate.rside_names": 1,
     # 7 comparison
     "replicate.compare": 7,
+    "replicate.comparison": 7,
     # 8 diagnosis
     "replicate.diagnose": 8,
     "replicate.optimum": 8,
@@ -87,6 +92,7 @@ STAGES: dict[str, int] = {
     "replicate.reference_blocks": 10,
     "replicate.reference_writer": 10,
     "replicate.cli": 10,
+    "replicate.cli_cases": 10,
     "replicate.simulate": 10,
     "replicate.bench": 10,
     "replicate.examples": 10,
@@ -230,20 +236,17 @@ def test_cycle_finder_finds_a_cycle() -> None:
 
 # Known exceptions, each to be removed when it is fixed (the tests fail when one is fixed but still listed, so
 # the lists only shrink). Issue #15 is open until all three are empty.
-#: The Quantities stage still compares as it computes (quantities.compare_block calls compare.compare_value).
-BACKWARD_KNOWN = {("replicate.quantities", "replicate.compare")}
+#: Imports that run back up the stages (none left: the Quantities stage computes, replicate.comparison compares).
+BACKWARD_KNOWN: set[tuple[str, str]] = set()
 #: pytest loads the plugin in every pytest session of the environment: it imports the package only when it
 #: collects a case file, so that other projects' test runs do not pay for numpy, scipy and pandas.
 LAZY_ALLOWED = {"replicate.pytest_plugin"}
 #: Modules still over the limit, with the lines they may not grow beyond.
 OVERSIZE_KNOWN = {
-    "replicate.case": 540,
-    "replicate.cli": 449,
     "replicate.expr": 772,
     "replicate.inference.covparms": 401,
     "replicate.inference.kenward_roger": 638,
     "replicate.inference.vartests": 438,
-    "replicate.quantities": 592,
     "replicate.references.lme4_text": 515,
     "replicate.references.sas_text": 590,
     "replicate.spec": 650,

@@ -95,14 +95,22 @@ def test_lone_value_without_redundancy(lme4_case):
 def test_a_gap_that_reproduces_nothing_is_not_called_a_different_optimum(lme4_case, monkeypatch):
     import replicate.diagnose as dg
     from replicate.build import prepare
-    from replicate.quantities import compare_block
+    from replicate.comparison import compare_block
+    from replicate.inference import Inference
+    from replicate.quantities import block_quantities
 
     block = lme4_case.expected[0]
     del block["values"]["random"]["schid"]["(Intercept)"]["sd"]
     _set(block, ("random", "schid", "(Intercept)", "variance"), "30.0")  # far from the optimum
     _, design, _ = prepare(lme4_case)
     fit = get_engine("native").fit(design, "REML")
-    bad = [v for v in compare_block(lme4_case, 0, fit, design) if v.verdict == "discrepancy"]
+    bad = [
+        v
+        for v in compare_block(
+            lme4_case, lme4_case.blocks[0], block_quantities(lme4_case, lme4_case.blocks[0], Inference(fit, design))
+        )
+        if v.verdict == "discrepancy"
+    ]
     assert [v.quantity for v in bad] == ["variance"]
     monkeypatch.setattr(dg, "_at_reference_values", lambda *a, **k: (0, len(bad)))
     d = dg._optimum(lme4_case, 0, fit, design, "lme4", "native", bad)

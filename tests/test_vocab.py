@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from replicate import compare, runner
-from replicate.case import schema
+from replicate.case_schema import schema
 from replicate.inference import DF_METHODS, SE_KINDS
 from replicate.simulate.config import DF_CHOICES, SE_CHOICES
 from replicate.vocab import DfMethod, SeKind, Status, Verdict

@@ -28,8 +28,8 @@ def _names(case_path: str) -> dict[str, dict[str, str]]:
     except (ReplicateError, OSError):
         return {}
     out: dict[str, dict[str, str]] = {}
-    for i, blk in enumerate(case.expected):
-        out[case.block_label(i)] = {str(k): str(v) for k, v in (blk.get("names") or {}).items()}
+    for blk in case.blocks:
+        out[blk.label] = {str(k): str(v) for k, v in blk.names.items()}
     return out
 
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..case import dotted
+from ..case_yaml import dotted
 from .studytypes import StudyError
 
 

@@ -44,7 +44,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..case import load_yaml
+from ..case_yaml import load_yaml
 from ..errors import CaseError
 from .checker import METHOD_KEYS, TOP_KEYS, Checker
 from .design_check import check_design

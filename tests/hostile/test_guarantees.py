@@ -7,7 +7,7 @@ import ast
 import re
 from pathlib import Path
 
-from replicate import cli
+from replicate import cli_cases as cli
 from replicate.outcome import DISCREPANT, INVALID, OK, CaseResult
 from replicate.runner import exit_code
 

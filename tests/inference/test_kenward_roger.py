@@ -623,7 +623,11 @@ def test_cholesky_observed_information_needs_an_optimum():
 
 
 def test_ml_fit_is_refitted_once_and_sas_ml_kr_is_refused():
-    from replicate.quantities import _kr_checked
+    from replicate.quantities.fixed import kr_checked
+    from replicate.reference_block import ReferenceBlock
+
+    def _kr_checked(block, fit, method):
+        return kr_checked(ReferenceBlock.of(0, block), method, str(fit.method))
 
     formula, df, _ = _simulated("nested")
     design = build_design(parse_formula(formula), df)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from replicate.case import load_yaml
+from replicate.case_yaml import load_yaml
 from replicate.errors import ReferenceError_, ReplicateError
 from replicate.printed import Printed
 from replicate.references import SOFTWARE, guess_software, parse_printout, parse_printouts, split_printouts

@@ -1,0 +1,104 @@
+"""Before any number is computed: every name a block prints must exist in the model, and a block's
+weight must be the model's."""
+
+from __future__ import annotations
+
+from ..block_names import component_columns, mapped
+from ..case import Case
+from ..design import Design
+from ..errors import CaseError, ReplicateError
+from ..reference_block import ReferenceBlock
+from .fixed import corr_pair
+
+
+def _unknown(case: Case, block: ReferenceBlock, message: str, *path: object, hint: str) -> ReplicateError:
+    return case.error(
+        CaseError, f"reference block {block.label!r} {message}", "expected", block.index, *path, hint=hint
+    )
+
+
+def check_block_names(case: Case, block: ReferenceBlock, design: Design) -> None:
+    """Every term and group a block names must exist in the model.
+
+    Raises:
+        CaseError: naming the block, the value and the names the model has.
+    """
+    check_block_weight(case, block)
+    fixed_names = list(design.fixed_names)
+    rename = "add a 'names:' entry if the program printed another name"
+    for term in block.section("fixed"):
+        if mapped(block, term) not in fixed_names:
+            raise _unknown(
+                case,
+                block,
+                f"names fixed effect {term!r}, which the model does not have",
+                *("values", "fixed", term),
+                hint=f"the model's fixed effects are {fixed_names}; {rename}",
+            )
+    for pair in block.section("fixed_corr"):
+        for term in corr_pair(pair):
+            if mapped(block, term) not in fixed_names:
+                raise _unknown(
+                    case,
+                    block,
+                    f"names fixed effect {term!r} in the correlation {pair!r}, which the model does not have",
+                    *("values", "fixed_corr", pair),
+                    hint=f"the model's fixed effects are {fixed_names}; write the pair as 'a, b'",
+                )
+    groups: dict[str, set[str]] = {}
+    for t in design.reterms:  # (x || g) makes several terms on one grouping factor
+        groups.setdefault(t.group, set()).update(t.columns)
+    for grp in block.section("fit").get("ngroups") or {}:
+        if mapped(block, grp) not in groups:
+            raise _unknown(
+                case,
+                block,
+                f"counts groups of {grp!r}, which the model does not have",
+                *("values", "fit", "ngroups", grp),
+                hint=f"the model's grouping factors are {sorted(groups)}",
+            )
+    for grp, comps in block.section("random").items():
+        if grp == "Residual":
+            continue
+        eng_grp = mapped(block, grp)
+        if eng_grp not in groups:
+            raise _unknown(
+                case,
+                block,
+                f"names random-effect group {grp!r}, which the model does not have",
+                *("values", "random", grp),
+                hint=f"the model's groups are {sorted(groups)}",
+            )
+        for comp in comps:
+            for eng_col in component_columns(block, str(comp)):
+                if eng_col not in groups[eng_grp]:
+                    raise _unknown(
+                        case,
+                        block,
+                        f"of group {grp!r} names random-effect column {eng_col!r}, which the group does not have",
+                        *("values", "random", grp, comp),
+                        hint=f"columns of {eng_grp}: {sorted(groups[eng_grp])}",
+                    )
+
+
+def check_block_weight(case: Case, block: ReferenceBlock) -> None:
+    """A block's ``options.weight`` (SAS's WEIGHT statement, lme4's ``weights =``) must name the
+    model's weights column: SAS's WEIGHT scales the residual variance of each row to sigma^2 / w,
+    as lme4's prior weights do, so the two are comparable only when they use the same column.
+
+    Raises:
+        CaseError: the block names a weight the model does not use.
+    """
+    weight = block.options.weight
+    model_weights = case.model.get("weights")
+    if weight is not None and weight != model_weights:
+        raise _unknown(
+            case,
+            block,
+            "was fitted with weight "
+            + f"{weight!r}, but the "
+            + (f"model's weights are {model_weights!r}" if model_weights else "model has no weights"),
+            *("options", "weight"),
+            hint=f"set model.weights: {weight} (SAS's WEIGHT statement scales the residual variance like "
+            "lme4's weights), or remove options.weight",
+        )
