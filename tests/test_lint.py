@@ -52,8 +52,6 @@ MYPY_KNOWN = {
     "replicate/printed_theta.py": 4,
     "replicate/pytest_plugin.py": 1,
     "replicate/quantities.py": 11,
-    "replicate/references/lme4_text.py": 3,
-    "replicate/references/sas_text.py": 1,
     "replicate/report/html.py": 1,
     "replicate/report/junit.py": 1,
     "replicate/report/unit.py": 2,

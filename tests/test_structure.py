@@ -244,8 +244,6 @@ OVERSIZE_KNOWN = {
     "replicate.inference.kenward_roger": 638,
     "replicate.inference.vartests": 438,
     "replicate.quantities": 592,
-    "replicate.references.lme4_text": 515,
-    "replicate.references.sas_text": 590,
     "replicate.spec": 650,
 }
 
