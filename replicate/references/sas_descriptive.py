@@ -102,15 +102,14 @@ def class_levels(sec: Section, b: Builder, state: SasState) -> None:
 
 def _label_value(sec: Section, b: Builder, table: str) -> list[tuple[Line, str, Printed]]:
     """Rows 'label ... value' (Dimensions, Fit Statistics, Number of Observations)."""
-    out = []
+    out: list[tuple[Line, str, Printed]] = []
     _header, rows = read_rows(sec, b)
     for ln, toks in rows:
-        if len(toks) < 2 or parse_number(toks[-1]) is None:
+        v = parse_number(toks[-1]) if len(toks) >= 2 else None
+        if v is None:
             b.skip(ln, f"expected a label and a number in the {table} table")
             continue
         label = collapse(" ".join(toks[:-1]))
-        v = parse_number(toks[-1])
-        assert v is not None
         b.add_cell(table, label, "value", v)
         out.append((ln, label, v))
     return out
