@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .numbers import Section, cells, is_cell
+from .numbers import Line, Section, cells, is_cell
 from .printout import Builder
 from .sas_columns import header_columns, row_problem
 from .sas_sections import TYPE, SasState, joined, once, read_rows
@@ -31,14 +31,30 @@ _STRUCTURE = re.compile(r"^(?:Variance|CS|CSH|Corr|Rho|AR\(1\)|ARH\(1\)|ARMA\(1,
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\([A-Za-z_][A-Za-z0-9_*]*\))?$")
 
 
-def covparms(sec: Section, b: Builder, state: SasState) -> None:
+Rows = list[tuple[Line, list[str]]]
+
+
+def _columns(
+    sec: Section, b: Builder, state: SasState, specs: list[tuple[str, str]], required: str | None, missing: str
+) -> tuple[list[str], Rows, list[str]] | None:
+    """A table's header lines, rows and known columns; None, every row reported with ``missing``, when the
+    ``required`` column (with None: any known column) is not in the header."""
     once(sec, state)
     header, rows = read_rows(sec, b)
-    cols = header_columns(header, _COV_SPECS)
-    if "Estimate" not in cols:
+    cols = header_columns(header, specs)
+    absent = not cols if required is None else required not in cols
+    if absent:
         for ln, _t in rows:
-            b.skip(ln, "no 'Estimate' column in the covariance parameter header")
+            b.skip(ln, missing)
+        return None
+    return header, rows, cols
+
+
+def covparms(sec: Section, b: Builder, state: SasState) -> None:
+    found = _columns(sec, b, state, _COV_SPECS, "Estimate", "no 'Estimate' column in the covariance parameter header")
+    if found is None:
         return
+    header, rows, cols = found
     has_subject = bool(re.search(r"\bSubject\b", joined(header)))
     has_group = bool(re.search(r"\bGroup\b", joined(header)))
     n = len(cols)
@@ -140,13 +156,10 @@ _FIXED_WORDS = {
 
 
 def fixed_effects(sec: Section, b: Builder, state: SasState) -> None:
-    once(sec, state)
-    header, rows = read_rows(sec, b)
-    cols = header_columns(header, _FIXED_SPECS)
-    if "estimate" not in cols:
-        for ln, _t in rows:
-            b.skip(ln, "no 'Estimate' column in the fixed-effects header")
+    found = _columns(sec, b, state, _FIXED_SPECS, "estimate", "no 'Estimate' column in the fixed-effects header")
+    if found is None:
         return
+    header, rows, cols = found
     class_cols: list[str] = []
     htoks = joined(header).split()
     if "Effect" in htoks:
@@ -208,15 +221,14 @@ _TEST_SPECS = [
 
 
 def type_tests(sec: Section, b: Builder, state: SasState) -> None:
-    once(sec, state)
     table = f"Type {TYPE[sec.match.group('type').upper()]} Tests of Fixed Effects"
-    header, rows = read_rows(sec, b)
-    cols = header_columns(header, _TEST_SPECS)
-    n = len(cols)
-    if n == 0:
-        for ln, _t in rows:
-            b.skip(ln, "no known columns (Num DF, Den DF, F Value, Pr > F) in the header")
+    found = _columns(
+        sec, b, state, _TEST_SPECS, None, "no known columns (Num DF, Den DF, F Value, Pr > F) in the header"
+    )
+    if found is None:
         return
+    _header, rows, cols = found
+    n = len(cols)
     for ln, toks in rows:
         if len(toks) <= n or not all(is_cell(t) for t in toks[-n:]) or any(is_cell(t) for t in toks[:-n]):
             b.skip(ln, f"expected an effect and {n} numbers ({', '.join(cols)})")
