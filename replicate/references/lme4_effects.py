@@ -13,7 +13,7 @@ import re
 from ..printed import Printed
 from .numbers import Section, cells, is_ruler, split_label, strip_stars, tokens
 from .printout import Builder
-from .r_tables import coefficient_rows, header_tokens, unwrap
+from .r_tables import coefficient_rows, find_header, header_tokens, unwrap
 
 
 def random_effects(sec: Section, b: Builder) -> None:
@@ -94,19 +94,15 @@ def _label_and_values(text: str) -> tuple[list[str], list[str]]:
     return split_label(toks)
 
 
+def _fixed_header(text: str) -> list[str] | None:
+    return header_tokens(text) if "Estimate" in text else None
+
+
 def fixed_effects(sec: Section, b: Builder) -> None:
     """``Fixed effects:`` (or a ``coef(summary(fit))`` table found by its header)."""
     lines = sec.lines if sec.match.re.pattern.startswith("^Estimate") else sec.body
     rest = iter(unwrap(lines))
-    header: list[str] | None = None
-    for ln in rest:
-        s = ln.stripped
-        if not s:
-            continue
-        if "Estimate" in s:
-            header = header_tokens(s)
-            break
-        b.skip(ln, "expected the 'Estimate Std. Error ...' header")
+    header = find_header(rest, b, _fixed_header, "Estimate Std. Error ...")
     if header is None:
         return
     fields = [next((name for name, rx in _FIXED_FIELDS if rx.match(h)), None) for h in header]

@@ -42,7 +42,7 @@ from .numbers import (
     tokens,
 )
 from .printout import Builder, ParsedPrintout
-from .r_tables import coefficient_rows
+from .r_tables import coefficient_rows, find_header
 
 EXPECTED = "'Linear mixed-effects model fit by', 'Random effects:', 'Fixed effects: y ~ x', 'Number of Observations:'"
 
@@ -235,21 +235,17 @@ def _fixed(sec: Section, b: Builder) -> None:
         b.set_info("formula", f)
     fields = {"Value": "estimate", "Std.Error": "se", "DF": "df", "t-value": "t", "p-value": "p", "z-value": "t"}
     rest = iter(sec.body)
-    header: list[str] | None = None
-    for ln in rest:
-        s = ln.stripped
-        if not s:
-            continue
-        if "Value" in s.split():
-            header = s.split()
-            break
-        b.skip(ln, "expected the 'Value Std.Error DF t-value p-value' header")
+    header = find_header(rest, b, _fixed_header, "Value Std.Error DF t-value p-value")
     if header is None:
         return
     rows = coefficient_rows(rest, b, width=len(header), columns=" ".join(header), split=_label_and_values)
     for ln, labels, vals in rows:
         q = {fields[h]: c for h, c in zip(header, cells(vals)) if h in fields}
         b.add_fixed(ln, " ".join(labels), q)
+
+
+def _fixed_header(text: str) -> list[str] | None:
+    return text.split() if "Value" in text.split() else None
 
 
 def _label_and_values(text: str) -> tuple[list[str], list[str]]:

@@ -70,6 +70,25 @@ def unwrap(lines: list[Line]) -> list[Line]:
 Row = tuple[Line, list[str], list[str]]
 
 
+def find_header(
+    lines: Iterator[Line], b: Builder, read: Callable[[str], list[str] | None], expected: str
+) -> list[str] | None:
+    """Consume ``lines`` up to a table's header and return its column names (None when there is none).
+
+    ``read`` gives the column names of a line that is the header, None for any other line; a line
+    before the header that is not blank is reported (``expected the '<expected>' header``).
+    """
+    for ln in lines:
+        s = ln.stripped
+        if not s:
+            continue
+        header = read(s)
+        if header is not None:
+            return header
+        b.skip(ln, f"expected the '{expected}' header")
+    return None
+
+
 def coefficient_rows(
     lines: Iterable[Line],
     b: Builder,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from replicate.references.numbers import prepare, split_label, tokens
 from replicate.references.printout import Builder
-from replicate.references.r_tables import coefficient_rows, header_tokens, unwrap
+from replicate.references.r_tables import coefficient_rows, find_header, header_tokens, unwrap
 
 
 def _split(text: str) -> tuple[list[str], list[str]]:
@@ -65,3 +65,13 @@ def test_unwrap_joins_a_wrapped_p_value_and_its_stars() -> None:
     lines = unwrap(prepare("(Intercept) 41.1 0.47 4165 87.5 <2e-1\n6 ***"))
     assert [ln.text for ln in lines] == ["(Intercept) 41.1 0.47 4165 87.5 <2e-16 ***"]
     assert lines[0].no == 1
+
+
+def test_find_header_reports_the_lines_before_it_and_leaves_the_rows() -> None:
+    b = Builder("nlme")
+    lines = iter(prepare("\n(a note)\nValue Std.Error\na 1.0 0.1\n"))
+    header = find_header(lines, b, lambda s: s.split() if "Value" in s.split() else None, "Value Std.Error")
+    assert header == ["Value", "Std.Error"]
+    assert [(no, why) for no, _raw, why in b.unparsed] == [(2, "expected the 'Value Std.Error' header")]
+    assert [ln.text for ln in lines] == ["a 1.0 0.1", ""]
+    assert find_header(iter(prepare("no header")), Builder("nlme"), lambda s: None, "x") is None
