@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .case import Case
-from .compare import DISCREPANCY, WITHIN, ValueComparison, printed_unit
+from .compare import DISCREPANCY, WITHIN, ValueComparison
 from .design import Design
 from .diagnosis import Diagnosis
 from .engine.fit import fit_at
 from .engines import Engine
 from .errors import CaseError, FitError, NotImplementedOption
-from .printed import Printed
+from .printed import Printed, printed_unit
 from .printed_theta import reference_theta, reference_theta_box
 from .results import FitResult
 
@@ -73,11 +73,8 @@ def within_rounding(center: list[ValueComparison], corners: list[list[ValueCompa
     out = []
     for k, v in enumerate(center):
         if v.verdict == DISCREPANCY and v.engine is not None and corners:
-            vals = [v.engine] + [
-                c[k].engine
-                for c in corners
-                if k < len(c) and c[k].name == v.name and c[k].quantity == v.quantity and c[k].engine is not None
-            ]
+            same = [c[k] for c in corners if k < len(c) and c[k].name == v.name and c[k].quantity == v.quantity]
+            vals = [v.engine] + [other.engine for other in same if other.engine is not None]
             lo, hi = min(vals), max(vals)
             ref = Printed(v.reference_value, v.reference)
             half = 0.5 * (printed_unit(ref) or 0.0)

@@ -59,7 +59,7 @@ class BlockResult:
         return OK
 
     def counts(self) -> dict[str, int]:
-        out = {AGREES: 0, WITHIN: 0, DISCREPANCY: 0, EXPLAINED: 0, NOT_COMPARABLE: 0}
+        out: dict[str, int] = {AGREES: 0, WITHIN: 0, DISCREPANCY: 0, EXPLAINED: 0, NOT_COMPARABLE: 0}
         for v in self.values:
             out[v.verdict] += 1
         return out

@@ -14,19 +14,27 @@ import numpy as np
 
 from .block_names import component_columns
 from .design import Design
+from .engine.arrays import Floats
 from .engine.theta import theta_from_covariance
 from .printed import Printed, printed_number, printed_unit
 from .reference_block import ReferenceBlock
 
 
-def reference_theta(block: ReferenceBlock, design: Design) -> tuple[np.ndarray, float] | None:
+def _variance(quantities: dict[str, Any]) -> float | None:
+    """A printed variance, else the square of the printed SD."""
+    var = printed_number(quantities.get("variance"))
+    if var is None:
+        sd = printed_number(quantities.get("sd"))
+        var = None if sd is None else sd**2
+    return var
+
+
+def reference_theta(block: ReferenceBlock, design: Design) -> tuple[Floats, float] | None:
     """lme4's theta and sigma from a block's printed variance components, if complete."""
     random = block.section("random")
     names = block.names
     resid = random.get("Residual") or {}
-    s2 = printed_number(resid.get("variance"))
-    if s2 is None and printed_number(resid.get("sd")) is not None:
-        s2 = printed_number(resid.get("sd")) ** 2
+    s2 = _variance(resid)
     if s2 is None or s2 <= 0:
         return None
     inv_names = {v: k for k, v in names.items()}
@@ -41,9 +49,7 @@ def reference_theta(block: ReferenceBlock, design: Design) -> tuple[np.ndarray, 
             q = by_cols.get(frozenset([c]))
             if q is None:
                 return None
-            var = printed_number(q.get("variance"))
-            if var is None and printed_number(q.get("sd")) is not None:
-                var = printed_number(q.get("sd")) ** 2
+            var = _variance(q)
             if var is None:
                 return None
             G[i, i] = var
@@ -53,8 +59,9 @@ def reference_theta(block: ReferenceBlock, design: Design) -> tuple[np.ndarray, 
                 if q is None:
                     return None
                 cov = printed_number(q.get("cov"))
-                if cov is None and printed_number(q.get("corr")) is not None:
-                    cov = printed_number(q.get("corr")) * math.sqrt(G[i, i] * G[j, j])
+                corr = printed_number(q.get("corr"))
+                if cov is None and corr is not None:
+                    cov = corr * math.sqrt(G[i, i] * G[j, j])
                 if cov is None:
                     return None
                 G[i, j] = G[j, i] = cov
@@ -62,13 +69,13 @@ def reference_theta(block: ReferenceBlock, design: Design) -> tuple[np.ndarray, 
         if block_theta is None:
             return None
         theta.extend(block_theta)
-    return np.asarray(theta), math.sqrt(s2)
+    return np.asarray(theta, dtype=np.float64), math.sqrt(s2)
 
 
 MAX_BOX_CORNERS = 64
 
 
-def reference_theta_box(block: ReferenceBlock, design: Design) -> list[np.ndarray]:
+def reference_theta_box(block: ReferenceBlock, design: Design) -> list[Floats]:
     """theta at the corners of the box the printed variance components round from.
 
     Each printed variance, SD, covariance or correlation lies within half a
@@ -95,9 +102,9 @@ def reference_theta_box(block: ReferenceBlock, design: Design) -> list[np.ndarra
                 used((grp, comp), qs)
     if not leaves or 2 ** len(leaves) > MAX_BOX_CORNERS:
         return []
-    out = []
+    out: list[Floats] = []
     for signs in itertools.product((-0.5, 0.5), repeat=len(leaves)):
-        rnd = {
+        rnd: dict[str, dict[str, Any]] = {
             grp: dict(comps) if grp == "Residual" else {c: dict(qs) for c, qs in comps.items()}
             for grp, comps in random.items()
         }

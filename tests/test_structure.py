@@ -247,8 +247,6 @@ OVERSIZE_KNOWN = {
     "replicate.inference.covparms": 401,
     "replicate.inference.kenward_roger": 638,
     "replicate.inference.vartests": 438,
-    "replicate.references.lme4_text": 515,
-    "replicate.references.sas_text": 590,
     "replicate.spec": 650,
 }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .arrays import Bools, Floats
 from .objective import Objective, noise
 
 
@@ -19,14 +20,14 @@ def gscale(f: float) -> float:
     return 1e-8 * max(1.0, abs(f))
 
 
-def fixed_at_bound(x: np.ndarray, lower: np.ndarray, g: np.ndarray, hess: np.ndarray, f: float) -> np.ndarray:
+def fixed_at_bound(x: Floats, lower: Floats, g: Floats, hess: Floats, f: float) -> Bools:
     """Elements at their bound that stay there: gradient outward, or zero with
     non-negative curvature."""
     gs = gscale(f)
     return (x <= lower) & ((g > gs) | ((np.abs(g) <= gs) & (np.diag(hess) >= 0)))
 
 
-def edge_saddles(x: np.ndarray, lower: np.ndarray, g: np.ndarray, hess: np.ndarray, f: float) -> np.ndarray:
+def edge_saddles(x: Floats, lower: Floats, g: Floats, hess: Floats, f: float) -> Bools:
     """Elements at or near their bound from which the deviance decreases inward.
 
     At the bound: a gradient pointing inward. At or near it (within 1e-3):
@@ -40,7 +41,7 @@ def edge_saddles(x: np.ndarray, lower: np.ndarray, g: np.ndarray, hess: np.ndarr
     return near & ((curv < -htol) | ((x <= lower) & (g < -gscale(f))))
 
 
-def negative_curvature_direction(x: np.ndarray, lower: np.ndarray, hess: np.ndarray) -> np.ndarray | None:
+def negative_curvature_direction(x: Floats, lower: Floats, hess: Floats) -> Floats | None:
     """A feasible direction of negative curvature at ``x``, or None.
 
     :func:`edge_saddles` looks along one element at a time; a point on the
@@ -64,11 +65,9 @@ def negative_curvature_direction(x: np.ndarray, lower: np.ndarray, hess: np.ndar
     return None
 
 
-def probe_along(
-    obj: Objective, x: np.ndarray, f: float, lower: np.ndarray, d: np.ndarray
-) -> tuple[np.ndarray, float] | None:
+def probe_along(obj: Objective, x: Floats, f: float, lower: Floats, d: Floats) -> tuple[Floats, float] | None:
     """The best of a few points along ``d`` from ``x`` (inside the bounds), if lower than ``f``."""
-    best: tuple[np.ndarray, float] | None = None
+    best: tuple[Floats, float] | None = None
     scale = max(1.0, float(np.max(np.abs(x), initial=0.0)))
     for t in (1e-3, 3e-3, 1e-2, 3e-2, 0.1):
         xp = np.maximum(x + t * scale * d, lower)
@@ -78,7 +77,7 @@ def probe_along(
     return best
 
 
-def lower_inside(obj: Objective, x: np.ndarray, f: float, lower: np.ndarray, near: np.ndarray) -> bool:
+def lower_inside(obj: Objective, x: Floats, f: float, lower: Floats, near: Bools) -> bool:
     """Is the deviance lower a little inside the bound along some near-bound element?
 
     A few probes per element (a handful of evaluations): on a genuine boundary

@@ -23,6 +23,7 @@ import scipy.sparse as sp
 
 from ..design import Design
 from ..errors import FitError
+from .arrays import Floats, Ints
 
 # Largest dense tail (random effects of terms after the first + p + 1) accepted.
 MAX_TAIL = 12000
@@ -57,11 +58,11 @@ class CrossProducts:
     ks: tuple[int, ...]
     n: int
     p: int
-    a11: np.ndarray
-    at1_dense: np.ndarray | None
+    a11: Floats
+    at1_dense: Floats | None
     at1: sp.csc_matrix | None
     schur_map: sp.csc_matrix | None
-    att: np.ndarray
+    att: Floats
     tail_offsets: tuple[int, ...]
     qt: int
     ldw: float
@@ -69,12 +70,22 @@ class CrossProducts:
     @property
     def m(self) -> int:
         """Size of the dense tail block."""
-        return self.att.shape[0]
+        return int(self.att.shape[0])
 
     @property
     def q1(self) -> int:
         """Random effects of the leading term."""
         return self.nlevels[0] * self.ks[0]
+
+    def dense_at1(self) -> Floats:
+        """``A_t1`` as the ``(m, nlevels_1, k_1)`` array: the form stored whenever there is no ``schur_map``.
+
+        Raises:
+            ValueError: when ``A_t1`` is stored sparse (``at1`` and ``schur_map`` are set instead).
+        """
+        if self.at1_dense is None:
+            raise ValueError("A_t1 is stored sparse here: use at1 and schur_map")
+        return self.at1_dense
 
 
 def term_order(design: Design) -> tuple[int, ...]:
@@ -86,7 +97,7 @@ def term_order(design: Design) -> tuple[int, ...]:
     return tuple(sorted(range(len(q)), key=lambda i: -q[i]))
 
 
-def _zmatrix(index: np.ndarray, xre: np.ndarray, nlevels: int, sqrtw: np.ndarray | None) -> sp.csr_matrix:
+def _zmatrix(index: Ints, xre: Floats, nlevels: int, sqrtw: Floats | None) -> sp.csr_matrix:
     """Sparse ``n x (nlevels k)`` matrix of one term, rows scaled by sqrt(w)."""
     n, k = xre.shape
     data = xre if sqrtw is None else xre * sqrtw[:, None]
@@ -95,7 +106,7 @@ def _zmatrix(index: np.ndarray, xre: np.ndarray, nlevels: int, sqrtw: np.ndarray
     return sp.csr_matrix((data.ravel(), cols, indptr), shape=(n, nlevels * k))
 
 
-def _diag_blocks(index: np.ndarray, xre: np.ndarray, nlevels: int, w: np.ndarray | None) -> np.ndarray:
+def _diag_blocks(index: Ints, xre: Floats, nlevels: int, w: Floats | None) -> Floats:
     """``(nlevels, k, k)`` blocks of ``Z' W Z`` for one term."""
     k = xre.shape[1]
     out = np.empty((nlevels, k, k))

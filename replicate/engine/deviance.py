@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import lapack
 
+from .arrays import Floats
 from .crossprod import CrossProducts
 from .smallblocks import batched_cholesky, batched_logdet_tril, batched_tril_inverse
 from .theta import ThetaLayout
@@ -50,12 +51,12 @@ class Factorization:
         pwrss: penalized weighted residual sum of squares ``r^2``.
     """
 
-    theta: np.ndarray
-    lams: tuple[np.ndarray, ...]
-    l11: np.ndarray
-    l11_inv: np.ndarray
-    g: np.ndarray
-    tail: np.ndarray
+    theta: Floats
+    lams: tuple[Floats, ...]
+    l11: Floats
+    l11_inv: Floats
+    g: Floats
+    tail: Floats
     ldl2: float
     ldrx2: float
     pwrss: float
@@ -96,11 +97,11 @@ class ProfiledDeviance:
         return 5e-5 + dense / 3e10 + small / 5e8
 
     # -- pieces -------------------------------------------------------------
-    def internal_factors(self, theta: np.ndarray) -> tuple[np.ndarray, ...]:
+    def internal_factors(self, theta: Floats) -> tuple[Floats, ...]:
         """Relative covariance factors in internal term order."""
         return tuple(self.layout.factor(theta, d) for d in self.cp.order)
 
-    def lambda_rows(self, mat: np.ndarray, lams: tuple[np.ndarray, ...], *, transpose: bool) -> np.ndarray:
+    def lambda_rows(self, mat: Floats, lams: tuple[Floats, ...], *, transpose: bool) -> Floats:
         """Multiply the tail random-effect rows of ``mat`` by ``Lambda_z'`` (or ``Lambda_z``).
 
         The first ``qt`` rows of ``mat`` (a vector or a matrix) are the tail
@@ -122,7 +123,7 @@ class ProfiledDeviance:
                 mat[sl] = np.einsum("ab,nbm->nam", lam, blk).reshape(nl * k, -1)
         return mat
 
-    def apply_lambda_tail(self, mat: np.ndarray, lams: tuple[np.ndarray, ...]) -> np.ndarray:
+    def apply_lambda_tail(self, mat: Floats, lams: tuple[Floats, ...]) -> Floats:
         """``Lambda_t' mat Lambda_t`` in place for the square tail matrix.
 
         ``Lambda_t`` is ``Lambda_z`` on the tail random effects and the
@@ -140,7 +141,7 @@ class ProfiledDeviance:
         self.lambda_rows(mat.T, lams, transpose=True)  # columns: (Lambda' M')' = M Lambda
         return mat
 
-    def factorize(self, theta: np.ndarray) -> Factorization:
+    def factorize(self, theta: Floats) -> Factorization:
         """Blocked Cholesky factor of the augmented system at ``theta``.
 
         Raises:
@@ -173,7 +174,7 @@ class ProfiledDeviance:
             if not self._scalar_tail:  # lambda blocks mix rows and columns: need both halves
                 c = c + np.tril(c, -1).T
         else:
-            a = cp.at1_dense
+            a = cp.dense_at1()
             if k1 == 1:
                 a2 = a[:, :, 0]
                 c = (a2 * h[:, 0, 0]) @ a2.T
@@ -199,10 +200,10 @@ class ProfiledDeviance:
         cp = self.cp
         if self.reml:
             nmp = cp.n - cp.p
-            return fac.ldl2 + fac.ldrx2 - cp.ldw + nmp * (1.0 + LOG2PI + np.log(fac.pwrss / nmp))
-        return fac.ldl2 - cp.ldw + cp.n * (1.0 + LOG2PI + np.log(fac.pwrss / cp.n))
+            return fac.ldl2 + fac.ldrx2 - cp.ldw + nmp * (1.0 + LOG2PI + float(np.log(fac.pwrss / nmp)))
+        return fac.ldl2 - cp.ldw + cp.n * (1.0 + LOG2PI + float(np.log(fac.pwrss / cp.n)))
 
-    def __call__(self, theta: np.ndarray) -> float:
+    def __call__(self, theta: Floats) -> float:
         """Profiled deviance at ``theta`` (``inf`` where the system is singular)."""
         self.evaluations += 1
         try:

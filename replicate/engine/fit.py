@@ -7,6 +7,7 @@ solution and result (mkMerMod)``; each step is a function of its own module.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import replace
 from functools import lru_cache, partial
 
@@ -18,11 +19,12 @@ from ..errors import FitError
 from ..fitguard import not_finite
 from ..results import FitResult, OptSummary
 from ..version import __version__
+from .arrays import Floats
 from .checks import EngineWarning, check_terms, check_values, term_notes
 from .crossprod import compute_crossproducts
 from .deviance import NotPositiveDefinite, ProfiledDeviance
 from .gradient import has_analytic_gradient, value_and_gradient
-from .optimize import optimize_theta
+from .optimize import OptionValue, optimize_theta
 from .ranef import ranef_frames
 from .rescale import rescale, scale_advice
 from .solution import conditional_variances, solve
@@ -63,8 +65,8 @@ def _parse_method(method: str) -> bool:
 
 
 def optimize_deviance(
-    dev: ProfiledDeviance, optimizer_options: dict | None = None
-) -> tuple[np.ndarray, OptSummary, bool]:
+    dev: ProfiledDeviance, optimizer_options: Mapping[str, OptionValue] | None = None
+) -> tuple[Floats, OptSummary, bool]:
     """Minimize the profiled deviance (lme4's ``optimizeLmer``).
 
     Returns:
@@ -93,13 +95,13 @@ def optimize_deviance(
     return theta, opt, converged
 
 
-def is_singular(theta: np.ndarray, layout: ThetaLayout) -> bool:
+def is_singular(theta: Floats, layout: ThetaLayout) -> bool:
     """lme4's ``isSingular``: a diagonal element of a relative covariance factor below the tolerance."""
     return bool(np.any(np.asarray(theta)[layout.is_diagonal()] < SINGULAR_TOL))
 
 
 def convergence_notes(
-    theta: np.ndarray, layout: ThetaLayout, opt: OptSummary, converged: bool
+    theta: Floats, layout: ThetaLayout, opt: OptSummary, converged: bool
 ) -> tuple[bool, bool, list[str]]:
     """lme4's post-fit checks: ``isSingular`` and the gradient check.
 
@@ -123,15 +125,17 @@ def convergence_notes(
     return singular, converged, messages
 
 
-def fitted_values(design: Design, beta: np.ndarray, b: tuple[np.ndarray, ...]) -> np.ndarray:
+def fitted_values(design: Design, beta: Floats, b: tuple[Floats, ...]) -> Floats:
     """``X beta + Z b`` computed row by row from the terms (no Z matrix)."""
-    fitted = np.asarray(design.X, float) @ beta
+    fitted: Floats = np.asarray(design.X, float) @ beta
     for t, bt in zip(design.reterms, b):
         fitted = fitted + np.einsum("nk,nk->n", np.asarray(t.Xre, float), bt[np.asarray(t.index)])
     return fitted
 
 
-def fit_design(design: Design, method: str = "REML", *, optimizer_options: dict | None = None) -> FitResult:
+def fit_design(
+    design: Design, method: str = "REML", *, optimizer_options: Mapping[str, OptionValue] | None = None
+) -> FitResult:
     """Fit a linear mixed model by REML or ML.
 
     Args:
@@ -190,8 +194,8 @@ def not_finite_is_not_converged(fit: FitResult) -> FitResult:
 
 
 def _optimize_rescaled(
-    design: Design, method: str, dev: ProfiledDeviance, optimizer_options: dict | None
-) -> tuple[np.ndarray, OptSummary, bool, bool, list[str]]:
+    design: Design, method: str, dev: ProfiledDeviance, optimizer_options: Mapping[str, OptionValue] | None
+) -> tuple[Floats, OptSummary, bool, bool, list[str]]:
     """Optimize theta on centred and scaled columns (see :mod:`replicate.engine.rescale`); theta comes back on
     the original columns. The convergence and singularity checks are those of the scaled problem, where
     they do not depend on the units of the predictors."""
@@ -209,7 +213,7 @@ def _optimize_rescaled(
     return theta, opt, converged, singular, notes
 
 
-def fit_at(design: Design, method: str, theta: np.ndarray, *, like: FitResult | None = None) -> FitResult:
+def fit_at(design: Design, method: str, theta: Floats, *, like: FitResult | None = None) -> FitResult:
     """The fit at given variance parameters, without optimizing (lme4's ``devfun`` then ``mkMerMod``).
 
     ``theta`` is lme4's relative covariance factor (``design.reterms``' order);
@@ -244,7 +248,7 @@ def fit_at(design: Design, method: str, theta: np.ndarray, *, like: FitResult | 
 def _result(
     design: Design,
     dev: ProfiledDeviance,
-    theta: np.ndarray,
+    theta: Floats,
     opt: OptSummary,
     converged: bool,
     singular: bool,
@@ -262,7 +266,7 @@ def _result(
     names = list(design.fixed_names)
 
     @lru_cache(maxsize=1)
-    def condvar() -> tuple[np.ndarray, ...]:
+    def condvar() -> tuple[Floats, ...]:
         return conditional_variances(dev, fac, sigma2)
 
     vc = varcorr_frame(design, dev.layout.factors(theta), sigma2)

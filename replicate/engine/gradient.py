@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .arrays import Floats
 from .deviance import Factorization, NotPositiveDefinite, ProfiledDeviance
 from .solution import solve
 
@@ -30,7 +31,7 @@ def has_analytic_gradient(dev: ProfiledDeviance) -> bool:
     return dev.cp.qt == 0 and dev.cp.at1_dense is not None
 
 
-def deviance_gradient(dev: ProfiledDeviance, fac: Factorization) -> np.ndarray:
+def deviance_gradient(dev: ProfiledDeviance, fac: Factorization) -> Floats:
     """Gradient of the objective with respect to theta (design order).
 
     Args:
@@ -42,7 +43,7 @@ def deviance_gradient(dev: ProfiledDeviance, fac: Factorization) -> np.ndarray:
     sol = solve(dev, fac)
     lam = fac.lams[0]
     a = cp.a11  # (n1, k, k)
-    at = cp.at1_dense  # (p + 1, n1, k): rows X, y
+    at = cp.dense_at1()  # (p + 1, n1, k): rows X, y
     c = np.transpose(at[:p], (1, 2, 0))  # (n1, k, p)  C_l = Z_l'WX
     zy = at[p]  # (n1, k)     Z_l'Wy
     b = sol.b[0]  # (n1, k)     b = lambda u
@@ -66,10 +67,11 @@ def deviance_gradient(dev: ProfiledDeviance, fac: Factorization) -> np.ndarray:
         total = k_m + n / fac.pwrss * k_r
     ksum = total.sum(axis=0)
     layout = dev.layout
-    return ksum[layout.rows[0], layout.cols[0]]
+    grad: Floats = ksum[layout.rows[0], layout.cols[0]]
+    return grad
 
 
-def value_and_gradient(dev: ProfiledDeviance, theta: np.ndarray) -> tuple[float, np.ndarray]:
+def value_and_gradient(dev: ProfiledDeviance, theta: Floats) -> tuple[float, Floats]:
     """Deviance and its analytic gradient at ``theta`` (single-term models only: :func:`has_analytic_gradient`)."""
     dev.evaluations += 1
     try:

@@ -10,13 +10,15 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .arrays import Floats
+
 
 def noise(f: float) -> float:
     """Rounding noise of a deviance value (a few units in its last digits)."""
     return 1e-14 * max(1.0, abs(f))
 
 
-def steps(x: np.ndarray) -> np.ndarray:
+def steps(x: Floats) -> Floats:
     return 1e-4 * np.maximum(np.abs(x), 0.1)
 
 
@@ -31,34 +33,36 @@ class Objective:
 
     def __init__(
         self,
-        fun: Callable[[np.ndarray], float],
-        value_and_gradient: Callable[[np.ndarray], tuple[float, np.ndarray]] | None = None,
+        fun: Callable[[Floats], float],
+        value_and_gradient: Callable[[Floats], tuple[float, Floats]] | None = None,
     ) -> None:
         self.fun = fun
         self.fg = value_and_gradient
         self.calls = 0
         self.best_f = np.inf
-        self.best_x: np.ndarray | None = None
+        self.best_x: Floats | None = None
 
-    def _seen(self, x: np.ndarray, f: float) -> None:
+    def _seen(self, x: Floats, f: float) -> None:
         self.calls += 1
         if f < self.best_f:
             self.best_f, self.best_x = f, np.array(x, dtype=float)
 
-    def __call__(self, x: np.ndarray) -> float:
+    def __call__(self, x: Floats) -> float:
         x = np.asarray(x, dtype=float)
         f = float(self.fun(x))
         self._seen(x, f)
         return f
 
-    def value_and_gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+    def value_and_gradient(self, x: Floats) -> tuple[float, Floats]:
         """Deviance and analytic gradient (requires ``value_and_gradient``)."""
+        if self.fg is None:
+            raise TypeError("this objective has no analytic gradient (value_and_gradient was not given)")
         x = np.asarray(x, dtype=float)
         f, g = self.fg(x)
         self._seen(x, float(f))
         return float(f), np.asarray(g, dtype=float)
 
-    def gradient(self, x: np.ndarray) -> np.ndarray:
+    def gradient(self, x: Floats) -> Floats:
         """Analytic gradient if available, else central differences (2 d calls)."""
         if self.fg is not None:
             return self.value_and_gradient(x)[1]
@@ -70,7 +74,7 @@ class Objective:
             g[i] = (self(x + e) - self(x - e)) / (2 * h[i])
         return g
 
-    def derivatives(self, x: np.ndarray, f0: float) -> tuple[np.ndarray, np.ndarray]:
+    def derivatives(self, x: Floats, f0: float) -> tuple[Floats, Floats]:
         """Gradient and Hessian at ``x`` (value ``f0``).
 
         With the analytic gradient: forward differences of it (``d + 1``

@@ -34,7 +34,7 @@ Stages, recorded in an :class:`~replicate.results.OptSummary`:
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +43,7 @@ from scipy.optimize import Bounds, minimize
 
 from ..errors import FitError
 from ..results import OptSummary
+from .arrays import Floats
 from .boundary import edge_saddles, lower_inside, negative_curvature_direction, probe_along
 from .objective import Objective, noise
 from .polish import newton_polish
@@ -51,13 +52,17 @@ __all__ = [
     "DEFAULTS",
     "STAGES",
     "Objective",
+    "OptionValue",
     "edge_saddles",
     "negative_curvature_direction",
     "newton_polish",
     "optimize_theta",
 ]
 
-DEFAULTS: dict[str, float | str | int] = {
+# An optimizer option's value: a method name, a tolerance or a count.
+OptionValue = float | str | int
+
+DEFAULTS: dict[str, OptionValue] = {
     # "auto", "lbfgsb" (needs the analytic gradient), "lbfgsb-fd" (finite-difference
     # gradient), "cobyqa" or "powell"; with suffix "-only" the Newton polish is skipped.
     "method": "auto",
@@ -84,8 +89,8 @@ _NAMES = {
 
 
 def _first_stage(
-    obj: Objective, x0: np.ndarray, lower: np.ndarray, method: str, opts: dict
-) -> tuple[np.ndarray, float, str, bool]:
+    obj: Objective, x0: Floats, lower: Floats, method: str, opts: dict[str, OptionValue]
+) -> tuple[Floats, float, str, bool]:
     """Bounded search from ``x0`` (L-BFGS-B, COBYQA or Powell).
 
     Returns the point (clipped to the bounds), its value, the optimizer's
@@ -143,7 +148,7 @@ def _first_stage(
     return x, f, str(res.message), bool(res.success)
 
 
-def _options(options: dict | None) -> dict:
+def _options(options: Mapping[str, OptionValue] | None) -> dict[str, OptionValue]:
     opts = dict(DEFAULTS)
     unknown = set(options or {}) - set(DEFAULTS)
     if unknown:
@@ -166,19 +171,19 @@ class _Search:
     """The optimizer's state, passed from stage to stage."""
 
     obj: Objective
-    x0: np.ndarray
-    lower: np.ndarray
+    x0: Floats
+    lower: Floats
     base: str
-    opts: dict
+    opts: dict[str, OptionValue]
     polish: bool
-    x: np.ndarray
+    x: Floats
     f: float
     ok: bool
     message: str
-    grad: np.ndarray | None = None
+    grad: Floats | None = None
     iters: int = 0
 
-    def polish_from(self, x: np.ndarray, f: float) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+    def polish_from(self, x: Floats, f: float) -> tuple[Floats, float, Floats, Floats]:
         x, f, g, hess, it = newton_polish(
             self.obj,
             x,
@@ -192,7 +197,7 @@ class _Search:
         return x, f, g, hess
 
 
-def choose_method(opts: dict, analytic: bool, eval_seconds: float) -> tuple[str, bool]:
+def choose_method(opts: Mapping[str, OptionValue], analytic: bool, eval_seconds: float) -> tuple[str, bool]:
     """The first stage's method and whether the Newton polish follows."""
     method = str(opts["method"])
     polish = not method.endswith("-only")
@@ -270,22 +275,23 @@ def snap_to_boundary(s: _Search) -> None:
 
 def keep_best_seen(s: _Search) -> None:
     """Never return a point clearly worse than one the search evaluated."""
-    if s.obj.best_f < s.f - noise(s.f):
-        s.x, s.f, s.grad = s.obj.best_x, s.obj.best_f, None
+    best = s.obj.best_x
+    if best is not None and s.obj.best_f < s.f - noise(s.f):
+        s.x, s.f, s.grad = best, s.obj.best_f, None
 
 
 STAGES = (polish_and_leave_saddles, second_start_near_boundary, snap_to_boundary, keep_best_seen)
 
 
 def optimize_theta(
-    fun: Callable[[np.ndarray], float],
-    x0: np.ndarray,
-    lower: np.ndarray,
-    options: dict | None = None,
+    fun: Callable[[Floats], float],
+    x0: Floats,
+    lower: Floats,
+    options: Mapping[str, OptionValue] | None = None,
     *,
-    value_and_gradient: Callable[[np.ndarray], tuple[float, np.ndarray]] | None = None,
+    value_and_gradient: Callable[[Floats], tuple[float, Floats]] | None = None,
     eval_seconds: float = 0.0,
-) -> tuple[np.ndarray, float, OptSummary, bool]:
+) -> tuple[Floats, float, OptSummary, bool]:
     """Minimize ``fun`` over theta with ``theta >= lower``: stage 1, then :data:`STAGES` in order.
 
     Args:
@@ -313,7 +319,7 @@ def optimize_theta(
     return _summary(search)
 
 
-def _summary(s: _Search) -> tuple[np.ndarray, float, OptSummary, bool]:
+def _summary(s: _Search) -> tuple[Floats, float, OptSummary, bool]:
     grad = s.grad if s.grad is not None else s.obj.gradient(s.x)
     converged = bool(np.all(np.isfinite(s.x))) and bool(np.isfinite(s.f)) and (s.ok or s.polish)
     summary = OptSummary(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import solve_triangular
 
+from .arrays import Floats
 from .deviance import Factorization, ProfiledDeviance
 
 
@@ -27,17 +28,18 @@ class Solution:
         vcov_unscaled: ``(R_X' R_X)^-1``; times sigma^2 it is lme4's ``vcov``.
     """
 
-    beta: np.ndarray
-    b: tuple[np.ndarray, ...]
-    vcov_unscaled: np.ndarray
+    beta: Floats
+    b: tuple[Floats, ...]
+    vcov_unscaled: Floats
 
 
-def _leading_transpose_product(dev: ProfiledDeviance, z: np.ndarray) -> np.ndarray:
+def _leading_transpose_product(dev: ProfiledDeviance, z: Floats) -> Floats:
     """``A_t1' z`` reshaped to ``(nlevels_1, k_1)``."""
     cp = dev.cp
     if cp.at1 is not None:
         return np.asarray(cp.at1.T @ z).reshape(cp.nlevels[0], cp.ks[0])
-    return np.einsum("r,rla->la", z, cp.at1_dense)
+    out: Floats = np.einsum("r,rla->la", z, cp.dense_at1())
+    return out
 
 
 def solve(dev: ProfiledDeviance, fac: Factorization) -> Solution:
@@ -72,7 +74,7 @@ def solve(dev: ProfiledDeviance, fac: Factorization) -> Solution:
 
 def conditional_variances(
     dev: ProfiledDeviance, fac: Factorization, sigma2: float, chunk_elements: int = 10_000_000
-) -> tuple[np.ndarray, ...]:
+) -> tuple[Floats, ...]:
     """lme4's ``condVar``: ``sigma^2 lambda [(Lambda'Z'WZ Lambda + I)^-1]_ll lambda'``.
 
     The blocks of the inverse for the leading term are
@@ -89,7 +91,7 @@ def conditional_variances(
     n1, k1 = cp.nlevels[0], cp.ks[0]
     linv = fac.l11_inv
     blocks1 = np.matmul(np.transpose(linv, (0, 2, 1)), linv)
-    out_internal: list[np.ndarray] = []
+    out_internal: list[Floats] = []
     if qt:
         lzz = fac.tail[:qt, :qt]
         step = max(1, chunk_elements // max(1, qt * k1))
@@ -100,7 +102,7 @@ def conditional_variances(
             if cp.at1 is not None:
                 a = cp.at1[:qt, cols].toarray().reshape(qt, stop - start, k1)
             else:
-                a = cp.at1_dense[:qt, start:stop, :]
+                a = cp.dense_at1()[:qt, start:stop, :]
             x1 = np.einsum("rla,lab->rlb", a, gl[start:stop]).reshape(qt, -1)
             dev.lambda_rows(x1, fac.lams, transpose=True)
             wmat = solve_triangular(lzz, x1, lower=True).reshape(qt, stop - start, k1)
@@ -111,7 +113,7 @@ def conditional_variances(
         nl, k = cp.nlevels[t], cp.ks[t]
         cols = lzz_inv[:, off : off + nl * k].reshape(qt, nl, k)
         out_internal.append(np.einsum("rla,rlb->lab", cols, cols))
-    result: list[np.ndarray] = [np.empty(0)] * len(cp.order)
+    result: list[Floats] = [np.empty(0)] * len(cp.order)
     for i, d in enumerate(cp.order):
         lam = fac.lams[i]
         result[d] = sigma2 * np.matmul(np.matmul(lam, out_internal[i]), lam.T)

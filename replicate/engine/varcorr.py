@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ..design import Design
+from .arrays import Floats
 
 
 def unique_group_names(groups: list[str]) -> list[str]:
@@ -28,7 +29,7 @@ def unique_group_names(groups: list[str]) -> list[str]:
     return out
 
 
-def varcorr_frame(design: Design, lams: list[np.ndarray], sigma2: float) -> pd.DataFrame:
+def varcorr_frame(design: Design, lams: list[Floats], sigma2: float) -> pd.DataFrame:
     """Rows per term: variances, then covariances (lower triangle, column-major), then Residual.
 
     Args:
@@ -36,7 +37,7 @@ def varcorr_frame(design: Design, lams: list[np.ndarray], sigma2: float) -> pd.D
         lams: relative covariance factor of each design term.
         sigma2: residual variance.
     """
-    rows: list[dict] = []
+    rows: list[dict[str, object]] = []
     names = unique_group_names([t.group for t in design.reterms])
     for t, grp, lam in zip(design.reterms, names, lams):
         cov = sigma2 * lam @ lam.T

@@ -77,11 +77,11 @@ class StatsmodelsEngine:
                 grp_codes = [np.flatnonzero(groups == g) for g in np.unique(groups)]
                 per_group_mats = []
                 per_group_names = []
-                for rows in grp_codes:
-                    lv = np.unique(t.index[rows])
-                    M = np.zeros((len(rows), len(lv)))
+                for members in grp_codes:
+                    lv = np.unique(t.index[members])
+                    M = np.zeros((len(members), len(lv)))
                     for j, lev in enumerate(lv):
-                        M[:, j] = (t.index[rows] == lev) * t.Xre[rows, 0]
+                        M[:, j] = (t.index[members] == lev) * t.Xre[members, 0]
                     per_group_mats.append(M)
                     per_group_names.append([t.levels[i] for i in lv])
                 names.append(t.group)
@@ -100,7 +100,8 @@ class StatsmodelsEngine:
         p = design.p
         fixed = pd.Series(np.asarray(res.fe_params), index=list(design.fixed_names))
         vcov = pd.DataFrame(np.asarray(res.cov_params())[:p, :p], index=fixed.index, columns=fixed.index)
-        rows = []
+        # VarCorr rows: group, var1, var2, variance or covariance, SD or correlation
+        rows: list[tuple[str, str | None, str | None, float, float]] = []
         if top is not None:
             cov = np.asarray(res.cov_re)
             cols = list(top.columns)

@@ -42,6 +42,7 @@ from .numbers import (
     tokens,
 )
 from .printout import Builder, ParsedPrintout
+from .r_tables import coefficient_rows, find_header
 
 EXPECTED = "'Linear mixed-effects model fit by', 'Random effects:', 'Fixed effects: y ~ x', 'Number of Observations:'"
 
@@ -232,38 +233,23 @@ def _fixed(sec: Section, b: Builder) -> None:
     f = sec.match.group("f").strip()
     if f:
         b.set_info("formula", f)
-    header: list[str] | None = None
-    started = False
-    held: list[Line] = []
     fields = {"Value": "estimate", "Std.Error": "se", "DF": "df", "t-value": "t", "p-value": "p", "z-value": "t"}
-    for ln in sec.body:
-        s = ln.stripped
-        if not s:
-            continue
-        if header is None:
-            if "Value" in s.split():
-                header = s.split()
-            else:
-                b.skip(ln, "expected the 'Value Std.Error DF t-value p-value' header")
-            continue
-        labels, vals = split_label(tokens(s))
-        if not vals and started:
-            held.append(ln)  # past the table, or a line of text inside it: the next row tells
-            continue
-        if held and (len(vals) != len(header) or not labels):
-            break  # a row ends with numbers: the text was past the table
-        for h in held:
-            b.skip(h, "a line of text inside the fixed-effects table (the rows after it are read)")
-        held = []
-        if not labels or not vals:
-            b.skip(ln, "not a row of the fixed-effects table")
-            continue
-        started = True
-        if len(vals) != len(header):
-            b.skip(ln, f"expected {len(header)} numbers ({' '.join(header)}), found {len(vals)}")
-            continue
+    rest = iter(sec.body)
+    header = find_header(rest, b, _fixed_header, "Value Std.Error DF t-value p-value")
+    if header is None:
+        return
+    rows = coefficient_rows(rest, b, width=len(header), columns=" ".join(header), split=_label_and_values)
+    for ln, labels, vals in rows:
         q = {fields[h]: c for h, c in zip(header, cells(vals)) if h in fields}
         b.add_fixed(ln, " ".join(labels), q)
+
+
+def _fixed_header(text: str) -> list[str] | None:
+    return text.split() if "Value" in text.split() else None
+
+
+def _label_and_values(text: str) -> tuple[list[str], list[str]]:
+    return split_label(tokens(text))
 
 
 def _ngroups(sec: Section, b: Builder, groups: list[str]) -> None:

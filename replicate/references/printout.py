@@ -171,7 +171,8 @@ class Builder:
                 continue
             slot[k] = v
 
-    def add_fit(self, key: str, value: Printed | None) -> None:
+    def add_fit(self, key: str, value: Printed | dict[str, Printed] | None) -> None:
+        """A fit statistic (``nobs``, ``aic``...), or a set of them under one key (``scaled_residuals``)."""
         if value is not None and key not in self.fit:
             self.fit[key] = value
 

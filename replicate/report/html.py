@@ -29,7 +29,7 @@ td.l,th.l{text-align:left}
 .muted{color:#777}
 """
 
-_VERDICT_CLASS = {
+_VERDICT_CLASS: dict[str, str] = {
     AGREES: "agrees",
     WITHIN: "within",
     DISCREPANCY: "discrepancy",

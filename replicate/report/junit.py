@@ -12,7 +12,7 @@ from xml.etree import ElementTree as ET
 
 from ..compare import DISCREPANCY
 from ..fitguard import fit_record, fit_summary
-from ..outcome import INVALID, SKIPPED, CaseResult
+from ..outcome import INVALID, SKIPPED, BlockResult, CaseResult
 from .explain import why_lines
 from .stamp import RunInfo
 
@@ -41,7 +41,7 @@ def render_junit(results: list[CaseResult], run: RunInfo | None = None) -> str:
             ET.SubElement(props, "property", name="replicate.note", value=run.note(len(results)))
     n = fail = err = skip = 0
     for r in results:
-        items = r.blocks or [None]
+        items: list[BlockResult | None] = [*r.blocks] or [None]
         for b in items:
             n += 1
             name = f"{r.case_id}::{b.label}" if b else r.case_id
@@ -65,13 +65,14 @@ def render_junit(results: list[CaseResult], run: RunInfo | None = None) -> str:
                 ET.SubElement(tc, "skipped", message=xml_safe("; ".join(r.messages)))
             elif r.error or (b and b.error):
                 err += 1
+                why = r.error or (b.error if b else None) or ""
                 e = ET.SubElement(
                     tc,
                     "error",
-                    message=xml_safe((r.error or b.error or "").splitlines()[0]),
+                    message=xml_safe(why.splitlines()[0]),
                     type=INVALID if r.status == INVALID else "error",
                 )
-                e.text = xml_safe(r.error or (b.error if b else ""))
+                e.text = xml_safe(why)
             elif b:
                 bad = [v for v in b.values if v.verdict == DISCREPANCY]
                 if bad:

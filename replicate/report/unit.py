@@ -84,7 +84,7 @@ def remove_stale(folder: Path, name: str | None = None) -> list[Path]:
 
     Only names made by :func:`temp_prefix` (of ``name``, when given) are touched.
     """
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(folder.iterdir())
     except OSError:
@@ -222,7 +222,7 @@ def check_report_set(folder: Path, names: set[str]) -> str | None:
             f"{folder}: {', '.join(missing)} carries no replicate run id (damaged, or written by an older version)",
             hint="run replicate run again to write a fresh set",
         )
-    distinct = sorted(set(ids.values()))  # type: ignore[arg-type]
+    distinct = sorted({rid for rid in ids.values() if rid is not None})  # none is missing: raised above
     if len(distinct) > 1:
         raise ReportSetError(
             f"{folder} mixes reports of different runs: " + "; ".join(f"{n}: {rid}" for n, rid in ids.items()),

@@ -10,6 +10,7 @@ from replicate.engine import fit_design, make_deviance
 from replicate.engine.crossprod import compute_crossproducts
 from replicate.engine.deviance import ProfiledDeviance
 from replicate.engine.gradient import value_and_gradient
+from replicate.engine.objective import Objective
 from replicate.engine.smallblocks import batched_cholesky, batched_tril_inverse
 from replicate.engine.theta import ThetaLayout
 from replicate.engine.varcorr import unique_group_names
@@ -254,3 +255,20 @@ def test_optimizer_escapes_a_saddle_along_a_combination_of_elements():
     assert converged and "restarted" in summary.message
     np.testing.assert_allclose(x, [np.sqrt(1 / 8)] * 2, atol=1e-5)
     assert f == pytest.approx(-1 / 16, abs=1e-10)
+
+
+def test_dense_at1_is_there_exactly_when_a_t1_is_not_stored_sparse():
+    d = _crossed()
+    dense = compute_crossproducts(d, storage="dense")
+    assert dense.schur_map is None and dense.dense_at1().shape == (dense.m, d.reterms[0].nlevels, 2)
+    sparse = compute_crossproducts(d, storage="sparse")
+    assert sparse.schur_map is not None
+    with pytest.raises(ValueError, match="stored sparse"):
+        sparse.dense_at1()
+
+
+def test_objective_without_an_analytic_gradient_says_so():
+    obj = Objective(lambda x: float(np.sum(x**2)))
+    with pytest.raises(TypeError, match="no analytic gradient"):
+        obj.value_and_gradient(np.ones(2))
+    assert np.allclose(obj.gradient(np.array([1.0, -2.0])), [2.0, -4.0], atol=1e-6)
