@@ -346,7 +346,7 @@ def test_a_printout_may_sit_beside_the_case_or_on_the_data_path(case_dir, tmp_pa
 
 def test_list_where_there_is_no_cases_folder_says_so(tmp_path, capsys, monkeypatch):
     # issue #18: outside a repository (and without shipped examples) list printed an "INVALID" row
-    from replicate import cli
+    from replicate import cli_cases as cli
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(cli, "default_cases", lambda: (Path("cases"), False))

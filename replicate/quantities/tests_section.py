@@ -67,6 +67,16 @@ def lrt_for(case: Case, fit: FitResult, design: Design, test: Mapping[str, Any],
     return lrt(fit, other_fit, design, other, refit=bool(test.get("refit", True)), fitter=fit_with)
 
 
+def _chisq_values(
+    out: Collector, name: str, q: Mapping[str, Any], columns: tuple[str, str, str], value_of: Any, note: str
+) -> None:
+    """A printed chi-square test's statistic, df and p, each read from the engine's table column."""
+    for key, col in zip(("statistic", "df", "p"), columns):
+        if key in q:
+            quantity = key if key != "statistic" else "chisq"
+            out.add("tests", name, quantity, q[key], lambda col=col: value_of(col), ("tests", name, key), note=note)
+
+
 def tests_values(out: Collector, case: Case, inf: Inference, fitter: Refit | None) -> None:
     """Every printed test of the block's ``tests`` section the engine has a model for."""
     fit, design = inf.fit, inf.design
@@ -74,17 +84,14 @@ def tests_values(out: Collector, case: Case, inf: Inference, fitter: Refit | Non
     for name, q in out.block.section("tests").items():
         if "drop" in q:
             term = norm_term(str(q["drop"]))
-            for key, col in (("statistic", "LRT"), ("df", "Df"), ("p", "Pr(>Chisq)")):
-                if key in q:
-                    out.add(
-                        "tests",
-                        name,
-                        key if key != "statistic" else "chisq",
-                        q[key],
-                        lambda col=col, term=term: float(ranova_tab.get().loc[term, col]),
-                        ("tests", name, key),
-                        note=f"ranova: dropping {q['drop']}",
-                    )
+            _chisq_values(
+                out,
+                name,
+                q,
+                ("LRT", "Df", "Pr(>Chisq)"),
+                lambda col, term=term: float(ranova_tab.get().loc[term, col]),
+                f"ranova: dropping {q['drop']}",
+            )
         elif q.get("model_f"):
             lazy_f = Lazy(lambda: overall_f(fit, design))
             for key in ("statistic", "df", "ddf", "p"):
@@ -106,19 +113,15 @@ def _lrt_values(
     out: Collector, case: Case, inf: Inference, name: str, q: Mapping[str, Any], fitter: Refit | None
 ) -> None:
     lazy = Lazy(lambda: lrt_for(case, inf.fit, inf.design, q, fitter))
-    path = ("tests", name)
     if "expect_error" in q:
         refused, why = refusal(q, lazy, out.block.software)
-        out.add("tests", name, "refused", Printed(1.0, "1"), refused, path, note=why)
+        out.add("tests", name, "refused", Printed(1.0, "1"), refused, ("tests", name), note=why)
         return
-    for key, col in (("statistic", "Chisq"), ("df", "Df"), ("p", "Pr(>Chisq)")):
-        if key in q:
-            out.add(
-                "tests",
-                name,
-                key if key != "statistic" else "chisq",
-                q[key],
-                lambda col=col: float(lazy.get()[col].iloc[-1]),
-                path + (key,),
-                note=f"likelihood-ratio test against {q['compare_with']}",
-            )
+    _chisq_values(
+        out,
+        name,
+        q,
+        ("Chisq", "Df", "Pr(>Chisq)"),
+        lambda col: float(lazy.get()[col].iloc[-1]),
+        f"likelihood-ratio test against {q['compare_with']}",
+    )

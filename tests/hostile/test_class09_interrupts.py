@@ -65,7 +65,7 @@ def test_ctrl_c_in_any_other_command_exits_130_without_traceback(small_cases, tm
     work.mkdir()
 
     def list_and_press_ctrl_c() -> int:
-        from replicate import cli
+        from replicate import cli_cases as cli
 
         def interrupted(*args, **kwargs):
             os.kill(os.getpid(), signal.SIGINT)
