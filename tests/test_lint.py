@@ -41,8 +41,6 @@ MYPY_KNOWN = {
     "replicate/inference/covparms.py": 1,
     "replicate/inference/dfrules.py": 5,
     "replicate/inference/fitstats.py": 1,
-    "replicate/inference/kenward_roger.py": 7,
-    "replicate/inference/kr_blocks.py": 7,
     "replicate/inference/lrt.py": 2,
     "replicate/inference/marginal.py": 8,
     "replicate/inference/robust.py": 7,
