@@ -44,7 +44,6 @@ MYPY_KNOWN = {
     "replicate/inference/lrt.py": 2,
     "replicate/inference/marginal.py": 8,
     "replicate/inference/robust.py": 7,
-    "replicate/inference/vartests.py": 8,
     "replicate/optimum.py": 5,
     "replicate/outcome.py": 2,
     "replicate/printed_theta.py": 4,
