@@ -38,7 +38,6 @@ MYPY_KNOWN = {
     "replicate/expr.py": 20,
     "replicate/hlm_entry.py": 5,
     "replicate/inference/__init__.py": 2,
-    "replicate/inference/covparms.py": 1,
     "replicate/inference/dfrules.py": 5,
     "replicate/inference/fitstats.py": 1,
     "replicate/inference/lrt.py": 2,

@@ -240,7 +240,6 @@ OVERSIZE_KNOWN = {
     "replicate.case": 540,
     "replicate.cli": 449,
     "replicate.expr": 772,
-    "replicate.inference.covparms": 401,
     "replicate.quantities": 592,
     "replicate.references.lme4_text": 515,
     "replicate.references.sas_text": 590,
