@@ -6,37 +6,19 @@ the fixed effects ``Phi = (X' Sigma^-1 X)^-1`` by a bias-adjusted
 distribution whose denominator df come from matching two moments. This module
 follows pbkrtest (Halekoh & Hojsgaard 2014, J. Stat. Softw. 59(9)) exactly:
 
-* **Parameterization.** The covariance parameters are the entries of every
-  random-effect term's covariance matrix -- per term, the lower triangle taken
-  column by column, as ``VarCorr`` lists them -- followed by the residual
-  variance. Sigma is *linear* in them:
-  ``Sigma = sum_i gamma_i G_i`` with ``G_i = Z_t (I (x) sym(e_a e_b')) Z_t'``
-  and ``G_res = W^-1``. Hence the second derivatives of Sigma vanish and KR's
-  ``R_ij`` term is zero, so SAS's ``ddfm=kr(firstorder)`` coincides with
-  ``ddfm=kr`` here.
-* **Information.** pbkrtest uses the *expected* REML information,
-  ``I_ij = tr(P G_i P G_j) / 2`` with ``P = Sigma^-1 - Sigma^-1 X Phi X' Sigma^-1``,
-  assembled as ``K_ij - 2 tr(Phi Q_ij) + tr(Phi P_i Phi P_j)``, and
-  ``W = I^-1`` (a generalized inverse when an eigenvalue of I is below 1e-10).
-  ``information="observed"`` uses the observed REML information
-  ``-tr(P G_i P G_j) / 2 + y'P G_i P G_j P y`` instead (SAS documents the
-  observed information as its default for GLIMMIX).
-* **Adjustment.** ``P_i = -X'A G_i A X``, ``Q_ij = X'A G_i A G_j A X``
-  (``A = Sigma^-1``), ``U = sum_ij W_ij (Q_ij - P_i Phi P_j)``,
-  ``Phi_A = Phi + 2 Phi U Phi``.
-* **df and scaling** for a contrast L of rank q: ``Theta = L'(L Phi L')^-1 L``,
-  ``A1 = sum W_ij tr(Theta Phi P_i Phi) tr(Theta Phi P_j Phi)``,
-  ``A2 = sum W_ij tr(Theta Phi P_i Phi Theta Phi P_j Phi)``, then B, g, c1..c3,
-  ``E* = 1/(1 - A2/q)``, ``V* = (2/q)(1 + c1 B)/((1 - c2 B)^2 (1 - c3 B))``,
-  ``rho = V*/(2 E*^2)``, ``m = 4 + (q + 2)/(q rho - 1)`` and the F scaling
-  ``lambda = m (1 - A2/q)/(m - 2)``. For one coefficient m reduces to
-  ``2 / (a'Wa)`` with ``a_i = (Phi P_i Phi)_kk / Phi_kk``.
-
-Speed: pbkrtest forms Sigma^-1 as a dense n x n matrix. Here every trace and
-sandwich is computed in the space of the random effects, one independent block
-of Sigma at a time with blocks of equal size stacked (see
-:mod:`replicate.inference.kr_blocks`): ``tr(A G_i A G_j) = tr(E_i C0 E_j C0)``
-with ``C0 = Z'AZ``, ``X'A G_i A X = B1' E_i B1`` with ``B1 = Z'AX``, and so on.
+* the covariance parameters are the entries of every random-effect term's
+  covariance matrix, then the residual variance; Sigma is linear in them, so
+  KR's second-derivative term vanishes and ``ddfm=kr(firstorder)`` coincides
+  with ``ddfm=kr`` (:mod:`~replicate.inference.kr_params`, which also has the
+  Cholesky parameterization of SAS ``type=fa0(k)``/``chol``);
+* the derivative matrices ``P_i``, ``Q_ij`` and the REML information, computed
+  in the space of the random effects one independent block of Sigma at a time
+  where pbkrtest forms a dense n x n Sigma^-1
+  (:mod:`~replicate.inference.kr_derivatives`, :mod:`~replicate.inference.kr_blocks`);
+* the adjusted covariance ``Phi_A`` with the expected (pbkrtest) or observed
+  information, in each variant -- ``kr``, ``kr(firstorder)``, ``kr2``
+  (:mod:`~replicate.inference.kr_adjust`);
+* the denominator df and F scaling of a contrast (:mod:`~replicate.inference.kr_df`).
 
 Prior weights: the model's Sigma has residual part ``sigma^2 W^-1``, and that
 is what is used by default. pbkrtest 0.5.2 builds Sigma with an identity
@@ -48,13 +30,6 @@ ML fits: pbkrtest refits the model by REML before adjusting, and its
 formula) with the REML fit's P and W. Both are reproduced: ``vcov_adj`` and
 :meth:`KRResult.ftest` use the REML refit throughout, ``df`` uses the fit as
 given for ``Phi`` exactly as ``get_Lb_ddf`` does.
-
-The pieces live in their own modules, in the order they are computed: the covariance parameters and their
-parameterizations (:mod:`~replicate.inference.kr_params`), the derivative matrices P, Q, K
-(:mod:`~replicate.inference.kr_derivatives`, worked block by block in :mod:`~replicate.inference.kr_blocks`),
-the adjusted covariance in each variant -- ``kr``, ``kr(firstorder)``, ``kr2`` -- and parameterization
-(:mod:`~replicate.inference.kr_adjust`), and the df and F scaling of a contrast
-(:mod:`~replicate.inference.kr_df`).
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 pbkrtest's parameters (``parameterization="linear"``) are the entries of every random-effect term's
 covariance matrix -- per term the lower triangle column by column, as ``VarCorr`` lists them -- followed
-by the residual variance; Sigma is linear in them. ``parameterization="cholesky"`` uses the entries of
-each term's lower Cholesky factor ``L`` (``G = L L'``; SAS ``type=fa0(k)`` / ``chol``), in which Sigma is
-quadratic: :func:`reparameterization` gives the values and the first and second derivatives of the
+by the residual variance; Sigma is linear in them, ``Sigma = sum_i gamma_i G_i`` with
+``G_i = Z_t (I (x) sym(e_a e_b')) Z_t'`` and ``G_res = W^-1``. ``parameterization="cholesky"`` uses the
+entries of each term's lower Cholesky factor ``L`` (``G = L L'``; SAS ``type=fa0(k)`` / ``chol``), in which
+Sigma is quadratic: :func:`reparameterization` gives the values and the first and second derivatives of the
 linear parameters in them, which :mod:`replicate.inference.kr_adjust` needs.
 """
 
