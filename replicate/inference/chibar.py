@@ -23,6 +23,7 @@ def chibar_pvalue(stat: float, mixture: dict[int, float] | None) -> float:
 
 
 def mixture_text(mixture: dict[int, float] | None) -> str:
+    """The mixture as ranova prints it (``0.5 chi2(0) + 0.5 chi2(1)``); empty when unknown."""
     if mixture is None:
         return ""
     return " + ".join(f"{w:g} chi2({df})" for df, w in sorted(mixture.items()))

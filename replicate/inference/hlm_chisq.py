@@ -1,6 +1,5 @@
 """HLM's variance-component chi-square and reliability, from per-unit OLS regressions.
 
-
 HLM (Raudenbush & Bryk 2002, sections 3.5-3.6 and 4.4) tests ``tau_qq = 0`` for
 each random level-1 coefficient without refitting: in every level-2 unit with
 enough data for its own OLS regression it compares the unit's OLS estimate
@@ -23,7 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
@@ -31,8 +29,6 @@ from ..design import Design
 from ..engine.theta import ThetaLayout
 from ..errors import ModelError, NotImplementedOption
 from ..results import FitResult
-
-FloatArray = npt.NDArray[np.float64]
 
 COND_MAX = 1e6  # HLM's condition-number check on X_j'X_j
 

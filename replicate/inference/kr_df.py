@@ -65,7 +65,7 @@ def kr_moments(L: FloatArray, Phi: FloatArray, P: FloatArray, W: FloatArray, q: 
 
 
 def full_rank(L: FloatArray) -> FloatArray:
-    """pbkrtest's forcefull_rank: an orthonormal basis of the row space if L is rank deficient."""
+    """pbkrtest's force_full_rank: an orthonormal basis of the row space if L is rank deficient."""
     rank = np.linalg.matrix_rank(L)
     if rank < L.shape[0]:
         Qm, _ = np.linalg.qr(L.T)
