@@ -13,10 +13,11 @@ import pandas as pd
 
 from ..design import Design
 from ..results import FitResult
-from .context import Inference, Refit, native_refit
+from .context import Inference
 from .dispatch import DF_METHODS, KR_VARIANTS, PBKRTEST_KR, SE_KINDS
 from .fitstats import convention_of
 from .kenward_roger import KRResult
+from .refit import Refit, native_refit
 
 __all__ = [
     "DF_METHODS",

@@ -73,8 +73,8 @@ def _random_column_vars(design: Design, spec: ModelSpec | None) -> dict[str, tup
     known = set(spec.variables()) if spec is not None else set()
     terms = col_terms(design)
     by_fixed = {n: term_vars(t) for n, t in zip(design.fixed_names, terms)}
-    for t in terms:
-        known.update(term_vars(t))
+    for term in terms:
+        known.update(term_vars(term))
     out: dict[str, tuple[str, ...]] = {}
     for t in design.reterms:
         for c in t.columns:
@@ -93,7 +93,7 @@ def _random_column_vars(design: Design, spec: ModelSpec | None) -> dict[str, tup
     return out
 
 
-def _random_effects(design: Design, spec: ModelSpec | None) -> list[tuple[str, frozenset, sp.csr_matrix]]:
+def _random_effects(design: Design, spec: ModelSpec | None) -> list[tuple[str, frozenset[str], sp.csr_matrix]]:
     """SAS-style random effects ``(name, variables, Z block)``, outer factors first."""
     cvars = _random_column_vars(design, spec)
     rows = np.arange(design.n)
@@ -167,10 +167,10 @@ def between_within_df(
             subject-by-effect components, which is not implemented).
     """
     s = top_group(design, subject)
-    for t in design.reterms:
-        if not nested(t.index, s.index):
+    for rt in design.reterms:
+        if not nested(rt.index, s.index):
             raise ModelError(
-                f"grouping factor {t.group!r} is not nested in the subject {s.group!r}",
+                f"grouping factor {rt.group!r} is not nested in the subject {s.group!r}",
                 hint="SAS does not process such data by subjects; ddfm=bw has no effect there",
             )
     terms = col_terms(design)

@@ -7,19 +7,19 @@ unknown name is refused with the list of known ones. Kenward-Roger goes through 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
+from ..design import Design
 from ..errors import ModelError, NotImplementedOption
+from ..results import FitResult
 from ..vocab import DfMethod, SeKind
 from . import dfrules
+from .kenward_roger import KRResult
 from .robust import cluster_robust_se, cr2_satterthwaite_df
 from .satterthwaite import satterthwaite_df
-
-if TYPE_CHECKING:
-    from .context import Inference
 
 DF_METHODS = tuple(m.value for m in DfMethod)
 SE_KINDS = tuple(k.value for k in SeKind)
@@ -29,7 +29,17 @@ KR_VARIANTS = {"kenward-roger": "kr", "kenward-roger-2": "kr2"}
 PBKRTEST_KR = ("expected", "linear")
 
 
-def fixed_df_of(inf: Inference, method: str, kr: tuple[str, str]) -> pd.Series:
+class InferenceLike(Protocol):
+    """What the dispatch needs of a fit's :class:`~replicate.inference.context.Inference` (which imports this
+    module): the fit, its design and its cached Kenward-Roger."""
+
+    fit: FitResult
+    design: Design
+
+    def kenward_roger(self, variant: str, information: str, parameterization: str) -> KRResult: ...
+
+
+def fixed_df_of(inf: InferenceLike, method: str, kr: tuple[str, str]) -> pd.Series:
     """The df of ``method`` for the fit of ``inf`` (Kenward-Roger through its cache and refit)."""
     fit, design = inf.fit, inf.design
     names = list(fit.fixed.index)
@@ -59,7 +69,7 @@ def fixed_df_of(inf: Inference, method: str, kr: tuple[str, str]) -> pd.Series:
     raise NotImplementedOption(f"unknown df method {method!r}", hint="one of " + ", ".join(DF_METHODS))
 
 
-def fixed_se_of(inf: Inference, kind: str, kr: tuple[str, str]) -> pd.Series:
+def fixed_se_of(inf: InferenceLike, kind: str, kr: tuple[str, str]) -> pd.Series:
     """The SEs of ``kind`` for the fit of ``inf``."""
     fit, design = inf.fit, inf.design
     if kind == "model":

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..design import Design
 from ..errors import NotImplementedOption
 from ..results import FitResult
@@ -75,12 +77,10 @@ def linear_model_reml_loglik(fit: FitResult, design: Design) -> float:
     is what SAS PROC MIXED prints as ``-2 Res Log Likelihood`` for a model
     without a RANDOM statement. (R's ``logLik`` of an ``lm`` is the ML one.)
     """
-    import numpy as np
-
     n, p = int(design.n), int(design.p)
     w = design.weights if design.weights is not None else np.ones(n)
     X = np.asarray(design.X, dtype=float)
-    logdet = np.linalg.slogdet(X.T @ (X * w[:, None]))[1]
+    logdet = float(np.linalg.slogdet(X.T @ (X * w[:, None]))[1])
     s2 = float(fit.sigma2)
     m2 = (n - p) * (math.log(2 * math.pi) + math.log(s2) + 1.0) + logdet - float(np.sum(np.log(w)))
     return -0.5 * m2

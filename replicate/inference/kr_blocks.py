@@ -190,7 +190,7 @@ class BlockStructure:
         b_i = self.batch_of_col[i]
         if np.any(b_i != self.batch_of_col[j]) or np.any(self.slot_of_col[i] != self.slot_of_col[j]):
             raise ValueError("matrix couples different components")  # pragma: no cover - invariant
-        out = []
+        out: list[np.ndarray | None] = []
         for b, batch in enumerate(self.batches):
             if batch.large:
                 out.append(None)
@@ -267,6 +267,7 @@ class BlockStructure:
                 parts = [self._large_component(cols, Lam_g, zx, s2) for cols, zx in zip(batch.cols, batch.ZtX)]
                 UtX, MiU, M2U, Minv, ZLMi, B1, B2, C0 = (np.stack(arrs) for arrs in zip(*parts))
             else:
+                assert Lam is not None and batch.ZtZ is not None  # only large batches go without dense blocks
                 LamT = np.swapaxes(Lam, 1, 2)
                 ZL = batch.ZtZ @ Lam
                 M = LamT @ ZL
@@ -292,7 +293,8 @@ class BlockStructure:
             Minvs.append(Minv)
 
         def sym(m: np.ndarray) -> np.ndarray:
-            return 0.5 * (m + m.T)
+            out: np.ndarray = 0.5 * (m + m.T)
+            return out
 
         XtAX = sym(self.XtX - a) / s2
         XtA2X = sym(self.XtX - a - b2) / s2**2
@@ -331,4 +333,5 @@ class BlockStructure:
         ut = np.asarray(Lam.T @ (self.Zs.T @ v)).ravel()
         blocks = [Mi @ u[..., None] for Mi, u in zip(mom.Minv, self.gather_vector(ut))]
         wq = self.scatter_vector([blk[..., 0] for blk in blocks])
-        return (v - self.Zs @ np.asarray(Lam @ wq).ravel()) / mom.sigma2
+        out: np.ndarray = (v - self.Zs @ np.asarray(Lam @ wq).ravel()) / mom.sigma2
+        return out

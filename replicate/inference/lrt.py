@@ -68,8 +68,8 @@ def _check_same_rows(fits: Sequence[FitResult]) -> None:
             f"models were not all fitted to the same size of dataset (rows used: {', '.join(map(str, nobs))})",
             hint=hint,
         )
-    rows = [None if f.rows is None else np.asarray(f.rows) for f in fits]
-    if all(r is not None for r in rows) and any(not np.array_equal(rows[0], r) for r in rows[1:]):
+    rows = [np.asarray(f.rows) for f in fits if f.rows is not None]
+    if len(rows) == len(fits) and any(not np.array_equal(rows[0], r) for r in rows[1:]):
         raise ModelError("models were fitted to different rows of the data (same number of rows)", hint=hint)
 
 

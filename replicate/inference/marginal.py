@@ -9,15 +9,19 @@ factor of a q x q matrix (q = number of random effects); nothing n x n is built.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ..design import Design
 from ..engine import make_deviance
+from ..engine.deviance import ProfiledDeviance
 from ..engine.theta import ThetaLayout
 
 
@@ -62,6 +66,8 @@ class MarginalModel:
         self.n = d.n
         self.p = d.p
         self.ntheta = ThetaLayout.of(d).size
+        self._engine_tried = False
+        self._engine_dev: ProfiledDeviance | None = None
 
     def _pieces(self, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, float]:
         """log|L|^2, X'V^-1X, X'V^-1y and y'V^-1y (each times sigma^2) at theta.
@@ -84,11 +90,11 @@ class MarginalModel:
                 return float(fac.ldl2), lxx @ lxx.T, lxx @ ly, float(ly @ ly + r * r)
         return self._sparse_pieces(theta)
 
-    def _engine_deviance(self):  # -> ProfiledDeviance | None
-        if not hasattr(self, "_engine_dev"):
+    def _engine_deviance(self) -> ProfiledDeviance | None:
+        """The native engine's ML deviance of the design, made once; None where the engine declines it."""
+        if not self._engine_tried:
+            self._engine_tried = True
             try:
-                import warnings
-
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     self._engine_dev = make_deviance(self.design, "ML")
@@ -130,8 +136,8 @@ class MarginalModel:
         n, p = self.n, self.p
         if reml:
             ld_rx2 = 2.0 * float(np.sum(np.log(np.diag(RA))))
-            return ld_l2 + ld_rx2 + (n - p) * np.log(2 * np.pi * sigma2) + pwrss / sigma2 - self.sum_log_w
-        return ld_l2 + n * np.log(2 * np.pi * sigma2) + pwrss / sigma2 - self.sum_log_w
+            return float(ld_l2 + ld_rx2 + (n - p) * np.log(2 * np.pi * sigma2) + pwrss / sigma2 - self.sum_log_w)
+        return float(ld_l2 + n * np.log(2 * np.pi * sigma2) + pwrss / sigma2 - self.sum_log_w)
 
     def vcov_beta(self, varpar: np.ndarray) -> np.ndarray:
         """Covariance of the GLS estimate of beta at ``varpar``."""
@@ -141,11 +147,13 @@ class MarginalModel:
         return sigma2 * np.linalg.inv(A)
 
 
-def richardson_derivative(f, x: np.ndarray, i: int, *, d: float = 1e-4, r: int = 4) -> np.ndarray:
+def richardson_derivative(
+    f: Callable[[np.ndarray], npt.ArrayLike], x: np.ndarray, i: int, *, d: float = 1e-4, r: int = 4
+) -> np.ndarray:
     """Central-difference derivative of vector-valued f along coordinate i,
     improved by Richardson extrapolation (as R's numDeriv)."""
     h = d * abs(x[i]) + (d if abs(x[i]) < 1e-8 else 0.0)
-    ests = []
+    ests: list[np.ndarray] = []
     for k in range(r):
         e = np.zeros_like(x)
         e[i] = h / (2**k)
@@ -156,7 +164,9 @@ def richardson_derivative(f, x: np.ndarray, i: int, *, d: float = 1e-4, r: int =
     return ests[0]
 
 
-def hessian(f, x: np.ndarray, *, d: float = 0.1, r: int = 4, eps: float = 1e-4) -> np.ndarray:
+def hessian(
+    f: Callable[[np.ndarray], float], x: np.ndarray, *, d: float = 0.1, r: int = 4, eps: float = 1e-4
+) -> np.ndarray:
     """Hessian of scalar f at x by second differences with Richardson extrapolation.
 
     Steps start at ``d * |x_i|`` (``eps`` where x_i is near 0) and halve ``r``
@@ -168,7 +178,7 @@ def hessian(f, x: np.ndarray, *, d: float = 0.1, r: int = 4, eps: float = 1e-4) 
     k = len(x)
     h0 = np.where(np.abs(x) < 1.8e-5, eps, d * np.abs(x))
     f0 = f(x)
-    est = []
+    est: list[np.ndarray] = []
     for m in range(r):
         h = h0 / 2**m
         H = np.empty((k, k))

@@ -50,6 +50,9 @@ from .marginal import lambda_matrix, sparse_z
 
 KINDS = ("CR0", "CR1", "CR2")
 
+#: what to cluster by: None (the grouping factor with fewest levels), a grouping factor's name, or a label per row
+ClusterSpec = str | Sequence[object] | np.ndarray | None
+
 
 @dataclass(frozen=True)
 class RobustResult:
@@ -83,7 +86,7 @@ def _codes(labels: np.ndarray) -> tuple[np.ndarray, int]:
     return inv, int(inv.max()) + 1 if inv.size else 0
 
 
-def resolve_cluster(design: Design, cluster: str | Sequence | np.ndarray | None = None) -> tuple[str, np.ndarray, int]:
+def resolve_cluster(design: Design, cluster: ClusterSpec = None) -> tuple[str, np.ndarray, int]:
     """Cluster code per row: the grouping factor with fewest levels by default
     (clubSandwich's ``get_outer_group``), a named grouping factor, or labels per row.
 
@@ -124,14 +127,15 @@ def resolve_cluster(design: Design, cluster: str | Sequence | np.ndarray | None 
 def _nested_in(inner: np.ndarray, outer: np.ndarray) -> bool:
     """Each level of ``inner`` occurs within a single level of ``outer``."""
     pairs = np.unique(np.stack([inner, outer], axis=1), axis=0)
-    return np.unique(pairs[:, 0]).size == pairs.shape[0]
+    return bool(np.unique(pairs[:, 0]).size == pairs.shape[0])
 
 
 def _inv_sqrt_psd(G: np.ndarray, tol: float = 1e-12) -> np.ndarray:
     """Symmetric G^(-1/2), with eigenvalues <= tol set to zero (clubSandwich's matrix_power)."""
     vals, vecs = np.linalg.eigh((G + G.T) / 2)
     pw = np.where(vals > tol, np.abs(vals) ** -0.5, 0.0)
-    return (vecs * pw) @ vecs.T
+    out: np.ndarray = (vecs * pw) @ vecs.T
+    return out
 
 
 @dataclass
@@ -219,7 +223,7 @@ def cluster_robust(
     fit: FitResult,
     design: Design,
     kind: str = "CR2",
-    cluster: str | Sequence | np.ndarray | None = None,
+    cluster: ClusterSpec = None,
     *,
     df: bool = False,
 ) -> RobustResult:
@@ -250,23 +254,17 @@ def cluster_robust(
     return RobustResult(kind, pd.DataFrame(V, index=names, columns=names), name, J, dfs)
 
 
-def cluster_robust_vcov(
-    fit: FitResult, design: Design, kind: str = "CR2", cluster: str | Sequence | np.ndarray | None = None
-) -> pd.DataFrame:
+def cluster_robust_vcov(fit: FitResult, design: Design, kind: str = "CR2", cluster: ClusterSpec = None) -> pd.DataFrame:
     """Cluster-robust covariance of the fixed effects, as ``clubSandwich::vcovCR(fit, type=kind)``."""
     return cluster_robust(fit, design, kind, cluster).vcov
 
 
-def cluster_robust_se(
-    fit: FitResult, design: Design, kind: str = "CR2", cluster: str | Sequence | np.ndarray | None = None
-) -> pd.Series:
+def cluster_robust_se(fit: FitResult, design: Design, kind: str = "CR2", cluster: ClusterSpec = None) -> pd.Series:
     """Square roots of the diagonal of :func:`cluster_robust_vcov`."""
     return cluster_robust(fit, design, kind, cluster).se
 
 
-def cr2_satterthwaite_df(
-    fit: FitResult, design: Design, cluster: str | Sequence | np.ndarray | None = None
-) -> pd.Series:
+def cr2_satterthwaite_df(fit: FitResult, design: Design, cluster: ClusterSpec = None) -> pd.Series:
     """Satterthwaite df of the CR2 t-tests (``coef_test(fit, vcov="CR2", test="Satterthwaite")``)."""
     res = cluster_robust(fit, design, "CR2", cluster, df=True)
     assert res.df is not None
