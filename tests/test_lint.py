@@ -35,7 +35,6 @@ MYPY_KNOWN = {
     "replicate/engine/solution.py": 3,
     "replicate/engine/varcorr.py": 1,
     "replicate/engines/statsmodels_engine.py": 5,
-    "replicate/expr.py": 20,
     "replicate/hlm_entry.py": 5,
     "replicate/inference/__init__.py": 2,
     "replicate/inference/covparms.py": 1,

@@ -38,6 +38,10 @@ STAGES: dict[str, int] = {
     "replicate.schema_doc": 2,
     # 3 model building: data, formulas, design
     "replicate.expr": 3,
+    "replicate.expr_nodes": 3,
+    "replicate.expr_tokens": 3,
+    "replicate.expr_parse": 3,
+    "replicate.expr_eval": 3,
     "replicate.formula_calls": 3,
     "replicate.spec": 3,
     "replicate.data": 3,
@@ -239,7 +243,6 @@ LAZY_ALLOWED = {"replicate.pytest_plugin"}
 OVERSIZE_KNOWN = {
     "replicate.case": 540,
     "replicate.cli": 449,
-    "replicate.expr": 772,
     "replicate.inference.covparms": 401,
     "replicate.inference.kenward_roger": 638,
     "replicate.inference.vartests": 438,
