@@ -132,8 +132,8 @@ def implied_J(block: dict[str, Any], gs: dict[str, Gamma]) -> tuple[int, str] | 
     inv = {v: k for k, v in (block.get("names") or {}).items()}
     fit = block["values"].get("fit") or {}
     for n in (fit.get("ngroups") or {}).values():
-        if printed_number(n) is not None:
-            return int(printed_number(n)), "the printed number of groups"
+        if (groups := printed_number(n)) is not None:
+            return int(groups), "the printed number of groups"
     intercept = gs.get(INTERCEPT)
     for grp, comps in (block["values"].get("random") or {}).items():
         if grp == "Residual":
@@ -141,10 +141,10 @@ def implied_J(block: dict[str, Any], gs: dict[str, Gamma]) -> tuple[int, str] | 
         for comp, q in comps.items():
             if (
                 (block.get("names") or {}).get(comp, comp) == INTERCEPT
-                and printed_number(q.get("df")) is not None
+                and (printed_df := printed_number(q.get("df"))) is not None
                 and intercept is not None
             ):
-                df = int(printed_number(q["df"]))
+                df = int(printed_df)
                 return df + intercept.S + 1, f"the chi-square df {df} of {inv.get(INTERCEPT, comp)} + S + 1"
     return None
 
@@ -190,6 +190,8 @@ def entry_checks(case: Case, i: int) -> list[Finding]:
             want, basis = g.df(None, int(N)), f"N = {int(N)}"
         else:
             continue
+        if want is None:
+            continue
         out.append(
             Finding(
                 f"fixed {printed_name} df",
@@ -233,8 +235,8 @@ def implied_counts(case: Case, i: int) -> dict[str, int]:
     names = blk.get("names") or {}
     for printed_name, q in (blk["values"].get("fixed") or {}).items():
         g = gs.get(names.get(printed_name, printed_name))
-        if g is not None and not g.random and printed_number(q.get("df")) is not None:
-            out["N"] = int(printed_number(q["df"])) + g.p
+        if g is not None and not g.random and (printed_df := printed_number(q.get("df"))) is not None:
+            out["N"] = int(printed_df) + g.p
     return out
 
 

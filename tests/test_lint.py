@@ -35,7 +35,6 @@ MYPY_KNOWN = {
     "replicate/engine/solution.py": 3,
     "replicate/engine/varcorr.py": 1,
     "replicate/engines/statsmodels_engine.py": 5,
-    "replicate/hlm_entry.py": 5,
     "replicate/inference/__init__.py": 2,
     "replicate/inference/covparms.py": 1,
     "replicate/inference/dfrules.py": 5,
@@ -58,7 +57,6 @@ MYPY_KNOWN = {
     "replicate/report/unit.py": 2,
     "replicate/show.py": 1,
     "replicate/side_by_side.py": 4,
-    "replicate/spec.py": 2,
     "replicate/summaries.py": 1,
     "replicate/typos.py": 14,
 }

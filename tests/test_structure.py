@@ -44,6 +44,11 @@ STAGES: dict[str, int] = {
     "replicate.expr_eval": 3,
     "replicate.formula_calls": 3,
     "replicate.spec": 3,
+    "replicate.spec_terms": 3,
+    "replicate.spec_model": 3,
+    "replicate.spec_tokens": 3,
+    "replicate.spec_formula": 3,
+    "replicate.spec_levels": 3,
     "replicate.data": 3,
     "replicate.recipes": 3,
     "replicate.rbridge": 3,
@@ -249,7 +254,6 @@ OVERSIZE_KNOWN = {
     "replicate.quantities": 592,
     "replicate.references.lme4_text": 515,
     "replicate.references.sas_text": 590,
-    "replicate.spec": 650,
 }
 
 
