@@ -9,12 +9,14 @@ same as for the native engine.
 
 Safety: no text from a case file is ever pasted into R code.
 
-* Every name that reaches R (response, model-matrix columns, grouping factors)
-  is checked by :func:`~replicate.engines.r.frames.check_r_name` against a strict pattern: ASCII R
+* A name reaches R (response, model-matrix columns, grouping factors) only if
+  :func:`~replicate.engines.r.frames.check_r_name` accepts it: ASCII R
   identifiers (a letter, then letters, digits, ``.`` and ``_``; not a reserved
   word), or such identifiers joined by ``:`` (interaction columns ``x:fhi`` and
-  nested grouping factors ``classid:schoolid``). Anything else is refused
-  with a :class:`~replicate.errors.ModelError` before R is touched.
+  nested grouping factors ``classid:schoolid``). Any other name (``I(x^2)``,
+  ``poly(x, 2)1``, a back-quoted column name) goes to R under a generated name
+  (``.col1`` ...), and R's answers are mapped back to the design's names, so
+  every formula the native engine fits, the lme4 engine fits too.
 * The formula is not parsed from text: a fixed R function (constant code in
   ``helpers.R`` beside this module) builds it as a language object from the names with ``as.name``
   and ``call``, so even a name that slipped through would only be a symbol.
@@ -48,8 +50,8 @@ from .frames import (
     model_frame,
     r_formula,
     ranef_frames,
-    strip_ticks,
     to_r_frame,
+    with_offset,
 )
 from .session import get, message_list, num, provenance, r_call, r_error, r_status, r_versions, strs
 
@@ -129,8 +131,8 @@ class Lme4Engine:
         vc = pd.DataFrame(
             {
                 "grp": strs(ex, "vc_grp"),
-                "var1": [strip_ticks(s) if s else np.nan for s in strs(ex, "vc_var1")],
-                "var2": [strip_ticks(s) if s else np.nan for s in strs(ex, "vc_var2")],
+                "var1": [mf.design_name(s) if s else np.nan for s in strs(ex, "vc_var1")],
+                "var2": [mf.design_name(s) if s else np.nan for s in strs(ex, "vc_var2")],
                 "vcov": num(ex, "vc_vcov"),
                 "sdcor": num(ex, "vc_sdcor"),
             }
@@ -198,7 +200,7 @@ class Lme4Engine:
             messages=tuple(dict.fromkeys(msgs)),
             optinfo=opt,
             ranef_fn=lambda: ranef,
-            fitted=num(ex, "fitted"),
+            fitted=with_offset(num(ex, "fitted"), design),
             residuals=num(ex, "resid"),
             rows=design.rows,
             extra=extra,
@@ -270,7 +272,11 @@ def club_sandwich(fit: FitResult, kind: str = "CR2") -> pd.DataFrame:
 
 
 def _map_group(g: str, group_of: dict[str, str]) -> str:
-    """R's VarCorr group name -> the design's (``g.1`` for a second term on ``g`` stays)."""
+    """R's VarCorr group name -> the design's (``g.1`` for a second term on ``g`` stays ``g.1``, and a
+    generated group's ``.fac1.1`` becomes the design's name with ``.1``)."""
     if g in group_of:
         return group_of[g]
+    stem, dot, count = g.rpartition(".")
+    if dot and count.isdigit() and stem in group_of:
+        return f"{group_of[stem]}.{count}"
     return g
