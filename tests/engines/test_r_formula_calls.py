@@ -141,9 +141,12 @@ def test_nlme_engine_matches_rs_own_lme_on_the_formula(nlme, data, formula):
 
 
 def test_offsets_enter_with_coefficient_one(lme4, nlme, data):
-    """offset(o): both engines fit y - o and report fitted values that include o, as lme4 and the native engine."""
+    """offset(o): lme4 gets y and lmer's offset=, nlme (which has no offset) y - o under a generated name;
+    both report fitted values that include o, as lme4 and the native engine do."""
     design = build_design(parse_formula(OFFSET), data)
     assert design.offset is not None
+    assert "offset = .offset" in lme4.fit(design, "REML").extra["r_call"]
+    assert nlme.fit(design, "REML").extra["r_call"].startswith("nlme::lme(fixed = .resp1 ~ 1 + x + .col1")
     for engine in (lme4, nlme):
         fit = engine.fit(design, "REML")
         assert list(fit.fixed.index) == ["(Intercept)", "x", "log(z)"]

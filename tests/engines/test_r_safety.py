@@ -2,7 +2,7 @@
 
 Three barriers, each tested here:
 
-1. the formula grammar (replicate/spec.py) refuses function calls and stray
+1. the formula grammar (replicate/spec.py) refuses calls outside its fixed list and stray
    text before anything else happens;
 2. a name reaches R (response, model columns, grouping factors) only if it is
    a plain ASCII R identifier (or identifiers joined by ':'): any other name is

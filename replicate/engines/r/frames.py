@@ -63,6 +63,8 @@ R_RESERVED = frozenset(
 #: Names this module gives R columns itself; they start with '.', which
 #: :func:`check_r_name` never accepts, so they cannot collide with a model name.
 WEIGHTS_COLUMN = ".weights"
+#: The offset column handed to lme4 (``offset = .offset``).
+OFFSET_COLUMN = ".offset"
 
 #: lme4's BOBYQA (nloptwrap) tolerances with ``Lme4Engine(tight=True)``; helpers.R
 #: spells the same numbers (a test reads them there).
@@ -118,6 +120,7 @@ class RModelFrame:
         group_names: per random term, the design's group name.
         frame: the pandas data frame passed to R (R's column names).
         weighted: whether a weights column is present.
+        offset: whether an offset column is present (the response is then the data's own ``y``).
         design_names: R's name -> the design's, for every model column handed to R under a
             generated name (``.col1`` -> ``I(x^2)``).
     """
@@ -129,6 +132,7 @@ class RModelFrame:
     group_names: tuple[str, ...]
     frame: pd.DataFrame
     weighted: bool
+    offset: bool = False
     design_names: dict[str, str] = field(default_factory=dict)
 
     def design_name(self, r_name: str) -> str:
@@ -147,6 +151,7 @@ def model_frame(
     group_columns: Sequence[str] | None = None,
     inverse_weights: bool = False,
     rename_joined: bool = False,
+    offset_column: bool = False,
 ) -> RModelFrame:
     """Name every column of ``design`` for R and build the data frame.
 
@@ -164,12 +169,20 @@ def model_frame(
         rename_joined: give columns whose names join identifiers with ``:``
             (``x:fhi``) generated R names (``.col1``, ...) instead of
             back-quoted symbols (for nlme, which deparses and re-parses names).
+        offset_column: for a design with ``offset(...)``, hand R the response ``y`` and the offset as
+            ``.offset`` (for lmer's ``offset =``); otherwise R gets ``y - offset`` (the design's ``y``)
+            under the generated name ``.resp1``, so that the recorded call does not claim to model ``y``.
 
     Raises:
         ModelError: two columns of one name differ, or a given group column is not safe for R.
     """
-    response = design.response if is_r_name(design.response, allow_colon=False) else ".resp1"
-    cols: dict[str, np.ndarray] = {response: np.asarray(design.y, dtype=float)}
+    has_offset = design.offset is not None
+    y = np.asarray(design.y, dtype=float)
+    plain = is_r_name(design.response, allow_colon=False) and (offset_column or not has_offset)
+    response = design.response if plain else ".resp1"
+    if has_offset and offset_column:
+        y = y + np.asarray(design.offset, dtype=float)
+    cols: dict[str, np.ndarray] = {response: y}
     r_name: dict[str, str] = {}
 
     def add(name: str, values: np.ndarray, what: str) -> str:
@@ -233,6 +246,8 @@ def model_frame(
         data[WEIGHTS_COLUMN] = w
         if inverse_weights:
             data[".invweights"] = 1.0 / w
+    if has_offset and offset_column:
+        data[OFFSET_COLUMN] = np.asarray(design.offset, dtype=float)
     frame = pd.DataFrame(data)
     return RModelFrame(
         response=response,
@@ -242,6 +257,7 @@ def model_frame(
         group_names=tuple(t.group for t in design.reterms),
         frame=frame,
         weighted=weighted,
+        offset=has_offset and offset_column,
         design_names={generated: name for name, generated in r_name.items()},
     )
 

@@ -51,7 +51,6 @@ from .frames import (
     r_formula,
     ranef_frames,
     to_r_frame,
-    with_offset,
 )
 from .session import get, message_list, num, provenance, r_call, r_error, r_status, r_versions, strs
 
@@ -97,10 +96,10 @@ class Lme4Engine:
         ok, why = self.available()
         if not ok:
             raise EngineUnavailable(f"engine 'lme4' is not available: {why}", field="--engine")
-        mf = model_frame(design)
+        mf = model_frame(design, offset_column=True)
         rdf = to_r_frame(mf)
         f = r_formula(mf)
-        res = r_call("fit_lmer", rdf, f, method == "REML", mf.weighted, self.tight)
+        res = r_call("fit_lmer", rdf, f, method == "REML", mf.weighted, self.tight, mf.offset)
         call = str(get(res, "call")[0])
         err = r_error(res)
         if err is not None:
@@ -200,7 +199,7 @@ class Lme4Engine:
             messages=tuple(dict.fromkeys(msgs)),
             optinfo=opt,
             ranef_fn=lambda: ranef,
-            fitted=with_offset(num(ex, "fitted"), design),
+            fitted=num(ex, "fitted"),  # lmer's fitted values include the offset it was given
             residuals=num(ex, "resid"),
             rows=design.rows,
             extra=extra,
