@@ -96,6 +96,9 @@ def test_lme4_fits_formula_functions_as_native(lme4, data, formula):
     design = build_design(parse_formula(formula), data)
     fit = lme4.fit(design, "REML")
     assert ".col1" in fit.extra["r_call"] and "I(x^2)" not in fit.extra["r_call"]
+    assert fit.extra["provenance"]["call"] == fit.extra["r_call"] + "; where .col1 = I(x^2), .col2 = log(z), " + (
+        ".col3 = poly(x, 2)1" if formula == CALLS else ".col3 = factor(h)1, .col4 = factor(h)2"
+    )
     _same_as_native(fit, design, digits=6)
 
 

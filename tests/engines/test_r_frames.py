@@ -49,3 +49,12 @@ def test_offset_goes_to_lmer_as_a_column_or_is_subtracted_under_a_generated_name
     assert not subtracted.offset and subtracted.response == ".resp1"
     assert OFFSET_COLUMN not in subtracted.frame.columns
     assert np.allclose(subtracted.frame[".resp1"], data["y"] - data["o"], rtol=0, atol=1e-12)
+
+
+def test_generated_names_are_listed_beside_the_call(data):
+    frame = data.rename(columns={"y": "y score", "g": "school id"})
+    design = build_design(parse_formula("`y score` ~ log(z) + (1 | `school id`)"), frame)
+    mf = model_frame(design)
+    assert (mf.response, mf.fixed, mf.terms[0][0]) == (".resp1", (".col1",), ".fac1")
+    assert mf.legend() == "; where .resp1 = y score, .col1 = log(z), .fac1 = school id"
+    assert model_frame(build_design(parse_formula("y ~ x + (1 | g)"), data)).legend() == ""

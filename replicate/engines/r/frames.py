@@ -121,8 +121,8 @@ class RModelFrame:
         frame: the pandas data frame passed to R (R's column names).
         weighted: whether a weights column is present.
         offset: whether an offset column is present (the response is then the data's own ``y``).
-        design_names: R's name -> the design's, for every model column handed to R under a
-            generated name (``.col1`` -> ``I(x^2)``).
+        design_names: R's name -> the design's, for every name handed to R generated
+            (``.col1`` -> ``I(x^2)``, ``.resp1`` -> the response, ``.fac1`` -> a grouping factor).
     """
 
     response: str
@@ -139,6 +139,12 @@ class RModelFrame:
         """The design's name of a model column R reports (back-quotes dropped, generated names mapped back)."""
         bare = strip_ticks(r_name)
         return self.design_names.get(bare, bare)
+
+    def legend(self) -> str:
+        """The generated names and what they stand for, to record beside R's call (empty if none)."""
+        if not self.design_names:
+            return ""
+        return "; where " + ", ".join(f"{r} = {name}" for r, name in self.design_names.items())
 
 
 def _intercept_col(values: np.ndarray) -> bool:
@@ -157,8 +163,8 @@ def model_frame(
 
     A name that :func:`check_r_name` accepts is used as it is; any other gets a generated name
     (``.resp1`` for the response, ``.col1``, ... for model columns, ``.fac1``, ... for grouping
-    factors), recorded in :attr:`RModelFrame.design_names` (columns) and by position in
-    :attr:`RModelFrame.group_names` (groups).
+    factors), recorded in :attr:`RModelFrame.design_names` (and, for groups, by position in
+    :attr:`RModelFrame.group_names`).
 
     Args:
         design: the design to fit.
@@ -212,11 +218,14 @@ def model_frame(
     if len(gcols) != len(design.reterms):
         raise ValueError("one group column per random term is needed")
     fac_name: dict[str, str] = {}
+    generated_groups: dict[str, str] = {}  # R's name -> the design's group
     for t, gname in zip(design.reterms, gcols):
         if group_columns is None and not is_r_name(gname):
             gname = fac_name.setdefault(gname, f".fac{len(fac_name) + 1}")
         elif not _GENERATED.fullmatch(gname):
             check_r_name(gname, "grouping factor")
+        if _GENERATED.fullmatch(gname):
+            generated_groups.setdefault(gname, t.group)
         tcols: list[str] = []
         t_int = False
         for j, c in enumerate(t.columns):
@@ -258,7 +267,11 @@ def model_frame(
         frame=frame,
         weighted=weighted,
         offset=has_offset and offset_column,
-        design_names={generated: name for name, generated in r_name.items()},
+        design_names={
+            **({response: design.response} if response != design.response else {}),
+            **{generated: name for name, generated in r_name.items()},
+            **generated_groups,
+        },
     )
 
 

@@ -156,7 +156,7 @@ class Lme4Engine:
         ranef = ranef_frames(ex, group_of, cols_of)
         theta = num(ex, "theta")
         versions = self.versions()
-        prov = provenance(call, versions)
+        prov = provenance(call + mf.legend(), versions)
         feval = np.asarray(get(ex, "feval"))
         opt = OptSummary(
             method=f"lme4 {strs(ex, 'optimizer')[0] if strs(ex, 'optimizer') else ''}".strip(),

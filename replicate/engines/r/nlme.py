@@ -245,7 +245,7 @@ class NlmeEngine:
         extra: dict[str, Any] = {
             "nlme_df": nlme_df,
             "coef_table": coef,
-            "provenance": provenance(call, versions),
+            "provenance": provenance(call + mf.legend(), versions),
             "r_call": call,
             "r_model": rfit,
         }
