@@ -11,16 +11,13 @@ import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .errors import DataError, ModelError
 from .formula_calls import derive
-
-if TYPE_CHECKING:
-    from .spec import ModelSpec
+from .spec_model import ModelSpec
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import expr as ex
+from . import expr_nodes as ex
 from .errors import DataError, ModelError
+from .expr_eval import evaluate
+from .expr_parse import columns_used, parse
 
 #: name -> what it computes. Anything else is refused with this list.
 FORMULA_FUNCTIONS: dict[str, str] = {
@@ -91,7 +93,7 @@ class Derived:
         return (self.label,)
 
     def variables(self) -> set[str]:
-        return ex.columns_used(self.arg)
+        return columns_used(self.arg)
 
 
 def _split_args(inner: str) -> list[str]:
@@ -154,7 +156,7 @@ def parse_call(name: str, inner: str, *, field: str | None = None) -> Derived:
     if named[0][0] is not None:
         raise ModelError(f"the first argument of {name}() is the variable, not {named[0][0]} =", field=field)
     try:
-        arg = ex.parse(args[0], field=field)
+        arg = parse(args[0], field=field)
     except DataError as exc:  # a formula's error is a model error, named by the call it is in
         raise ModelError(f"in {name}({inner}): {exc.message}", field=field, hint=exc.hint) from None
     opts = dict(named[1:])
@@ -211,7 +213,7 @@ def _extra(named: Sequence[tuple[str | None, str]]) -> list[str]:
     out = []
     for k, v in named:
         try:
-            val = deparse(ex.parse(v))
+            val = deparse(parse(v))
         except DataError:
             val = v
         out.append(val if k is None else f"{k} = {val}")
@@ -219,7 +221,7 @@ def _extra(named: Sequence[tuple[str | None, str]]) -> list[str]:
 
 
 def _number(text: str, what: str, field: str | None) -> float:
-    node = ex.parse(text, field=field)
+    node = parse(text, field=field)
     if isinstance(node, ex.Num):
         return float(node.value)
     if isinstance(node, ex.Unary) and node.op == "-" and isinstance(node.operand, ex.Num):
@@ -331,7 +333,7 @@ def derive(frame: pd.DataFrame, derived: Sequence[Derived], *, file: str | None 
     out = frame.copy()
     for d in derived:
         try:
-            value = ex.evaluate(d.arg, frame, field="model.formula")
+            value = evaluate(d.arg, frame, field="model.formula")
         except DataError as exc:
             raise DataError(f"{d.label}: {exc.message}", file=file, field="model.formula", hint=exc.hint) from None
         if d.function == "factor":

@@ -13,22 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from replicate import expr as expr_module
+from replicate import expr_eval, expr_nodes, expr_parse, expr_tokens
 from replicate.errors import DataError
-from replicate.expr import (
-    Binary,
-    Bool,
-    Call,
-    Col,
-    ListLit,
-    Missing,
-    Num,
-    Str,
-    Unary,
-    apply_transforms,
-    columns_used,
-    evaluate,
-    parse,
-)
+from replicate.expr import apply_transforms
+from replicate.expr_eval import evaluate
+from replicate.expr_nodes import Binary, Bool, Call, Col, ListLit, Missing, Num, Str, Unary
+from replicate.expr_parse import columns_used, parse
 
 
 @pytest.fixture
@@ -196,6 +186,14 @@ def test_factor_errors(df):
         parse("factor(n, ref=1, levels=[1])")
     with pytest.raises(DataError, match="ref= must be a literal"):
         parse("factor(n, ref=x)")
+
+
+def test_factor_levels_refuse_na(df):
+    """NA in levels= was an AttributeError deep in the evaluator (found by mypy); now a clear DataError."""
+    with pytest.raises(DataError, match="levels= cannot list NA"):
+        parse("factor(g, levels=['a', NA])")
+    with pytest.raises(DataError, match="levels= cannot list NA"):
+        apply_transforms(df, {"f": "factor(g, levels=['a', 'b', NA])"})
 
 
 def test_math_functions(df):
@@ -415,8 +413,9 @@ def test_injection_attempts_are_refused(df, text):
         ev(text, df)
 
 
-def test_module_never_calls_python_eval():
-    tree = ast.parse(inspect.getsource(expr_module))
+@pytest.mark.parametrize("module", [expr_module, expr_nodes, expr_tokens, expr_parse, expr_eval])
+def test_module_never_calls_python_eval(module):
+    tree = ast.parse(inspect.getsource(module))
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             assert node.id not in {"eval", "exec", "compile", "__import__"}

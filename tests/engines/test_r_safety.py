@@ -2,11 +2,12 @@
 
 Three barriers, each tested here:
 
-1. the formula grammar (replicate/spec.py) refuses function calls and stray
+1. the formula grammar (replicate/spec.py) refuses calls outside its fixed list and stray
    text before anything else happens;
-2. every name handed to R (response, model columns, grouping factors) must be
-   a plain ASCII R identifier (or identifiers joined by ':'): anything else is
-   refused with a ModelError before R is touched;
+2. a name reaches R (response, model columns, grouping factors) only if it is
+   a plain ASCII R identifier (or identifiers joined by ':'): any other name is
+   handed to R under a generated name (``.col1``, ``.resp1``, ``.fac1``) and
+   mapped back afterwards, so it never reaches R at all;
 3. the lme4 engine builds its formula from symbols (``as.name``) and passes the
    data as values, so even a name that got past barrier 2 is only a symbol, and
    factor levels written in R syntax are only data.
@@ -148,14 +149,28 @@ def _design_with(names: dict[str, str]) -> Design:
     return build_design(parse_formula(formula), df)
 
 
+def _names_handed_to_r(mf) -> list[str]:
+    return [mf.response, *mf.fixed, *(g for g, _, _ in mf.terms), *(c for _, cols, _ in mf.terms for c in cols)] + [
+        str(c) for c in mf.frame.columns
+    ]
+
+
 @pytest.mark.parametrize("role", ["y", "x", "g"])
 @pytest.mark.parametrize("bad", ['a);system("touch /tmp/pwned");(b', "x; q()", "g) + (1"])
-def test_model_frame_refuses_unsafe_names(role, bad):
+def test_model_frame_never_hands_unsafe_names_to_r(role, bad):
     """A column with R syntax in its name is parsed fine by the grammar (back-quoted)
-    but never handed to R."""
+    but never handed to R: it goes under a generated name that maps back to it."""
     design = _design_with({role: bad})
-    with pytest.raises(ModelError, match="not a name that can be passed to R"):
-        model_frame(design)
+    mf = model_frame(design)
+    handed = _names_handed_to_r(mf)
+    assert not any(bad in name or "(" in name or ";" in name for name in handed)
+    assert all(name.startswith(".") or check_r_name(name, "column") == name for name in handed)
+    if role == "y":
+        assert mf.response == ".resp1"
+    elif role == "x":
+        assert mf.fixed == (".col1",) and mf.design_name(".col1") == bad
+    else:
+        assert [g for g, _, _ in mf.terms] == [".fac1"] and mf.group_names == (bad,)
 
 
 def test_backquotes_cannot_be_smuggled_through_the_grammar():
@@ -164,7 +179,7 @@ def test_backquotes_cannot_be_smuggled_through_the_grammar():
         parse_formula("y ~ `" + '`a`);system("touch /tmp/pwned");(`' + "` + (1 | g)")
 
 
-def test_hand_built_design_with_unsafe_names_is_refused():
+def test_hand_built_design_with_unsafe_names_is_renamed():
     n = 6
     t = ReTerm(
         'g);system("touch /tmp/pwned");(g',
@@ -181,32 +196,52 @@ def test_hand_built_design_with_unsafe_names_is_refused():
         rows=np.arange(n),
         response="y",
     )
+    mf = model_frame(d)
+    assert [g for g, _, _ in mf.terms] == [".fac1"] and mf.group_names == (t.group,)
+    assert list(mf.frame.columns) == ["y", ".fac1"]
+    # group columns chosen by an engine are checked, never renamed silently
     with pytest.raises(ModelError, match="grouping factor"):
-        model_frame(d)
+        model_frame(d, group_columns=[t.group])
 
 
 # ----------------------------------------- 3. live R: refused or harmless
 
 
+def _check_unsafe_name_fit(fit, design, role: str, bad: str) -> None:
+    """The fit ran under generated names, reports the design's names, and equals the native fit."""
+    assert bad not in fit.extra["r_call"]
+    if role == "x":
+        assert list(fit.fixed.index) == ["(Intercept)", bad]
+    if role == "g":
+        assert list(fit.ngroups) == [bad]
+        assert bad in set(fit.varcorr["grp"])
+    native = replicate.get_engine("native").fit(design, "REML")
+    assert fit.loglik == pytest.approx(native.loglik, rel=1e-8)
+    assert np.allclose(fit.fixed.to_numpy(), native.fixed.to_numpy(), rtol=1e-5, atol=1e-8)
+
+
 @pytest.mark.r
 @pytest.mark.parametrize("role", ["y", "x", "g"])
-def test_lme4_refuses_unsafe_names(lme4, tmp_path, role):
+def test_lme4_fits_unsafe_names_under_generated_names(lme4, tmp_path, role):
     marker = tmp_path / "pwned"
     bad = f'a);system("touch {marker}");(b'
-    with pytest.raises(ModelError):
-        lme4.fit(_design_with({role: bad}), "REML")
+    design = _design_with({role: bad})
+    fit = lme4.fit(design, "REML")
     assert not marker.exists()
+    _check_unsafe_name_fit(fit, design, role, bad)
 
 
 @pytest.mark.r
-@pytest.mark.parametrize("role", ["x", "g"])
-def test_nlme_refuses_unsafe_names(nlme, tmp_path, role):
-    """nlme pastes variable names into text it parses, so the check is what keeps
-    it safe: the design never reaches nlme."""
+@pytest.mark.parametrize("role", ["y", "x", "g"])
+def test_nlme_fits_unsafe_names_under_generated_names(nlme, tmp_path, role):
+    """nlme pastes variable names into text it parses, so no name of the case may
+    reach it: unsafe ones go under generated names."""
     marker = tmp_path / "pwned"
-    with pytest.raises(ModelError):
-        nlme.fit(_design_with({role: f'a);system("touch {marker}");(b'}), "REML")
+    bad = f'a);system("touch {marker}");(b'
+    design = _design_with({role: bad})
+    fit = nlme.fit(design, "REML")
     assert not marker.exists()
+    _check_unsafe_name_fit(fit, design, role, bad)
 
 
 @pytest.mark.r

@@ -1,18 +1,22 @@
-"""A Design as R sees it: checked names, the data frame handed to R, the formula built from symbols.
+"""A Design as R sees it: safe names, the data frame handed to R, the formula built from symbols.
 
-Every name that reaches R (response, model-matrix columns, grouping factors) is checked by
-:func:`check_r_name` against a strict pattern: ASCII R identifiers (a letter, then letters, digits,
-``.`` and ``_``; not a reserved word), or such identifiers joined by ``:`` (interaction columns
-``x:fhi`` and nested grouping factors ``classid:schoolid``). Anything else is refused with a
-:class:`~replicate.errors.ModelError` before R is touched. The formula is never parsed from text: a
-fixed R function builds it as a language object from the names with ``as.name`` and ``call``.
+A name of the design (response, model-matrix column, grouping factor) reaches R only if it passes
+:func:`check_r_name`: ASCII R identifiers (a letter, then letters, digits, ``.`` and ``_``; not a
+reserved word), or such identifiers joined by ``:`` (interaction columns ``x:fhi`` and nested
+grouping factors ``classid:schoolid``). Every other name (the columns of formula functions such as
+``I(x^2)``, ``poly(x, 2)1``, ``log(z)``, ``factor(g)2``, or a back-quoted column name) is handed to
+R under a generated name (``.col1``, ``.resp1``, ``.fac1``: a leading '.', which a checked name
+never has), and R's answers are mapped back to the design's names, which are R's printed names. So
+no text from a case file reaches R except as a checked symbol. The formula is never parsed from
+text: a fixed R function builds it as a language object from the names with ``as.name`` and
+``call``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -59,6 +63,8 @@ R_RESERVED = frozenset(
 #: Names this module gives R columns itself; they start with '.', which
 #: :func:`check_r_name` never accepts, so they cannot collide with a model name.
 WEIGHTS_COLUMN = ".weights"
+#: The offset column handed to lme4 (``offset = .offset``).
+OFFSET_COLUMN = ".offset"
 
 #: lme4's BOBYQA (nloptwrap) tolerances with ``Lme4Engine(tight=True)``; helpers.R
 #: spells the same numbers (a test reads them there).
@@ -85,6 +91,15 @@ def check_r_name(name: Any, what: str, *, allow_colon: bool = True) -> str:
     return text
 
 
+def is_r_name(name: Any, *, allow_colon: bool = True) -> bool:
+    """Whether :func:`check_r_name` lets ``name`` reach R as a symbol."""
+    try:
+        check_r_name(name, "name", allow_colon=allow_colon)
+    except ModelError:
+        return False
+    return True
+
+
 def strip_ticks(name: str) -> str:
     return name[1:-1] if len(name) >= 2 and name[0] == "`" and name[-1] == "`" else name
 
@@ -105,6 +120,9 @@ class RModelFrame:
         group_names: per random term, the design's group name.
         frame: the pandas data frame passed to R (R's column names).
         weighted: whether a weights column is present.
+        offset: whether an offset column is present (the response is then the data's own ``y``).
+        design_names: R's name -> the design's, for every name handed to R generated
+            (``.col1`` -> ``I(x^2)``, ``.resp1`` -> the response, ``.fac1`` -> a grouping factor).
     """
 
     response: str
@@ -114,6 +132,19 @@ class RModelFrame:
     group_names: tuple[str, ...]
     frame: pd.DataFrame
     weighted: bool
+    offset: bool = False
+    design_names: dict[str, str] = field(default_factory=dict)
+
+    def design_name(self, r_name: str) -> str:
+        """The design's name of a model column R reports (back-quotes dropped, generated names mapped back)."""
+        bare = strip_ticks(r_name)
+        return self.design_names.get(bare, bare)
+
+    def legend(self) -> str:
+        """The generated names and what they stand for, to record beside R's call (empty if none)."""
+        if not self.design_names:
+            return ""
+        return "; where " + ", ".join(f"{r} = {name}" for r, name in self.design_names.items())
 
 
 def _intercept_col(values: np.ndarray) -> bool:
@@ -126,29 +157,42 @@ def model_frame(
     group_columns: Sequence[str] | None = None,
     inverse_weights: bool = False,
     rename_joined: bool = False,
+    offset_column: bool = False,
 ) -> RModelFrame:
-    """Check every name of ``design`` and build the data frame for R.
+    """Name every column of ``design`` for R and build the data frame.
+
+    A name that :func:`check_r_name` accepts is used as it is; any other gets a generated name
+    (``.resp1`` for the response, ``.col1``, ... for model columns, ``.fac1``, ... for grouping
+    factors), recorded in :attr:`RModelFrame.design_names` (and, for groups, by position in
+    :attr:`RModelFrame.group_names`).
 
     Args:
         design: the design to fit.
         group_columns: R column names for the grouping factors, one per term
-            (default: the design's group names, which are checked).
+            (default: the design's group names, generated where they are not safe for R).
         inverse_weights: also add ``.invweights`` = 1 / weights (for nlme's
             ``varFixed``).
         rename_joined: give columns whose names join identifiers with ``:``
             (``x:fhi``) generated R names (``.col1``, ...) instead of
             back-quoted symbols (for nlme, which deparses and re-parses names).
+        offset_column: for a design with ``offset(...)``, hand R the response ``y`` and the offset as
+            ``.offset`` (for lmer's ``offset =``); otherwise R gets ``y - offset`` (the design's ``y``)
+            under the generated name ``.resp1``, so that the recorded call does not claim to model ``y``.
 
     Raises:
-        ModelError: a name is not safe for R, or two columns of one name differ.
+        ModelError: two columns of one name differ, or a given group column is not safe for R.
     """
-    response = check_r_name(design.response, "response", allow_colon=False)
-    cols: dict[str, np.ndarray] = {response: np.asarray(design.y, dtype=float)}
+    has_offset = design.offset is not None
+    y = np.asarray(design.y, dtype=float)
+    plain = is_r_name(design.response, allow_colon=False) and (offset_column or not has_offset)
+    response = design.response if plain else ".resp1"
+    if has_offset and offset_column:
+        y = y + np.asarray(design.offset, dtype=float)
+    cols: dict[str, np.ndarray] = {response: y}
     r_name: dict[str, str] = {}
 
     def add(name: str, values: np.ndarray, what: str) -> str:
-        check_r_name(name, what)
-        if rename_joined and ":" in name:
+        if (rename_joined and ":" in name) or not is_r_name(name):
             name = r_name.setdefault(name, f".col{len(r_name) + 1}")
         values = np.asarray(values, dtype=float)
         if name in cols:
@@ -173,10 +217,15 @@ def model_frame(
     gcols = list(group_columns) if group_columns is not None else [t.group for t in design.reterms]
     if len(gcols) != len(design.reterms):
         raise ValueError("one group column per random term is needed")
+    fac_name: dict[str, str] = {}
+    generated_groups: dict[str, str] = {}  # R's name -> the design's group
     for t, gname in zip(design.reterms, gcols):
-        check_r_name(t.group, "grouping factor")
-        if not _GENERATED.fullmatch(gname):
+        if group_columns is None and not is_r_name(gname):
+            gname = fac_name.setdefault(gname, f".fac{len(fac_name) + 1}")
+        elif not _GENERATED.fullmatch(gname):
             check_r_name(gname, "grouping factor")
+        if _GENERATED.fullmatch(gname):
+            generated_groups.setdefault(gname, t.group)
         tcols: list[str] = []
         t_int = False
         for j, c in enumerate(t.columns):
@@ -206,6 +255,8 @@ def model_frame(
         data[WEIGHTS_COLUMN] = w
         if inverse_weights:
             data[".invweights"] = 1.0 / w
+    if has_offset and offset_column:
+        data[OFFSET_COLUMN] = np.asarray(design.offset, dtype=float)
     frame = pd.DataFrame(data)
     return RModelFrame(
         response=response,
@@ -215,6 +266,12 @@ def model_frame(
         group_names=tuple(t.group for t in design.reterms),
         frame=frame,
         weighted=weighted,
+        offset=has_offset and offset_column,
+        design_names={
+            **({response: design.response} if response != design.response else {}),
+            **{generated: name for name, generated in r_name.items()},
+            **generated_groups,
+        },
     )
 
 
@@ -272,3 +329,9 @@ def fixed_effects(ex: Any, mf: RModelFrame, names: list[str]) -> tuple[pd.Series
     coefcols = strs(ex, "coefcols")
     coef = pd.DataFrame(matrix(ex, "coef", len(coefcols)), index=names, columns=coefcols)
     return fixed, vcov, coef
+
+
+def with_offset(fitted: np.ndarray, design: Design) -> np.ndarray:
+    """R's fitted values of ``y - offset`` (the response handed to R) plus the offset, as lme4's ``fitted()``
+    gives them for a model with ``offset(...)`` and as the native engine reports them."""
+    return fitted if design.offset is None else np.asarray(fitted, dtype=float) + design.offset

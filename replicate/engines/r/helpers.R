@@ -48,12 +48,13 @@ local({
   }
   tight_control <- quote(lme4::lmerControl(optCtrl = list(ftol_abs = 1e-15, ftol_rel = 1e-15,
                                                             xtol_abs = 1e-13, xtol_rel = 1e-13)))
-  fit_lmer <- function(dat, f, reml, weighted, tight) {
+  fit_lmer <- function(dat, f, reml, weighted, tight, offset) {
     env <- private_env()
     assign("dat", dat, envir = env)
     environment(f) <- env
     cl <- call("lmer", formula = f, data = quote(dat), REML = reml)
     if (weighted) cl$weights <- as.name(".weights")
+    if (offset) cl$offset <- as.name(".offset")
     if (tight) cl$control <- tight_control
     cl[[1L]] <- quote(lmerTest::lmer)
     out <- capture(cl, env)

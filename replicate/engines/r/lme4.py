@@ -9,12 +9,14 @@ same as for the native engine.
 
 Safety: no text from a case file is ever pasted into R code.
 
-* Every name that reaches R (response, model-matrix columns, grouping factors)
-  is checked by :func:`~replicate.engines.r.frames.check_r_name` against a strict pattern: ASCII R
+* A name reaches R (response, model-matrix columns, grouping factors) only if
+  :func:`~replicate.engines.r.frames.check_r_name` accepts it: ASCII R
   identifiers (a letter, then letters, digits, ``.`` and ``_``; not a reserved
   word), or such identifiers joined by ``:`` (interaction columns ``x:fhi`` and
-  nested grouping factors ``classid:schoolid``). Anything else is refused
-  with a :class:`~replicate.errors.ModelError` before R is touched.
+  nested grouping factors ``classid:schoolid``). Any other name (``I(x^2)``,
+  ``poly(x, 2)1``, a back-quoted column name) goes to R under a generated name
+  (``.col1`` ...), and R's answers are mapped back to the design's names, so
+  every formula the native engine fits, the lme4 engine fits too.
 * The formula is not parsed from text: a fixed R function (constant code in
   ``helpers.R`` beside this module) builds it as a language object from the names with ``as.name``
   and ``call``, so even a name that slipped through would only be a symbol.
@@ -48,7 +50,6 @@ from .frames import (
     model_frame,
     r_formula,
     ranef_frames,
-    strip_ticks,
     to_r_frame,
 )
 from .session import get, message_list, num, provenance, r_call, r_error, r_status, r_versions, strs
@@ -95,10 +96,10 @@ class Lme4Engine:
         ok, why = self.available()
         if not ok:
             raise EngineUnavailable(f"engine 'lme4' is not available: {why}", field="--engine")
-        mf = model_frame(design)
+        mf = model_frame(design, offset_column=True)
         rdf = to_r_frame(mf)
         f = r_formula(mf)
-        res = r_call("fit_lmer", rdf, f, method == "REML", mf.weighted, self.tight)
+        res = r_call("fit_lmer", rdf, f, method == "REML", mf.weighted, self.tight, mf.offset)
         call = str(get(res, "call")[0])
         err = r_error(res)
         if err is not None:
@@ -129,8 +130,8 @@ class Lme4Engine:
         vc = pd.DataFrame(
             {
                 "grp": strs(ex, "vc_grp"),
-                "var1": [strip_ticks(s) if s else np.nan for s in strs(ex, "vc_var1")],
-                "var2": [strip_ticks(s) if s else np.nan for s in strs(ex, "vc_var2")],
+                "var1": [mf.design_name(s) if s else np.nan for s in strs(ex, "vc_var1")],
+                "var2": [mf.design_name(s) if s else np.nan for s in strs(ex, "vc_var2")],
                 "vcov": num(ex, "vc_vcov"),
                 "sdcor": num(ex, "vc_sdcor"),
             }
@@ -155,7 +156,7 @@ class Lme4Engine:
         ranef = ranef_frames(ex, group_of, cols_of)
         theta = num(ex, "theta")
         versions = self.versions()
-        prov = provenance(call, versions)
+        prov = provenance(call + mf.legend(), versions)
         feval = np.asarray(get(ex, "feval"))
         opt = OptSummary(
             method=f"lme4 {strs(ex, 'optimizer')[0] if strs(ex, 'optimizer') else ''}".strip(),
@@ -198,7 +199,7 @@ class Lme4Engine:
             messages=tuple(dict.fromkeys(msgs)),
             optinfo=opt,
             ranef_fn=lambda: ranef,
-            fitted=num(ex, "fitted"),
+            fitted=num(ex, "fitted"),  # lmer's fitted values include the offset it was given
             residuals=num(ex, "resid"),
             rows=design.rows,
             extra=extra,
@@ -270,7 +271,11 @@ def club_sandwich(fit: FitResult, kind: str = "CR2") -> pd.DataFrame:
 
 
 def _map_group(g: str, group_of: dict[str, str]) -> str:
-    """R's VarCorr group name -> the design's (``g.1`` for a second term on ``g`` stays)."""
+    """R's VarCorr group name -> the design's (``g.1`` for a second term on ``g`` stays ``g.1``, and a
+    generated group's ``.fac1.1`` becomes the design's name with ``.1``)."""
     if g in group_of:
         return group_of[g]
+    stem, dot, count = g.rpartition(".")
+    if dot and count.isdigit() and stem in group_of:
+        return f"{group_of[stem]}.{count}"
     return g

@@ -6,16 +6,16 @@ A design maps onto it when its grouping factors form a chain, each nested in
 the next larger one, each with one term; crossed designs and several terms on
 one factor (``(x || g)``) raise :class:`~replicate.errors.NotImplementedOption`.
 
-Safety is as in :mod:`replicate.engines.r.frames` (strict name checks, the
-formulas built from symbols, data passed as values), but here the name check
-is the barrier that matters: nlme itself deparses variable names and parses
-the text again (``asOneFormula``; the ``random`` list's names go into a
-grouping formula it parses), so a name with R syntax in it would be code
-inside nlme. Every name is therefore checked, and the names given to nlme are
-plain R identifiers only: a model column joined with ``:`` (``x:fhi``) gets a
-generated name (``.col1``), and a nested factor named ``classid:schoolid`` by
-lme4 is passed as ``classid`` (its levels keep the full labels, which nesting
-in ``schoolid`` makes the same groups).
+Safety is as in :mod:`replicate.engines.r.frames` (only checked names reach R,
+the formulas built from symbols, data passed as values), but here the names
+matter most: nlme itself deparses variable names and parses the text again
+(``asOneFormula``; the ``random`` list's names go into a grouping formula it
+parses), so a name with R syntax in it would be code inside nlme. The names
+given to nlme are therefore plain R identifiers only: a model column that is
+not one (``x:fhi``, ``I(x^2)``, ``poly(x, 2)1``) gets a generated name
+(``.col1``), a grouping factor that is not one ``.grp1``, and a nested factor
+named ``classid:schoolid`` by lme4 is passed as ``classid`` (its levels keep the
+full labels, which nesting in ``schoolid`` makes the same groups).
 
 Numbers are nlme's own: in particular nlme's BIC for a REML fit uses
 log(n - p), not lme4's log(n).
@@ -32,7 +32,16 @@ import pandas as pd
 from ...design import Design, ReTerm
 from ...errors import EngineUnavailable, FitError, ModelError, NotImplementedOption
 from ...results import FitResult, OptSummary
-from .frames import RModelFrame, check_r_name, fixed_effects, model_frame, ranef_frames, to_r_frame
+from .frames import (
+    RModelFrame,
+    check_r_name,
+    fixed_effects,
+    is_r_name,
+    model_frame,
+    ranef_frames,
+    to_r_frame,
+    with_offset,
+)
 from .session import get, message_list, num, provenance, r_call, r_error, r_matrix, r_status, r_versions, strs
 
 SINGULAR_TOL = 1e-4  # lme4's isSingular tolerance, applied to the same theta
@@ -70,9 +79,8 @@ def _nlme_group_names(chain: list[ReTerm], taken: set[str]) -> list[str]:
     out: list[str] = []
     used = set(taken)
     for k, t in enumerate(chain):
-        check_r_name(t.group, "grouping factor")
         cand = t.group.split(":")[0]
-        if cand in used:
+        if cand in used or not is_r_name(cand, allow_colon=False):
             cand = f".grp{k + 1}"  # starts with '.', so never a checked model name
         check_r_name(cand.lstrip("."), "grouping factor", allow_colon=False)
         used.add(cand)
@@ -237,7 +245,7 @@ class NlmeEngine:
         extra: dict[str, Any] = {
             "nlme_df": nlme_df,
             "coef_table": coef,
-            "provenance": provenance(call, versions),
+            "provenance": provenance(call + mf.legend(), versions),
             "r_call": call,
             "r_model": rfit,
         }
@@ -270,7 +278,7 @@ class NlmeEngine:
                 evaluations=int(iters[0]) if iters.size and iters[0] > -1e9 else 0,
             ),
             ranef_fn=lambda: ranef,
-            fitted=num(ex, "fitted"),
+            fitted=with_offset(num(ex, "fitted"), design),
             residuals=num(ex, "resid"),
             rows=design.rows,
             extra=extra,
