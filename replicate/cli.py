@@ -16,7 +16,10 @@ from pathlib import Path
 from . import cli_new
 from .bench import bench_command
 from .cli_cases import (
+    EXIT_DISCREPANCY,
     EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
     case_paths,
     cmd_examples,
     cmd_list,
@@ -35,6 +38,9 @@ from .simulate import main_simulate
 from .terminal import SafeStream
 from .version import __version__
 from .vocab import Verdict
+
+#: The command line's door: ``main`` and the exit codes every command returns.
+__all__ = ["EXIT_DISCREPANCY", "EXIT_INTERRUPTED", "EXIT_INVALID", "EXIT_OK", "build_parser", "main"]
 
 
 class Progress:
