@@ -1,0 +1,134 @@
+"""Live: the GLMM engine against lme4's glmer on cbpp (binomial trials) and grouseticks (Poisson).
+
+glmer runs with tight tolerances (bobyqa to rhoend 1e-10, PIRLS to tolPwrss 1e-12): its default PIRLS
+tolerance (1e-7) leaves its own deviance function inexact in the 6th digit on cbpp. The R code is constant;
+data go to R as values, formulas as strings.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from replicate.engine.glmm import fit_glmm
+from tests.rsupport import from_r, need_r, to_r
+
+pytestmark = pytest.mark.r
+
+R_FIT = """
+function(d, formula, family, link, nagq) {
+  fam <- get(family, mode = "function")(link = link)
+  ctl <- lme4::glmerControl(optimizer = "bobyqa", tolPwrss = 1e-12,
+                            optCtrl = list(rhobeg = 2e-3, rhoend = 1e-10, maxfun = 1e5))
+  f <- stats::as.formula(formula)
+  m <- lme4::glmer(f, data = d, family = fam, nAGQ = nagq, control = ctl)
+  dev <- lme4::glmer(f, data = d, family = fam, nAGQ = nagq, control = ctl, devFunOnly = TRUE)
+  at <- c(lme4::getME(m, "theta"), lme4::fixef(m))
+  re <- lme4::ranef(m, condVar = TRUE)[[1]]
+  default <- lme4::glmer(f, data = d, family = fam, nAGQ = nagq)
+  list(params = at, dev_at = dev(at), objective = -2 * as.numeric(logLik(m)), se = sqrt(diag(as.matrix(vcov(m)))),
+       vc = as.data.frame(lme4::VarCorr(m))$vcov, ranef = re[[1]], postvar = as.numeric(attr(re, "postVar")),
+       default_objective = -2 * as.numeric(logLik(default)), probe = dev(at * 1.1))
+}
+"""
+
+CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
+
+
+def _glmer(ro, frame: pd.DataFrame, formula: str, family: str = "binomial", link: str = "logit", nagq: int = 1):
+    out = ro.r(R_FIT)(to_r(ro, frame), formula, family, link, nagq)
+    return {k: np.asarray(v, dtype=float) for k, v in zip(out.names, out)}
+
+
+@pytest.fixture(scope="module")
+def ro():
+    return need_r("lme4")
+
+
+@pytest.fixture(scope="module")
+def cbpp(ro) -> pd.DataFrame:
+    return from_r(ro, "lme4::cbpp")
+
+
+@pytest.fixture(scope="module")
+def laplace(ro, cbpp):
+    return _glmer(ro, cbpp, CBPP), fit_glmm(cbpp, CBPP)
+
+
+@pytest.fixture(scope="module")
+def agq9(ro, cbpp):
+    return _glmer(ro, cbpp, CBPP, nagq=9), fit_glmm(cbpp, CBPP, nagq=9)
+
+
+def test_laplace_deviance_at_glmers_parameters(laplace) -> None:
+    r, fit = laplace
+    dev = fit.deviance_function
+    assert dev(r["params"]) == pytest.approx(r["dev_at"][0], rel=1e-9)
+    assert dev(r["params"] * 1.1) == pytest.approx(r["probe"][0], rel=1e-9)
+
+
+def test_laplace_optimum_at_least_as_high_as_glmers(laplace) -> None:
+    r, fit = laplace
+    assert fit.objective <= r["objective"][0] + 1e-7
+    assert fit.objective <= r["default_objective"][0] + 1e-7
+    assert fit.converged and not fit.singular
+
+
+def test_laplace_estimates_ses_and_variance_components(laplace) -> None:
+    r, fit = laplace
+    np.testing.assert_allclose(np.concatenate([fit.theta, fit.beta]), r["params"], rtol=1e-5)
+    np.testing.assert_allclose(fit.se, r["se"], rtol=1e-5)
+    np.testing.assert_allclose(fit.varcorr()["vcov"], r["vc"], rtol=1e-5)
+    assert fit.vcov_source == "hessian"
+    assert fit.loglik == pytest.approx(-r["objective"][0] / 2, rel=1e-8)
+
+
+def test_laplace_conditional_modes_and_variances(laplace) -> None:
+    r, fit = laplace
+    np.testing.assert_allclose(fit.ranef[0].iloc[:, 0], r["ranef"], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(fit.condvar[0].ravel(), r["postvar"], rtol=1e-4)
+
+
+def test_agq9_deviance_estimates_and_ses(agq9) -> None:
+    r, fit = agq9
+    dev = fit.deviance_function
+    saturated = fit.minus2loglik - fit.objective  # lme4 leaves the saturated log-likelihood out for nAGQ > 1
+    assert dev(r["params"]) - saturated == pytest.approx(r["dev_at"][0], rel=1e-9)
+    assert fit.objective <= r["objective"][0] + 1e-7
+    np.testing.assert_allclose(np.concatenate([fit.theta, fit.beta]), r["params"], rtol=1e-5)
+    np.testing.assert_allclose(fit.se, r["se"], rtol=1e-5)
+    assert fit.method == "AGQ" and fit.nagq == 9
+
+
+@pytest.mark.parametrize("link", ["probit", "cloglog"])
+def test_other_binomial_links(ro, cbpp, link: str) -> None:
+    r = _glmer(ro, cbpp, CBPP, link=link)
+    fit = fit_glmm(cbpp, CBPP, link=link)
+    # 1e-9 apart for cloglog: lme4's C++ clamps of the inverse link differ from R's family object in the last digits
+    assert fit.deviance_function(r["params"]) == pytest.approx(r["dev_at"][0], rel=1e-8)
+    assert fit.objective <= r["objective"][0] + 1e-7
+    np.testing.assert_allclose(np.concatenate([fit.theta, fit.beta]), r["params"], rtol=1e-5)
+    np.testing.assert_allclose(fit.se, r["se"], rtol=1e-5)
+
+
+def test_poisson_with_offset(ro, cbpp) -> None:
+    frame = cbpp.assign(logsize=np.log(cbpp["size"]))
+    r = _glmer(ro, frame, "incidence ~ period + offset(logsize) + (1 | herd)", family="poisson", link="log")
+    fit = fit_glmm(frame, "incidence ~ period + (1 | herd)", family="poisson", offset="logsize")
+    assert fit.deviance_function(r["params"]) == pytest.approx(r["dev_at"][0], rel=1e-9)
+    assert fit.objective <= r["objective"][0] + 1e-7
+    np.testing.assert_allclose(np.concatenate([fit.theta, fit.beta]), r["params"], rtol=1e-5)
+    np.testing.assert_allclose(fit.se, r["se"], rtol=1e-5)
+
+
+def test_grouseticks_poisson(ro) -> None:
+    frame = from_r(ro, "lme4::grouseticks")
+    formula = "TICKS ~ YEAR + cHEIGHT + (1 | LOCATION)"
+    r = _glmer(ro, frame, formula, family="poisson", link="log")
+    fit = fit_glmm(frame, formula, family="poisson")
+    assert fit.deviance_function(r["params"]) == pytest.approx(r["dev_at"][0], rel=1e-9)
+    assert fit.objective <= r["objective"][0] + 1e-7
+    np.testing.assert_allclose(np.concatenate([fit.theta, fit.beta]), r["params"], rtol=1e-5)
+    np.testing.assert_allclose(fit.se, r["se"], rtol=1e-5)
+    np.testing.assert_allclose(fit.varcorr()["vcov"], r["vc"], rtol=1e-5)
