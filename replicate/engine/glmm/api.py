@@ -6,18 +6,20 @@ check (response, family, columns) -> deviance (PIRLS + Laplace / AGQ) -> optimiz
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
-from ...design import build_design
+from ...design import Design, build_design
 from ...errors import DataError, ModelError
 from ...spec import parse_formula
 from .deviance import GlmmDeviance
 from .families import make_family
 from .optimize import optimize_glmm
+from .pql import PqlFit, fit_pql
 from .randompart import RandomPart
-from .response import make_response
+from .response import GlmmResponse, make_response
 from .result import GlmmFit
 from .summary import make_result
 
@@ -62,40 +64,16 @@ def _column(frame: pd.DataFrame, name: str | None, what: str) -> np.ndarray | No
     return values
 
 
-def fit_glmm(
+def prepare(
     data: pd.DataFrame,
     formula: str,
     family: str = "binomial",
     link: str | None = None,
-    method: str = "laplace",
-    nagq: int = 1,
     weights: str | None = None,
     offset: str | None = None,
     trials: str | None = None,
-) -> GlmmFit:
-    """Fit a generalized linear mixed model as lme4's ``glmer`` does.
-
-    Args:
-        data: one row per observation.
-        formula: lme4's formula; the binomial response as ``cbind(s, n - s)``, ``cbind(s, f)``, a 0/1 column, or
-            successes with ``trials=``; an ``offset(x)`` term is allowed.
-        family: ``binomial`` or ``poisson``.
-        link: ``logit``, ``probit``, ``cloglog`` or ``log`` (default: the canonical link).
-        method: ``laplace`` (nagq = 1) or ``agq`` (adaptive Gauss-Hermite quadrature, nagq > 1, one scalar
-            random-effect term); ``laplace`` with nagq > 1 is quadrature too, as glmer's ``nAGQ``.
-        nagq: quadrature nodes (1 .. 25).
-        weights: a column of prior weights.
-        offset: a column added to the linear predictor.
-        trials: a column of binomial trials (the response then counts successes).
-
-    Raises:
-        ModelError, DataError, FitError: bad input, naming the field and what to do.
-    """
-    how = str(method).lower()
-    if how not in ("laplace", "agq"):
-        raise ModelError(f"method {method!r} unknown", field="method", hint="use 'laplace' or 'agq'")
-    if how == "agq" and nagq < 2:
-        raise ModelError("method 'agq' needs nagq > 1", field="nagq", hint="glmer's default for quadrature is 9+")
+) -> tuple[Design, GlmmResponse, list[str]]:
+    """The checked design, the response and the notes (rows removed) of a GLMM (see :func:`fit_glmm`)."""
     fam = make_family(family, link)
     formula, successes, total, failures = split_cbind(formula)
     if successes is not None and fam.name != "binomial":
@@ -129,6 +107,63 @@ def fit_glmm(
     if known is not None:
         off = off + known
     resp = make_response(fam, y, trials=n_trials, weights=used("weights"), offset=off)
+    return design, resp, messages
+
+
+def fit_glmm(
+    data: pd.DataFrame,
+    formula: str,
+    family: str = "binomial",
+    link: str | None = None,
+    method: str = "laplace",
+    nagq: int = 1,
+    weights: str | None = None,
+    offset: str | None = None,
+    trials: str | None = None,
+) -> GlmmFit:
+    """Fit a generalized linear mixed model as lme4's ``glmer`` does.
+
+    Args:
+        data: one row per observation.
+        formula: lme4's formula; the binomial response as ``cbind(s, n - s)``, ``cbind(s, f)``, a 0/1 column, or
+            successes with ``trials=``; an ``offset(x)`` term is allowed.
+        family: ``binomial`` or ``poisson``.
+        link: ``logit``, ``probit``, ``cloglog`` or ``log`` (default: the canonical link).
+        method: ``laplace`` (nagq = 1) or ``agq`` (adaptive Gauss-Hermite quadrature, nagq > 1, one scalar
+            random-effect term); ``laplace`` with nagq > 1 is quadrature too, as glmer's ``nAGQ``.
+        nagq: quadrature nodes (1 .. 25).
+        weights: a column of prior weights.
+        offset: a column added to the linear predictor.
+        trials: a column of binomial trials (the response then counts successes).
+
+    Raises:
+        ModelError, DataError, FitError: bad input, naming the field and what to do.
+    """
+    how = str(method).lower()
+    if how not in ("laplace", "agq"):
+        raise ModelError(
+            f"method {method!r} unknown", field="method", hint="use 'laplace' or 'agq' (PQL: fit_glmm_pql)"
+        )
+    if how == "agq" and nagq < 2:
+        raise ModelError("method 'agq' needs nagq > 1", field="nagq", hint="glmer's default for quadrature is 9+")
+    design, resp, messages = prepare(data, formula, family, link, weights, offset, trials)
     dev = GlmmDeviance(resp, np.asarray(design.X, dtype=float), RandomPart.of(design), nagq=int(nagq))
     opt = optimize_glmm(dev)
     return make_result(design, dev, opt, messages)
+
+
+def fit_glmm_pql(
+    data: pd.DataFrame,
+    formula: str,
+    family: str = "binomial",
+    link: str | None = None,
+    weights: str | None = None,
+    offset: str | None = None,
+    trials: str | None = None,
+    niter: int = 10,
+) -> PqlFit:
+    """Fit a GLMM by penalized quasi-likelihood as ``MASS::glmmPQL`` does (arguments as :func:`fit_glmm`;
+    ``niter``: glmmPQL's maximum number of working linear mixed models)."""
+    design, resp, messages = prepare(data, formula, family, link, weights, offset, trials)
+    fit = fit_pql(design, resp, niter)
+    return replace(fit, messages=tuple(dict.fromkeys([*messages, *fit.messages])))

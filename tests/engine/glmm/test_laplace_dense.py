@@ -10,9 +10,10 @@ import pytest
 from scipy import integrate, optimize
 
 from replicate.design import build_design
-from replicate.engine.glmm import fit_glmm, split_cbind
+from replicate.engine.glmm import fit_glmm, fit_glmm_pql, split_cbind
 from replicate.engine.glmm.deviance import GlmmDeviance
 from replicate.engine.glmm.families import make_family
+from replicate.engine.glmm.pql import glm_start
 from replicate.engine.glmm.quadrature import agq_deviance, gh_rule
 from replicate.engine.glmm.randompart import RandomPart
 from replicate.engine.glmm.response import make_response
@@ -135,3 +136,21 @@ def test_bad_input_is_named() -> None:
         fit_glmm(frame, "y ~ x + (1 | g)")
     with pytest.raises(DataError, match="trials column 'm' is not in the data"):
         fit_glmm(frame, "y ~ x + (1 | g)", trials="m")
+
+
+def test_glm_start_solves_the_score_equations() -> None:
+    dev, _ = _setup("binomial")
+    eta, residuals, _ = glm_start(dev.resp, dev.X)
+    fam, resp = dev.resp.family, dev.resp
+    mu = fam.link.inverse(eta)
+    score = dev.X.T @ (resp.wt * (resp.y - mu) * fam.link.mu_eta(eta) / fam.variance(mu))
+    np.testing.assert_allclose(score, 0.0, atol=1e-6)
+    np.testing.assert_allclose(residuals, (resp.y - mu) / fam.link.mu_eta(eta))
+
+
+def test_pql_without_r_converges_and_keeps_the_dispersion() -> None:
+    frame = _tiny("poisson")
+    fit = fit_glmm_pql(frame, "y ~ x + (1 | g)", family="poisson")
+    assert fit.converged and 1 <= fit.iterations <= 10
+    assert fit.fixed_names == ("(Intercept)", "x")
+    assert fit.sigma > 0 and fit.varcorr["grp"].tolist() == ["g", "Residual"]
