@@ -14,6 +14,7 @@ import pandas as pd
 from ...design import Design, build_design
 from ...errors import DataError, ModelError
 from ...spec import parse_formula
+from ..threads import fit_thread_limit
 from .deviance import GlmmDeviance
 from .families import make_family
 from .optimize import optimize_glmm
@@ -148,8 +149,9 @@ def fit_glmm(
         raise ModelError("method 'agq' needs nagq > 1", field="nagq", hint="glmer's default for quadrature is 9+")
     design, resp, messages = prepare(data, formula, family, link, weights, offset, trials)
     dev = GlmmDeviance(resp, np.asarray(design.X, dtype=float), RandomPart.of(design), nagq=int(nagq))
-    opt = optimize_glmm(dev)
-    return make_result(design, dev, opt, messages)
+    with fit_thread_limit():  # one BLAS thread unless REPLICATE_BLAS_THREADS says otherwise (see engine.threads)
+        opt = optimize_glmm(dev)
+        return make_result(design, dev, opt, messages)
 
 
 def fit_glmm_pql(
@@ -165,5 +167,6 @@ def fit_glmm_pql(
     """Fit a GLMM by penalized quasi-likelihood as ``MASS::glmmPQL`` does (arguments as :func:`fit_glmm`;
     ``niter``: glmmPQL's maximum number of working linear mixed models)."""
     design, resp, messages = prepare(data, formula, family, link, weights, offset, trials)
-    fit = fit_pql(design, resp, niter)
+    with fit_thread_limit():
+        fit = fit_pql(design, resp, niter)
     return replace(fit, messages=tuple(dict.fromkeys([*messages, *fit.messages])))
