@@ -161,3 +161,46 @@ def test_three_crossed_terms_deviance_at_glmers_parameters(ro) -> None:
     dev = GlmmDeviance(resp, design.X, RandomPart.of(design))
     assert [t.group for t in design.reterms] == ["INDEX", "BROOD", "LOCATION"]  # lme4's order by levels
     assert dev(r["params"]) == pytest.approx(r["dev_at"][0], rel=1e-9)
+
+
+R_NAGQ0 = """
+function(d, formula, theta) {
+  ctl <- lme4::glmerControl(tolPwrss = 1e-12)
+  dev <- lme4::glmer(stats::as.formula(formula), data = d, family = binomial, nAGQ = 0, control = ctl,
+                     devFunOnly = TRUE)
+  dev(theta)
+}
+"""
+
+
+def test_nagq0_stage_objective(ro, cbpp) -> None:
+    """The first stage's objective (PIRLS over u and beta together) is lme4's nAGQ = 0 deviance."""
+    design, resp, _ = prepare(cbpp, CBPP)
+    dev = GlmmDeviance(resp, design.X, RandomPart.of(design))
+    for theta in (0.3, 0.64, 1.5):
+        expected = float(ro.r(R_NAGQ0)(to_r(ro, cbpp), CBPP, theta)[0])
+        # lme4's nAGQ = 0 PIRLS stops on its own criterion: 9e-9 relative apart on cbpp
+        assert dev.profiled(np.array([theta])) == pytest.approx(expected, rel=1e-7)
+
+
+def test_binary_response_and_prior_weights(ro) -> None:
+    """A 0/1 response, and Poisson counts with prior weights (family$aic multiplies each row's term by them)."""
+    frame = from_r(ro, "lme4::grouseticks")
+    frame = frame.assign(any=(frame["TICKS"] > 0).astype(float), w=1.0 + (np.arange(len(frame)) % 3))
+    r = _glmer(ro, frame, "any ~ YEAR + cHEIGHT + (1 | LOCATION)")
+    fit = fit_glmm(frame, "any ~ YEAR + cHEIGHT + (1 | LOCATION)")
+    assert fit.deviance_function(r["params"]) == pytest.approx(r["dev_at"][0], rel=1e-8)
+    assert fit.objective <= r["objective"][0] + 1e-7
+    np.testing.assert_allclose(np.concatenate([fit.theta, fit.beta]), r["params"], rtol=1e-5)
+    np.testing.assert_allclose(fit.se, r["se"], rtol=1e-5)
+    fun = ro.r(
+        "function(d) { m <- lme4::glmer(TICKS ~ YEAR + (1 | LOCATION), data = d, family = poisson, weights = w,"
+        " control = lme4::glmerControl(optimizer = 'bobyqa', tolPwrss = 1e-12, optCtrl = list(rhobeg = 2e-3,"
+        " rhoend = 1e-10, maxfun = 1e5))); c(-2 * as.numeric(logLik(m)), lme4::getME(m, 'theta'), lme4::fixef(m),"
+        " sqrt(diag(as.matrix(vcov(m))))) }"
+    )
+    got = np.asarray(fun(to_r(ro, frame)), dtype=float)
+    wfit = fit_glmm(frame, "TICKS ~ YEAR + (1 | LOCATION)", family="poisson", weights="w")
+    assert wfit.objective <= got[0] + 1e-7 and wfit.objective == pytest.approx(got[0], rel=1e-8)
+    np.testing.assert_allclose(np.concatenate([wfit.theta, wfit.beta]), got[1:5], rtol=1e-5)
+    np.testing.assert_allclose(wfit.se, got[5:], rtol=2e-5)  # both from finite-difference Hessians: 1.1e-5 apart
