@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...errors import ModelError
+from ...errors import FitError, ModelError
 from .families import Vector
 from .pirls import Matrix, Mode, pirls
 from .quadrature import agq_deviance, gh_rule
@@ -66,7 +66,7 @@ class GlmmDeviance:
         A = self.random.z_lambda(theta)
         try:
             m = pirls(self.resp, A, self.X, beta, self._u)
-        except Exception:  # noqa: BLE001  # a bad warm start: from 0 again
+        except (FitError, np.linalg.LinAlgError):  # a bad warm start: from 0 again
             m = pirls(self.resp, A, self.X, beta, None)
         self._u = m.u
         return m

@@ -143,6 +143,9 @@ def pirls(
     w, _ = _working(resp, eta, mu)
     M = A.T @ (w[:, None] * A)
     M[np.arange(q), np.arange(q)] += 1.0
-    L: Matrix = np.asarray(np.linalg.cholesky(M), dtype=float)
+    try:
+        L: Matrix = np.asarray(np.linalg.cholesky(M), dtype=float)
+    except np.linalg.LinAlgError as exc:
+        raise FitError("the PIRLS system is not positive definite at the mode", hint="the means overflowed") from exc
     ldl2 = float(2 * np.sum(np.log(np.diag(L))))
     return Mode(u, b if beta is None else np.asarray(beta, dtype=float), eta, mu, w, L, ldl2, pdev, it)
