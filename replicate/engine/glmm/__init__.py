@@ -1,0 +1,29 @@
+"""Generalized linear mixed models (engine preview, issue #17): binomial and Poisson outcomes as lme4's glmer fits them.
+
+Public API:
+    fit_glmm(data, formula, family="binomial", link=None, method="laplace", nagq=1, weights=None, offset=None,
+             trials=None) -> GlmmFit
+    fit_glmm_pql(data, formula, family="binomial", link=None, weights=None, offset=None, trials=None, niter=10)
+        -> PqlFit (MASS::glmmPQL)
+    make_family(family, link=None) -> Family
+    GlmmDeviance: the deviance in (theta, beta) (Laplace or AGQ), and ``profiled(theta)`` (nAGQ = 0)
+"""
+
+from .api import fit_glmm, fit_glmm_pql, split_cbind
+from .deviance import GlmmDeviance
+from .families import Family, Link, make_family
+from .pql import PqlFit
+from .result import GlmmFit, VarComp
+
+__all__ = [
+    "Family",
+    "GlmmDeviance",
+    "GlmmFit",
+    "Link",
+    "PqlFit",
+    "VarComp",
+    "fit_glmm",
+    "fit_glmm_pql",
+    "make_family",
+    "split_cbind",
+]

@@ -1,0 +1,92 @@
+"""The GLMM deviance functions (lme4's ``mkGlmerDevfun`` and ``updateGlmerDevfun``).
+
+Two objectives, as glmer optimizes them in turn:
+
+* ``profiled(theta)``: PIRLS over ``u`` and ``beta`` together, then the Laplace formula at that mode
+  (lme4's ``nAGQ = 0`` stage, which gives the starting values of the next);
+* ``__call__(theta, beta)``: PIRLS over ``u`` with ``beta`` fixed, then the Laplace deviance (``nagq = 1``) or
+  adaptive Gauss-Hermite quadrature (``nagq > 1``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...errors import FitError, ModelError
+from .families import Vector
+from .pirls import Matrix, Mode, pirls
+from .quadrature import agq_deviance, gh_rule
+from .randompart import RandomPart
+from .response import GlmmResponse
+
+
+@dataclass
+class GlmmDeviance:
+    """The deviance of a GLMM as a function of theta and beta.
+
+    Attributes:
+        resp: the response.
+        X: the fixed-effects model matrix.
+        random: the random-effect terms.
+        nagq: quadrature nodes (1: Laplace).
+    """
+
+    resp: GlmmResponse
+    X: Matrix
+    random: RandomPart
+    nagq: int = 1
+    _u: Vector | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        gh_rule(self.nagq)
+        if self.nagq > 1 and not self.random.single_scalar_term():
+            raise ModelError(
+                f"nagq = {self.nagq} needs a single scalar random-effect term, (1 | g)",
+                field="nagq",
+                hint="adaptive quadrature is restricted to one scalar term, as in lme4; use nagq = 1 (Laplace)",
+            )
+
+    @property
+    def ntheta(self) -> int:
+        return self.random.layout.size
+
+    @property
+    def p(self) -> int:
+        return int(self.X.shape[1])
+
+    def split(self, params: Vector) -> tuple[Vector, Vector]:
+        """``(theta, beta)`` from the joint parameter vector (theta first, as lme4's ``c(theta, beta)``)."""
+        params = np.asarray(params, dtype=float)
+        return params[: self.ntheta], params[self.ntheta :]
+
+    def mode(self, theta: Vector, beta: Vector | None) -> Mode:
+        """PIRLS at theta (and beta, or over beta too when None), warm-started from the last mode."""
+        A = self.random.z_lambda(theta)
+        try:
+            m = pirls(self.resp, A, self.X, beta, self._u)
+        except (FitError, np.linalg.LinAlgError):  # a bad warm start: from 0 again
+            m = pirls(self.resp, A, self.X, beta, None)
+        self._u = m.u
+        return m
+
+    def profiled(self, theta: Vector) -> float:
+        """The ``nAGQ = 0`` objective: the Laplace formula at the joint mode of ``u`` and ``beta``."""
+        return self.mode(theta, None).laplace(self.resp)
+
+    def at(self, theta: Vector, beta: Vector) -> float:
+        """The deviance (Laplace or AGQ) at ``theta`` and ``beta``."""
+        m = self.mode(theta, beta)
+        if self.nagq == 1:
+            return m.laplace(self.resp)
+        A = self.random.z_lambda(theta)
+        return agq_deviance(self.resp, A, self.random.index[0], m, self.nagq)
+
+    def __call__(self, params: Vector) -> float:
+        theta, beta = self.split(params)
+        return self.at(theta, beta)
+
+    def lower_bounds(self) -> Vector:
+        """0 for theta's diagonal elements, -inf for the rest and for beta."""
+        return np.concatenate([self.random.layout.lower_bounds(), np.full(self.p, -np.inf)])

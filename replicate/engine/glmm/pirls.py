@@ -1,0 +1,151 @@
+"""Penalized iteratively reweighted least squares (PIRLS): the conditional modes given theta (and beta).
+
+lme4's ``pwrssUpdate``: minimize the penalized deviance ``sum dev.resids(y, mu, wt) + ||u||^2`` over the
+spherical random effects ``u`` (beta fixed: the ``nAGQ >= 1`` stages) or over ``u`` and ``beta`` together (the
+``nAGQ = 0`` stage), where ``mu = linkinv(offset + X beta + Z Lambda u)``. Each iteration solves the weighted
+least-squares problem of Fisher scoring, with R's working weights ``wt mu_eta^2 / V(mu)``, and halves the step
+until the penalized deviance decreases. The Cholesky factor ``L`` (``L L' = Lambda'Z'W Z Lambda + I``) at the
+mode, with the weights at the mode, gives ``ldL2 = log det(L)^2``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ...errors import FitError
+from .families import Vector
+from .response import GlmmResponse
+
+Matrix = NDArray[np.float64]
+
+TOL = 1e-11  # relative change of the penalized deviance (lme4's tolPwrss is 1e-7; tighter, for exact Hessians)
+MAXIT = 500
+STEP_TOL = 1e-10  # largest change of u or beta in the last step
+MAX_HALVINGS = 40
+
+
+@dataclass(frozen=True)
+class Mode:
+    """The PIRLS solution.
+
+    Attributes:
+        u: spherical conditional modes.
+        beta: fixed effects (given, or estimated with ``u`` in the joint stage).
+        eta, mu: linear predictor (offset included) and mean at the mode.
+        weights: the working weights at the mode.
+        chol: lower Cholesky factor ``L`` of ``Lambda'Z'W Z Lambda + I``.
+        ldl2: ``log det(L)^2``.
+        pdev: the penalized deviance at the mode.
+        iterations: PIRLS iterations.
+    """
+
+    u: Vector
+    beta: Vector
+    eta: Vector
+    mu: Vector
+    weights: Vector
+    chol: Matrix
+    ldl2: float
+    pdev: float
+    iterations: int
+
+    def laplace(self, resp: GlmmResponse) -> float:
+        """lme4's Laplace deviance at this mode: ``-2 sum log f(y | u) + ||u||^2 + log det(L)^2``."""
+        fam = resp.family
+        return float(np.sum(fam.minus2_loglik(resp.y, resp.n, self.mu, resp.wt)) + self.u @ self.u + self.ldl2)
+
+
+def _pdev(resp: GlmmResponse, eta: Vector, u: Vector) -> tuple[float, Vector]:
+    fam = resp.family
+    mu = fam.link.inverse(eta)
+    return float(np.sum(fam.dev_resids(resp.y, mu, resp.wt)) + u @ u), mu
+
+
+def _working(resp: GlmmResponse, eta: Vector, mu: Vector) -> tuple[Vector, Vector]:
+    """Working weights and working residuals ``(y - mu) / mu_eta``."""
+    fam = resp.family
+    me = fam.link.mu_eta(eta)
+    w: Vector = resp.wt * me**2 / fam.variance(mu)
+    r: Vector = (resp.y - mu) / me
+    return w, r
+
+
+def _solve_step(A: Matrix, X: Matrix, w: Vector, target: Vector) -> tuple[Vector, Vector]:
+    """The penalized weighted least-squares solution ``(u, beta)`` for the working response ``target``."""
+    q, p = A.shape[1], X.shape[1]
+    AX = np.hstack([A, X])
+    M = AX.T @ (w[:, None] * AX)
+    M[np.arange(q), np.arange(q)] += 1.0
+    try:
+        sol = np.linalg.solve(M, AX.T @ (w * target))
+    except np.linalg.LinAlgError as exc:
+        raise FitError(
+            "the PIRLS system is singular", hint="the fixed-effects model matrix may be rank deficient"
+        ) from exc
+    out: Vector = np.asarray(sol, dtype=float)
+    return out[:q], out[q : q + p]
+
+
+def pirls(
+    resp: GlmmResponse,
+    A: Matrix,
+    X: Matrix,
+    beta: Vector | None,
+    u0: Vector | None = None,
+) -> Mode:
+    """The conditional modes at ``Z Lambda = A``.
+
+    Args:
+        resp: the response.
+        A: ``Z Lambda(theta)``, n x q.
+        X: the fixed-effects model matrix.
+        beta: fixed effects held fixed, or None to estimate them with ``u`` (lme4's ``nAGQ = 0``).
+        u0: starting value of ``u`` (default 0).
+    """
+    q = A.shape[1]
+    joint = beta is None
+    Xf = X if joint else np.zeros((X.shape[0], 0))
+    base = resp.offset + (X @ beta if beta is not None else 0.0)
+    u = np.zeros(q) if u0 is None else np.asarray(u0, dtype=float).copy()
+    b = np.zeros(Xf.shape[1])  # the free fixed effects (none when beta is given)
+    if joint:  # the first step from R's starting means, as glm.fit begins
+        mu = resp.family.start_mean(resp.y, resp.wt)
+        eta = resp.family.link.link(mu)
+        w, r = _working(resp, eta, mu)
+        u, b = _solve_step(A, Xf, w, eta - resp.offset + r)
+    eta = base + A @ u + Xf @ b
+    pdev, mu = _pdev(resp, eta, u)
+    it = 0
+    for it in range(1, MAXIT + 1):
+        w, r = _working(resp, eta, mu)
+        u_new, b_new = _solve_step(A, Xf, w, eta - base + r)
+        du, db = u_new - u, b_new - b
+        step = 1.0
+        for _ in range(MAX_HALVINGS):
+            u_try, b_try = u + step * du, b + step * db
+            eta_try = base + A @ u_try + Xf @ b_try
+            pdev_try, mu_try = _pdev(resp, eta_try, u_try)
+            if np.isfinite(pdev_try) and pdev_try <= pdev + 1e-12 * (1 + abs(pdev)):
+                break
+            step /= 2
+        else:
+            break  # no decrease along the Newton direction: at the mode to machine precision
+        change = pdev - pdev_try
+        u, b, eta, mu, pdev = u_try, b_try, eta_try, mu_try, pdev_try
+        small = max(np.max(np.abs(step * du), initial=0.0), np.max(np.abs(step * db), initial=0.0))
+        if small < STEP_TOL or (change <= TOL * (1 + abs(pdev)) and small < 1e-3 * STEP_TOL):
+            break
+    else:
+        raise FitError(f"PIRLS did not converge in {MAXIT} iterations", hint="the model may be too complex")
+    w, _ = _working(resp, eta, mu)
+    M = A.T @ (w[:, None] * A)
+    M[np.arange(q), np.arange(q)] += 1.0
+    try:
+        L: Matrix = np.asarray(np.linalg.cholesky(M), dtype=float)
+    except np.linalg.LinAlgError as exc:
+        raise FitError("the PIRLS system is not positive definite at the mode", hint="the means overflowed") from exc
+    ldl2 = float(2 * np.sum(np.log(np.diag(L))))
+    return Mode(u, b if beta is None else np.asarray(beta, dtype=float), eta, mu, w, L, ldl2, pdev, it)

@@ -1,0 +1,89 @@
+"""The response of a GLMM and the checks on it (lme4's ``glFormula`` and ``family$initialize`` checks)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...errors import DataError
+from .families import Family, Vector
+
+
+@dataclass(frozen=True)
+class GlmmResponse:
+    """Everything about the response that the deviance needs, on the rows used.
+
+    Attributes:
+        family: distribution and link.
+        y: the response (binomial: the proportion of successes).
+        n: binomial trials per row (1 for a 0/1 response; 1 for Poisson).
+        wt: R's ``weights``: prior weights times the trials.
+        offset: the known part of the linear predictor (0 without an offset).
+    """
+
+    family: Family
+    y: Vector
+    n: Vector
+    wt: Vector
+    offset: Vector
+
+    @property
+    def nobs(self) -> int:
+        return int(self.y.shape[0])
+
+
+def make_response(
+    family: Family,
+    y: Vector,
+    *,
+    trials: Vector | None = None,
+    weights: Vector | None = None,
+    offset: Vector | None = None,
+) -> GlmmResponse:
+    """Check the response and build a :class:`GlmmResponse`.
+
+    Args:
+        family: the family.
+        y: binomial: successes (with ``trials``), or 0/1 values, or proportions (with ``weights`` giving the
+            trials, as R's ``glm`` reads them); Poisson: non-negative counts.
+        trials: binomial trials per row (``cbind(s, n - s)`` is ``y = s``, ``trials = n``).
+        weights: prior weights (positive).
+        offset: a known term of the linear predictor.
+
+    Raises:
+        DataError: naming the field and what is wrong.
+    """
+    y = np.asarray(y, dtype=float)
+    nobs = y.shape[0]
+    w = np.ones(nobs) if weights is None else np.asarray(weights, dtype=float)
+    if weights is not None and (not np.all(np.isfinite(w)) or np.any(w < 0)):
+        raise DataError("weights must be finite and non-negative", field="weights")
+    off = np.zeros(nobs) if offset is None else np.asarray(offset, dtype=float)
+    if not np.all(np.isfinite(off)):
+        raise DataError("the offset has missing or infinite values", field="offset")
+    if not np.all(np.isfinite(y)):
+        raise DataError("the response has missing or infinite values", field="formula")
+    if family.name == "poisson":
+        if trials is not None:
+            raise DataError("trials= is for the binomial family only", field="trials")
+        if np.any(y < 0):
+            raise DataError("negative values are not allowed for the Poisson family", field="formula")
+        return GlmmResponse(family, y, np.ones(nobs), w, off)
+    if trials is not None:
+        n = np.asarray(trials, dtype=float)
+        if not np.all(np.isfinite(n)) or np.any(n < 0) or np.any(y < 0) or np.any(y > n):
+            raise DataError(
+                "binomial trials must be non-negative and at least the successes on every row",
+                field="trials",
+                hint="cbind(s, n - s) means successes s out of n trials",
+            )
+        prop = np.divide(y, n, out=np.zeros(nobs), where=n > 0)
+        return GlmmResponse(family, prop, n, w * n, off)
+    if np.any((y < 0) | (y > 1)):
+        raise DataError(
+            "y values must be 0 <= y <= 1 for a binomial response without trials",
+            field="formula",
+            hint="give the successes with trials=, or cbind(successes, failures)",
+        )
+    return GlmmResponse(family, y, np.ones(nobs), w, off)
