@@ -4,7 +4,8 @@ Checked against: R's emmeans on ``nlme::gls`` (``mode = "satterthwaite"``: the d
 differences from nlme's ``apVar`` and numerical derivatives of ``vcov``); Hotelling's T^2, which
 Kenward-Roger reproduces exactly for a balanced multivariate (TYPE=UN) model; and a dense computation
 of Kenward & Roger's (1997) formulas with numerical derivatives of the full V, for a non-linear
-structure with missing visits.
+structure with missing visits; and, for TYPE=CS, the G-side engine's Kenward-Roger of the same model
+written as a random intercept (observed information, linear parameters).
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from scipy import stats
 from replicate.data import load_r_dataset
 from replicate.engine.rside import fit_residual
 from replicate.errors import ModelError
+from replicate.inference.kenward_roger import kenward_roger
 from replicate.inference.rside_df import df_parts, kenward_roger_test, satterthwaite_df
 from replicate.inference.rside_tests import rside_estimate, rside_lsmeans, rside_type3
+from tests.rsupport import fit_formula as fit_native
 from tests.rsupport import need_r, to_r
 
 
@@ -245,3 +248,19 @@ def test_errors_name_the_problem():
         rside_estimate(fit, np.ones(3))
     with pytest.raises(ModelError, match="between-within"):
         rside_estimate(fit, np.ones(4), ddfm="betwithin")
+
+
+def test_compound_symmetry_matches_the_g_side_kenward_roger_of_a_random_intercept():
+    """CS (CS > 0) is a random intercept: the two engines' KR (observed information, linear parameters) agree."""
+    d = _with_gaps(_orthodont())
+    fit = fit_residual(d, "distance ~ Sex * age", "cs", visit="idx", subject="subj")
+    gfit, design = fit_native("distance ~ Sex * age + (1 | subj)", d)
+    assert fit.loglik == pytest.approx(float(gfit.loglik), rel=1e-8)
+    g = kenward_roger(gfit, design, information="observed", parameterization="linear")
+    names = list(g.vcov_adj.index)
+    assert names == list(fit.fixed_names)
+    parts = df_parts(fit, "kr")
+    assert parts.vcov == pytest.approx(g.vcov_adj.loc[names, names].to_numpy(), rel=1e-5)
+    for k, name in enumerate(names):
+        row = np.eye(len(names))[k]
+        assert kenward_roger_test(parts, row, fit.beta).den_df == pytest.approx(float(g.df[name]), rel=1e-5)
