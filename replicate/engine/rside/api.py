@@ -15,6 +15,7 @@ from ...spec import parse_formula
 from .blocks import make_blocks
 from .catalog import SPATIAL, make_structure
 from .fit import fit_blocks
+from .intercept import WithRandomIntercept
 from .result import RsideFit
 
 
@@ -93,6 +94,7 @@ def fit_residual(
     residual: ResidualSpec | Mapping[str, object] | None = None,
     method: str = "REML",
     weights: str | None = None,
+    random_intercept: bool = False,
 ) -> RsideFit:
     """Fit a linear model with correlated residuals within subjects (SAS's REPEATED statement).
 
@@ -112,6 +114,9 @@ def fit_residual(
             ``{type: UN, repeated: AVISIT, subject: USUBJID, group: ARMCD}`` (instead of the above).
         method: ``REML`` or ``ML``.
         weights: a column of positive weights (SAS's WEIGHT: V = W^-1/2 R W^-1/2).
+        random_intercept: add a random intercept per subject (SAS's ``RANDOM intercept / SUBJECT=``
+            beside the REPEATED statement; nlme's ``lme(random = ~ 1 | subject, correlation = ...)``);
+            for ar1, ar1h and the spatial structures, without GROUP= (see :mod:`.intercept`).
     """
     method = str(method).upper()
     if method not in ("REML", "ML"):
@@ -140,9 +145,18 @@ def fit_residual(
     blocks = make_blocks(design.X, design.y, s_codes, v_codes, len(v_levels), g_codes, design.weights)
     if blocks.n <= blocks.p:
         raise FitError(f"{blocks.n} observations for {blocks.p} fixed effects", field="formula")
+    cov = make_structure(res.structure, len(v_levels), coords)
+    if random_intercept:
+        if res.group:
+            raise ModelError(
+                "a random intercept with GROUP= is not implemented",
+                field="random_intercept",
+                hint="drop the group, or the random intercept",
+            )
+        cov = WithRandomIntercept(cov)
     fit = fit_blocks(
         blocks,
-        make_structure(res.structure, len(v_levels), coords),
+        cov,
         method,
         design.fixed_names,
         v_levels,
