@@ -20,6 +20,9 @@ engine's :attr:`RsideFit.covparm_vcov`). With ``Phi = (X' V^-1 X)^-1`` and, per 
   df ``m = 4 + (q + 2) / (q rho - 1)`` and the F scale ``lambda = m / (E* (m - 2))``. One row gives
   ``m = 2 / (a' W a)``, Satterthwaite's df of the unadjusted variance.
 
+As SAS does, a variance estimated on its boundary (0) is left out: ``W`` is the inverse of the
+information of the other parameters, with zero rows and columns for it.
+
 Everything is summed over visit patterns (subjects who share a group and observed visits share
 their block of V, see :mod:`replicate.engine.rside.blocks`), so the cost does not grow with the
 number of subjects. ``V_hj`` of a non-linear structure is a central difference of the exact
@@ -79,6 +82,23 @@ def _natural(fit: RsideFit) -> np.ndarray:
     return np.array([c.estimate for c in fit.covparms])
 
 
+def without_boundary(W: np.ndarray, structure: Structure, nat: np.ndarray, covs: list[np.ndarray]) -> np.ndarray:
+    """``W`` with the variances on their boundary (below 1e-8 of the largest variance) left out of the inversion."""
+    m = structure.n_natural
+    on_boundary = [
+        g * m + i
+        for g, C in enumerate(covs)
+        for i in structure.variance_labels()
+        if nat[g * m + i] < 1e-8 * max(float(np.max(np.diag(C))), 1e-300)
+    ]
+    if not on_boundary:
+        return W
+    keep = [i for i in range(len(nat)) if i not in on_boundary]
+    out = np.zeros_like(W)
+    out[np.ix_(keep, keep)] = np.linalg.inv(np.linalg.inv(W)[np.ix_(keep, keep)])
+    return out
+
+
 def df_parts(fit: RsideFit, ddfm: str) -> DfParts:
     """``Phi``, ``W``, ``P_h`` and the covariance to use for ``ddfm`` (one of :data:`APPROXIMATE`)."""
     if ddfm not in APPROXIMATE:
@@ -96,6 +116,7 @@ def df_parts(fit: RsideFit, ddfm: str) -> DfParts:
     m, p, G = structure.n_natural, blocks.p, blocks.n_groups
     nat_g = [nat[g * m : (g + 1) * m] for g in range(G)]
     covs = [structure.from_natural(n) for n in nat_g]
+    W = without_boundary(np.asarray(W, dtype=float), structure, nat, covs)
     jac = [structure.natural_jacobian(n) for n in nat_g]
     kr = ddfm.startswith("kr")
     second = kr and ddfm == "kr" and not structure.natural_linear
@@ -124,7 +145,7 @@ def df_parts(fit: RsideFit, ddfm: str) -> DfParts:
         U = QW - (P @ phi @ WP).sum(axis=0) - RW / 4
         vcov = phi + 2 * phi @ U @ phi
         vcov = (vcov + vcov.T) / 2
-    return DfParts(ddfm, phi, np.asarray(W, dtype=float), P, vcov)
+    return DfParts(ddfm, phi, W, P, vcov)
 
 
 def _row_df(parts: DfParts, row: np.ndarray) -> float:
