@@ -32,7 +32,7 @@ from .bwsplit import split_within_df
 from .lsmeans import Estimate, lsmean_diffs, lsmeans
 from .rside_df import APPROXIMATE, DfParts, df_parts, kenward_roger_test, satterthwaite_df
 from .sumcoding import SumCoding, sum_coding
-from .type3 import Type3Test, type3_matrix, type3_tests
+from .type3 import Type3Test, type3_matrix, type3_tests, wald_f
 
 DDFM = ("betwithin", "residual", *APPROXIMATE)
 
@@ -130,21 +130,29 @@ def _row_df(parts: DfParts, row: np.ndarray) -> float:
     return satterthwaite_df(parts, row)  # one row: Kenward-Roger's m is Satterthwaite's df of Phi
 
 
-def rside_estimate(fit: RsideFit, L: np.ndarray, *, ddfm: str = "satterthwaite", label: str = "") -> Estimate:
-    """SAS's ESTIMATE statement: ``L beta`` for a row ``L`` on the fit's coefficients (``fit.fixed_names``)."""
-    row = np.asarray(L, dtype=float).ravel()
-    if row.shape != fit.beta.shape:
+def _rows_on_fit(fit: RsideFit, L: np.ndarray, ddfm: str, what: str) -> np.ndarray:
+    rows = np.atleast_2d(np.asarray(L, dtype=float))
+    if rows.shape[1] != fit.beta.size:
         raise ModelError(
-            f"the ESTIMATE row has {row.size} coefficients, the fit {fit.beta.size}",
-            field="estimate",
+            f"the {what} row has {rows.shape[1]} coefficients, the fit {fit.beta.size}",
+            field=what.lower(),
             hint="one coefficient per fixed effect, in the order of fit.fixed_names: " + ", ".join(fit.fixed_names),
         )
     if ddfm == "betwithin":
         raise ModelError(
-            "between-within df of an arbitrary ESTIMATE row are not defined here",
+            f"between-within df of an arbitrary {what} are not defined here",
             field="ddfm",
             hint="use ddfm='satterthwaite', 'kr', 'kr(firstorder)' or 'residual'",
         )
+    return rows
+
+
+def rside_estimate(fit: RsideFit, L: np.ndarray, *, ddfm: str = "satterthwaite", label: str = "") -> Estimate:
+    """SAS's ESTIMATE statement: ``L beta`` for a row ``L`` on the fit's coefficients (``fit.fixed_names``)."""
+    row = _rows_on_fit(fit, L, ddfm, "ESTIMATE")
+    if row.shape[0] != 1:
+        raise ModelError("an ESTIMATE is one row", field="estimate", hint="use rside_contrast for several rows")
+    row = row[0]
     parts = _parts(fit, ddfm)
     vcov = fit.vcov_beta if parts is None else parts.vcov
     est = float(row @ fit.beta)
@@ -152,6 +160,22 @@ def rside_estimate(fit: RsideFit, L: np.ndarray, *, ddfm: str = "satterthwaite",
     t = est / se if se > 0 else np.nan
     df = residual_df(_part(fit)) if parts is None else _row_df(parts, row)
     return _with_df(Estimate(label, (), None, est, se, np.inf, t, np.nan, row), df)
+
+
+def rside_contrast(fit: RsideFit, L: np.ndarray, *, ddfm: str = "satterthwaite", label: str = "") -> Type3Test:
+    """SAS's CONTRAST statement: the F test of ``L beta = 0`` (rows of ``L`` on ``fit.fixed_names``)."""
+    rows = _rows_on_fit(fit, L, ddfm, "CONTRAST")
+    parts = _parts(fit, ddfm)
+    vcov = fit.vcov_beta if parts is None else parts.vcov
+    f, q = wald_f(rows, fit.beta, vcov)
+    den = residual_df(_part(fit)) if parts is None else satterthwaite_df(parts, rows)
+    chisq = f * q
+    if parts is not None and parts.ddfm != "satterthwaite":
+        kr = kenward_roger_test(parts, rows, fit.beta)
+        f, den = kr.f_value, kr.den_df
+    p = float(stats.f.sf(f, q, den)) if q and den > 0 else np.nan
+    p_chisq = float(stats.chi2.sf(chisq, q)) if q else np.nan
+    return Type3Test(label, q, float(den), float(f), p, float(chisq), p_chisq, rows)
 
 
 def rside_type3(fit: RsideFit, *, ddfm: str = "betwithin") -> tuple[Type3Test, ...]:

@@ -20,7 +20,7 @@ from replicate.engine.rside import fit_residual
 from replicate.errors import ModelError
 from replicate.inference.kenward_roger import kenward_roger
 from replicate.inference.rside_df import df_parts, kenward_roger_test, satterthwaite_df
-from replicate.inference.rside_tests import rside_estimate, rside_lsmeans, rside_type3
+from replicate.inference.rside_tests import rside_contrast, rside_estimate, rside_lsmeans, rside_type3
 from tests.rsupport import fit_formula as fit_native
 from tests.rsupport import need_r, to_r
 
@@ -264,3 +264,18 @@ def test_compound_symmetry_matches_the_g_side_kenward_roger_of_a_random_intercep
     for k, name in enumerate(names):
         row = np.eye(len(names))[k]
         assert kenward_roger_test(parts, row, fit.beta).den_df == pytest.approx(float(g.df[name]), rel=1e-5)
+
+
+@pytest.mark.parametrize("ddfm", ["satterthwaite", "kr", "kr(firstorder)", "residual"])
+def test_contrast_of_an_effects_type3_rows_is_its_type3_test(ddfm):
+    d = _with_gaps(_orthodont())
+    fit = fit_residual(d, "distance ~ Sex * agef", "ar1h", visit="idx", subject="subj")
+    for t in rside_type3(fit, ddfm=ddfm):
+        c = rside_contrast(fit, t.L, ddfm=ddfm, label=t.effect)
+        assert (c.num_df, c.den_df) == pytest.approx((t.num_df, t.den_df), rel=1e-10)
+        assert (c.f_value, c.p_value) == pytest.approx((t.f_value, t.p_value), rel=1e-10)
+    one = rside_contrast(fit, np.eye(len(fit.beta))[1], ddfm=ddfm)
+    est = rside_estimate(fit, np.eye(len(fit.beta))[1], ddfm=ddfm)
+    assert one.f_value == pytest.approx(est.t**2, rel=1e-10) and one.den_df == pytest.approx(est.df, rel=1e-10)
+    with pytest.raises(ModelError, match="one row"):
+        rside_estimate(fit, np.eye(len(fit.beta))[:2], ddfm=ddfm)
