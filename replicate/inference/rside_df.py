@@ -105,7 +105,11 @@ def df_parts(fit: RsideFit, ddfm: str) -> DfParts:
         raise ModelError(f"ddfm {ddfm!r} is not an approximate df method", field="ddfm", hint=", ".join(APPROXIMATE))
     blocks, structure, W = fit.blocks, fit.covariance, fit.covparm_vcov
     if blocks is None or structure is None:
-        raise ModelError("the fit does not keep its visit patterns (fit it with fit_residual)", field="fit")
+        raise ModelError(
+            f"ddfm={ddfm} needs the fit's visit patterns; a fit with subjects in clusters (cluster=) has none",
+            field="ddfm",
+            hint="Satterthwaite and Kenward-Roger are not implemented with cluster=: use ddfm='residual'",
+        )
     if W is None or not np.all(np.isfinite(W)):
         raise ModelError(
             f"ddfm={ddfm} needs the covariance of the covariance parameters, and their Hessian is singular",
