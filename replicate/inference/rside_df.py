@@ -104,18 +104,14 @@ def df_parts(fit: RsideFit, ddfm: str) -> DfParts:
     if ddfm not in APPROXIMATE:
         raise ModelError(f"ddfm {ddfm!r} is not an approximate df method", field="ddfm", hint=", ".join(APPROXIMATE))
     blocks, structure, W = fit.blocks, fit.covariance, fit.covparm_vcov
-    if blocks is None or structure is None:
-        raise ModelError(
-            f"ddfm={ddfm} needs the fit's visit patterns; a fit with subjects in clusters (cluster=) has none",
-            field="ddfm",
-            hint="Satterthwaite and Kenward-Roger are not implemented with cluster=: use ddfm='residual'",
-        )
     if W is None or not np.all(np.isfinite(W)):
         raise ModelError(
             f"ddfm={ddfm} needs the covariance of the covariance parameters, and their Hessian is singular",
             field="ddfm",
             hint="use ddfm='betwithin' or 'residual', or a simpler structure",
         )
+    if blocks is None or structure is None:
+        return _numeric_parts(fit, ddfm, np.asarray(W, dtype=float))
     nat = _natural(fit)
     m, p, G = structure.n_natural, blocks.p, blocks.n_groups
     nat_g = [nat[g * m : (g + 1) * m] for g in range(G)]
@@ -150,6 +146,28 @@ def df_parts(fit: RsideFit, ddfm: str) -> DfParts:
         vcov = phi + 2 * phi @ U @ phi
         vcov = (vcov + vcov.T) / 2
     return DfParts(ddfm, phi, W, P, vcov)
+
+
+def _numeric_parts(fit: RsideFit, ddfm: str, W: np.ndarray) -> DfParts:
+    """Satterthwaite's parts from central differences of ``fit.phi_of`` (fits with ``cluster=``)."""
+    if fit.phi_of is None or ddfm != "satterthwaite" or any("at the boundary" in m for m in fit.messages):
+        raise ModelError(
+            f"ddfm={ddfm} is not implemented for this fit (subjects in clusters"
+            + (", a variance on its boundary)" if fit.phi_of is not None else ")"),
+            field="ddfm",
+            hint="use ddfm='satterthwaite' (without boundary estimates) or 'residual'",
+        )
+    nat = _natural(fit)
+    phi = fit.phi_of(nat)
+    phi_inv = np.linalg.inv(phi)
+    P = np.zeros((len(nat), *phi.shape))
+    for h in range(len(nat)):
+        step = 1e-5 * max(abs(nat[h]), 1e-3)
+        e = np.zeros(len(nat))
+        e[h] = step
+        d_phi = (fit.phi_of(nat + e) - fit.phi_of(nat - e)) / (2 * step)
+        P[h] = -phi_inv @ d_phi @ phi_inv  # d Phi = -Phi P_h Phi
+    return DfParts(ddfm, phi, W, P, phi)
 
 
 def _row_df(parts: DfParts, row: np.ndarray) -> float:

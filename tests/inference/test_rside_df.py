@@ -10,6 +10,8 @@ written as a random intercept (observed information, linear parameters).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,6 +19,7 @@ from scipy import stats
 
 from replicate.data import load_r_dataset
 from replicate.engine.rside import fit_residual
+from replicate.engine.rside.criterion import unprofiled
 from replicate.errors import ModelError
 from replicate.inference.kenward_roger import kenward_roger
 from replicate.inference.rside_df import df_parts, kenward_roger_test, satterthwaite_df
@@ -279,3 +282,20 @@ def test_contrast_of_an_effects_type3_rows_is_its_type3_test(ddfm):
     assert one.f_value == pytest.approx(est.t**2, rel=1e-10) and one.den_df == pytest.approx(est.df, rel=1e-10)
     with pytest.raises(ModelError, match="one row"):
         rside_estimate(fit, np.eye(len(fit.beta))[:2], ddfm=ddfm)
+
+
+def test_numerical_satterthwaite_parts_equal_the_analytic_ones():
+    """The path used where a fit has no visit patterns (cluster=): central differences of Phi(theta)."""
+    d = _with_gaps(_orthodont())
+    fit = fit_residual(d, "distance ~ Sex * agef", "csh", visit="idx", subject="subj")
+    blocks, structure = fit.blocks, fit.covariance
+
+    def phi_of(x: np.ndarray) -> np.ndarray:
+        return np.linalg.inv(unprofiled(blocks, [structure.from_natural(x)], reml=True).xtvx)
+
+    numeric = replace(fit, blocks=None, covariance=None, phi_of=phi_of)
+    a = {t.effect: t.den_df for t in rside_type3(numeric, ddfm="satterthwaite")}
+    b = {t.effect: t.den_df for t in rside_type3(fit, ddfm="satterthwaite")}
+    assert a == pytest.approx(b, rel=1e-6)
+    with pytest.raises(ModelError, match="not implemented"):
+        rside_type3(numeric, ddfm="kr")

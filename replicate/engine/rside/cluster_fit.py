@@ -71,6 +71,11 @@ def fit_cluster(
         pv = stats.norm.sf(z) if j in variances else 2 * stats.norm.sf(abs(z))
         covparms.append(CovParm(lab, None, float(nat[j]), float(se[j]), float(z), float(pv)))
     vcov = ev.scale * np.linalg.inv(ev.xtvx)
+
+    def phi_of(x: np.ndarray) -> np.ndarray:
+        out: np.ndarray = np.linalg.inv(evaluate(lay, structure.from_natural(x[1:]), float(x[0]), reml, False).xtvx)
+        return out
+
     return RsideFit(
         structure=structure.name,
         sas_type=SAS_TYPE[structure.name],
@@ -96,4 +101,5 @@ def fit_cluster(
         theta=np.asarray(opt.x, dtype=float),
         scale=ev.scale,
         messages=tuple(notes),
+        phi_of=phi_of,
     )

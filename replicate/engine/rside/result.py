@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -87,6 +88,7 @@ class RsideFit:
     fixed_part: FixedPart | None = None
     blocks: Blocks | None = None
     covariance: Structure | None = None
+    phi_of: Callable[[np.ndarray], np.ndarray] | None = None
 
     def with_model(self, residual: ResidualSpec, fixed_part: FixedPart) -> RsideFit:
         """The same fit, recording the residual specification and the fixed part."""

@@ -84,8 +84,22 @@ def test_cluster_fit_refuses_what_it_does_not_compute():
     d = simulate(n_schools=6)
     fit = fit_residual(d, "y ~ x + time", "ar1", visit="idx", subject="student", cluster="school")
     assert rside_type3(fit, ddfm="residual")[0].den_df == fit.n - 3
-    for ddfm in ("betwithin", "satterthwaite", "kr"):
+    for ddfm in ("betwithin", "kr", "kr(firstorder)"):
         with pytest.raises(ModelError):
             rside_type3(fit, ddfm=ddfm)
     with pytest.raises(ModelError, match="cluster"):
         fit_residual(d.assign(w=1.0), "y ~ x", "ar1", visit="idx", subject="student", cluster="school", weights="w")
+
+
+def test_one_subject_per_cluster_is_a_subject_intercept_and_gives_its_satterthwaite_df():
+    """cluster= with one subject per cluster is random_intercept=True: same fit, same (numerical) df."""
+    d = simulate(n_schools=40, n_students=1)
+    clustered = fit_residual(d, "y ~ x + time", "ar1", visit="idx", subject="student", cluster="school")
+    d["sid"] = d["school"] + d["student"]
+    plain = fit_residual(d, "y ~ x + time", "ar1", visit="idx", subject="sid", random_intercept=True)
+    assert clustered.loglik == pytest.approx(plain.loglik, rel=1e-9)
+    assert [c.estimate for c in clustered.covparms] == pytest.approx([c.estimate for c in plain.covparms], rel=1e-5)
+    assert clustered.covparm_vcov == pytest.approx(plain.covparm_vcov, rel=1e-4)
+    a = {t.effect: t.den_df for t in rside_type3(clustered, ddfm="satterthwaite")}
+    b = {t.effect: t.den_df for t in rside_type3(plain, ddfm="satterthwaite")}
+    assert a == pytest.approx(b, rel=1e-4)
