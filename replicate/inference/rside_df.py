@@ -150,22 +150,25 @@ def df_parts(fit: RsideFit, ddfm: str) -> DfParts:
 
 def _numeric_parts(fit: RsideFit, ddfm: str, W: np.ndarray) -> DfParts:
     """Satterthwaite's parts from central differences of ``fit.phi_of`` (fits with ``cluster=``)."""
-    if fit.phi_of is None or ddfm != "satterthwaite" or any("at the boundary" in m for m in fit.messages):
-        raise ModelError(
-            f"ddfm={ddfm} is not implemented for this fit (subjects in clusters"
-            + (", a variance on its boundary)" if fit.phi_of is not None else ")"),
-            field="ddfm",
-            hint="use ddfm='satterthwaite' (without boundary estimates) or 'residual'",
-        )
+    phi_of = fit.phi_of
+    why = ""
+    if phi_of is None:
+        why = "the fit keeps neither its visit patterns nor Phi(theta)"
+    elif ddfm != "satterthwaite":
+        why = f"ddfm={ddfm} is not implemented for subjects in clusters (cluster=)"
+    elif any("at the boundary" in m for m in fit.messages):
+        why = "a covariance parameter is on its boundary, which the numerical derivatives cannot cross"
+    if why or phi_of is None:
+        raise ModelError(f"{why}: no {ddfm} df", field="ddfm", hint="use ddfm='residual' (or 'satterthwaite')")
     nat = _natural(fit)
-    phi = fit.phi_of(nat)
+    phi = phi_of(nat)
     phi_inv = np.linalg.inv(phi)
     P = np.zeros((len(nat), *phi.shape))
     for h in range(len(nat)):
         step = 1e-5 * max(abs(nat[h]), 1e-3)
         e = np.zeros(len(nat))
         e[h] = step
-        d_phi = (fit.phi_of(nat + e) - fit.phi_of(nat - e)) / (2 * step)
+        d_phi = (phi_of(nat + e) - phi_of(nat - e)) / (2 * step)
         P[h] = -phi_inv @ d_phi @ phi_inv  # d Phi = -Phi P_h Phi
     return DfParts(ddfm, phi, W, P, phi)
 
