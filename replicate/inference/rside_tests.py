@@ -10,13 +10,19 @@ Two denominator-df rules (SAS's ``DDFM=``):
   within df, the others the between df; with TYPE=UN every effect gets the between df, as SAS does.
   Where several within-subject effects contain CLASS variables SAS further splits the within df
   into subject-by-effect parts (:mod:`.bwsplit`).
+
+and the approximate ones of :mod:`.rside_df`, computed per row of each estimate and per test:
+``satterthwaite``, ``kr`` (Kenward-Roger: the adjusted covariance for SEs and F, its df and F scale)
+and ``kr(firstorder)`` (without the second-derivative term).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
+from scipy import stats
 
 from ..engine.rside import RsideFit
 from ..errors import ModelError
@@ -24,10 +30,11 @@ from ..fixed_part import FixedPart
 from ..rside_names import StructureName
 from .bwsplit import split_within_df
 from .lsmeans import Estimate, lsmean_diffs, lsmeans
+from .rside_df import APPROXIMATE, DfParts, df_parts, kenward_roger_test, satterthwaite_df
 from .sumcoding import SumCoding, sum_coding
-from .type3 import Type3Test, type3_tests
+from .type3 import Type3Test, type3_matrix, type3_tests, wald_f
 
-DDFM = ("betwithin", "residual")
+DDFM = ("betwithin", "residual", *APPROXIMATE)
 
 
 def residual_df(part: FixedPart) -> float:
@@ -88,19 +95,107 @@ def effect_df(fit: RsideFit, coding: SumCoding, ddfm: str) -> dict[str, float]:
     raise ModelError(f"ddfm {ddfm!r} unknown", field="ddfm", hint="one of: " + ", ".join(DDFM))
 
 
+def _with_df(e: Estimate, df: float) -> Estimate:
+    p = float(2 * stats.t.sf(abs(e.t), df)) if np.isfinite(e.t) and df > 0 else np.nan
+    return replace(e, df=float(df), p_value=p)
+
+
+def _parts(fit: RsideFit, ddfm: str) -> DfParts | None:
+    if ddfm in APPROXIMATE:
+        return df_parts(fit, ddfm)
+    if ddfm not in DDFM:
+        raise ModelError(f"ddfm {ddfm!r} unknown", field="ddfm", hint="one of: " + ", ".join(DDFM))
+    return None
+
+
 def rside_lsmeans(
     fit: RsideFit, effect: str, *, at: Mapping[str, float] | None = None, ddfm: str = "betwithin", diff: bool = False
 ) -> tuple[Estimate, ...]:
-    """LS-means of ``effect`` (or, with ``diff``, their pairwise differences) of a repeated-measures fit."""
+    """LS-means of ``effect`` (or, with ``diff``, their pairwise differences) of a repeated-measures fit.
+
+    Under ``satterthwaite`` and ``kr`` every row has its own df; ``kr`` uses the adjusted covariance.
+    """
     part = _part(fit)
     coding = sum_coding(part)
-    df = effect_df(fit, coding, ddfm)[coding.labels[coding.term_index(effect)]]
+    parts = _parts(fit, ddfm)
     fun = lsmean_diffs if diff else lsmeans
-    return fun(part, fit.beta, fit.vcov_beta, effect, df, at=at, coding=coding)
+    if parts is None:
+        df = effect_df(fit, coding, ddfm)[coding.labels[coding.term_index(effect)]]
+        return fun(part, fit.beta, fit.vcov_beta, effect, df, at=at, coding=coding)
+    rows = fun(part, fit.beta, parts.vcov, effect, np.inf, at=at, coding=coding)
+    return tuple(_with_df(e, _row_df(parts, e.L)) for e in rows)
+
+
+def _row_df(parts: DfParts, row: np.ndarray) -> float:
+    return satterthwaite_df(parts, row)  # one row: Kenward-Roger's m is Satterthwaite's df of Phi
+
+
+def _rows_on_fit(fit: RsideFit, L: np.ndarray, ddfm: str, what: str) -> np.ndarray:
+    rows = np.atleast_2d(np.asarray(L, dtype=float))
+    if rows.shape[1] != fit.beta.size:
+        raise ModelError(
+            f"the {what} row has {rows.shape[1]} coefficients, the fit {fit.beta.size}",
+            field=what.lower(),
+            hint="one coefficient per fixed effect, in the order of fit.fixed_names: " + ", ".join(fit.fixed_names),
+        )
+    if ddfm == "betwithin":
+        raise ModelError(
+            f"between-within df of an arbitrary {what} are not defined here",
+            field="ddfm",
+            hint="use ddfm='satterthwaite', 'kr', 'kr(firstorder)' or 'residual'",
+        )
+    return rows
+
+
+def rside_estimate(fit: RsideFit, L: np.ndarray, *, ddfm: str = "satterthwaite", label: str = "") -> Estimate:
+    """SAS's ESTIMATE statement: ``L beta`` for a row ``L`` on the fit's coefficients (``fit.fixed_names``)."""
+    row = _rows_on_fit(fit, L, ddfm, "ESTIMATE")
+    if row.shape[0] != 1:
+        raise ModelError("an ESTIMATE is one row", field="estimate", hint="use rside_contrast for several rows")
+    row = row[0]
+    parts = _parts(fit, ddfm)
+    vcov = fit.vcov_beta if parts is None else parts.vcov
+    est = float(row @ fit.beta)
+    se = float(np.sqrt(max(float(row @ vcov @ row), 0.0)))
+    t = est / se if se > 0 else np.nan
+    df = residual_df(_part(fit)) if parts is None else _row_df(parts, row)
+    return _with_df(Estimate(label, (), None, est, se, np.inf, t, np.nan, row), df)
+
+
+def rside_contrast(fit: RsideFit, L: np.ndarray, *, ddfm: str = "satterthwaite", label: str = "") -> Type3Test:
+    """SAS's CONTRAST statement: the F test of ``L beta = 0`` (rows of ``L`` on ``fit.fixed_names``)."""
+    rows = _rows_on_fit(fit, L, ddfm, "CONTRAST")
+    parts = _parts(fit, ddfm)
+    vcov = fit.vcov_beta if parts is None else parts.vcov
+    f, q = wald_f(rows, fit.beta, vcov)
+    den = residual_df(_part(fit)) if parts is None else satterthwaite_df(parts, rows)
+    chisq = f * q
+    if parts is not None and parts.ddfm != "satterthwaite":
+        kr = kenward_roger_test(parts, rows, fit.beta)
+        f, den = kr.f_value, kr.den_df
+    p = float(stats.f.sf(f, q, den)) if q and den > 0 else np.nan
+    p_chisq = float(stats.chi2.sf(chisq, q)) if q else np.nan
+    return Type3Test(label, q, float(den), float(f), p, float(chisq), p_chisq, rows)
 
 
 def rside_type3(fit: RsideFit, *, ddfm: str = "betwithin") -> tuple[Type3Test, ...]:
-    """Type III F tests of every fixed effect of a repeated-measures fit."""
+    """Type III F tests of every fixed effect of a repeated-measures fit.
+
+    Under ``kr`` the F statistic is Kenward-Roger's scaled F (adjusted covariance, times lambda) with
+    its df; the chi-square is the Wald chi-square of the adjusted covariance (q times the unscaled F).
+    """
     part = _part(fit)
     coding = sum_coding(part)
-    return type3_tests(part, fit.beta, fit.vcov_beta, effect_df(fit, coding, ddfm), coding=coding)
+    parts = _parts(fit, ddfm)
+    if parts is None:
+        return type3_tests(part, fit.beta, fit.vcov_beta, effect_df(fit, coding, ddfm), coding=coding)
+    dfs = {lab: satterthwaite_df(parts, type3_matrix(coding, lab)) for lab, t in zip(coding.labels, coding.terms) if t}
+    tests = type3_tests(part, fit.beta, parts.vcov, dfs, coding=coding)
+    if parts.ddfm == "satterthwaite":
+        return tests
+    out = []
+    for t in tests:
+        kr = kenward_roger_test(parts, t.L, fit.beta)
+        p = float(stats.f.sf(kr.f_value, kr.num_df, kr.den_df)) if kr.num_df else np.nan
+        out.append(replace(t, f_value=kr.f_value, den_df=kr.den_df, p_value=p))
+    return tuple(out)

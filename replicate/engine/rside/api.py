@@ -7,14 +7,17 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ...design import build_design
+from ...design import Design, build_design
 from ...errors import DataError, FitError, ModelError
 from ...fixed_part import FixedPart
 from ...rside_syntax import ResidualSpec, parse_sas_type, residual_from_mapping, split_formula
-from ...spec import parse_formula
+from ...spec import ModelSpec, parse_formula
 from .blocks import make_blocks
 from .catalog import SPATIAL, make_structure
+from .cluster import make_layout
+from .cluster_fit import fit_cluster
 from .fit import fit_blocks
+from .intercept import WithRandomIntercept
 from .result import RsideFit
 
 
@@ -93,6 +96,8 @@ def fit_residual(
     residual: ResidualSpec | Mapping[str, object] | None = None,
     method: str = "REML",
     weights: str | None = None,
+    random_intercept: bool = False,
+    cluster: str | None = None,
 ) -> RsideFit:
     """Fit a linear model with correlated residuals within subjects (SAS's REPEATED statement).
 
@@ -112,6 +117,12 @@ def fit_residual(
             ``{type: UN, repeated: AVISIT, subject: USUBJID, group: ARMCD}`` (instead of the above).
         method: ``REML`` or ``ML``.
         weights: a column of positive weights (SAS's WEIGHT: V = W^-1/2 R W^-1/2).
+        random_intercept: add a random intercept per subject (SAS's ``RANDOM intercept / SUBJECT=``
+            beside the REPEATED statement; nlme's ``lme(random = ~ 1 | subject, correlation = ...)``);
+            for ar1, ar1h and the spatial structures, without GROUP= (see :mod:`.intercept`).
+        cluster: a column of clusters (schools) in which the subjects are nested: a random intercept
+            per cluster over the residual structure, ``(1 | school) + ar1(time | student)`` (see
+            :mod:`.cluster`); subjects are then identified within their cluster. Without weights or GROUP=.
     """
     method = str(method).upper()
     if method not in ("REML", "ML"):
@@ -121,10 +132,11 @@ def fit_residual(
         (res.subject, "subject"),
         (res.group, "group"),
         (weights, "weights"),
+        (cluster, "cluster"),
     ]:
         if col is not None and col not in data.columns:
             raise DataError(f"{what} column {col!r} is not in the data", field=what)
-    keys = res.variables()
+    keys = res.variables() + ([cluster] if cluster else [])
     complete = data[keys].notna().all(axis=1).to_numpy()
     frame = data.loc[complete].reset_index(drop=True)
     messages = []
@@ -135,14 +147,25 @@ def fit_residual(
     messages += list(design.messages)
     used = frame.iloc[design.rows].reset_index(drop=True)
     v_codes, v_levels, coords = _visit_codes(used, res)
+    if cluster:
+        return _fit_in_clusters(used, design, res, spec, cluster, method, random_intercept, weights, messages)
     s_codes, _ = _codes(used[res.subject])
     g_codes, g_levels = _codes(used[res.group]) if res.group else (None, None)
     blocks = make_blocks(design.X, design.y, s_codes, v_codes, len(v_levels), g_codes, design.weights)
     if blocks.n <= blocks.p:
         raise FitError(f"{blocks.n} observations for {blocks.p} fixed effects", field="formula")
+    cov = make_structure(res.structure, len(v_levels), coords)
+    if random_intercept:
+        if res.group:
+            raise ModelError(
+                "a random intercept with GROUP= is not implemented",
+                field="random_intercept",
+                hint="drop the group, or the random intercept",
+            )
+        cov = WithRandomIntercept(cov)
     fit = fit_blocks(
         blocks,
-        make_structure(res.structure, len(v_levels), coords),
+        cov,
         method,
         design.fixed_names,
         v_levels,
@@ -152,3 +175,36 @@ def fit_residual(
     # every column is kept: formula functions (factor(g), log(x)) are recomputed from their source columns
     part = FixedPart(design.spec or spec, used, design.X, s_codes)
     return fit.with_model(res, part)
+
+
+def _fit_in_clusters(
+    used: pd.DataFrame,
+    design: Design,
+    res: ResidualSpec,
+    spec: ModelSpec,
+    cluster: str,
+    method: str,
+    random_intercept: bool,
+    weights: str | None,
+    messages: list[str],
+) -> RsideFit:
+    """``fit_residual`` with ``cluster=``: subjects nested in clusters, a random intercept per cluster."""
+    if res.group or weights:
+        raise ModelError(
+            f"cluster= with {'GROUP=' if res.group else 'weights'} is not implemented",
+            field="cluster",
+            hint="drop the group or the weights, or the cluster",
+        )
+    v_codes, v_levels, coords = _visit_codes(used, res)
+    c_codes, _ = _codes(used[cluster].astype(str))
+    pairs = used[cluster].astype(str) + "\x1f" + used[res.subject].astype(str)
+    s_codes, _ = _codes(pairs)
+    lay = make_layout(design.X, design.y, s_codes, v_codes, len(v_levels), c_codes)
+    if lay.blocks.n <= lay.blocks.p:
+        raise FitError(f"{lay.blocks.n} observations for {lay.blocks.p} fixed effects", field="formula")
+    cov = make_structure(res.structure, len(v_levels), coords)
+    if random_intercept:
+        cov = WithRandomIntercept(cov)
+    fit = fit_cluster(lay, cov, method, design.fixed_names, v_levels, cluster, tuple(messages))
+    # no subject codes: the between-within df are not defined for subjects within clusters
+    return fit.with_model(res, FixedPart(design.spec or spec, used, design.X, None))

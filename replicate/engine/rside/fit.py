@@ -200,4 +200,6 @@ def fit_blocks(
         theta=opt.theta,
         scale=ev.scale,
         messages=tuple(notes),
+        blocks=blocks,
+        covariance=structure,
     )

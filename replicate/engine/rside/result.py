@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -9,6 +10,8 @@ import numpy as np
 from ...fixed_part import FixedPart
 from ...rside_names import StructureName
 from ...rside_syntax import ResidualSpec
+from .blocks import Blocks
+from .structures import Structure
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,8 @@ class RsideFit:
         messages: notes (convergence, boundary, one-visit subjects, dropped rows).
         residual: the structure as specified (formula term or REPEATED-like mapping), when known.
         fixed_part: the formula, rows used and X, for LS-means and Type III tests (None if not kept).
+        blocks, covariance: the data reduced to visit patterns and the fitted structure (the derivatives of
+            the fixed effects' covariance in the covariance parameters, for Satterthwaite and Kenward-Roger df).
     """
 
     structure: StructureName
@@ -81,6 +86,9 @@ class RsideFit:
     messages: tuple[str, ...] = ()
     residual: ResidualSpec | None = None
     fixed_part: FixedPart | None = None
+    blocks: Blocks | None = None
+    covariance: Structure | None = None
+    phi_of: Callable[[np.ndarray], np.ndarray] | None = None
 
     def with_model(self, residual: ResidualSpec, fixed_part: FixedPart) -> RsideFit:
         """The same fit, recording the residual specification and the fixed part."""
