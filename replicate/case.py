@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +60,9 @@ class Case:
         blocks: list[dict[str, Any]] = self.raw.get("expected", [])
         return blocks
 
-    @cached_property
+    @property
     def blocks(self) -> tuple[ReferenceBlock, ...]:
-        """The reference blocks, typed."""
+        """The reference blocks, typed (made from the document each time, so they never go stale)."""
         return tuple(ReferenceBlock.of(i, b) for i, b in enumerate(self.expected))
 
     @property

@@ -11,12 +11,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .block_stage import block_shell, run_block
-from .build import prepare
+from .build import frame_of, prepare
 from .case import Case, load_case
 from .engines import Engine, get_engine
 from .errors import CaseError, DataError, ModelError, NotImplementedOption, ReplicateError
 from .inference import Inference
 from .outcome import DISCREPANT, ERROR, INVALID, OK, SKIPPED, CaseResult
+from .rside_stage import run_rside_blocks
 from .selection import plan_run
 
 
@@ -63,6 +64,8 @@ def _run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
             res.status = INVALID
         res.seconds = time.perf_counter() - t0
         return res
+    if "residual" in case.model:  # SAS's REPEATED: the repeated-measures engine (issue #16)
+        return _run_rside_case(case, engine, res, t0)
     try:
         _, design, messages = prepare(case)
     except (CaseError, DataError, ModelError, NotImplementedOption) as exc:
@@ -83,6 +86,24 @@ def _run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
             res.fits[case.method] = engine.fit(design, case.method)
         except ReplicateError as exc:
             res.status, res.error = ERROR, str(exc)
+    res.status = _case_status(res)
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def _run_rside_case(case: Case, engine: Engine, res: CaseResult, t0: float) -> CaseResult:
+    try:
+        frame_of(case)  # the data read once, its problems the case's
+    except (CaseError, DataError, ModelError) as exc:
+        res.status, res.error, res.error_kind = INVALID, str(exc), type(exc).__name__
+        res.seconds = time.perf_counter() - t0
+        return res
+    try:
+        res.engine_version = engine.version() + " (repeated-measures engine)"
+    except Exception as exc:  # noqa: BLE001 - a version query must never lose a case
+        res.engine_version = f"unknown ({exc})"
+    res.blocks = [block_shell(case, b.index) for b in case.blocks]
+    run_rside_blocks(case, engine, res.blocks)
     res.status = _case_status(res)
     res.seconds = time.perf_counter() - t0
     return res

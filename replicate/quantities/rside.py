@@ -1,0 +1,187 @@
+"""The engine's numbers for a block of a repeated-measures case (``model.residual``, SAS's REPEATED).
+
+The sections SAS PROC MIXED prints for these models: the Solution for Fixed Effects (``fixed``:
+estimate, SE, df, t, p under the block's ``options.df``), the Covariance Parameter Estimates
+(``covparms``: estimate, SE, Wald Z, Pr Z, by SAS's label), the Type 3 Tests of Fixed Effects
+(``type3``: num df, den df, F, p) and the Fit Statistics (``fit``: -2 (Res) Log Likelihood, AIC,
+AICC, BIC as SAS counts them, observations, subjects).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from ..block_names import mapped
+from ..engine.rside.result import RsideFit
+from ..errors import NotImplementedOption
+from ..inference.lsmeans import Estimate
+from ..inference.rside_tests import effect_df, rside_estimate, rside_type3
+from ..inference.sumcoding import sum_coding
+from ..reference_block import ReferenceBlock
+from ..vocab import DfMethod, SeKind
+from .value import Collector, EngineValue, Lazy
+
+#: The block's df method -> SAS's DDFM= as the repeated-measures inference names it.
+DDFM: dict[DfMethod, str] = {
+    DfMethod.BETWEEN_WITHIN: "betwithin",
+    DfMethod.RESIDUAL: "residual",
+    DfMethod.SATTERTHWAITE: "satterthwaite",
+    DfMethod.KENWARD_ROGER: "kr",
+}
+
+
+def ddfm_of(block: ReferenceBlock) -> str:
+    """SAS's DDFM= for the block (between-within, SAS's default with REPEATED and no RANDOM, if unsaid)."""
+    method = block.options.df or DfMethod.BETWEEN_WITHIN
+    if method not in DDFM:
+        raise NotImplementedOption(
+            f"options.df: {method} is not implemented for models with a residual structure",
+            hint="use one of: " + ", ".join(str(m) for m in DDFM),
+        )
+    return DDFM[method]
+
+
+def coefficient_rows(fit: RsideFit, ddfm: str) -> dict[str, Estimate]:
+    """Each coefficient as SAS's Solution for Fixed Effects prints it under ``ddfm``: estimate, SE, df, t, p.
+
+    Under between-within and residual each coefficient takes the df of the model term it belongs to
+    (as SAS does); under Satterthwaite and Kenward-Roger its own row's df (and, for Kenward-Roger, the
+    adjusted SE).
+    """
+    p = len(fit.fixed_names)
+    if ddfm in ("betwithin", "residual"):
+        part = fit.fixed_part
+        if part is None:
+            raise NotImplementedOption("the fit does not keep its fixed part", hint="fit it with fit_residual")
+        coding = sum_coding(part)
+        if coding.X_sum.shape[1] != p:
+            raise NotImplementedOption(
+                "per-coefficient between-within df of a rank-deficient fixed part",
+                hint="drop the aliased columns from the formula",
+            )
+        term_df = effect_df(fit, coding, ddfm)
+        df_of = np.empty(p)
+        for label, span in zip(coding.labels, coding.spans, strict=True):
+            df_of[span] = term_df[label]
+        out = {}
+        for j, name in enumerate(fit.fixed_names):
+            est, se = float(fit.beta[j]), float(fit.se_beta[j])
+            t = est / se if se > 0 else math.nan
+            pval = float(2 * stats.t.sf(abs(t), df_of[j])) if np.isfinite(t) and df_of[j] > 0 else math.nan
+            out[name] = Estimate(name, (), None, est, se, float(df_of[j]), t, pval, np.eye(p)[j])
+        return out
+    return {name: rside_estimate(fit, np.eye(p)[j], ddfm=ddfm, label=name) for j, name in enumerate(fit.fixed_names)}
+
+
+def sas_fit_statistics(fit: RsideFit) -> dict[str, float]:
+    """SAS's Fit Statistics: d counts the covariance parameters (and the fixed effects under ML); AICC's
+    n* is n (ML) or n - p (REML); BIC's log is of the number of subjects."""
+    m2ll = float(fit.minus2loglik)
+    p = len(fit.fixed_names)
+    ml = fit.method.upper() == "ML"
+    d = fit.n_covparms + (p if ml else 0)
+    n_star = fit.n if ml else fit.n - p
+    aicc = m2ll + 2 * d * n_star / (n_star - d - 1) if n_star - d - 1 > 0 else math.nan
+    return {
+        "deviance" if ml else "reml_criterion": m2ll,
+        "loglik": float(fit.loglik),
+        "aic": m2ll + 2 * d,
+        "aicc": aicc,
+        "bic": m2ll + d * math.log(fit.n_subjects),
+        "nobs": float(fit.n),
+        "npar": float(d),
+    }
+
+
+def rside_quantities(block: ReferenceBlock, fit: RsideFit) -> list[EngineValue]:
+    """The engine's number for every number a repeated-measures block prints."""
+    out = Collector(block)
+    ddfm = ddfm_of(block)
+    rows = Lazy(lambda: coefficient_rows(fit, ddfm))
+    se_kind = block.options.se
+    if se_kind not in (SeKind.MODEL, SeKind.KENWARD_ROGER) or (se_kind == SeKind.KENWARD_ROGER) != (ddfm == "kr"):
+        raise NotImplementedOption(
+            f"options.se: {se_kind} with options.df: {block.options.df} for a residual structure",
+            hint="SAS prints model-based SEs, or the Kenward-Roger adjusted ones under ddfm=kr",
+        )
+    field: dict[str, Callable[[Estimate], float]] = {
+        "estimate": lambda e: e.estimate,
+        "se": lambda e: e.se,
+        "df": lambda e: e.df,
+        "t": lambda e: e.t,
+        "p": lambda e: e.p_value,
+    }
+    for term, qs in block.section("fixed").items():
+        name = mapped(block, term)
+        for q, ref in qs.items():
+            get = field[q]
+            note = f"SAS ddfm={ddfm}" if q in ("df", "p", "se") else ""
+            out.add("fixed", term, q, ref, lambda get=get, name=name: get(rows.get()[name]), ("fixed", term, q), note)
+    _covparms(out, fit)
+    _type3(out, fit, ddfm)
+    stats_ = sas_fit_statistics(fit)
+    for q, ref in block.section("fit").items():
+        if q == "ngroups":
+            for g, n in ref.items():
+                out.add("fit", f"groups {g}", "ngroups", n, float(fit.n_subjects), ("fit", "ngroups", g), "subjects")
+        else:
+            out.add("fit", q, q if q != "npar" else "nobs", ref, stats_.get(q), ("fit", q), "as SAS counts it")
+    return out.values
+
+
+def _covparms(out: Collector, fit: RsideFit) -> None:
+    for label, qs in out.block.section("covparms").items():
+        name, _, group = str(label).partition(" / ")
+        key = mapped(out.block, name)
+        for q, ref in qs.items():
+            quantity = {"estimate": "variance", "se": "se", "z": "t", "p": "p"}[q]
+
+            def value(q: str = q, key: str = key, group: str = group) -> float:
+                c = fit.covparm(key, group or None)
+                return float({"estimate": c.estimate, "se": c.se, "z": c.z, "p": c.p_value}[q])
+
+            note = "observed information, as SAS's COVTEST" if q != "estimate" else ""
+            out.add("covparms", str(label), quantity, ref, _or_missing(value), ("covparms", label, q), note)
+
+
+def _type3(out: Collector, fit: RsideFit, ddfm: str) -> None:
+    tests = Lazy(lambda: {t.effect: t for t in rside_type3(fit, ddfm=ddfm)})
+    for effect, qs in out.block.section("type3").items():
+        key = mapped(out.block, str(effect))
+        for q, ref in qs.items():
+            get: Mapping[str, Callable[[Any], float]] = {
+                "num_df": lambda t: float(t.num_df),
+                "den_df": lambda t: float(t.den_df),
+                "F": lambda t: float(t.f_value),
+                "p": lambda t: float(t.p_value),
+            }
+            quantity = {"num_df": "df", "den_df": "df", "F": "t", "p": "p"}[q]
+            pick = get[q]
+            out.add(
+                "type3",
+                str(effect),
+                quantity,
+                ref,
+                lambda pick=pick, key=key: pick(tests.get()[key]),
+                ("type3", effect, q),
+                f"SAS ddfm={ddfm}",
+            )
+
+
+def _or_missing(fn: Callable[[], float]) -> Callable[[], float | None]:
+    """``fn``, with a parameter the fit does not have read as missing (not comparable, with the reason)."""
+
+    def run() -> float | None:
+        try:
+            return fn()
+        except KeyError as exc:
+            raise NotImplementedOption(
+                str(exc.args[0]), hint="name it as SAS labels it, or map it under names:"
+            ) from None
+
+    return run

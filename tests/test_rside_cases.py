@@ -1,0 +1,119 @@
+"""Repeated-measures cases (``model.residual``, SAS's REPEATED statement) run end to end (issue #16).
+
+The shipped cases hold SAS/STAT 14.3's Example 79.2 (Potthoff and Roy, TYPE=UN and TYPE=CS, ML) as
+the manual prints it; the engine must reproduce every printed number, and a changed number, a fit
+that did not converge, a name the model lacks or an engine that cannot fit these models must never
+read as agreement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+import replicate.rside_stage as stage
+from replicate.case import load_case
+from replicate.engines import get_engine
+from replicate.outcome import DISCREPANT, ERROR, INVALID, OK
+from replicate.runner import run_case
+
+CASES = Path(__file__).resolve().parents[1] / "cases"
+UN, CS = CASES / "orthodont-growth-un-sas.yaml", CASES / "orthodont-growth-cs-sas.yaml"
+
+
+def _edited(tmp_path: Path, source: Path, old: str, new: str) -> Path:
+    text = source.read_text(encoding="utf-8")
+    assert old in text
+    out = tmp_path / source.name
+    out.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return out
+
+
+@pytest.fixture(scope="module")
+def native():
+    return get_engine("native")
+
+
+def test_sas_example_79_2_cs_is_reproduced_to_every_printed_digit(native):
+    res = run_case(load_case(CS), native)
+    values = [v for b in res.blocks for v in b.values]
+    assert res.status == OK and len(values) == 41
+    assert {v.verdict for v in values} == {"agrees"}, [v for v in values if v.verdict != "agrees"]
+    sections = {v.section for v in values}
+    assert sections == {"fixed", "covparms", "type3", "fit"}
+
+
+def test_sas_example_79_2_un_agrees_within_its_stopping_rule(native):
+    # SAS stopped 1e-8 above the optimum (see tests/engine/rside/test_rside_sas_printout.py): a few last digits
+    # are within tolerance, none is a discrepancy
+    res = run_case(load_case(UN), native)
+    values = [v for b in res.blocks for v in b.values]
+    assert res.status == OK and len(values) == 55
+    assert sum(v.verdict == "agrees" for v in values) >= 45
+    assert all(v.verdict in ("agrees", "within tolerance") for v in values)
+    df = {v.name: v.engine for v in values if v.section == "fixed" and v.quantity == "df"}
+    assert set(df.values()) == {25.0}  # TYPE=UN: every effect gets the between-subject df
+
+
+def test_a_wrong_printed_number_is_a_discrepancy(tmp_path, native):
+    path = _edited(tmp_path, CS, '"CS": {estimate: 3.0306', '"CS": {estimate: 3.0406')
+    res = run_case(load_case(path), native)
+    bad = [v for b in res.blocks for v in b.values if v.verdict == "discrepancy"]
+    assert res.status == DISCREPANT and [(v.section, v.name, v.quantity) for v in bad] == [
+        ("covparms", "CS", "variance")
+    ]
+
+
+def test_within_df_of_the_cs_fit_are_sas_between_within(native):
+    res = run_case(load_case(CS), native)
+    df = {v.name: v.engine for b in res.blocks for v in b.values if v.section == "fixed" and v.quantity == "df"}
+    assert df == {"Intercept": 25.0, "Gender F": 25.0, "Age": 79.0, "Age*Gender F": 79.0}
+
+
+def test_a_fit_that_did_not_converge_never_agrees(monkeypatch, native):
+    real = stage.fit_residual
+    monkeypatch.setattr(stage, "fit_residual", lambda *a, **k: replace(real(*a, **k), converged=False))
+    res = run_case(load_case(CS), native)
+    values = [v for b in res.blocks for v in b.values]
+    assert res.status == ERROR and values and not any(v.verdict in ("agrees", "within tolerance") for v in values)
+    assert "did not converge" in res.blocks[0].error
+
+
+def test_a_name_the_model_lacks_is_an_invalid_block(tmp_path, native):
+    path = _edited(tmp_path, CS, "        Age: {estimate", "        Aeg: {estimate")
+    res = run_case(load_case(path), native)
+    assert res.status == INVALID and "names fixed effect 'Aeg'" in res.blocks[0].error
+
+
+def test_an_unimplemented_df_is_said_not_agreed(tmp_path, native):
+    path = _edited(tmp_path, CS, "df: between-within", "df: kenward-roger-2")
+    res = run_case(load_case(path), native)
+    assert res.status == ERROR and "kenward-roger-2 is not implemented" in res.blocks[0].error
+
+
+def test_random_terms_beside_a_residual_structure_are_refused_with_the_reason(tmp_path, native):
+    path = _edited(tmp_path, CS, "formula: y ~ Gender * Age", "formula: y ~ Gender * Age + (1 | Person)")
+    res = run_case(load_case(path), native)
+    assert res.status == INVALID and "fixed effects only" in res.blocks[0].error
+
+
+def test_only_the_native_engine_fits_these_models():
+    class Other:
+        name = "lme4"
+
+        def version(self) -> str:
+            return "R"
+
+    res = run_case(load_case(CS), Other())  # type: ignore[arg-type]
+    assert res.status == ERROR and "native engine only" in res.blocks[0].error
+    assert not any(v for b in res.blocks for v in b.values)
+
+
+def test_a_residual_mapping_with_an_unknown_key_is_refused_at_load(tmp_path):
+    from replicate.errors import CaseError
+
+    path = _edited(tmp_path, CS, "residual: {type: CS,", "residual: {typo: CS,")
+    with pytest.raises(CaseError, match="residual"):
+        load_case(path)
