@@ -44,7 +44,7 @@ def fixed_df_of(inf: InferenceLike, method: str, kr: tuple[str, str]) -> pd.Seri
     fit, design = inf.fit, inf.design
     names = list(fit.fixed.index)
     if method == "residual":
-        return pd.Series(float(design.n - design.p), index=names)
+        return dfrules.residual_df(fit, design).astype(float).reindex(names)
     if not design.reterms and method != "none":
         raise ModelError(
             f"df method {method!r} needs random effects; this is a linear model",
