@@ -98,6 +98,33 @@ def sas_fit_statistics(fit: RsideFit) -> dict[str, float]:
     }
 
 
+def nlme_fit_statistics(fit: RsideFit) -> dict[str, float]:
+    """nlme's ``logLik``, ``AIC`` and ``BIC`` of a gls fit: its df count the fixed effects and the covariance
+    parameters (sigma among them) under REML and ML alike; BIC's log is of n - p under REML, of n under ML."""
+    m2ll = float(fit.minus2loglik)
+    p = len(fit.fixed_names)
+    ml = fit.method.upper() == "ML"
+    d = fit.n_covparms + p
+    return {
+        "loglik": float(fit.loglik),
+        "aic": m2ll + 2 * d,
+        "bic": m2ll + d * math.log(fit.n if ml else fit.n - p),
+        "nobs": float(fit.n),
+        "npar": float(d),
+    }
+
+
+def fit_statistics(block: ReferenceBlock, fit: RsideFit) -> dict[str, float]:
+    """The fit statistics as the block's program counts them (nlme's for ``software: nlme``, else SAS's),
+    with ``sigma`` (the residual SD, as nlme's "Residual standard error") where the structure has a
+    single Residual variance."""
+    out = nlme_fit_statistics(fit) if block.software == "nlme" else sas_fit_statistics(fit)
+    residual = [c.estimate for c in fit.covparms if c.label == "Residual" and c.group is None]
+    if len(residual) == 1 and residual[0] >= 0:
+        out["sigma"] = math.sqrt(residual[0])
+    return out
+
+
 def rside_quantities(block: ReferenceBlock, fit: RsideFit) -> list[EngineValue]:
     """The engine's number for every number a repeated-measures block prints."""
     out = Collector(block)
@@ -124,13 +151,14 @@ def rside_quantities(block: ReferenceBlock, fit: RsideFit) -> list[EngineValue]:
             out.add("fixed", term, q, ref, lambda get=get, name=name: get(rows.get()[name]), ("fixed", term, q), note)
     _covparms(out, fit)
     _type3(out, fit, ddfm)
-    stats_ = sas_fit_statistics(fit)
+    stats_ = fit_statistics(block, fit)
     for q, ref in block.section("fit").items():
         if q == "ngroups":
             for g, n in ref.items():
                 out.add("fit", f"groups {g}", "ngroups", n, float(fit.n_subjects), ("fit", "ngroups", g), "subjects")
         else:
-            out.add("fit", q, q if q != "npar" else "nobs", ref, stats_.get(q), ("fit", q), "as SAS counts it")
+            how = "as nlme counts it" if block.software == "nlme" else "as SAS counts it"
+            out.add("fit", q, q if q != "npar" else "nobs", ref, stats_.get(q), ("fit", q), how)
     return out.values
 
 
