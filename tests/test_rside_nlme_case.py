@@ -101,6 +101,7 @@ def test_the_engine_reproduces_nlme_gls_ar1():
     assert all(v.verdict in ("agrees", "within tolerance") for v in values)
     df = {v.engine for v in values if v.quantity == "df"}
     assert df == {104.0}  # gls: n - p for every coefficient
+    assert {v.note for v in values if v.quantity == "df"} == {"gls's residual df, n - p"}
 
 
 def test_nlme_counts_aic_and_bic_its_own_way():

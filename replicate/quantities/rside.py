@@ -48,6 +48,13 @@ def ddfm_of(block: ReferenceBlock) -> str:
     return DDFM[method]
 
 
+def df_note(block: ReferenceBlock, ddfm: str) -> str:
+    """How a value's df were taken, in the block's program's words (gls's n - p for an nlme block)."""
+    if block.software == "nlme" and ddfm == "residual":
+        return "gls's residual df, n - p"
+    return f"SAS ddfm={ddfm}"
+
+
 def coefficient_rows(fit: RsideFit, ddfm: str) -> dict[str, Estimate]:
     """Each coefficient as SAS's Solution for Fixed Effects prints it under ``ddfm``: estimate, SE, df, t, p.
 
@@ -149,7 +156,7 @@ def rside_quantities(block: ReferenceBlock, fit: RsideFit) -> list[EngineValue]:
         name = mapped(block, term)
         for q, ref in qs.items():
             get = field[q]
-            note = f"SAS ddfm={ddfm}" if q in ("df", "p", "se") else ""
+            note = df_note(block, ddfm) if q in ("df", "p", "se") else ""
             out.add("fixed", term, q, ref, lambda get=get, name=name: get(rows.get()[name]), ("fixed", term, q), note)
     _covparms(out, fit)
     _type3(out, fit, ddfm)
@@ -200,7 +207,7 @@ def _type3(out: Collector, fit: RsideFit, ddfm: str) -> None:
                 ref,
                 lambda pick=pick, key=key: pick(tests.get()[key]),
                 ("type3", effect, q),
-                f"SAS ddfm={ddfm}",
+                df_note(out.block, ddfm),
             )
 
 
@@ -257,7 +264,7 @@ def _lsmeans(out: Collector, fit: RsideFit, ddfm: str, field: Mapping[str, Calla
                 def value(q: str = q, key: str = key, level: str = str(level), table: Lazy = table) -> float:
                     return field[q](table.get()[lsmean_level(coding.get(), key, level)])
 
-                note = f"SAS ddfm={ddfm}" if q in ("df", "p", "se") else ""
+                note = df_note(out.block, ddfm) if q in ("df", "p", "se") else ""
                 out.add("lsmeans", f"{effect} {level}", q, ref, value, ("lsmeans", effect, level, q), note)
 
 
