@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import traceback
 
+from .block_names import mapped
 from .build import frame_of
 from .case import Case
 from .compare import ValueComparison, never_agree
@@ -17,9 +18,10 @@ from .engine.rside import fit_residual
 from .engine.rside.result import RsideFit
 from .engines import Engine
 from .errors import CaseError, FitError, ModelError, NotImplementedOption, ReplicateError
+from .inference.sumcoding import sum_coding
 from .outcome import ERROR, INVALID, BlockResult
 from .quantities import block_method
-from .quantities.rside import rside_quantities
+from .quantities.rside import lsmean_level, rside_quantities
 from .reference_block import ReferenceBlock
 
 
@@ -53,6 +55,20 @@ def _check_names(case: Case, block: ReferenceBlock, fit: RsideFit) -> None:
                 *("expected", block.index, "values", "fixed", term),
                 hint=f"the model's fixed effects are {list(fit.fixed_names)}; add a 'names:' entry",
             )
+    lsmeans = block.section("lsmeans")
+    if lsmeans and fit.fixed_part is not None:
+        coding = sum_coding(fit.fixed_part)
+        for effect, levels in lsmeans.items():
+            for level in levels:
+                try:
+                    lsmean_level(coding, mapped(block, str(effect)), str(level))
+                except ModelError as exc:
+                    raise case.error(
+                        CaseError,
+                        f"reference block {block.label!r}: {exc.message}",
+                        *("expected", block.index, "values", "lsmeans", effect, level),
+                        hint=exc.hint or "name a CLASS effect of the model and its levels",
+                    ) from None
 
 
 def compared(case: Case, block: ReferenceBlock, fit: RsideFit) -> list[ValueComparison]:

@@ -3,7 +3,8 @@
 The sections SAS PROC MIXED prints for these models: the Solution for Fixed Effects (``fixed``:
 estimate, SE, df, t, p under the block's ``options.df``), the Covariance Parameter Estimates
 (``covparms``: estimate, SE, Wald Z, Pr Z, by SAS's label), the Type 3 Tests of Fixed Effects
-(``type3``: num df, den df, F, p) and the Fit Statistics (``fit``: -2 (Res) Log Likelihood, AIC,
+(``type3``: num df, den df, F, p), the Least Squares Means (``lsmeans``: effect -> level -> estimate,
+SE, df, t, p; covariates at their means) and the Fit Statistics (``fit``: -2 (Res) Log Likelihood, AIC,
 AICC, BIC as SAS counts them, observations, subjects).
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -18,10 +20,10 @@ from scipy import stats
 
 from ..block_names import mapped
 from ..engine.rside.result import RsideFit
-from ..errors import NotImplementedOption
+from ..errors import ModelError, NotImplementedOption
 from ..inference.lsmeans import Estimate
-from ..inference.rside_tests import effect_df, rside_estimate, rside_type3
-from ..inference.sumcoding import sum_coding
+from ..inference.rside_tests import effect_df, rside_estimate, rside_lsmeans, rside_type3
+from ..inference.sumcoding import SumCoding, sum_coding
 from ..reference_block import ReferenceBlock
 from ..vocab import DfMethod, SeKind
 from .value import Collector, EngineValue, Lazy
@@ -44,6 +46,13 @@ def ddfm_of(block: ReferenceBlock) -> str:
             hint="use one of: " + ", ".join(str(m) for m in DDFM),
         )
     return DDFM[method]
+
+
+def df_note(block: ReferenceBlock, ddfm: str) -> str:
+    """How a value's df were taken, in the block's program's words (gls's n - p for an nlme block)."""
+    if block.software == "nlme" and ddfm == "residual":
+        return "gls's residual df, n - p"
+    return f"SAS ddfm={ddfm}"
 
 
 def coefficient_rows(fit: RsideFit, ddfm: str) -> dict[str, Estimate]:
@@ -98,6 +107,33 @@ def sas_fit_statistics(fit: RsideFit) -> dict[str, float]:
     }
 
 
+def nlme_fit_statistics(fit: RsideFit) -> dict[str, float]:
+    """nlme's ``logLik``, ``AIC`` and ``BIC`` of a gls fit: its df count the fixed effects and the covariance
+    parameters (sigma among them) under REML and ML alike; BIC's log is of n - p under REML, of n under ML."""
+    m2ll = float(fit.minus2loglik)
+    p = len(fit.fixed_names)
+    ml = fit.method.upper() == "ML"
+    d = fit.n_covparms + p
+    return {
+        "loglik": float(fit.loglik),
+        "aic": m2ll + 2 * d,
+        "bic": m2ll + d * math.log(fit.n if ml else fit.n - p),
+        "nobs": float(fit.n),
+        "npar": float(d),
+    }
+
+
+def fit_statistics(block: ReferenceBlock, fit: RsideFit) -> dict[str, float]:
+    """The fit statistics as the block's program counts them (nlme's for ``software: nlme``, else SAS's),
+    with ``sigma`` (the residual SD, as nlme's "Residual standard error") where the structure has a
+    single Residual variance."""
+    out = nlme_fit_statistics(fit) if block.software == "nlme" else sas_fit_statistics(fit)
+    residual = [c.estimate for c in fit.covparms if c.label == "Residual" and c.group is None]
+    if len(residual) == 1 and residual[0] >= 0:
+        out["sigma"] = math.sqrt(residual[0])
+    return out
+
+
 def rside_quantities(block: ReferenceBlock, fit: RsideFit) -> list[EngineValue]:
     """The engine's number for every number a repeated-measures block prints."""
     out = Collector(block)
@@ -120,17 +156,19 @@ def rside_quantities(block: ReferenceBlock, fit: RsideFit) -> list[EngineValue]:
         name = mapped(block, term)
         for q, ref in qs.items():
             get = field[q]
-            note = f"SAS ddfm={ddfm}" if q in ("df", "p", "se") else ""
+            note = df_note(block, ddfm) if q in ("df", "p", "se") else ""
             out.add("fixed", term, q, ref, lambda get=get, name=name: get(rows.get()[name]), ("fixed", term, q), note)
     _covparms(out, fit)
     _type3(out, fit, ddfm)
-    stats_ = sas_fit_statistics(fit)
+    _lsmeans(out, fit, ddfm, field)
+    stats_ = fit_statistics(block, fit)
     for q, ref in block.section("fit").items():
         if q == "ngroups":
             for g, n in ref.items():
                 out.add("fit", f"groups {g}", "ngroups", n, float(fit.n_subjects), ("fit", "ngroups", g), "subjects")
         else:
-            out.add("fit", q, q if q != "npar" else "nobs", ref, stats_.get(q), ("fit", q), "as SAS counts it")
+            how = "as nlme counts it" if block.software == "nlme" else "as SAS counts it"
+            out.add("fit", q, q if q != "npar" else "nobs", ref, stats_.get(q), ("fit", q), how)
     return out.values
 
 
@@ -169,8 +207,65 @@ def _type3(out: Collector, fit: RsideFit, ddfm: str) -> None:
                 ref,
                 lambda pick=pick, key=key: pick(tests.get()[key]),
                 ("type3", effect, q),
-                f"SAS ddfm={ddfm}",
+                df_note(out.block, ddfm),
             )
+
+
+def lsmean_level(coding: SumCoding, effect: str, level: str) -> tuple[str, ...]:
+    """The engine's levels (in the model term's variable order) of a printed LS-means row.
+
+    ``effect`` is the engine's name of the effect (``Gender`` or ``Gender*Time``); ``level`` gives one
+    level per variable of the effect as written, separated by commas (``F, 8``), as SAS prints them
+    in the columns of its Least Squares Means table.
+    """
+    term = coding.terms[coding.term_index(effect)]
+    written = [v.strip() for v in effect.replace("*", ":").split(":")]
+    parts = [s.strip() for s in str(level).split(",")]
+    if any(v not in coding.classes for v in term):
+        raise ModelError(f"LS-means are of CLASS effects; {effect!r} has a covariate", field="lsmeans")
+    if len(parts) != len(written):
+        raise ModelError(
+            f"LS-means level {level!r} of {effect!r} gives {len(parts)} level(s) for {len(written)} variable(s)",
+            field="lsmeans",
+            hint="one level per variable of the effect, separated by commas: " + ", ".join(written),
+        )
+    chosen = dict(zip(written, parts, strict=True))
+    for v in term:
+        if chosen[v] not in coding.classes[v]:
+            raise ModelError(
+                f"{chosen[v]!r} is not a level of {v!r} (LS-means of {effect!r})",
+                field="lsmeans",
+                hint=f"the levels of {v} are {list(coding.classes[v])}",
+            )
+    return tuple(chosen[v] for v in term)
+
+
+def _coding(fit: RsideFit) -> SumCoding:
+    if fit.fixed_part is None:
+        raise NotImplementedOption("the fit does not keep its fixed part", hint="fit it with fit_residual")
+    return sum_coding(fit.fixed_part)
+
+
+def _lsmean_table(fit: RsideFit, effect: str, ddfm: str) -> dict[tuple[str, ...], Estimate]:
+    return {e.levels: e for e in rside_lsmeans(fit, effect, ddfm=ddfm)}
+
+
+def _lsmeans(out: Collector, fit: RsideFit, ddfm: str, field: Mapping[str, Callable[[Estimate], float]]) -> None:
+    section = out.block.section("lsmeans")
+    if not section:
+        return
+    coding = Lazy(lambda: _coding(fit))
+    for effect, levels in section.items():
+        key = mapped(out.block, str(effect))
+        table = Lazy(partial(_lsmean_table, fit, key, ddfm))
+        for level, qs in levels.items():
+            for q, ref in qs.items():
+
+                def value(q: str = q, key: str = key, level: str = str(level), table: Lazy = table) -> float:
+                    return field[q](table.get()[lsmean_level(coding.get(), key, level)])
+
+                note = df_note(out.block, ddfm) if q in ("df", "p", "se") else ""
+                out.add("lsmeans", f"{effect} {level}", q, ref, value, ("lsmeans", effect, level, q), note)
 
 
 def _or_missing(fn: Callable[[], float]) -> Callable[[], float | None]:
