@@ -15,12 +15,15 @@ from .case import Case
 from .compare import ValueComparison, never_agree
 from .comparison import compare_block
 from .engine.glmm import fit_glmm
+from .engine.glmm.api import prepare as glmm_design
+from .engine.glmm.api import split_cbind
 from .engine.glmm.result import GlmmFit
 from .engines import Engine
 from .errors import CaseError, DataError, FitError, ModelError, NotImplementedOption, ReplicateError
 from .outcome import ERROR, INVALID, BlockResult, CaseResult
 from .quantities.glmm import glmm_quantities
 from .reference_block import ReferenceBlock
+from .spec import parse_formula
 
 
 def fit_case(case: Case) -> GlmmFit:
@@ -48,6 +51,21 @@ def fit_case(case: Case) -> GlmmFit:
         )
     except ModelError as exc:  # the engine names the argument; the case names the file and line
         field = exc.field if exc.field in ("formula", "family", "link", "nagq", "method") else "formula"
+        raise case.error(ModelError, exc.message, "model", field, hint=exc.hint) from None
+
+
+def check_model(case: Case, *, with_data: bool = False) -> None:
+    """Refuse what a run would refuse of a GLMM case's model (its formula, with the data its columns), as
+    ``replicate validate`` does for linear cases; errors name the file, line and field."""
+    model = case.model
+    try:
+        formula, *_ = split_cbind(str(model["formula"]))
+        parse_formula(formula, field="model.formula")
+        if with_data:
+            glmm_design(frame_of(case).df, str(model["formula"]), str(model["family"]), model.get("link"))
+    except ModelError as exc:
+        field = str(exc.field or "formula").removeprefix("model.")
+        field = field if field in ("formula", "family", "link") else "formula"
         raise case.error(ModelError, exc.message, "model", field, hint=exc.hint) from None
 
 

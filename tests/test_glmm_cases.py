@@ -15,6 +15,7 @@ import pytest
 
 import replicate.glmm_stage as stage
 from replicate.case import load_case
+from replicate.cli import main
 from replicate.engines import get_engine
 from replicate.errors import CaseError
 from replicate.outcome import DISCREPANT, ERROR, INVALID, OK
@@ -141,3 +142,11 @@ def test_a_bad_binomial_response_is_an_invalid_case(tmp_path, native):
     path = _edited(tmp_path, "formula: cbind(incidence, size - incidence)", "formula: cbind(incidence, size - herd)")
     res = run_case(load_case(path), native)
     assert res.status == INVALID and "model.formula" in res.blocks[0].error and "cbind" in res.blocks[0].error
+
+
+def test_validate_reads_the_cbind_response_and_refuses_a_bad_one(tmp_path, capsys):
+    assert main(["validate", "--data", str(CBPP)]) == 0
+    assert main(["validate", str(_edited(tmp_path, "size - incidence) ~", "size - herd) ~"))]) == 2
+    assert "field 'model.formula': cannot read the binomial response" in capsys.readouterr().out
+    assert main(["validate", "--data", str(_edited(tmp_path, "~ period +", "~ perio +"))]) == 2
+    assert "'perio' not in the data" in capsys.readouterr().out
