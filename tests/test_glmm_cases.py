@@ -150,3 +150,24 @@ def test_validate_reads_the_cbind_response_and_refuses_a_bad_one(tmp_path, capsy
     assert "field 'model.formula': cannot read the binomial response" in capsys.readouterr().out
     assert main(["validate", "--data", str(_edited(tmp_path, "~ period +", "~ perio +"))]) == 2
     assert "'perio' not in the data" in capsys.readouterr().out
+
+
+def test_a_random_slope_prints_its_sds_covariance_and_correlation_as_varcorr(tmp_path, native):
+    text = CBPP.read_text(encoding="utf-8")
+    text = text.replace("  period: factor(", "  tt: period - 1\n  period: factor(").replace(
+        "~ period + (1 | herd)", "~ period + (1 + tt | herd)"
+    )
+    text = text.replace(
+        "          (Intercept): {variance: 0.412499786853429, sd: 0.642261462998855}\n",
+        '          (Intercept): {sd: 0.6}\n          tt: {variance: 0.1}\n          "(Intercept), tt": {cov: 0.1, corr: 0.5}\n',
+    )
+    path = tmp_path / CBPP.name
+    path.write_text(text, encoding="utf-8")
+    res = run_case(load_case(path), native)
+    got = {(v.name, v.quantity): v.engine for v in _values(res) if v.section == "random"}
+    vc = stage.fit_case(load_case(path)).varcorr()
+    pair = vc[vc["var2"].notna()].iloc[0]
+    assert got[("herd (Intercept)", "sd")] == pytest.approx(vc["sdcor"].iloc[0], rel=1e-12)
+    assert got[("herd tt", "variance")] == pytest.approx(vc["vcov"].iloc[1], rel=1e-12)
+    assert got[("herd (Intercept), tt", "cov")] == pytest.approx(pair["vcov"], rel=1e-12)
+    assert got[("herd (Intercept), tt", "corr")] == pytest.approx(pair["sdcor"], rel=1e-12)
