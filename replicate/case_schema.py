@@ -90,6 +90,10 @@ def _describe(err: Any, file: str, lines: dict[Path_, int]) -> CaseError:
     if validator == "required":
         missing = [r for r in err.validator_value if r not in (err.instance or {})]
         message = f"missing required key {missing[0]!r}" if missing else err.message
+    elif validator == "dependentRequired":
+        needs = {k: [r for r in v if r not in (err.instance or {})] for k, v in err.validator_value.items()}
+        found = [(k, m) for k, m in needs.items() if m and k in (err.instance or {})]
+        message = f"{found[0][0]!r} needs {found[0][1][0]!r} beside it" if found else err.message
     elif validator == "enum":
         message = f"{err.instance!r} is not allowed"
         hint = "allowed: " + ", ".join(map(str, err.validator_value))

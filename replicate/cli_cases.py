@@ -14,6 +14,7 @@ from .case_lookup import resolve_cases
 from .engines import get_engine
 from .errors import CaseError, ReferenceError_, ReplicateError
 from .examples import copy_examples, default_cases
+from .glmm_stage import check_model as check_glmm_model
 from .references import guess_software, iter_printouts, split_printouts
 from .runner import INVALID, exit_code, run_case
 from .show import render_show
@@ -53,9 +54,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for f in files:
         try:
             loaded[f] = case = load_case(f)
-            build_spec(case)  # the model is read as 'run' reads it, with or without --data
-            if args.data and "unavailable" not in case.data:
-                prepare(case)
+            if "family" in case.model:  # a GLMM: the GLMM engine reads its cbind() response
+                check_glmm_model(case, with_data=bool(args.data) and "unavailable" not in case.data)
+            else:
+                build_spec(case)  # the model is read as 'run' reads it, with or without --data
+                if args.data and "unavailable" not in case.data:
+                    prepare(case)
         except ReplicateError as exc:
             problems[f] = str(exc)
         except Exception as exc:  # noqa: BLE001 - whatever 'run' would refuse, validate refuses

@@ -41,6 +41,7 @@ QUANTITY_KIND: dict[str, str] = {
     "estimate": "estimate",
     "se": "se",
     "t": "t",
+    "z": "t",
     "df": "df",
     "p": "p",
     "variance": "variance",

@@ -9,16 +9,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .block_stage import block_shell, run_block
 from .build import frame_of, prepare
 from .case import Case, load_case
 from .engines import Engine, get_engine
 from .errors import CaseError, DataError, ModelError, NotImplementedOption, ReplicateError
-from .inference import Inference
+from .glmm_stage import run_glmm_case
 from .outcome import DISCREPANT, ERROR, INVALID, OK, SKIPPED, CaseResult
 from .rside_stage import run_rside_blocks
 from .selection import plan_run
+
+if TYPE_CHECKING:  # the blocks' stage makes them; the runner only keeps them per fit
+    from .inference import Inference
 
 
 def run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
@@ -66,6 +70,10 @@ def _run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
         return res
     if "residual" in case.model:  # SAS's REPEATED: the repeated-measures engine (issue #16)
         return _run_rside_case(case, engine, res, t0)
+    if "family" in case.model:  # a generalized linear mixed model: the GLMM engine (issue #17)
+        run_glmm_case(case, engine, res)
+        res.status, res.seconds = _case_status(res), time.perf_counter() - t0
+        return res
     try:
         _, design, messages = prepare(case)
     except (CaseError, DataError, ModelError, NotImplementedOption) as exc:
