@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import traceback
-
 from .case import Case
 from .compare import ValueComparison, never_agree
 from .comparison import compare_block
@@ -12,12 +10,12 @@ from .consistency import check_block
 from .design import Design
 from .diagnose import diagnose_block
 from .engines import Engine
-from .errors import CaseError, FitError, NotImplementedOption, ReplicateError
+from .errors import CaseError
 from .fitguard import fit_failure
 from .hlm_entry import block_model_error, entry_checks
 from .inference import Inference
 from .optimum import at_reference_optimum, within_rounding
-from .outcome import ERROR, INVALID, BlockResult
+from .outcome import ERROR, INVALID, BlockResult, block_failure
 from .quantities import block_method, block_quantities, check_block_names
 from .reference_block import OptimumAt, ReferenceBlock
 from .results import FitResult
@@ -87,13 +85,8 @@ def run_block(
         if failure:  # issue #14: a failed fit is never agreement
             blk.error, blk.error_status = failure, ERROR
             blk.values = never_agree(blk.values, "compared against a fit that did not converge")
-    except (FitError, NotImplementedOption) as exc:
-        blk.error, blk.error_status = f"{engine.name} could not fit the model: {exc}", ERROR
-    except ReplicateError as exc:
-        blk.error, blk.error_status = str(exc), INVALID
-    except Exception as exc:  # noqa: BLE001 - an engine bug must not lose the other cases
-        blk.error = f"internal error in engine {engine.name!r}: {exc!r}\n" + traceback.format_exc(limit=3)
-        blk.error_status = ERROR
+    except Exception as exc:  # noqa: BLE001 - classified by block_failure; an engine bug must not lose the other cases
+        blk.error, blk.error_status = block_failure(exc, engine.name, f"engine {engine.name!r}")
     return blk
 
 

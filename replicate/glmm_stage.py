@@ -7,20 +7,19 @@ or non-converged fit is never agreement, and a bad block is that block's error, 
 
 from __future__ import annotations
 
-import traceback
-
-from .block_stage import block_shell
 from .build import frame_of
 from .case import Case
-from .compare import ValueComparison, never_agree
+from .compare import ValueComparison
 from .comparison import compare_block
 from .engine.glmm import fit_glmm
 from .engine.glmm.api import prepare as glmm_design
 from .engine.glmm.api import split_cbind
 from .engine.glmm.result import GlmmFit
 from .engines import Engine
-from .errors import CaseError, DataError, FitError, ModelError, NotImplementedOption, ReplicateError
-from .outcome import ERROR, INVALID, BlockResult, CaseResult
+from .errors import CaseError, ModelError
+from .native_stage import run_native_case
+from .outcome import CaseResult
+from .quantities import check_fixed_names
 from .quantities.glmm import glmm_quantities
 from .reference_block import ReferenceBlock
 from .spec import parse_formula
@@ -70,14 +69,7 @@ def check_model(case: Case, *, with_data: bool = False) -> None:
 
 
 def _check_names(case: Case, block: ReferenceBlock, fit: GlmmFit) -> None:
-    for term in block.section("fixed"):
-        if block.names.get(term, term) not in fit.fixed_names:
-            raise case.error(
-                CaseError,
-                f"reference block {block.label!r} names fixed effect {term!r}, which the model does not have",
-                *("expected", block.index, "values", "fixed", term),
-                hint=f"the model's fixed effects are {list(fit.fixed_names)}; add a 'names:' entry",
-            )
+    check_fixed_names(case, block, fit.fixed_names)
     for group in block.section("random"):
         if group != "Residual" and block.names.get(group, group) not in fit.ngroups:
             raise case.error(
@@ -89,54 +81,19 @@ def _check_names(case: Case, block: ReferenceBlock, fit: GlmmFit) -> None:
 
 
 def compared(case: Case, block: ReferenceBlock, fit: GlmmFit) -> list[ValueComparison]:
-    """Quantities then Comparison for one block; a fit that did not converge never agrees."""
+    """Quantities then Comparison for one block."""
     _check_names(case, block, fit)
-    values = compare_block(case, block, glmm_quantities(block, fit))
-    if not fit.converged:
-        values = never_agree(values, "compared against a fit that did not converge")
-    return values
-
-
-def run_glmm_blocks(case: Case, engine: Engine, shells: list[BlockResult]) -> GlmmFit | None:
-    """Fill each block's values (or its error) in ``shells``; returns the fit (None when there is none)."""
-    fit: GlmmFit | None = None
-    for block, out in zip(case.blocks, shells, strict=True):
-        if out.error:
-            continue
-        try:
-            if engine.name != "native":
-                raise NotImplementedOption(
-                    f"generalized linear mixed models are fitted by the native engine only, not {engine.name}",
-                    hint="run with --engine native",
-                )
-            if fit is None:
-                fit = fit_case(case)
-            out.values = compared(case, block, fit)
-            if not fit.converged:
-                out.error, out.error_status = "the fit did not converge: " + "; ".join(fit.messages), ERROR
-        except CaseError as exc:
-            out.error, out.error_status = str(exc), INVALID
-        except (FitError, NotImplementedOption) as exc:
-            out.error, out.error_status = f"{engine.name} could not fit the model: {exc}", ERROR
-        except ReplicateError as exc:
-            out.error, out.error_status = str(exc), INVALID
-        except Exception as exc:  # noqa: BLE001 - an engine bug must not lose the other cases
-            out.error = f"internal error in the GLMM engine: {exc!r}\n" + traceback.format_exc(limit=3)
-            out.error_status = ERROR
-    return fit
+    return compare_block(case, block, glmm_quantities(block, fit))
 
 
 def run_glmm_case(case: Case, engine: Engine, res: CaseResult) -> None:
-    """Fill ``res`` (the engine's version, the blocks, or the case's error) for a GLMM case; the runner
-    gives it its status."""
-    try:
-        frame_of(case)  # the data read once, its problems the case's
-    except (CaseError, DataError, ModelError) as exc:
-        res.status, res.error, res.error_kind = INVALID, str(exc), type(exc).__name__
-        return
-    try:
-        res.engine_version = engine.version() + " (GLMM engine)"
-    except Exception as exc:  # noqa: BLE001 - a version query must never lose a case
-        res.engine_version = f"unknown ({exc})"
-    res.blocks = [block_shell(case, b.index) for b in case.blocks]
-    run_glmm_blocks(case, engine, res.blocks)
+    """Fill ``res`` for a GLMM case: one fit, as the model says, shared by every block."""
+    run_native_case(
+        case,
+        engine,
+        res,
+        what="GLMM",
+        key=lambda block: str(case.model.get("method", "laplace")),
+        fit=lambda method: fit_case(case),
+        compare=lambda block, fit: compared(case, block, fit),
+    )

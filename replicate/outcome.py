@@ -5,12 +5,14 @@ The reports, ``replicate show`` and the pytest plugin read these; the runner fil
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
 from .compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN, ValueComparison
 from .design import Design
 from .diagnosis import Diagnosis
+from .errors import FitError, NotImplementedOption, ReplicateError
 from .findings import Finding
 from .results import FitResult
 from .vocab import Status
@@ -82,3 +84,13 @@ class CaseResult:
     design: Design | None = None
     messages: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+
+def block_failure(exc: Exception, engine: str, where: str) -> tuple[str, Status]:
+    """A block's error text and status for an exception raised while fitting or comparing it: the engine
+    could not fit (error), the input is unusable (invalid), or an engine bug (error, with its traceback)."""
+    if isinstance(exc, (FitError, NotImplementedOption)):
+        return f"{engine} could not fit the model: {exc}", ERROR
+    if isinstance(exc, ReplicateError):
+        return str(exc), INVALID
+    return f"internal error in {where}: {exc!r}\n" + traceback.format_exc(limit=3), ERROR

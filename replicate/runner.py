@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .block_stage import block_shell, run_block
-from .build import frame_of, prepare
+from .build import prepare
 from .case import Case, load_case
 from .engines import Engine, get_engine
 from .errors import CaseError, DataError, ModelError, NotImplementedOption, ReplicateError
 from .glmm_stage import run_glmm_case
 from .outcome import DISCREPANT, ERROR, INVALID, OK, SKIPPED, CaseResult
-from .rside_stage import run_rside_blocks
+from .rside_stage import run_rside_case
 from .selection import plan_run
 
 if TYPE_CHECKING:  # the blocks' stage makes them; the runner only keeps them per fit
@@ -68,12 +68,12 @@ def _run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
             res.status = INVALID
         res.seconds = time.perf_counter() - t0
         return res
-    if "residual" in case.model:  # SAS's REPEATED: the repeated-measures engine (issue #16)
-        return _run_rside_case(case, engine, res, t0)
-    if "family" in case.model:  # a generalized linear mixed model: the GLMM engine (issue #17)
-        run_glmm_case(case, engine, res)
-        res.status, res.seconds = _case_status(res), time.perf_counter() - t0
-        return res
+    native_only = {"residual": run_rside_case, "family": run_glmm_case}  # issues #16 (SAS's REPEATED), #17 (GLMMs)
+    for key, run in native_only.items():
+        if key in case.model:
+            run(case, engine, res)
+            res.status, res.seconds = _case_status(res), time.perf_counter() - t0
+            return res
     try:
         _, design, messages = prepare(case)
     except (CaseError, DataError, ModelError, NotImplementedOption) as exc:
@@ -94,24 +94,6 @@ def _run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
             res.fits[case.method] = engine.fit(design, case.method)
         except ReplicateError as exc:
             res.status, res.error = ERROR, str(exc)
-    res.status = _case_status(res)
-    res.seconds = time.perf_counter() - t0
-    return res
-
-
-def _run_rside_case(case: Case, engine: Engine, res: CaseResult, t0: float) -> CaseResult:
-    try:
-        frame_of(case)  # the data read once, its problems the case's
-    except (CaseError, DataError, ModelError) as exc:
-        res.status, res.error, res.error_kind = INVALID, str(exc), type(exc).__name__
-        res.seconds = time.perf_counter() - t0
-        return res
-    try:
-        res.engine_version = engine.version() + " (repeated-measures engine)"
-    except Exception as exc:  # noqa: BLE001 - a version query must never lose a case
-        res.engine_version = f"unknown ({exc})"
-    res.blocks = [block_shell(case, b.index) for b in case.blocks]
-    run_rside_blocks(case, engine, res.blocks)
     res.status = _case_status(res)
     res.seconds = time.perf_counter() - t0
     return res

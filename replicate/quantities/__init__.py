@@ -12,14 +12,22 @@ from ..case import Case
 from ..hlm_entry import block_spec
 from ..inference import Inference
 from ..reference_block import ReferenceBlock
-from .checks import check_block_names, check_block_weight
+from .checks import check_block_names, check_block_weight, check_fixed_names
 from .fit_section import fit_values
 from .fixed import fixed_values
 from .random import random_values
 from .tests_section import Refit, tests_values
 from .value import Collector, EngineValue, Lazy
 
-__all__ = ["EngineValue", "Lazy", "block_method", "block_quantities", "check_block_names", "check_block_weight"]
+__all__ = [
+    "EngineValue",
+    "Lazy",
+    "block_method",
+    "block_quantities",
+    "check_block_names",
+    "check_block_weight",
+    "check_fixed_names",
+]
 
 
 def block_method(case: Case, block: ReferenceBlock) -> str:

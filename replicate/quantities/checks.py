@@ -3,6 +3,8 @@ weight must be the model's."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ..block_names import component_columns, mapped
 from ..case import Case
 from ..design import Design
@@ -17,6 +19,24 @@ def _unknown(case: Case, block: ReferenceBlock, message: str, *path: object, hin
     )
 
 
+def check_fixed_names(case: Case, block: ReferenceBlock, fixed_names: Sequence[str]) -> None:
+    """Every fixed effect a block prints must be one of ``fixed_names`` (the model's, any model class).
+
+    Raises:
+        CaseError: naming the block, the value and the model's fixed effects.
+    """
+    for term in block.section("fixed"):
+        if mapped(block, term) not in fixed_names:
+            raise _unknown(
+                case,
+                block,
+                f"names fixed effect {term!r}, which the model does not have",
+                *("values", "fixed", term),
+                hint=f"the model's fixed effects are {list(fixed_names)}; add a 'names:' entry if the program "
+                "printed another name",
+            )
+
+
 def check_block_names(case: Case, block: ReferenceBlock, design: Design) -> None:
     """Every term and group a block names must exist in the model.
 
@@ -25,16 +45,7 @@ def check_block_names(case: Case, block: ReferenceBlock, design: Design) -> None
     """
     check_block_weight(case, block)
     fixed_names = list(design.fixed_names)
-    rename = "add a 'names:' entry if the program printed another name"
-    for term in block.section("fixed"):
-        if mapped(block, term) not in fixed_names:
-            raise _unknown(
-                case,
-                block,
-                f"names fixed effect {term!r}, which the model does not have",
-                *("values", "fixed", term),
-                hint=f"the model's fixed effects are {fixed_names}; {rename}",
-            )
+    check_fixed_names(case, block, fixed_names)
     for pair in block.section("fixed_corr"):
         for term in corr_pair(pair):
             if mapped(block, term) not in fixed_names:
