@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 from ...errors import FitError
 from ...rside_names import SAS_TYPE
 from .cluster import ClusterLayout, central_gradient, evaluate, natural_hessian, optimize_cluster
 from .fit import residual_covariance
-from .result import CovParm, RsideFit
+from .result import CovParm, RsideFit, correlation, covparm_ses
 from .structures import Structure
 
 GRADIENT_TOL = 1e-3
 START_LOG_RATIO = float(np.log(0.5))
-
-
-def _correlation(V: np.ndarray) -> np.ndarray:
-    d = np.sqrt(np.clip(np.diag(V), 0, None))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out: np.ndarray = V / np.outer(d, d)
-    return out
 
 
 def fit_cluster(
@@ -59,17 +51,14 @@ def fit_cluster(
         cov: np.ndarray | None = 2.0 * np.linalg.inv(natural_hessian(lay, structure, nat, reml))
     except np.linalg.LinAlgError:
         cov = None
-    se = np.sqrt(np.clip(np.diag(cov), 0, None)) if cov is not None else np.full(len(nat), np.nan)
-    if cov is None or np.any(np.diag(cov) <= 0):
-        notes.append("the Hessian of the covariance parameters is not positive definite: some SEs are missing")
-        se = np.where(np.diag(cov) > 0, se, np.nan) if cov is not None else se
+    se, missing = covparm_ses(cov, len(nat))
+    if missing:
+        notes.append(missing)
     labels = (f"Intercept({cluster})", *structure.labels())
     variances = {0, *(i + 1 for i in structure.variance_labels())}
     covparms = []
     for j, lab in enumerate(labels):
-        z = nat[j] / se[j] if se[j] > 0 else np.nan
-        pv = stats.norm.sf(z) if j in variances else 2 * stats.norm.sf(abs(z))
-        covparms.append(CovParm(lab, None, float(nat[j]), float(se[j]), float(z), float(pv)))
+        covparms.append(CovParm.of(lab, None, nat[j], se[j], variance=j in variances))
     vcov = ev.scale * np.linalg.inv(ev.xtvx)
 
     def phi_of(x: np.ndarray) -> np.ndarray:
@@ -92,7 +81,7 @@ def fit_cluster(
         covparms=tuple(covparms),
         covparm_vcov=cov,
         R=(R,),
-        R_corr=(_correlation(R),),
+        R_corr=(correlation(R),),
         visit_levels=visit_levels,
         group_levels=None,
         n=lay.blocks.n,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize
 
 from ...errors import FitError
 from ...rside_names import SAS_TYPE
@@ -19,7 +19,7 @@ from .blocks import Blocks
 from .criterion import profiled
 from .information import covparm_covariance, natural_gradient
 from .parameters import GroupedParameters
-from .result import CovParm, RsideFit
+from .result import CovParm, RsideFit, correlation, covparm_ses
 from .structures import Structure
 
 BIG = 1e30
@@ -101,12 +101,6 @@ def optimize_structure(blocks: Blocks, params: GroupedParameters, reml: bool) ->
     return Optimum(best.x, float(best.fun), bool(best.fun < BIG), nit, nfev, str(best.message))
 
 
-def _correlation(V: np.ndarray) -> np.ndarray:
-    d = np.sqrt(np.clip(np.diag(V), 0, None))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return V / np.outer(d, d)
-
-
 def _boundary(structure: Structure, nat: np.ndarray, R: np.ndarray, label: str) -> list[str]:
     notes = []
     var_pos = set(structure.variance_labels())
@@ -116,7 +110,7 @@ def _boundary(structure: Structure, nat: np.ndarray, R: np.ndarray, label: str) 
             notes.append(f"{lab}{label} = {nat[i]:.3g} is at the boundary (variance near 0)")
         if i in structure.correlation_labels() and abs(nat[i]) > 1 - 1e-6:
             notes.append(f"{lab}{label} = {nat[i]:.8f} is at the boundary (correlation near +/-1)")
-    corr = _correlation(R)
+    corr = correlation(R)
     off = corr[~np.eye(len(corr), dtype=bool)]
     if off.size and np.max(np.abs(off)) > 1 - 1e-6:
         notes.append(f"the estimated R{label} has a correlation within 1e-6 of +/-1: it is nearly singular")
@@ -151,11 +145,9 @@ def fit_blocks(
     if not converged:
         notes.append(f"optimizer did not converge ({opt.message}; largest |gradient x parameter| {scale_grad:.2g})")
     cov = covparm_covariance(blocks, structure, nat, reml)
-    se = np.sqrt(np.clip(np.diag(cov), 0, None)) if cov is not None else np.full(len(nat), np.nan)
-    if cov is None or np.any(np.diag(cov) <= 0):
-        notes.append("the Hessian of the covariance parameters is not positive definite: some SEs are missing")
-        if cov is not None:
-            se = np.where(np.diag(cov) > 0, se, np.nan)
+    se, missing = covparm_ses(cov, len(nat))
+    if missing:
+        notes.append(missing)
     labels = structure.labels()
     var_pos = set(structure.variance_labels())
     covparms = []
@@ -164,13 +156,11 @@ def fit_blocks(
         glabel = group_levels[g] if group_levels else None
         R = structure.from_natural(nat_g)
         Rs.append(R)
-        Rc.append(_correlation(R))
+        Rc.append(correlation(R))
         notes += _boundary(structure, nat_g, R, f" (group {glabel})" if glabel else "")
         for i, lab in enumerate(labels):
             j = g * len(labels) + i
-            z = nat[j] / se[j] if se[j] > 0 else np.nan
-            pv = stats.norm.sf(z) if i in var_pos else 2 * stats.norm.sf(abs(z))
-            covparms.append(CovParm(lab, glabel, float(nat[j]), float(se[j]), float(z), float(pv)))
+            covparms.append(CovParm.of(lab, glabel, nat[j], se[j], variance=i in var_pos))
     one = sum(p.count for p in blocks.patterns if len(p.visits) == 1)
     if one:
         notes.append(f"{one} subject(s) with one visit contribute to the variances only")

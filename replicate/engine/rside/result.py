@@ -6,12 +6,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy import stats
 
 from ...fixed_part import FixedPart
 from ...rside_names import StructureName
 from ...rside_syntax import ResidualSpec
 from .blocks import Blocks
 from .structures import Structure
+
+MISSING_SES = "the Hessian of the covariance parameters is not positive definite: some SEs are missing"
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,31 @@ class CovParm:
     se: float
     z: float
     p_value: float
+
+    @classmethod
+    def of(cls, label: str, group: str | None, estimate: float, se: float, *, variance: bool) -> CovParm:
+        """The row SAS prints: Wald Z, and Pr Z one-sided (upper) for a variance, two-sided otherwise."""
+        z = estimate / se if se > 0 else np.nan
+        p = stats.norm.sf(z) if variance else 2 * stats.norm.sf(abs(z))
+        return cls(label, group, float(estimate), float(se), float(z), float(p))
+
+
+def covparm_ses(cov: np.ndarray | None, k: int) -> tuple[np.ndarray, str | None]:
+    """SEs of ``k`` covariance parameters from their covariance ``cov`` (None: the Hessian was singular), and
+    the note to make when some are missing."""
+    if cov is None:
+        return np.full(k, np.nan), MISSING_SES
+    diag = np.diag(cov)
+    se = np.where(diag > 0, np.sqrt(np.clip(diag, 0, None)), np.nan)
+    return se, MISSING_SES if np.any(diag <= 0) else None
+
+
+def correlation(V: np.ndarray) -> np.ndarray:
+    """The correlation matrix of a covariance matrix (nan where a variance is 0)."""
+    d = np.sqrt(np.clip(np.diag(V), 0, None))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out: np.ndarray = V / np.outer(d, d)
+    return out
 
 
 @dataclass(frozen=True)
