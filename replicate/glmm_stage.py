@@ -7,6 +7,7 @@ or non-converged fit is never agreement, and a bad block is that block's error, 
 
 from __future__ import annotations
 
+from .block_names import component_columns, mapped
 from .build import frame_of
 from .case import Case
 from .compare import ValueComparison
@@ -78,6 +79,17 @@ def _check_names(case: Case, block: ReferenceBlock, fit: GlmmFit) -> None:
                 *("expected", block.index, "values", "random", group),
                 hint=f"the model's grouping factors are {sorted(fit.ngroups)}; add a 'names:' entry",
             )
+        columns = {c for vc in fit.varcomps if vc.group == mapped(block, group) for c in vc.names}
+        for comp in block.section("random")[group] if group != "Residual" else ():
+            missing = [c for c in component_columns(block, str(comp)) if c not in columns]
+            if missing:
+                raise case.error(
+                    CaseError,
+                    f"reference block {block.label!r} names random-effect column {missing[0]!r} of {group!r}, "
+                    "which the model does not have",
+                    *("expected", block.index, "values", "random", group, comp),
+                    hint=f"the columns of {group} are {sorted(columns)}; a pair is written 'a, b'",
+                )
 
 
 def compared(case: Case, block: ReferenceBlock, fit: GlmmFit) -> list[ValueComparison]:

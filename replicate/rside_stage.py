@@ -15,7 +15,7 @@ from .comparison import compare_block
 from .engine.rside import fit_residual
 from .engine.rside.result import RsideFit
 from .engines import Engine
-from .errors import CaseError, ModelError
+from .errors import CaseError, DataError, ModelError
 from .inference.sumcoding import sum_coding
 from .native_stage import run_native_case
 from .outcome import CaseResult
@@ -36,17 +36,57 @@ def fit_case(case: Case, method: str) -> RsideFit:
             "formula",
             hint="random effects beside a residual structure are not yet read from case files",
         )
-    return fit_residual(
-        frame_of(case).df,
-        formula,
-        residual=dict(model["residual"]),
-        method=method,
-        weights=model.get("weights"),
-    )
+    try:
+        return fit_residual(
+            frame_of(case).df,
+            formula,
+            residual=dict(model["residual"]),
+            method=method,
+            weights=model.get("weights"),
+        )
+    except (ModelError, DataError) as exc:  # the engine names its argument; the case names the file and line
+        raise case.error(type(exc), exc.message, "model", *_case_field(exc.field), hint=exc.hint) from None
+
+
+#: fit_residual's argument -> the key of the case's model that holds it.
+_RESIDUAL_KEYS = {"visit": "repeated", "repeated": "repeated", "subject": "subject", "group": "group", "type": "type"}
+
+
+def _case_field(field: str | None) -> tuple[str, ...]:
+    last = str(field or "").split(".")[-1]
+    if last in _RESIDUAL_KEYS:
+        return ("residual", _RESIDUAL_KEYS[last])
+    return (last,) if last in ("formula", "weights") else ("residual",)
 
 
 def _check_names(case: Case, block: ReferenceBlock, fit: RsideFit) -> None:
+    """Every fixed effect, covariance parameter, Type 3 effect and LS-mean a block prints must be the model's.
+
+    Raises:
+        CaseError: naming the block, the value and what the model has.
+    """
     check_fixed_names(case, block, fit.fixed_names)
+    known = {(c.label, c.group) for c in fit.covparms}
+    for label in block.section("covparms"):
+        name, _, group = str(label).partition(" / ")
+        if (mapped(block, name), group or None) not in known:
+            raise case.error(
+                CaseError,
+                f"reference block {block.label!r} names covariance parameter {label!r}, which the model does not have",
+                *("expected", block.index, "values", "covparms", label),
+                hint="the model's are "
+                + ", ".join(c.label + (f" / {c.group}" if c.group else "") for c in fit.covparms)
+                + "; map another name under names:",
+            )
+    effects = [lab for lab in sum_coding(fit.fixed_part).labels if lab != "(Intercept)"] if fit.fixed_part else []
+    for effect in block.section("type3"):
+        if mapped(block, str(effect)) not in effects:
+            raise case.error(
+                CaseError,
+                f"reference block {block.label!r} names Type 3 effect {effect!r}, which the model does not have",
+                *("expected", block.index, "values", "type3", effect),
+                hint=f"the model's effects are {effects}; map another name under names:",
+            )
     lsmeans = block.section("lsmeans")
     if lsmeans and fit.fixed_part is not None:
         coding = sum_coding(fit.fixed_part)

@@ -130,6 +130,11 @@ def test_a_name_the_model_lacks_is_an_invalid_block(tmp_path, native):
     assert res.status == INVALID and "names fixed effect 'period5'" in res.blocks[0].error
     res = run_case(load_case(_edited(tmp_path, "        herd:\n", "        farm:\n")), native)
     assert res.status == INVALID and "names grouping factor 'farm'" in res.blocks[0].error
+    # before, an unknown column of a known group was "not comparable" and the case agreed
+    res = run_case(
+        load_case(_edited(tmp_path, "          (Intercept): {variance", "          (Intercep): {variance")), native
+    )
+    assert res.status == INVALID and "names random-effect column '(Intercep)' of 'herd'" in res.blocks[0].error
 
 
 def test_linear_model_options_on_a_glmm_block_are_not_agreed(tmp_path, native):

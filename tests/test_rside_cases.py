@@ -117,3 +117,24 @@ def test_a_residual_mapping_with_an_unknown_key_is_refused_at_load(tmp_path):
     path = _edited(tmp_path, CS, "residual: {type: CS,", "residual: {typo: CS,")
     with pytest.raises(CaseError, match="residual"):
         load_case(path)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        ('"CS": {estimate: 3.0306', '"CSX": {estimate: 3.0306', "names covariance parameter 'CSX'"),
+        ("        Gender: {num_df", "        Gendr: {num_df", "names Type 3 effect 'Gendr'"),
+    ],
+)
+def test_a_covariance_parameter_or_type3_effect_the_model_lacks_is_an_invalid_block(tmp_path, native, old, new, said):
+    # before, an unknown covariance parameter was "not comparable" and the case agreed; an unknown Type 3
+    # effect was an internal error
+    res = run_case(load_case(_edited(tmp_path, CS, old, new)), native)
+    assert res.status == INVALID and said in res.blocks[0].error and "values." in res.blocks[0].error
+    assert not any(v.verdict == "agrees" for b in res.blocks for v in b.values)
+
+
+def test_a_repeated_column_the_data_lacks_names_the_case_field(tmp_path, native):
+    res = run_case(load_case(_edited(tmp_path, CS, "repeated: Age,", "repeated: Agee,")), native)
+    assert res.status == INVALID and "field 'model.residual.repeated'" in res.blocks[0].error
+    assert "orthodont-growth-cs-sas.yaml:" in res.blocks[0].error

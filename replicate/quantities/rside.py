@@ -184,7 +184,7 @@ def _covparms(out: Collector, fit: RsideFit) -> None:
                 return float({"estimate": c.estimate, "se": c.se, "z": c.z, "p": c.p_value}[q])
 
             note = "observed information, as SAS's COVTEST" if q != "estimate" else ""
-            out.add("covparms", str(label), quantity, ref, _or_missing(value), ("covparms", label, q), note)
+            out.add("covparms", str(label), quantity, ref, value, ("covparms", label, q), note)
 
 
 def _type3(out: Collector, fit: RsideFit, ddfm: str) -> None:
@@ -266,17 +266,3 @@ def _lsmeans(out: Collector, fit: RsideFit, ddfm: str, field: Mapping[str, Calla
 
                 note = df_note(out.block, ddfm) if q in ("df", "p", "se") else ""
                 out.add("lsmeans", f"{effect} {level}", q, ref, value, ("lsmeans", effect, level, q), note)
-
-
-def _or_missing(fn: Callable[[], float]) -> Callable[[], float | None]:
-    """``fn``, with a parameter the fit does not have read as missing (not comparable, with the reason)."""
-
-    def run() -> float | None:
-        try:
-            return fn()
-        except KeyError as exc:
-            raise NotImplementedOption(
-                str(exc.args[0]), hint="name it as SAS labels it, or map it under names:"
-            ) from None
-
-    return run
