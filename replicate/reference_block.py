@@ -40,6 +40,7 @@ class BlockOptions:
     information: str | None = None
     optimum: OptimumAt = OptimumAt.ENGINE
     parameterization: str | None = None
+    converged: bool = True
 
     @classmethod
     def of(cls, options: Mapping[str, Any] | None) -> BlockOptions:
@@ -54,6 +55,7 @@ class BlockOptions:
             information=_str_or_none(o.get("information")),
             optimum=OptimumAt(o.get("optimum", OptimumAt.ENGINE)),
             parameterization=_str_or_none(o.get("parameterization")),
+            converged=bool(o.get("converged", True)),
         )
 
     def as_dict(self) -> dict[str, str]:
@@ -67,6 +69,8 @@ class BlockOptions:
             out["se"] = str(self.se)
         if self.optimum != OptimumAt.ENGINE:
             out["optimum"] = str(self.optimum)
+        if not self.converged:
+            out["converged"] = "false"
         return out
 
 
