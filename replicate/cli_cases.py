@@ -16,6 +16,7 @@ from .errors import CaseError, ReferenceError_, ReplicateError
 from .examples import copy_examples, default_cases
 from .glmm_stage import check_model as check_glmm_model
 from .references import guess_software, iter_printouts, split_printouts
+from .rside_stage import check_model as check_rside_model
 from .runner import INVALID, exit_code, run_case
 from .show import render_show
 
@@ -56,6 +57,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             loaded[f] = case = load_case(f)
             if "family" in case.model:  # a GLMM: the GLMM engine reads its cbind() response
                 check_glmm_model(case, with_data=bool(args.data) and "unavailable" not in case.data)
+            elif "residual" in case.model:  # repeated measures: fixed effects plus SAS's REPEATED mapping
+                check_rside_model(case, with_data=bool(args.data) and "unavailable" not in case.data)
             else:
                 build_spec(case)  # the model is read as 'run' reads it, with or without --data
                 if args.data and "unavailable" not in case.data:

@@ -22,12 +22,26 @@ from .outcome import CaseResult
 from .quantities import block_method, check_fixed_names
 from .quantities.rside import lsmean_level, rside_quantities
 from .reference_block import ReferenceBlock
+from .rside_syntax import residual_from_mapping
+from .spec import parse_formula
 
 
-def fit_case(case: Case, method: str) -> RsideFit:
-    """The case's model with its residual structure, fitted by ``method``."""
-    model = case.model
-    formula = str(model.get("formula", ""))
+def check_model(case: Case, *, with_data: bool = False) -> None:
+    """Refuse what a run would refuse of a repeated-measures case's model (the fixed-effects formula and the
+    ``residual:`` mapping; with the data, the fit itself), as ``replicate validate`` does for linear cases;
+    errors name the file, line and field."""
+    formula = _fixed_formula(case)
+    try:
+        parse_formula(formula, field="model.formula", fixed_only=True)
+        residual_from_mapping(dict(case.model["residual"]), field="model.residual")
+    except ModelError as exc:
+        raise case.error(ModelError, exc.message, "model", *_case_field(exc.field), hint=exc.hint) from None
+    if with_data:
+        fit_case(case, "REML")
+
+
+def _fixed_formula(case: Case) -> str:
+    formula = str(case.model.get("formula", ""))
     if not formula or "|" in formula:
         raise case.error(
             ModelError,
@@ -36,6 +50,13 @@ def fit_case(case: Case, method: str) -> RsideFit:
             "formula",
             hint="random effects beside a residual structure are not yet read from case files",
         )
+    return formula
+
+
+def fit_case(case: Case, method: str) -> RsideFit:
+    """The case's model with its residual structure, fitted by ``method``."""
+    model = case.model
+    formula = _fixed_formula(case)
     try:
         return fit_residual(
             frame_of(case).df,

@@ -15,6 +15,7 @@ import pytest
 
 import replicate.rside_stage as stage
 from replicate.case import load_case
+from replicate.cli import main
 from replicate.engines import get_engine
 from replicate.outcome import DISCREPANT, ERROR, INVALID, OK
 from replicate.runner import run_case
@@ -138,3 +139,13 @@ def test_a_repeated_column_the_data_lacks_names_the_case_field(tmp_path, native)
     res = run_case(load_case(_edited(tmp_path, CS, "repeated: Age,", "repeated: Agee,")), native)
     assert res.status == INVALID and "field 'model.residual.repeated'" in res.blocks[0].error
     assert "orthodont-growth-cs-sas.yaml:" in res.blocks[0].error
+
+
+def test_validate_reads_a_repeated_measures_model_as_run_does(tmp_path, capsys):
+    """`replicate validate` once refused every shipped repeated-measures case ("no random-effect term"),
+    while `replicate run` fitted them: validate must read model.residual as the run does."""
+    assert main(["validate", "--data", str(UN), str(CS)]) == 0
+    assert main(["validate", str(_edited(tmp_path, UN, "type: UN", "type: UNX"))]) == 2
+    assert "model.residual.type" in capsys.readouterr().out
+    assert main(["validate", "--data", str(_edited(tmp_path, UN, "repeated: Age", "repeated: Agee"))]) == 2
+    assert "model.residual.repeated" in capsys.readouterr().out
