@@ -112,7 +112,8 @@ def _fit_key(case: Case, key: str) -> GlmmFit | PqlCaseFit:
 
 
 def run_glmm_case(case: Case, engine: Engine, res: CaseResult) -> None:
-    """Fill ``res`` for a GLMM case: one fit, as the model says, shared by every block."""
+    """Fill ``res`` for a GLMM case: one fit per method (the model's, or a block's ``options.method``), shared
+    by the blocks of that method."""
     run_native_case(
         case,
         engine,
