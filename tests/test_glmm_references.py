@@ -18,6 +18,7 @@ import pytest
 from replicate.case import load_case
 from replicate.cli import main
 from replicate.engines import get_engine
+from replicate.errors import CaseError
 from replicate.glmm_methods import fit_pql_case
 from replicate.outcome import DISCREPANT, INVALID, OK
 from replicate.quantities.glmm_pql import adjust_sigma
@@ -100,7 +101,6 @@ def test_software_mass_without_a_method_is_pql(tmp_path, native):
     [
         ("{method: agq, nagq: 25}", "{method: agq}", "options.nagq"),
         ("{method: agq, nagq: 25}", "{method: laplace, nagq: 25}", "options.nagq"),
-        ("{method: agq, nagq: 25}", "{method: REML}", "options.method"),
     ],
 )
 def test_a_block_method_a_glmm_lacks_is_an_invalid_block_naming_the_field(tmp_path, native, old, new, message):
@@ -111,8 +111,32 @@ def test_a_block_method_a_glmm_lacks_is_an_invalid_block_naming_the_field(tmp_pa
 
 
 def test_nagq_out_of_range_is_refused_at_load(tmp_path):
-    with pytest.raises(Exception, match=r"nagq"):
+    with pytest.raises(CaseError, match=r"expected\[1\]\.options\.nagq"):
         load_case(_edited(tmp_path, METHODS, "nagq: 25}", "nagq: 40}"))
+
+
+def test_a_linear_method_on_a_glmm_block_and_a_glmm_method_on_a_linear_block_are_refused_at_load(tmp_path):
+    with pytest.raises(CaseError, match=r"expected\[1\]\.options\.method'?: 'REML' is not allowed"):
+        load_case(_edited(tmp_path, METHODS, "{method: agq, nagq: 25}", "{method: REML}"))
+    linear = CASES / "imm23-null.yaml"
+    with pytest.raises(CaseError, match=r"options\.method'?: 'pql' is not allowed \(allowed: REML, ML\)"):
+        load_case(
+            _edited(
+                tmp_path,
+                linear,
+                "options: {method: REML, df: satterthwaite",
+                "options: {method: pql, df: satterthwaite",
+            )
+        )
+    with pytest.raises(CaseError, match=r"options\.nagq'?: 'nagq' is not allowed here"):
+        load_case(
+            _edited(
+                tmp_path,
+                linear,
+                "options: {method: REML, df: satterthwaite",
+                "options: {method: REML, nagq: 3, df: satterthwaite",
+            )
+        )
 
 
 def test_pql_standard_errors_are_summary_lme_s_adjusted_ones(methods_result):
