@@ -95,10 +95,13 @@ def ro():
     return need_r("lme4")
 
 
+SLOPE_DATA = "transform(lme4::cbpp, tt = as.numeric(period) - 1)"
+
+
 def _new(ro, tmp_path: Path, call: str, dataset: str, name: str):
     data = tmp_path / f"{dataset}.csv"
     if not data.exists():
-        from_r(ro, f"lme4::{dataset}").to_csv(data, index=False)
+        from_r(ro, SLOPE_DATA if dataset == "cbpp_tt" else f"lme4::{dataset}").to_csv(data, index=False)
     printout = tmp_path / f"{name}.txt"
     printout.write_text(_printout(ro, call), encoding="utf-8")
     return new_case(printout, data, out=tmp_path / f"{name}.yaml")
@@ -121,6 +124,12 @@ def _new(ro, tmp_path: Path, call: str, dataset: str, name: str):
             {"family": "binomial", "link": "logit", "method": "agq", "nagq": 9},
         ),
         (
+            "cbpp-slope",
+            f"cbind(incidence, size - incidence) ~ tt + (1 + tt | herd), data = {SLOPE_DATA}, family = binomial",
+            "cbpp_tt",
+            {"family": "binomial", "link": "logit", "method": "laplace"},
+        ),
+        (
             "grouseticks-poisson",
             "TICKS ~ YEAR + cHEIGHT + (1 | BROOD) + (1 | LOCATION), data = lme4::grouseticks, family = poisson",
             "grouseticks",
@@ -140,6 +149,8 @@ def test_a_live_glmer_printout_becomes_a_case_the_engine_reproduces(ro, tmp_path
     assert {v.quantity for v in values if v.section == "fixed"} == {"estimate", "se", "z", "p"}
     assert sum(v.quantity == "residual" for v in values) == 5  # the scaled residuals, computed
     assert all(v.verdict in ("agrees", "within tolerance") for v in values)
+    if name == "cbpp-slope":  # Variance, Std.Dev. and Corr of a vector term
+        assert ("random", "herd (Intercept), tt", "corr") in {(v.section, v.name, v.quantity) for v in values}
 
 
 @pytest.mark.r
