@@ -122,7 +122,7 @@ def make_glmm_block(case_path: str | Path, engine: str = "lme4", *, nagq: int | 
     block["source"] = SOURCE + (
         ": summary(fit)'s numbers at full precision (coef, VarCorr, AICtab, quantiles of the scaled residuals)"
         if software == "lme4"
-        else ": summary(fit)$tTable, nlme::VarCorr(fit) and fit$sigma at full precision"
+        else ": summary(fit)$tTable, the random-effect covariance (fit$modelStruct$reStruct times sigma^2) and fit$sigma at full precision"
     )
     block["values"] = values
     return block
