@@ -18,6 +18,7 @@ import pytest
 from replicate.case import load_case
 from replicate.cli import main
 from replicate.engines import get_engine
+from replicate.engines.r.glmer import glmer_converged
 from replicate.errors import CaseError
 from replicate.glmm_methods import fit_pql_case
 from replicate.outcome import DISCREPANT, INVALID, OK
@@ -177,6 +178,13 @@ def test_grouseticks_live_block_and_printed_summary_agree(native):
     live = blocks[LAPLACE]
     assert live[("fit", "deviance", "deviance")].lre > 8  # the same optimum, not a nearby one
     assert sum(q == "residual" for (_, _, q) in live) == 5
+
+
+def test_a_singular_glmer_fit_is_converged_but_a_convergence_warning_is_not():
+    assert glmer_converged(0, ["boundary (singular) fit: see help('isSingular')"])
+    assert not glmer_converged(0, ["Model failed to converge with max|grad| = 0.0113 (tol = 0.002, component 1)"])
+    assert not glmer_converged(0, ["Model is nearly unidentifiable: very large eigenvalue\n - Rescale variables?"])
+    assert not glmer_converged(1, []) and glmer_converged(0, [])
 
 
 def test_reference_command_refuses_glmm_options_on_a_linear_case_and_a_bad_nagq(capsys):

@@ -9,6 +9,8 @@ constant (``glmm.R`` beside this module); no text from a case file reaches R as 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ FAMILIES = ("binomial", "poisson")
 LINKS = ("logit", "probit", "cloglog", "log")
 
 _env: Any = None
+_FAILED = re.compile(r"failed to converge|unable to evaluate|degenerate|nearly unidentifiable", re.IGNORECASE)
 
 
 def _r_glmm() -> Any:
@@ -75,6 +78,12 @@ class RGlmmFit:
     stats: dict[str, float] = field(default_factory=dict)
     residuals: dict[str, float] = field(default_factory=dict)
     sigma: float | None = None
+
+
+def glmer_converged(code: int, messages: Sequence[str]) -> bool:
+    """lme4's verdict: the optimizer's code 0 and no convergence warning; ``boundary (singular) fit`` is a note
+    lme4 files among the same messages, not a failure."""
+    return code == 0 and not any(_FAILED.search(m) for m in messages)
 
 
 def _frame(design: Design, resp: GlmmResponse) -> tuple[Any, Any, str]:
@@ -126,7 +135,7 @@ def fit_glmer(design: Design, resp: GlmmResponse, *, nagq: int = 1, tight: bool 
         varcorr=vc,
         nobs=int(num(ex, "nobs")[0]),
         ngroups=ngroups,
-        converged=int(num(ex, "conv_opt")[0]) == 0 and not strs(ex, "conv_msgs"),
+        converged=glmer_converged(int(num(ex, "conv_opt")[0]), strs(ex, "conv_msgs")),
         messages=tuple(msgs),
         stats=dict(zip(strs(ex, "aicnames"), (float(v) for v in num(ex, "aictab")))),
         residuals=dict(zip(("min", "q1", "median", "q3", "max"), (float(v) for v in num(ex, "resid")))),
