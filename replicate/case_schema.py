@@ -112,7 +112,19 @@ def _describe(err: Any, file: str, lines: dict[Path_, int]) -> CaseError:
         message = f"{err.instance!r} has the wrong type; expected {err.validator_value}"
     elif validator == "pattern":
         message = f"{err.instance!r} does not match the required form {err.validator_value}"
+    elif validator == "not" and list(err.validator_value) == ["required"] and len(err.validator_value["required"]) == 1:
+        key = err.validator_value["required"][0]  # a key allowed only beside another (options.nagq: family:)
+        kpath = path + (key,)
+        hint = _schema_description(kpath)
+        return CaseError(
+            f"{key!r} is not allowed here", file=file, line=lines.get(kpath, line), field=dotted(kpath), hint=hint
+        )
     return CaseError(message, file=file, line=line, field=dotted(path) or None, hint=hint)
+
+
+def _schema_description(path: Path_) -> str | None:
+    sub = _schema_at(path)
+    return str(sub["description"]) if isinstance(sub, dict) and sub.get("description") else None
 
 
 def _checksum_hint(data: Any, file: str) -> str | None:

@@ -30,6 +30,7 @@ from .cli_cases import (
 from .compare import AGREES, DISCREPANCY, EXPLAINED, NOT_COMPARABLE, WITHIN
 from .engines import DEFAULT_ENGINE, ENGINES, get_engine
 from .errors import EngineUnavailable, ReplicateError
+from .glmm_reference import glmm_reference_command, is_glmm_case_file
 from .interrupts import sigint_deferred
 from .reference_writer import reference_command
 from .report import ReportSetError, RunInfo, new_run_id, write_reports
@@ -169,7 +170,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_reference(args: argparse.Namespace) -> int:
-
+    if args.engine == "glmmpql" or args.nagq is not None or is_glmm_case_file(args.case):  # a GLMM case
+        code, text = glmm_reference_command(args.case, args.engine, args.force, args.out, nagq=args.nagq)
+        print(text, file=sys.stderr if code == 2 else sys.stdout)
+        return code
     code, text = reference_command(
         args.case,
         args.engine,
@@ -254,9 +258,11 @@ def build_parser() -> argparse.ArgumentParser:
     ref.add_argument(
         "--engine",
         default="lme4",
-        choices=["lme4", "nlme", "pbkrtest", "clubsandwich"],
-        help="lme4 (lmerTest), nlme, pbkrtest (Kenward-Roger) or clubsandwich (CR2)",
+        choices=["lme4", "nlme", "pbkrtest", "clubsandwich", "glmmpql"],
+        help="lme4 (lmerTest; glmer for a case with model.family), nlme, pbkrtest (Kenward-Roger), clubsandwich "
+        "(CR2) or glmmpql (MASS::glmmPQL, a case with model.family)",
     )
+    ref.add_argument("--nagq", type=int, help="a GLMM case: glmer's nAGQ for this block (1 Laplace, > 1 quadrature)")
     ref.add_argument("--force", action="store_true", help="replace an existing block with the same label")
     ref.add_argument(
         "--compare-with",

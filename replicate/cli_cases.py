@@ -16,6 +16,7 @@ from .errors import CaseError, ReferenceError_, ReplicateError
 from .examples import copy_examples, default_cases
 from .glmm_stage import check_model as check_glmm_model
 from .references import guess_software, iter_printouts, split_printouts
+from .references.lme4_glmm import glmm_comments
 from .rside_stage import check_model as check_rside_model
 from .runner import INVALID, exit_code, run_case
 from .show import render_show
@@ -153,6 +154,8 @@ def cmd_parse(args: argparse.Namespace) -> int:
             first, last = part.model_info.get("lines", (None, None))
             print(f"# printout {k} of {n} ({software}, lines {first}-{last})")
             print(part.to_yaml().rstrip())
+            for comment in glmm_comments(part.model_info):
+                print(comment)
             for name, table in part.tables.items():
                 print(f"# table {name}: {len(table)} row(s)")
             for line, raw, why in part.unparsed:

@@ -18,19 +18,22 @@ from .engine.glmm.api import split_cbind
 from .engine.glmm.result import GlmmFit
 from .engines import Engine
 from .errors import CaseError, ModelError
+from .glmm_methods import MODEL, PqlCaseFit, block_key, check_pql_names, fit_pql_case, parse_key
 from .native_stage import run_native_case
 from .outcome import CaseResult
 from .quantities import check_fixed_names
 from .quantities.glmm import glmm_quantities
+from .quantities.glmm_pql import pql_quantities
 from .reference_block import ReferenceBlock
 from .spec import parse_formula
 
 
-def fit_case(case: Case) -> GlmmFit:
-    """The case's GLMM, fitted as its ``model`` says (family, link, method, nagq, weights)."""
+def fit_case(case: Case, method: str | None = None, nagq: int | None = None) -> GlmmFit:
+    """The case's GLMM, fitted as its ``model`` says (family, link, method, nagq, weights), or by a block's
+    own ``method`` and ``nagq`` (:mod:`replicate.glmm_methods`)."""
     model = case.model
-    method = str(model.get("method", "laplace"))
-    nagq = int(model.get("nagq", 1))
+    method = method or str(model.get("method", "laplace"))
+    nagq = nagq or int(model.get("nagq", 1))
     if method == "agq" and nagq < 2:
         raise case.error(
             ModelError,
@@ -92,20 +95,31 @@ def _check_names(case: Case, block: ReferenceBlock, fit: GlmmFit) -> None:
                 )
 
 
-def compared(case: Case, block: ReferenceBlock, fit: GlmmFit) -> list[ValueComparison]:
+def compared(case: Case, block: ReferenceBlock, fit: GlmmFit | PqlCaseFit) -> list[ValueComparison]:
     """Quantities then Comparison for one block."""
+    if isinstance(fit, PqlCaseFit):
+        check_pql_names(case, block, fit)
+        return compare_block(case, block, pql_quantities(block, fit.pql, fit.df, fit.nobs, fit.ngroups))
     _check_names(case, block, fit)
     return compare_block(case, block, glmm_quantities(block, fit))
 
 
+def _fit_key(case: Case, key: str) -> GlmmFit | PqlCaseFit:
+    if key == MODEL:
+        return fit_case(case)
+    method, nagq = parse_key(case, key)
+    return fit_pql_case(case) if method == "pql" else fit_case(case, method, nagq)
+
+
 def run_glmm_case(case: Case, engine: Engine, res: CaseResult) -> None:
-    """Fill ``res`` for a GLMM case: one fit, as the model says, shared by every block."""
+    """Fill ``res`` for a GLMM case: one fit per method (the model's, or a block's ``options.method``), shared
+    by the blocks of that method."""
     run_native_case(
         case,
         engine,
         res,
         what="GLMM",
-        key=lambda block: str(case.model.get("method", "laplace")),
-        fit=lambda method: fit_case(case),
+        key=lambda block: block_key(case, block),
+        fit=lambda key: _fit_key(case, key),
         compare=lambda block, fit: compared(case, block, fit),
     )

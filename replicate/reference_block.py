@@ -41,6 +41,7 @@ class BlockOptions:
     optimum: OptimumAt = OptimumAt.ENGINE
     parameterization: str | None = None
     converged: bool = True
+    nagq: int | None = None  # glmer's nAGQ of a GLMM block with method agq
 
     @classmethod
     def of(cls, options: Mapping[str, Any] | None) -> BlockOptions:
@@ -56,12 +57,13 @@ class BlockOptions:
             optimum=OptimumAt(o.get("optimum", OptimumAt.ENGINE)),
             parameterization=_str_or_none(o.get("parameterization")),
             converged=bool(o.get("converged", True)),
+            nagq=int(o["nagq"]) if o.get("nagq") is not None else None,
         )
 
     def as_dict(self) -> dict[str, str]:
         """The options the block set, as written in the file (for reports and the KR settings)."""
         out: dict[str, str] = {}
-        for key in ("method", "df", "optimizer", "weight", "information", "parameterization"):
+        for key in ("method", "nagq", "df", "optimizer", "weight", "information", "parameterization"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = str(value)

@@ -17,11 +17,13 @@ from typing import Any
 
 import yaml
 
-from .build import prepare
+from .build import frame_of, prepare
 from .case import load_case
 from .case_printout import read_regular_text
 from .case_text import block_text
 from .data import find_file, read_table, sha256_file
+from .design import Design
+from .engine.glmm.api import prepare as glmm_design
 from .engines import get_engine
 from .errors import CaseError, DataError, ReplicateError
 from .fileio import write_atomic
@@ -30,7 +32,7 @@ from .references import guess_software, parse_printouts
 from .references.names import suggest_names
 from .references.printout import ParsedPrintout
 from .runner import run_case
-from .scaffold_model import Inferred, infer_model
+from .scaffold_model import Inferred, infer_model, level_columns
 
 _ID = re.compile(r"[^a-z0-9]+")
 
@@ -93,7 +95,10 @@ def _header(case_id: str, printout: Path, data: Path, digest: str, inferred: Inf
         "title": f"{case_id}: written by `replicate new` from {printout.name}",
         "source": f"printout {printout.name}",
         "data": {"file": data.name, "sha256": digest},
-        "model": {"formula": inferred.formula, "method": inferred.method or "REML"}
+        "model": {"formula": inferred.formula}
+        | {k: v for k, v in inferred.glmm.items() if k != "nagq"}
+        | {"method": inferred.method or "REML"}
+        | {k: v for k, v in inferred.glmm.items() if k == "nagq"}
         | ({"contrasts": inferred.contrasts} if inferred.contrasts else {}),
     }
 
@@ -173,6 +178,12 @@ def new_case(
     write_atomic(target, _text(header, _block(parsed, ppath, inferred, {}), parsed))
     result.written = True
     result.todo.append(f"{target}: fill in the block's version and call (provenance: the printout shows neither)")
+    factors = level_columns(parsed, frame, _design_or_none(target))
+    if factors:  # glmer's period2: a numeric column the program read as a factor
+        header["transform"] = {c: f"factor({c})" for c in factors}
+        header = {k: header[k] for k in ("id", "title", "source", "data", "transform", "model")}
+        result.notes.append(f"{', '.join(factors)}: printed by level, read as factor(s) (transform:)")
+        write_atomic(target, _text(header, _block(parsed, ppath, inferred, {}), parsed))
     names = _names(target, parsed, group, result.todo)
     if names:
         write_atomic(target, _text(header, _block(parsed, ppath, inferred, names), parsed))
@@ -182,10 +193,27 @@ def new_case(
     return result
 
 
+def _design(target: Path) -> Design:
+    """The model the written case builds: a linear model's, or a GLMM's (``model.family``) as its engine reads it."""
+    case = load_case(target)
+    model = case.model
+    if model.get("family"):
+        design, _, _ = glmm_design(frame_of(case).df, str(model["formula"]), str(model["family"]), model.get("link"))
+        return design
+    return prepare(case)[1]
+
+
+def _design_or_none(target: Path) -> Design | None:
+    try:
+        return _design(target)
+    except ReplicateError:
+        return None
+
+
 def _names(target: Path, parsed: ParsedPrintout, group: str | None, todo: list[str]) -> dict[str, str]:
     """Printed names -> the engine's, from the model the case builds; what does not map goes to the to-dos."""
     try:
-        _, design, _ = prepare(load_case(target))
+        design = _design(target)
     except ReplicateError as exc:
         todo.append(f"the model could not be built to map names: {exc}")
         return {}

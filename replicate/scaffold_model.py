@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .references.lme4_glmm import failed_to_converge, glmm_model
 from .references.printout import ParsedPrintout
 from .vocab import DfMethod, SeKind
 
@@ -41,7 +42,8 @@ class Inferred:
 
     formula: str | None
     method: str | None
-    options: dict[str, str] = field(default_factory=dict)
+    options: dict[str, str | bool] = field(default_factory=dict)
+    glmm: dict[str, Any] = field(default_factory=dict)  # glmer's family, link, nagq (model.method is ``method``)
     contrasts: str | None = None  # "sas" when the printout shows CLASS effects (SAS's GLM coding)
     todo: list[str] = field(default_factory=list)
 
@@ -154,6 +156,10 @@ def _from_hlm(parsed: ParsedPrintout, columns: list[str], group: str | None, out
 def _options(parsed: ParsedPrintout, out: Inferred) -> None:
     info = parsed.model_info
     sw = parsed.software
+    if failed_to_converge(info) is not None:
+        out.options["converged"] = False  # the printed numbers are not at an optimum
+    if out.glmm:  # glmer: maximum likelihood and Wald z tests, which a GLMM block takes without options
+        return
     if sw in ("lme4", "lmerTest"):
         out.options["df"] = str(info.get("df") or DfMethod.NONE)
         out.options["se"] = SeKind.MODEL
@@ -185,6 +191,7 @@ def infer_model(
     cols = [str(c) for c in columns]
     method = parsed.model_info.get("method")
     out = Inferred(formula=None, method=str(method) if method else None)
+    out.glmm = {k: v for k, v in glmm_model(parsed.model_info).items() if k != "method"}
     if formula is not None:
         out.formula = formula
     elif parsed.model_info.get("formula"):
@@ -199,3 +206,28 @@ def infer_model(
         out.todo.append("the printout does not say REML or ML: the case assumes REML (set model.method)")
     _options(parsed, out)
     return out
+
+
+def level_columns(parsed: ParsedPrintout, frame: Any, design: Any) -> list[str]:
+    """Numeric data columns whose levels the printout names as fixed effects (glmer's ``period2`` where the data's
+    ``period`` holds 1 .. 4): the program read them as factors, so the case must too. Only columns that explain a
+    printed name the model (``design``, None when it could not be built) lacks."""
+    known = set(design.fixed_names) if design is not None else set()
+    out: list[str] = []
+    for printed in parsed.values.get("fixed", {}):
+        if printed in known:
+            continue
+        for part in str(printed).split(":"):
+            for col in frame.columns:
+                name = str(col)
+                if col in out or not part.startswith(name) or part == name:
+                    continue
+                column = frame[col]
+                if str(column.dtype).startswith(("int", "float")) and part[len(name) :] in _levels(column):
+                    out.append(name)
+    return out
+
+
+def _levels(column: Any) -> set[str]:
+    values = column.dropna().unique()
+    return {str(int(v)) if float(v).is_integer() else str(v) for v in values}

@@ -112,6 +112,8 @@ STAGES: dict[str, int] = {
     "replicate.block_stage": 10,
     "replicate.rside_stage": 10,
     "replicate.glmm_stage": 10,
+    "replicate.glmm_methods": 10,
+    "replicate.glmm_reference": 10,
     "replicate.native_stage": 10,
     "replicate.selection": 10,
     "replicate.scaffold_model": 10,

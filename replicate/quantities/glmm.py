@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
+
 from ..block_names import component_columns, mapped
 from ..engine.glmm.result import GlmmFit
 from ..errors import NotImplementedOption
 from ..reference_block import ReferenceBlock
 from ..vocab import SeKind
-from .value import Collector, EngineValue
+from .value import Collector, EngineValue, Lazy
 
 #: A fixed-effect quantity as the block prints it -> (the quantity it is compared as, the fit's attribute).
 FIXED: dict[str, tuple[str, str]] = {
@@ -42,11 +44,11 @@ def glmm_fit_statistics(fit: GlmmFit) -> dict[str, float]:
 def check_glmm_block(block: ReferenceBlock) -> None:
     """Refuse block options a GLMM does not have (REML, denominator df, other SEs) with the reason."""
     o = block.options
-    if o.method is not None or o.df is not None or o.se != SeKind.MODEL:
+    if o.method in ("REML", "ML", "pql") or o.df is not None or o.se != SeKind.MODEL:
         raise NotImplementedOption(
             f"options {o.as_dict()} for a model with family:",
             hint="glmer fits by maximum likelihood and prints Wald z tests with model-based SEs: leave out "
-            "options.method, options.df and options.se",
+            "options.df and options.se; options.method takes laplace, agq or pql",
         )
 
 
@@ -71,10 +73,26 @@ def glmm_quantities(block: ReferenceBlock, fit: GlmmFit) -> list[EngineValue]:
         if q == "ngroups":
             for g, n in ref.items():
                 out.add("fit", f"groups {g}", "ngroups", n, _ngroups(fit, mapped(block, g)), ("fit", "ngroups", g))
+        elif q == "scaled_residuals":
+            rq = Lazy(lambda: pearson_quantiles(fit))
+            for k, r in ref.items():
+                note = "glmer's Pearson residuals at the conditional modes"
+                out.add("fit", f"{q} {k}", "residual", r, lambda k=k, rq=rq: rq.get()[k], ("fit", q, k), note=note)
         else:
             note = "-2 logLik, as glmer's summary prints it" if q == "deviance" else ""
             out.add("fit", q, q if q != "npar" else "nobs", ref, _stat(stats, q), ("fit", q), note)
     return out.values
+
+
+def pearson_quantiles(fit: GlmmFit) -> dict[str, float]:
+    """glmer's ``Scaled residuals``: quantiles (R's type 7) of the Pearson residuals
+    ``sqrt(w) (y - mu) / sqrt(V(mu))`` at the conditional modes (scaled by sigma, which is 1 here)."""
+    dev = fit.deviance_function
+    resp = dev.resp
+    mu = dev.mode(np.asarray(fit.theta, dtype=float), np.asarray(fit.beta, dtype=float)).mu
+    r = np.sqrt(resp.wt) * (resp.y - mu) / np.sqrt(resp.family.variance(mu))
+    qs = np.quantile(r, [0.0, 0.25, 0.5, 0.75, 1.0])
+    return dict(zip(("min", "q1", "median", "q3", "max"), (float(v) for v in qs)))
 
 
 def _stat(stats: Mapping[str, float], q: str) -> Callable[[], float]:

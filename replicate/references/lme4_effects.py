@@ -83,7 +83,8 @@ _FIXED_FIELDS = [
     ("estimate", re.compile(r"^Estimate$")),
     ("se", re.compile(r"^Std\. ?Error$")),
     ("df", re.compile(r"^df$")),
-    ("t", re.compile(r"^[tz] value$")),
+    ("t", re.compile(r"^t value$")),
+    ("z", re.compile(r"^z value$")),  # glmer's Wald z
     ("p", re.compile(r"^Pr\(")),
 ]
 

@@ -34,6 +34,7 @@ import re
 from ..errors import ReferenceError_
 from .lme4_anova import anova_f, anova_table, models, ranova
 from .lme4_effects import fixed_effects, random_effects
+from .lme4_glmm import glmm_family, glmm_title, is_glmm_title
 from .numbers import (
     Line,
     Section,
@@ -117,7 +118,7 @@ _ONCE = ("title", "random", "fixed", "reml", "nobs")
 
 # ------------------------------------------------------------------ handlers
 
-_INFO_KEY = re.compile(r"^(Formula|Data|Subset|Weights|Control|Offset):\s*(.*)$")
+_INFO_KEY = re.compile(r"^(Formula|Data|Subset|Weights|Control|Offset|Family):\s*(.*)$")
 
 
 def _title(sec: Section, b: Builder) -> None:
@@ -134,6 +135,8 @@ def _title(sec: Section, b: Builder) -> None:
     title = " ".join(title_lines)
     b.set_info("title", title)
     low = squash(title)
+    if is_glmm_title(title):  # glmer: Laplace or adaptive quadrature (before "maximum likelihood" says ML)
+        glmm_title(title, b)
     if "fitbyreml" in low:
         b.set_info("method", "REML")
     elif "fitbymaximumlikelihood" in low:
@@ -152,6 +155,9 @@ def _title(sec: Section, b: Builder) -> None:
     for ln in rest[i:]:
         s = ln.stripped
         m = _INFO_KEY.match(s)
+        if m and m.group(1) == "Family":
+            glmm_family(m.group(2), b)
+            continue
         if m:
             b.set_info(m.group(1).lower(), m.group(2).strip())
             continue

@@ -1,0 +1,143 @@
+"""Which fit a GLMM block's numbers come from, so that one case can hold glmer's Laplace, its adaptive
+quadrature and glmmPQL side by side.
+
+A block is compared with the model's fit (``model.method``, ``model.nagq``) unless its ``options`` say
+otherwise: ``options.method: laplace``, ``agq`` with ``options.nagq`` (glmer's nAGQ), or ``pql``
+(``MASS::glmmPQL``; a block with ``software: MASS`` is PQL without saying so). Blocks of one method share
+one fit (the key). A method or nagq a GLMM block cannot have is that block's invalid-case error, naming the
+field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .block_names import mapped
+from .build import frame_of
+from .case import Case
+from .engine.glmm import fit_glmm_pql
+from .engine.glmm.api import prepare as glmm_design
+from .engine.glmm.pql import PqlFit
+from .errors import CaseError, ModelError, ReplicateError
+from .inference.dfrules import nlme_df
+from .quantities import check_fixed_names
+from .reference_block import ReferenceBlock
+
+PQL = "pql"
+MODEL = "model"  # the key of the model's own method
+METHODS = ("laplace", "agq", PQL)
+
+
+@dataclass(frozen=True)
+class PqlCaseFit:
+    """A case's glmmPQL fit with what its block needs beside it: nlme's df (None when the groups are not
+    nested), the observations and the levels per grouping factor."""
+
+    pql: PqlFit
+    df: Sequence[float] | None
+    nobs: int
+    ngroups: dict[str, int]
+
+    @property
+    def converged(self) -> bool:
+        return self.pql.converged
+
+    @property
+    def messages(self) -> Sequence[str]:
+        return self.pql.messages
+
+
+def block_method(case: Case, block: ReferenceBlock) -> tuple[str, int]:
+    """The method and nagq a block's numbers come from.
+
+    Raises:
+        CaseError: a method a GLMM does not have, nagq without agq, or agq without nagq > 1.
+    """
+    o = block.options
+    where = ("expected", block.index, "options")
+    model_method = str(case.model.get("method", "laplace"))
+    if o.method is None and o.nagq is None and block.software != "MASS":
+        return model_method, int(case.model.get("nagq", 1))  # the model's: its errors name model.method, model.nagq
+    method = o.method or (PQL if block.software == "MASS" else model_method)
+    if method not in METHODS:
+        raise case.error(
+            CaseError,
+            f"reference block {block.label!r} has options.method {method!r}, which a model with family: lacks",
+            *where,
+            "method",
+            hint="a GLMM block takes laplace, agq (with options.nagq) or pql (MASS::glmmPQL)",
+        )
+    if o.nagq is not None and method != "agq":
+        raise case.error(
+            CaseError,
+            f"reference block {block.label!r} sets options.nagq for method {method!r}",
+            *where,
+            "nagq",
+            hint="options.nagq is glmer's nAGQ of a block with options.method: agq",
+        )
+    if method != "agq":
+        return method, 1
+    nagq = o.nagq if o.nagq is not None else int(case.model.get("nagq", 1)) if model_method == "agq" else 1
+    if nagq < 2:
+        raise case.error(
+            CaseError,
+            f"reference block {block.label!r} is fitted by adaptive quadrature without its number of nodes",
+            *where,
+            "nagq",
+            hint="set options.nagq: (glmer's nAGQ, 2 .. 25)",
+        )
+    return method, nagq
+
+
+def block_key(case: Case, block: ReferenceBlock) -> str:
+    """The key of the fit a block is compared with (never raises: a bad block's key says which block)."""
+    try:
+        method, nagq = block_method(case, block)
+    except ReplicateError:
+        return f"invalid:{block.index}"
+    model = (str(case.model.get("method", "laplace")), int(case.model.get("nagq", 1)))
+    if (method, nagq) == model or (method == "laplace" and model == ("laplace", 1)):
+        return MODEL
+    return PQL if method == PQL else f"{method}:{nagq}"
+
+
+def parse_key(case: Case, key: str) -> tuple[str, int]:
+    """``agq:9`` -> ``("agq", 9)``; an ``invalid:i`` key raises block i's error."""
+    if key.startswith("invalid:"):
+        block_method(case, case.blocks[int(key.split(":", 1)[1])])
+        raise AssertionError(key)  # block_method raised  # pragma: no cover
+    method, _, nagq = key.partition(":")
+    return method, int(nagq or 1)
+
+
+def fit_pql_case(case: Case) -> PqlCaseFit:
+    """The case's model fitted as ``MASS::glmmPQL`` does, with nlme's df."""
+    model = case.model
+    args = (frame_of(case).df, str(model["formula"]), str(model["family"]), model.get("link"))
+    try:
+        pql = fit_glmm_pql(*args, weights=model.get("weights"))
+        design, _, _ = glmm_design(*args, weights=model.get("weights"))
+    except ModelError as exc:
+        field = exc.field if exc.field in ("formula", "family", "link") else "formula"
+        raise case.error(ModelError, exc.message, "model", field, hint=exc.hint) from None
+    try:
+        df: Sequence[float] | None = [float(v) for v in nlme_df(None, design)]
+    except ReplicateError:
+        df = None  # crossed groups: nlme has no df rule for them
+    ngroups = {t.group: int(t.nlevels) for t in design.reterms}
+    return PqlCaseFit(pql=pql, df=df, nobs=int(design.n), ngroups=ngroups)
+
+
+def check_pql_names(case: Case, block: ReferenceBlock, fit: PqlCaseFit) -> None:
+    """Every fixed effect and grouping factor a glmmPQL block names must be the model's."""
+    check_fixed_names(case, block, fit.pql.fixed_names)
+    groups = set(fit.ngroups)
+    for group in block.section("random"):
+        if group != "Residual" and mapped(block, group) not in groups:
+            raise case.error(
+                CaseError,
+                f"reference block {block.label!r} names grouping factor {group!r}, which the model does not have",
+                *("expected", block.index, "values", "random", group),
+                hint=f"the model's grouping factors are {sorted(groups)}; add a 'names:' entry",
+            )
