@@ -7,6 +7,8 @@ non-converged fit is never agreement, and a bad block is that block's error, not
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .block_names import mapped
 from .build import frame_of
 from .case import Case
@@ -16,11 +18,12 @@ from .engine.rside import fit_residual
 from .engine.rside.result import RsideFit
 from .engines import Engine
 from .errors import CaseError, DataError, ModelError
-from .inference.sumcoding import sum_coding
+from .inference.sumcoding import SumCoding, sum_coding
 from .native_stage import run_native_case
 from .outcome import CaseResult
 from .quantities import block_method, check_fixed_names
 from .quantities.rside import lsmean_level, rside_quantities
+from .quantities.rside_diffs import diff_levels
 from .reference_block import ReferenceBlock
 from .rside_syntax import residual_from_mapping
 from .spec import parse_formula
@@ -108,18 +111,20 @@ def _check_names(case: Case, block: ReferenceBlock, fit: RsideFit) -> None:
                 *("expected", block.index, "values", "type3", effect),
                 hint=f"the model's effects are {effects}; map another name under names:",
             )
-    lsmeans = block.section("lsmeans")
-    if lsmeans and fit.fixed_part is not None:
-        coding = sum_coding(fit.fixed_part)
-        for effect, levels in lsmeans.items():
-            for level in levels:
+    if fit.fixed_part is None:
+        return
+    coding = sum_coding(fit.fixed_part)
+    read: dict[str, Callable[[SumCoding, str, str], object]] = {"lsmeans": lsmean_level, "diffs": diff_levels}
+    for section, reader in read.items():
+        for effect, rows in block.section(section).items():
+            for row in rows:
                 try:
-                    lsmean_level(coding, mapped(block, str(effect)), str(level))
+                    reader(coding, mapped(block, str(effect)), str(row))
                 except ModelError as exc:
                     raise case.error(
                         CaseError,
                         f"reference block {block.label!r}: {exc.message}",
-                        *("expected", block.index, "values", "lsmeans", effect, level),
+                        *("expected", block.index, "values", section, effect, row),
                         hint=exc.hint or "name a CLASS effect of the model and its levels",
                     ) from None
 

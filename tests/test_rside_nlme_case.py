@@ -35,8 +35,9 @@ local({
   list(tt = s$tTable, names = rownames(s$tTable), df = f$dims$N - f$dims$p,
        fit = c(loglik = as.numeric(logLik(f)), aic = AIC(f), bic = BIC(f), sigma = f$sigma, nobs = f$dims$N),
        phi = unname(coef(f$modelStruct$corStruct, unconstrained = FALSE)),
-       emm = as.data.frame(summary(update(emmeans::emmeans(f, ~ Sex, data = d), df = f$dims$N - f$dims$p),
-                                   infer = c(FALSE, TRUE))))
+       emm = as.data.frame(summary(e <- update(emmeans::emmeans(f, ~ Sex, data = d), df = f$dims$N - f$dims$p),
+                                   infer = c(FALSE, TRUE))),
+       diffs = as.data.frame(summary(pairs(e, adjust = "none"), infer = c(FALSE, TRUE))))
 })
 """
 
@@ -61,11 +62,16 @@ def gls_values(ro) -> dict:
     columns = {"estimate": "emmean", "se": "SE", "df": "df", "t": "t.ratio", "p": "p.value"}
     sexes = [str(s) for s in ro.r["as.character"](emm.rx2("Sex"))]
     lsmeans = {s: {q: float(emm.rx2(c)[i]) for q, c in columns.items()} for i, s in enumerate(sexes)}
+    pairs = out.rx2("diffs")
+    columns["estimate"] = "estimate"
+    labels = [str(s) for s in ro.r["as.character"](pairs.rx2("contrast"))]
+    diffs = {lab: {q: float(pairs.rx2(c)[i]) for q, c in columns.items()} for i, lab in enumerate(labels)}
     return {
         "fixed": fixed,
         "covparms": {"Phi": {"estimate": float(out.rx2("phi")[0])}},
         "fit": fit,
         "lsmeans": {"Sex": lsmeans},
+        "diffs": {"Sex": diffs},
     }
 
 
@@ -88,6 +94,8 @@ def test_the_stored_nlme_numbers_are_what_gls_gives_now():
     pairs += [(stored["fit"][q], live["fit"][q]) for q in ("loglik", "aic", "bic", "sigma", "nobs")]
     assert set(stored["lsmeans"]["Sex"]) == {"Male", "Female"}
     pairs += [(stored["lsmeans"]["Sex"][s][q], v) for s, qs in live["lsmeans"]["Sex"].items() for q, v in qs.items()]
+    assert set(stored["diffs"]["Sex"]) == set(live["diffs"]["Sex"]) == {"Male - Female"}
+    pairs += [(stored["diffs"]["Sex"]["Male - Female"][q], v) for q, v in live["diffs"]["Sex"]["Male - Female"].items()]
     for printed, now in pairs:
         assert printed == pytest.approx(now, rel=1e-12, abs=1e-300)
 
@@ -96,8 +104,8 @@ def test_the_engine_reproduces_nlme_gls_ar1():
     res = run_case(load_case(CASE), get_engine("native"))
     values = [v for b in res.blocks for v in b.values]
     assert res.status == OK, [(v.name, v.quantity, v.verdict) for v in values]
-    assert {v.section for v in values} == {"fixed", "covparms", "fit", "lsmeans"}
-    assert len(values) == 4 * 5 + 1 + 5 + 2 * 5
+    assert {v.section for v in values} == {"fixed", "covparms", "fit", "lsmeans", "diffs"}
+    assert len(values) == 4 * 5 + 1 + 5 + 2 * 5 + 5
     assert all(v.verdict in ("agrees", "within tolerance") for v in values)
     df = {v.engine for v in values if v.quantity == "df"}
     assert df == {104.0}  # gls: n - p for every coefficient
@@ -198,3 +206,90 @@ def test_lsmeans_of_a_sas_block_take_its_between_within_df(tmp_path):
     assert got[("Gender F", "estimate")] == pytest.approx(
         b["(Intercept)"] + b["GenderF"] + 11 * (b["Age"] + b["GenderF:Age"]), rel=1e-12
     )
+
+
+def test_the_difference_of_lsmeans_is_male_minus_female_with_its_own_se():
+    # SAS's DIFF (emmeans's pairs()): the LS-means' difference, and its SE from the difference row L; with the full
+    # Sex * age interaction each sex's LS-mean rests on its own children only, so the two are uncorrelated here
+    stored = _stored()
+    male, female = stored["lsmeans"]["Sex"]["Male"], stored["lsmeans"]["Sex"]["Female"]
+    diff = stored["diffs"]["Sex"]["Male - Female"]
+    assert diff["estimate"] == pytest.approx(male["estimate"] - female["estimate"], rel=1e-12)
+    assert diff["se"] == pytest.approx(math.hypot(male["se"], female["se"]), rel=1e-12)
+    fit = fit_case(load_case(CASE), "REML")
+    row = [0.0, -1.0, 0.0, -11.0]  # Male - Female at age 11: minus SexFemale and 11 SexFemale:age
+    se = math.sqrt(sum(row[i] * fit.vcov_beta[i, j] * row[j] for i in range(4) for j in range(4)))
+    res = run_case(load_case(CASE), get_engine("native"))
+    got = {v.quantity: v.engine for b in res.blocks for v in b.values if v.section == "diffs"}
+    assert got["se"] == pytest.approx(se, rel=1e-10)
+    assert got["estimate"] == pytest.approx(sum(r * b for r, b in zip(row, fit.beta, strict=True)), rel=1e-10)
+
+
+def test_a_difference_printed_the_other_way_round_turns_its_sign(tmp_path):
+    text = CASE.read_text(encoding="utf-8")
+    row = next(line for line in text.splitlines() if "Male - Female:" in line)
+    stored = _stored()["diffs"]["Sex"]["Male - Female"]
+    turned = row.replace("Male - Female", "Female - Male")
+    for q in ("estimate", "t"):
+        turned = turned.replace(f"{q}: {stored[q]!r}", f"{q}: {-stored[q]!r}")
+    path = tmp_path / CASE.name
+    path.write_text(text.replace(row, turned, 1), encoding="utf-8")
+    res = run_case(load_case(path), get_engine("native"))
+    assert res.status == OK
+    values = {v.quantity: v for b in res.blocks for v in b.values if v.section == "diffs"}
+    assert values["estimate"].engine < 0 and values["se"].engine > 0
+    # the unturned numbers under the turned label must not pass
+    path.write_text(text.replace(row, row.replace("Male - Female", "Female - Male"), 1), encoding="utf-8")
+    res = run_case(load_case(path), get_engine("native"))
+    bad = {v.quantity for b in res.blocks for v in b.values if v.verdict == "discrepancy"}
+    assert bad == {"estimate", "t"}
+
+
+@pytest.mark.parametrize(
+    ("new", "said"),
+    [
+        ("Male - Femal", "'Femal' is not a level of 'Sex'"),
+        ("Male vs Female", "is not two LS-means levels joined by ' - '"),
+        ("Male - Male", "compares a level with itself"),
+    ],
+)
+def test_a_difference_the_model_lacks_is_an_invalid_block(tmp_path, new, said):
+    text = CASE.read_text(encoding="utf-8")
+    path = tmp_path / CASE.name
+    path.write_text(text.replace("Male - Female:", new + ":", 1), encoding="utf-8")
+    res = run_case(load_case(path), get_engine("native"))
+    assert res.status != OK
+    message = res.blocks[0].error or ""
+    assert said in message, message
+
+
+def test_differences_of_a_sas_block_take_its_between_within_df(tmp_path):
+    # SAS's CS case prints no DIFF: a row is added to read the engine's: Gender's between-subject df (25), the
+    # difference of the two LS-means, and (under ddfm=satterthwaite) a df of its own row
+    cs = CASE.parent / "orthodont-growth-cs-sas.yaml"
+    text = cs.read_text(encoding="utf-8")
+    old = "      fit:\n        deviance"
+    rows = (
+        "      lsmeans:\n        Gender:\n          F: {estimate: 1}\n          M: {estimate: 1}\n"
+        "      diffs:\n        Gender:\n          F - M: {estimate: 1, se: 1, df: 1}\n"
+    )
+    path = tmp_path / cs.name
+    path.write_text(text.replace(old, rows + old, 1), encoding="utf-8")
+    res = run_case(load_case(path), get_engine("native"))
+    got = {(v.section, v.name, v.quantity): v.engine for b in res.blocks for v in b.values}
+    assert got[("diffs", "Gender F - M", "df")] == 25.0
+    diff = got[("lsmeans", "Gender F", "estimate")] - got[("lsmeans", "Gender M", "estimate")]
+    assert got[("diffs", "Gender F - M", "estimate")] == pytest.approx(diff, rel=1e-12)
+    fit = fit_case(load_case(cs), "ML")
+    row = [0.0, 1.0, 0.0, 11.0]  # F - M at the mean age: GenderF and 11 GenderF:Age
+    assert list(fit.fixed_names) == ["(Intercept)", "GenderF", "Age", "GenderF:Age"]
+    se = math.sqrt(sum(row[i] * fit.vcov_beta[i, j] * row[j] for i in range(4) for j in range(4)))
+    assert got[("diffs", "Gender F - M", "se")] == pytest.approx(se, rel=1e-10)
+    satt = tmp_path / "satt.yaml"
+    satt.write_text(path.read_text(encoding="utf-8").replace("df: between-within", "df: satterthwaite"), "utf-8")
+    assert "df: satterthwaite" in satt.read_text(encoding="utf-8")
+    res = run_case(load_case(satt), get_engine("native"))
+    df = next(v.engine for b in res.blocks for v in b.values if v.section == "diffs" and v.quantity == "df")
+    # a between-subject contrast under CS: Satterthwaite gives the number of subjects (27) from ML's variance
+    # estimates, the between-within 25 only from REML's (checked in the engine: 24.99999999 by REML)
+    assert df == pytest.approx(27.0, rel=1e-8)

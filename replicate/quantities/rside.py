@@ -20,13 +20,17 @@ from scipy import stats
 
 from ..block_names import mapped
 from ..engine.rside.result import RsideFit
-from ..errors import ModelError, NotImplementedOption
+from ..errors import NotImplementedOption
 from ..inference.lsmeans import Estimate
 from ..inference.rside_tests import effect_df, rside_estimate, rside_lsmeans, rside_type3
 from ..inference.sumcoding import SumCoding, sum_coding
 from ..reference_block import ReferenceBlock
 from ..vocab import DfMethod, SeKind
+from .rside_diffs import add_diffs
+from .rside_levels import lsmean_level
 from .value import Collector, EngineValue, Lazy
+
+__all__ = ["DDFM", "coefficient_rows", "ddfm_of", "fit_statistics", "lsmean_level", "rside_quantities"]
 
 #: The block's df method -> SAS's DDFM= as the repeated-measures inference names it.
 DDFM: dict[DfMethod, str] = {
@@ -161,6 +165,7 @@ def rside_quantities(block: ReferenceBlock, fit: RsideFit) -> list[EngineValue]:
     _covparms(out, fit)
     _type3(out, fit, ddfm)
     _lsmeans(out, fit, ddfm, field)
+    add_diffs(out, fit, ddfm, field, df_note(block, ddfm))
     stats_ = fit_statistics(block, fit)
     for q, ref in block.section("fit").items():
         if q == "ngroups":
@@ -209,35 +214,6 @@ def _type3(out: Collector, fit: RsideFit, ddfm: str) -> None:
                 ("type3", effect, q),
                 df_note(out.block, ddfm),
             )
-
-
-def lsmean_level(coding: SumCoding, effect: str, level: str) -> tuple[str, ...]:
-    """The engine's levels (in the model term's variable order) of a printed LS-means row.
-
-    ``effect`` is the engine's name of the effect (``Gender`` or ``Gender*Time``); ``level`` gives one
-    level per variable of the effect as written, separated by commas (``F, 8``), as SAS prints them
-    in the columns of its Least Squares Means table.
-    """
-    term = coding.terms[coding.term_index(effect)]
-    written = [v.strip() for v in effect.replace("*", ":").split(":")]
-    parts = [s.strip() for s in str(level).split(",")]
-    if any(v not in coding.classes for v in term):
-        raise ModelError(f"LS-means are of CLASS effects; {effect!r} has a covariate", field="lsmeans")
-    if len(parts) != len(written):
-        raise ModelError(
-            f"LS-means level {level!r} of {effect!r} gives {len(parts)} level(s) for {len(written)} variable(s)",
-            field="lsmeans",
-            hint="one level per variable of the effect, separated by commas: " + ", ".join(written),
-        )
-    chosen = dict(zip(written, parts, strict=True))
-    for v in term:
-        if chosen[v] not in coding.classes[v]:
-            raise ModelError(
-                f"{chosen[v]!r} is not a level of {v!r} (LS-means of {effect!r})",
-                field="lsmeans",
-                hint=f"the levels of {v} are {list(coding.classes[v])}",
-            )
-    return tuple(chosen[v] for v in term)
 
 
 def _coding(fit: RsideFit) -> SumCoding:
