@@ -18,6 +18,7 @@ from .glmm_stage import check_model as check_glmm_model
 from .references import guess_software, iter_printouts, split_printouts
 from .references.lme4_glmm import glmm_comments
 from .rside_stage import check_model as check_rside_model
+from .rside_stage import is_repeated_measures
 from .runner import INVALID, exit_code, run_case
 from .show import render_show
 
@@ -58,7 +59,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             loaded[f] = case = load_case(f)
             if "family" in case.model:  # a GLMM: the GLMM engine reads its cbind() response
                 check_glmm_model(case, with_data=bool(args.data) and "unavailable" not in case.data)
-            elif "residual" in case.model:  # repeated measures: fixed effects plus SAS's REPEATED mapping
+            elif is_repeated_measures(case):  # fixed effects plus SAS's REPEATED mapping or mmrm's term
                 check_rside_model(case, with_data=bool(args.data) and "unavailable" not in case.data)
             else:
                 build_spec(case)  # the model is read as 'run' reads it, with or without --data

@@ -25,7 +25,7 @@ from .quantities import block_method, check_fixed_names
 from .quantities.rside import lsmean_level, rside_quantities
 from .quantities.rside_diffs import diff_levels
 from .reference_block import ReferenceBlock
-from .rside_syntax import residual_from_mapping
+from .rside_syntax import has_covariance_term, residual_from_mapping, split_formula
 from .spec import parse_formula
 
 
@@ -33,53 +33,73 @@ def check_model(case: Case, *, with_data: bool = False) -> None:
     """Refuse what a run would refuse of a repeated-measures case's model (the fixed-effects formula and the
     ``residual:`` mapping; with the data, the fit itself), as ``replicate validate`` does for linear cases;
     errors name the file, line and field."""
-    formula = _fixed_formula(case)
     try:
-        parse_formula(formula, field="model.formula", fixed_only=True)
-        residual_from_mapping(dict(case.model["residual"]), field="model.residual")
+        fixed, residual = _model_parts(case)
+        parse_formula(fixed, field="model.formula", fixed_only=True)
+        if residual is not None:
+            residual_from_mapping(residual, field="model.residual")
     except ModelError as exc:
-        raise case.error(ModelError, exc.message, "model", *_case_field(exc.field), hint=exc.hint) from None
+        raise case.error(ModelError, exc.message, "model", *_case_field(case, exc.field), hint=exc.hint) from None
     if with_data:
         fit_case(case, "REML")
 
 
-def _fixed_formula(case: Case) -> str:
+def is_repeated_measures(case: Case) -> bool:
+    """Is the case's model one with a residual structure: SAS's REPEATED mapping (``model.residual``) or
+    mmrm's covariance term in the formula (``distance ~ Sex * age + ar1(age | Subject)``)?"""
+    return "residual" in case.model or has_covariance_term(str(case.model.get("formula", "")))
+
+
+def _model_parts(case: Case) -> tuple[str, dict[str, object] | None]:
+    """The fixed-effects formula and the ``residual:`` mapping (None when the formula holds the structure).
+
+    Raises:
+        ModelError: random effects beside the structure, or the structure named twice (field ``formula``).
+    """
     formula = str(case.model.get("formula", ""))
-    if not formula or "|" in formula:
-        raise case.error(
-            ModelError,
-            "a model with residual: needs a formula of fixed effects only",
-            "model",
-            "formula",
+    fixed, term = split_formula(formula, field="model.formula") if formula else (formula, None)
+    residual = dict(case.model["residual"]) if "residual" in case.model else None
+    if term is not None and residual is not None:
+        raise ModelError(
+            f"the formula's {term.term()} and model.residual both name the residual structure",
+            field="model.formula",
+            hint="keep one: the covariance term in the formula (mmrm's form) or the residual: mapping (SAS's)",
+        )
+    if not fixed or "|" in fixed:
+        raise ModelError(
+            "a model with a residual structure needs a formula of fixed effects only",
+            field="model.formula",
             hint="random effects beside a residual structure are not yet read from case files",
         )
-    return formula
+    return fixed, residual
 
 
 def fit_case(case: Case, method: str) -> RsideFit:
     """The case's model with its residual structure, fitted by ``method``."""
     model = case.model
-    formula = _fixed_formula(case)
     try:
+        _model_parts(case)
         return fit_residual(
             frame_of(case).df,
-            formula,
-            residual=dict(model["residual"]),
+            str(model["formula"]),
+            residual=dict(model["residual"]) if "residual" in model else None,
             method=method,
             weights=model.get("weights"),
         )
     except (ModelError, DataError) as exc:  # the engine names its argument; the case names the file and line
-        raise case.error(type(exc), exc.message, "model", *_case_field(exc.field), hint=exc.hint) from None
+        raise case.error(type(exc), exc.message, "model", *_case_field(case, exc.field), hint=exc.hint) from None
 
 
 #: fit_residual's argument -> the key of the case's model that holds it.
 _RESIDUAL_KEYS = {"visit": "repeated", "repeated": "repeated", "subject": "subject", "group": "group", "type": "type"}
 
 
-def _case_field(field: str | None) -> tuple[str, ...]:
+def _case_field(case: Case, field: str | None) -> tuple[str, ...]:
+    """The case's key for an engine's field: the residual mapping's, or the formula where its term holds the
+    structure."""
     last = str(field or "").split(".")[-1]
     if last in _RESIDUAL_KEYS:
-        return ("residual", _RESIDUAL_KEYS[last])
+        return ("residual", _RESIDUAL_KEYS[last]) if "residual" in case.model else ("formula",)
     return (last,) if last in ("formula", "weights") else ("residual",)
 
 

@@ -160,6 +160,22 @@ def parse_term(text: str, *, field: str | None = "model.formula") -> ResidualSpe
     return ResidualSpec(structure, coords, subject, group)
 
 
+def has_covariance_term(text: str) -> bool:
+    """Does the formula ``text`` hold an mmrm covariance term (``us(...)``, ``ar1(...)``, ...) at its top level?
+
+    Only looks; :func:`split_formula` reads the term and says what is wrong with it.
+    """
+    sides = _top_level_splits(str(text), "~")
+    if len(sides) != 2:
+        return False
+    names = {s.value for s in StructureName}
+    for _, piece in _top_level_splits(sides[1][1], "+-"):
+        m = re.match(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(", piece)
+        if m and m.group(1) in names:
+            return True
+    return False
+
+
 def split_formula(text: str, *, field: str | None = "model.formula") -> tuple[str, ResidualSpec | None]:
     """The fixed-effects formula and the covariance term of ``text`` (None where it has none).
 

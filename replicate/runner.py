@@ -18,7 +18,7 @@ from .engines import Engine, get_engine
 from .errors import CaseError, DataError, ModelError, NotImplementedOption, ReplicateError
 from .glmm_stage import run_glmm_case
 from .outcome import DISCREPANT, ERROR, INVALID, OK, SKIPPED, CaseResult
-from .rside_stage import run_rside_case
+from .rside_stage import is_repeated_measures, run_rside_case
 from .selection import plan_run
 
 if TYPE_CHECKING:  # the blocks' stage makes them; the runner only keeps them per fit
@@ -68,9 +68,12 @@ def _run_case(case_or_path: Case | str | Path, engine: Engine) -> CaseResult:
             res.status = INVALID
         res.seconds = time.perf_counter() - t0
         return res
-    native_only = {"residual": run_rside_case, "family": run_glmm_case}  # issues #16 (SAS's REPEATED), #17 (GLMMs)
-    for key, run in native_only.items():
-        if key in case.model:
+    native_only = {  # issues #16 (SAS's REPEATED or mmrm's covariance term), #17 (GLMMs)
+        run_rside_case: is_repeated_measures(case),
+        run_glmm_case: "family" in case.model,
+    }
+    for run, chosen in native_only.items():
+        if chosen:
             run(case, engine, res)
             res.status, res.seconds = _case_status(res), time.perf_counter() - t0
             return res

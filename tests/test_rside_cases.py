@@ -149,3 +149,45 @@ def test_validate_reads_a_repeated_measures_model_as_run_does(tmp_path, capsys):
     assert "model.residual.type" in capsys.readouterr().out
     assert main(["validate", "--data", str(_edited(tmp_path, UN, "repeated: Age", "repeated: Agee"))]) == 2
     assert "model.residual.repeated" in capsys.readouterr().out
+
+
+NLME = CASES / "orthodont-growth-ar1-nlme.yaml"
+AS_TERM = ("  formula: distance ~ Sex * age\n  residual: {type: AR(1), repeated: age, subject: Subject}\n",)
+
+
+def _as_term(tmp_path: Path, term: str = "ar1(age | Subject)", keep_residual: bool = False) -> Path:
+    text = NLME.read_text(encoding="utf-8")
+    old = AS_TERM[0]
+    assert old in text
+    new = f"  formula: distance ~ Sex * age + {term}\n"
+    if keep_residual:
+        new += "  residual: {type: AR(1), repeated: age, subject: Subject}\n"
+    out = tmp_path / NLME.name
+    out.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return out
+
+
+def test_mmrm_covariance_term_in_the_formula_is_the_residual_mapping(tmp_path, native):
+    mapping = run_case(load_case(NLME), native)
+    term = run_case(load_case(_as_term(tmp_path)), native)
+    assert mapping.status == term.status == OK
+    got = {(v.section, v.name, v.quantity): v.engine for b in term.blocks for v in b.values}
+    want = {(v.section, v.name, v.quantity): v.engine for b in mapping.blocks for v in b.values}
+    assert got == want and len(got) > 40
+    assert main(["validate", "--data", str(_as_term(tmp_path))]) == 0
+
+
+@pytest.mark.parametrize(
+    ("term", "keep", "said"),
+    [
+        ("ar1(age | Subject)", True, "both name the residual structure"),
+        ("ar1(agee | Subject)", False, "'agee'"),
+        ("ar1(age | Subject) + cs(age | Subject)", False, "a model has one"),
+        ("ar1(age | Subject) + (1 | Subject)", False, "random effects"),
+    ],
+)
+def test_a_bad_covariance_term_in_a_case_formula_names_the_formula(tmp_path, native, term, keep, said):
+    res = run_case(load_case(_as_term(tmp_path, term, keep)), native)
+    message = res.error or " ".join(b.error or "" for b in res.blocks)
+    assert res.status in (INVALID, ERROR), res.status
+    assert said in message and "model.formula" in message, message
