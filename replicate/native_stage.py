@@ -16,6 +16,7 @@ from .block_stage import block_shell
 from .build import frame_of
 from .case import Case
 from .compare import ValueComparison, never_agree
+from .diagnosis import Diagnosis
 from .engines import Engine
 from .errors import CaseError, DataError, ModelError, NotImplementedOption
 from .outcome import ERROR, INVALID, BlockResult, CaseResult, block_failure
@@ -33,6 +34,8 @@ class NativeFit(Protocol):
 
 
 F = TypeVar("F", bound=NativeFit)
+#: ``diagnose(block, fit, values)``: the explanations of a block's differing values.
+Diagnose = Callable[[ReferenceBlock, F, list[ValueComparison]], list[Diagnosis]]
 
 
 def run_native_case(
@@ -44,6 +47,7 @@ def run_native_case(
     key: Callable[[ReferenceBlock], str],
     fit: Callable[[str], F],
     compare: Callable[[ReferenceBlock, F], list[ValueComparison]],
+    diagnose: Diagnose[F] | None = None,
 ) -> dict[str, F]:
     """Fill ``res`` (the engine's version, the blocks, or the case's error) for a case of model class ``what``;
     ``fit(key(block))`` fits once per key, ``compare(block, fit)`` gives the block's values. The runner gives
@@ -61,7 +65,7 @@ def run_native_case(
     fits: dict[str, F] = {}
     for block, out in zip(case.blocks, res.blocks, strict=True):
         if not out.error:
-            _run_block(block, out, engine, what, fits, key(block), fit, compare)
+            _run_block(block, out, engine, what, fits, key(block), fit, compare, diagnose)
     return fits
 
 
@@ -74,6 +78,7 @@ def _run_block(
     key: str,
     fit: Callable[[str], F],
     compare: Callable[[ReferenceBlock, F], list[ValueComparison]],
+    diagnose: Diagnose[F] | None,
 ) -> None:
     try:
         if engine.name != "native":
@@ -85,6 +90,8 @@ def _run_block(
             fits[key] = fit(key)
         done = fits[key]
         out.values = compare(block, done)
+        if diagnose is not None:
+            out.diagnoses = diagnose(block, done, out.values)
         if not done.converged:
             out.values = never_agree(out.values, "compared against a fit that did not converge")
             out.error, out.error_status = "the fit did not converge: " + "; ".join(done.messages), ERROR

@@ -14,6 +14,8 @@ from .build import frame_of
 from .case import Case
 from .compare import ValueComparison
 from .comparison import compare_block
+from .diagnose_rside import diagnose_rside_block
+from .diagnosis import Diagnosis
 from .engine.rside import fit_residual
 from .engine.rside.result import RsideFit
 from .engines import Engine
@@ -24,7 +26,8 @@ from .outcome import CaseResult
 from .quantities import block_method, check_fixed_names
 from .quantities.rside import lsmean_level, rside_quantities
 from .quantities.rside_diffs import diff_levels
-from .reference_block import ReferenceBlock
+from .reference_block import OptimumAt, ReferenceBlock
+from .rside_optimum import at_reference
 from .rside_syntax import has_covariance_term, residual_from_mapping, split_formula
 from .spec import parse_formula
 
@@ -150,9 +153,39 @@ def _check_names(case: Case, block: ReferenceBlock, fit: RsideFit) -> None:
 
 
 def compared(case: Case, block: ReferenceBlock, fit: RsideFit) -> list[ValueComparison]:
-    """Quantities then Comparison for one block."""
+    """Quantities then Comparison for one block (at its own printed covariance parameters under
+    ``options.optimum: reference``)."""
     _check_names(case, block, fit)
+    if block.options.optimum == OptimumAt.REFERENCE:
+        fit, _ = at_reference(block, fit)
     return compare_block(case, block, rside_quantities(block, fit))
+
+
+def refit_with(case: Case, method: str, sas_type: str) -> RsideFit:
+    """The case's model with the structure ``sas_type`` (SAS's TYPE=) on the same visits, subjects and groups."""
+    fixed, residual = _model_parts(case)
+    spec = residual_from_mapping(residual) if residual is not None else split_formula(str(case.model["formula"]))[1]
+    if spec is None:
+        raise ModelError("the case names no residual structure", field="model.residual")
+    mapping: dict[str, object] = {"type": sas_type, "repeated": spec.coordinates[0], "subject": spec.subject}
+    if spec.group:
+        mapping["group"] = spec.group
+    return fit_residual(frame_of(case).df, fixed, residual=mapping, method=method, weights=case.model.get("weights"))
+
+
+def diagnosed(case: Case, block: ReferenceBlock, fit: RsideFit, values: list[ValueComparison]) -> list[Diagnosis]:
+    """Why the block's numbers differ (and, under ``options.optimum: reference``, the gap to the optimum)."""
+    notes: list[Diagnosis] = []
+    if block.options.optimum == OptimumAt.REFERENCE:
+        fit, note = at_reference(block, fit)
+        notes.append(note)
+    return notes + diagnose_rside_block(
+        block,
+        values,
+        fit,
+        recompute=lambda b, f: compare_block(case, b, rside_quantities(b, f)),
+        refit=lambda sas_type: refit_with(case, fit.method, sas_type),
+    )
 
 
 def run_rside_case(case: Case, engine: Engine, res: CaseResult) -> None:
@@ -165,4 +198,5 @@ def run_rside_case(case: Case, engine: Engine, res: CaseResult) -> None:
         key=lambda block: block_method(case, block),
         fit=lambda method: fit_case(case, method),
         compare=lambda block, fit: compared(case, block, fit),
+        diagnose=lambda block, fit, values: diagnosed(case, block, fit, values),
     )

@@ -86,6 +86,8 @@ STAGES: dict[str, int] = {
     # 8 diagnosis
     "replicate.diagnose": 8,
     "replicate.optimum": 8,
+    "replicate.rside_optimum": 8,
+    "replicate.diagnose_rside": 8,
     "replicate.diagnosis": 8,
     "replicate.diagnose_defs": 8,
     "replicate.typos": 8,
