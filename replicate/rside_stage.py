@@ -19,7 +19,7 @@ from .diagnosis import Diagnosis
 from .engine.rside import fit_residual
 from .engine.rside.result import RsideFit
 from .engines import Engine
-from .errors import CaseError, DataError, ModelError
+from .errors import CaseError, DataError, ModelError, NotImplementedOption
 from .inference.sumcoding import SumCoding, sum_coding
 from .native_stage import run_native_case
 from .outcome import CaseResult
@@ -27,9 +27,11 @@ from .quantities import block_method, check_fixed_names
 from .quantities.rside import lsmean_level, rside_quantities
 from .quantities.rside_diffs import diff_levels
 from .reference_block import OptimumAt, ReferenceBlock
+from .rside_model import is_repeated_measures, rside_model
 from .rside_optimum import at_reference
-from .rside_syntax import has_covariance_term, residual_from_mapping, split_formula
 from .spec import parse_formula
+
+__all__ = ["check_model", "compared", "diagnosed", "fit_case", "is_repeated_measures", "refit_with", "run_rside_case"]
 
 
 def check_model(case: Case, *, with_data: bool = False) -> None:
@@ -37,59 +39,31 @@ def check_model(case: Case, *, with_data: bool = False) -> None:
     ``residual:`` mapping; with the data, the fit itself), as ``replicate validate`` does for linear cases;
     errors name the file, line and field."""
     try:
-        fixed, residual = _model_parts(case)
-        parse_formula(fixed, field="model.formula", fixed_only=True)
-        if residual is not None:
-            residual_from_mapping(residual, field="model.residual")
-    except ModelError as exc:
-        raise case.error(ModelError, exc.message, "model", *_case_field(case, exc.field), hint=exc.hint) from None
+        parse_formula(rside_model(case).fixed, field="model.formula", fixed_only=True)
+    except (ModelError, NotImplementedOption) as exc:
+        raise case.error(type(exc), exc.message, "model", *_case_field(case, exc.field), hint=exc.hint) from None
     if with_data:
         fit_case(case, "REML")
 
 
-def is_repeated_measures(case: Case) -> bool:
-    """Is the case's model one with a residual structure: SAS's REPEATED mapping (``model.residual``) or
-    mmrm's covariance term in the formula (``distance ~ Sex * age + ar1(age | Subject)``)?"""
-    return "residual" in case.model or has_covariance_term(str(case.model.get("formula", "")))
-
-
-def _model_parts(case: Case) -> tuple[str, dict[str, object] | None]:
-    """The fixed-effects formula and the ``residual:`` mapping (None when the formula holds the structure).
-
-    Raises:
-        ModelError: random effects beside the structure, or the structure named twice (field ``formula``).
-    """
-    formula = str(case.model.get("formula", ""))
-    fixed, term = split_formula(formula, field="model.formula") if formula else (formula, None)
-    residual = dict(case.model["residual"]) if "residual" in case.model else None
-    if term is not None and residual is not None:
-        raise ModelError(
-            f"the formula's {term.term()} and model.residual both name the residual structure",
-            field="model.formula",
-            hint="keep one: the covariance term in the formula (mmrm's form) or the residual: mapping (SAS's)",
-        )
-    if not fixed or "|" in fixed:
-        raise ModelError(
-            "a model with a residual structure needs a formula of fixed effects only",
-            field="model.formula",
-            hint="random effects beside a residual structure are not yet read from case files",
-        )
-    return fixed, residual
-
-
 def fit_case(case: Case, method: str) -> RsideFit:
     """The case's model with its residual structure, fitted by ``method``."""
-    model = case.model
     try:
-        _model_parts(case)
+        m = rside_model(case)
         return fit_residual(
             frame_of(case).df,
-            str(model["formula"]),
-            residual=dict(model["residual"]) if "residual" in model else None,
+            m.formula,
+            residual=m.residual,
             method=method,
-            weights=model.get("weights"),
+            weights=case.model.get("weights"),
+            random_intercept=m.random_intercept,
+            cluster=m.cluster,
         )
-    except (ModelError, DataError) as exc:  # the engine names its argument; the case names the file and line
+    except (
+        ModelError,
+        DataError,
+        NotImplementedOption,
+    ) as exc:  # the engine names its argument; the case names the file and line
         raise case.error(type(exc), exc.message, "model", *_case_field(case, exc.field), hint=exc.hint) from None
 
 
@@ -103,7 +77,13 @@ def _case_field(case: Case, field: str | None) -> tuple[str, ...]:
     last = str(field or "").split(".")[-1]
     if last in _RESIDUAL_KEYS:
         return ("residual", _RESIDUAL_KEYS[last]) if "residual" in case.model else ("formula",)
-    return (last,) if last in ("formula", "weights") else ("residual",)
+    return (
+        ("formula",)
+        if last in ("formula", "random_intercept", "cluster")
+        else (last,)
+        if last == "weights"
+        else ("residual",)
+    )
 
 
 def _check_names(case: Case, block: ReferenceBlock, fit: RsideFit) -> None:
@@ -163,14 +143,19 @@ def compared(case: Case, block: ReferenceBlock, fit: RsideFit) -> list[ValueComp
 
 def refit_with(case: Case, method: str, sas_type: str) -> RsideFit:
     """The case's model with the structure ``sas_type`` (SAS's TYPE=) on the same visits, subjects and groups."""
-    fixed, residual = _model_parts(case)
-    spec = residual_from_mapping(residual) if residual is not None else split_formula(str(case.model["formula"]))[1]
-    if spec is None:
-        raise ModelError("the case names no residual structure", field="model.residual")
-    mapping: dict[str, object] = {"type": sas_type, "repeated": spec.coordinates[0], "subject": spec.subject}
-    if spec.group:
-        mapping["group"] = spec.group
-    return fit_residual(frame_of(case).df, fixed, residual=mapping, method=method, weights=case.model.get("weights"))
+    m = rside_model(case)
+    mapping: dict[str, object] = {"type": sas_type, "repeated": m.spec.coordinates[0], "subject": m.spec.subject}
+    if m.spec.group:
+        mapping["group"] = m.spec.group
+    return fit_residual(
+        frame_of(case).df,
+        m.fixed,
+        residual=mapping,
+        method=method,
+        weights=case.model.get("weights"),
+        random_intercept=m.random_intercept,
+        cluster=m.cluster,
+    )
 
 
 def diagnosed(case: Case, block: ReferenceBlock, fit: RsideFit, values: list[ValueComparison]) -> list[Diagnosis]:

@@ -89,7 +89,7 @@ def _name(text: str, what: str, field: str | None) -> str:
     return m.group(1).strip("`")
 
 
-def _top_level_splits(text: str, seps: str) -> list[tuple[str, str]]:
+def top_level_splits(text: str, seps: str) -> list[tuple[str, str]]:
     """``text`` cut at the characters of ``seps`` outside parentheses and quotes: (separator before, piece)."""
     out: list[tuple[str, str]] = []
     depth, quote, start, sep = 0, "", 0, ""
@@ -132,7 +132,7 @@ def parse_term(text: str, *, field: str | None = "model.formula") -> ResidualSpe
             hint="mmrm's names: " + ", ".join(sorted(s.value for s in StructureName)),
         )
     structure = StructureName(name)
-    parts = _top_level_splits(inner, "|")
+    parts = top_level_splits(inner, "|")
     if len(parts) != 2 or "||" in inner:
         raise ModelError(
             f"{text.strip()!r} needs one '|' between the visit and the subject",
@@ -142,7 +142,7 @@ def parse_term(text: str, *, field: str | None = "model.formula") -> ResidualSpe
     left, right = parts[0][1], parts[1][1]
     if not left.strip():
         raise ModelError(f"{text.strip()!r} has no visit variable before '|'", field=field)
-    coords = tuple(_name(c, "visit variable", field) for _, c in _top_level_splits(left, ","))
+    coords = tuple(_name(c, "visit variable", field) for _, c in top_level_splits(left, ","))
     if len(coords) > 1 and structure not in SPATIAL:
         raise ModelError(
             f"{name}(...) takes one visit variable, not {len(coords)} ({', '.join(coords)})",
@@ -165,11 +165,11 @@ def has_covariance_term(text: str) -> bool:
 
     Only looks; :func:`split_formula` reads the term and says what is wrong with it.
     """
-    sides = _top_level_splits(str(text), "~")
+    sides = top_level_splits(str(text), "~")
     if len(sides) != 2:
         return False
     names = {s.value for s in StructureName}
-    for _, piece in _top_level_splits(sides[1][1], "+-"):
+    for _, piece in top_level_splits(sides[1][1], "+-"):
         m = re.match(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(", piece)
         if m and m.group(1) in names:
             return True
@@ -185,11 +185,11 @@ def split_formula(text: str, *, field: str | None = "model.formula") -> tuple[st
         ModelError: more than one covariance term, a term inside an interaction or after '-', a
             random-effect term beside it (not implemented yet), or a malformed term.
     """
-    sides = _top_level_splits(text, "~")
+    sides = top_level_splits(text, "~")
     if len(sides) != 2:
         return text, None  # not a two-sided formula: the formula parser says what is wrong
     lhs, rhs = sides[0][1], sides[1][1]
-    pieces = _top_level_splits(rhs, "+-")
+    pieces = top_level_splits(rhs, "+-")
     found: list[tuple[int, ResidualSpec]] = []
     for i, (op, piece) in enumerate(pieces):
         m = re.match(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(", piece)

@@ -95,9 +95,15 @@ def test_an_unimplemented_df_is_said_not_agreed(tmp_path, native):
 
 
 def test_random_terms_beside_a_residual_structure_are_refused_with_the_reason(tmp_path, native):
+    # a subject's random intercept is not identified beside CS (the engine says which structures allow one)
     path = _edited(tmp_path, CS, "formula: y ~ Gender * Age", "formula: y ~ Gender * Age + (1 | Person)")
     res = run_case(load_case(path), native)
-    assert res.status == INVALID and "fixed effects only" in res.blocks[0].error
+    assert res.status == INVALID and "random intercept beside TYPE=cs is not identified" in res.blocks[0].error
+    # a random slope beside a structure is not implemented: said, never dropped
+    path = _edited(tmp_path, CS, "formula: y ~ Gender * Age", "formula: y ~ Gender * Age + (Age | Person)")
+    res = run_case(load_case(path), native)
+    assert res.status in (INVALID, ERROR) and "the random term '(Age | Person)'" in res.blocks[0].error
+    assert "not implemented" in res.blocks[0].error
 
 
 def test_only_the_native_engine_fits_these_models():
@@ -183,7 +189,7 @@ def test_mmrm_covariance_term_in_the_formula_is_the_residual_mapping(tmp_path, n
         ("ar1(age | Subject)", True, "both name the residual structure"),
         ("ar1(agee | Subject)", False, "'agee'"),
         ("ar1(age | Subject) + cs(age | Subject)", False, "a model has one"),
-        ("ar1(age | Subject) + (1 | Subject)", False, "random effects"),
+        ("ar1(age | Subject) + (0 + age | Subject)", False, "random term"),
     ],
 )
 def test_a_bad_covariance_term_in_a_case_formula_names_the_formula(tmp_path, native, term, keep, said):

@@ -79,6 +79,8 @@ STAGES: dict[str, int] = {
     "replicate.dfexplain": 6,
     "replicate.fixed_part": 3,
     "replicate.rside_syntax": 3,
+    "replicate.rside_random": 3,
+    "replicate.rside_model": 3,
     "replicate.rside_names": 1,
     # 7 comparison
     "replicate.compare": 7,
