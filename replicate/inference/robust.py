@@ -139,7 +139,9 @@ def _inv_sqrt_psd(G: np.ndarray, tol: float = 1e-12) -> np.ndarray:
 
 
 @dataclass
-class _Block:
+class SandwichBlock:
+    """One cluster's rows, design, marginal residuals, working covariance (V = R'R) and V^-1 X."""
+
     rows: np.ndarray
     X: np.ndarray
     e: np.ndarray
@@ -148,7 +150,7 @@ class _Block:
     WX: np.ndarray  # V^-1 X
 
 
-def _blocks(fit: FitResult, design: Design, codes: np.ndarray, J: int) -> list[_Block]:
+def _blocks(fit: FitResult, design: Design, codes: np.ndarray, J: int) -> list[SandwichBlock]:
     if fit.theta is None:
         raise ValueError("this fit has no theta; the robust covariance needs the native engine's fit")
     beta = fit.fixed.reindex(list(design.fixed_names)).to_numpy(dtype=float)
@@ -159,7 +161,7 @@ def _blocks(fit: FitResult, design: Design, codes: np.ndarray, J: int) -> list[_
     w = design.weights
     order = np.argsort(codes, kind="stable")
     starts = np.searchsorted(codes[order], np.arange(J + 1))
-    out: list[_Block] = []
+    out: list[SandwichBlock] = []
     for j in range(J):
         rows = order[starts[j] : starts[j + 1]]
         Zj = ZL[rows]
@@ -168,18 +170,18 @@ def _blocks(fit: FitResult, design: Design, codes: np.ndarray, J: int) -> list[_
         R = sla.cholesky(V, lower=False)
         Xj = design.X[rows]
         WX = sla.cho_solve((R, False), Xj)
-        out.append(_Block(rows, Xj, resid[rows], V, R, WX))
+        out.append(SandwichBlock(rows, Xj, resid[rows], V, R, WX))
     return out
 
 
-def _bread(blocks: list[_Block], p: int) -> np.ndarray:
+def _bread(blocks: list[SandwichBlock], p: int) -> np.ndarray:
     XWX = np.zeros((p, p))
     for b in blocks:
         XWX += b.X.T @ b.WX
     return np.linalg.inv((XWX + XWX.T) / 2)
 
 
-def _adjusted_est(blocks: list[_Block], M: np.ndarray, kind: str, J: int) -> list[np.ndarray]:
+def _adjusted_est(blocks: list[SandwichBlock], M: np.ndarray, kind: str, J: int) -> list[np.ndarray]:
     """E_j = X_j' W_j A_j for each cluster (p x n_j)."""
     est = [b.WX.T for b in blocks]  # X_j' W_j (W symmetric)
     if kind == "CR0":
@@ -195,7 +197,7 @@ def _adjusted_est(blocks: list[_Block], M: np.ndarray, kind: str, J: int) -> lis
     return out
 
 
-def _satterthwaite(blocks: list[_Block], M: np.ndarray, est: list[np.ndarray]) -> np.ndarray:
+def _satterthwaite(blocks: list[SandwichBlock], M: np.ndarray, est: list[np.ndarray]) -> np.ndarray:
     p = M.shape[0]
     L = np.linalg.cholesky(M)
     g = np.empty((len(blocks), p))  # |G_j[i, :]|^2
@@ -243,15 +245,24 @@ def cluster_robust(
     if df and kind != "CR2":
         raise ValueError("Satterthwaite df are defined here for CR2 only (as clubSandwich pairs them)")
     name, codes, J = resolve_cluster(design, cluster)
-    blocks = _blocks(fit, design, codes, J)
-    M = _bread(blocks, design.p)
-    est = _adjusted_est(blocks, M, kind, J)
+    V, satt = sandwich(_blocks(fit, design, codes, J), design.p, kind, df=df)
+    names = list(design.fixed_names)
+    dfs = pd.Series(satt, index=names) if satt is not None else None
+    return RobustResult(kind, pd.DataFrame(V, index=names, columns=names), name, J, dfs)
+
+
+def sandwich(
+    blocks: list[SandwichBlock], p: int, kind: str, *, df: bool = False
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The sandwich ``M [sum_j E_j e_j e_j' E_j'] M`` over the clusters' blocks (``kind``: CR0, CR1, CR2), and,
+    with ``df``, the CR2 Satterthwaite df per coefficient; shared by the G-side fits and the repeated-measures
+    ones (:mod:`replicate.inference.rside_robust`)."""
+    M = _bread(blocks, p)
+    est = _adjusted_est(blocks, M, kind, len(blocks))
     comps = np.column_stack([e @ b.e for e, b in zip(est, blocks)])  # p x J
     V = M @ (comps @ comps.T) @ M
     V = (V + V.T) / 2
-    names = list(design.fixed_names)
-    dfs = pd.Series(_satterthwaite(blocks, M, est), index=names) if df else None
-    return RobustResult(kind, pd.DataFrame(V, index=names, columns=names), name, J, dfs)
+    return V, (_satterthwaite(blocks, M, est) if df else None)
 
 
 def cluster_robust_vcov(fit: FitResult, design: Design, kind: str = "CR2", cluster: ClusterSpec = None) -> pd.DataFrame:

@@ -22,6 +22,7 @@ from ..block_names import mapped
 from ..engine.rside.result import RsideFit
 from ..errors import NotImplementedOption
 from ..inference.lsmeans import Estimate
+from ..inference.rside_robust import with_empirical
 from ..inference.rside_tests import effect_df, rside_estimate, rside_lsmeans, rside_type3
 from ..inference.sumcoding import SumCoding, sum_coding
 from ..reference_block import ReferenceBlock
@@ -31,6 +32,9 @@ from .rside_levels import lsmean_level
 from .value import Collector, EngineValue, Lazy
 
 __all__ = ["DDFM", "coefficient_rows", "ddfm_of", "fit_statistics", "lsmean_level", "rside_quantities"]
+
+#: The empirical (sandwich) SE kinds a repeated-measures block may ask for (cr0 is SAS's EMPIRICAL).
+EMPIRICAL = (SeKind.CR0, SeKind.CR1, SeKind.CR2)
 
 #: The block's df method -> SAS's DDFM= as the repeated-measures inference names it.
 DDFM: dict[DfMethod, str] = {
@@ -144,10 +148,13 @@ def rside_quantities(block: ReferenceBlock, fit: RsideFit) -> list[EngineValue]:
     ddfm = ddfm_of(block)
     rows = Lazy(lambda: coefficient_rows(fit, ddfm))
     se_kind = block.options.se
-    if se_kind not in (SeKind.MODEL, SeKind.KENWARD_ROGER) or (se_kind == SeKind.KENWARD_ROGER) != (ddfm == "kr"):
+    if se_kind in EMPIRICAL and ddfm in ("betwithin", "residual"):
+        fit = with_empirical(fit, str(se_kind).upper())  # SAS's EMPIRICAL: every SE, LS-mean and test from it
+    elif se_kind not in (SeKind.MODEL, SeKind.KENWARD_ROGER) or (se_kind == SeKind.KENWARD_ROGER) != (ddfm == "kr"):
         raise NotImplementedOption(
             f"options.se: {se_kind} with options.df: {block.options.df} for a residual structure",
-            hint="SAS prints model-based SEs, or the Kenward-Roger adjusted ones under ddfm=kr",
+            hint="SAS prints model-based SEs, the Kenward-Roger adjusted ones under ddfm=kr, or empirical ones "
+            "(se: cr0 = SAS's EMPIRICAL, cr1, cr2) with between-within or residual df",
         )
     field: dict[str, Callable[[Estimate], float]] = {
         "estimate": lambda e: e.estimate,

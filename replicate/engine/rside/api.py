@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ from .cluster import make_layout
 from .cluster_fit import fit_cluster
 from .fit import fit_blocks
 from .intercept import WithRandomIntercept
-from .result import RsideFit
+from .result import RowData, RsideFit
 
 
 def _codes(values: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -174,7 +175,9 @@ def fit_residual(
     )
     # every column is kept: formula functions (factor(g), log(x)) are recomputed from their source columns
     part = FixedPart(design.spec or spec, used, design.X, s_codes)
-    return fit.with_model(res, part)
+    g_rows = np.zeros(len(used), dtype=np.int64) if g_codes is None else np.asarray(g_codes, dtype=np.int64)
+    rows = RowData(design.X, design.y, np.asarray(s_codes), np.asarray(v_codes), g_rows, design.weights)
+    return replace(fit.with_model(res, part), rows=rows)
 
 
 def _fit_in_clusters(

@@ -64,6 +64,24 @@ def correlation(V: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class RowData:
+    """The rows of a fit, for what needs each subject's own residuals (empirical SEs).
+
+    Attributes:
+        X, y: the fixed-effects design and the response of the rows used.
+        subject, visit, group: integer codes per row (subject, visit position, GROUP= level; 0 without).
+        weights: SAS WEIGHT values per row, or None.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    subject: np.ndarray
+    visit: np.ndarray
+    group: np.ndarray
+    weights: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
 class RsideFit:
     """A generalized least squares fit with a residual covariance structure within subjects.
 
@@ -86,6 +104,7 @@ class RsideFit:
         fixed_part: the formula, rows used and X, for LS-means and Type III tests (None if not kept).
         blocks, covariance: the data reduced to visit patterns and the fitted structure (the derivatives of
             the fixed effects' covariance in the covariance parameters, for Satterthwaite and Kenward-Roger df).
+        rows: the rows themselves (for empirical SEs), None for a fit in clusters.
     """
 
     structure: StructureName
@@ -117,6 +136,7 @@ class RsideFit:
     blocks: Blocks | None = None
     covariance: Structure | None = None
     phi_of: Callable[[np.ndarray], np.ndarray] | None = None
+    rows: RowData | None = None
 
     def with_model(self, residual: ResidualSpec, fixed_part: FixedPart) -> RsideFit:
         """The same fit, recording the residual specification and the fixed part."""
