@@ -61,6 +61,8 @@ QUANTITY_KIND: dict[str, str] = {
     "statistic": "t",
     "refused": "count",
     "reliability": "corr",
+    "lower": "estimate",  # a confidence limit (SAS's CL option)
+    "upper": "estimate",
 }
 
 

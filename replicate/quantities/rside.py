@@ -22,6 +22,7 @@ from ..block_names import mapped
 from ..engine.rside.result import RsideFit
 from ..errors import NotImplementedOption
 from ..inference.lsmeans import Estimate
+from ..inference.rside_covtest import covparm_limits, null_model_lrt
 from ..inference.rside_robust import with_empirical
 from ..inference.rside_tests import effect_df, rside_estimate, rside_lsmeans, rside_type3
 from ..inference.sumcoding import SumCoding, sum_coding
@@ -32,6 +33,13 @@ from .rside_levels import lsmean_level
 from .value import Collector, EngineValue, Lazy
 
 __all__ = ["DDFM", "coefficient_rows", "ddfm_of", "fit_statistics", "lsmean_level", "rside_quantities"]
+
+#: Null Model LRT fit keys -> (quantity, its number from (chi-square, df, p)).
+NULL_LRT: dict[str, tuple[str, Callable[[tuple[float, int, float]], float]]] = {
+    "null_lrt_chisq": ("chisq", lambda r: r[0]),
+    "null_lrt_df": ("df", lambda r: float(r[1])),
+    "null_lrt_p": ("p", lambda r: r[2]),
+}
 
 #: The empirical (sandwich) SE kinds a repeated-measures block may ask for (cr0 is SAS's EMPIRICAL).
 EMPIRICAL = (SeKind.CR0, SeKind.CR1, SeKind.CR2)
@@ -174,10 +182,16 @@ def rside_quantities(block: ReferenceBlock, fit: RsideFit) -> list[EngineValue]:
     _lsmeans(out, fit, ddfm, field)
     add_diffs(out, fit, ddfm, field, df_note(block, ddfm))
     stats_ = fit_statistics(block, fit)
+    null = Lazy(lambda: null_model_lrt(fit))
     for q, ref in block.section("fit").items():
         if q == "ngroups":
             for g, n in ref.items():
                 out.add("fit", f"groups {g}", "ngroups", n, float(fit.n_subjects), ("fit", "ngroups", g), "subjects")
+        elif q in NULL_LRT:
+            pick = NULL_LRT[q][1]
+            out.add(
+                "fit", q, NULL_LRT[q][0], ref, lambda pick=pick: pick(null.get()), ("fit", q), "SAS's Null Model LRT"
+            )
         else:
             how = "as nlme counts it" if block.software == "nlme" else "as SAS counts it"
             out.add("fit", q, q if q != "npar" else "nobs", ref, stats_.get(q), ("fit", q), how)
@@ -185,17 +199,24 @@ def rside_quantities(block: ReferenceBlock, fit: RsideFit) -> list[EngineValue]:
 
 
 def _covparms(out: Collector, fit: RsideFit) -> None:
+    limits = Lazy(lambda: dict(zip(((c.label, c.group) for c in fit.covparms), covparm_limits(fit), strict=True)))
     for label, qs in out.block.section("covparms").items():
         name, _, group = str(label).partition(" / ")
         key = mapped(out.block, name)
         for q, ref in qs.items():
-            quantity = {"estimate": "variance", "se": "se", "z": "t", "p": "p"}[q]
+            quantity = {"estimate": "variance", "se": "se", "z": "t", "p": "p", "lower": "lower", "upper": "upper"}[q]
 
             def value(q: str = q, key: str = key, group: str = group) -> float:
                 c = fit.covparm(key, group or None)
+                if q in ("lower", "upper"):
+                    return float(limits.get()[(c.label, c.group)][0 if q == "lower" else 1])
                 return float({"estimate": c.estimate, "se": c.se, "z": c.z, "p": c.p_value}[q])
 
-            note = "observed information, as SAS's COVTEST" if q != "estimate" else ""
+            note = {
+                "estimate": "",
+                "lower": "SAS's CL: Satterthwaite-type for a variance, Wald otherwise",
+                "upper": "SAS's CL: Satterthwaite-type for a variance, Wald otherwise",
+            }.get(q, "observed information, as SAS's COVTEST")
             out.add("covparms", str(label), quantity, ref, value, ("covparms", label, q), note)
 
 
