@@ -12,13 +12,15 @@ from .build import frame_of
 from .case import Case
 from .compare import ValueComparison
 from .comparison import compare_block
+from .diagnose_glmm import diagnose_glmm_block
+from .diagnosis import Diagnosis
 from .engine.glmm import fit_glmm
 from .engine.glmm.api import prepare as glmm_design
 from .engine.glmm.api import split_cbind
 from .engine.glmm.result import GlmmFit
 from .engines import Engine
-from .errors import CaseError, ModelError
-from .glmm_methods import MODEL, PqlCaseFit, block_key, check_pql_names, fit_pql_case, parse_key
+from .errors import CaseError, ModelError, ReplicateError
+from .glmm_methods import MODEL, PQL, PqlCaseFit, block_key, block_method, check_pql_names, fit_pql_case, parse_key
 from .native_stage import run_native_case
 from .outcome import CaseResult
 from .quantities import check_fixed_names
@@ -111,9 +113,29 @@ def _fit_key(case: Case, key: str) -> GlmmFit | PqlCaseFit:
     return fit_pql_case(case) if method == "pql" else fit_case(case, method, nagq)
 
 
+def diagnosed(
+    case: Case, block: ReferenceBlock, values: list[ValueComparison], fits: dict[str, GlmmFit | PqlCaseFit]
+) -> list[Diagnosis]:
+    """Why the block's numbers differ: another estimation method's fit is tried for them (``fits``: by key,
+    shared with the run's diagnoses of the other blocks)."""
+
+    def recompute(other: ReferenceBlock, method: str, nagq: int) -> list[ValueComparison]:
+        key = PQL if method == PQL else f"{method}:{nagq}"
+        if key not in fits:
+            fits[key] = _fit_key(case, key)
+        return compared(case, other, fits[key])
+
+    try:
+        own = block_method(case, block)
+    except ReplicateError:
+        return []
+    return diagnose_glmm_block(block, values, own, recompute=recompute)
+
+
 def run_glmm_case(case: Case, engine: Engine, res: CaseResult) -> None:
     """Fill ``res`` for a GLMM case: one fit per method (the model's, or a block's ``options.method``), shared
     by the blocks of that method."""
+    others: dict[str, GlmmFit | PqlCaseFit] = {}
     run_native_case(
         case,
         engine,
@@ -122,4 +144,5 @@ def run_glmm_case(case: Case, engine: Engine, res: CaseResult) -> None:
         key=lambda block: block_key(case, block),
         fit=lambda key: _fit_key(case, key),
         compare=lambda block, fit: compared(case, block, fit),
+        diagnose=lambda block, fit, values: diagnosed(case, block, values, others),
     )

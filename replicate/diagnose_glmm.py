@@ -1,0 +1,133 @@
+"""Why a GLMM block's numbers differ from the engine's, in words (issue #17).
+
+A binary or count outcome's numbers depend on the estimation method more than on anything else: glmer's
+Laplace approximation, its adaptive Gauss-Hermite quadrature with k nodes, and penalized quasi-likelihood
+(MASS::glmmPQL, HLM's HGLM) give visibly different variance components on the same data. Tried in order,
+each value explained once: a transcription error (:mod:`replicate.typos`); the reference did not converge
+(``options.converged: false``: glmer's "Model failed to converge"); a **different estimation method** (the
+block's fixed-effect estimates and variance components are reproduced by another method's fit: named, with
+the number of nodes for quadrature); printing precision. What none explains is said to be unexplained.
+
+The stage hands in ``recompute(block, method, nagq)``: the block's estimates and variance components compared
+with the case's model fitted by that method, so the diagnosis never imports the runner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from .compare import AGREES, DISCREPANCY, WITHIN, ValueComparison
+from .diagnosis import Diagnosis, key_of
+from .errors import ReplicateError
+from .printed import Printed, printed_unit
+from .reference_block import ReferenceBlock
+from .typos import transcription_errors
+
+Recompute = Callable[[ReferenceBlock, str, int], list[ValueComparison]]
+
+#: The methods tried, in order, as (method, nagq): glmer's Laplace, its quadrature, glmmPQL's PQL.
+METHODS = (("laplace", 1), ("agq", 9), ("agq", 25), ("pql", 1))
+NAMES = {
+    "laplace": "the Laplace approximation (glmer's nAGQ = 1)",
+    "agq": "adaptive Gauss-Hermite quadrature with {k} nodes (glmer's nAGQ = {k})",
+    "pql": "penalized quasi-likelihood (MASS::glmmPQL; HLM's HGLM)",
+}
+
+
+def _estimates_only(block: ReferenceBlock, method: str, nagq: int) -> ReferenceBlock:
+    """The block's fixed-effect estimates and variance components, read as another method's numbers."""
+    fixed = {t: {"estimate": qs["estimate"]} for t, qs in block.section("fixed").items() if "estimate" in qs}
+    values = {"fixed": fixed} | ({"random": block.values["random"]} if "random" in block.values else {})
+    options = replace(block.options, method=method, nagq=nagq if method == "agq" else None)
+    return replace(block, values=values, options=options)
+
+
+def _method_words(method: str, nagq: int) -> str:
+    return NAMES[method].format(k=nagq)
+
+
+def diagnose_glmm_block(
+    block: ReferenceBlock, values: list[ValueComparison], own: tuple[str, int], *, recompute: Recompute
+) -> list[Diagnosis]:
+    """Explanations for the discrepancies of a GLMM block compared with the fit by ``own`` (method, nagq)."""
+    bad = {key_of(v) for v in values if v.verdict == DISCREPANCY}
+    if not bad:
+        return []
+    out = [Diagnosis("transcription error", keys, text, {}) for keys, text in transcription_errors(block, "ML", values)]
+    bad -= {k for d in out for k in d.values}
+    if bad and not block.options.converged:
+        out.append(
+            Diagnosis(
+                "reference did not converge",
+                tuple(sorted(bad)),
+                f"{block.software} did not converge (its printout says so: options.converged: false): its numbers "
+                "are not at an optimum",
+                {},
+            )
+        )
+        bad = set()
+    if bad:
+        found = _other_method(block, bad, own, recompute)
+        if found:
+            out.append(found)
+            bad -= set(found.values)
+    for v in values:
+        if key_of(v) in bad and v.abs_diff is not None:
+            unit = printed_unit(Printed(v.reference_value, v.reference))
+            if unit and v.abs_diff <= unit * (1 + 1e-9):
+                out.append(
+                    Diagnosis(
+                        "printing precision",
+                        (key_of(v),),
+                        f"printing precision: {v.name} {v.quantity} differs from {v.reference} by less than one "
+                        "unit in the last printed digit",
+                        {"unit": unit},
+                    )
+                )
+                bad.discard(key_of(v))
+    rest = [v for v in values if key_of(v) in bad]
+    if rest:
+        out.append(
+            Diagnosis(
+                "unexplained",
+                tuple(key_of(v) for v in rest),
+                "unexplained: "
+                + ", ".join(f"{v.name} {v.quantity} {v.reference} (engine {v.engine})" for v in rest)
+                + " — the transcription, convergence, the other estimation methods (Laplace, adaptive quadrature, "
+                "PQL) and the printed precision were checked and none accounts for it",
+                {},
+            )
+        )
+    return out
+
+
+def _other_method(block: ReferenceBlock, bad: set[str], own: tuple[str, int], recompute: Recompute) -> Diagnosis | None:
+    """The first other method whose fit reproduces every printed estimate and variance component."""
+    estimates = {k for k in bad if k.startswith(("fixed ", "random ")) and not k.endswith((" se", " z", " p", " t"))}
+    if not estimates:
+        return None
+    for method, nagq in METHODS:
+        if (method, nagq) == own or (method != "agq" and method == own[0]):
+            continue
+        try:
+            again = recompute(_estimates_only(block, method, nagq), method, nagq)
+        except ReplicateError:
+            continue
+        compared = [v for v in again if v.verdict != "not comparable"]
+        if compared and all(v.verdict in (AGREES, WITHIN) for v in compared):
+            explained = tuple(sorted(k for k in bad if k.startswith(("fixed ", "random ", "fit "))))
+            theirs, ours = _method_words(method, nagq), _method_words(*own)
+            likelihood = (
+                "; PQL maximizes no likelihood: a log-likelihood, deviance or AIC it prints is not comparable"
+                if method == "pql"
+                else ""
+            )
+            return Diagnosis(
+                "different estimation method",
+                explained,
+                f"different estimation method: {block.software}'s estimates and variance components are reproduced "
+                f"by {theirs}, not by {ours}{likelihood}",
+                {"method": method, "nagq": nagq},
+            )
+    return None
