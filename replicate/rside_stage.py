@@ -158,8 +158,22 @@ def refit_with(case: Case, method: str, sas_type: str) -> RsideFit:
     )
 
 
-def diagnosed(case: Case, block: ReferenceBlock, fit: RsideFit, values: list[ValueComparison]) -> list[Diagnosis]:
-    """Why the block's numbers differ (and, under ``options.optimum: reference``, the gap to the optimum)."""
+def diagnosed(
+    case: Case,
+    block: ReferenceBlock,
+    fit: RsideFit,
+    values: list[ValueComparison],
+    refits: dict[tuple[str, str], RsideFit] | None = None,
+) -> list[Diagnosis]:
+    """Why the block's numbers differ (and, under ``options.optimum: reference``, the gap to the optimum);
+    ``refits`` keeps the fits with other structures by (method, TYPE=), shared by the case's blocks."""
+    cache = refits if refits is not None else {}
+
+    def refit(sas_type: str) -> RsideFit:
+        if (fit.method, sas_type) not in cache:
+            cache[(fit.method, sas_type)] = refit_with(case, fit.method, sas_type)
+        return cache[(fit.method, sas_type)]
+
     notes: list[Diagnosis] = []
     if block.options.optimum == OptimumAt.REFERENCE:
         fit, note = at_reference(block, fit)
@@ -169,12 +183,13 @@ def diagnosed(case: Case, block: ReferenceBlock, fit: RsideFit, values: list[Val
         values,
         fit,
         recompute=lambda b, f: compare_block(case, b, rside_quantities(b, f)),
-        refit=lambda sas_type: refit_with(case, fit.method, sas_type),
+        refit=refit,
     )
 
 
 def run_rside_case(case: Case, engine: Engine, res: CaseResult) -> None:
     """Fill ``res`` for a repeated-measures case: one fit per REML/ML, shared by the blocks that use it."""
+    refits: dict[tuple[str, str], RsideFit] = {}
     run_native_case(
         case,
         engine,
@@ -183,5 +198,5 @@ def run_rside_case(case: Case, engine: Engine, res: CaseResult) -> None:
         key=lambda block: block_method(case, block),
         fit=lambda method: fit_case(case, method),
         compare=lambda block, fit: compared(case, block, fit),
-        diagnose=lambda block, fit, values: diagnosed(case, block, fit, values),
+        diagnose=lambda block, fit, values: diagnosed(case, block, fit, values, refits),
     )

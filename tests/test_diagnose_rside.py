@@ -183,3 +183,18 @@ def test_nlme_discrete_ar1_over_gapped_ages_stays_at_independence_and_is_said_to
     found = [d for d in block.diagnoses if d.kind == "different structure"]
     assert found and found[0].data["type"] == "VC", [(d.kind, d.data) for d in block.diagnoses]
     assert "fit loglik loglik" in found[0].values
+
+
+def test_the_report_prints_the_diagnosis_in_text_markdown_and_html(tmp_path, capsys):
+    from replicate.cli import main
+
+    text = CS.read_text(encoding="utf-8")
+    start, end = text.index("      covparms:"), text.index("      type3:")
+    path = tmp_path / "cs-as-ar1.yaml"
+    path.write_text((text[:start] + text[end:]).replace("type: CS", "type: AR(1)", 1), encoding="utf-8")
+    out = tmp_path / "report"
+    assert main(["run", str(path), "--out", str(out), "--format", "markdown,html"]) == 1
+    said = "numbers are reproduced by TYPE=CS, not by the case's TYPE=AR(1)"
+    assert said in capsys.readouterr().out
+    assert said in (out / "report.md").read_text(encoding="utf-8")
+    assert "TYPE=CS" in (out / "report.html").read_text(encoding="utf-8")
