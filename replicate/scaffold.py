@@ -94,7 +94,8 @@ def _header(case_id: str, printout: Path, data: Path, digest: str, inferred: Inf
         "source": f"printout {printout.name}",
         "data": {"file": data.name, "sha256": digest},
         "model": {"formula": inferred.formula, "method": inferred.method or "REML"}
-        | ({"contrasts": inferred.contrasts} if inferred.contrasts else {}),
+        | ({"contrasts": inferred.contrasts} if inferred.contrasts else {})
+        | ({"residual": inferred.residual} if inferred.residual else {}),
     }
 
 

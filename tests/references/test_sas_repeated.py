@@ -8,6 +8,7 @@ import pytest
 
 from replicate.references import parse_printout
 from replicate.references.sas_repeated import STRUCTURES
+from replicate.scaffold_model import infer_model
 
 PRINTOUTS = Path(__file__).resolve().parents[1] / "data" / "printouts"
 MILK = (PRINTOUTS / "sas_mixed_milkprot_un_repeated.lst").read_text(encoding="utf-8")
@@ -81,3 +82,21 @@ def test_a_not_converged_message_is_recorded(message: str) -> None:
 def test_neither_message_leaves_convergence_unsaid() -> None:
     parsed = parse_printout(_variant("Convergence criteria met.", ""), "sas")
     assert "converged" not in parsed.model_info
+
+
+def test_the_scaffold_turns_model_information_into_model_residual() -> None:
+    columns = ["Protein", "Cow", "Treatment", "Week"]
+    text = _variant("Data Set WORK.MILK\n", "Data Set WORK.MILK\nRepeated Effect Week\n")
+    inferred = infer_model(parse_printout(text, "sas"), columns, formula="Protein ~ Treatment * Week")
+    # SAS's nested subject Cow(Treatment) is no column of the data: kept as printed, with a to-do to fix it.
+    assert inferred.residual == {"type": "UN", "repeated": "Week", "subject": "Cow(Treatment)"}
+    assert any("Cow(Treatment)" in t for t in inferred.todo)
+    assert "converged" not in inferred.options
+    plain = infer_model(parse_printout(MILK, "sas"), columns, formula="Protein ~ Treatment * Week")
+    assert any("model.residual.repeated" in t for t in plain.todo)
+
+
+def test_a_not_converged_listing_gives_options_converged_false() -> None:
+    parsed = parse_printout(_variant("Convergence criteria met.", "WARNING: Did not converge."), "sas")
+    inferred = infer_model(parsed, ["Protein", "Cow", "Treatment", "Week"], formula="Protein ~ Treatment * Week")
+    assert inferred.options["converged"] is False
