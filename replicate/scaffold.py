@@ -99,7 +99,8 @@ def _header(case_id: str, printout: Path, data: Path, digest: str, inferred: Inf
         | {k: v for k, v in inferred.glmm.items() if k != "nagq"}
         | {"method": inferred.method or "REML"}
         | {k: v for k, v in inferred.glmm.items() if k == "nagq"}
-        | ({"contrasts": inferred.contrasts} if inferred.contrasts else {}),
+        | ({"contrasts": inferred.contrasts} if inferred.contrasts else {})
+        | ({"residual": inferred.residual} if inferred.residual else {}),
     }
 
 

@@ -42,10 +42,11 @@ class Inferred:
 
     formula: str | None
     method: str | None
-    options: dict[str, str | bool] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
     glmm: dict[str, Any] = field(default_factory=dict)  # glmer's family, link, nagq (model.method is ``method``)
     contrasts: str | None = None  # "sas" when the printout shows CLASS effects (SAS's GLM coding)
     todo: list[str] = field(default_factory=list)
+    residual: dict[str, str] | None = None  # model.residual of a REPEATED model (SAS's Model Information)
 
 
 def _column(printed: str, columns: Iterable[str]) -> str | None:
@@ -177,6 +178,8 @@ def _options(parsed: ParsedPrintout, out: Inferred) -> None:
         kr = method in (DfMethod.KENWARD_ROGER, DfMethod.KENWARD_ROGER_2) or "kackar" in se or "kenward" in se
         out.options["se"] = SeKind(method) if kr and method is not None else SeKind.MODEL
         out.options["information"] = "observed"
+        if info.get("converged") is False:
+            out.options["converged"] = False
     elif sw == "hlm":
         out.options["df"] = DfMethod.HLM
         out.options["se"] = SeKind.CR0 if info.get("se") == "robust" else SeKind.MODEL
@@ -205,6 +208,7 @@ def infer_model(
     if out.method is None:
         out.todo.append("the printout does not say REML or ML: the case assumes REML (set model.method)")
     _options(parsed, out)
+    _residual(parsed, cols, out)
     return out
 
 
@@ -231,3 +235,17 @@ def level_columns(parsed: ParsedPrintout, frame: Any, design: Any) -> list[str]:
 def _levels(column: Any) -> set[str]:
     values = column.dropna().unique()
     return {str(int(v)) if float(v).is_integer() else str(v) for v in values}
+
+
+def _residual(parsed: ParsedPrintout, columns: list[str], out: Inferred) -> None:
+    """model.residual from a REPEATED model's Model Information (see references.sas_repeated)."""
+    printed: Mapping[str, str] = parsed.model_info.get("residual") or {}
+    if not printed:
+        return
+    res = {"type": printed["type"]}
+    for key in ("repeated", "subject", "group"):
+        if key in printed:
+            res[key] = _named(printed[key], columns, out.todo, f"SAS {key} effect")
+    if "repeated" not in res:
+        out.todo.append("the printout names no repeated effect: set model.residual.repeated (the time column)")
+    out.residual = res

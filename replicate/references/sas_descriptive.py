@@ -13,6 +13,7 @@ import re
 from ..printed import Printed
 from .numbers import Line, Section, collapse, parse_number
 from .printout import Builder
+from .sas_repeated import residual
 from .sas_sections import SasState, once, read_rows
 
 _I = re.IGNORECASE
@@ -45,6 +46,7 @@ _MI_KEYS = [
 def model_info(sec: Section, b: Builder, state: SasState) -> None:
     once(sec, state)
     info: dict[str, str] = {}
+    rows: dict[str, tuple[Line, str]] = {}
     for ln in sec.body:
         s = collapse(ln.stripped)
         if not s:
@@ -53,7 +55,9 @@ def model_info(sec: Section, b: Builder, state: SasState) -> None:
         if key is None:
             break
         info[key] = s[len(key) :].strip()
+        rows[key] = (ln, info[key])
     b.set_info("sas_model_information", info)
+    residual(rows, b)
     method = info.get("Estimation Method") or info.get("Estimation Technique") or ""
     low = method.lower()
     if low in ("reml", "restricted maximum likelihood") or "restricted" in low:

@@ -43,6 +43,7 @@ from .numbers import Line, Section, find_sections, line_index, prepare, title_re
 from .printout import Builder, ParsedPrintout
 from .sas_descriptive import class_levels, dimensions, fit_statistics, model_info, nobs
 from .sas_estimates import covparms, fixed_effects, null_model_lrt, type_tests
+from .sas_repeated import convergence
 from .sas_sections import SasState, once_key
 
 EXPECTED = "'Solution for Fixed Effects', 'Covariance Parameter Estimates', 'Fit Statistics'"
@@ -123,6 +124,7 @@ def parse(text: str, software: str = "sas", *, first_line: int = 1) -> ParsedPri
         else:
             cleaned.append(ln)
     _code(text, b)
+    convergence(cleaned, b)
     state = SasState()
     for sec in find_sections(cleaned, PATTERNS):
         if sec.kind in _COUNTED:
