@@ -23,7 +23,7 @@ from .inference.design_levels import groups, varies_within
 from .printed import Printed, printed_unit
 from .reference_block import ReferenceBlock
 from .results import FitResult
-from .vocab import DfMethod
+from .vocab import DfMethod, program_name
 
 # (method, Kenward-Roger setting: None for the block's / pbkrtest's, "sas" for SAS's), label in words
 CANDIDATES: list[tuple[str, str | None, str]] = [
@@ -116,7 +116,7 @@ def rule_sentences(blocks: Sequence[ReferenceBlock], fit: FitResult, design: Des
 
     for blk in blocks:
         sw, df = blk.software, str(blk.options.df or "")
-        sw = {"sas": "SAS", "hlm": "HLM", "stata": "Stata"}.get(sw, sw)
+        sw = program_name(sw)
         if (sw, df) in seen or not df:
             continue
         seen.add((sw, df))

@@ -23,6 +23,7 @@ from .errors import ReplicateError
 from .printed import Printed, printed_unit
 from .reference_block import ReferenceBlock
 from .typos import transcription_errors
+from .vocab import program_name
 
 Recompute = Callable[[ReferenceBlock, str, int], list[ValueComparison]]
 
@@ -61,7 +62,7 @@ def diagnose_glmm_block(
             Diagnosis(
                 "reference did not converge",
                 tuple(sorted(bad)),
-                f"{block.software} did not converge (its printout says so: options.converged: false): its numbers "
+                f"{program_name(block.software)} did not converge (its printout says so: options.converged: false): its numbers "
                 "are not at an optimum",
                 {},
             )
@@ -126,7 +127,7 @@ def _other_method(block: ReferenceBlock, bad: set[str], own: tuple[str, int], re
             return Diagnosis(
                 "different estimation method",
                 explained,
-                f"different estimation method: {block.software}'s estimates and variance components are reproduced "
+                f"different estimation method: {program_name(block.software)}'s estimates and variance components are reproduced "
                 f"by {theirs}, not by {ours}{likelihood}",
                 {"method": method, "nagq": nagq},
             )

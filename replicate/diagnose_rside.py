@@ -28,7 +28,7 @@ from .quantities.rside import DDFM
 from .reference_block import OptimumAt, ReferenceBlock
 from .rside_optimum import criterion_gap, gap_words, printed_covparms
 from .typos import transcription_errors
-from .vocab import DfMethod
+from .vocab import DfMethod, program_name
 
 Recompute = Callable[[ReferenceBlock, RsideFit], list[ValueComparison]]
 Refit = Callable[[str], RsideFit]
@@ -61,11 +61,11 @@ def _not_converged(block: ReferenceBlock, fit: RsideFit, bad: set[str]) -> Diagn
     if block.options.converged:
         return None
     gap = criterion_gap(block, fit)
-    extra = f"; {gap_words(gap[1], block.software, fit.method)}" if gap else ""
+    extra = f"; {gap_words(gap[1], program_name(block.software), fit.method)}" if gap else ""
     return Diagnosis(
         "reference did not converge",
         tuple(sorted(bad)),
-        f"{block.software} did not converge (its printout says so: options.converged: false): its numbers are "
+        f"{program_name(block.software)} did not converge (its printout says so: options.converged: false): its numbers are "
         f"not at an optimum{extra}",
         {"gap": gap[1] if gap else None},
     )
@@ -86,7 +86,7 @@ def _optimum(block: ReferenceBlock, fit: RsideFit, bad: set[str], recompute: Rec
     return Diagnosis(
         "different optimum",
         keys,
-        f"different optimum: {gap_words(gap[1], block.software, fit.method)}; there the engine reproduces "
+        f"different optimum: {gap_words(gap[1], program_name(block.software), fit.method)}; there the engine reproduces "
         f"{len(keys)} of the {len(bad)} differing values (compare there with options.optimum: reference)",
         {"m2ll_at_reference": gap[0], "m2ll_engine": fit.minus2loglik, "gap": gap[1]},
     )
@@ -136,11 +136,11 @@ def _structures(
         kind = "position vs time indexing" if time else "different structure"
         on = ", ".join(fit.residual.coordinates) if fit.residual else "the visit"
         why = (
-            f"{block.software} indexed the visits by their time value ({sas_type} on {on}), "
+            f"{program_name(block.software)} indexed the visits by their time value ({sas_type} on {on}), "
             f"the case's {fit.sas_type} by their position (SAS's AR(1) and mmrm's ar1 use the position; nlme's "
             "corAR1(form = ~ time) and SP(POW) the time)"
             if time
-            else f"{block.software}'s numbers are reproduced by TYPE={sas_type}, not by the case's TYPE={fit.sas_type}"
+            else f"{program_name(block.software)}'s numbers are reproduced by TYPE={sas_type}, not by the case's TYPE={fit.sas_type}"
         )
         return Diagnosis(kind, keys, f"{kind}: {why}", {"type": sas_type, "m2ll": other.minus2loglik})
     return None

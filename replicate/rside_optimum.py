@@ -18,6 +18,7 @@ from .engine.rside.result import RsideFit
 from .errors import FitError
 from .printed import printed_number
 from .reference_block import ReferenceBlock
+from .vocab import program_name
 
 
 def printed_covparms(block: ReferenceBlock, fit: RsideFit) -> np.ndarray | None:
@@ -68,10 +69,10 @@ def at_reference(block: ReferenceBlock, fit: RsideFit) -> tuple[RsideFit, Diagno
             "options.optimum: reference needs every covariance parameter's estimate printed",
             hint="give values.covparms for each of: " + ", ".join(c.label for c in fit.covparms),
         )
-    at = fit_at_natural(fit, nat, f"evaluated at {block.software}'s printed covariance parameters")
+    at = fit_at_natural(fit, nat, f"evaluated at {program_name(block.software)}'s printed covariance parameters")
     gap = at.minus2loglik - fit.minus2loglik
     text = "compared at the reference's own optimum (options.optimum: reference): " + gap_words(
-        gap, block.software, fit.method
+        gap, program_name(block.software), fit.method
     )
     data = {"m2ll_engine": fit.minus2loglik, "m2ll_at_reference": at.minus2loglik, "gap": gap}
     return at, Diagnosis("at the reference's optimum", (), text, data)

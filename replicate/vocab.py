@@ -56,3 +56,12 @@ class Status(StrEnum):
     SKIPPED = "skipped"
     ERROR = "error"
     INVALID = "invalid"
+
+
+#: How a block's ``software`` is written in prose (the schema spells it in lower case where the program does not).
+PROGRAM_NAMES = {"sas": "SAS", "hlm": "HLM", "stata": "Stata"}
+
+
+def program_name(software: str) -> str:
+    """``sas`` -> ``SAS``: a block's software as its users write it."""
+    return PROGRAM_NAMES.get(software, software)
