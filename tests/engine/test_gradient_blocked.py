@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from replicate.design import Design, ReTerm
-from replicate.engine import make_deviance
+from replicate.engine import fit_design, make_deviance
 from replicate.engine.gradient_blocked import blocked_value_and_gradient, has_blocked_gradient
 from replicate.engine.objective import Objective
 
@@ -78,3 +78,15 @@ def test_blocked_gradient_matches_central_differences(kind, reml, weighted):
         assert value == pytest.approx(dev(theta), rel=1e-10)
         fd = fd_obj.gradient(theta)
         assert np.linalg.norm(grad - fd) <= 1e-6 * max(np.linalg.norm(fd), 1.0)
+
+
+@pytest.mark.parametrize("kind", ["penicillin", "pastes", "sleepstudy_g3", "insteval_like"])
+def test_gradient_path_reaches_the_derivative_free_optimum_in_fewer_evaluations(kind):
+    d = _design(kind, False)
+    auto = fit_design(d, "REML")
+    assert "analytic gradient" in auto.optinfo.method
+    for method in ("cobyqa", "lbfgsb-fd"):
+        other = fit_design(d, "REML", optimizer_options={"method": method})
+        assert auto.loglik >= other.loglik - 1e-9
+        np.testing.assert_allclose(auto.theta, other.theta, atol=1e-4)
+        assert auto.optinfo.evaluations < other.optinfo.evaluations
