@@ -7,7 +7,7 @@ solution and result (mkMerMod)``; each step is a function of its own module.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import lru_cache, partial
 
@@ -24,6 +24,7 @@ from .checks import EngineWarning, check_terms, check_values, term_notes
 from .crossprod import compute_crossproducts
 from .deviance import NotPositiveDefinite, ProfiledDeviance
 from .gradient import has_analytic_gradient, value_and_gradient
+from .gradient_blocked import blocked_value_and_gradient, use_blocked_gradient
 from .optimize import OptionValue, optimize_theta
 from .ranef import ranef_frames
 from .rescale import rescale, scale_advice
@@ -89,10 +90,17 @@ def optimize_deviance(
         layout.initial(),
         layout.lower_bounds(),
         optimizer_options,
-        value_and_gradient=partial(value_and_gradient, dev) if has_analytic_gradient(dev) else None,
+        value_and_gradient=_analytic_gradient(dev),
         eval_seconds=dev.cost_estimate(),
     )
     return theta, opt, converged
+
+
+def _analytic_gradient(dev: ProfiledDeviance) -> Callable[[Floats], tuple[float, Floats]] | None:
+    """The analytic gradient for this model: single-term, multi-term (where it pays), or none."""
+    if has_analytic_gradient(dev):
+        return partial(value_and_gradient, dev)
+    return partial(blocked_value_and_gradient, dev) if use_blocked_gradient(dev) else None
 
 
 def is_singular(theta: Floats, layout: ThetaLayout) -> bool:

@@ -5,8 +5,8 @@ Stages, recorded in an :class:`~replicate.results.OptSummary`:
 1. A bound-respecting search from lme4's starting values (1 on the diagonals,
    0 elsewhere):
 
-   * single-term models, whose deviance has a cheap analytic gradient
-     (:mod:`.gradient`): L-BFGS-B on the exact gradient;
+   * models with an analytic gradient (single-term: :mod:`.gradient`; multi-term
+     where the dense one pays: :mod:`.gradient_blocked`): L-BFGS-B on it;
    * otherwise derivative-free: SciPy has no BOBYQA; its COBYQA (Ragonneau and
      Zhang's successor to Powell's BOBYQA, a trust-region method on quadratic
      interpolation models) needs few evaluations but costs about a millisecond
@@ -211,7 +211,7 @@ def choose_method(opts: Mapping[str, OptionValue], analytic: bool, eval_seconds:
     if base == "cobyqa" and not HAVE_COBYQA:
         base = "powell"
     if base == "lbfgsb" and not analytic:
-        raise FitError("optimizer method 'lbfgsb' needs the analytic gradient (single-term models only)")
+        raise FitError("optimizer method 'lbfgsb' needs an analytic gradient, which this model lacks")
     return base, polish
 
 
