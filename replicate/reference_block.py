@@ -42,6 +42,7 @@ class BlockOptions:
     parameterization: str | None = None
     converged: bool = True
     nagq: int | None = None  # glmer's nAGQ of a GLMM block with method agq
+    at: tuple[tuple[str, float], ...] = ()  # SAS's LSMEANS AT var=value (repeated-measures blocks)
 
     @classmethod
     def of(cls, options: Mapping[str, Any] | None) -> BlockOptions:
@@ -58,6 +59,7 @@ class BlockOptions:
             parameterization=_str_or_none(o.get("parameterization")),
             converged=bool(o.get("converged", True)),
             nagq=int(o["nagq"]) if o.get("nagq") is not None else None,
+            at=tuple((str(k), float(v)) for k, v in dict(o.get("at") or {}).items()),
         )
 
     def as_dict(self) -> dict[str, str]:
@@ -73,6 +75,8 @@ class BlockOptions:
             out["optimum"] = str(self.optimum)
         if not self.converged:
             out["converged"] = "false"
+        if self.at:
+            out["at"] = ", ".join(f"{k}={v:g}" for k, v in self.at)
         return out
 
 

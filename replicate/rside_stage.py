@@ -117,6 +117,16 @@ def _check_names(case: Case, block: ReferenceBlock, fit: RsideFit) -> None:
     if fit.fixed_part is None:
         return
     coding = sum_coding(fit.fixed_part)
+    if block.options.at:
+        try:
+            coding.grid(dict(block.options.at))
+        except (ModelError, NotImplementedOption) as exc:
+            raise case.error(
+                CaseError,
+                f"reference block {block.label!r}: {exc.message}",
+                *("expected", block.index, "options", "at"),
+                hint=exc.hint or "options.at names covariates of the model with the values to hold them at",
+            ) from None
     read: dict[str, Callable[[SumCoding, str, str], object]] = {"lsmeans": lsmean_level, "diffs": diff_levels}
     for section, reader in read.items():
         for effect, rows in block.section(section).items():

@@ -10,6 +10,7 @@ n - p under REML) and that SAS's conventions would not pass for nlme's.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -293,3 +294,67 @@ def test_differences_of_a_sas_block_take_its_between_within_df(tmp_path):
     # a between-subject contrast under CS: Satterthwaite gives the number of subjects (27) from ML's variance
     # estimates, the between-within 25 only from REML's (checked in the engine: 24.99999999 by REML)
     assert df == pytest.approx(27.0, rel=1e-8)
+
+
+@pytest.mark.r
+def test_lsmeans_at_a_given_age_are_emmeans_at(tmp_path):
+    # SAS's LSMEANS / AT age=8 is emmeans's at = list(age = 8): a second block with emmeans's numbers from a
+    # live run must agree, and the same numbers under the block without AT (the mean age, 11) must not
+    ro = need_r("nlme", "emmeans")
+    out = ro.r(
+        """local({
+          d <- nlme::Orthodont; d$idx <- as.integer(factor(d$age))
+          f <- nlme::gls(distance ~ Sex * age, data = d, correlation = nlme::corAR1(form = ~ idx | Subject))
+          e <- update(emmeans::emmeans(f, ~ Sex, data = d, at = list(age = 8)), df = f$dims$N - f$dims$p)
+          s <- as.data.frame(summary(e, infer = c(FALSE, TRUE)))
+          p <- as.data.frame(summary(pairs(e, adjust = "none"), infer = c(FALSE, TRUE)))
+          list(lev = as.character(s$Sex), est = s$emmean, se = s$SE, pest = p$estimate, pse = p$SE)
+        })"""
+    )
+    lev = list(out.rx2("lev"))
+    rows = "\n".join(
+        f"          {lv}: {{estimate: {float(out.rx2('est')[i])!r}, se: {float(out.rx2('se')[i])!r}, df: 104}}"
+        for i, lv in enumerate(lev)
+    )
+    block = f"""  - label: emmeans-at-age-8
+    software: nlme
+    version: "live run in this test"
+    call: "emmeans(<the case's gls fit>, ~ Sex, at = list(age = 8)) and pairs()"
+    source: tests/test_rside_nlme_case.py
+    options: {{method: REML, df: residual, se: model, at: {{age: 8}}}}
+    values:
+      lsmeans:
+        Sex:
+{rows}
+      diffs:
+        Sex:
+          Male - Female: {{estimate: {float(out.rx2("pest")[0])!r}, se: {float(out.rx2("pse")[0])!r}}}
+"""
+    path = tmp_path / CASE.name
+    path.write_text(CASE.read_text(encoding="utf-8") + block, encoding="utf-8")
+    res = run_case(load_case(path), get_engine("native"))
+    at8 = res.blocks[1]
+    assert at8.error is None and len(at8.values) == 8
+    assert all(v.verdict in ("agrees", "within tolerance") for v in at8.values), at8.values
+    path.write_text(path.read_text(encoding="utf-8").replace(", at: {age: 8}}", "}"), encoding="utf-8")
+    res = run_case(load_case(path), get_engine("native"))
+    assert any(v.verdict == "discrepancy" for v in res.blocks[1].values)
+
+
+def test_options_at_must_name_a_covariate_and_a_residual_structure(tmp_path):
+    text = CASE.read_text(encoding="utf-8").replace(
+        "options: {method: REML, df: residual, se: model}",
+        "options: {method: REML, df: residual, se: model, at: {Sex: 1}}",
+    )
+    path = tmp_path / CASE.name
+    path.write_text(text, encoding="utf-8")
+    res = run_case(load_case(path), get_engine("native"))
+    assert res.status == INVALID and "options.at" in res.blocks[0].error and "CLASS variable" in res.blocks[0].error
+    dyestuff = CASE.parent / "dyestuff.yaml"
+    text = dyestuff.read_text(encoding="utf-8")
+    text, n = re.subn(r"(\n    options: \{)", r"\1at: {x: 1}, ", text, count=1)
+    assert n == 1
+    path = tmp_path / dyestuff.name
+    path.write_text(text, encoding="utf-8")
+    res = run_case(load_case(path), get_engine("native"))
+    assert res.status != OK and "options.at" in (res.blocks[0].error or ""), res.blocks[0].error

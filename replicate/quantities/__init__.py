@@ -9,6 +9,7 @@ its own module (fixed, random, tests, fit); nothing here compares: :mod:`replica
 from __future__ import annotations
 
 from ..case import Case
+from ..errors import NotImplementedOption
 from ..hlm_entry import block_spec
 from ..inference import Inference
 from ..reference_block import ReferenceBlock
@@ -43,6 +44,11 @@ def block_quantities(
     ``fitter`` fits the other models a block's tests need (a likelihood-ratio test's other model, ML
     refits): the run's engine, so nothing is fitted by another program than the one the run names.
     """
+    if block.options.at:
+        raise NotImplementedOption(
+            "options.at (SAS's LSMEANS AT) for a model without a residual structure",
+            hint="options.at is read by repeated-measures blocks (model.residual), whose lsmeans and diffs use it",
+        )
     out = Collector(block)
     fixed_values(out, inf, Lazy(lambda: block_spec(case, block.index)))
     random_values(out, inf)

@@ -44,7 +44,7 @@ def glmm_fit_statistics(fit: GlmmFit) -> dict[str, float]:
 def check_glmm_block(block: ReferenceBlock) -> None:
     """Refuse block options a GLMM does not have (REML, denominator df, other SEs) with the reason."""
     o = block.options
-    if o.method in ("REML", "ML", "pql") or o.df is not None or o.se != SeKind.MODEL:
+    if o.method in ("REML", "ML", "pql") or o.df is not None or o.se != SeKind.MODEL or o.at:
         raise NotImplementedOption(
             f"options {o.as_dict()} for a model with family:",
             hint="glmer fits by maximum likelihood and prints Wald z tests with model-based SEs: leave out "

@@ -250,8 +250,10 @@ def _coding(fit: RsideFit) -> SumCoding:
     return sum_coding(fit.fixed_part)
 
 
-def _lsmean_table(fit: RsideFit, effect: str, ddfm: str) -> dict[tuple[str, ...], Estimate]:
-    return {e.levels: e for e in rside_lsmeans(fit, effect, ddfm=ddfm)}
+def _lsmean_table(
+    fit: RsideFit, effect: str, ddfm: str, at: dict[str, float] | None
+) -> dict[tuple[str, ...], Estimate]:
+    return {e.levels: e for e in rside_lsmeans(fit, effect, ddfm=ddfm, at=at)}
 
 
 def _lsmeans(out: Collector, fit: RsideFit, ddfm: str, field: Mapping[str, Callable[[Estimate], float]]) -> None:
@@ -261,7 +263,7 @@ def _lsmeans(out: Collector, fit: RsideFit, ddfm: str, field: Mapping[str, Calla
     coding = Lazy(lambda: _coding(fit))
     for effect, levels in section.items():
         key = mapped(out.block, str(effect))
-        table = Lazy(partial(_lsmean_table, fit, key, ddfm))
+        table = Lazy(partial(_lsmean_table, fit, key, ddfm, dict(out.block.options.at) or None))
         for level, qs in levels.items():
             for q, ref in qs.items():
 

@@ -48,9 +48,11 @@ def diff_levels(coding: SumCoding, effect: str, text: str) -> tuple[tuple[str, .
     return a, b
 
 
-def _pairs(fit: RsideFit, effect: str, ddfm: str) -> dict[tuple[tuple[str, ...], tuple[str, ...]], Estimate]:
+def _pairs(
+    fit: RsideFit, effect: str, ddfm: str, at: dict[str, float] | None
+) -> dict[tuple[tuple[str, ...], tuple[str, ...]], Estimate]:
     out: dict[tuple[tuple[str, ...], tuple[str, ...]], Estimate] = {}
-    for e in rside_lsmeans(fit, effect, ddfm=ddfm, diff=True):
+    for e in rside_lsmeans(fit, effect, ddfm=ddfm, diff=True, at=at):
         if e.other is not None:
             out[(e.levels, e.other)] = e
     return out
@@ -88,7 +90,7 @@ def add_diffs(
     coding = Lazy(lambda: _coding(fit))
     for effect, rows in section.items():
         key = mapped(out.block, str(effect))
-        pairs = Lazy(partial(_pairs, fit, key, ddfm))
+        pairs = Lazy(partial(_pairs, fit, key, ddfm, dict(out.block.options.at) or None))
         for text, qs in rows.items():
             for q, ref in qs.items():
 
