@@ -89,7 +89,9 @@ class CaseResult:
 def block_failure(exc: Exception, engine: str, where: str) -> tuple[str, Status]:
     """A block's error text and status for an exception raised while fitting or comparing it: the engine
     could not fit (error), the input is unusable (invalid), or an engine bug (error, with its traceback)."""
-    if isinstance(exc, (FitError, NotImplementedOption)):
+    if isinstance(exc, NotImplementedOption):
+        return f"not implemented in the {engine} engine: {exc}", ERROR
+    if isinstance(exc, FitError):
         return f"{engine} could not fit the model: {exc}", ERROR
     if isinstance(exc, ReplicateError):
         return str(exc), INVALID

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from .block_names import mapped
 from .build import frame_of
 from .case import Case
+from .case_statements import case_statements, check_sections
 from .compare import ValueComparison
 from .comparison import compare_block
 from .diagnose_rside import diagnose_rside_block
@@ -20,10 +21,13 @@ from .engine.rside import fit_residual
 from .engine.rside.result import RsideFit
 from .engines import Engine
 from .errors import CaseError, DataError, ModelError, NotImplementedOption
+from .inference.sas_rows import statement_rows
 from .inference.sumcoding import SumCoding, sum_coding
 from .native_stage import run_native_case
 from .outcome import CaseResult
 from .quantities import block_method, check_fixed_names
+from .quantities.checks import RSIDE_SECTIONS
+from .quantities.checks import check_sections as check_model_sections
 from .quantities.rside import lsmean_level, rside_quantities
 from .quantities.rside_diffs import diff_levels
 from .reference_block import OptimumAt, ReferenceBlock
@@ -38,12 +42,28 @@ def check_model(case: Case, *, with_data: bool = False) -> None:
     """Refuse what a run would refuse of a repeated-measures case's model (the fixed-effects formula and the
     ``residual:`` mapping; with the data, the fit itself), as ``replicate validate`` does for linear cases;
     errors name the file, line and field."""
+    check_sections(case, case_statements(case))
     try:
         parse_formula(rside_model(case).fixed, field="model.formula", fixed_only=True)
     except (ModelError, NotImplementedOption) as exc:
         raise case.error(type(exc), exc.message, "model", *_case_field(case, exc.field), hint=exc.hint) from None
     if with_data:
-        fit_case(case, "REML")
+        fit = fit_case(case, "REML")
+        if fit.fixed_part is not None:
+            _check_statements(case, sum_coding(fit.fixed_part))
+
+
+def _check_statements(case: Case, coding: SumCoding) -> None:
+    """Every ESTIMATE and CONTRAST of the case names the model's effects and is estimable."""
+    statements = case_statements(case)
+    for kind, table in (("estimate", statements.estimate), ("contrast", statements.contrast)):
+        for label, statement in table.items():
+            try:
+                statement_rows(coding, statement)
+            except ModelError as exc:
+                raise case.error(
+                    CaseError, f"model.{kind} {label!r}: {exc.message}", "model", kind, label, hint=exc.hint
+                ) from None
 
 
 def fit_case(case: Case, method: str) -> RsideFit:
@@ -92,7 +112,9 @@ def _check_names(case: Case, block: ReferenceBlock, fit: RsideFit) -> None:
     Raises:
         CaseError: naming the block, the value and what the model has.
     """
+    check_model_sections(case, block, RSIDE_SECTIONS, "repeated-measures models")
     check_fixed_names(case, block, fit.fixed_names)
+    check_sections(case, case_statements(case), [block])
     known = {(c.label, c.group) for c in fit.covparms}
     for label in block.section("covparms"):
         name, _, group = str(label).partition(" / ")
@@ -117,6 +139,7 @@ def _check_names(case: Case, block: ReferenceBlock, fit: RsideFit) -> None:
     if fit.fixed_part is None:
         return
     coding = sum_coding(fit.fixed_part)
+    _check_statements(case, coding)
     if block.options.at:
         try:
             coding.grid(dict(block.options.at))
@@ -146,9 +169,10 @@ def compared(case: Case, block: ReferenceBlock, fit: RsideFit) -> list[ValueComp
     """Quantities then Comparison for one block (at its own printed covariance parameters under
     ``options.optimum: reference``)."""
     _check_names(case, block, fit)
+    statements = case_statements(case)
     if block.options.optimum == OptimumAt.REFERENCE:
         fit, _ = at_reference(block, fit)
-    return compare_block(case, block, rside_quantities(block, fit))
+    return compare_block(case, block, rside_quantities(block, fit, statements))
 
 
 def refit_with(case: Case, method: str, sas_type: str) -> RsideFit:
@@ -192,7 +216,7 @@ def diagnosed(
         block,
         values,
         fit,
-        recompute=lambda b, f: compare_block(case, b, rside_quantities(b, f)),
+        recompute=lambda b, f: compare_block(case, b, rside_quantities(b, f, case_statements(case))),
         refit=refit,
     )
 

@@ -38,7 +38,11 @@ local({
        phi = unname(coef(f$modelStruct$corStruct, unconstrained = FALSE)),
        emm = as.data.frame(summary(e <- update(emmeans::emmeans(f, ~ Sex, data = d), df = f$dims$N - f$dims$p),
                                    infer = c(FALSE, TRUE))),
-       diffs = as.data.frame(summary(pairs(e, adjust = "none"), infer = c(FALSE, TRUE))))
+       diffs = as.data.frame(summary(pairs(e, adjust = "none"), infer = c(FALSE, TRUE))),
+       est = as.data.frame(summary(emmeans::contrast(
+         update(emmeans::emmeans(f, ~ Sex, at = list(age = 8), data = d), df = f$dims$N - f$dims$p),
+         list("Female - Male at age 8" = c(-1, 1))), infer = c(FALSE, TRUE))),
+       con = unlist(anova(f, L = rbind(c(0, 1, 0, 8), c(0, 1, 0, 14)))[1, c("numDF", "F-value", "p-value")]))
 })
 """
 
@@ -67,12 +71,19 @@ def gls_values(ro) -> dict:
     columns["estimate"] = "estimate"
     labels = [str(s) for s in ro.r["as.character"](pairs.rx2("contrast"))]
     diffs = {lab: {q: float(pairs.rx2(c)[i]) for q, c in columns.items()} for i, lab in enumerate(labels)}
+    est = out.rx2("est")
+    labels = [str(s) for s in ro.r["as.character"](est.rx2("contrast"))]
+    estimates = {lab: {q: float(est.rx2(c)[i]) for q, c in columns.items()} for i, lab in enumerate(labels)}
+    con = [float(v) for v in out.rx2("con")]
+    contrasts = {"Sex at ages 8 and 14": {"num_df": con[0], "den_df": df, "F": con[1], "p": con[2]}}
     return {
         "fixed": fixed,
         "covparms": {"Phi": {"estimate": float(out.rx2("phi")[0])}},
         "fit": fit,
         "lsmeans": {"Sex": lsmeans},
         "diffs": {"Sex": diffs},
+        "estimates": estimates,
+        "contrasts": contrasts,
     }
 
 
@@ -97,6 +108,9 @@ def test_the_stored_nlme_numbers_are_what_gls_gives_now():
     pairs += [(stored["lsmeans"]["Sex"][s][q], v) for s, qs in live["lsmeans"]["Sex"].items() for q, v in qs.items()]
     assert set(stored["diffs"]["Sex"]) == set(live["diffs"]["Sex"]) == {"Male - Female"}
     pairs += [(stored["diffs"]["Sex"]["Male - Female"][q], v) for q, v in live["diffs"]["Sex"]["Male - Female"].items()]
+    for section in ("estimates", "contrasts"):
+        assert set(stored[section]) == set(live[section]) and len(live[section]) == 1
+        pairs += [(stored[section][lab][q], v) for lab, qs in live[section].items() for q, v in qs.items()]
     for printed, now in pairs:
         assert printed == pytest.approx(now, rel=1e-12, abs=1e-300)
 
@@ -105,11 +119,11 @@ def test_the_engine_reproduces_nlme_gls_ar1():
     res = run_case(load_case(CASE), get_engine("native"))
     values = [v for b in res.blocks for v in b.values]
     assert res.status == OK, [(v.name, v.quantity, v.verdict) for v in values]
-    assert {v.section for v in values} == {"fixed", "covparms", "fit", "lsmeans", "diffs"}
-    assert len(values) == 4 * 5 + 1 + 5 + 2 * 5 + 5
+    assert {v.section for v in values} == {"fixed", "covparms", "fit", "lsmeans", "diffs", "estimates", "contrasts"}
+    assert len(values) == 4 * 5 + 1 + 5 + 2 * 5 + 5 + 5 + 4
     assert all(v.verdict in ("agrees", "within tolerance") for v in values)
-    df = {v.engine for v in values if v.quantity == "df"}
-    assert df == {104.0}  # gls: n - p for every coefficient
+    df = {v.engine for v in values if v.quantity == "df" and not (v.section == "contrasts" and v.engine == 2)}
+    assert df == {104.0}  # gls: n - p for every coefficient, LS-mean, estimate and contrast
     assert {v.note for v in values if v.quantity == "df"} == {"gls's residual df, n - p"}
 
 

@@ -30,6 +30,7 @@ STAGES: dict[str, int] = {
     "replicate.interrupts": 1,
     "replicate.datapath": 1,
     "replicate.case_ids": 2,
+    "replicate.sas_statement": 1,
     # 2 case: case files and the printouts they point to
     "replicate.case": 2,
     "replicate.reference_block": 2,
@@ -37,6 +38,7 @@ STAGES: dict[str, int] = {
     "replicate.case_yaml": 2,
     "replicate.case_schema": 2,
     "replicate.case_printout": 2,
+    "replicate.case_statements": 2,
     "replicate.references": 2,
     "replicate.allowed": 2,
     "replicate.schema_doc": 2,

@@ -130,7 +130,7 @@ def _row_df(parts: DfParts, row: np.ndarray) -> float:
     return satterthwaite_df(parts, row)  # one row: Kenward-Roger's m is Satterthwaite's df of Phi
 
 
-def _rows_on_fit(fit: RsideFit, L: np.ndarray, ddfm: str, what: str) -> np.ndarray:
+def _rows_on_fit(fit: RsideFit, L: np.ndarray, ddfm: str, what: str, df: float | None) -> np.ndarray:
     rows = np.atleast_2d(np.asarray(L, dtype=float))
     if rows.shape[1] != fit.beta.size:
         raise ModelError(
@@ -138,18 +138,25 @@ def _rows_on_fit(fit: RsideFit, L: np.ndarray, ddfm: str, what: str) -> np.ndarr
             field=what.lower(),
             hint="one coefficient per fixed effect, in the order of fit.fixed_names: " + ", ".join(fit.fixed_names),
         )
-    if ddfm == "betwithin":
+    if ddfm == "betwithin" and df is None:
         raise ModelError(
-            f"between-within df of an arbitrary {what} are not defined here",
+            f"between-within df of an arbitrary {what} row: SAS takes them from the final effect the statement "
+            "lists; pass them as df",
             field="ddfm",
-            hint="use ddfm='satterthwaite', 'kr', 'kr(firstorder)' or 'residual'",
+            hint="use ddfm='satterthwaite', 'kr', 'kr(firstorder)' or 'residual', or give df",
         )
     return rows
 
 
-def rside_estimate(fit: RsideFit, L: np.ndarray, *, ddfm: str = "satterthwaite", label: str = "") -> Estimate:
-    """SAS's ESTIMATE statement: ``L beta`` for a row ``L`` on the fit's coefficients (``fit.fixed_names``)."""
-    row = _rows_on_fit(fit, L, ddfm, "ESTIMATE")
+def rside_estimate(
+    fit: RsideFit, L: np.ndarray, *, ddfm: str = "satterthwaite", label: str = "", df: float | None = None
+) -> Estimate:
+    """SAS's ESTIMATE statement: ``L beta`` for a row ``L`` on the fit's coefficients (``fit.fixed_names``).
+
+    ``df`` gives the df under ``betwithin`` or ``residual`` (SAS: the final listed effect's); the approximate
+    methods compute the row's own.
+    """
+    row = _rows_on_fit(fit, L, ddfm, "ESTIMATE", df)
     if row.shape[0] != 1:
         raise ModelError("an ESTIMATE is one row", field="estimate", hint="use rside_contrast for several rows")
     row = row[0]
@@ -158,17 +165,23 @@ def rside_estimate(fit: RsideFit, L: np.ndarray, *, ddfm: str = "satterthwaite",
     est = float(row @ fit.beta)
     se = float(np.sqrt(max(float(row @ vcov @ row), 0.0)))
     t = est / se if se > 0 else np.nan
-    df = residual_df(_part(fit)) if parts is None else _row_df(parts, row)
+    if parts is not None:
+        df = _row_df(parts, row)
+    elif df is None:
+        df = residual_df(_part(fit))
     return _with_df(Estimate(label, (), None, est, se, np.inf, t, np.nan, row), df)
 
 
-def rside_contrast(fit: RsideFit, L: np.ndarray, *, ddfm: str = "satterthwaite", label: str = "") -> Type3Test:
-    """SAS's CONTRAST statement: the F test of ``L beta = 0`` (rows of ``L`` on ``fit.fixed_names``)."""
-    rows = _rows_on_fit(fit, L, ddfm, "CONTRAST")
+def rside_contrast(
+    fit: RsideFit, L: np.ndarray, *, ddfm: str = "satterthwaite", label: str = "", df: float | None = None
+) -> Type3Test:
+    """SAS's CONTRAST statement: the F test of ``L beta = 0`` (rows of ``L`` on ``fit.fixed_names``);
+    ``df`` as for :func:`rside_estimate`."""
+    rows = _rows_on_fit(fit, L, ddfm, "CONTRAST", df)
     parts = _parts(fit, ddfm)
     vcov = fit.vcov_beta if parts is None else parts.vcov
     f, q = wald_f(rows, fit.beta, vcov)
-    den = residual_df(_part(fit)) if parts is None else satterthwaite_df(parts, rows)
+    den = (df if df is not None else residual_df(_part(fit))) if parts is None else satterthwaite_df(parts, rows)
     chisq = f * q
     if parts is not None and parts.ddfm != "satterthwaite":
         kr = kenward_roger_test(parts, rows, fit.beta)

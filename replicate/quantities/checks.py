@@ -3,12 +3,12 @@ weight must be the model's."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from ..block_names import component_columns, mapped
 from ..case import Case
 from ..design import Design
-from ..errors import CaseError, ReplicateError
+from ..errors import CaseError, NotImplementedOption, ReplicateError
 from ..reference_block import ReferenceBlock
 from .fixed import corr_pair
 
@@ -17,6 +17,30 @@ def _unknown(case: Case, block: ReferenceBlock, message: str, *path: object, hin
     return case.error(
         CaseError, f"reference block {block.label!r} {message}", "expected", block.index, *path, hint=hint
     )
+
+
+#: The printed sections each model class computes (a block printing another is refused, never passed over).
+LINEAR_SECTIONS = frozenset({"fixed", "fixed_corr", "random", "fit", "tests"})
+RSIDE_SECTIONS = frozenset({"fixed", "covparms", "fit", "type3", "lsmeans", "diffs", "estimates", "contrasts"})
+GLMM_SECTIONS = frozenset({"fixed", "random", "fit"})
+
+
+def check_sections(case: Case, block: ReferenceBlock, read: Collection[str], what: str) -> None:
+    """A block may print only sections its model class computes (``read``; ``what`` names the class).
+
+    Raises:
+        NotImplementedOption: naming the block, the section and what the class computes, so no printed
+            number is passed over in silence.
+    """
+    for name in block.values:
+        if name not in read and block.section(name):
+            raise case.error(
+                NotImplementedOption,
+                f"reference block {block.label!r} prints the section {name!r}, which the engine does not compute "
+                f"for {what}",
+                *("expected", block.index, "values", name),
+                hint=f"{what} compute: {', '.join(sorted(read))}; remove the section or fit the model it belongs to",
+            )
 
 
 def check_fixed_names(case: Case, block: ReferenceBlock, fixed_names: Sequence[str]) -> None:
@@ -44,6 +68,7 @@ def check_block_names(case: Case, block: ReferenceBlock, design: Design) -> None
         CaseError: naming the block, the value and the names the model has.
     """
     check_block_weight(case, block)
+    check_sections(case, block, LINEAR_SECTIONS, "linear mixed models without a residual structure")
     fixed_names = list(design.fixed_names)
     check_fixed_names(case, block, fixed_names)
     for pair in block.section("fixed_corr"):

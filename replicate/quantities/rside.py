@@ -19,6 +19,7 @@ import numpy as np
 from scipy import stats
 
 from ..block_names import mapped
+from ..case_statements import Statements
 from ..engine.rside.result import RsideFit
 from ..errors import NotImplementedOption
 from ..inference.lsmeans import Estimate
@@ -30,6 +31,7 @@ from ..reference_block import ReferenceBlock
 from ..vocab import DfMethod, SeKind
 from .rside_diffs import add_diffs
 from .rside_levels import lsmean_level
+from .rside_statements import add_statements
 from .value import Collector, EngineValue, Lazy
 
 __all__ = ["DDFM", "coefficient_rows", "ddfm_of", "fit_statistics", "lsmean_level", "rside_quantities"]
@@ -150,8 +152,9 @@ def fit_statistics(block: ReferenceBlock, fit: RsideFit) -> dict[str, float]:
     return out
 
 
-def rside_quantities(block: ReferenceBlock, fit: RsideFit) -> list[EngineValue]:
-    """The engine's number for every number a repeated-measures block prints."""
+def rside_quantities(block: ReferenceBlock, fit: RsideFit, statements: Statements | None = None) -> list[EngineValue]:
+    """The engine's number for every number a repeated-measures block prints (``statements``: the case's
+    ESTIMATE and CONTRAST definitions, for the block's ``estimates`` and ``contrasts``)."""
     out = Collector(block)
     ddfm = ddfm_of(block)
     rows = Lazy(lambda: coefficient_rows(fit, ddfm))
@@ -181,6 +184,7 @@ def rside_quantities(block: ReferenceBlock, fit: RsideFit) -> list[EngineValue]:
     _type3(out, fit, ddfm)
     _lsmeans(out, fit, ddfm, field)
     add_diffs(out, fit, ddfm, field, df_note(block, ddfm))
+    add_statements(out, fit, ddfm, statements or Statements(), field, df_note(block, ddfm))
     stats_ = fit_statistics(block, fit)
     null = Lazy(lambda: null_model_lrt(fit))
     for q, ref in block.section("fit").items():
