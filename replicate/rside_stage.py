@@ -30,6 +30,8 @@ from .quantities.checks import RSIDE_SECTIONS
 from .quantities.checks import check_sections as check_model_sections
 from .quantities.rside import lsmean_level, rside_quantities
 from .quantities.rside_diffs import diff_levels
+from .quantities.rside_levels import effect_label
+from .quantities.rside_slices import slice_level
 from .reference_block import OptimumAt, ReferenceBlock
 from .rside_model import is_repeated_measures, rside_model
 from .rside_optimum import at_reference
@@ -129,7 +131,7 @@ def _check_names(case: Case, block: ReferenceBlock, fit: RsideFit) -> None:
             )
     effects = [lab for lab in sum_coding(fit.fixed_part).labels if lab != "(Intercept)"] if fit.fixed_part else []
     for effect in block.section("type3"):
-        if mapped(block, str(effect)) not in effects:
+        if effect_label(mapped(block, str(effect)), effects) is None:
             raise case.error(
                 CaseError,
                 f"reference block {block.label!r} names Type 3 effect {effect!r}, which the model does not have",
@@ -150,7 +152,11 @@ def _check_names(case: Case, block: ReferenceBlock, fit: RsideFit) -> None:
                 *("expected", block.index, "options", "at"),
                 hint=exc.hint or "options.at names covariates of the model with the values to hold them at",
             ) from None
-    read: dict[str, Callable[[SumCoding, str, str], object]] = {"lsmeans": lsmean_level, "diffs": diff_levels}
+    read: dict[str, Callable[[SumCoding, str, str], object]] = {
+        "lsmeans": lsmean_level,
+        "diffs": diff_levels,
+        "slices": slice_level,
+    }
     for section, reader in read.items():
         for effect, rows in block.section(section).items():
             for row in rows:

@@ -110,3 +110,36 @@ def test_a_linear_block_printing_lsmeans_or_estimates_is_refused_not_agreed(tmp_
         status, errors = _statuses(path)
         assert status != OK
         assert "does not compute" in errors and "linear mixed models" in errors
+
+
+def test_a_block_compares_slices_and_type3_chisq(tmp_path):
+    # wiring: the block's slices and CHISQ columns are the inference functions' numbers, and a changed one is
+    # caught (the numbers themselves are checked against nlme in tests/inference/test_rside_slices.py)
+    from replicate.inference.rside_slices import rside_slices
+    from replicate.inference.rside_tests import rside_type3
+    from replicate.rside_stage import fit_case
+
+    text = NLME.read_text(encoding="utf-8").replace("distance ~ Sex * age", "distance ~ Sex * agef", 1)
+    text = text.replace(
+        '  Sex: factor(Sex, levels=["Male", "Female"])\n',
+        '  Sex: factor(Sex, levels=["Male", "Female"])\n  agef: factor(age)\n',
+        1,
+    )
+    head = text[: text.index("expected:")]
+    path = tmp_path / "slices.yaml"
+    path.write_text(head.replace("  estimate:\n" + ESTIMATE, "").split("  contrast:")[0], encoding="utf-8")
+    fit = fit_case(load_case(path), "REML")
+    s = rside_slices(fit, "Sex:agef", "Sex", ddfm="residual")["Female"]
+    t3 = {t.effect: t for t in rside_type3(fit, ddfm="residual")}["Sex:agef"]
+    block = (
+        "expected:\n  - label: wiring\n    software: sas\n    source: engine numbers, for wiring\n    options: {method: REML, df: residual}\n    values:\n"
+        f"      slices:\n        Sex*agef:\n          Sex Female: {{num_df: {s.num_df}, den_df: {s.den_df}, F: {s.f_value!r}, p: {s.p_value!r}}}\n"
+        f"      type3:\n        Sex*agef: {{chisq: {t3.chisq!r}, p_chisq: {t3.p_chisq!r}}}\n"
+    )
+    path.write_text(path.read_text(encoding="utf-8") + block, encoding="utf-8")
+    res = run_case(load_case(path), get_engine("native"))
+    values = [v for b in res.blocks for v in b.values]
+    assert res.status == OK and len(values) == 6 and {v.section for v in values} == {"slices", "type3"}
+    path.write_text(path.read_text(encoding="utf-8").replace(f"F: {s.f_value!r}", f"F: {s.f_value * 1.01!r}"))
+    res = run_case(load_case(path), get_engine("native"))
+    assert [v.section for b in res.blocks for v in b.values if v.verdict == "discrepancy"] == ["slices"]

@@ -21,7 +21,9 @@ def _unknown(case: Case, block: ReferenceBlock, message: str, *path: object, hin
 
 #: The printed sections each model class computes (a block printing another is refused, never passed over).
 LINEAR_SECTIONS = frozenset({"fixed", "fixed_corr", "random", "fit", "tests"})
-RSIDE_SECTIONS = frozenset({"fixed", "covparms", "fit", "type3", "lsmeans", "diffs", "estimates", "contrasts"})
+RSIDE_SECTIONS = frozenset(
+    {"fixed", "covparms", "fit", "type3", "lsmeans", "diffs", "slices", "estimates", "contrasts"}
+)
 GLMM_SECTIONS = frozenset({"fixed", "random", "fit"})
 
 

@@ -30,7 +30,8 @@ from ..inference.sumcoding import SumCoding, sum_coding
 from ..reference_block import ReferenceBlock
 from ..vocab import DfMethod, SeKind
 from .rside_diffs import add_diffs
-from .rside_levels import lsmean_level
+from .rside_levels import effect_label, lsmean_level
+from .rside_slices import add_slices
 from .rside_statements import add_statements
 from .value import Collector, EngineValue, Lazy
 
@@ -185,6 +186,7 @@ def rside_quantities(block: ReferenceBlock, fit: RsideFit, statements: Statement
     _lsmeans(out, fit, ddfm, field)
     add_diffs(out, fit, ddfm, field, df_note(block, ddfm))
     add_statements(out, fit, ddfm, statements or Statements(), field, df_note(block, ddfm))
+    add_slices(out, fit, ddfm, df_note(block, ddfm))
     stats_ = fit_statistics(block, fit)
     null = Lazy(lambda: null_model_lrt(fit))
     for q, ref in block.section("fit").items():
@@ -234,15 +236,17 @@ def _type3(out: Collector, fit: RsideFit, ddfm: str) -> None:
                 "den_df": lambda t: float(t.den_df),
                 "F": lambda t: float(t.f_value),
                 "p": lambda t: float(t.p_value),
+                "chisq": lambda t: float(t.chisq),
+                "p_chisq": lambda t: float(t.p_chisq),
             }
-            quantity = {"num_df": "df", "den_df": "df", "F": "t", "p": "p"}[q]
+            quantity = {"num_df": "df", "den_df": "df", "F": "t", "p": "p", "chisq": "t", "p_chisq": "p"}[q]
             pick = get[q]
             out.add(
                 "type3",
                 str(effect),
                 quantity,
                 ref,
-                lambda pick=pick, key=key: pick(tests.get()[key]),
+                lambda pick=pick, key=key: pick(tests.get()[effect_label(key, list(tests.get())) or key]),
                 ("type3", effect, q),
                 df_note(out.block, ddfm),
             )
