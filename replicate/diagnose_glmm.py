@@ -6,7 +6,9 @@ Laplace approximation, its adaptive Gauss-Hermite quadrature with k nodes, and p
 each value explained once: a transcription error (:mod:`replicate.typos`); the reference did not converge
 (``options.converged: false``: glmer's "Model failed to converge"); a **different estimation method** (the
 block's fixed-effect estimates and variance components are reproduced by another method's fit: named, with
-the number of nodes for quadrature); printing precision. What none explains is said to be unexplained.
+the number of nodes for quadrature); a **different optimum** (the block's own parameters give a log-likelihood
+measurably below the engine's optimum of the same method: the program stopped short,
+:mod:`replicate.diagnose_glmm_optimum`); printing precision. What none explains is said to be unexplained.
 
 The stage hands in ``recompute(block, method, nagq)``: the block's estimates and variance components compared
 with the case's model fitted by that method, so the diagnosis never imports the runner.
@@ -26,6 +28,8 @@ from .typos import transcription_errors
 from .vocab import program_name
 
 Recompute = Callable[[ReferenceBlock, str, int], list[ValueComparison]]
+#: The different-optimum check of the block's own method: the values left unexplained -> a diagnosis or None.
+Optimum = Callable[[set[str]], Diagnosis | None]
 
 #: The methods tried, in order, as (method, nagq): glmer's Laplace, its quadrature, glmmPQL's PQL.
 METHODS = (("laplace", 1), ("agq", 9), ("agq", 25), ("pql", 1))
@@ -49,9 +53,15 @@ def _method_words(method: str, nagq: int) -> str:
 
 
 def diagnose_glmm_block(
-    block: ReferenceBlock, values: list[ValueComparison], own: tuple[str, int], *, recompute: Recompute
+    block: ReferenceBlock,
+    values: list[ValueComparison],
+    own: tuple[str, int],
+    *,
+    recompute: Recompute,
+    optimum: Optimum | None = None,
 ) -> list[Diagnosis]:
-    """Explanations for the discrepancies of a GLMM block compared with the fit by ``own`` (method, nagq)."""
+    """Explanations for the discrepancies of a GLMM block compared with the fit by ``own`` (method, nagq);
+    ``optimum`` checks whether the block's program stopped short of the optimum of that method."""
     bad = {key_of(v) for v in values if v.verdict == DISCREPANCY}
     if not bad:
         return []
@@ -73,6 +83,11 @@ def diagnose_glmm_block(
         if found:
             out.append(found)
             bad -= set(found.values)
+    if bad and optimum is not None:
+        gap = optimum(bad)
+        if gap is not None:
+            out.append(gap)
+            bad -= set(gap.values)
     for v in values:
         if key_of(v) in bad and v.abs_diff is not None:
             unit = printed_unit(Printed(v.reference_value, v.reference))

@@ -13,6 +13,7 @@ from .case import Case
 from .compare import ValueComparison
 from .comparison import compare_block
 from .diagnose_glmm import diagnose_glmm_block
+from .diagnose_glmm_optimum import different_optimum
 from .diagnosis import Diagnosis
 from .engine.glmm import fit_glmm
 from .engine.glmm.api import prepare as glmm_design
@@ -116,10 +117,15 @@ def _fit_key(case: Case, key: str) -> GlmmFit | PqlCaseFit:
 
 
 def diagnosed(
-    case: Case, block: ReferenceBlock, values: list[ValueComparison], fits: dict[str, GlmmFit | PqlCaseFit]
+    case: Case,
+    block: ReferenceBlock,
+    values: list[ValueComparison],
+    fits: dict[str, GlmmFit | PqlCaseFit],
+    fit: GlmmFit | PqlCaseFit | None = None,
 ) -> list[Diagnosis]:
     """Why the block's numbers differ: another estimation method's fit is tried for them (``fits``: by key,
-    shared with the run's diagnoses of the other blocks)."""
+    shared with the run's diagnoses of the other blocks), then the gap of the block's own parameters to
+    ``fit``'s optimum (the block's own method)."""
 
     def recompute(other: ReferenceBlock, method: str, nagq: int) -> list[ValueComparison]:
         key = PQL if method == PQL else f"{method}:{nagq}"
@@ -131,7 +137,8 @@ def diagnosed(
         own = block_method(case, block)
     except ReplicateError:
         return []
-    return diagnose_glmm_block(block, values, own, recompute=recompute)
+    optimum = (lambda bad: different_optimum(block, fit, bad)) if isinstance(fit, GlmmFit) else None
+    return diagnose_glmm_block(block, values, own, recompute=recompute, optimum=optimum)
 
 
 def run_glmm_case(case: Case, engine: Engine, res: CaseResult) -> None:
@@ -146,5 +153,5 @@ def run_glmm_case(case: Case, engine: Engine, res: CaseResult) -> None:
         key=lambda block: block_key(case, block),
         fit=lambda key: _fit_key(case, key),
         compare=lambda block, fit: compared(case, block, fit),
-        diagnose=lambda block, fit, values: diagnosed(case, block, values, others),
+        diagnose=lambda block, fit, values: diagnosed(case, block, values, others, fit),
     )

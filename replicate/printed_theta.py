@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -29,43 +30,47 @@ def _variance(quantities: dict[str, Any]) -> float | None:
     return var
 
 
-def reference_theta(block: ReferenceBlock, design: Design) -> tuple[Floats, float] | None:
-    """lme4's theta and sigma from a block's printed variance components, if complete."""
+def printed_covariance(block: ReferenceBlock, group: str, columns: Sequence[str]) -> Floats | None:
+    """The covariance matrix of one random-effect term (grouping factor ``group``, engine ``columns``) from the
+    block's printed variances (or SDs) and covariances (or correlations), if complete."""
     random = block.section("random")
-    names = block.names
-    resid = random.get("Residual") or {}
-    s2 = _variance(resid)
-    if s2 is None or s2 <= 0:
+    inv_names = {v: k for k, v in block.names.items()}
+    grp = random.get(inv_names.get(group, group)) or random.get(group)
+    if grp is None:
         return None
-    inv_names = {v: k for k, v in names.items()}
-    theta: list[float] = []
-    for t in design.reterms:
-        grp = random.get(inv_names.get(t.group, t.group)) or random.get(t.group)
-        if grp is None:
+    by_cols = {frozenset(component_columns(block, str(k))): q for k, q in grp.items()}
+    k = len(columns)
+    G = np.zeros((k, k))
+    for i, c in enumerate(columns):
+        q = by_cols.get(frozenset([c]))
+        var = None if q is None else _variance(q)
+        if var is None:
             return None
-        by_cols = {frozenset(component_columns(block, str(k))): q for k, q in grp.items()}
-        G = np.zeros((t.k, t.k))
-        for i, c in enumerate(t.columns):
-            q = by_cols.get(frozenset([c]))
+        G[i, i] = var
+    for i in range(k):
+        for j in range(i + 1, k):
+            q = by_cols.get(frozenset([columns[i], columns[j]]))
             if q is None:
                 return None
-            var = _variance(q)
-            if var is None:
+            cov = printed_number(q.get("cov"))
+            corr = printed_number(q.get("corr"))
+            if cov is None and corr is not None:
+                cov = corr * math.sqrt(G[i, i] * G[j, j])
+            if cov is None:
                 return None
-            G[i, i] = var
-        for i in range(t.k):
-            for j in range(i + 1, t.k):
-                q = by_cols.get(frozenset([t.columns[i], t.columns[j]]))
-                if q is None:
-                    return None
-                cov = printed_number(q.get("cov"))
-                corr = printed_number(q.get("corr"))
-                if cov is None and corr is not None:
-                    cov = corr * math.sqrt(G[i, i] * G[j, j])
-                if cov is None:
-                    return None
-                G[i, j] = G[j, i] = cov
-        block_theta = theta_from_covariance(G / s2)
+            G[i, j] = G[j, i] = cov
+    return G
+
+
+def reference_theta(block: ReferenceBlock, design: Design) -> tuple[Floats, float] | None:
+    """lme4's theta and sigma from a block's printed variance components, if complete."""
+    s2 = _variance(block.section("random").get("Residual") or {})
+    if s2 is None or s2 <= 0:
+        return None
+    theta: list[float] = []
+    for t in design.reterms:
+        G = printed_covariance(block, t.group, t.columns)
+        block_theta = None if G is None else theta_from_covariance(G / s2)
         if block_theta is None:
             return None
         theta.extend(block_theta)

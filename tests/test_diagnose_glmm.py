@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 from replicate.case import load_case
 from replicate.diagnosis import key_of
 from replicate.engines import get_engine
@@ -60,3 +63,60 @@ def test_the_blocks_as_shipped_need_no_diagnosis_and_a_changed_number_is_not_a_m
     block = res.blocks[0]
     assert any(v.verdict == "discrepancy" for v in block.values)
     assert not _found(block, "different estimation method"), block.diagnoses
+    assert not _found(block, "different optimum"), block.diagnoses
+
+
+CBPP = Path(__file__).resolve().parents[1] / "cases" / "cbpp-binomial-glmer.yaml"
+
+
+def _stopped_short(tmp_path: Path, shrink: float, *, typo: bool = False):
+    """The cbpp case with its block printed where an optimizer stopped in theta (theta times ``shrink``, beta and
+    the log-likelihood at their best there), as glmer's default settings do; ``typo`` then mistypes an estimate."""
+    from scipy import optimize
+
+    from replicate.glmm_stage import fit_case
+
+    fit = fit_case(load_case(CBPP))
+    theta = np.asarray(fit.theta, dtype=float) * shrink
+    dev = fit.deviance_function
+    best = optimize.minimize(
+        lambda b: dev(np.r_[theta, b]), np.asarray(fit.beta), method="BFGS", options={"gtol": 1e-10}
+    )
+    beta, loglik = best.x, -best.fun / 2
+    text = CBPP.read_text(encoding="utf-8")
+    block = text[text.index("    values:\n") :]
+    names = ["(Intercept)", "period2", "period3", "period4"]
+    if typo:
+        beta = beta.copy()
+        beta[1] *= 1.5
+    lines = ["    values:", "      fixed:"]
+    lines += [f"        {n}: {{estimate: {b:.6f}}}" for n, b in zip(names, beta, strict=True)]
+    lines += ["      random:", "        herd:", f"          (Intercept): {{variance: {theta[0] ** 2:.6f}}}"]
+    lines += ["      fit:", f"        loglik: {loglik:.6f}", ""]
+    path = tmp_path / CBPP.name
+    path.write_text(text.replace(block, "\n".join(lines)), encoding="utf-8")
+    return run_case(load_case(path), get_engine("native")), loglik, -fit.objective / 2
+
+
+def test_a_program_that_stopped_short_is_named_with_its_gap(tmp_path):
+    res, loglik, optimum = _stopped_short(tmp_path, 0.9)
+    block = res.blocks[0]
+    bad = {key_of(v) for v in block.values if v.verdict == "discrepancy"}
+    assert "fit loglik loglik" in bad and any(k.startswith("random ") for k in bad), bad
+    found = _found(block, "different optimum")
+    assert found, block.diagnoses
+    assert found[0].data["gap"] == pytest.approx(optimum - loglik, rel=1e-3, abs=1e-6)
+    assert found[0].data["gap"] > 0 and "stopped short" in found[0].text
+    assert bad <= set(found[0].values)
+
+
+def test_a_gap_within_printing_precision_is_not_blamed_on_the_optimizer(tmp_path):
+    res, _, _ = _stopped_short(tmp_path, 1.0 + 1e-7)
+    assert not any(_found(b, "different optimum") for b in res.blocks)
+
+
+def test_a_mistyped_estimate_is_not_blamed_on_the_optimizer(tmp_path):
+    # the mistyped estimate also lowers the likelihood at the printed parameters, but the block's own log-likelihood
+    # is not the one its printed parameters give: the printout contradicts itself, so nothing is said of an optimum
+    res, _, _ = _stopped_short(tmp_path, 0.9, typo=True)
+    assert not _found(res.blocks[0], "different optimum"), res.blocks[0].diagnoses

@@ -167,6 +167,10 @@ def test_a_default_glmer_fit_that_stops_early_is_not_agreed(ro, tmp_path):
     assert made.result is not None and made.result.status != OK
     bad = {(v.name, v.quantity) for b in made.result.blocks for v in b.values if v.verdict == "discrepancy"}
     assert ("(Intercept)", "se") in bad
+    # the diagnosis says why: glmer's own parameters lie below the Laplace optimum, and its printed logLik is theirs
+    found = [d for b in made.result.blocks for d in b.diagnoses if d.kind == "different optimum"]
+    assert found and found[0].data["gap"] > found[0].data["printing_cost"], made.result.blocks[0].diagnoses
+    assert "stopped short" in found[0].text and "fixed (Intercept) se" in found[0].values
 
 
 @pytest.mark.r
