@@ -38,9 +38,11 @@ class GlmmDeviance:
     random: RandomPart
     nagq: int = 1
     _u: Vector | None = field(default=None, repr=False)
+    _diagonal: slice | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         gh_rule(self.nagq)
+        self._diagonal = self.random.diagonal_block()
         if self.nagq > 1 and not self.random.single_scalar_term():
             raise ModelError(
                 f"nagq = {self.nagq} needs a single scalar random-effect term, (1 | g)",
@@ -65,9 +67,9 @@ class GlmmDeviance:
         """PIRLS at theta (and beta, or over beta too when None), warm-started from the last mode."""
         A = self.random.z_lambda(theta)
         try:
-            m = pirls(self.resp, A, self.X, beta, self._u)
+            m = pirls(self.resp, A, self.X, beta, self._u, self._diagonal)
         except (FitError, np.linalg.LinAlgError):  # a bad warm start: from 0 again
-            m = pirls(self.resp, A, self.X, beta, None)
+            m = pirls(self.resp, A, self.X, beta, None, self._diagonal)
         self._u = m.u
         return m
 

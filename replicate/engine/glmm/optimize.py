@@ -128,11 +128,10 @@ def optimize_glmm(dev: GlmmDeviance, start: Vector | None = None) -> GlmmOptimum
     layout = dev.random.layout
     f0 = _Counted(dev, joint=False)
     messages = []
-    ok0 = True
     if start is None:
-        theta0, ok0, msg0 = _lbfgsb(f0, layout.initial(), layout.lower_bounds())
-        theta0, ok_edge, msg_edge = _from_edges(f0, theta0, layout.lower_bounds())
-        ok0, msg0 = (ok_edge, msg_edge) if msg_edge else (ok0, msg0)
+        theta0, _, msg0 = _lbfgsb(f0, layout.initial(), layout.lower_bounds())
+        theta0, _, msg_edge = _from_edges(f0, theta0, layout.lower_bounds())
+        msg0 = msg_edge or msg0
         messages.append(f"nAGQ=0 stage: {msg0}")
         beta0 = dev.mode(theta0, None).beta
         x0 = np.concatenate([theta0, beta0])
@@ -154,6 +153,9 @@ def optimize_glmm(dev: GlmmDeviance, start: Vector | None = None) -> GlmmOptimum
         hessian=H,
         stage0=(theta0, value0),
         evaluations=f0.count + f1.count,
-        converged=ok0 and ok1,
+        # the nAGQ = 0 stage only gives stage 2 its start, as in glmer, whose convergence checks are those of the
+        # final optimizer: a line search that ends abnormally there (its objective flat to rounding near theta's
+        # optimum) does not make the fit fail; stage 2 and the gradient check decide
+        converged=bool(ok1 and np.all(np.isfinite(x))),
         message="; ".join(messages),
     )

@@ -11,15 +11,20 @@ mode, with the weights at the mode, gives ``ldL2 = log det(L)^2``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
+from scipy import linalg
 
 from ...errors import FitError
 from .families import Vector
 from .response import GlmmResponse
 
 Matrix = NDArray[np.float64]
+#: ``Z Lambda``: sparse from :mod:`.randompart`, dense where a caller builds it by hand.
+SparseOrDense = Any
 
 TOL = 1e-11  # relative change of the penalized deviance (lme4's tolPwrss is 1e-7; tighter, for exact Hessians)
 MAXIT = 500
@@ -73,15 +78,53 @@ def _working(resp: GlmmResponse, eta: Vector, mu: Vector) -> tuple[Vector, Vecto
     return w, r
 
 
-def _solve_step(A: Matrix, X: Matrix, w: Vector, target: Vector) -> tuple[Vector, Vector]:
+def cross_products(A: SparseOrDense, X: Matrix, w: Vector) -> Matrix:
+    """The weighted cross-product ``[A X]' W [A X]`` (dense), with ``A`` sparse or dense."""
+    AtWA = A.T @ (A.multiply(w[:, None]) if sp.issparse(A) else w[:, None] * A)
+    AtWA = AtWA.toarray() if sp.issparse(AtWA) else np.asarray(AtWA)
+    AtWX = np.asarray(A.T @ (w[:, None] * X))
+    XtWX = X.T @ (w[:, None] * X)
+    return np.block([[AtWA, AtWX], [AtWX.T, XtWX]])
+
+
+def solve_spd(M: Matrix, rhs: Vector, diagonal: slice | None = None) -> Vector:
+    """Solve ``M x = rhs`` for a symmetric positive definite ``M`` whose block ``diagonal`` x ``diagonal`` is
+    diagonal: that block is eliminated first (the rest's Schur complement is small), then Cholesky.
+
+    Raises:
+        np.linalg.LinAlgError: ``M`` is not positive definite.
+    """
+    if diagonal is None or diagonal.stop - diagonal.start < 2:
+        return np.asarray(linalg.solve(M, rhs, assume_a="pos", check_finite=False), dtype=float)
+    n = M.shape[0]
+    inside = np.zeros(n, dtype=bool)
+    inside[diagonal] = True
+    d = np.diag(M)[inside]
+    if np.any(d <= 0):
+        raise np.linalg.LinAlgError("the PIRLS system is not positive definite")
+    B = M[np.ix_(inside, ~inside)]
+    E = M[np.ix_(~inside, ~inside)]
+    Bd = B / d[:, None]
+    S = E - B.T @ Bd
+    r1, r2 = rhs[inside], rhs[~inside]
+    x2 = linalg.solve(S, r2 - Bd.T @ r1, assume_a="pos", check_finite=False) if S.size else np.zeros(0)
+    out = np.empty(n)
+    out[inside] = r1 / d - Bd @ x2
+    out[~inside] = x2
+    return out
+
+
+def _solve_step(
+    A: SparseOrDense, X: Matrix, w: Vector, target: Vector, diagonal: slice | None = None
+) -> tuple[Vector, Vector]:
     """The penalized weighted least-squares solution ``(u, beta)`` for the working response ``target``."""
     q, p = A.shape[1], X.shape[1]
-    AX = np.hstack([A, X])
-    M = AX.T @ (w[:, None] * AX)
+    M = cross_products(A, X, w)
     M[np.arange(q), np.arange(q)] += 1.0
+    rhs = np.concatenate([np.asarray(A.T @ (w * target)).ravel(), X.T @ (w * target)])
     try:
-        sol = np.linalg.solve(M, AX.T @ (w * target))
-    except np.linalg.LinAlgError as exc:
+        sol = solve_spd(M, rhs, diagonal)
+    except (np.linalg.LinAlgError, linalg.LinAlgError) as exc:
         raise FitError(
             "the PIRLS system is singular", hint="the fixed-effects model matrix may be rank deficient"
         ) from exc
@@ -91,10 +134,11 @@ def _solve_step(A: Matrix, X: Matrix, w: Vector, target: Vector) -> tuple[Vector
 
 def pirls(
     resp: GlmmResponse,
-    A: Matrix,
+    A: SparseOrDense,
     X: Matrix,
     beta: Vector | None,
     u0: Vector | None = None,
+    diagonal: slice | None = None,
 ) -> Mode:
     """The conditional modes at ``Z Lambda = A``.
 
@@ -104,6 +148,7 @@ def pirls(
         X: the fixed-effects model matrix.
         beta: fixed effects held fixed, or None to estimate them with ``u`` (lme4's ``nAGQ = 0``).
         u0: starting value of ``u`` (default 0).
+        diagonal: columns of ``u`` whose block of the system is diagonal (eliminated first; see :func:`solve_spd`).
     """
     q = A.shape[1]
     joint = beta is None
@@ -115,13 +160,13 @@ def pirls(
         mu = resp.family.start_mean(resp.y, resp.wt)
         eta = resp.family.link.link(mu)
         w, r = _working(resp, eta, mu)
-        u, b = _solve_step(A, Xf, w, eta - resp.offset + r)
+        u, b = _solve_step(A, Xf, w, eta - resp.offset + r, diagonal)
     eta = base + A @ u + Xf @ b
     pdev, mu = _pdev(resp, eta, u)
     it = 0
     for it in range(1, MAXIT + 1):
         w, r = _working(resp, eta, mu)
-        u_new, b_new = _solve_step(A, Xf, w, eta - base + r)
+        u_new, b_new = _solve_step(A, Xf, w, eta - base + r, diagonal)
         du, db = u_new - u, b_new - b
         step = 1.0
         for _ in range(MAX_HALVINGS):
@@ -141,7 +186,7 @@ def pirls(
     else:
         raise FitError(f"PIRLS did not converge in {MAXIT} iterations", hint="the model may be too complex")
     w, _ = _working(resp, eta, mu)
-    M = A.T @ (w[:, None] * A)
+    M = cross_products(A, np.zeros((A.shape[0], 0)), w)
     M[np.arange(q), np.arange(q)] += 1.0
     try:
         L: Matrix = np.asarray(np.linalg.cholesky(M), dtype=float)

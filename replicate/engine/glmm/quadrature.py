@@ -54,7 +54,8 @@ def agq_deviance(resp: GlmmResponse, A: Matrix, index: np.ndarray, mode: Mode, n
         nagq: number of nodes.
     """
     q = A.shape[1]
-    a = A[np.arange(A.shape[0]), index]  # each row's coefficient of its group's u
+    rows = np.arange(A.shape[0])
+    a = np.asarray(A[rows, index]).ravel()  # each row's coefficient of its group's u (A sparse or dense)
     base = mode.eta - a * mode.u[index]  # offset + X beta
     ell = np.diag(mode.chol)
     devc0 = group_devc(resp, mode.eta, index, q)

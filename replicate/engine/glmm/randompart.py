@@ -1,7 +1,9 @@
 """The random-effects part of the linear predictor as a dense ``Z Lambda(theta)`` (engine preview).
 
 The columns are ordered as lme4's ``u``: term by term, within a term level by level and within a level the
-term's columns. Dense matrices keep the preview simple; they suit models with up to a few thousand levels.
+term's columns. ``Z Lambda`` is sparse (k nonzeros per row and term), so the cross-products PIRLS needs cost
+O(n) rather than O(n q^2); the q x q system itself is solved densely, which suits models with up to a few
+thousand random-effect levels.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from ...design import Design
@@ -52,17 +55,21 @@ class RandomPart:
             pos,
         )
 
-    def z_lambda(self, theta: NDArray[np.float64]) -> Matrix:
-        """The dense n x q matrix ``Z Lambda(theta)``."""
+    def z_lambda(self, theta: NDArray[np.float64]) -> sp.csr_matrix:
+        """``Z Lambda(theta)``, n x q, sparse (each row has k nonzeros per term)."""
         n = self.xre[0].shape[0] if self.xre else 0
-        out = np.zeros((n, self.q))
-        rows = np.arange(n)
+        rows, cols, vals = [], [], []
+        r = np.arange(n)
         for t, lam in enumerate(self.layout.factors(np.asarray(theta, dtype=float))):
             k = lam.shape[0]
             block = self.xre[t] @ lam  # row r of Z's block times lambda
             for c in range(k):
-                out[rows, self.offsets[t] + self.index[t] * k + c] = block[:, c]
-        return out
+                rows.append(r)
+                cols.append(self.offsets[t] + self.index[t] * k + c)
+                vals.append(block[:, c])
+        if not rows:
+            return sp.csr_matrix((n, self.q))
+        return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, self.q))
 
     def b_blocks(self, theta: NDArray[np.float64], u: NDArray[np.float64]) -> tuple[Matrix, ...]:
         """The conditional modes ``b = Lambda u`` per term, arrays (nlevels, k)."""
@@ -84,6 +91,15 @@ class RandomPart:
                 var[j] = lam @ cov_u[s : s + k, s : s + k] @ lam.T
             out.append(var)
         return tuple(out)
+
+    def diagonal_block(self) -> slice | None:
+        """The columns of ``u`` whose block of ``(Z Lambda)' W (Z Lambda)`` is diagonal: those of the scalar term
+        with the most levels (each row meets one of its levels), or None when no term is scalar."""
+        scalar = [t for t, k in enumerate(self.layout.sizes) if k == 1 and self.nlevels[t] > 1]
+        if not scalar:
+            return None
+        t = max(scalar, key=lambda i: self.nlevels[i])
+        return slice(self.offsets[t], self.offsets[t] + self.nlevels[t])
 
     def single_scalar_term(self) -> bool:
         """One random-effect term with one column: the models adaptive quadrature handles (lme4's rule)."""
