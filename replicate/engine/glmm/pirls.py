@@ -11,15 +11,16 @@ mode, with the weights at the mode, gives ``ldL2 = log det(L)^2``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy import linalg
 
 from ...errors import FitError
 from .families import Vector
+from .pirls_system import PirlsSystem
 from .response import GlmmResponse
 
 Matrix = NDArray[np.float64]
@@ -41,7 +42,8 @@ class Mode:
         beta: fixed effects (given, or estimated with ``u`` in the joint stage).
         eta, mu: linear predictor (offset included) and mean at the mode.
         weights: the working weights at the mode.
-        chol: lower Cholesky factor ``L`` of ``Lambda'Z'W Z Lambda + I``.
+        system: ``Lambda'Z'W Z Lambda + I`` at the mode, eliminated (:class:`.pirls_system.PirlsSystem`); its
+            Cholesky factor ``L`` is :attr:`chol`, made when asked.
         ldl2: ``log det(L)^2``.
         pdev: the penalized deviance at the mode.
         iterations: PIRLS iterations.
@@ -52,10 +54,15 @@ class Mode:
     eta: Vector
     mu: Vector
     weights: Vector
-    chol: Matrix
+    system: PirlsSystem
     ldl2: float
     pdev: float
     iterations: int
+
+    @cached_property
+    def chol(self) -> Matrix:
+        """The lower Cholesky factor ``L`` of ``Lambda'Z'W Z Lambda + I`` (dense, q x q)."""
+        return self.system.chol_u()
 
     def laplace(self, resp: GlmmResponse) -> float:
         """lme4's Laplace deviance at this mode: ``-2 sum log f(y | u) + ||u||^2 + log det(L)^2``."""
@@ -78,58 +85,17 @@ def _working(resp: GlmmResponse, eta: Vector, mu: Vector) -> tuple[Vector, Vecto
     return w, r
 
 
-def cross_products(A: SparseOrDense, X: Matrix, w: Vector) -> Matrix:
-    """The weighted cross-product ``[A X]' W [A X]`` (dense), with ``A`` sparse or dense."""
-    AtWA = A.T @ (A.multiply(w[:, None]) if sp.issparse(A) else w[:, None] * A)
-    AtWA = AtWA.toarray() if sp.issparse(AtWA) else np.asarray(AtWA)
-    AtWX = np.asarray(A.T @ (w[:, None] * X))
-    XtWX = X.T @ (w[:, None] * X)
-    return np.block([[AtWA, AtWX], [AtWX.T, XtWX]])
-
-
-def solve_spd(M: Matrix, rhs: Vector, diagonal: slice | None = None) -> Vector:
-    """Solve ``M x = rhs`` for a symmetric positive definite ``M`` whose block ``diagonal`` x ``diagonal`` is
-    diagonal: that block is eliminated first (the rest's Schur complement is small), then Cholesky.
-
-    Raises:
-        np.linalg.LinAlgError: ``M`` is not positive definite.
-    """
-    if diagonal is None or diagonal.stop - diagonal.start < 2:
-        return np.asarray(linalg.solve(M, rhs, assume_a="pos", check_finite=False), dtype=float)
-    n = M.shape[0]
-    inside = np.zeros(n, dtype=bool)
-    inside[diagonal] = True
-    d = np.diag(M)[inside]
-    if np.any(d <= 0):
-        raise np.linalg.LinAlgError("the PIRLS system is not positive definite")
-    B = M[np.ix_(inside, ~inside)]
-    E = M[np.ix_(~inside, ~inside)]
-    Bd = B / d[:, None]
-    S = E - B.T @ Bd
-    r1, r2 = rhs[inside], rhs[~inside]
-    x2 = linalg.solve(S, r2 - Bd.T @ r1, assume_a="pos", check_finite=False) if S.size else np.zeros(0)
-    out = np.empty(n)
-    out[inside] = r1 / d - Bd @ x2
-    out[~inside] = x2
-    return out
-
-
 def _solve_step(
     A: SparseOrDense, X: Matrix, w: Vector, target: Vector, diagonal: slice | None = None
 ) -> tuple[Vector, Vector]:
     """The penalized weighted least-squares solution ``(u, beta)`` for the working response ``target``."""
-    q, p = A.shape[1], X.shape[1]
-    M = cross_products(A, X, w)
-    M[np.arange(q), np.arange(q)] += 1.0
-    rhs = np.concatenate([np.asarray(A.T @ (w * target)).ravel(), X.T @ (w * target)])
     try:
-        sol = solve_spd(M, rhs, diagonal)
+        system = PirlsSystem(A, X, w, diagonal)
+        return system.solve(np.asarray(A.T @ (w * target)).ravel(), X.T @ (w * target))
     except (np.linalg.LinAlgError, linalg.LinAlgError) as exc:
         raise FitError(
             "the PIRLS system is singular", hint="the fixed-effects model matrix may be rank deficient"
         ) from exc
-    out: Vector = np.asarray(sol, dtype=float)
-    return out[:q], out[q : q + p]
 
 
 def pirls(
@@ -186,11 +152,9 @@ def pirls(
     else:
         raise FitError(f"PIRLS did not converge in {MAXIT} iterations", hint="the model may be too complex")
     w, _ = _working(resp, eta, mu)
-    M = cross_products(A, np.zeros((A.shape[0], 0)), w)
-    M[np.arange(q), np.arange(q)] += 1.0
     try:
-        L: Matrix = np.asarray(np.linalg.cholesky(M), dtype=float)
-    except np.linalg.LinAlgError as exc:
+        system = PirlsSystem(A, np.zeros((A.shape[0], 0)), w, diagonal)
+        ldl2 = system.logdet_u()
+    except (np.linalg.LinAlgError, linalg.LinAlgError) as exc:
         raise FitError("the PIRLS system is not positive definite at the mode", hint="the means overflowed") from exc
-    ldl2 = float(2 * np.sum(np.log(np.diag(L))))
-    return Mode(u, b if beta is None else np.asarray(beta, dtype=float), eta, mu, w, L, ldl2, pdev, it)
+    return Mode(u, b if beta is None else np.asarray(beta, dtype=float), eta, mu, w, system, ldl2, pdev, it)

@@ -50,14 +50,14 @@ def agq_deviance(resp: GlmmResponse, A: Matrix, index: np.ndarray, mode: Mode, n
         resp: the response.
         A: ``Z Lambda``, n x q with one nonzero per row (column ``index[r]``).
         index: each row's group.
-        mode: the PIRLS mode at beta and theta (``mode.chol`` is diagonal here).
+        mode: the PIRLS mode at beta and theta (its system is diagonal here).
         nagq: number of nodes.
     """
     q = A.shape[1]
     rows = np.arange(A.shape[0])
     a = np.asarray(A[rows, index]).ravel()  # each row's coefficient of its group's u (A sparse or dense)
     base = mode.eta - a * mode.u[index]  # offset + X beta
-    ell = np.diag(mode.chol)
+    ell = mode.system.chol_u_diagonal()
     devc0 = group_devc(resp, mode.eta, index, q)
     at_mode = devc0 + mode.u**2
     z, w = gh_rule(nagq)

@@ -6,30 +6,43 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from replicate.data import load_r_dataset
 from replicate.engine.glmm import fit_glmm
 from replicate.engine.glmm.api import prepare
-from replicate.engine.glmm.pirls import solve_spd
+from replicate.engine.glmm.pirls_system import PirlsSystem
 from replicate.engine.glmm.randompart import RandomPart
 from tests.rsupport import need_r
 
 
-def _spd_with_diagonal_block(rng: np.random.Generator, d: int, m: int) -> np.ndarray:
-    B = rng.normal(size=(d, m))
-    E = rng.normal(size=(m, m))
-    M = np.block([[np.diag(rng.uniform(5, 9, size=d)), B], [B.T, E @ E.T + d * 4 * np.eye(m)]])
-    return M
+def _crossed(rng: np.random.Generator, n: int, big: int, small: int) -> sp.csr_matrix:
+    """``Z Lambda`` of two crossed scalar terms (``big`` and ``small`` levels), as the engine orders ``u``."""
+    r = np.arange(n)
+    rows, cols = np.r_[r, r], np.r_[rng.integers(0, big, n), big + rng.integers(0, small, n)]
+    return sp.csr_matrix((rng.uniform(0.5, 1.5, 2 * n), (rows, cols)), shape=(n, big + small))
 
 
-def test_eliminating_the_diagonal_block_solves_the_same_system():
-    rng = np.random.default_rng(3)
-    for d, m in ((1, 3), (40, 7), (300, 30)):
-        M = _spd_with_diagonal_block(rng, d, m)
-        rhs = rng.normal(size=d + m)
-        assert np.linalg.eigvalsh(M).min() > 0
-        np.testing.assert_allclose(solve_spd(M, rhs, slice(0, d)), np.linalg.solve(M, rhs), rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(solve_spd(M, rhs, None), np.linalg.solve(M, rhs), rtol=1e-10, atol=1e-12)
+@pytest.mark.parametrize(("big", "small", "p"), [(40, 7, 3), (300, 24, 0), (300, 200, 2), (2, 5, 2)])
+def test_eliminating_the_diagonal_block_solves_the_same_system(big, small, p):
+    rng = np.random.default_rng(big)
+    n = 6 * (big + small)
+    A, X, w = _crossed(rng, n, big, small), rng.normal(size=(n, p)), rng.uniform(0.1, 2.0, n)
+    AX = np.hstack([A.toarray(), X])
+    M = AX.T @ (w[:, None] * AX)
+    M[np.arange(big + small), np.arange(big + small)] += 1.0
+    ru, rx = rng.normal(size=big + small), rng.normal(size=p)
+    want = np.linalg.solve(M, np.r_[ru, rx])
+    for diagonal in (slice(0, big), None):
+        system = PirlsSystem(A, X, w, diagonal)
+        if diagonal is not None and big == 300:  # the coupling block kept sparse when it is (200 items), else dense
+            assert sp.issparse(system.B_A) is (small == 200)
+        u, b = system.solve(ru, rx)
+        np.testing.assert_allclose(np.r_[u, b], want, rtol=1e-9, atol=1e-11)
+    only_u = PirlsSystem(A, X[:, :0], w, slice(0, big))
+    Mu = M[: big + small, : big + small]
+    assert only_u.logdet_u() == pytest.approx(np.linalg.slogdet(Mu)[1], rel=1e-12)
+    np.testing.assert_allclose(only_u.chol_u(), np.linalg.cholesky(Mu), rtol=1e-12, atol=1e-13)
 
 
 def test_the_sparse_z_lambda_is_z_times_lambda():
