@@ -22,7 +22,7 @@ def _unknown(case: Case, block: ReferenceBlock, message: str, *path: object, hin
 #: The printed sections each model class computes (a block printing another is refused, never passed over).
 LINEAR_SECTIONS = frozenset({"fixed", "fixed_corr", "random", "fit", "tests"})
 RSIDE_SECTIONS = frozenset(
-    {"fixed", "covparms", "fit", "type3", "lsmeans", "diffs", "slices", "estimates", "contrasts"}
+    {"fixed", "covparms", "fit", "type3", "lsmeans", "diffs", "slices", "estimates", "contrasts", "rmatrix", "rcorr"}
 )
 GLMM_SECTIONS = frozenset({"fixed", "random", "fit"})
 

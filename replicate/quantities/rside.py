@@ -31,6 +31,7 @@ from ..reference_block import ReferenceBlock
 from ..vocab import DfMethod, SeKind
 from .rside_diffs import add_diffs
 from .rside_levels import effect_label, lsmean_level
+from .rside_rmatrix import add_rmatrix
 from .rside_slices import add_slices
 from .rside_statements import add_statements
 from .value import Collector, EngineValue, Lazy
@@ -187,6 +188,7 @@ def rside_quantities(block: ReferenceBlock, fit: RsideFit, statements: Statement
     add_diffs(out, fit, ddfm, field, df_note(block, ddfm))
     add_statements(out, fit, ddfm, statements or Statements(), field, df_note(block, ddfm))
     add_slices(out, fit, ddfm, df_note(block, ddfm))
+    add_rmatrix(out, fit)
     stats_ = fit_statistics(block, fit)
     null = Lazy(lambda: null_model_lrt(fit))
     for q, ref in block.section("fit").items():
