@@ -89,9 +89,9 @@ def test_a_name_the_model_lacks_is_an_invalid_block(tmp_path, native):
 
 
 def test_an_unimplemented_df_is_said_not_agreed(tmp_path, native):
-    path = _edited(tmp_path, CS, "df: between-within", "df: kenward-roger-2")
+    path = _edited(tmp_path, CS, "df: between-within", "df: containment")
     res = run_case(load_case(path), native)
-    assert res.status == ERROR and "kenward-roger-2 is not implemented" in res.blocks[0].error
+    assert res.status == ERROR and "containment is not implemented" in res.blocks[0].error
 
 
 def test_random_terms_beside_a_residual_structure_are_refused_with_the_reason(tmp_path, native):
@@ -197,3 +197,15 @@ def test_a_bad_covariance_term_in_a_case_formula_names_the_formula(tmp_path, nat
     message = res.error or " ".join(b.error or "" for b in res.blocks)
     assert res.status in (INVALID, ERROR), res.status
     assert said in message and "model.formula" in message, message
+
+
+def test_kr2_blocks_are_computed_with_kr2_ses(tmp_path, native):
+    # TYPE=CS is linear in SAS's parameters, so ddfm=kr2 gives KR's numbers; the block must ask for KR2's SEs
+    path = _edited(tmp_path, CS, "df: between-within, se: model", "df: kenward-roger-2, se: kenward-roger-2")
+    res = run_case(load_case(path), native)
+    values = [v for b in res.blocks for v in b.values]
+    assert res.blocks[0].error is None and values and all(v.engine is not None for v in values)
+    assert any(v.quantity == "df" and v.verdict == "discrepancy" for v in values)  # SAS printed between-within df
+    path = _edited(tmp_path, CS, "df: between-within, se: model", "df: kenward-roger-2, se: kenward-roger")
+    res = run_case(load_case(path), native)
+    assert res.status == ERROR and "options.se: kenward-roger with options.df: kenward-roger-2" in res.blocks[0].error

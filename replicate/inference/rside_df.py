@@ -19,6 +19,11 @@ engine's :attr:`RsideFit.covparm_vcov`). With ``Phi = (X' V^-1 X)^-1`` and, per 
   ``A2 = sum W_hj tr(Theta Phi P_h Phi Theta Phi P_j Phi)`` and then B, g, c1..c3, E*, V*, rho, the
   df ``m = 4 + (q + 2) / (q rho - 1)`` and the F scale ``lambda = m / (E* (m - 2))``. One row gives
   ``m = 2 / (a' W a)``, Satterthwaite's df of the unadjusted variance.
+* **KR2** (Kenward & Roger 2009; ``ddfm=kr2``): ``Phi_A`` above plus ``Phi (sum_i b_i P_i) Phi`` with ``b`` the
+  first-order (Cox and Snell) bias of the REML covariance parameters, ``b = -(1/4) I^-1 c``,
+  ``I_rs = tr(Pr V_r Pr V_s) / 2`` the expected REML information and ``c_r = tr(Pr K Pr V_r)``,
+  ``K = sum_tu W_tu V_tu`` (``Pr`` the REML projection; :func:`reml_bias`). Zero for a structure linear in
+  SAS's parameters (UN, CS, TOEP, VC, UN(1)), where KR2 is KR; the df formula is KR's.
 
 As SAS does, a variance estimated on its boundary (0) is left out: ``W`` is the inverse of the
 information of the other parameters, with zero rows and columns for it.
@@ -40,7 +45,7 @@ from ..engine.rside import RsideFit
 from ..engine.rside.structures import Structure
 from ..errors import ModelError
 
-APPROXIMATE = ("satterthwaite", "kr", "kr(firstorder)")
+APPROXIMATE = ("satterthwaite", "kr", "kr(firstorder)", "kr2")
 
 
 @dataclass(frozen=True)
@@ -119,13 +124,19 @@ def df_parts(fit: RsideFit, ddfm: str) -> DfParts:
     W = without_boundary(np.asarray(W, dtype=float), structure, nat, covs)
     jac = [structure.natural_jacobian(n) for n in nat_g]
     kr = ddfm.startswith("kr")
-    second = kr and ddfm == "kr" and not structure.natural_linear
+    second = kr and ddfm in ("kr", "kr2") and not structure.natural_linear
+    bias = ddfm == "kr2" and not structure.natural_linear
     Wg = [W[g * m : (g + 1) * m, g * m : (g + 1) * m] for g in range(G)]
     K = [np.einsum("abhj,hj->ab", _second_derivative(structure, nat_g[g]), Wg[g]) for g in range(G)] if second else []
     xtvx = np.zeros((p, p))
     P = np.zeros((G * m, p, p))
     QW = np.zeros((p, p))
     RW = np.zeros((p, p))
+    n = G * m
+    tr_vv = np.zeros((n, n))  # sum over subjects of tr(V^-1 V_r V^-1 V_s)
+    xq = np.zeros((n, n, p, p))  # X' V^-1 V_r V^-1 V_s V^-1 X
+    tr_kv = np.zeros(n)  # sum over subjects of tr(V^-1 K V^-1 V_r), K = sum_tu W_tu V_tu
+    xk = np.zeros((n, p, p))  # X' V^-1 V_r V^-1 K V^-1 X
     for pat in blocks.patterns:
         v, g = pat.visits, pat.group
         SX = pat.S[:, :, :p, :p]
@@ -138,14 +149,50 @@ def df_parts(fit: RsideFit, ddfm: str) -> DfParts:
             QW += np.tensordot(np.einsum("hab,hbc->ac", B, T) @ Cinv, SX, axes=([0, 1], [0, 1]))
             if second:
                 RW += np.tensordot(Cinv @ K[g][np.ix_(v, v)] @ Cinv, SX, axes=([0, 1], [0, 1]))
+            if bias:
+                idx = slice(g * m, (g + 1) * m)
+                tr_vv[idx, idx] += pat.count * np.einsum("hab,jba->hj", B, B)
+                BB = np.einsum("hab,jbc->hjac", B, B)
+                xq[idx, idx] += np.tensordot(BB @ Cinv, SX, axes=([2, 3], [0, 1]))
+                KC = Cinv @ K[g][np.ix_(v, v)]
+                tr_kv[idx] += pat.count * np.einsum("ab,hba->h", KC, B)
+                xk[idx] += np.tensordot(B @ KC @ Cinv, SX, axes=([1, 2], [0, 1]))
     phi = np.linalg.inv(xtvx)
     vcov = phi
     if kr:
         WP = np.einsum("hj,jcd->hcd", W, P)
         U = QW - (P @ phi @ WP).sum(axis=0) - RW / 4
         vcov = phi + 2 * phi @ U @ phi
+        if bias:
+            b = reml_bias(phi, P, RW, tr_vv, xq, tr_kv, xk)
+            vcov = vcov + phi @ np.einsum("h,hab->ab", b, P) @ phi
         vcov = (vcov + vcov.T) / 2
     return DfParts(ddfm, phi, W, P, vcov)
+
+
+def reml_bias(
+    phi: np.ndarray,
+    P: np.ndarray,
+    RW: np.ndarray,
+    tr_vv: np.ndarray,
+    xq: np.ndarray,
+    tr_kv: np.ndarray,
+    xk: np.ndarray,
+) -> np.ndarray:
+    """Cox and Snell's first-order bias of the REML covariance parameters, ``b = -(1/4) I^-1 c`` (Kenward and
+    Roger 2009), from the pieces summed over visit patterns.
+
+    With the REML projection ``Pr = V^-1 - V^-1 X Phi X' V^-1``: ``I_rs = tr(Pr V_r Pr V_s) / 2`` (the expected
+    REML information) and ``c_r = tr(Pr K Pr V_r)``, ``K = sum_tu W_tu V_tu``, each trace expanded as
+    ``tr(V^-1 A V^-1 B) - 2 tr(Phi X'V^-1 A V^-1 B V^-1 X) + tr(Phi X'V^-1 A V^-1 X Phi X'V^-1 B V^-1 X)``
+    (``X'V^-1 V_r V^-1 X = -P_r``, ``X'V^-1 K V^-1 X = RW``).
+    """
+    info = 0.5 * (tr_vv - 2 * np.einsum("ab,rsba->rs", phi, xq) + np.einsum("ab,rbc,cd,sda->rs", phi, P, phi, P))
+    c = tr_kv - 2 * np.einsum("ab,rba->r", phi, xk) - np.einsum("ab,rbc,cd,da->r", phi, P, phi, RW)
+    keep = np.diag(info) > 1e-12 * max(float(np.max(np.abs(np.diag(info)))), 1e-300)
+    out = np.zeros(len(c))
+    out[keep] = -0.25 * np.linalg.solve(info[np.ix_(keep, keep)], c[keep])
+    return out
 
 
 def _numeric_parts(fit: RsideFit, ddfm: str, W: np.ndarray) -> DfParts:

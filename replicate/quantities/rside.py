@@ -54,7 +54,12 @@ DDFM: dict[DfMethod, str] = {
     DfMethod.RESIDUAL: "residual",
     DfMethod.SATTERTHWAITE: "satterthwaite",
     DfMethod.KENWARD_ROGER: "kr",
+    DfMethod.KENWARD_ROGER_2: "kr2",
 }
+
+
+#: The Kenward-Roger SE kinds and the DDFM= each belongs to.
+KR_SE: dict[SeKind, str] = {SeKind.KENWARD_ROGER: "kr", SeKind.KENWARD_ROGER_2: "kr2"}
 
 
 def ddfm_of(block: ReferenceBlock) -> str:
@@ -163,7 +168,7 @@ def rside_quantities(block: ReferenceBlock, fit: RsideFit, statements: Statement
     se_kind = block.options.se
     if se_kind in EMPIRICAL and ddfm in ("betwithin", "residual"):
         fit = with_empirical(fit, str(se_kind).upper())  # SAS's EMPIRICAL: every SE, LS-mean and test from it
-    elif se_kind not in (SeKind.MODEL, SeKind.KENWARD_ROGER) or (se_kind == SeKind.KENWARD_ROGER) != (ddfm == "kr"):
+    elif se_kind not in (SeKind.MODEL, *KR_SE) or KR_SE.get(se_kind) != (ddfm if ddfm in KR_SE.values() else None):
         raise NotImplementedOption(
             f"options.se: {se_kind} with options.df: {block.options.df} for a residual structure",
             hint="SAS prints model-based SEs, the Kenward-Roger adjusted ones under ddfm=kr, or empirical ones "

@@ -246,7 +246,7 @@ def test_errors_name_the_problem():
     d = _orthodont()
     fit = fit_residual(d, "distance ~ Sex * age", "ar1", visit="idx", subject="subj")
     with pytest.raises(ModelError, match="ddfm"):
-        rside_type3(fit, ddfm="kr2")
+        rside_type3(fit, ddfm="kr3")
     with pytest.raises(ModelError, match="4"):
         rside_estimate(fit, np.ones(3))
     with pytest.raises(ModelError, match="between-within"):
@@ -299,3 +299,39 @@ def test_numerical_satterthwaite_parts_equal_the_analytic_ones():
     assert a == pytest.approx(b, rel=1e-6)
     with pytest.raises(ModelError, match="not implemented"):
         rside_type3(numeric, ddfm="kr")
+
+
+@pytest.mark.parametrize("struct", ["ar1", "csh"])
+def test_kr2_adds_the_reml_bias_of_a_dense_computation(struct):
+    # Kenward and Roger (2009), SAS ddfm=kr2: Phi_A2 = Phi_A + Phi (sum_i b_i P_i) Phi with the Cox-Snell bias
+    # b = -(1/4) I^-1 c, I_rs = tr(Pr V_r Pr V_s) / 2, c_r = sum_tu W_tu tr(Pr V_tu Pr V_r), Pr the REML projection
+    d = _with_gaps(_orthodont())
+    fit = fit_residual(d, "distance ~ Sex * age", struct, visit="idx", subject="subj")
+    nat = np.array([c.estimate for c in fit.covparms])
+    X, vmat = _dense_pieces(fit, d, nat)
+    V0, D1, D2 = _numeric_derivatives(vmat, nat)
+    Vi = np.linalg.inv(V0)
+    phi = np.linalg.inv(X.T @ Vi @ X)
+    Pr = Vi - Vi @ X @ phi @ X.T @ Vi
+    W = fit.covparm_vcov
+    m = len(nat)
+    info = np.array([[np.trace(Pr @ D1[r] @ Pr @ D1[s]) / 2 for s in range(m)] for r in range(m)])
+    K = sum(W[t, u] * D2[t, u] for t in range(m) for u in range(m))
+    c = np.array([np.trace(Pr @ K @ Pr @ D1[r]) for r in range(m)])
+    b = -0.25 * np.linalg.solve(info, c)
+    P = [-X.T @ Vi @ D1[h] @ Vi @ X for h in range(m)]
+    kr, kr2 = df_parts(fit, "kr"), df_parts(fit, "kr2")
+    want = kr.vcov + phi @ sum(b[i] * P[i] for i in range(m)) @ phi
+    assert kr2.vcov == pytest.approx(want, rel=1e-5, abs=1e-9)
+    assert not np.allclose(kr2.vcov, kr.vcov, rtol=1e-6)  # the bias term matters for a non-linear structure
+    # the df are KR's formula on the same Phi, W and P: one row's are equal, and the tests use Phi_A2
+    row = np.array([0.0, 1.0, 0.0, 0.5])
+    assert kenward_roger_test(kr2, row, fit.beta).den_df == pytest.approx(kenward_roger_test(kr, row, fit.beta).den_df)
+    assert rside_estimate(fit, row, ddfm="kr2").se == pytest.approx(float(np.sqrt(row @ kr2.vcov @ row)))
+
+
+def test_kr2_is_kr_for_linear_structures():
+    d = _with_gaps(_orthodont())
+    for struct in ("us", "cs", "toep"):
+        lin = fit_residual(d, "distance ~ Sex * agef", struct, visit="idx", subject="subj")
+        assert df_parts(lin, "kr2").vcov == pytest.approx(df_parts(lin, "kr").vcov, rel=1e-12)
