@@ -22,7 +22,7 @@ from .engine.glmm.pql import PqlFit
 from .errors import CaseError, ModelError, ReplicateError
 from .inference.dfrules import nlme_df
 from .quantities import check_fixed_names
-from .quantities.checks import GLMM_SECTIONS, check_sections
+from .quantities.checks import GLMM_SECTIONS, check_no_statements, check_sections
 from .reference_block import ReferenceBlock
 
 PQL = "pql"
@@ -132,6 +132,7 @@ def fit_pql_case(case: Case) -> PqlCaseFit:
 
 def check_pql_names(case: Case, block: ReferenceBlock, fit: PqlCaseFit) -> None:
     """Every fixed effect and grouping factor a glmmPQL block names must be the model's."""
+    check_no_statements(case, "generalized linear mixed models")
     check_sections(case, block, GLMM_SECTIONS, "generalized linear mixed models")
     check_fixed_names(case, block, fit.pql.fixed_names)
     groups = set(fit.ngroups)

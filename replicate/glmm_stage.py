@@ -25,7 +25,7 @@ from .glmm_methods import MODEL, PQL, PqlCaseFit, block_key, block_method, check
 from .native_stage import run_native_case
 from .outcome import CaseResult
 from .quantities import check_fixed_names
-from .quantities.checks import GLMM_SECTIONS, check_sections
+from .quantities.checks import GLMM_SECTIONS, check_no_statements, check_sections
 from .quantities.glmm import glmm_quantities
 from .quantities.glmm_pql import pql_quantities
 from .reference_block import ReferenceBlock
@@ -77,6 +77,7 @@ def check_model(case: Case, *, with_data: bool = False) -> None:
 
 
 def _check_names(case: Case, block: ReferenceBlock, fit: GlmmFit) -> None:
+    check_no_statements(case, "generalized linear mixed models")
     check_sections(case, block, GLMM_SECTIONS, "generalized linear mixed models")
     check_fixed_names(case, block, fit.fixed_names)
     for group in block.section("random"):

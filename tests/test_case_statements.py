@@ -143,3 +143,13 @@ def test_a_block_compares_slices_and_type3_chisq(tmp_path):
     path.write_text(path.read_text(encoding="utf-8").replace(f"F: {s.f_value!r}", f"F: {s.f_value * 1.01!r}"))
     res = run_case(load_case(path), get_engine("native"))
     assert [v.section for b in res.blocks for v in b.values if v.verdict == "discrepancy"] == ["slices"]
+
+
+def test_statements_on_a_model_without_a_residual_structure_are_refused_not_ignored(tmp_path):
+    source = CASES / "dyestuff.yaml"
+    text = source.read_text(encoding="utf-8")
+    assert "\nmodel:\n" in text
+    path = tmp_path / source.name
+    path.write_text(text.replace("\nmodel:\n", '\nmodel:\n  estimate:\n    "a": "intercept 1"\n', 1), encoding="utf-8")
+    status, errors = _statuses(path)
+    assert status != OK and "model.estimate" in errors and "not implemented" in errors

@@ -45,6 +45,24 @@ def check_sections(case: Case, block: ReferenceBlock, read: Collection[str], wha
             )
 
 
+def check_no_statements(case: Case, what: str) -> None:
+    """``model.estimate`` and ``model.contrast`` (SAS's ESTIMATE and CONTRAST) are read for repeated-measures
+    models only: on another model class they are refused, never ignored.
+
+    Raises:
+        NotImplementedOption: naming the case's field.
+    """
+    for kind in ("estimate", "contrast"):
+        if case.model.get(kind):
+            raise case.error(
+                NotImplementedOption,
+                f"model.{kind} (SAS's {kind.upper()} statements) is not implemented for {what}",
+                "model",
+                kind,
+                hint="ESTIMATE and CONTRAST rows are computed for models with a residual structure (model.residual)",
+            )
+
+
 def check_fixed_names(case: Case, block: ReferenceBlock, fixed_names: Sequence[str]) -> None:
     """Every fixed effect a block prints must be one of ``fixed_names`` (the model's, any model class).
 
@@ -70,6 +88,7 @@ def check_block_names(case: Case, block: ReferenceBlock, design: Design) -> None
         CaseError: naming the block, the value and the names the model has.
     """
     check_block_weight(case, block)
+    check_no_statements(case, "linear mixed models without a residual structure")
     check_sections(case, block, LINEAR_SECTIONS, "linear mixed models without a residual structure")
     fixed_names = list(design.fixed_names)
     check_fixed_names(case, block, fixed_names)
