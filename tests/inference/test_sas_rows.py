@@ -179,3 +179,26 @@ def test_a_row_the_model_cannot_take_is_refused(un_fit, text, words):
 def test_dependent_contrast_rows_are_refused(un_fit):
     with pytest.raises(NotImplementedOption):
         statement_contrast(un_fit, parse_statement("Sex 1 -1, Sex -1 1", "contrast"), "betwithin")
+
+
+def test_the_fill_in_of_a_three_way_model_gives_each_lsmean():
+    # model y = A B C A*B A*C B*C A*B*C: "intercept 1 A 1" is A's first LS-mean once SAS fills in B, C (intercept),
+    # A*B, A*C, A*B*C (A's coefficients spread) and B*C (intercept): the engine's LS-means come by other code
+    rng = np.random.default_rng(11)
+    rows = [
+        (a, b, c, f"{a}{r}") for a in ("a1", "a2", "a3") for r in range(5) for b in ("b1", "b2") for c in ("c1", "c2")
+    ]
+    d = pd.DataFrame(rows, columns=["A", "B", "C", "subject"])
+    d["visit"] = (d["B"] == "b2") * 2 + (d["C"] == "c2") * 1
+    d["y"] = rng.normal(size=len(d)) + (d["A"] == "a2") * 0.7
+    fit = fit_residual(d, "y ~ A * B * C", "cs", visit="visit", subject="subject")
+    means = {e.levels: e for e in rside_lsmeans(fit, "A", ddfm="residual")}
+    for k, level in enumerate(("a1", "a2", "a3")):
+        coefs = " ".join("1" if i == k else "0" for i in range(3))
+        est = statement_estimate(fit, parse_statement(f"intercept 1 A {coefs}", "estimate"), "residual")
+        assert est.estimate == pytest.approx(means[(level,)].estimate, rel=1e-10)
+        assert est.se == pytest.approx(means[(level,)].se, rel=1e-10)
+    # and B's levels through B*C and A*B*C, with A spread by the intercept
+    bmeans = {e.levels: e for e in rside_lsmeans(fit, "B", ddfm="residual")}
+    est = statement_estimate(fit, parse_statement("intercept 1 B 0 1", "estimate"), "residual")
+    assert est.estimate == pytest.approx(bmeans[("b2",)].estimate, rel=1e-10)
