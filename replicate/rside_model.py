@@ -2,7 +2,8 @@
 
 The structure comes from ``model.residual`` (SAS's REPEATED statement) or from mmrm's covariance term in
 the formula (``distance ~ Sex * age + ar1(age | Subject)``), never both; random intercepts may stand beside
-it in the formula (``+ (1 | school)`` over the subjects, ``+ (1 | subject)`` per subject). Only read here:
+it in the formula (``+ (1 | school)`` over the subjects, ``+ (1 | subject)`` per subject), and a subject's
+random intercept and slopes (``+ (1 + age | subject)``, G unstructured). Only read here:
 the fit is the engine's (:func:`replicate.engine.rside.fit_residual`).
 """
 
@@ -27,6 +28,7 @@ class RsideModel:
         spec: the structure, however it was written.
         random_intercept: a random intercept per subject (``(1 | subject)``).
         cluster: the factor of a random intercept over the subjects (``(1 | school)``), or None.
+        random_slopes: the subject's random slope variables (``(1 + age | subject)``), beside its intercept.
     """
 
     formula: str
@@ -35,6 +37,7 @@ class RsideModel:
     spec: ResidualSpec
     random_intercept: bool
     cluster: str | None
+    random_slopes: tuple[str, ...] = ()
 
 
 def is_repeated_measures(case: Case) -> bool:
@@ -48,7 +51,8 @@ def rside_model(case: Case) -> RsideModel:
 
     Raises:
         ModelError: the structure named twice or not at all, or another random term (field ``model.formula``).
-        NotImplementedOption: a random slope, or random intercepts of more than one factor besides the subject.
+        NotImplementedOption: a random slope of a factor other than the subject, or random intercepts of more
+            than one factor besides the subject.
     """
     text = str(case.model.get("formula", ""))
     beside = split_random_intercepts(text)
@@ -68,6 +72,13 @@ def rside_model(case: Case) -> RsideModel:
         )
     spec = term if term is not None else residual_from_mapping(residual or {}, field="model.residual")
     others = [g for g in beside.groups if g != spec.subject]
+    for g in others:
+        if beside.slopes_of(g):
+            raise NotImplementedOption(
+                f"random slopes of {g!r} beside a residual structure are not implemented",
+                field="model.formula",
+                hint=f"random slopes are implemented for the subject ({spec.subject}); give {g!r} an intercept, (1 | {g})",
+            )
     if len(others) > 1:
         raise NotImplementedOption(
             f"random intercepts of {', '.join(others)} beside a residual structure are not implemented",
@@ -79,6 +90,7 @@ def rside_model(case: Case) -> RsideModel:
         fixed=fixed,
         residual=residual,
         spec=spec,
-        random_intercept=spec.subject in beside.groups,
+        random_intercept=spec.subject in beside.groups and not beside.slopes_of(spec.subject),
         cluster=others[0] if others else None,
+        random_slopes=beside.slopes_of(spec.subject),
     )

@@ -80,6 +80,7 @@ def fit_case(case: Case, method: str) -> RsideFit:
             weights=case.model.get("weights"),
             random_intercept=m.random_intercept,
             cluster=m.cluster,
+            random_slopes=m.random_slopes,
         )
     except (
         ModelError,
@@ -101,7 +102,7 @@ def _case_field(case: Case, field: str | None) -> tuple[str, ...]:
         return ("residual", _RESIDUAL_KEYS[last]) if "residual" in case.model else ("formula",)
     return (
         ("formula",)
-        if last in ("formula", "random_intercept", "cluster")
+        if last in ("formula", "random_intercept", "cluster", "random_slopes")
         else (last,)
         if last == "weights"
         else ("residual",)
@@ -195,6 +196,7 @@ def refit_with(case: Case, method: str, sas_type: str) -> RsideFit:
         weights=case.model.get("weights"),
         random_intercept=m.random_intercept,
         cluster=m.cluster,
+        random_slopes=m.random_slopes,
     )
 
 

@@ -99,10 +99,14 @@ def test_random_terms_beside_a_residual_structure_are_refused_with_the_reason(tm
     path = _edited(tmp_path, CS, "formula: y ~ Gender * Age", "formula: y ~ Gender * Age + (1 | Person)")
     res = run_case(load_case(path), native)
     assert res.status == INVALID and "random intercept beside TYPE=cs is not identified" in res.blocks[0].error
-    # a random slope beside a structure is not implemented: said, never dropped
+    # the subject's random slopes are not identified beside CS either (said, never dropped)
     path = _edited(tmp_path, CS, "formula: y ~ Gender * Age", "formula: y ~ Gender * Age + (Age | Person)")
     res = run_case(load_case(path), native)
-    assert res.status in (INVALID, ERROR) and "the random term '(Age | Person)'" in res.blocks[0].error
+    assert res.status == INVALID and "random slopes beside TYPE=cs are not identified" in res.blocks[0].error
+    # a random term without an intercept is not implemented
+    path = _edited(tmp_path, CS, "formula: y ~ Gender * Age", "formula: y ~ Gender * Age + (0 + Age | Person)")
+    res = run_case(load_case(path), native)
+    assert res.status in (INVALID, ERROR) and "the random term '(0 + Age | Person)'" in res.blocks[0].error
     assert "not implemented" in res.blocks[0].error
 
 

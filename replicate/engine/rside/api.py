@@ -20,6 +20,7 @@ from .cluster_fit import fit_cluster
 from .fit import fit_blocks
 from .intercept import WithRandomIntercept
 from .result import RowData, RsideFit
+from .slopes import WithRandomSlopes, visit_design
 
 
 def _codes(values: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -99,6 +100,7 @@ def fit_residual(
     weights: str | None = None,
     random_intercept: bool = False,
     cluster: str | None = None,
+    random_slopes: tuple[str, ...] = (),
 ) -> RsideFit:
     """Fit a linear model with correlated residuals within subjects (SAS's REPEATED statement).
 
@@ -124,6 +126,10 @@ def fit_residual(
         cluster: a column of clusters (schools) in which the subjects are nested: a random intercept
             per cluster over the residual structure, ``(1 | school) + ar1(time | student)`` (see
             :mod:`.cluster`); subjects are then identified within their cluster. Without weights or GROUP=.
+        random_slopes: numeric columns of random slopes per subject, with its random intercept and an
+            unstructured G (SAS's ``RANDOM intercept time / SUBJECT= TYPE=UN`` beside REPEATED; nlme's
+            ``lme(random = ~ time | subject, correlation = ...)``); each a function of the visit, for ar1,
+            ar1h and the spatial structures, without GROUP= or cluster= (see :mod:`.slopes`).
     """
     method = str(method).upper()
     if method not in ("REML", "ML"):
@@ -137,7 +143,19 @@ def fit_residual(
     ]:
         if col is not None and col not in data.columns:
             raise DataError(f"{what} column {col!r} is not in the data", field=what)
-    keys = res.variables() + ([cluster] if cluster else [])
+    random_slopes = tuple(random_slopes)
+    if random_slopes and (cluster or res.group):
+        raise ModelError(
+            f"random slopes with {'cluster=' if cluster else 'GROUP='} are not implemented",
+            field="random_slopes",
+            hint="drop the cluster or the group, or the slopes",
+        )
+    for col in random_slopes:
+        if col not in data.columns:
+            raise DataError(f"random slope column {col!r} is not in the data", field="random_slopes")
+        if not pd.api.types.is_numeric_dtype(data[col]):
+            raise DataError(f"random slope column {col!r} is not numeric", field="random_slopes")
+    keys = res.variables() + ([cluster] if cluster else []) + [c for c in random_slopes if c not in res.variables()]
     complete = data[keys].notna().all(axis=1).to_numpy()
     frame = data.loc[complete].reset_index(drop=True)
     messages = []
@@ -164,6 +182,15 @@ def fit_residual(
                 hint="drop the group, or the random intercept",
             )
         cov = WithRandomIntercept(cov)
+    if random_slopes:
+        if random_intercept:
+            raise ModelError(
+                "random_intercept= and random_slopes= both give the subject's random intercept",
+                field="random_slopes",
+                hint="random slopes carry their own intercept: drop random_intercept=",
+            )
+        slope_values = used[list(random_slopes)].to_numpy(dtype=float)
+        cov = WithRandomSlopes(cov, visit_design(slope_values, v_codes, len(v_levels), random_slopes))
     fit = fit_blocks(
         blocks,
         cov,
