@@ -7,15 +7,24 @@ and method, with the condition's factor values as columns); ``<out>/grid.md``: f
 each coefficient whose true value is 0, the Type I error of every df method and SE
 kind across the conditions, with Monte Carlo SEs -- the table that shows where the
 methods part ways; and ``<out>/grid.html``, the same as plots against the first factor.
+
+As each condition finishes, its rows also go to a Parquet dataset, ``<out>/parquet/tests/`` and
+``<out>/parquet/fits/``, one file per condition (``condition-0001.parquet``; written again, not appended, when a
+condition is resumed, so rows are never doubled), readable while the grid runs with
+``pandas.read_parquet(out / "parquet" / "tests")``. Parquet needs pyarrow (the ``dask`` and ``test`` extras);
+without it the grid runs and says once that no Parquet was written.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from ..report import write_atomic
 from .grid import Condition, Grid, short_name
@@ -57,6 +66,26 @@ def tidy_rows(conditions: list[Condition], results: list[StudyResult]) -> tuple[
             }
             fits.append({**cols, **{k: v for k, v in row.items() if k != "errors"}, **rates})
     return tests, fits
+
+
+def parquet_available() -> bool:
+    """Whether pyarrow is installed (Parquet is written only then)."""
+    return importlib.util.find_spec("pyarrow") is not None
+
+
+def write_condition_parquet(out: Path, cond: Condition, result: StudyResult) -> list[Path]:
+    """The condition's test and fit rows as ``<out>/parquet/{tests,fits}/condition-NNNN.parquet`` (replaced)."""
+    tests, fits = tidy_rows([cond], [result])
+    written = []
+    for name, rows in (("tests", tests), ("fits", fits)):
+        folder = out / "parquet" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"condition-{cond.number:04d}.parquet"
+        tmp = path.with_suffix(".parquet.tmp")
+        pd.DataFrame(rows).to_parquet(tmp, index=False)
+        tmp.replace(path)
+        written.append(path)
+    return written
 
 
 def render_grid_markdown(grid: Grid, tests: list[dict[str, Any]], fits: list[dict[str, Any]]) -> str:
@@ -103,17 +132,24 @@ def run_grid(
     log: Callable[[str], None] | None = None,
     **run_options: Any,
 ) -> GridResult:
-    """Run (or resume) every condition of ``grid`` and write grid.json and grid.md.
+    """Run (or resume) every condition of ``grid`` and write grid.json and grid.md (and, condition by condition,
+    the Parquet dataset).
 
     ``run_options`` go to :func:`~replicate.simulate.study.run_study` (executor, scheduler,
     workers, progress, write_reports).
     """
     out = Path(out_dir)
     result = GridResult(grid, out)
+    parquet = parquet_available()
+    if not parquet and log:
+        log("pyarrow is not installed: no Parquet results (pip install pyarrow, or the dask extra)")
     for cond in grid.conditions:
         if log:
             log(f"condition {cond.number}/{len(grid.conditions)}: {cond.label or cond.study.id}")
-        result.results.append(run_study(cond.study, out / cond.study.id, **run_options))
+        done = run_study(cond.study, out / cond.study.id, **run_options)
+        result.results.append(done)
+        if parquet:
+            write_condition_parquet(out, cond, done)
     result.tests, result.fits = tidy_rows(list(grid.conditions), result.results)
     doc = {
         "format": GRID_FORMAT,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from replicate.simulate import run_study
@@ -120,9 +121,29 @@ def test_run_grid_gathers_each_condition_as_run_alone_and_resumes(tmp_path, tiny
     assert {f["groups"] for f in doc_json["fits"]} == {5, 10}
     md = (tmp_path / "g" / "grid.md").read_text()
     assert "## Type I error: w (REML)" in md and "| 5 |" in md and "between-within / cr2" in md
+    # the Parquet dataset, written condition by condition, holds grid.json's rows
+    tests_pq = pd.read_parquet(tmp_path / "g" / "parquet" / "tests")
+    assert len(tests_pq) == len(res.tests)
+    want = pd.DataFrame(res.tests)
+    got = tests_pq.sort_values(["condition", "coefficient", "df", "se"]).reset_index(drop=True)
+    want = want.sort_values(["condition", "coefficient", "df", "se"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got[want.columns], want, check_dtype=False)
+    assert len(pd.read_parquet(tmp_path / "g" / "parquet" / "fits")) == len(res.fits)
     again = run_grid(grid, tmp_path / "g", executor="serial", write_reports=False)
     assert [r.computed for r in again.results] == [0, 0] and [r.resumed for r in again.results] == [6, 6]
     assert again.tests == res.tests
+    assert len(pd.read_parquet(tmp_path / "g" / "parquet" / "tests")) == len(res.tests)  # resumed, not doubled
+
+
+def test_without_pyarrow_the_grid_runs_and_says_there_is_no_parquet(tmp_path, tiny, monkeypatch):
+    from replicate.simulate import grid_run
+
+    monkeypatch.setattr(grid_run, "parquet_available", lambda: False)
+    grid = expand_grid(_grid_doc(tiny, {"design.groups": [5]}, replicates=2, chunk_size=2))
+    said: list[str] = []
+    res = run_grid(grid, tmp_path / "g", executor="serial", write_reports=False, log=said.append)
+    assert res.tests and not (tmp_path / "g" / "parquet").exists()
+    assert any("pyarrow is not installed" in line for line in said)
 
 
 GRID_YAML = """\
