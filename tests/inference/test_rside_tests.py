@@ -183,8 +183,8 @@ def test_errors_name_the_problem():
         rside_lsmeans(fit, "Sex", at={"Sex": 1.0})
     with pytest.raises(ModelError, match="not a covariate"):
         rside_lsmeans(fit, "Sex", at={"height": 1.0})
-    with pytest.raises(ModelError, match="ddfm 'kr2' unknown"):
-        rside_type3(fit, ddfm="kr2")  # kr and satterthwaite exist now (test_rside_df.py); KR2 does not
+    with pytest.raises(ModelError, match="ddfm 'kr3' unknown"):
+        rside_type3(fit, ddfm="kr3")  # kr, kr2 and satterthwaite exist (test_rside_df.py)
     nomargin = fit_residual(d, "distance ~ Sex:agef + ar1(idx | subj)")
     with pytest.raises(NotImplementedOption, match="margins"):
         rside_type3(nomargin, ddfm="residual")
