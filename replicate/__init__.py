@@ -9,7 +9,7 @@ The public API is small:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .version import __version__
 
@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 
 from .case import Case, load_case
 from .design import build_design
+from .engine.glmm import fit_glmm, fit_glmm_pql
 from .engines import get_engine
-from .errors import CaseError, DataError, FitError, ModelError, ReplicateError
+from .errors import CaseError, DataError, FitError, ModelError, NotImplementedOption, ReplicateError
 from .inference.lrt import lrt as _lrt
 from .model import FittedModel, unwrap
 from .runner import CaseResult, run_cases
@@ -29,33 +30,73 @@ from .spec import parse_formula
 def fit(
     formula: str,
     data: pd.DataFrame,
-    method: str = "REML",
+    method: str | None = None,
     weights: str | None = None,
     *,
     contrasts: str = "treatment",
     engine: str = "native",
-) -> FittedModel:
-    """Fit a linear mixed model given as an lme4 formula.
+    family: str | None = None,
+    link: str | None = None,
+    nagq: int = 1,
+    offset: str | None = None,
+) -> Any:
+    """Fit a linear mixed model given as an lme4 formula, or with ``family`` a generalized one (glmer's).
 
-    Returns a :class:`~replicate.model.FittedModel`: the fit with its design, so that
-    ``fit.df("kenward-roger")``, ``fit.se("cr2")``, ``fit.coef_table()``,
-    ``fit.summary(like="sas")`` and the rest need nothing else.
+    Without ``family`` it returns a :class:`~replicate.model.FittedModel`: the fit with its design, so that
+    ``fit.df("kenward-roger")``, ``fit.se("cr2")``, ``fit.coef_table()``, ``fit.summary(like="sas")`` and the
+    rest need nothing else. With ``family`` (``"binomial"`` or ``"poisson"``) it returns the GLMM engine's
+    :class:`~replicate.engine.glmm.result.GlmmFit` (``method`` ``"laplace"``, the default, or ``"agq"`` with
+    ``nagq`` nodes) or, for ``method="pql"``, :class:`~replicate.engine.glmm.pql.PqlFit` (``MASS::glmmPQL``).
 
     Args:
-        formula: e.g. ``"Reaction ~ Days + (Days | Subject)"``.
+        formula: e.g. ``"Reaction ~ Days + (Days | Subject)"``; a binomial response may be
+            ``cbind(successes, trials - successes)``.
         data: a pandas DataFrame holding every variable of the formula.
-        method: ``"REML"`` (default, as lme4) or ``"ML"``.
-        weights: name of a column of level-1 weights (as lme4 ``weights=``).
-        contrasts: ``"treatment"`` (R) or ``"sas"`` (last level is the reference).
-        engine: ``"native"`` (default) or ``"statsmodels"``.
+        method: ``"REML"`` (the default without ``family``, as lme4) or ``"ML"``; with ``family``
+            ``"laplace"`` (the default), ``"agq"`` or ``"pql"``.
+        weights: name of a column of weights (level-1 weights; prior weights for a GLMM).
+        contrasts: ``"treatment"`` (R) or ``"sas"`` (last level is the reference); linear models only.
+        engine: ``"native"`` (default) or ``"statsmodels"``; linear models only.
+        family, link, nagq, offset: the GLMM's family, link (default the canonical one), quadrature nodes
+            (glmer's nAGQ) and offset column.
+
+    Raises:
+        ModelError: a method of the other model class, or GLMM arguments without ``family``.
     """
 
-    if method not in ("REML", "ML"):
-        raise ModelError(f"method {method!r} unknown", field="method", hint="use 'REML' or 'ML'")
-    spec = parse_formula(formula, field="formula")
-    design = build_design(spec, data, contrasts=contrasts, weights=weights)
-    eng = get_engine(engine)
-    return FittedModel(eng.fit(design, method), design, refit=eng.fit)
+    if family is None:
+        if link is not None or offset is not None or nagq != 1:
+            raise ModelError(
+                "link, offset and nagq are for generalized models",
+                field="family",
+                hint="give family='binomial' or 'poisson'",
+            )
+        method = method or "REML"
+        if method not in ("REML", "ML"):
+            raise ModelError(
+                f"method {method!r} unknown for a linear mixed model",
+                field="method",
+                hint="use 'REML' or 'ML' (laplace, agq and pql need family=)",
+            )
+        spec = parse_formula(formula, field="formula")
+        design = build_design(spec, data, contrasts=contrasts, weights=weights)
+        eng = get_engine(engine)
+        return FittedModel(eng.fit(design, method), design, refit=eng.fit)
+    method = method or "laplace"
+    if method not in ("laplace", "agq", "pql"):
+        raise ModelError(
+            f"method {method!r} unknown for a generalized linear mixed model",
+            field="method",
+            hint="use 'laplace', 'agq' (with nagq) or 'pql'; REML and ML are for linear models",
+        )
+    if engine != "native" or contrasts != "treatment":
+        raise NotImplementedOption(
+            "engine= and contrasts= for a generalized linear mixed model",
+            hint="GLMMs are fitted by the native engine with R's treatment contrasts",
+        )
+    if method == "pql":
+        return fit_glmm_pql(data, formula, family=family, link=link, weights=weights, offset=offset)
+    return fit_glmm(data, formula, family=family, link=link, method=method, nagq=nagq, weights=weights, offset=offset)
 
 
 def lrt(fit0, fit1, design0=None, design1=None, *, refit: bool = True):

@@ -141,3 +141,23 @@ def test_api_agrees_with_lmertest_pbkrtest_clubsandwich(fit: FittedModel, classr
     np.testing.assert_allclose(table["Std. Error"], got["se"], rtol=1e-6)
     assert fit.df("kenward-roger")["ses"] == pytest.approx(float(got["kr_df_ses"][0]), rel=1e-5)
     np.testing.assert_allclose(fit.se("cr2"), got["cr2_se"], rtol=1e-5)
+
+
+def test_fit_with_a_family_is_glmers_model_and_wrong_methods_are_refused():
+    from replicate.data import load_r_dataset
+    from replicate.engine.glmm import fit_glmm, fit_glmm_pql
+
+    cbpp, _, _ = load_r_dataset("lme4", "cbpp")
+    cbpp = cbpp.assign(period=cbpp["period"].astype(str))
+    formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
+    laplace = replicate.fit(formula, cbpp, family="binomial")
+    assert laplace.objective == pytest.approx(fit_glmm(cbpp, formula).objective, rel=1e-12)
+    agq = replicate.fit(formula, cbpp, family="binomial", method="agq", nagq=9)
+    assert agq.nagq == 9 and agq.objective != pytest.approx(laplace.objective)
+    pql = replicate.fit(formula, cbpp, family="binomial", method="pql")
+    assert pql.sigma == pytest.approx(fit_glmm_pql(cbpp, formula).sigma, rel=1e-12)
+    for kwargs in ({"family": "binomial", "method": "REML"}, {"method": "laplace"}, {"nagq": 9}):
+        with pytest.raises(replicate.ModelError):
+            replicate.fit(formula, cbpp, **kwargs)
+    with pytest.raises(replicate.ReplicateError, match="not implemented|engine="):
+        replicate.fit(formula, cbpp, family="binomial", engine="statsmodels")
