@@ -56,8 +56,11 @@ def result():
 def test_the_engine_reproduces_nlme_on_seed000s_model(result):
     values = [v for b in result.blocks for v in b.values]
     assert result.status == OK, [(v.name, v.quantity, v.verdict) for v in values]
-    assert len(values) == 2 * 3 + 3 + 5
-    assert all(v.lre is not None and v.lre >= 6 for v in values if v.quantity != "nobs"), values
+    assert len(values) == 2 * 4 + 1 + 3 + 5
+    assert all(v.lre is not None and v.lre >= 6 for v in values if v.quantity not in ("nobs", "df", "p")), values
+    # lme's df: within schools, 7230 - 60 - 1, which nlme gives the intercept too
+    assert [v.engine for v in values if v.quantity == "df"] == [7169, 7169]
+    assert all(v.lre >= 5 for v in values if v.quantity == "p"), values
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -90,8 +93,8 @@ def test_the_stored_numbers_are_what_nlme_gives_now_and_three_levels_agree():
     stored = _stored()
     tt = out.rx2("tt")
     for i, name in enumerate(["(Intercept)", "year"]):
-        for j, q in enumerate(["estimate", "se", None, "t"]):
-            if q:
+        for j, q in enumerate(["estimate", "se", "df", "t", "p"]):
+            if q in stored["fixed"][name]:
                 assert stored["fixed"][name][q] == pytest.approx(float(tt.rx(i + 1, j + 1)[0]), rel=1e-12)
     cov = [float(v) for v in out.rx2("cov")]
     labels = ["Intercept(schoolid)", "AR(1)", "Residual"]

@@ -29,7 +29,7 @@ local({
   d$idx <- as.integer(factor(d$age))
   f <- nlme::lme(distance ~ Sex * age, random = ~ age | Subject,
                  correlation = nlme::corAR1(form = ~ idx | Subject), data = d, method = "REML")
-  list(tt = summary(f)$tTable[, c(1, 2, 4)],
+  list(tt = summary(f)$tTable,
        cov = c(as.numeric(nlme::getVarCov(f))[c(1, 2, 4)],
                unname(coef(f$modelStruct$corStruct, unconstrained = FALSE)), f$sigma^2),
        fit = c(loglik = as.numeric(logLik(f)), aic = AIC(f), bic = BIC(f), sigma = f$sigma, nobs = f$dims$N))
@@ -61,8 +61,16 @@ def test_the_engine_reproduces_nlme_lme_with_slopes_beside_ar1():
     res = run_case(load_case(CASE), get_engine("native"))
     values = [v for b in res.blocks for v in b.values]
     assert res.status == OK, [(v.name, v.quantity, v.verdict) for v in values]
-    assert len(values) == 4 * 3 + 5 + 5
-    assert all(v.lre is not None and v.lre >= 6 for v in values if v.quantity != "nobs"), values
+    assert len(values) == 4 * 5 + 5 + 5
+    assert all(v.lre is not None and v.lre >= 6 for v in values if v.quantity not in ("nobs", "df", "p")), values
+    # lme's df: Sex between children, the rest within; the p-values from them (t's last digits amplified)
+    assert {v.name: v.engine for v in values if v.quantity == "df"} == {
+        "(Intercept)": 79,
+        "SexFemale": 25,
+        "age": 79,
+        "SexFemale:age": 79,
+    }
+    assert all(v.lre >= 5 for v in values if v.quantity == "p"), values
 
 
 def test_a_changed_slope_covariance_is_a_discrepancy(tmp_path):
@@ -108,7 +116,7 @@ def test_the_stored_numbers_are_what_nlme_gives_now():
     stored = _stored()
     tt = out.rx2("tt")
     for i, name in enumerate(["(Intercept)", "SexFemale", "age", "SexFemale:age"]):
-        for j, q in enumerate(["estimate", "se", "t"]):
+        for j, q in enumerate(["estimate", "se", "df", "t", "p"]):
             assert stored["fixed"][name][q] == pytest.approx(float(tt.rx(i + 1, j + 1)[0]), rel=1e-12)
     cov = [float(v) for v in out.rx2("cov")]
     assert [stored["covparms"][lab]["estimate"] for lab in LABELS] == pytest.approx(cov, rel=1e-12)

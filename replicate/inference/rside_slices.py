@@ -17,7 +17,7 @@ import numpy as np
 from ..engine.rside import RsideFit
 from ..errors import ModelError
 from .lsmeans import lsmean_rows
-from .rside_tests import effect_df, rside_contrast
+from .rside_tests import RULES, effect_df, rside_contrast
 from .sumcoding import sum_coding
 from .type3 import Type3Test
 
@@ -43,7 +43,7 @@ def rside_slices(
         )
     levels, L = lsmean_rows(coding, effect, at)
     position = term.index(by)
-    df = effect_df(fit, coding, ddfm)[coding.labels[index]] if ddfm in ("betwithin", "residual") else None
+    df = effect_df(fit, coding, ddfm)[coding.labels[index]] if ddfm in RULES else None
     out: dict[str, Type3Test] = {}
     for level in coding.classes[by]:
         rows = L[[i for i, lev in enumerate(levels) if lev[position] == level]]

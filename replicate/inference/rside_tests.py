@@ -11,7 +11,8 @@ Two denominator-df rules (SAS's ``DDFM=``):
   Where several within-subject effects contain CLASS variables SAS further splits the within df
   into subject-by-effect parts (:mod:`.bwsplit`).
 
-and the approximate ones of :mod:`.rside_df`, computed per row of each estimate and per test:
+with random effects beside the structure, ``contain`` (SAS's default with RANDOM) and ``nlme`` (lme's df), see
+:mod:`.rside_random_df`; and the approximate ones of :mod:`.rside_df`, computed per row of each estimate and per test:
 ``satterthwaite``, ``kr`` (Kenward-Roger: the adjusted covariance for SEs and F, its df and F scale)
 and ``kr(firstorder)`` (without the second-derivative term).
 """
@@ -31,10 +32,13 @@ from ..rside_names import StructureName
 from .bwsplit import split_within_df
 from .lsmeans import Estimate, lsmean_diffs, lsmeans
 from .rside_df import APPROXIMATE, DfParts, df_parts, kenward_roger_test, satterthwaite_df
+from .rside_random_df import RANDOM_RULES, random_effect_df
 from .sumcoding import SumCoding, sum_coding
 from .type3 import Type3Test, type3_matrix, type3_tests, wald_f
 
-DDFM = ("betwithin", "residual", *APPROXIMATE)
+#: The df methods that give every row of a model term the term's df (SAS's rules and nlme's).
+RULES = ("betwithin", "residual", *RANDOM_RULES)
+DDFM = (*RULES, *APPROXIMATE)
 
 
 def residual_df(part: FixedPart) -> float:
@@ -86,12 +90,15 @@ def _part(fit: RsideFit) -> FixedPart:
 
 
 def effect_df(fit: RsideFit, coding: SumCoding, ddfm: str) -> dict[str, float]:
-    """Denominator df of every term of ``fit`` under ``ddfm`` (``betwithin`` or ``residual``)."""
+    """Denominator df of every term of ``fit`` under one of the :data:`RULES` (between-within, residual,
+    containment, nlme's)."""
     part = _part(fit)
     if ddfm == "residual":
         return dict.fromkeys(coding.labels, residual_df(part))
     if ddfm == "betwithin":
         return between_within_df(part, coding, fit.structure)
+    if ddfm in RANDOM_RULES:
+        return random_effect_df(fit, coding, ddfm)
     raise ModelError(f"ddfm {ddfm!r} unknown", field="ddfm", hint="one of: " + ", ".join(DDFM))
 
 
@@ -138,9 +145,9 @@ def _rows_on_fit(fit: RsideFit, L: np.ndarray, ddfm: str, what: str, df: float |
             field=what.lower(),
             hint="one coefficient per fixed effect, in the order of fit.fixed_names: " + ", ".join(fit.fixed_names),
         )
-    if ddfm == "betwithin" and df is None:
+    if ddfm in ("betwithin", *RANDOM_RULES) and df is None:
         raise ModelError(
-            f"between-within df of an arbitrary {what} row: SAS takes them from the final effect the statement "
+            f"{ddfm} df of an arbitrary {what} row: SAS takes them from the final effect the statement "
             "lists; pass them as df",
             field="ddfm",
             hint="use ddfm='satterthwaite', 'kr', 'kr(firstorder)' or 'residual', or give df",
@@ -153,8 +160,8 @@ def rside_estimate(
 ) -> Estimate:
     """SAS's ESTIMATE statement: ``L beta`` for a row ``L`` on the fit's coefficients (``fit.fixed_names``).
 
-    ``df`` gives the df under ``betwithin`` or ``residual`` (SAS: the final listed effect's); the approximate
-    methods compute the row's own.
+    ``df`` gives the df under the :data:`RULES` (SAS: the final listed effect's; ``residual`` needs none); the
+    approximate methods compute the row's own.
     """
     row = _rows_on_fit(fit, L, ddfm, "ESTIMATE", df)
     if row.shape[0] != 1:

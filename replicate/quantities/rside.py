@@ -24,8 +24,9 @@ from ..engine.rside.result import RsideFit
 from ..errors import NotImplementedOption
 from ..inference.lsmeans import Estimate
 from ..inference.rside_covtest import covparm_limits, null_model_lrt
+from ..inference.rside_random_df import RANDOM_RULES, random_coefficient_df
 from ..inference.rside_robust import with_empirical
-from ..inference.rside_tests import effect_df, rside_estimate, rside_lsmeans, rside_type3
+from ..inference.rside_tests import RULES, effect_df, rside_estimate, rside_lsmeans, rside_type3
 from ..inference.sumcoding import SumCoding, sum_coding
 from ..reference_block import ReferenceBlock
 from ..vocab import DfMethod, SeKind
@@ -52,6 +53,8 @@ EMPIRICAL = (SeKind.CR0, SeKind.CR1, SeKind.CR2)
 DDFM: dict[DfMethod, str] = {
     DfMethod.BETWEEN_WITHIN: "betwithin",
     DfMethod.RESIDUAL: "residual",
+    DfMethod.CONTAINMENT: "contain",
+    DfMethod.NLME: "nlme",
     DfMethod.SATTERTHWAITE: "satterthwaite",
     DfMethod.KENWARD_ROGER: "kr",
     DfMethod.KENWARD_ROGER_2: "kr2",
@@ -62,9 +65,11 @@ DDFM: dict[DfMethod, str] = {
 KR_SE: dict[SeKind, str] = {SeKind.KENWARD_ROGER: "kr", SeKind.KENWARD_ROGER_2: "kr2"}
 
 
-def ddfm_of(block: ReferenceBlock) -> str:
-    """SAS's DDFM= for the block (between-within, SAS's default with REPEATED and no RANDOM, if unsaid)."""
-    method = block.options.df or DfMethod.BETWEEN_WITHIN
+def ddfm_of(block: ReferenceBlock, fit: RsideFit | None = None) -> str:
+    """SAS's DDFM= for the block; if unsaid, SAS's default: containment where random effects stand beside the
+    structure (a RANDOM statement), between-within otherwise (REPEATED alone)."""
+    default = DfMethod.CONTAINMENT if fit is not None and fit.random_terms else DfMethod.BETWEEN_WITHIN
+    method = block.options.df or default
     if method not in DDFM:
         raise NotImplementedOption(
             f"options.df: {method} is not implemented for models with a residual structure",
@@ -77,6 +82,8 @@ def df_note(block: ReferenceBlock, ddfm: str) -> str:
     """How a value's df were taken, in the block's program's words (gls's n - p for an nlme block)."""
     if block.software == "nlme" and ddfm == "residual":
         return "gls's residual df, n - p"
+    if ddfm == "nlme":
+        return "lme's df (its grouping levels)"
     return f"SAS ddfm={ddfm}"
 
 
@@ -84,24 +91,27 @@ def coefficient_rows(fit: RsideFit, ddfm: str) -> dict[str, Estimate]:
     """Each coefficient as SAS's Solution for Fixed Effects prints it under ``ddfm``: estimate, SE, df, t, p.
 
     Under between-within and residual each coefficient takes the df of the model term it belongs to
-    (as SAS does); under Satterthwaite and Kenward-Roger its own row's df (and, for Kenward-Roger, the
+    (as SAS does), under containment and nlme's rule the df of its column; under Satterthwaite and Kenward-Roger its own row's df (and, for Kenward-Roger, the
     adjusted SE).
     """
     p = len(fit.fixed_names)
-    if ddfm in ("betwithin", "residual"):
+    if ddfm in RULES:
         part = fit.fixed_part
         if part is None:
             raise NotImplementedOption("the fit does not keep its fixed part", hint="fit it with fit_residual")
-        coding = sum_coding(part)
-        if coding.X_sum.shape[1] != p:
-            raise NotImplementedOption(
-                "per-coefficient between-within df of a rank-deficient fixed part",
-                hint="drop the aliased columns from the formula",
-            )
-        term_df = effect_df(fit, coding, ddfm)
-        df_of = np.empty(p)
-        for label, span in zip(coding.labels, coding.spans, strict=True):
-            df_of[span] = term_df[label]
+        if ddfm in RANDOM_RULES:  # per column, as lme's tTable and SAS's containment print them
+            df_of = random_coefficient_df(fit, ddfm)
+        else:
+            coding = sum_coding(part)
+            if coding.X_sum.shape[1] != p:
+                raise NotImplementedOption(
+                    "per-coefficient between-within df of a rank-deficient fixed part",
+                    hint="drop the aliased columns from the formula",
+                )
+            term_df = effect_df(fit, coding, ddfm)
+            df_of = np.empty(p)
+            for label, span in zip(coding.labels, coding.spans, strict=True):
+                df_of[span] = term_df[label]
         out = {}
         for j, name in enumerate(fit.fixed_names):
             est, se = float(fit.beta[j]), float(fit.se_beta[j])
@@ -163,10 +173,10 @@ def rside_quantities(block: ReferenceBlock, fit: RsideFit, statements: Statement
     """The engine's number for every number a repeated-measures block prints (``statements``: the case's
     ESTIMATE and CONTRAST definitions, for the block's ``estimates`` and ``contrasts``)."""
     out = Collector(block)
-    ddfm = ddfm_of(block)
+    ddfm = ddfm_of(block, fit)
     rows = Lazy(lambda: coefficient_rows(fit, ddfm))
     se_kind = block.options.se
-    if se_kind in EMPIRICAL and ddfm in ("betwithin", "residual"):
+    if se_kind in EMPIRICAL and ddfm in RULES:
         fit = with_empirical(fit, str(se_kind).upper())  # SAS's EMPIRICAL: every SE, LS-mean and test from it
     elif se_kind not in (SeKind.MODEL, *KR_SE) or KR_SE.get(se_kind) != (ddfm if ddfm in KR_SE.values() else None):
         raise NotImplementedOption(

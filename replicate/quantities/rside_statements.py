@@ -18,7 +18,7 @@ from ..case_statements import Statements
 from ..engine.rside.result import RsideFit
 from ..errors import NotImplementedOption
 from ..inference.lsmeans import Estimate
-from ..inference.rside_tests import effect_df, rside_contrast, rside_estimate
+from ..inference.rside_tests import RULES, effect_df, rside_contrast, rside_estimate
 from ..inference.sas_rows import statement_rows
 from ..inference.sumcoding import SumCoding, sum_coding
 from ..sas_statement import Statement
@@ -41,7 +41,7 @@ def _coding(fit: RsideFit) -> SumCoding:
 
 def _listed_df(fit: RsideFit, coding: SumCoding, statement: Statement, ddfm: str) -> float | None:
     """SAS's df of the final effect the statement lists (between-within or residual), else None."""
-    if ddfm not in ("betwithin", "residual"):
+    if ddfm not in RULES:
         return None
     last = statement.last_effect
     label = "(Intercept)" if last == "intercept" else coding.labels[coding.term_index(last)]

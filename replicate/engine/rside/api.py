@@ -167,7 +167,9 @@ def fit_residual(
     used = frame.iloc[design.rows].reset_index(drop=True)
     v_codes, v_levels, coords = _visit_codes(used, res)
     if cluster:
-        return _fit_in_clusters(used, design, res, spec, cluster, method, random_intercept, weights, messages)
+        fit = _fit_in_clusters(used, design, res, spec, cluster, method, random_intercept, weights, messages)
+        inner = (f"(1 | {cluster}:{res.subject})",) if random_intercept else ()
+        return replace(fit, random_terms=(f"(1 | {cluster})", *inner))
     s_codes, _ = _codes(used[res.subject])
     g_codes, g_levels = _codes(used[res.group]) if res.group else (None, None)
     blocks = make_blocks(design.X, design.y, s_codes, v_codes, len(v_levels), g_codes, design.weights)
@@ -204,7 +206,14 @@ def fit_residual(
     part = FixedPart(design.spec or spec, used, design.X, s_codes)
     g_rows = np.zeros(len(used), dtype=np.int64) if g_codes is None else np.asarray(g_codes, dtype=np.int64)
     rows = RowData(design.X, design.y, np.asarray(s_codes), np.asarray(v_codes), g_rows, design.weights)
-    return replace(fit.with_model(res, part), rows=rows)
+    random_terms = (
+        (f"(1 + {' + '.join(random_slopes)} | {res.subject})",)
+        if random_slopes
+        else (f"(1 | {res.subject})",)
+        if random_intercept
+        else ()
+    )
+    return replace(fit.with_model(res, part), rows=rows, random_terms=random_terms)
 
 
 def _fit_in_clusters(

@@ -105,6 +105,9 @@ class RsideFit:
         blocks, covariance: the data reduced to visit patterns and the fitted structure (the derivatives of
             the fixed effects' covariance in the covariance parameters, for Satterthwaite and Kenward-Roger df).
         rows: the rows themselves (for empirical SEs), None for a fit in clusters.
+        random_terms: the random effects beside the structure as lme4 writes them (``(1 | school)``,
+            ``(1 | school:student)``, ``(1 + age | Subject)``): SAS's RANDOM statement, for the containment and
+            nlme df.
     """
 
     structure: StructureName
@@ -137,6 +140,7 @@ class RsideFit:
     covariance: Structure | None = None
     phi_of: Callable[[np.ndarray], np.ndarray] | None = None
     rows: RowData | None = None
+    random_terms: tuple[str, ...] = ()
 
     def with_model(self, residual: ResidualSpec, fixed_part: FixedPart) -> RsideFit:
         """The same fit, recording the residual specification and the fixed part."""
