@@ -89,9 +89,14 @@ def test_a_name_the_model_lacks_is_an_invalid_block(tmp_path, native):
 
 
 def test_an_unimplemented_df_is_said_not_agreed(tmp_path, native):
+    path = _edited(tmp_path, CS, "df: between-within", "df: hlm")
+    res = run_case(load_case(path), native)
+    assert res.status == ERROR and "hlm is not implemented" in res.blocks[0].error
+    # containment without a RANDOM statement is n - rank(X): the printed between-within df are discrepant
     path = _edited(tmp_path, CS, "df: between-within", "df: containment")
     res = run_case(load_case(path), native)
-    assert res.status == ERROR and "containment is not implemented" in res.blocks[0].error
+    bad = {(v.name, v.quantity) for b in res.blocks for v in b.values if v.verdict == "discrepancy"}
+    assert res.status != OK and ("Gender", "df") in bad
 
 
 def test_random_terms_beside_a_residual_structure_are_refused_with_the_reason(tmp_path, native):

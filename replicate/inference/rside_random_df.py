@@ -71,8 +71,18 @@ def _nlme_term_df(design: Design) -> dict[str, float]:
     return out
 
 
+def _residual(fit: RsideFit) -> float:
+    part = fit.fixed_part
+    if part is None:
+        raise ModelError("the fit does not keep its fixed part (fit it with fit_residual)", field="fit")
+    return float(part.X.shape[0] - np.linalg.matrix_rank(part.X))
+
+
 def random_effect_df(fit: RsideFit, coding: SumCoding, ddfm: str) -> dict[str, float]:
-    """The df of every term of ``fit`` (by the coding's label) under ``contain`` or ``nlme``."""
+    """The df of every term of ``fit`` (by the coding's label) under ``contain`` or ``nlme``; without random
+    effects both are ``n - rank(X)`` (no RANDOM effect contains a fixed effect; gls's df)."""
+    if ddfm in RANDOM_RULES and not fit.random_terms:
+        return dict.fromkeys(coding.labels, _residual(fit))
     design = random_design(fit)
     if ddfm == "contain":
         per_column = containment_df(None, design)
@@ -91,7 +101,10 @@ def random_effect_df(fit: RsideFit, coding: SumCoding, ddfm: str) -> dict[str, f
 
 
 def random_coefficient_df(fit: RsideFit, ddfm: str) -> np.ndarray:
-    """The df of every coefficient of ``fit`` (in its order) under ``contain`` or ``nlme``."""
+    """The df of every coefficient of ``fit`` (in its order) under ``contain`` or ``nlme`` (``n - rank(X)`` for
+    each without random effects)."""
+    if ddfm in RANDOM_RULES and not fit.random_terms:
+        return np.full(len(fit.fixed_names), _residual(fit))
     design = random_design(fit)
     rule = containment_df if ddfm == "contain" else nlme_df if ddfm == "nlme" else None
     if rule is None:

@@ -17,8 +17,8 @@ import numpy as np
 from ..engine.rside import RsideFit
 from ..errors import ModelError
 from .lsmeans import lsmean_rows
+from .rside_coding import part_coding
 from .rside_tests import RULES, effect_df, rside_contrast
-from .sumcoding import sum_coding
 from .type3 import Type3Test
 
 
@@ -32,7 +32,7 @@ def rside_slices(
     """
     if fit.fixed_part is None:
         raise ModelError("the fit does not keep its fixed part (fit it with fit_residual)", field="fit")
-    coding = sum_coding(fit.fixed_part)
+    coding = part_coding(fit.fixed_part)
     index = coding.term_index(effect)
     term = coding.terms[index]
     if by not in term or len(term) < 2:

@@ -31,14 +31,16 @@ from ..fixed_part import FixedPart
 from ..rside_names import StructureName
 from .bwsplit import split_within_df
 from .lsmeans import Estimate, lsmean_diffs, lsmeans
+from .rside_coding import part_coding
 from .rside_df import APPROXIMATE, DfParts, df_parts, kenward_roger_test, satterthwaite_df
 from .rside_random_df import RANDOM_RULES, random_effect_df
-from .sumcoding import SumCoding, sum_coding
+from .sumcoding import SumCoding
 from .type3 import Type3Test, type3_matrix, type3_tests, wald_f
 
 #: The df methods that give every row of a model term the term's df (SAS's rules and nlme's).
 RULES = ("betwithin", "residual", *RANDOM_RULES)
 DDFM = (*RULES, *APPROXIMATE)
+_RULE_NAMES = {"betwithin": "between-within", "residual": "residual", "contain": "containment", "nlme": "nlme's"}
 
 
 def residual_df(part: FixedPart) -> float:
@@ -123,7 +125,7 @@ def rside_lsmeans(
     Under ``satterthwaite`` and ``kr`` every row has its own df; ``kr`` uses the adjusted covariance.
     """
     part = _part(fit)
-    coding = sum_coding(part)
+    coding = part_coding(part)
     parts = _parts(fit, ddfm)
     fun = lsmean_diffs if diff else lsmeans
     if parts is None:
@@ -147,7 +149,7 @@ def _rows_on_fit(fit: RsideFit, L: np.ndarray, ddfm: str, what: str, df: float |
         )
     if ddfm in ("betwithin", *RANDOM_RULES) and df is None:
         raise ModelError(
-            f"{ddfm} df of an arbitrary {what} row: SAS takes them from the final effect the statement "
+            f"{_RULE_NAMES[ddfm]} df of an arbitrary {what} row: SAS takes them from the final effect the statement "
             "lists; pass them as df",
             field="ddfm",
             hint="use ddfm='satterthwaite', 'kr', 'kr(firstorder)' or 'residual', or give df",
@@ -205,7 +207,7 @@ def rside_type3(fit: RsideFit, *, ddfm: str = "betwithin") -> tuple[Type3Test, .
     its df; the chi-square is the Wald chi-square of the adjusted covariance (q times the unscaled F).
     """
     part = _part(fit)
-    coding = sum_coding(part)
+    coding = part_coding(part)
     parts = _parts(fit, ddfm)
     if parts is None:
         return type3_tests(part, fit.beta, fit.vcov_beta, effect_df(fit, coding, ddfm), coding=coding)

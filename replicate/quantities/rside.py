@@ -23,11 +23,11 @@ from ..case_statements import Statements
 from ..engine.rside.result import RsideFit
 from ..errors import NotImplementedOption
 from ..inference.lsmeans import Estimate
+from ..inference.rside_coding import fit_coding, part_coding
 from ..inference.rside_covtest import covparm_limits, null_model_lrt
 from ..inference.rside_random_df import RANDOM_RULES, random_coefficient_df
 from ..inference.rside_robust import with_empirical
 from ..inference.rside_tests import RULES, effect_df, rside_estimate, rside_lsmeans, rside_type3
-from ..inference.sumcoding import SumCoding, sum_coding
 from ..reference_block import ReferenceBlock
 from ..vocab import DfMethod, SeKind
 from .rside_diffs import add_diffs
@@ -102,7 +102,7 @@ def coefficient_rows(fit: RsideFit, ddfm: str) -> dict[str, Estimate]:
         if ddfm in RANDOM_RULES:  # per column, as lme's tTable and SAS's containment print them
             df_of = random_coefficient_df(fit, ddfm)
         else:
-            coding = sum_coding(part)
+            coding = part_coding(part)
             if coding.X_sum.shape[1] != p:
                 raise NotImplementedOption(
                     "per-coefficient between-within df of a rank-deficient fixed part",
@@ -269,12 +269,6 @@ def _type3(out: Collector, fit: RsideFit, ddfm: str) -> None:
             )
 
 
-def _coding(fit: RsideFit) -> SumCoding:
-    if fit.fixed_part is None:
-        raise NotImplementedOption("the fit does not keep its fixed part", hint="fit it with fit_residual")
-    return sum_coding(fit.fixed_part)
-
-
 def _lsmean_table(
     fit: RsideFit, effect: str, ddfm: str, at: dict[str, float] | None
 ) -> dict[tuple[str, ...], Estimate]:
@@ -285,7 +279,7 @@ def _lsmeans(out: Collector, fit: RsideFit, ddfm: str, field: Mapping[str, Calla
     section = out.block.section("lsmeans")
     if not section:
         return
-    coding = Lazy(lambda: _coding(fit))
+    coding = Lazy(lambda: fit_coding(fit))
     for effect, levels in section.items():
         key = mapped(out.block, str(effect))
         table = Lazy(partial(_lsmean_table, fit, key, ddfm, dict(out.block.options.at) or None))

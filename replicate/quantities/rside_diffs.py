@@ -14,10 +14,11 @@ from functools import partial
 
 from ..block_names import mapped
 from ..engine.rside.result import RsideFit
-from ..errors import ModelError, NotImplementedOption
+from ..errors import ModelError
 from ..inference.lsmeans import Estimate
+from ..inference.rside_coding import fit_coding
 from ..inference.rside_tests import rside_lsmeans
-from ..inference.sumcoding import SumCoding, sum_coding
+from ..inference.sumcoding import SumCoding
 from .rside_levels import lsmean_level
 from .value import Collector, Lazy
 
@@ -58,12 +59,6 @@ def _pairs(
     return out
 
 
-def _coding(fit: RsideFit) -> SumCoding:
-    if fit.fixed_part is None:
-        raise NotImplementedOption("the fit does not keep its fixed part", hint="fit it with fit_residual")
-    return sum_coding(fit.fixed_part)
-
-
 def pair_value(
     pairs: Mapping[tuple[tuple[str, ...], tuple[str, ...]], Estimate],
     a: tuple[str, ...],
@@ -87,7 +82,7 @@ def add_diffs(
     section = out.block.section("diffs")
     if not section:
         return
-    coding = Lazy(lambda: _coding(fit))
+    coding = Lazy(lambda: fit_coding(fit))
     for effect, rows in section.items():
         key = mapped(out.block, str(effect))
         pairs = Lazy(partial(_pairs, fit, key, ddfm, dict(out.block.options.at) or None))

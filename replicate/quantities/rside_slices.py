@@ -11,8 +11,9 @@ from functools import partial
 from ..block_names import mapped
 from ..engine.rside.result import RsideFit
 from ..errors import ModelError
+from ..inference.rside_coding import fit_coding
 from ..inference.rside_slices import rside_slices
-from ..inference.sumcoding import SumCoding, sum_coding
+from ..inference.sumcoding import SumCoding
 from ..inference.type3 import Type3Test
 from .rside_statements import CONTRAST_FIELDS
 from .value import Collector, Lazy
@@ -61,7 +62,7 @@ def slice_level(coding: SumCoding, effect: str, text: str) -> tuple[str, str]:
 def _slice(fit: RsideFit, effect: str, ddfm: str, at: dict[str, float] | None, text: str) -> Type3Test:
     if fit.fixed_part is None:
         raise ModelError("the fit does not keep its fixed part", field="fit")
-    by, level = slice_level(sum_coding(fit.fixed_part), effect, text)
+    by, level = slice_level(fit_coding(fit), effect, text)
     return rside_slices(fit, effect, by, ddfm=ddfm, at=at)[level]
 
 

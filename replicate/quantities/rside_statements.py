@@ -18,9 +18,10 @@ from ..case_statements import Statements
 from ..engine.rside.result import RsideFit
 from ..errors import NotImplementedOption
 from ..inference.lsmeans import Estimate
+from ..inference.rside_coding import fit_coding
 from ..inference.rside_tests import RULES, effect_df, rside_contrast, rside_estimate
 from ..inference.sas_rows import statement_rows
-from ..inference.sumcoding import SumCoding, sum_coding
+from ..inference.sumcoding import SumCoding
 from ..sas_statement import Statement
 from .value import Collector, Lazy
 
@@ -31,12 +32,6 @@ CONTRAST_FIELDS: Mapping[str, tuple[str, Callable[[Any], float]]] = {
     "F": ("t", lambda t: float(t.f_value)),
     "p": ("p", lambda t: float(t.p_value)),
 }
-
-
-def _coding(fit: RsideFit) -> SumCoding:
-    if fit.fixed_part is None:
-        raise NotImplementedOption("the fit does not keep its fixed part", hint="fit it with fit_residual")
-    return sum_coding(fit.fixed_part)
 
 
 def _listed_df(fit: RsideFit, coding: SumCoding, statement: Statement, ddfm: str) -> float | None:
@@ -50,14 +45,14 @@ def _listed_df(fit: RsideFit, coding: SumCoding, statement: Statement, ddfm: str
 
 def statement_estimate(fit: RsideFit, statement: Statement, ddfm: str, label: str = "") -> Estimate:
     """The ESTIMATE ``statement`` on ``fit``."""
-    coding = _coding(fit)
+    coding = fit_coding(fit)
     L = statement_rows(coding, statement)
     return rside_estimate(fit, L[0], ddfm=ddfm, label=label, df=_listed_df(fit, coding, statement, ddfm))
 
 
 def statement_contrast(fit: RsideFit, statement: Statement, ddfm: str, label: str = "") -> Any:
     """The CONTRAST ``statement`` on ``fit`` (a :class:`~replicate.inference.type3.Type3Test`)."""
-    coding = _coding(fit)
+    coding = fit_coding(fit)
     L = statement_rows(coding, statement)
     if np.linalg.matrix_rank(L) < L.shape[0]:
         raise NotImplementedOption(

@@ -82,8 +82,13 @@ def test_sas_default_is_containment_with_random_effects_and_between_within_witho
 def test_rule_df_need_random_effects_and_an_arbitrary_row_needs_its_df(orthodont, slopes):
     plain = fit_residual(orthodont, "distance ~ Sex * age", residual=AR1)
     with pytest.raises(ModelError, match="need random effects beside the structure"):
-        random_coefficient_df(plain, "contain")
-    with pytest.raises(ModelError, match="contain df of an arbitrary ESTIMATE row"):
+        random_design(plain)
+    # without a RANDOM statement no random effect contains anything: containment is n - rank(X), as gls's df
+    assert list(random_coefficient_df(plain, "contain")) == [104.0] * 4
+    assert effect_df(plain, sum_coding(plain.fixed_part), "nlme") == dict.fromkeys(
+        ["(Intercept)", "Sex", "age", "Sex:age"], 104.0
+    )
+    with pytest.raises(ModelError, match="containment df of an arbitrary ESTIMATE row"):
         rside_estimate(slopes, np.eye(4)[1], ddfm="contain")
     assert rside_estimate(slopes, np.eye(4)[1], ddfm="contain", df=54).df == 54
 
