@@ -18,6 +18,7 @@ levels, the coefficients SAS fills in) is the business of :mod:`replicate.infere
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -71,8 +72,8 @@ def _options(text: str, kind: str, tail: str) -> float:
                 f"{kind} {text!r}: option {name!r}",
                 hint="only DIVISOR=n is read; the df, the E option and the others are not implemented",
             )
-        if not eq or not _NUMBER.match(value) or float(value) == 0:
-            raise _bad(text, kind, f"DIVISOR= needs a nonzero number, not {value!r}")
+        if not eq or not _NUMBER.match(value) or float(value) == 0 or not math.isfinite(float(value)):
+            raise _bad(text, kind, f"DIVISOR= needs a finite nonzero number, not {value!r}")
         divisor = float(value)
     return divisor
 
@@ -88,6 +89,8 @@ def _row(text: str, kind: str, row: str) -> tuple[Term, ...]:
         if _NUMBER.match(token):
             if effect is None:
                 raise _bad(text, kind, f"coefficient {token!r} comes before any effect name")
+            if not math.isfinite(float(token)):
+                raise _bad(text, kind, f"coefficient {token!r} is not a finite number")
             coefs.append(float(token))
         elif _EFFECT.match(token):
             if effect is not None:

@@ -80,6 +80,9 @@ def test_parse_reads_effects_coefficients_rows_and_divisor():
         ("A 1 -1 | subject 1", "estimate", NotImplementedOption, "random-effect"),
         ("A 1 -1 / e", "estimate", NotImplementedOption, "option 'e'"),
         ("A 1 -1 / divisor=0", "estimate", ModelError, "nonzero"),
+        ("A 1 -1 / divisor=1e999", "estimate", ModelError, "finite nonzero"),
+        ("A 1e999 -1", "estimate", ModelError, "'1e999' is not a finite number"),
+        ("A 1, A -1e400", "contrast", ModelError, "'-1e400' is not a finite number"),
     ],
 )
 def test_bad_statement_text_is_refused_saying_what_is_wrong(text, kind, error, words):
