@@ -30,6 +30,7 @@ from .ranef import ranef_frames
 from .rescale import rescale, scale_advice
 from .solution import conditional_variances, solve
 from .theta import ThetaLayout
+from .threads import fit_thread_limit
 from .varcorr import varcorr_frame
 
 SINGULAR_TOL = 1e-4  # lme4::isSingular default
@@ -165,7 +166,15 @@ def fit_design(
 
     Raises:
         FitError, ModelError: for invalid input, naming the variable.
+
+    The fit runs with one BLAS/OpenMP thread by default (:mod:`replicate.engine.threads`): two threads make
+    small blocks slower, and their summation order makes the deviance's last digits vary from call to call.
     """
+    with fit_thread_limit():  # one BLAS thread unless REPLICATE_BLAS_THREADS says otherwise (see .threads)
+        return _fit_design(design, method, optimizer_options)
+
+
+def _fit_design(design: Design, method: str, optimizer_options: Mapping[str, OptionValue] | None) -> FitResult:
     dev = make_deviance(design, method)
     messages: list[str] = list(design.messages) + term_notes(design)
     advice = scale_advice(design)

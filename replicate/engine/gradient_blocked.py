@@ -14,8 +14,9 @@ twice the sum over the term's levels of entry ``(c, r)`` of the level's diagonal
 ``Y_k = Omega_k^-1 Lambda_k' A_kk``. This needs no inverse of ``lambda``, so it holds on the boundary
 (a zero diagonal element) as well.
 
-This first version works on the dense augmented matrix (one Cholesky factor of size
-``q + p + 1`` and three triangular solves): exact for any number of terms, and cheap for models
+It works on the dense augmented matrix (one Cholesky factor of size ``q + p + 1`` and two triangular solves,
+see :func:`blocked_value_and_gradient`; ``Lambda_a`` applied level by level, never formed):
+exact for any number of terms, and cheap for models
 whose random effects number at most :data:`MAX_DENSE` (Penicillin, Pastes, sleepstudy with an extra
 factor); larger crossed models (InstEval) keep the derivative-free optimizer until a version that
 works through the blocked factor of :mod:`.deviance` exists.
@@ -42,9 +43,10 @@ def has_blocked_gradient(dev: ProfiledDeviance) -> bool:
 def use_blocked_gradient(dev: ProfiledDeviance) -> bool:
     """True when the dense gradient is available and costs less than a finite-difference gradient.
 
-    Its cost (a Cholesky factor and three triangular solves of size ``q + p + 1``, about
-    ``4 N^3 / 3`` flop at 3e10 flop/s, the rate of :meth:`.ProfiledDeviance.cost_estimate`) is set
-    against the ``d + 1`` deviance evaluations of forward differences.
+    Its cost (a Cholesky factor of size ``N = q + p + 1`` and two triangular solves with ``q`` right-hand
+    sides; counted as ``4 N^3 / 3`` flop at 3e10 flop/s, the rate of :meth:`.ProfiledDeviance.cost_estimate`,
+    the solves running faster per flop than the factor) is set against the ``d + 1`` deviance evaluations of
+    forward differences.
     """
     if not has_blocked_gradient(dev):
         return False
@@ -70,60 +72,84 @@ def augmented_crossproducts(dev: ProfiledDeviance) -> Floats:
     return a
 
 
-def _lambda_augmented(dev: ProfiledDeviance, lams: tuple[Floats, ...]) -> tuple[Floats, list[tuple[int, int, int]]]:
-    """Dense ``Lambda_a`` and, per internal term, (start row, levels, k)."""
+def _augmented(dev: ProfiledDeviance) -> Floats:
+    """``A`` of :func:`augmented_crossproducts`, built once per deviance function and kept on it."""
+    cached: Floats | None = getattr(dev, "_augmented_a", None)
+    if cached is None:
+        cached = augmented_crossproducts(dev)
+        dev._augmented_a = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _spans(dev: ProfiledDeviance) -> list[tuple[int, int, int]]:
+    """Per internal term: (first row, levels, k) in the augmented order."""
     cp = dev.cp
-    size = cp.q1 + cp.m
-    lam_a = np.eye(size)
     spans, start = [], 0
-    for t, (nl, k) in enumerate(zip(cp.nlevels, cp.ks)):
-        for j in range(nl):
-            s = start + j * k
-            lam_a[s : s + k, s : s + k] = lams[t]
+    for nl, k in zip(cp.nlevels, cp.ks, strict=True):
         spans.append((start, nl, k))
         start += nl * k
-    return lam_a, spans
+    return spans
+
+
+def _lambda_rows(mat: Floats, lams: tuple[Floats, ...], spans: list[tuple[int, int, int]]) -> Floats:
+    """``Lambda_a' mat`` without forming ``Lambda_a``: each level's rows times ``lambda_t'`` (X and y rows kept)."""
+    out = mat.copy()
+    cols = mat.shape[1]
+    for (start, nl, k), lam in zip(spans, lams, strict=True):
+        rows = slice(start, start + nl * k)
+        if k == 1:
+            out[rows] *= lam[0, 0]
+        else:
+            blk = mat[rows].reshape(nl, k, cols)
+            out[rows] = np.matmul(lam.T, blk).reshape(nl * k, cols)
+    return out
 
 
 def blocked_value_and_gradient(dev: ProfiledDeviance, theta: Floats) -> tuple[float, Floats]:
-    """Deviance (or REML criterion) and its analytic gradient at ``theta`` (design order)."""
+    """Deviance (or REML criterion) and its analytic gradient at ``theta`` (design order).
+
+    With ``L`` the Cholesky factor of ``Omega`` and ``Linv = L^-1``, the leading block ``L_k`` of ``L`` has the
+    inverse ``Linv[:k, :k]``, and row ``i < k`` of ``L_k^-1 (Lambda' A)[:k, :q]`` is row ``i`` of
+    ``R = Linv (Lambda' A)[:, :q]`` whatever ``k``. So ``sum_k w_k Y_k[:q, :q]`` is ``sum_i c_i Linv[i, :q]' R[i]``
+    with ``c_i = sum_{k > i} w_k``, and only its diagonal blocks are formed: one factor and two triangular
+    solves for all three log-determinants.
+    """
     dev.evaluations += 1
     cp = dev.cp
     theta = np.asarray(theta, dtype=float)
     lams = dev.internal_factors(theta)
-    lam_a, spans = _lambda_augmented(dev, lams)
-    a = augmented_crossproducts(dev)
+    spans = _spans(dev)
     q = cp.q1 + cp.qt
-    la = lam_a.T @ a  # Lambda_a' A
-    omega = la @ lam_a
+    la = _lambda_rows(_augmented(dev), lams, spans)  # Lambda_a' A
+    omega = _lambda_rows(la.T.copy(), lams, spans).T  # (Lambda_a' (Lambda_a' A)')' = Lambda_a' A Lambda_a
+    omega = np.array(omega, order="F")
     omega[np.arange(q), np.arange(q)] += 1.0
-    chol, info = lapack.dpotrf(omega, lower=1, clean=1)
+    chol, info = lapack.dpotrf(omega, lower=1, clean=1, overwrite_a=1)
     if info != 0:
         return float("inf"), np.zeros(dev.layout.size)
     diag = np.diagonal(chol)
     logd = 2.0 * np.log(diag)
     d1, d2 = float(np.sum(logd[:q])), float(np.sum(logd[: q + cp.p]))
     pwrss = float(diag[-1] ** 2)
+    c = np.ones(chol.shape[0])  # c_i: the weights of the three log-determinants summed over the blocks containing row i
     if dev.reml:
         nmp = cp.n - cp.p
         value = d2 - cp.ldw + nmp * (1.0 + float(np.log(2.0 * np.pi)) + float(np.log(pwrss / nmp)))
-        weights: tuple[tuple[int, float], ...] = ((q + cp.p, 1.0 - nmp), (q + cp.p + 1, float(nmp)))
+        c[q + cp.p] = float(nmp)
     else:
         value = d1 - cp.ldw + cp.n * (1.0 + float(np.log(2.0 * np.pi)) + float(np.log(pwrss / cp.n)))
-        weights = ((q, 1.0), (q + cp.p, -float(cp.n)), (q + cp.p + 1, float(cp.n)))
-    # Only Y's diagonal blocks at the random effects are needed: Y_k[:q, :q] = Omega_k^-1[:q, :k] (Lambda' A)[:k, :q].
-    yq = np.zeros((q, q))
-    for k, wgt in weights:
-        lk = chol[:k, :k]
-        rhs = solve_triangular(lk, la[:k, :q], lower=True, check_finite=False)
-        left = solve_triangular(lk, np.eye(k)[:, :q], lower=True, check_finite=False)
-        yq += wgt * (left.T @ rhs)
+        c[q : q + cp.p] = 0.0
+        c[q + cp.p] = float(cp.n)
+    r = solve_triangular(chol, la[:, :q], lower=True, check_finite=False)  # Linv (Lambda' A)[:, :q]
+    w = solve_triangular(chol, np.eye(chol.shape[0], q), lower=True, check_finite=False)  # Linv[:, :q]
+    w *= c[:, None]
     grad = np.zeros(dev.layout.size)
+    n_rows = chol.shape[0]
     for t, (start, nl, k) in enumerate(spans):
-        blocks = np.zeros((k, k))
-        for j in range(nl):
-            s = start + j * k
-            blocks += yq[s : s + k, s : s + k]
+        cols = slice(start, start + nl * k)
+        wt = w[:, cols].reshape(n_rows * nl, k)
+        rt = r[:, cols].reshape(n_rows * nl, k)
+        blocks = wt.T @ rt  # the term's diagonal blocks of sum_k w_k Y_k, summed over levels
         design_term = cp.order[t]
         kmat = 2.0 * blocks.T
         grad[dev.layout.term_slice(design_term)] = kmat[dev.layout.rows[design_term], dev.layout.cols[design_term]]
