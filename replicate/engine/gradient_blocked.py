@@ -14,8 +14,8 @@ twice the sum over the term's levels of entry ``(c, r)`` of the level's diagonal
 ``Y_k = Omega_k^-1 Lambda_k' A_kk``. This needs no inverse of ``lambda``, so it holds on the boundary
 (a zero diagonal element) as well.
 
-It works on the dense augmented matrix (one Cholesky factor of size ``q + p + 1`` and two triangular solves,
-see :func:`blocked_value_and_gradient`; ``Lambda_a`` applied level by level, never formed):
+It works on the dense augmented matrix (one Cholesky factor of size ``q + p + 1``, its triangular inverse and
+one triangular product, see :func:`blocked_value_and_gradient`; ``Lambda_a`` applied level by level, never formed):
 exact for any number of terms, and cheap for models
 whose random effects number at most :data:`MAX_DENSE` (Penicillin, Pastes, sleepstudy with an extra
 factor); larger crossed models (InstEval) keep the derivative-free optimizer until a version that
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import lapack, solve_triangular
+from scipy.linalg import blas, lapack
 
 from .arrays import Floats
 from .deviance import NotPositiveDefinite, ProfiledDeviance
@@ -43,10 +43,9 @@ def has_blocked_gradient(dev: ProfiledDeviance) -> bool:
 def use_blocked_gradient(dev: ProfiledDeviance) -> bool:
     """True when the dense gradient is available and costs less than a finite-difference gradient.
 
-    Its cost (a Cholesky factor of size ``N = q + p + 1`` and two triangular solves with ``q`` right-hand
-    sides; counted as ``4 N^3 / 3`` flop at 3e10 flop/s, the rate of :meth:`.ProfiledDeviance.cost_estimate`,
-    the solves running faster per flop than the factor) is set against the ``d + 1`` deviance evaluations of
-    forward differences.
+    Its cost (a Cholesky factor of size ``N = q + p + 1``, its triangular inverse and one triangular product,
+    about ``4 N^3 / 3`` flop at 3e10 flop/s, the rate of :meth:`.ProfiledDeviance.cost_estimate`) is set against
+    the ``d + 1`` deviance evaluations of forward differences.
     """
     if not has_blocked_gradient(dev):
         return False
@@ -111,8 +110,8 @@ def blocked_value_and_gradient(dev: ProfiledDeviance, theta: Floats) -> tuple[fl
     With ``L`` the Cholesky factor of ``Omega`` and ``Linv = L^-1``, the leading block ``L_k`` of ``L`` has the
     inverse ``Linv[:k, :k]``, and row ``i < k`` of ``L_k^-1 (Lambda' A)[:k, :q]`` is row ``i`` of
     ``R = Linv (Lambda' A)[:, :q]`` whatever ``k``. So ``sum_k w_k Y_k[:q, :q]`` is ``sum_i c_i Linv[i, :q]' R[i]``
-    with ``c_i = sum_{k > i} w_k``, and only its diagonal blocks are formed: one factor and two triangular
-    solves for all three log-determinants.
+    with ``c_i = sum_{k > i} w_k``, and only its diagonal blocks are formed: one factor, its triangular
+    inverse and one triangular product for all three log-determinants.
     """
     dev.evaluations += 1
     cp = dev.cp
@@ -140,9 +139,11 @@ def blocked_value_and_gradient(dev: ProfiledDeviance, theta: Floats) -> tuple[fl
         value = d1 - cp.ldw + cp.n * (1.0 + float(np.log(2.0 * np.pi)) + float(np.log(pwrss / cp.n)))
         c[q : q + cp.p] = 0.0
         c[q + cp.p] = float(cp.n)
-    r = solve_triangular(chol, la[:, :q], lower=True, check_finite=False)  # Linv (Lambda' A)[:, :q]
-    w = solve_triangular(chol, np.eye(chol.shape[0], q), lower=True, check_finite=False)  # Linv[:, :q]
-    w *= c[:, None]
+    linv, info = lapack.dtrtri(chol, lower=1)
+    if info != 0:
+        return float("inf"), np.zeros(dev.layout.size)
+    r = blas.dtrmm(1.0, linv, la[:, :q], lower=1)  # Linv (Lambda' A)[:, :q]
+    w = linv[:, :q] * c[:, None]
     grad = np.zeros(dev.layout.size)
     n_rows = chol.shape[0]
     for t, (start, nl, k) in enumerate(spans):
