@@ -90,9 +90,10 @@ def _spans(dev: ProfiledDeviance) -> list[tuple[int, int, int]]:
     return spans
 
 
-def _lambda_rows(mat: Floats, lams: tuple[Floats, ...], spans: list[tuple[int, int, int]]) -> Floats:
-    """``Lambda_a' mat`` without forming ``Lambda_a``: each level's rows times ``lambda_t'`` (X and y rows kept)."""
-    out = mat.copy()
+def _lambda_rows(out: Floats, lams: tuple[Floats, ...], spans: list[tuple[int, int, int]]) -> Floats:
+    """``Lambda_a' out`` in place (``out`` C-contiguous) without forming ``Lambda_a``: each level's rows times
+    ``lambda_t'``, the X and y rows kept."""
+    mat = out
     cols = mat.shape[1]
     for (start, nl, k), lam in zip(spans, lams, strict=True):
         rows = slice(start, start + nl * k)
@@ -119,9 +120,9 @@ def blocked_value_and_gradient(dev: ProfiledDeviance, theta: Floats) -> tuple[fl
     lams = dev.internal_factors(theta)
     spans = _spans(dev)
     q = cp.q1 + cp.qt
-    la = _lambda_rows(_augmented(dev), lams, spans)  # Lambda_a' A
-    omega = _lambda_rows(la.T.copy(), lams, spans).T  # (Lambda_a' (Lambda_a' A)')' = Lambda_a' A Lambda_a
-    omega = np.array(omega, order="F")
+    la = _lambda_rows(_augmented(dev).copy(), lams, spans)  # Lambda_a' A
+    # (Lambda_a' (Lambda_a' A)')' = Lambda_a' A Lambda_a; the transpose of a C array is the Fortran one LAPACK takes
+    omega = _lambda_rows(la.T.copy(), lams, spans).T
     omega[np.arange(q), np.arange(q)] += 1.0
     chol, info = lapack.dpotrf(omega, lower=1, clean=1, overwrite_a=1)
     if info != 0:
