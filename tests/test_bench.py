@@ -100,7 +100,15 @@ def test_json_structure(quick_run):
             _is_measurement(p)
         assert any(sl["program"] == "native" and sl["slope_all"] is not None for sl in s["slopes"])
     goal_ids = [g["id"] for g in res["goals"]]
-    assert goal_ids == ["faster_than_lme4", "insteval_5x", "kr_20x", "linear_in_rows", "million_rows"]
+    assert goal_ids == [
+        "faster_than_lme4",
+        "insteval_17x",
+        "crossed_10x",
+        "accuracy",
+        "kr_20x",
+        "linear_in_rows",
+        "million_rows",
+    ]
     assert all(g["status"] in ("met", "not met", "not measured") for g in res["goals"])
 
 
@@ -177,3 +185,27 @@ def test_slopes_and_goals_from_synthetic_points():
     assert goals["faster_than_lme4"]["status"] == "not measured"
     svg = loglog_svg({"native": [(1e3, 0.01), (1e6, 1.0)]}, "t", "rows", "seconds")
     assert svg.startswith("<svg") and "polyline" in svg
+
+
+def test_issue_20_goals_are_judged_from_the_fits():
+    def fit(ratio, gap=0.0):
+        return {"ratios": {"lme4": {"median": ratio}}, "lme4": {"objective_minus_native": gap}}
+
+    fits = {
+        "fit/insteval/ML": fit(18.0),
+        "fit/insteval_dept_service/ML": fit(12.0),
+        "fit/kb07_like/ML": fit(18.2, 3e-7),
+        "fit/crossed_slopes_large/ML": fit(9.0),
+        "fit/sleepstudy/REML": fit(2.0, -1e-3),
+    }
+    goals = {g["id"]: g for g in evaluate_goals({"fits": [{"id": k, **v} for k, v in fits.items()]})}
+    assert goals["insteval_17x"]["status"] == "not met" and "12.0x" in goals["insteval_17x"]["detail"]
+    assert goals["crossed_10x"]["status"] == "not met"
+    assert goals["crossed_10x"]["numbers"]["ratios"] == {"fit/crossed_slopes_large/ML": 9.0, "fit/kb07_like/ML": 18.2}
+    assert goals["accuracy"]["status"] == "not met" and "fit/sleepstudy/REML" in goals["accuracy"]["detail"]
+    fits["fit/insteval_dept_service/ML"] = fit(21.0)
+    fits["fit/crossed_slopes_large/ML"] = fit(20.0)
+    fits["fit/sleepstudy/REML"] = fit(2.0, 1e-4)
+    goals = {g["id"]: g for g in evaluate_goals({"fits": [{"id": k, **v} for k, v in fits.items()]})}
+    assert [goals[g]["status"] for g in ("insteval_17x", "crossed_10x", "accuracy")] == ["met", "met", "met"]
+    assert goals["insteval_17x"]["numbers"] == {"insteval": 18.0, "insteval_dept_service": 21.0}

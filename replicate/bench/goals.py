@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from .cells import fmt_mb
+from .speed_goals import speed_goals
 
 # Goal thresholds.
-INSTEVAL_RATIO = 5.0
 KR_RATIO = 20.0
 LINEAR_SLOPE = 1.15
 FLAT_SLOPE = 0.3
@@ -56,15 +56,7 @@ def evaluate_goals(result: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
 
-    text = f"InstEval at least {INSTEVAL_RATIO:g} times faster than lme4"
-    r1 = _ratio(fits.get("fit/insteval/ML"), "lme4")
-    r2 = _ratio(fits.get("fit/insteval_dept_service/ML"), "lme4")
-    if r1 is None:
-        goals.append(_goal("insteval_5x", text, "not measured", "InstEval not timed against lme4 in this run"))
-    else:
-        d = f"(1 | dept): {r1:.1f}x" + (f"; (0 + service | dept): {r2:.1f}x" if r2 is not None else "")
-        ok = r1 >= INSTEVAL_RATIO and (r2 is None or r2 >= INSTEVAL_RATIO)
-        goals.append(_goal("insteval_5x", text, "met" if ok else "not met", d, insteval=r1, insteval_dept_service=r2))
+    goals.extend(speed_goals(fits))
 
     text = f"Kenward-Roger at least {KR_RATIO:g} times faster than pbkrtest on High School and Beyond"
     r = _ratio(inf.get("kenward_roger/hsb_ses"), "pbkrtest")

@@ -24,6 +24,7 @@ import pandas as pd
 from ..data import SHIPPED_DATA, load_r_dataset
 from ..design import Design, build_design
 from ..spec import parse_formula
+from .crossed import CROSSED_LARGE_FORMULA, KB07_FORMULA, crossed_large, kb07_like
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -224,6 +225,22 @@ CATALOGUE: dict[str, BenchModel] = {
             methods=("ML",),
             reps=3,
             source="lme4::InstEval (73,421 ratings)",
+        ),
+        BenchModel(
+            "kb07_like",
+            KB07_FORMULA,
+            kb07_like,
+            methods=("ML",),
+            reps=3,
+            source="simulated at kb07's published size (Kronmueller and Barr 2007; 56 subjects x 32 items, 1,792 rows)",
+        ),
+        BenchModel(
+            "crossed_slopes_large",
+            CROSSED_LARGE_FORMULA,
+            crossed_large,
+            methods=("ML",),
+            reps=3,
+            source="simulated subjects x items with two slopes each (240 x 60, 14,400 rows)",
         ),
         BenchModel(
             "insteval_dept_service",

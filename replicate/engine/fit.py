@@ -24,7 +24,8 @@ from .checks import EngineWarning, check_terms, check_values, term_notes
 from .crossprod import compute_crossproducts
 from .deviance import NotPositiveDefinite, ProfiledDeviance
 from .gradient import has_analytic_gradient, value_and_gradient
-from .gradient_blocked import blocked_value_and_gradient, use_blocked_gradient
+from .gradient_blocked import blocked_gradient_cost, blocked_value_and_gradient, use_blocked_gradient
+from .gradient_tail import has_tail_gradient, tail_gradient_cost, tail_value_and_gradient
 from .optimize import OptionValue, optimize_theta
 from .ranef import ranef_frames
 from .rescale import rescale, scale_advice
@@ -98,9 +99,14 @@ def optimize_deviance(
 
 
 def _analytic_gradient(dev: ProfiledDeviance) -> Callable[[Floats], tuple[float, Floats]] | None:
-    """The analytic gradient for this model: single-term, multi-term (where it pays), or none."""
+    """The analytic gradient for this model: single-term; multi-term through the blocked factor or on the dense
+    augmented matrix, whichever is cheaper, where it costs less than forward differences; or none."""
     if has_analytic_gradient(dev):
         return partial(value_and_gradient, dev)
+    differences = (dev.layout.size + 1) * dev.cost_estimate()
+    if has_tail_gradient(dev) and tail_gradient_cost(dev) < differences:
+        dense = use_blocked_gradient(dev) and blocked_gradient_cost(dev) < tail_gradient_cost(dev)
+        return partial(blocked_value_and_gradient if dense else tail_value_and_gradient, dev)
     return partial(blocked_value_and_gradient, dev) if use_blocked_gradient(dev) else None
 
 

@@ -49,8 +49,13 @@ def use_blocked_gradient(dev: ProfiledDeviance) -> bool:
     """
     if not has_blocked_gradient(dev):
         return False
+    return blocked_gradient_cost(dev) < (dev.layout.size + 1) * dev.cost_estimate()
+
+
+def blocked_gradient_cost(dev: ProfiledDeviance) -> float:
+    """Seconds for one value and gradient on the dense augmented matrix (see :func:`use_blocked_gradient`)."""
     size = dev.cp.q1 + dev.cp.m
-    return 4.0 * size**3 / 3.0 / 3e10 < (dev.layout.size + 1) * dev.cost_estimate()
+    return 4.0 * size**3 / 3.0 / 3e10
 
 
 def augmented_crossproducts(dev: ProfiledDeviance) -> Floats:
@@ -161,6 +166,7 @@ def blocked_value_and_gradient(dev: ProfiledDeviance, theta: Floats) -> tuple[fl
 __all__ = [
     "MAX_DENSE",
     "NotPositiveDefinite",
+    "blocked_gradient_cost",
     "blocked_value_and_gradient",
     "has_blocked_gradient",
     "use_blocked_gradient",
