@@ -15,13 +15,15 @@ so that, per level ``s`` of the leading term and per level of a tail term,
 with ``h_s = lambda_1 D_s^-1 lambda_1'`` (the deviance's own ``h``). The cost is that of the tail (its factor, its
 triangular inverse, ``Q``) plus ``m^2 q1`` for ``Q V``: far below the dense augmented matrix's ``(q1 + m)^3`` when
 the leading term is the larger one (subjects x items with slopes), and no inverse of ``lambda`` is taken, so it
-holds on the boundary. Used where ``A_t1`` is stored dense (:meth:`.CrossProducts.dense_at1`).
+holds on the boundary. ``A_t1`` may be stored dense or sparse (InstEval's students x lecturers): ``F`` and ``V``
+keep its pattern, and ``sum_s F_s' Q V_s`` is read off ``Q`` at the entries of ``F_a V_b'``.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import lapack
+import scipy.sparse as sp
+from scipy.linalg import lapack, solve_triangular
 
 from .arrays import Floats
 from .deviance import ProfiledDeviance
@@ -31,16 +33,92 @@ LOG2PI = float(np.log(2.0 * np.pi))
 
 
 def has_tail_gradient(dev: ProfiledDeviance) -> bool:
-    """True for a multi-term model whose ``A_t1`` is stored dense (the form this gradient works on)."""
-    return dev.cp.qt > 0 and dev.cp.at1_dense is not None
+    """True for every multi-term model (``A_t1`` stored dense or sparse)."""
+    return dev.cp.qt > 0
 
 
 def tail_gradient_cost(dev: ProfiledDeviance) -> float:
     """Seconds for one value and gradient, at the 3e10 flop/s of :meth:`.ProfiledDeviance.cost_estimate`: the
-    tail's factor, inverse and ``Q`` (``2 m^3``) and the products with the leading term's columns."""
+    tail's factor and inverse (``2 m^3`` with the rank updates), a fixed 2 ms of array handling, the products with the leading term's columns (``m^2 q1``
+    dense; sparse, as many as the Schur map's entries, counted ten times slower) and the tail's
+    blocks."""
     cp = dev.cp
-    m, q1, qt = float(cp.m), float(cp.q1), float(cp.qt)
-    return 5e-5 + (2.0 * m**3 + 3.0 * m * m * q1 + 2.0 * m * qt * max(cp.ks)) / 3e10
+    m, qt = float(cp.m), float(cp.qt)
+    if cp.at1_dense is not None:
+        products = 3.0 * m * m * cp.q1
+    else:
+        products = 10.0 * float(cp.schur_map.nnz if cp.schur_map is not None else 0)
+    return 2e-3 + (2.0 * m**3 + products + 2.0 * m * qt * max(cp.ks)) / 3e10
+
+
+def _tail_lambda(dev: ProfiledDeviance, lams: tuple[Floats, ...]) -> sp.csr_matrix:
+    """``Lambda_t'`` as a sparse m x m matrix (the tail terms' blocks, the identity on X and y)."""
+    cp = dev.cp
+    blocks = [sp.kron(sp.identity(cp.nlevels[t]), lams[t].T) for t in range(1, len(cp.ks))]
+    return sp.block_diag([*blocks, sp.identity(cp.m - cp.qt)], format="csr")
+
+
+def _scaled_columns(dev: ProfiledDeviance, lams: tuple[Floats, ...], per_level: Floats) -> Floats | sp.csr_matrix:
+    """``Lambda_t' A_t1 blockdiag(per_level)`` (m x q1): dense, or sparse where ``A_t1`` is stored sparse."""
+    cp = dev.cp
+    m = cp.m
+    if cp.at1_dense is not None:
+        out = np.einsum("rla,lab->rlb", cp.at1_dense, per_level).reshape(m, -1)
+        return dev.lambda_rows(out, lams, transpose=True)
+    nl1, k1 = cp.nlevels[0], cp.ks[0]
+    blocks = sp.bsr_matrix((per_level, np.arange(nl1), np.arange(nl1 + 1)), shape=(nl1 * k1, nl1 * k1))
+    return (_tail_lambda(dev, lams) @ (cp.at1 @ blocks.tocsc())).tocsr()
+
+
+def _schur_pre(dev: ProfiledDeviance, h: Floats) -> Floats:
+    """``A_tt - A_t1 h A_t1'`` (dense m x m), as the deviance forms it."""
+    cp = dev.cp
+    m = cp.m
+    if cp.schur_map is not None:
+        c = (cp.schur_map @ h.ravel()).reshape(m, m)  # lower triangle only
+        c = c + np.tril(c, -1).T
+    else:
+        a = cp.dense_at1()
+        ah = np.einsum("rla,lab->rlb", a, h).reshape(m, -1)
+        c = ah @ a.reshape(m, -1).T
+    out: Floats = np.subtract(cp.att, c, out=c)
+    return out
+
+
+def _leading_products(f: Floats | sp.csr_matrix, q: Floats, v: Floats | sp.csr_matrix, nl1: int, k1: int) -> Floats:
+    """``sum_s F_s' Q V_s`` (k1 x k1): the leading term's diagonal blocks of ``F' Q V`` summed over levels.
+
+    Dense: through ``Q V``. Sparse: entry (a, b) is ``sum(Q * F_a V_b')`` with ``F_a`` the columns of within-level
+    index ``a``, a sparse outer-product sum that never forms ``Q V``.
+    """
+    m = q.shape[0]
+    if not sp.issparse(f):
+        qv = q @ np.asarray(v)
+        dense: Floats = np.einsum("rla,rlb->ab", np.asarray(f).reshape(m, nl1, k1), qv.reshape(m, nl1, k1))
+        return dense
+    fc, vc = sp.csc_matrix(f), sp.csc_matrix(v)
+    out = np.zeros((k1, k1))
+    for a in range(k1):
+        for b in range(k1):
+            outer = (fc[:, a::k1] @ vc[:, b::k1].T).tocoo()
+            out[a, b] = float(np.dot(outer.data, q[outer.row, outer.col]))
+    return out
+
+
+def _weighted_inverse(l2: Floats, weights: Floats) -> Floats | None:
+    """``L2^-T diag(weights) L2^-1`` as ``S^-1`` (LAPACK's dpotri, from the factor) plus a rank-r correction for the
+    r rows whose weight is not 1 (X and y: row i of ``L2^-1`` solves ``L2' x = e_i``); None if singular."""
+    sinv, info = lapack.dpotri(l2, lower=1)
+    if info != 0:
+        return None
+    full: Floats = np.tril(sinv) + np.tril(sinv, -1).T
+    rows = np.flatnonzero(weights != 1.0)
+    if rows.size:
+        unit = np.zeros((l2.shape[0], rows.size))
+        unit[rows, np.arange(rows.size)] = 1.0
+        h_rows = solve_triangular(l2, unit, lower=True, trans="T", check_finite=False)  # columns: rows of L2^-1
+        full += (h_rows * (weights[rows] - 1.0)) @ h_rows.T
+    return full
 
 
 def tail_value_and_gradient(dev: ProfiledDeviance, theta: Floats) -> tuple[float, Floats]:
@@ -57,9 +135,7 @@ def tail_value_and_gradient(dev: ProfiledDeviance, theta: Floats) -> tuple[float
     dinv = np.matmul(np.transpose(l11_inv, (0, 2, 1)), l11_inv)  # D_s^-1
     e = np.matmul(lam1, dinv)  # lambda_1 D_s^-1
     h = np.matmul(e, lam1.T)  # lambda_1 D_s^-1 lambda_1'
-    a = cp.dense_at1()  # (m, nl1, k1): A_t1 without lambdas
-    ah = np.einsum("rla,lab->rlb", a, h).reshape(m, -1)
-    pre = cp.att - ah @ a.reshape(m, -1).T  # A_tt - A_t1 h A_t1'
+    pre = _schur_pre(dev, h)  # A_tt - A_t1 h A_t1'
     u = dev.lambda_rows(pre[:, :qt].copy(), lams, transpose=True)  # Lambda_t' pre[:, :qt]
     s = dev.apply_lambda_tail(pre, lams)
     s[np.arange(qt), np.arange(qt)] += 1.0
@@ -79,18 +155,13 @@ def tail_value_and_gradient(dev: ProfiledDeviance, theta: Floats) -> tuple[float
         value = ldl2 - cp.ldw + cp.n * (1.0 + LOG2PI + float(np.log(pwrss / cp.n)))
         weights[qt : qt + cp.p] = 0.0
         weights[-1] = float(cp.n)
-    hinv, info = lapack.dtrtri(l2, lower=1)
-    if info != 0:
+    q = _weighted_inverse(l2, weights)  # L2^-T C_t L2^-1
+    if q is None:
         return float("inf"), np.zeros(dev.layout.size)
-    hs = hinv * np.sqrt(weights)[:, None]
-    q = hs.T @ hs  # L2^-T C_t L2^-1
-    f = dev.lambda_rows(np.einsum("rla,lab->rlb", a, e).reshape(m, -1), lams, transpose=True)
-    ha = np.matmul(h, cp.a11) - eye1
-    v = dev.lambda_rows(np.einsum("rla,lab->rlb", a, ha).reshape(m, -1), lams, transpose=True)
-    qv = q @ v
+    f = _scaled_columns(dev, lams, e)  # F = B D^-1
+    v = _scaled_columns(dev, lams, np.matmul(h, cp.a11) - eye1)
     blocks = [
-        np.matmul(dinv, np.matmul(lam1.T, cp.a11)).sum(axis=0)
-        + np.einsum("rla,rlb->ab", f.reshape(m, nl1, k1), qv.reshape(m, nl1, k1))
+        np.matmul(dinv, np.matmul(lam1.T, cp.a11)).sum(axis=0) + _leading_products(f, q, v, nl1, k1),
     ]
     for t, off in enumerate(cp.tail_offsets, start=1):
         nl, k = cp.nlevels[t], cp.ks[t]
