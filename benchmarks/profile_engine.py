@@ -10,8 +10,8 @@ Usage::
     /tmp/venv/bin/python benchmarks/profile_engine.py                 # every case
     /tmp/venv/bin/python benchmarks/profile_engine.py insteval satt_rs_1e5
 
-Cases: insteval, insteval_dept_service, sleepstudy_vector_lead (fits of the
-catalogue models), fit_rs_1e6 (10^6 rows, 10^5 groups, random slope),
+Cases: insteval, insteval_dept_service, kb07_like, crossed_slopes_large,
+sleepstudy_vector_lead (fits of the catalogue models), fit_rs_1e6 (10^6 rows, 10^5 groups, random slope),
 satt_rs_1e5 (Satterthwaite, 10^5 rows in 10^4 groups), satt_sleepstudy.
 """
 
@@ -27,6 +27,7 @@ import numpy as np
 
 from replicate.bench.models import CATALOGUE, RANDOM_SLOPE, simulated_design
 from replicate.engine import fit_design, make_deviance
+from replicate.engine.fit import _analytic_gradient
 from replicate.inference.satterthwaite import satterthwaite_df
 
 
@@ -83,6 +84,10 @@ def evaluation_split(design, method: str) -> str:
         out.append(
             f"    Schur map product ({cp.schur_map.nnz:,} stored products): {ms(lambda: cp.schur_map @ h):.2f} ms"
         )
+    gradient = _analytic_gradient(dev)
+    if gradient is not None:
+        name = getattr(getattr(gradient, "func", None), "__name__", "gradient")
+        out.append(f"  one value and analytic gradient ({name}): {ms(lambda: gradient(theta), 5):.2f} ms")
     return "\n".join(out)
 
 
@@ -96,6 +101,8 @@ def main(argv: list[str]) -> int:
     names = argv or [
         "insteval",
         "insteval_dept_service",
+        "kb07_like",
+        "crossed_slopes_large",
         "sleepstudy_vector_lead",
         "fit_rs_1e6",
         "satt_rs_1e5",
