@@ -5,11 +5,13 @@ Public API:
              trials=None) -> GlmmFit
     fit_glmm_pql(data, formula, family="binomial", link=None, weights=None, offset=None, trials=None, niter=10)
         -> PqlFit (MASS::glmmPQL)
+    fit_glmm_pl(data, formula, family="binomial", method="rspl" | "mspl", ...)
+        -> PqlFit (SAS GLIMMIX's subject-specific pseudo-likelihood, unit scale)
     make_family(family, link=None) -> Family
     GlmmDeviance: the deviance in (theta, beta) (Laplace or AGQ), and ``profiled(theta)`` (nAGQ = 0)
 """
 
-from .api import fit_glmm, fit_glmm_pql, split_cbind
+from .api import fit_glmm, fit_glmm_pl, fit_glmm_pql, split_cbind
 from .deviance import GlmmDeviance
 from .families import Family, Link, make_family
 from .pql import PqlFit
@@ -23,6 +25,7 @@ __all__ = [
     "PqlFit",
     "VarComp",
     "fit_glmm",
+    "fit_glmm_pl",
     "fit_glmm_pql",
     "make_family",
     "split_cbind",

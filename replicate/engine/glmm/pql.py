@@ -25,6 +25,7 @@ from ...design import Design
 from ...errors import FitError
 from ...results import FitResult
 from ..fit import fit_design
+from ..unit_scale import fit_unit_scale
 from .families import Vector
 from .pirls import Matrix
 from .response import GlmmResponse
@@ -90,18 +91,33 @@ def glm_start(resp: GlmmResponse, X: Matrix) -> tuple[Vector, Vector, Vector]:
     return eta, residuals, w
 
 
-def fit_pql(design: Design, resp: GlmmResponse, niter: int = 10) -> PqlFit:
-    """PQL as glmmPQL (see the module's docstring) on ``design``'s matrices and ``resp``."""
+def fit_pql(
+    design: Design,
+    resp: GlmmResponse,
+    niter: int = 10,
+    *,
+    unit_scale: bool = False,
+    method: str = "ML",
+    tol: float = 1e-6,
+) -> PqlFit:
+    """PQL as glmmPQL (see the module's docstring) on ``design``'s matrices and ``resp``.
+
+    ``unit_scale``: the working model's residual variance fixed at 1 (glmmPQL with
+    ``control = lmeControl(sigma = 1)``; :mod:`replicate.engine.unit_scale`) instead of estimated; ``method``: the
+    working model's ``ML`` (glmmPQL's) or ``REML``; ``tol``: the stopping rule's relative change of the linear
+    predictor (glmmPQL's 1e-6 on the sum of squares).
+    """
     fam, X = resp.family, np.asarray(design.X, dtype=float)
     eta, residuals, wz = glm_start(resp, X)
     zz = eta + residuals - resp.offset
     fit: FitResult | None = None
     converged, it = False, 0
     for it in range(1, niter + 1):
-        fit = fit_design(replace(design, y=zz, weights=wz, offset=None), "ML")
+        working = replace(design, y=zz, weights=wz, offset=None)
+        fit = fit_unit_scale(working, method) if unit_scale else fit_design(working, method)
         eta_old = eta
         eta = np.asarray(fit.fitted, dtype=float) + resp.offset
-        if np.sum((eta - eta_old) ** 2) < 1e-6 * np.sum(eta**2):
+        if np.sum((eta - eta_old) ** 2) < tol * np.sum(eta**2):
             converged = True
             break
         mu = fam.link.inverse(eta)
@@ -111,7 +127,7 @@ def fit_pql(design: Design, resp: GlmmResponse, niter: int = 10) -> PqlFit:
     assert fit is not None
     messages = list(fit.messages)
     if not converged:
-        messages.append(f"glmmPQL's criterion was not met in {niter} iterations (it returns the last fit too)")
+        messages.append(f"the linearization's criterion was not met in {niter} iterations (the last fit is returned)")
     names = list(fit.fixed.index)
     vcov = np.asarray(fit.vcov.loc[names, names], dtype=float)
     return PqlFit(

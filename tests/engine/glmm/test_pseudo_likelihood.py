@@ -1,0 +1,170 @@
+"""SAS GLIMMIX's subject-specific pseudo-likelihood (RSPL, MSPL) and the unit-scale linear model under it (#17).
+
+The working linear model with its residual variance fixed at 1 is checked against glmmTMB with the dispersion
+mapped to 1 (REML and ML) and nlme's ML with ``lmeControl(sigma = 1)`` (nlme's fixed-sigma REML is not REML's
+optimum: the brute-force restricted likelihood agrees with glmmTMB and the engine, 4.73442 on Orthodont, nlme gives
+4.68201). RSPL and MSPL are checked against the same linearization iterated in R to its fixed point on MASS's
+bacteria data (glmmTMB working models), MSPL also against glmmPQL with ``lmeControl(sigma = 1)``, and the SEs
+against their definition ``(X' V^-1 X)^-1`` at the final working model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from replicate.data import load_r_dataset
+from replicate.design import build_design
+from replicate.engine.glmm import fit_glmm_pl
+from replicate.engine.unit_scale import fit_unit_scale
+from replicate.errors import ModelError, NotImplementedOption
+from replicate.spec import parse_formula
+from tests.rsupport import need_r
+
+FORMULA = "yy ~ trt + wk2 + (1 | ID)"
+
+LOOP = """
+local({
+  suppressMessages(library(glmmTMB))
+  d <- MASS::bacteria; d$yy <- as.numeric(d$y == "y"); d$wk2 <- as.numeric(d$week > 2)
+  pl <- function(reml) {
+    fam <- binomial(); m <- glm(yy ~ trt + wk2, family = fam, data = d)
+    eta <- m$linear.predictors; zz <- eta + m$residuals; wz <- m$weights
+    for (i in 1:50) {
+      d$zz <- zz; d$wz <- wz
+      f <- glmmTMB(zz ~ trt + wk2 + (1 | ID), data = d, weights = wz, REML = reml,
+                   start = list(betad = 0), map = list(betad = factor(NA)))
+      etaold <- eta; eta <- predict(f)
+      if (sum((eta - etaold)^2) < 1e-16 * sum(eta^2)) break
+      mu <- fam$linkinv(eta); me <- fam$mu.eta(eta); zz <- eta + (d$yy - mu) / me; wz <- me^2 / fam$variance(mu)
+    }
+    c(fixef(f)$cond, VarCorr(f)$cond$ID[1])
+  }
+  g <- MASS::glmmPQL(yy ~ trt + wk2, random = ~ 1 | ID, family = binomial, data = d, verbose = FALSE,
+                     control = nlme::lmeControl(sigma = 1))
+  list(rspl = pl(TRUE), mspl = pl(FALSE),
+       pql1 = c(nlme::fixef(g), sqrt(diag(vcov(g))), as.numeric(nlme::getVarCov(g))))
+})
+"""
+
+UNIT = """
+local({
+  suppressMessages(library(glmmTMB))
+  d <- nlme::Orthodont
+  one <- function(reml) {
+    f <- glmmTMB(distance ~ age + (age | Subject), data = d, REML = reml,
+                 start = list(betad = 0), map = list(betad = factor(NA)))
+    c(fixef(f)$cond, as.numeric(VarCorr(f)$cond$Subject)[c(1, 2, 4)], as.numeric(logLik(f)))
+  }
+  n <- nlme::lme(distance ~ age, random = ~ age | Subject, data = d, method = "ML",
+                 control = nlme::lmeControl(sigma = 1))
+  list(reml = one(TRUE), ml = one(FALSE), nlme_se = sqrt(diag(vcov(n))))
+})
+"""
+
+
+def _bacteria() -> pd.DataFrame:
+    d, _, _ = load_r_dataset("MASS", "bacteria")
+    d["yy"] = (d["y"].astype(str) == "y").astype(float)
+    d["wk2"] = (d["week"] > 2).astype(float)
+    d["trt"] = pd.Categorical(d["trt"].astype(str), categories=["placebo", "drug", "drug+"])
+    return d
+
+
+@pytest.fixture(scope="module")
+def bacteria() -> pd.DataFrame:
+    return _bacteria()
+
+
+def _summary(fit) -> np.ndarray:
+    var = float(fit.varcorr.loc[fit.varcorr["grp"] == "ID", "vcov"].iloc[0])
+    return np.array([*fit.beta, var])
+
+
+def test_the_unit_scale_fit_is_at_the_restricted_likelihoods_optimum():
+    d, _, _ = load_r_dataset("nlme", "Orthodont")
+    fit = fit_unit_scale(build_design(parse_formula("distance ~ age + (1 | Subject)"), d), "REML")
+    assert fit.converged and fit.sigma2 == 1.0
+    tau2 = float(fit.varcorr["vcov"].iloc[0])
+    # the restricted likelihood with sigma = 1, by its definition, is lower on both sides of the estimate
+    X = np.column_stack([np.ones(len(d)), d["age"].to_numpy(float)])
+    y = d["distance"].to_numpy(float)
+    Z = pd.get_dummies(d["Subject"].astype(str)).to_numpy(float)
+
+    def restricted(t2: float) -> float:
+        V = np.eye(len(y)) + t2 * Z @ Z.T
+        Vi = np.linalg.inv(V)
+        xvx = X.T @ Vi @ X
+        r = y - X @ np.linalg.solve(xvx, X.T @ Vi @ y)
+        return float(np.linalg.slogdet(V)[1] + np.linalg.slogdet(xvx)[1] + r @ Vi @ r)
+
+    at = restricted(tau2)
+    assert at <= restricted(tau2 * 1.001) and at <= restricted(tau2 / 1.001)
+    assert -0.5 * (at + (len(y) - 2) * np.log(2 * np.pi)) == pytest.approx(fit.loglik, abs=1e-8)
+
+
+def test_pseudo_likelihood_refuses_what_it_does_not_do(bacteria):
+    with pytest.raises(NotImplementedOption, match="RMPL"):
+        fit_glmm_pl(bacteria, FORMULA, "binomial", method="rmpl")
+    with pytest.raises(ModelError, match="unknown"):
+        fit_glmm_pl(bacteria, FORMULA, "binomial", method="rspl2")
+    with pytest.raises(ModelError, match="gaussian"):  # the GLMM families are binomial and Poisson
+        fit_glmm_pl(bacteria, FORMULA, "gaussian", method="rspl")
+
+
+def test_the_ses_are_the_working_models_model_based_covariance(bacteria):
+    fit = fit_glmm_pl(bacteria, FORMULA, "binomial", method="rspl")
+    assert fit.converged and fit.sigma == 1.0
+    lmm = fit.lmm
+    tau2 = float(fit.varcorr.loc[fit.varcorr["grp"] == "ID", "vcov"].iloc[0])
+    # (X' V^-1 X)^-1 with V = diag(1 / w) + tau2 Z Z' at the last working weights
+    eta = np.asarray(lmm.fitted, dtype=float)
+    mu = 1.0 / (1.0 + np.exp(-eta))
+    w = mu * (1.0 - mu)
+    X = np.column_stack(
+        [
+            np.ones(len(bacteria)),
+            (bacteria["trt"] == "drug").to_numpy(float),
+            (bacteria["trt"] == "drug+").to_numpy(float),
+            bacteria["wk2"].to_numpy(float),
+        ]
+    )
+    Z = pd.get_dummies(bacteria["ID"].astype(str)).to_numpy(float)
+    V = np.diag(1.0 / w) + tau2 * Z @ Z.T
+    se = np.sqrt(np.diag(np.linalg.inv(X.T @ np.linalg.solve(V, X))))
+    np.testing.assert_allclose(fit.se, se, rtol=1e-5)
+
+
+@pytest.mark.r
+def test_rspl_and_mspl_are_the_linearizations_fixed_point_in_r(bacteria):
+    ro = need_r("glmmTMB", "MASS", "nlme")
+    out = ro.r(LOOP)
+    for method in ("rspl", "mspl"):
+        ours = _summary(fit_glmm_pl(bacteria, FORMULA, "binomial", method=method))
+        np.testing.assert_allclose(ours, np.asarray(out.rx2(method), dtype=float), rtol=1e-5)
+    # glmmPQL with sigma fixed at 1 stops its iteration early (1e-6 on eta); it agrees with MSPL to its precision
+    pql1 = np.asarray(out.rx2("pql1"), dtype=float)
+    mspl = fit_glmm_pl(bacteria, FORMULA, "binomial", method="mspl")
+    np.testing.assert_allclose(mspl.beta, pql1[:4], rtol=5e-4)
+    np.testing.assert_allclose(mspl.se, pql1[4:8], rtol=5e-4)
+
+
+@pytest.mark.r
+def test_the_unit_scale_linear_model_is_glmmtmbs_with_the_dispersion_fixed():
+    ro = need_r("glmmTMB", "nlme")
+    out = ro.r(UNIT)
+    d, _, _ = load_r_dataset("nlme", "Orthodont")
+    design = build_design(parse_formula("distance ~ age + (age | Subject)"), d)
+    for method, key in (("REML", "reml"), ("ML", "ml")):
+        fit = fit_unit_scale(design, method)
+        ref = np.asarray(out.rx2(key), dtype=float)
+        vc = fit.varcorr
+        ours = [*fit.fixed.to_numpy(float), *vc["vcov"].iloc[[0, 1, 2]].to_numpy(float)]
+        order = [0, 1, 2, 4, 3]  # glmmTMB: var(Intercept), cov, var(age); the engine: var, var, cov
+        # a flat restricted likelihood: the same value to 1e-9, the covariances to 5 digits, ours at least as high
+        np.testing.assert_allclose(np.asarray(ours)[order[:5]], ref[:5], rtol=5e-5)
+        assert fit.loglik == pytest.approx(ref[5], abs=1e-6) and fit.loglik >= ref[5] - 1e-8
+        if method == "ML":  # nlme's ML with sigma = 1: the model-based SEs
+            se = np.sqrt(np.diag(fit.vcov.to_numpy(float)))
+            np.testing.assert_allclose(se, np.asarray(out.rx2("nlme_se"), dtype=float), rtol=1e-5)
