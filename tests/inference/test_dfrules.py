@@ -283,3 +283,29 @@ def test_hlm_refuses_three_levels():
     spec, design = _design("y ~ x + v + (1 | a/b)", _nested_frame())
     with pytest.raises(NotImplementedOption):
         hlm_df(None, design, spec)
+
+
+# ------------------------------------------- gaps found by mutation testing (benchmarks/MUTATION.md)
+
+
+def test_between_within_with_one_within_classification_effect_and_refusing_exactly_two():
+    rows = [(blk, v, n) for blk in "1234" for v in "ab" for n in "xy"]
+    df = pd.DataFrame(rows, columns=["block", "V", "N"])
+    df["y"] = (np.arange(16.0) * 7) % 5
+    df["z"] = np.arange(16.0) % 3
+    # one classification effect within blocks (V) beside a covariate: computed, not refused
+    spec, design = _design("y ~ V + z + (1 | block)", df)
+    assert _as_dict(between_within_df(None, design, spec)) == {"(Intercept)": 3, "Vb": 10, "z": 10}
+    # exactly two within-subject classification effects (no interaction): refused as SAS partitions them
+    spec, design = _design("y ~ V + N + (1 | block)", df)
+    with pytest.raises(NotImplementedOption, match="V, N"):
+        between_within_df(None, design, spec)
+
+
+def test_hlm_level1_rule_counts_every_level1_predictor():
+    """Two fixed level-1 slopes: N - Q - 1 with Q = 2 (and N - p with p = 3)."""
+    df = _groups_frame(20, 200)
+    df["x2"] = np.random.default_rng(3).normal(size=len(df))
+    spec, design = _design("y ~ x + x2 + (1 | g)", df)
+    assert _as_dict(hlm_df(None, design, spec, fixed_rule="n-q-1")) == {"(Intercept)": 19, "x": 197, "x2": 197}
+    assert _as_dict(hlm_df(None, design, spec)) == {"(Intercept)": 19, "x": 197, "x2": 197}
