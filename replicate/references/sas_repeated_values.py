@@ -155,10 +155,21 @@ _ORDER = ["covparms", "type3", "lsmeans", "diffs", "slices", "estimates", "contr
 _NULL_LRT = {"Chi-Square": "null_lrt_chisq", "DF": "null_lrt_df", "Pr > ChiSq": "null_lrt_p"}
 
 
-def finish(b: Builder) -> None:
-    """Put a REPEATED model's Type 3 tests and Null Model LRT (read into ``tables``) in its sections."""
-    if repeated(b) is None:
+_REPEATED_STATEMENT = re.compile(r"(?:^|;|\n)[ \t#]*repeated\s+([A-Za-z_][A-Za-z0-9_]*)\s*(?:/|;)", _I)
+
+
+def finish(b: Builder, text: str) -> None:
+    """Put a REPEATED model's Type 3 tests and Null Model LRT (read into ``tables``) in its sections, and take
+    the repeated effect, which Model Information does not print, from SAS code pasted with the listing
+    (``REPEATED AVISIT / ...``; one effect named by every REPEATED statement, else nothing)."""
+    res = repeated(b)
+    if res is None:
         return
+    effects = {m.group(1) for m in _REPEATED_STATEMENT.finditer(text)}
+    if "repeated" not in res and len(effects) == 1:
+        res["repeated"] = effects.pop()
+    elif "repeated" not in res and effects:
+        b.note(f"the pasted SAS code names several repeated effects ({', '.join(sorted(effects))}): none is taken")
     type3 = b.tables.get("Type III Tests of Fixed Effects", {})
     for effect, row in type3.items():
         b.extra.setdefault("type3", {})[effect] = {_TYPE3[c]: v for c, v in row.items() if c in _TYPE3}

@@ -137,7 +137,7 @@ def parse(text: str, software: str = "sas", *, first_line: int = 1) -> ParsedPri
         if handler is not None:
             handler(sec, b, state)
     _finish(b, state)
-    finish_repeated(b)
+    finish_repeated(b, text)
     return b.build("SAS PROC MIXED/GLIMMIX", EXPECTED)
 
 
