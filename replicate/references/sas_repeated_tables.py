@@ -235,11 +235,17 @@ def _labelled(
     if found is None:
         return
     _class_cols, cols, rows = found
+    header = [h for h in read_header(sec)]
+    first = dict(specs)[cols[0]]
     for ln, toks in rows:
         q = _numbers(ln, toks, cols, b)
         if q is None:
             continue
-        label = " ".join(toks[: len(toks) - len(cols)])
+        words = toks[: len(toks) - len(cols)]
+        if any(is_cell(w) for w in words) and not _left_of(ln, words, header, first):
+            b.skip(ln, f"the label ends in a number that may be a column's: more numbers than {len(cols)} columns")
+            continue
+        label = " ".join(words)
         slot = b.extra.setdefault(section, {})
         if label in slot:
             b.skip(ln, f"{section} {label!r} was already read; a second row is not merged")
@@ -247,6 +253,32 @@ def _labelled(
         slot[label] = {k: v for k in keep if (v := q.get(k)) is not None}
         for c, v in q.items():
             b.add_cell(sec.title.stripped, label, c, v)
+
+
+def read_header(sec: Section) -> list[str]:
+    """The header lines of a table (its text lines before the first row), as printed."""
+    out: list[str] = []
+    for ln in sec.body:
+        toks = ln.stripped.split()
+        if toks and is_cell(toks[-1]):
+            break
+        if toks:
+            out.append(ln.text.rstrip())
+    return out
+
+
+def _left_of(ln: Line, words: list[str], header: list[str], first: str) -> bool:
+    """Whether the label's last word ends left of where the first numeric column's header begins (a label such as
+    'at age 8'); False when the layout is not aligned by spaces (tabs), so a number cannot be placed."""
+    if "\t" in ln.text or any("\t" in h for h in header):
+        return False
+    starts = [m.start() for h in header if (m := re.search(first, h))]
+    if not starts:
+        return False
+    end = 0
+    for w in words:
+        end = ln.text.index(w, end) + len(w)
+    return end <= min(starts)
 
 
 _FOR = re.compile(r"\bfor\s+(?P<subject>\S.*?)\s*$", _I)

@@ -184,3 +184,77 @@ def test_the_sections_round_trip_through_yaml_as_printed() -> None:
 
     assert set(back["values"]["rmatrix"]) == {"1,1", "1,2", "2,1", "2,2"}  # "row,col" keys stay strings
     assert numbers(back["values"]) == numbers(parsed.values)
+
+
+# ESTIMATE, CONTRAST and SLICE tables: no public REPEATED listing with them was found, so these tables are laid
+# out in SAS's format from the AR(1) listing's own rows: `estimate 'TRT vs PBO' ARMCD 1 -1;` is the difference
+# of the two LS-means (SAS prints the same row), `contrast 'ARMCD' ARMCD 1 -1;` its Type 3 test. The slice table
+# reuses the Type 3 row's numbers only to check how a slice's rows are read (it is no slice of this model).
+_ESTIMATES = """
+                                                             Estimates
+
+                                                    Standard
+                   Label           Estimate       Error      DF    t Value    Pr > |t|
+
+                   TRT vs PBO        4.2257      0.9587     188       4.41      <.0001
+
+
+                                                             Contrasts
+
+                                          Num     Den
+                            Label          DF      DF    Chi-Square    F Value      Pr > ChiSq    Pr > F
+
+                            ARMCD           1     188         19.43      19.43          <.0001    <.0001
+
+
+                                                   Tests of Effect Slices
+
+                                          Num     Den
+                 Effect         AVISIT     DF      DF    F Value    Pr > F
+
+                 ARMCD*AVISIT   VIS1        1     188      19.43    <.0001
+"""
+
+
+def test_estimates_contrasts_and_slices_are_read_by_label() -> None:
+    parsed = parse_printout(AR1 + "\n" + _ESTIMATES, "sas")
+    assert not parsed.unparsed
+    got = texts(parsed.values)
+    assert got["estimates"] == {
+        "TRT vs PBO": {"estimate": "4.2257", "se": "0.9587", "df": "188", "t": "4.41", "p": "<.0001"}
+    }
+    assert got["contrasts"] == {"ARMCD": {"num_df": "1", "den_df": "188", "F": "19.43", "p": "<.0001"}}
+    assert texts(parsed.tables["Contrasts"]["ARMCD"])["Chi-Square"] == "19.43"
+    assert got["slices"] == {
+        "ARMCD*AVISIT": {"AVISIT VIS1": {"num_df": "1", "den_df": "188", "F": "19.43", "p": "<.0001"}}
+    }
+    assert list(got)[4:9] == ["lsmeans", "diffs", "slices", "estimates", "contrasts"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "reason"),
+    [
+        ("TRT vs PBO        4.2257      0.9587", "TRT vs PBO        4.2257     -0.9587", "negative"),
+        ("Effect         AVISIT     DF", "Effect  AVISIT  ARMCD     DF", "one slicing column"),
+        (
+            "ARMCD           1     188         19.43",
+            "ARMCD           1     188         19.43  7",
+            "the label ends in a number",
+        ),
+    ],
+)
+def test_an_estimate_contrast_or_slice_row_that_cannot_be_read_is_refused(old: str, new: str, reason: str) -> None:
+    parsed = parse_printout(AR1 + "\n" + _variant(_ESTIMATES, old, new), "sas")
+    assert any(reason in why for why in _reasons(parsed)), _reasons(parsed)
+
+
+def test_a_label_ending_in_a_number_left_of_the_first_column_is_the_label() -> None:
+    text = _variant(_ESTIMATES, "TRT vs PBO        4.2257", "TRT-PBO at 8      4.2257")
+    parsed = parse_printout(AR1 + "\n" + text, "sas")
+    assert not parsed.unparsed
+    assert texts(parsed.values["estimates"]) == {
+        "TRT-PBO at 8": {"estimate": "4.2257", "se": "0.9587", "df": "188", "t": "4.41", "p": "<.0001"}
+    }
+    # the same row copied with tabs cannot place its numbers: refused, not guessed
+    tabbed = _variant(text, "TRT-PBO at 8      4.2257", "TRT-PBO at 8\t4.2257")
+    assert any("the label ends in a number" in why for why in _reasons(parse_printout(AR1 + "\n" + tabbed, "sas")))
