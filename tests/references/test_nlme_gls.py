@@ -162,3 +162,13 @@ def test_a_block_reading_the_gls_printout_is_compared_by_run(tmp_path: Path) -> 
     assert all(v.verdict in (Verdict.AGREES, Verdict.WITHIN) for v in values), [
         (v.section, v.name, v.quantity, v.verdict) for v in values if v.verdict not in (Verdict.AGREES, Verdict.WITHIN)
     ]
+
+
+def test_names_map_phi_to_sas_ar1_and_leave_rho_unmapped() -> None:
+    from replicate.references.names import suggest_names
+
+    names, problems = suggest_names(parse_printout(AR1, "nlme"))
+    assert names == {"Phi": "AR(1)"} and not problems
+    assert suggest_names(parse_printout(ARH1, "nlme"))[0] == {"Phi": "ARH(1)"}
+    names, problems = suggest_names(parse_printout(CS, "nlme"))  # nlme's Rho is a correlation, SAS's CS a covariance
+    assert "Rho" not in names and any("'Rho'" in p for p in problems)

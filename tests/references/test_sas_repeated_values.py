@@ -258,3 +258,10 @@ def test_a_label_ending_in_a_number_left_of_the_first_column_is_the_label() -> N
     # the same row copied with tabs cannot place its numbers: refused, not guessed
     tabbed = _variant(text, "TRT-PBO at 8      4.2257", "TRT-PBO at 8\t4.2257")
     assert any("the label ends in a number" in why for why in _reasons(parse_printout(AR1 + "\n" + tabbed, "sas")))
+
+
+def test_names_map_sas_grouped_variance_to_the_engines_residual() -> None:
+    from replicate.references.names import suggest_names
+
+    names, problems = suggest_names(parse_printout(GROUP, "sas"), terms=["(Intercept)"])
+    assert names.get("Variance") == "Residual" and not problems
