@@ -90,3 +90,17 @@ def test_new_from_an_mmrm_sas_run_writes_a_valid_case_with_its_sections(tmp_path
     assert blk["values"]["rcorr"]["1,2"].text == "0.1524"
     assert blk["values"]["fit"]["null_lrt_chisq"].text == "35.96"
     assert str(blk["options"]["df"]) in ("kenward-roger", "DfMethod.KENWARD_ROGER")
+
+
+def test_a_block_pointing_at_the_listing_compares_what_the_typed_values_compare(tmp_path: Path) -> None:
+    shipped = (CASES / "orthodont-growth-un-sas.yaml").read_text(encoding="utf-8")
+    head, _typed = shipped.split("    values:\n", 1)
+    case_file = tmp_path / "growth.yaml"
+    case_file.write_text(head + "    printout: {file: growth.lst, software: sas}\n", encoding="utf-8")
+    (tmp_path / "growth.lst").write_text(GROWTH.read_text(encoding="utf-8"), encoding="utf-8")
+    from_printout = run_case(case_file, get_engine("native")).blocks[0].values
+    from_typed = run_case(CASES / "orthodont-growth-un-sas.yaml", get_engine("native")).blocks[0].values
+    assert len(from_printout) == len(from_typed) == 55
+    assert sorted((v.section, v.name, v.quantity, v.verdict) for v in from_printout) == sorted(
+        (v.section, v.name, v.quantity, v.verdict) for v in from_typed
+    )
