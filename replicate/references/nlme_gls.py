@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 
+from ..errors import ReferenceError_
 from ..printed import Printed
 from .numbers import (
     Line,
@@ -47,6 +48,7 @@ from .numbers import (
 from .printout import Builder, ParsedPrintout
 from .r_tables import coefficient_rows, find_header
 
+_LME = re.compile(r"^(?:Linear|Nonlinear) mixed-effects model fit by\b")
 EXPECTED = "'Generalized least squares fit by', 'Coefficients:', 'Residual standard error:'"
 TITLE = re.compile(r"^Generalized least squares fit by\b", re.MULTILINE)
 
@@ -77,6 +79,13 @@ def is_gls(text: str) -> bool:
 def parse(text: str, software: str = "nlme", *, first_line: int = 1) -> ParsedPrintout:
     """Parse a ``summary(gls)`` printout (see the module docstring)."""
     lines = prepare(text, knitr=True, first_line=first_line)
+    other = next((ln for ln in lines if _LME.match(ln.stripped)), None)
+    if other is not None:
+        raise ReferenceError_(
+            f"the text holds an lme summary (line {other.no}) beside a gls summary",
+            line=other.no,
+            hint="paste the gls and the lme summaries in separate files",
+        )
     b = Builder(software)
     prev = ""
     rows: list[tuple[Line, str, list[Printed | None]]] = []

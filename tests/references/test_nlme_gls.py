@@ -172,3 +172,9 @@ def test_names_map_phi_to_sas_ar1_and_leave_rho_unmapped() -> None:
     assert suggest_names(parse_printout(ARH1, "nlme"))[0] == {"Phi": "ARH(1)"}
     names, problems = suggest_names(parse_printout(CS, "nlme"))  # nlme's Rho is a correlation, SAS's CS a covariance
     assert "Rho" not in names and any("'Rho'" in p for p in problems)
+
+
+def test_an_lme_summary_beside_a_gls_summary_is_refused_not_passed_over() -> None:
+    lme = "Linear mixed-effects model fit by REML\n  Data: d\n"
+    with pytest.raises(ReferenceError_, match="lme summary"):
+        parse_printouts(lme + "\n" + AR1, "nlme")
