@@ -24,6 +24,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--software", help="the program that printed it (guessed from the text if not given)")
     p.add_argument("--formula", help="the model in lme4's notation, where the printout does not show it")
     p.add_argument("--group", help="HLM's level-2 grouping variable (HLM does not print its name)")
+    p.add_argument("--repeated", help="a SAS REPEATED model's repeated effect (the visit column), not printed")
     p.add_argument("--id", dest="case_id", help="the case's id (default: from the printout's file name)")
     p.add_argument("--part", type=int, help="which printout of the file (1 = the first)")
     p.add_argument("--out", help="case file to write (default: cases/<id>.yaml, or ./<id>.yaml without ./cases)")
@@ -55,6 +56,7 @@ def cmd_new(args: argparse.Namespace) -> int:
             software=args.software,
             formula=args.formula,
             group=args.group,
+            repeated=args.repeated,
             case_id=args.case_id,
             part=args.part,
             out=args.out,

@@ -134,6 +134,7 @@ def new_case(
     software: str | None = None,
     formula: str | None = None,
     group: str | None = None,
+    repeated: str | None = None,
     case_id: str | None = None,
     part: int | None = None,
     out: str | Path | None = None,
@@ -148,6 +149,7 @@ def new_case(
         software: the program that printed it (guessed from the text when not given).
         formula: the model in lme4's notation, when the printout does not show it.
         group: HLM's level-2 grouping variable (HLM does not print its name).
+        repeated: a SAS REPEATED model's repeated effect (the visit column), which its listing does not print.
         case_id: the case's id (default: from the printout's file name).
         part: which printout of the file (1 = the first).
         out: the case file to write (default: ``cases/<id>.yaml`` when ``./cases`` exists, else ``./<id>.yaml``).
@@ -163,7 +165,7 @@ def new_case(
         )
     parsed, notes = _pick(parse_printouts(text, sw), part, str(ppath))
     frame = _data_frame(dpath)
-    inferred = infer_model(parsed, frame.columns, formula=formula, group=group)
+    inferred = infer_model(parsed, frame.columns, formula=formula, group=group, repeated=repeated)
     cid = case_id or case_id_from(ppath.stem)
     target = Path(out) if out else (Path("cases") if Path("cases").is_dir() else Path(".")) / f"{cid}.yaml"
     if target.exists() and not force:

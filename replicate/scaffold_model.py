@@ -188,7 +188,12 @@ def _options(parsed: ParsedPrintout, out: Inferred) -> None:
 
 
 def infer_model(
-    parsed: ParsedPrintout, columns: Iterable[str], *, formula: str | None = None, group: str | None = None
+    parsed: ParsedPrintout,
+    columns: Iterable[str],
+    *,
+    formula: str | None = None,
+    group: str | None = None,
+    repeated: str | None = None,
 ) -> Inferred:
     """The formula, method and options a printout states or implies, and what the user must still supply."""
     cols = [str(c) for c in columns]
@@ -208,7 +213,7 @@ def infer_model(
     if out.method is None:
         out.todo.append("the printout does not say REML or ML: the case assumes REML (set model.method)")
     _options(parsed, out)
-    _residual(parsed, cols, out)
+    _residual(parsed, cols, out, repeated)
     return out
 
 
@@ -237,11 +242,14 @@ def _levels(column: Any) -> set[str]:
     return {str(int(v)) if float(v).is_integer() else str(v) for v in values}
 
 
-def _residual(parsed: ParsedPrintout, columns: list[str], out: Inferred) -> None:
-    """model.residual from a REPEATED model's Model Information (see references.sas_repeated)."""
+def _residual(parsed: ParsedPrintout, columns: list[str], out: Inferred, repeated: str | None = None) -> None:
+    """model.residual from a REPEATED model's Model Information (see references.sas_repeated); ``repeated``: the
+    user's repeated effect where the listing names none (``replicate new --repeated``)."""
     printed: Mapping[str, str] = parsed.model_info.get("residual") or {}
     if not printed:
         return
+    if repeated and "repeated" not in printed:
+        printed = {**printed, "repeated": repeated}
     res = {"type": printed["type"]}
     for key in ("repeated", "subject", "group"):
         if key in printed:

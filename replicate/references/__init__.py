@@ -37,16 +37,28 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from ..errors import ReferenceError_
-from . import hlm_text, lme4_text, names, nlme_text, sas_text
-from .numbers import prepare
+from . import hlm_text, lme4_text, names, nlme_gls, nlme_text, sas_text
+from .numbers import Line, prepare
 from .printout import ParsedPrintout
 
 SOFTWARE = ("lme4", "lmerTest", "nlme", "sas", "hlm")
 
+
+def _nlme(text: str, software: str, *, first_line: int = 1) -> ParsedPrintout:
+    """nlme's ``summary(gls)`` or its lme printouts."""
+    parse = nlme_gls.parse if nlme_gls.is_gls(text) else nlme_text.parse
+    return parse(text, software, first_line=first_line)
+
+
+def _nlme_starts(lines: list[Line]) -> list[int]:
+    gls = any(nlme_gls.TITLE.match(ln.stripped) for ln in lines)
+    return nlme_gls.part_starts(lines) if gls else nlme_text.part_starts(lines)
+
+
 _PARSERS = {
     "lme4": lme4_text.parse,
     "lmerTest": lme4_text.parse,
-    "nlme": nlme_text.parse,
+    "nlme": _nlme,
     "sas": sas_text.parse,
     "hlm": hlm_text.parse,
 }
@@ -78,7 +90,7 @@ def parse_printout(text: str, software: str, *, first_line: int = 1) -> ParsedPr
 _STARTS = {
     "lme4": lme4_text.part_starts,
     "lmerTest": lme4_text.part_starts,
-    "nlme": nlme_text.part_starts,
+    "nlme": _nlme_starts,
     "sas": sas_text.part_starts,
     "hlm": hlm_text.part_starts,
 }
@@ -188,7 +200,11 @@ def guess_software(text: str) -> str | None:
         re.IGNORECASE,
     ):
         return "sas"
-    if re.search(r"Linear mixed-effects model fit by|StdDev:|Number of Groups:|Value\s+Std\.Error\s+DF", t):
+    if re.search(
+        r"Linear mixed-effects model fit by|Generalized least squares fit by|StdDev:|Number of Groups:"
+        r"|Value\s+Std\.Error\s+DF",
+        t,
+    ):
         return "nlme"
     if re.search(
         r"lmerModLmerTest|t-tests use|ANOVA-like table for random-effects|"

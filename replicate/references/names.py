@@ -357,6 +357,10 @@ def suggest_names(
                     else:
                         for k, v in sas_un_names(random_effects).items():
                             put(k, v)
+        for label in values.get("covparms", {}):  # a REPEATED model's: SAS prints Variance where it has GROUP=
+            name, _, level = str(label).partition(" / ")
+            if level and name == "Variance":
+                put(name, RESIDUAL)
     elif sw == "hlm":
         if group is None:
             problems.append("HLM prints no name for the level-2 grouping variable: pass group=")
@@ -379,4 +383,10 @@ def suggest_names(
     elif sw == "nlme":
         for grp in values.get("random", {}):
             put(grp, nlme_group_to_lme4(grp))
+        sas_type = (parsed.model_info.get("residual") or {}).get("type")
+        for name in values.get("covparms", {}):  # gls's correlation parameter, by SAS's label where it has one
+            if name == "Phi" and sas_type in ("AR(1)", "ARH(1)"):
+                put(name, sas_type)
+            else:
+                problems.append(f"covparms {name!r}: nlme's correlation parameter has no SAS covariance parameter")
     return out, problems

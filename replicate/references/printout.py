@@ -119,6 +119,8 @@ class Builder:
         self.info: dict[str, Any] = {}
         self.unparsed: list[tuple[int, str, str]] = []
         self.sections = 0
+        # further sections of ``values`` (a REPEATED model's covparms, type3, lsmeans, ...): section -> content
+        self.extra: dict[str, dict[str, Any]] = {}
 
     # -- values
     def add_fixed(self, line: Line, term: str, quantities: dict[str, Printed | None]) -> None:
@@ -225,5 +227,6 @@ class Builder:
             values["random"] = random
         if self.fit:
             values["fit"] = self.fit
+        values |= {k: v for k, v in self.extra.items() if v}
         self.unparsed.sort(key=lambda u: u[0])
         return ParsedPrintout(self.software, values, self.tables, self.info, self.unparsed)

@@ -42,8 +42,11 @@ from collections.abc import Callable
 from .numbers import Line, Section, find_sections, line_index, prepare, title_re
 from .printout import Builder, ParsedPrintout
 from .sas_descriptive import class_levels, dimensions, fit_statistics, model_info, nobs
-from .sas_estimates import covparms, fixed_effects, null_model_lrt, type_tests
+from .sas_estimates import fixed_effects, null_model_lrt, type_tests
 from .sas_repeated import convergence
+from .sas_repeated_values import HANDLERS as REPEATED_HANDLERS
+from .sas_repeated_values import PATTERNS as REPEATED_PATTERNS
+from .sas_repeated_values import finish as finish_repeated
 from .sas_sections import SasState, once_key
 
 EXPECTED = "'Solution for Fixed Effects', 'Covariance Parameter Estimates', 'Fit Statistics'"
@@ -59,6 +62,7 @@ PATTERNS = [
     ("fixed", title_re("Solution for Fixed Effects", "Solutions for Fixed Effects", "Parameter Estimates")),
     ("tests", re.compile(r"^Type\s+(?P<type>1|2|3|I|II|III)\s+Tests\s+of\s+Fixed\s+Effects\s*:?\s*$", _I)),
     ("lrt", title_re("Null Model Likelihood Ratio Test")),
+    *REPEATED_PATTERNS,
     (
         "ignore",
         re.compile(
@@ -133,6 +137,7 @@ def parse(text: str, software: str = "sas", *, first_line: int = 1) -> ParsedPri
         if handler is not None:
             handler(sec, b, state)
     _finish(b, state)
+    finish_repeated(b, text)
     return b.build("SAS PROC MIXED/GLIMMIX", EXPECTED)
 
 
@@ -167,9 +172,9 @@ _HANDLERS: dict[str, Callable[[Section, Builder, SasState], None]] = {
     "class_levels": class_levels,
     "dimensions": dimensions,
     "nobs": nobs,
-    "covparms": covparms,
     "fitstats": fit_statistics,
     "fixed": fixed_effects,
     "tests": type_tests,
     "lrt": null_model_lrt,
+    **REPEATED_HANDLERS,
 }
