@@ -81,6 +81,7 @@ def fit_case(case: Case, method: str) -> RsideFit:
             random_intercept=m.random_intercept,
             cluster=m.cluster,
             random_slopes=m.random_slopes,
+            contrasts=str(case.model.get("contrasts", "treatment")),
         )
     except (
         ModelError,

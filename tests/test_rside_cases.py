@@ -218,3 +218,17 @@ def test_kr2_blocks_are_computed_with_kr2_ses(tmp_path, native):
     path = _edited(tmp_path, CS, "df: between-within, se: model", "df: kenward-roger-2, se: kenward-roger")
     res = run_case(load_case(path), native)
     assert res.status == ERROR and "options.se: kenward-roger with options.df: kenward-roger-2" in res.blocks[0].error
+
+
+def test_model_contrasts_sas_gives_sas_class_coding_on_the_repeated_measures_path(tmp_path):
+    """SAS's CLASS coding (the last level the reference) reaches the repeated-measures fit: the coefficients are
+    SAS's, the likelihood, LS-means and Type 3 tests are the same (they do not depend on the coding)."""
+    default = stage.fit_case(load_case(CS), "ML")
+    sas = stage.fit_case(load_case(_edited(tmp_path, CS, "  method: ML\n", "  method: ML\n  contrasts: sas\n")), "ML")
+    assert default.fixed_names != sas.fixed_names
+    assert sas.loglik == pytest.approx(default.loglik, abs=1e-8)
+    # the intercept is the reference level's: SAS's is the last level, R's the first
+    d_int, s_int = default.beta[0], sas.beta[0]
+    shift = default.beta[1]  # the non-reference level's difference under R's coding
+    assert s_int == pytest.approx(d_int + shift, rel=1e-8)
+    assert sas.beta[1] == pytest.approx(-shift, rel=1e-8)

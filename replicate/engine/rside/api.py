@@ -101,6 +101,7 @@ def fit_residual(
     random_intercept: bool = False,
     cluster: str | None = None,
     random_slopes: tuple[str, ...] = (),
+    contrasts: str = "treatment",
 ) -> RsideFit:
     """Fit a linear model with correlated residuals within subjects (SAS's REPEATED statement).
 
@@ -130,6 +131,8 @@ def fit_residual(
             unstructured G (SAS's ``RANDOM intercept time / SUBJECT= TYPE=UN`` beside REPEATED; nlme's
             ``lme(random = ~ time | subject, correlation = ...)``); each a function of the visit, for ar1,
             ar1h and the spatial structures, without GROUP= or cluster= (see :mod:`.slopes`).
+        contrasts: ``treatment`` (R's first level as reference) or ``sas`` (SAS's CLASS coding, the last level as
+            reference): the coefficients' names and values; LS-means, tests and statements do not depend on it.
     """
     method = str(method).upper()
     if method not in ("REML", "ML"):
@@ -162,7 +165,7 @@ def fit_residual(
     if (~complete).any():
         messages.append(f"{int((~complete).sum())} row(s) with missing {', '.join(keys)} removed")
     spec = parse_formula(fixed, field="formula", fixed_only=True)
-    design = build_design(spec, frame, weights=weights)
+    design = build_design(spec, frame, weights=weights, contrasts=contrasts)
     messages += list(design.messages)
     used = frame.iloc[design.rows].reset_index(drop=True)
     v_codes, v_levels, coords = _visit_codes(used, res)
