@@ -115,7 +115,19 @@ def kind_of(v: Any) -> str:
     return f"{type(v).__name__} {v!r}"
 
 
-TOP_KEYS = ("id", "title", "description", "seed", "replicates", "chunk_size", "alpha", "design", "truth", "methods")
+TOP_KEYS = (
+    "id",
+    "title",
+    "description",
+    "seed",
+    "replicates",
+    "chunk_size",
+    "alpha",
+    "design",
+    "truth",
+    "methods",
+    "analysis",
+)
 DESIGN_KEYS = ("groups", "group_size", "group", "predictors", "random_slopes", "hold_fixed", "missing")
 PRED_KEYS = ("level", "distribution", "mean", "sd", "p", "low", "high", "between_sd")
 TRUTH_KEYS = (

@@ -20,7 +20,8 @@ A study file describes one Monte Carlo experiment on a two-level design::
         z: {level: 2, distribution: binary, p: 0.5}
       random_slopes: [x]      # level-1 predictors with a random slope
       hold_fixed: false       # true: sizes and predictors drawn once, only y redrawn
-      missing: {x: 0.05}      # optional MCAR share of missing values per variable (y too)
+      missing: {x: 0.05}      # optional MCAR share of missing values per variable (y too), or
+                              # {y: {share: 0.2, mechanism: mar, depends_on: x, strength: 1}}
     truth:
       fixed: {(Intercept): 0, w: 0, x: 0.5, x:w: 0.1}
       icc: 0.2                # or intercept_variance and residual_variance
@@ -32,7 +33,13 @@ A study file describes one Monte Carlo experiment on a two-level design::
       df: [residual, satterthwaite, kenward-roger, between-within]
       se: [model, kenward-roger]
 
-The analysis model is the true model: ``y ~ <truth.fixed> + (1 + <random_slopes> | group)``.
+The analysis model is the true model, ``y ~ <truth.fixed> + (1 + <random_slopes> | group)``, unless an
+``analysis`` section names the fixed terms and random slopes to fit instead (misspecification)::
+
+    analysis:
+      fixed: [x]              # w generated, not fitted
+      random_slopes: []       # slope of x generated, not fitted
+
 YAML is read with the project's safe loader (no tags that build objects,
 duplicate keys refused); every error names the file, the line and the field.
 """
@@ -46,6 +53,7 @@ from typing import Any
 
 from ..case_yaml import load_yaml
 from ..errors import CaseError
+from .analysis_check import check_analysis
 from .checker import METHOD_KEYS, TOP_KEYS, Checker
 from .design_check import check_design
 from .studytypes import (
@@ -111,6 +119,7 @@ def validate_study(doc: Any, *, file: str | None = None, lines: Mapping[tuple, i
     design = check_design(ck, top["design"])
     truth = check_truth(ck, top["truth"], design)
     methods = _methods(ck, top["methods"])
+    analysis = check_analysis(ck, top.get("analysis", {}) or {}, design, truth)
     _check_size(ck, design, truth)
     return Study(
         id=sid,
@@ -123,6 +132,7 @@ def validate_study(doc: Any, *, file: str | None = None, lines: Mapping[tuple, i
         design=design,
         truth=truth,
         methods=methods,
+        analysis=analysis,
         raw=doc,
         path=file,
     )
@@ -142,7 +152,7 @@ def _check_size(ck: Checker, design: DesignSpec, truth: Truth) -> None:
     sizes = design.sizes
     if sizes.kind == "fixed":
         smallest = sum(sizes.sizes)
-    elif sizes.kind == "poisson":
+    elif sizes.kind in ("poisson", "gamma"):
         smallest = int(design.groups * sizes.mean)  # expected rows; small draws are redrawn
     else:
         smallest = int(design.groups * (sizes.min + sizes.max) / 2)

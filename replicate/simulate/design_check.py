@@ -5,7 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from .checker import DESIGN_KEYS, PRED_KEYS, Checker, kind_of, name_ok
-from .studytypes import DISTRIBUTIONS, INTERCEPT, RESPONSE, SIZE_DISTRIBUTIONS, DesignSpec, GroupSizes, Predictor
+from .studytypes import (
+    DISTRIBUTIONS,
+    INTERCEPT,
+    RESPONSE,
+    SIZE_DISTRIBUTIONS,
+    DesignSpec,
+    GroupSizes,
+    Mechanism,
+    Missingness,
+    Predictor,
+)
 
 
 def check_design(ck: Checker, value: Any) -> DesignSpec:
@@ -81,16 +91,7 @@ def check_design(ck: Checker, value: Any) -> DesignSpec:
     hold = d.get("hold_fixed", False)
     if not isinstance(hold, bool):
         raise ck.error(f"must be true or false, not {hold!r}", path + ("hold_fixed",))
-    miss_raw = d.get("missing", {}) or {}
-    mpath = path + ("missing",)
-    if not isinstance(miss_raw, dict):
-        raise ck.error(f"must be a mapping of variable -> share of missing values, not {kind_of(miss_raw)}", mpath)
-    missing = []
-    for k, v in miss_raw.items():
-        k = str(k)
-        if k != RESPONSE and k not in names:
-            raise ck.error(f"{k!r} is neither {RESPONSE!r} nor a predictor", mpath + (k,))
-        missing.append((k, ck.number(v, mpath + (k,), low=0.0, high=0.5, high_open=False)))
+    missing = check_missing(ck, d.get("missing", {}) or {}, preds)
     return DesignSpec(
         groups=J,
         sizes=sizes,
@@ -113,9 +114,20 @@ def check_sizes(ck: Checker, value: Any, J: int) -> GroupSizes:
             )
         return GroupSizes("fixed", tuple(ck.integer(v, path + (i,), low=1) for i, v in enumerate(value)))
     if isinstance(value, dict):
-        s = ck.mapping(value, path, ("distribution", "mean", "min", "max"), required=("distribution",))
+        s = ck.mapping(value, path, ("distribution", "mean", "min", "max", "cv"), required=("distribution",))
         dist = ck.choices(s["distribution"], path + ("distribution",), SIZE_DISTRIBUTIONS)[0]
         low = ck.integer(s.get("min", 1), path + ("min",), low=1)
+        if "cv" in s and dist != "gamma":
+            raise ck.error(f"'cv' does not apply to the {dist} distribution", path + ("cv",))
+        if dist == "gamma":
+            if "max" in s:
+                raise ck.error("'max' does not apply to the gamma distribution", path + ("max",))
+            for key in ("mean", "cv"):
+                if key not in s:
+                    raise ck.error(f"required key {key!r} is missing", path + (key,))
+            mean = ck.number(s["mean"], path + ("mean",), low=float(low), high=1e6)
+            cv = ck.number(s["cv"], path + ("cv",), low=0.0, high=3.0)
+            return GroupSizes("gamma", mean=mean, min=low, cv=cv)
         if dist == "poisson":
             if "max" in s:
                 raise ck.error("'max' does not apply to the poisson distribution", path + ("max",))
@@ -131,3 +143,53 @@ def check_sizes(ck: Checker, value: Any, J: int) -> GroupSizes:
         return GroupSizes("uniform", min=low, max=high)
     n = ck.integer(value, path, low=1)
     return GroupSizes("fixed", (n,) * J)
+
+
+MISSING_KEYS = ("share", "mechanism", "depends_on", "strength")
+
+
+def check_missing(ck: Checker, raw: Any, preds: list[Predictor]) -> tuple[Missingness, ...]:
+    """``design.missing``: variable -> a share (MCAR) or ``{share, mechanism: mar, depends_on, strength}``."""
+    mpath = ("design", "missing")
+    if not isinstance(raw, dict):
+        raise ck.error(f"must be a mapping of variable -> share of missing values, not {kind_of(raw)}", mpath)
+    names = [p.name for p in preds]
+    out = []
+    for k, v in raw.items():
+        k = str(k)
+        path = mpath + (k,)
+        if k != RESPONSE and k not in names:
+            raise ck.error(f"{k!r} is neither {RESPONSE!r} nor a predictor", path)
+        if not isinstance(v, dict):
+            out.append(Missingness(k, ck.number(v, path, low=0.0, high=0.5)))
+            continue
+        s = ck.mapping(v, path, MISSING_KEYS, required=("share",))
+        share = ck.number(s["share"], path + ("share",), low=0.0, high=0.5)
+        word = ck.text(s.get("mechanism", "mcar"), path + ("mechanism",)).strip().lower()
+        if word not in {m.value for m in Mechanism}:
+            raise ck.error(
+                f"{word!r} is not a known mechanism",
+                path + ("mechanism",),
+                hint="mcar or mar (missing not at random cannot be analysed by these fits)",
+            )
+        mech = Mechanism(word)
+        if mech is Mechanism.MCAR:
+            extra = [key for key in ("depends_on", "strength") if key in s]
+            if extra:
+                raise ck.error(f"{extra[0]!r} applies to mechanism: mar only", path + (extra[0],))
+            out.append(Missingness(k, share))
+            continue
+        if "depends_on" not in s:
+            raise ck.error("mechanism: mar needs 'depends_on' (the observed predictor it depends on)", path)
+        dep = ck.text(s["depends_on"], path + ("depends_on",))
+        if dep not in names:
+            raise ck.error(f"{dep!r} is not a predictor of the design", path + ("depends_on",))
+        if dep in raw or dep == k:
+            raise ck.error(
+                f"{dep!r} has missing values itself: MAR depends on an observed variable",
+                path + ("depends_on",),
+                hint="choose a predictor that is not listed under design.missing",
+            )
+        strength = ck.number(s.get("strength", 1.0), path + ("strength",), low=-10.0, high=10.0)
+        out.append(Missingness(k, share, mech, dep, strength))
+    return tuple(out)

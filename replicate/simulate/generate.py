@@ -10,7 +10,8 @@ and residuals are drawn per replicate.
 Order of draws within a stream (part of the reproducibility contract): group
 sizes; predictors in the order the study lists them (level 2: one value per
 group; level 1: the group component, if any, then one value per row); the
-missing-value masks in the order of ``design.missing``; then the random
+missing-value masks in the order of ``design.missing`` (one uniform per row, or per group for a
+level-2 variable, under MCAR and MAR alike); then the random
 effects (one multivariate normal vector per group) and the residuals.
 """
 
@@ -20,10 +21,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import optimize, special
 
 from ..design import Design, ReTerm, build_design
 from ..spec import parse_formula
 from .config import INTERCEPT, RESPONSE, Study
+from .studytypes import Mechanism, Missingness
 
 
 def replicate_rng(study: Study, r: int) -> np.random.Generator:
@@ -64,6 +67,12 @@ def draw_sizes(study: Study, rng: np.random.Generator) -> np.ndarray:
         return np.asarray(s.sizes, dtype=np.int64)
     if s.kind == "poisson":
         return s.min + rng.poisson(s.mean - s.min, size=J).astype(np.int64)
+    if s.kind == "gamma":
+        if s.cv == 0:
+            return np.full(J, max(s.min, round(s.mean)), dtype=np.int64)
+        shape = 1.0 / s.cv**2
+        drawn = rng.gamma(shape, s.mean / shape, size=J)
+        return np.maximum(s.min, np.rint(drawn)).astype(np.int64)
     return rng.integers(s.min, s.max + 1, size=J).astype(np.int64)
 
 
@@ -95,12 +104,34 @@ def draw_design(study: Study, rng: np.random.Generator) -> DrawnDesign:
             between = rng.normal(0.0, p.between_sd, size=J)[group] if p.between_sd > 0 else 0.0
             cols[p.name] = _values(p, n, rng) + between
     missing: dict[str, np.ndarray] = {}
-    for name, share in d.missing:
-        if name != RESPONSE and d.predictor(name).level == 2:
-            missing[name] = (rng.random(J) < share)[group]
-        else:
-            missing[name] = rng.random(n) < share
+    for m in d.missing:
+        by_group = m.variable != RESPONSE and d.predictor(m.variable).level == 2
+        chance = missing_chance(m, cols, group, J, by_group)
+        u = rng.random(J if by_group else n)
+        missing[m.variable] = (u < chance)[group] if by_group else u < chance
     return DrawnDesign(group=group, sizes=sizes, columns=cols, missing=missing)
+
+
+def missing_chance(
+    m: Missingness, cols: dict[str, np.ndarray], group: np.ndarray, J: int, by_group: bool
+) -> float | np.ndarray:
+    """Each row's (or group's) chance of a missing value: ``m.share`` under MCAR; under MAR
+    ``logistic(a + strength * z)`` with z the standardized ``depends_on`` (its group means for a group-level
+    variable) and ``a`` solved so that the chances average ``m.share``."""
+    if m.mechanism is Mechanism.MCAR or m.share == 0:
+        return m.share
+    x = cols[str(m.depends_on)]
+    if by_group:
+        x = np.bincount(group, weights=x, minlength=J) / np.maximum(np.bincount(group, minlength=J), 1)
+    sd = float(np.std(x))
+    z = (x - np.mean(x)) / sd if sd > 0 else np.zeros_like(x)
+    slope = m.strength * z
+
+    def gap(a: float) -> float:
+        return float(np.mean(special.expit(a + slope))) - m.share
+
+    a = optimize.brentq(gap, -60.0, 60.0, xtol=1e-12)
+    return np.asarray(special.expit(a + slope))
 
 
 def term_values(columns: dict[str, np.ndarray], term: str, n: int) -> np.ndarray:
@@ -156,7 +187,7 @@ class DesignFactory:
         self.study = study
         self.spec = parse_formula(study.formula, field="study formula")
         self.formula = self.spec.formula()
-        self.names = study.coefficients
+        self.names = study.fitted_coefficients
         self.labels = tuple(str(j + 1) for j in range(study.design.groups))
 
     def general(self, drawn: DrawnDesign, y: np.ndarray) -> Design:
@@ -169,7 +200,7 @@ class DesignFactory:
         X = np.column_stack([term_values(drawn.columns, name, n) for name in self.names])
         if np.linalg.matrix_rank(X) < X.shape[1]:
             return self.general(drawn, y)
-        cols = self.study.random_columns
+        cols = self.study.fitted_random_columns
         Xre = np.column_stack([term_values(drawn.columns, c, n) for c in cols])
         term = ReTerm(
             group=self.study.design.group, index=drawn.group.astype(np.int64), levels=self.labels, columns=cols, Xre=Xre

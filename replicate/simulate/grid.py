@@ -37,7 +37,7 @@ from .checker import kind_of
 from .config import Study, StudyError, read_study_yaml, validate_study
 
 GRID_KEY = "grid"
-GRID_SECTIONS = ("replicates", "alpha", "design", "truth", "methods")
+GRID_SECTIONS = ("replicates", "alpha", "design", "truth", "methods", "analysis")
 MAX_CONDITIONS = 10_000
 
 

@@ -11,6 +11,7 @@ import json
 import math
 import re
 from dataclasses import asdict, dataclass, field, replace
+from enum import Enum
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ DF_CHOICES = tuple(m.value for m in DfMethod)  # every df method the inference l
 SE_CHOICES = tuple(k.value for k in SeKind)
 ESTIMATION_CHOICES = ("REML", "ML")
 DISTRIBUTIONS = ("normal", "binary", "uniform")
-SIZE_DISTRIBUTIONS = ("poisson", "uniform")
+SIZE_DISTRIBUTIONS = ("poisson", "uniform", "gamma")
 INTERCEPT = "(Intercept)"
 RESPONSE = "y"
 DEFAULT_CHUNK = 25
@@ -64,14 +65,17 @@ class Predictor:
 class GroupSizes:
     """How many rows each group has: ``fixed`` sizes, or drawn per group.
 
-    ``poisson``: ``min + Poisson(mean - min)``; ``uniform``: integers ``min..max``.
+    ``poisson``: ``min + Poisson(mean - min)``; ``uniform``: integers ``min..max``; ``gamma``: a gamma draw
+    with the given mean and coefficient of variation ``cv`` (the imbalance), rounded and at least ``min``
+    (``cv: 0`` gives every group ``round(mean)`` rows).
     """
 
-    kind: str  # fixed | poisson | uniform
+    kind: str  # fixed | poisson | uniform | gamma
     sizes: tuple[int, ...] = ()
     mean: float = 0.0
     min: int = 1
     max: int = 0
+    cv: float = 0.0
 
     def describe(self) -> str:
         if self.kind == "fixed":
@@ -79,7 +83,48 @@ class GroupSizes:
             return f"{self.sizes[0]} per group" if len(s) == 1 else f"sizes {list(self.sizes)}"
         if self.kind == "poisson":
             return f"{self.min} + Poisson({self.mean - self.min:g}) per group"
+        if self.kind == "gamma":
+            return f"gamma sizes per group, mean {self.mean:g}, CV {self.cv:g}, at least {self.min}"
         return f"uniform {self.min}..{self.max} per group"
+
+
+class Mechanism(str, Enum):
+    """Why a value is missing (Rubin's terms)."""
+
+    MCAR = "mcar"  # completely at random: the same chance for every row
+    MAR = "mar"  # at random given an observed predictor: the chance rises with it
+
+
+@dataclass(frozen=True)
+class Missingness:
+    """Missing values of one variable.
+
+    Attributes:
+        variable: ``y`` or a predictor.
+        share: expected share of rows (of groups, for a level-2 predictor) without a value.
+        mechanism: MCAR, or MAR on ``depends_on``: the chance of row i is
+            ``logistic(a + strength * z_i)``, z the replicate's standardized ``depends_on`` (its group mean
+            for a level-2 variable), with ``a`` solved so that the chances average ``share``.
+    """
+
+    variable: str
+    share: float
+    mechanism: Mechanism = Mechanism.MCAR
+    depends_on: str | None = None
+    strength: float = 0.0
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The fitted model where it is not the generating one (model misspecification).
+
+    Attributes:
+        fixed: the fixed terms fitted besides the intercept (None: those of ``truth.fixed``).
+        random_slopes: the random slopes fitted (None: those of ``design.random_slopes``).
+    """
+
+    fixed: tuple[str, ...] | None = None
+    random_slopes: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -90,7 +135,7 @@ class DesignSpec:
     random_slopes: tuple[str, ...] = ()
     group: str = "group"
     hold_fixed: bool = False
-    missing: tuple[tuple[str, float], ...] = ()
+    missing: tuple[Missingness, ...] = ()
 
     def predictor(self, name: str) -> Predictor:
         for p in self.predictors:
@@ -153,6 +198,7 @@ class Study:
     design: DesignSpec
     truth: Truth
     methods: Methods
+    analysis: Analysis = Analysis()
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
     path: str | None = field(default=None, compare=False)
 
@@ -163,16 +209,41 @@ class Study:
 
     @property
     def coefficients(self) -> tuple[str, ...]:
-        """Fixed-effect names in the order of the model matrix (R's: by degree)."""
-        names = [n for n, _ in self.truth.fixed]
-        rest = [n for n in names if n != INTERCEPT]
-        return (INTERCEPT,) + tuple(sorted(rest, key=lambda n: len(n.split(":"))))
+        """The true model's fixed-effect names in the order of the model matrix (R's: by degree); results
+        are aligned with them (a coefficient the fitted model leaves out has no estimate)."""
+        return _model_order(n for n, _ in self.truth.fixed)
+
+    @property
+    def fitted_coefficients(self) -> tuple[str, ...]:
+        """The fitted model's fixed-effect names, in the order of its model matrix."""
+        fixed = self.analysis.fixed
+        return self.coefficients if fixed is None else _model_order(fixed)
+
+    @property
+    def fitted_slopes(self) -> tuple[str, ...]:
+        slopes = self.analysis.random_slopes
+        return self.design.random_slopes if slopes is None else slopes
+
+    @property
+    def fitted_random_columns(self) -> tuple[str, ...]:
+        return (INTERCEPT,) + self.fitted_slopes
+
+    @property
+    def misspecified(self) -> bool:
+        """Whether the fitted model differs from the generating one."""
+        return (
+            set(self.fitted_coefficients) != set(self.coefficients) or self.fitted_slopes != self.design.random_slopes
+        )
 
     @property
     def formula(self) -> str:
-        rhs = " + ".join(["1"] + [_quote_term(n) for n in self.coefficients if n != INTERCEPT])
-        re = " + ".join(["1"] + [_quote_term(s) for s in self.design.random_slopes])
-        return f"{RESPONSE} ~ {rhs} + ({re} | {_quote(self.design.group)})"
+        """The fitted model (the generating one unless ``analysis`` says otherwise)."""
+        return _formula(self.fitted_coefficients, self.fitted_slopes, self.design.group)
+
+    @property
+    def true_formula(self) -> str:
+        """The model that generates the data."""
+        return _formula(self.coefficients, self.design.random_slopes, self.design.group)
 
     @property
     def variance_components(self) -> tuple[tuple[str, float], ...]:
@@ -209,6 +280,7 @@ class Study:
             "design": asdict(self.design),
             "truth": asdict(self.truth),
             "methods": asdict(self.methods),
+            "analysis": asdict(self.analysis),
             "format": 1,
         }
         text = json.dumps(body, sort_keys=True, default=str)
@@ -233,6 +305,8 @@ class Study:
             sizes: Any = list(d.sizes.sizes)
         elif d.sizes.kind == "poisson":
             sizes = {"distribution": "poisson", "mean": d.sizes.mean, "min": d.sizes.min}
+        elif d.sizes.kind == "gamma":
+            sizes = {"distribution": "gamma", "mean": d.sizes.mean, "cv": d.sizes.cv, "min": d.sizes.min}
         else:
             sizes = {"distribution": "uniform", "min": d.sizes.min, "max": d.sizes.max}
         cols = self.random_columns
@@ -261,8 +335,8 @@ class Study:
             "hold_fixed": d.hold_fixed,
         }
         if d.missing:
-            design["missing"] = dict(d.missing)
-        return {
+            design["missing"] = {m.variable: _missing_dict(m) for m in d.missing}
+        out: dict[str, Any] = {
             "id": self.id,
             "title": self.title,
             "description": self.description,
@@ -278,6 +352,27 @@ class Study:
                 "se": list(self.methods.se),
             },
         }
+        analysis = {k: list(v) for k, v in asdict(self.analysis).items() if v is not None}
+        if analysis:
+            out["analysis"] = analysis
+        return out
+
+
+def _missing_dict(m: Missingness) -> Any:
+    if m.mechanism is Mechanism.MCAR:
+        return m.share
+    return {"share": m.share, "mechanism": m.mechanism.value, "depends_on": m.depends_on, "strength": m.strength}
+
+
+def _model_order(names: Any) -> tuple[str, ...]:
+    rest = [n for n in names if n != INTERCEPT]
+    return (INTERCEPT,) + tuple(sorted(rest, key=lambda n: len(n.split(":"))))
+
+
+def _formula(coefficients: tuple[str, ...], slopes: tuple[str, ...], group: str) -> str:
+    rhs = " + ".join(["1"] + [_quote_term(n) for n in coefficients if n != INTERCEPT])
+    re = " + ".join(["1"] + [_quote_term(s) for s in slopes])
+    return f"{RESPONSE} ~ {rhs} + ({re} | {_quote(group)})"
 
 
 def _quote(name: str) -> str:

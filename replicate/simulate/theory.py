@@ -149,6 +149,7 @@ def applicable(study: Study) -> bool:
         and d.sizes.sizes[0] >= 2
         and not d.random_slopes
         and not d.missing
+        and not study.misspecified
         and all(p.level == 2 for p in d.predictors)
         and d.groups > len(study.coefficients)
     )
