@@ -41,6 +41,7 @@ SOURCES = (
     "simulate/worker.py",
     "simulate/generate.py",
     "simulate/config.py",
+    "simulate/studytypes.py",
     "simulate/blas.py",
 )
 

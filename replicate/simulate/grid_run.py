@@ -29,7 +29,7 @@ import pandas as pd
 from ..report import write_atomic
 from .grid import Condition, Grid, short_name
 from .grid_plot import render_grid_html
-from .report import fmt_num
+from .report import fmt_num, json_safe
 from .study import StudyResult, run_study
 
 GRID_FORMAT = 1
@@ -48,7 +48,15 @@ class GridResult:
 
 
 def _factor_columns(cond: Condition) -> dict[str, Any]:
-    return {"condition": cond.number, **{short_name(path): value for path, value in cond.factors}}
+    """The condition's number and factor values; a list or mapping value (``random_slopes: [x]``) as its JSON
+    text, so that every column of the tidy tables holds plain values that can be grouped and compared."""
+    return {"condition": cond.number, **{short_name(path): _plain(value) for path, value in cond.factors}}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, sort_keys=True)
+    return value
 
 
 def tidy_rows(conditions: list[Condition], results: list[StudyResult]) -> tuple[list[dict], list[dict]]:
@@ -165,7 +173,7 @@ def run_grid(
     }
     out.mkdir(parents=True, exist_ok=True)
     files = {
-        "json": (out / "grid.json", json.dumps(doc, indent=1, default=str, allow_nan=False) + "\n"),
+        "json": (out / "grid.json", json.dumps(json_safe(doc), indent=1, default=str, allow_nan=False) + "\n"),
         "markdown": (out / "grid.md", render_grid_markdown(grid, result.tests, result.fits)),
         "html": (out / "grid.html", render_grid_html(grid, result.tests, grid.conditions[0].study.alpha)),
     }

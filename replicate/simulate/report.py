@@ -45,13 +45,14 @@ def _md(text: Any) -> str:
     return str(text).replace("|", "\\|")
 
 
-def _json_safe(obj: Any) -> Any:
+def json_safe(obj: Any) -> Any:
+    """Plain data for JSON: NaN and infinite floats become null (JSON has neither)."""
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
+        return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
+        return [json_safe(v) for v in obj]
     return obj
 
 
@@ -254,4 +255,4 @@ def render_json(study: Study, summary: Summary, meta: dict[str, Any]) -> str:
         "variance_components": [n for n, _ in study.variance_components],
         **summary.to_dict(),
     }
-    return json.dumps(_json_safe(doc), indent=1) + "\n"
+    return json.dumps(json_safe(doc), indent=1) + "\n"

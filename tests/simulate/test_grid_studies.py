@@ -61,3 +61,32 @@ def test_residual_df_over_rejects_where_between_within_keeps_the_level_at_six_sc
     assert d > 3 * math.sqrt(d * (1 - d) / R)  # residual df rejects more, beyond Monte Carlo error
     assert abs(bw["rejection"] - study.alpha) < 3 * math.sqrt(study.alpha * (1 - study.alpha) / R)
     assert residual["rejection"] > study.alpha + 3 * math.sqrt(study.alpha * (1 - study.alpha) / R)
+
+
+SMALL_J = GRIDS / "small-j-df.yaml"
+
+
+def test_the_112_condition_grid_has_its_factors_and_a_ci_twin_runs_on_a_dask_local_cluster(tmp_path):
+    """The shipped 100+ condition grid, and its CI-size twin (corner conditions, 2 replicates each) on Dask,
+    equal to the same twin run in this process."""
+    distributed = pytest.importorskip("distributed")
+    grid = load_grid(SMALL_J)
+    assert len(grid.conditions) == 112 and all(c.study.replicates == 1000 for c in grid.conditions)
+    assert {c.study.misspecified for c in grid.conditions} == {True, False}
+    assert {c.study.design.sizes.cv for c in grid.conditions} == {0.0, 0.6}
+    picked = [grid.conditions[k] for k in (0, 1, 110, 111)]  # 4 schools and 30, with and without the slope
+    twin = dataclasses.replace(
+        grid, conditions=tuple(dataclasses.replace(c, study=c.study.with_replicates(2)) for c in picked)
+    )
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        on_dask = run_grid(twin, tmp_path / "dask", executor="dask", scheduler=cluster, write_reports=False)
+    here = run_grid(twin, tmp_path / "serial", executor="serial", write_reports=False)
+    assert all(f["fitted"] == 2 for f in on_dask.fits)
+    methods = picked[0].study.methods
+    assert len(on_dask.tests) == 4 * len(methods.df) * len(methods.se) * len(picked[0].study.coefficients)
+    for a, b in zip(on_dask.tests, here.tests, strict=True):
+        assert a.keys() == b.keys()
+        for key, v in a.items():
+            assert v == (pytest.approx(b[key], rel=1e-9, nan_ok=True) if isinstance(v, float) else b[key])
