@@ -77,6 +77,9 @@ class ProfiledDeviance:
         self.reml = reml
         self.evaluations = 0
         self._scalar_tail = all(k == 1 for k in cp.ks[1:])
+        #: The dense augmented cross-products ``[Z X y]' W [Z X y]`` in internal term order, built by the dense
+        #: gradient (:mod:`replicate.engine.gradient_blocked`) on its first call and kept for the later ones.
+        self.augmented_a: Floats | None = None
 
     def cost_estimate(self) -> float:
         """Rough time of one evaluation in seconds, from the problem's dimensions.

@@ -78,11 +78,9 @@ def augmented_crossproducts(dev: ProfiledDeviance) -> Floats:
 
 def _augmented(dev: ProfiledDeviance) -> Floats:
     """``A`` of :func:`augmented_crossproducts`, built once per deviance function and kept on it."""
-    cached: Floats | None = getattr(dev, "_augmented_a", None)
-    if cached is None:
-        cached = augmented_crossproducts(dev)
-        dev._augmented_a = cached  # type: ignore[attr-defined]
-    return cached
+    if dev.augmented_a is None:
+        dev.augmented_a = augmented_crossproducts(dev)
+    return dev.augmented_a
 
 
 def _spans(dev: ProfiledDeviance) -> list[tuple[int, int, int]]:
