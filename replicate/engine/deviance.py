@@ -144,6 +144,43 @@ class ProfiledDeviance:
         self.lambda_rows(mat.T, lams, transpose=True)  # columns: (Lambda' M')' = M Lambda
         return mat
 
+    def leading_blocks(self, lam1: Floats) -> tuple[Floats, Floats, Floats, Floats]:
+        """The leading term's diagonal blocks: per level, ``L11`` (the Cholesky factor of
+        ``D = lambda' A11 lambda + I``), its inverse, ``G = lambda L11^-T`` and ``H = G G' = lambda D^-1 lambda'``."""
+        k1 = self.cp.ks[0]
+        a11 = self.cp.a11
+        if k1 == 1:
+            l11 = np.sqrt(lam1[0, 0] ** 2 * a11 + 1.0)
+            l11_inv = 1.0 / l11
+            g = lam1[0, 0] * l11_inv
+            return l11, l11_inv, g, g * g
+        d = np.matmul(np.matmul(lam1.T, a11), lam1)
+        d[:, np.arange(k1), np.arange(k1)] += 1.0
+        l11 = batched_cholesky(d)
+        l11_inv = batched_tril_inverse(l11)
+        g = np.matmul(lam1, np.transpose(l11_inv, (0, 2, 1)))
+        return l11, l11_inv, g, np.matmul(g, np.transpose(g, (0, 2, 1)))
+
+    def schur_pre(self, h: Floats, *, full: bool) -> Floats:
+        """``A_tt - A_t1 H A_t1'`` (m x m), the tail's system before its own Lambda: with the sparse Schur map
+        only its lower triangle unless ``full`` (a tail with vector terms needs both halves)."""
+        cp = self.cp
+        m = cp.m
+        if cp.schur_map is not None:
+            c = (cp.schur_map @ h.ravel()).reshape(m, m)  # lower triangle only
+            if full:
+                c = c + np.tril(c, -1).T
+        else:
+            a = cp.dense_at1()
+            if cp.ks[0] == 1:
+                a2 = a[:, :, 0]
+                c = (a2 * h[:, 0, 0]) @ a2.T
+            else:
+                ah = np.einsum("rla,lab->rlb", a, h).reshape(m, -1)
+                c = ah @ a.reshape(m, -1).T
+        out: Floats = np.subtract(cp.att, c, out=c)
+        return out
+
     def factorize(self, theta: Floats) -> Factorization:
         """Blocked Cholesky factor of the augmented system at ``theta``.
 
@@ -154,37 +191,8 @@ class ProfiledDeviance:
         cp = self.cp
         theta = np.asarray(theta, dtype=float)
         lams = self.internal_factors(theta)
-        lam1 = lams[0]
-        k1 = cp.ks[0]
-        a11 = cp.a11
-        if k1 == 1:
-            l2 = lam1[0, 0] ** 2
-            l11 = np.sqrt(l2 * a11 + 1.0)
-            l11_inv = 1.0 / l11
-            g = lam1[0, 0] * l11_inv
-            h = g * g
-        else:
-            d = np.matmul(np.matmul(lam1.T, a11), lam1)
-            d[:, np.arange(k1), np.arange(k1)] += 1.0
-            l11 = batched_cholesky(d)
-            l11_inv = batched_tril_inverse(l11)
-            g = np.matmul(lam1, np.transpose(l11_inv, (0, 2, 1)))
-            h = np.matmul(g, np.transpose(g, (0, 2, 1)))
-
-        m = cp.m
-        if cp.schur_map is not None:
-            c = (cp.schur_map @ h.ravel()).reshape(m, m)  # lower triangle only
-            if not self._scalar_tail:  # lambda blocks mix rows and columns: need both halves
-                c = c + np.tril(c, -1).T
-        else:
-            a = cp.dense_at1()
-            if k1 == 1:
-                a2 = a[:, :, 0]
-                c = (a2 * h[:, 0, 0]) @ a2.T
-            else:
-                ah = np.einsum("rla,lab->rlb", a, h).reshape(m, -1)
-                c = ah @ a.reshape(m, -1).T
-        mat = np.subtract(cp.att, c, out=c)
+        l11, l11_inv, g, h = self.leading_blocks(lams[0])
+        mat = self.schur_pre(h, full=not self._scalar_tail)
         if cp.qt:
             self.apply_lambda_tail(mat, lams)
             idx = np.arange(cp.qt)

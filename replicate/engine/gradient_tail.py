@@ -27,7 +27,7 @@ from scipy.linalg import lapack, solve_triangular
 
 from .arrays import Floats
 from .deviance import ProfiledDeviance
-from .smallblocks import batched_cholesky, batched_logdet_tril, batched_tril_inverse
+from .smallblocks import batched_logdet_tril
 
 LOG2PI = float(np.log(2.0 * np.pi))
 
@@ -68,21 +68,6 @@ def _scaled_columns(dev: ProfiledDeviance, lams: tuple[Floats, ...], per_level: 
     nl1, k1 = cp.nlevels[0], cp.ks[0]
     blocks = sp.bsr_matrix((per_level, np.arange(nl1), np.arange(nl1 + 1)), shape=(nl1 * k1, nl1 * k1))
     return (_tail_lambda(dev, lams) @ (cp.at1 @ blocks.tocsc())).tocsr()
-
-
-def _schur_pre(dev: ProfiledDeviance, h: Floats) -> Floats:
-    """``A_tt - A_t1 h A_t1'`` (dense m x m), as the deviance forms it."""
-    cp = dev.cp
-    m = cp.m
-    if cp.schur_map is not None:
-        c = (cp.schur_map @ h.ravel()).reshape(m, m)  # lower triangle only
-        c = c + np.tril(c, -1).T
-    else:
-        a = cp.dense_at1()
-        ah = np.einsum("rla,lab->rlb", a, h).reshape(m, -1)
-        c = ah @ a.reshape(m, -1).T
-    out: Floats = np.subtract(cp.att, c, out=c)
-    return out
 
 
 def _leading_products(f: Floats | sp.csr_matrix, q: Floats, v: Floats | sp.csr_matrix, nl1: int, k1: int) -> Floats:
@@ -128,14 +113,10 @@ def tail_value_and_gradient(dev: ProfiledDeviance, theta: Floats) -> tuple[float
     theta = np.asarray(theta, dtype=float)
     lams = dev.internal_factors(theta)
     lam1, k1, nl1, m, qt = lams[0], cp.ks[0], cp.nlevels[0], cp.m, cp.qt
-    eye1 = np.eye(k1)
-    d = np.matmul(np.matmul(lam1.T, cp.a11), lam1) + eye1
-    l11 = batched_cholesky(d)
-    l11_inv = batched_tril_inverse(l11)
+    l11, l11_inv, _, h = dev.leading_blocks(lam1)  # h = lambda_1 D_s^-1 lambda_1'
     dinv = np.matmul(np.transpose(l11_inv, (0, 2, 1)), l11_inv)  # D_s^-1
     e = np.matmul(lam1, dinv)  # lambda_1 D_s^-1
-    h = np.matmul(e, lam1.T)  # lambda_1 D_s^-1 lambda_1'
-    pre = _schur_pre(dev, h)  # A_tt - A_t1 h A_t1'
+    pre = dev.schur_pre(h, full=True)  # A_tt - A_t1 h A_t1'
     u = dev.lambda_rows(pre[:, :qt].copy(), lams, transpose=True)  # Lambda_t' pre[:, :qt]
     s = dev.apply_lambda_tail(pre, lams)
     s[np.arange(qt), np.arange(qt)] += 1.0
@@ -159,7 +140,7 @@ def tail_value_and_gradient(dev: ProfiledDeviance, theta: Floats) -> tuple[float
     if q is None:
         return float("inf"), np.zeros(dev.layout.size)
     f = _scaled_columns(dev, lams, e)  # F = B D^-1
-    v = _scaled_columns(dev, lams, np.matmul(h, cp.a11) - eye1)
+    v = _scaled_columns(dev, lams, np.matmul(h, cp.a11) - np.eye(k1))
     blocks = [
         np.matmul(dinv, np.matmul(lam1.T, cp.a11)).sum(axis=0) + _leading_products(f, q, v, nl1, k1),
     ]
