@@ -41,7 +41,7 @@ def _seed_dirs() -> list[Path]:
     return [d for d in dict.fromkeys(dirs) if d.is_dir()]
 
 
-SEEDS = sorted({p.resolve() for d in _seed_dirs() for p in d.rglob("*.txt")})
+SEEDS = sorted({p.resolve() for d in _seed_dirs() for ext in ("*.txt", "*.lst", "*.Rout") for p in d.rglob(ext)})
 TEXTS = [p.read_bytes() for p in SEEDS]
 
 OPS = ["delete", "duplicate", "swap lines", "swap columns", "replace byte", "insert bytes", "cut line"]
