@@ -147,8 +147,12 @@ def _methods(ck: Checker, value: Any) -> Methods:
     return Methods(estimation=est, df=df, se=se)
 
 
+#: The most rows (expected) one replicate may have: the 10^7-row benchmark's size.
+MAX_ROWS = 10_000_000
+
+
 def _check_size(ck: Checker, design: DesignSpec, truth: Truth) -> None:
-    """Refuse designs that can never be fitted (too few rows for the parameters)."""
+    """Refuse designs that can never be fitted (too few rows for the parameters) or are too large to simulate."""
     sizes = design.sizes
     if sizes.kind == "fixed":
         smallest = sum(sizes.sizes)
@@ -156,6 +160,12 @@ def _check_size(ck: Checker, design: DesignSpec, truth: Truth) -> None:
         smallest = int(design.groups * sizes.mean)  # expected rows; small draws are redrawn
     else:
         smallest = int(design.groups * (sizes.min + sizes.max) / 2)
+    if smallest > MAX_ROWS:
+        raise ck.error(
+            f"{smallest} rows per replicate (expected) are more than {MAX_ROWS:,}",
+            ("design", "group_size"),
+            hint="a Monte Carlo replicate of this size would take minutes and gigabytes; use fewer or smaller groups",
+        )
     p = len(truth.fixed)
     k = 1 + len(design.random_slopes)
     if smallest <= max(p, design.groups * k):
@@ -193,6 +203,12 @@ def read_study_yaml(path: Path) -> tuple[Any, dict[Any, int]]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise StudyError(f"cannot read the study file: {exc.strerror or exc}", file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise StudyError(
+            f"is not UTF-8 text (byte {exc.start} cannot be decoded)",
+            file=str(path),
+            hint="a study file is YAML text; save it as UTF-8",
+        ) from None
     try:
         return load_yaml(text, str(path))
     except CaseError as exc:

@@ -200,3 +200,28 @@ def test_a_grid_can_vary_the_new_factors():
     assert len(grid.conditions) == 4
     assert [c.study.misspecified for c in grid.conditions] == [False, True, False, True]
     assert {c.study.design.sizes.cv for c in grid.conditions} == {0.0, 0.5}
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        {"distribution": "gamma", "mean": 1e6, "cv": 0.5},
+        {"distribution": "poisson", "mean": 1e6},
+        {"distribution": "uniform", "min": 1, "max": 2_000_000},
+        2_000_000,
+    ],
+)
+def test_a_design_too_large_to_simulate_is_refused_not_run(sizes):
+    # 12 groups x a million rows each: found by fuzzing, the run hung drawing 10^7 rows per replicate
+    with pytest.raises(StudyError) as err:
+        load_study(base(group_size=sizes))
+    assert err.value.field == "design.group_size" and "more than 10,000,000" in str(err.value)
+
+
+def test_a_study_file_that_is_not_utf8_is_a_clear_error(tmp_path):
+    # found by fuzzing: random bytes raised UnicodeDecodeError out of `replicate simulate`
+    path = tmp_path / "garbage.yaml"
+    path.write_bytes(b"id: x\n\xa6\xff\xfe seed: 1\n")
+    with pytest.raises(StudyError) as err:
+        load_study(path)
+    assert "not UTF-8" in str(err.value) and err.value.file == str(path)
