@@ -7,8 +7,6 @@ non-converged fit is never agreement, and a bad block is that block's error, not
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from .block_names import mapped
 from .build import frame_of
 from .case import Case
@@ -28,10 +26,8 @@ from .outcome import CaseResult
 from .quantities import block_method, check_fixed_names
 from .quantities.checks import RSIDE_SECTIONS
 from .quantities.checks import check_sections as check_model_sections
-from .quantities.rside import lsmean_level, rside_quantities
-from .quantities.rside_diffs import diff_levels
-from .quantities.rside_levels import effect_label
-from .quantities.rside_slices import slice_level
+from .quantities.class_rows import check_class_rows
+from .quantities.rside import rside_quantities
 from .reference_block import OptimumAt, ReferenceBlock
 from .rside_model import is_repeated_measures, rside_model
 from .rside_optimum import at_reference
@@ -131,46 +127,18 @@ def _check_names(case: Case, block: ReferenceBlock, fit: RsideFit) -> None:
                 + ", ".join(c.label + (f" / {c.group}" if c.group else "") for c in fit.covparms)
                 + "; map another name under names:",
             )
-    effects = [lab for lab in sum_coding(fit.fixed_part).labels if lab != "(Intercept)"] if fit.fixed_part else []
-    for effect in block.section("type3"):
-        if effect_label(mapped(block, str(effect)), effects) is None:
+    if fit.fixed_part is None:
+        if block.section("type3"):
             raise case.error(
                 CaseError,
-                f"reference block {block.label!r} names Type 3 effect {effect!r}, which the model does not have",
-                *("expected", block.index, "values", "type3", effect),
-                hint=f"the model's effects are {effects}; map another name under names:",
+                f"reference block {block.label!r} prints Type 3 tests, but the fit does not keep its fixed part",
+                *("expected", block.index, "values", "type3"),
+                hint="fit the model with fit_residual",
             )
-    if fit.fixed_part is None:
         return
     coding = sum_coding(fit.fixed_part)
     _check_statements(case, coding)
-    if block.options.at:
-        try:
-            coding.grid(dict(block.options.at))
-        except (ModelError, NotImplementedOption) as exc:
-            raise case.error(
-                CaseError,
-                f"reference block {block.label!r}: {exc.message}",
-                *("expected", block.index, "options", "at"),
-                hint=exc.hint or "options.at names covariates of the model with the values to hold them at",
-            ) from None
-    read: dict[str, Callable[[SumCoding, str, str], object]] = {
-        "lsmeans": lsmean_level,
-        "diffs": diff_levels,
-        "slices": slice_level,
-    }
-    for section, reader in read.items():
-        for effect, rows in block.section(section).items():
-            for row in rows:
-                try:
-                    reader(coding, mapped(block, str(effect)), str(row))
-                except ModelError as exc:
-                    raise case.error(
-                        CaseError,
-                        f"reference block {block.label!r}: {exc.message}",
-                        *("expected", block.index, "values", section, effect, row),
-                        hint=exc.hint or "name a CLASS effect of the model and its levels",
-                    ) from None
+    check_class_rows(case, block, coding)
 
 
 def compared(case: Case, block: ReferenceBlock, fit: RsideFit) -> list[ValueComparison]:

@@ -16,6 +16,7 @@ from ..reference_block import ReferenceBlock
 from .checks import check_block_names, check_block_weight, check_fixed_names
 from .fit_section import fit_values
 from .fixed import fixed_values
+from .gside_sections import gside_values
 from .random import random_values
 from .tests_section import Refit, tests_values
 from .value import Collector, EngineValue, Lazy
@@ -44,14 +45,15 @@ def block_quantities(
     ``fitter`` fits the other models a block's tests need (a likelihood-ratio test's other model, ML
     refits): the run's engine, so nothing is fitted by another program than the one the run names.
     """
-    if block.options.at:
+    if block.options.at and not (block.section("lsmeans") or block.section("diffs")):
         raise NotImplementedOption(
-            "options.at (SAS's LSMEANS AT) for a model without a residual structure",
-            hint="options.at is read by repeated-measures blocks (model.residual), whose lsmeans and diffs use it",
+            "options.at (SAS's LSMEANS AT) without an lsmeans or diffs section",
+            hint="options.at sets the covariates of the block's LS-means and their differences",
         )
     out = Collector(block)
     fixed_values(out, inf, Lazy(lambda: block_spec(case, block.index)))
     random_values(out, inf)
     tests_values(out, case, inf, fitter)
+    gside_values(out, case, inf)
     fit_values(out, inf, block_method(case, block))
     return out.values

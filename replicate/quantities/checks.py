@@ -6,10 +6,14 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from ..block_names import component_columns, mapped
+from ..build import frame_of
 from ..case import Case
 from ..design import Design
-from ..errors import CaseError, NotImplementedOption, ReplicateError
+from ..errors import CaseError, ModelError, NotImplementedOption, ReplicateError
+from ..fixed_part import from_design
+from ..inference.sumcoding import SumCoding, sum_coding
 from ..reference_block import ReferenceBlock
+from .class_rows import check_class_rows, needs_coding
 from .fixed import corr_pair
 
 
@@ -20,7 +24,7 @@ def _unknown(case: Case, block: ReferenceBlock, message: str, *path: object, hin
 
 
 #: The printed sections each model class computes (a block printing another is refused, never passed over).
-LINEAR_SECTIONS = frozenset({"fixed", "fixed_corr", "random", "fit", "tests"})
+LINEAR_SECTIONS = frozenset({"fixed", "fixed_corr", "random", "fit", "tests", "type3", "lsmeans", "diffs"})
 RSIDE_SECTIONS = frozenset(
     {"fixed", "covparms", "fit", "type3", "lsmeans", "diffs", "slices", "estimates", "contrasts", "rmatrix", "rcorr"}
 )
@@ -92,6 +96,8 @@ def check_block_names(case: Case, block: ReferenceBlock, design: Design) -> None
     check_sections(case, block, LINEAR_SECTIONS, "linear mixed models without a residual structure")
     fixed_names = list(design.fixed_names)
     check_fixed_names(case, block, fixed_names)
+    if needs_coding(block):
+        check_class_rows(case, block, _coding(case, block, design))
     for pair in block.section("fixed_corr"):
         for term in corr_pair(pair):
             if mapped(block, term) not in fixed_names:
@@ -136,6 +142,22 @@ def check_block_names(case: Case, block: ReferenceBlock, design: Design) -> None
                         *("values", "random", grp, comp),
                         hint=f"columns of {eng_grp}: {sorted(groups[eng_grp])}",
                     )
+
+
+def _coding(case: Case, block: ReferenceBlock, design: Design) -> SumCoding:
+    """The sum coding of the block's model (its Type 3 hypotheses and LS-means), or the block's error."""
+    try:
+        return sum_coding(from_design(design, frame_of(case).df))
+    except (ModelError, NotImplementedOption) as exc:
+        printed = [s for s in ("type3", "lsmeans", "diffs", "slices") if block.section(s)]
+        place = ("values", printed[0]) if printed else ("options", "at")
+        raise _unknown(
+            case,
+            block,
+            f"prints Type 3 tests or LS-means, which this model cannot give: {exc.message}",
+            *place,
+            hint=exc.hint or "Type 3 tests and LS-means need a model whose terms' margins are in it",
+        ) from None
 
 
 def check_block_weight(case: Case, block: ReferenceBlock) -> None:

@@ -30,6 +30,7 @@ from ..inference.rside_robust import with_empirical
 from ..inference.rside_tests import RULES, effect_df, rside_estimate, rside_lsmeans, rside_type3
 from ..reference_block import ReferenceBlock
 from ..vocab import DfMethod, SeKind
+from .estimate_fields import DF_COLUMNS, FIELDS
 from .rside_diffs import add_diffs
 from .rside_levels import effect_label, lsmean_level
 from .rside_rmatrix import add_rmatrix
@@ -184,18 +185,12 @@ def rside_quantities(block: ReferenceBlock, fit: RsideFit, statements: Statement
             hint="SAS prints model-based SEs, the Kenward-Roger adjusted ones under ddfm=kr, or empirical ones "
             "(se: cr0 = SAS's EMPIRICAL, cr1, cr2) with between-within or residual df",
         )
-    field: dict[str, Callable[[Estimate], float]] = {
-        "estimate": lambda e: e.estimate,
-        "se": lambda e: e.se,
-        "df": lambda e: e.df,
-        "t": lambda e: e.t,
-        "p": lambda e: e.p_value,
-    }
+    field = FIELDS
     for term, qs in block.section("fixed").items():
         name = mapped(block, term)
         for q, ref in qs.items():
             get = field[q]
-            note = df_note(block, ddfm) if q in ("df", "p", "se") else ""
+            note = df_note(block, ddfm) if q in DF_COLUMNS | {"se"} else ""
             out.add("fixed", term, q, ref, lambda get=get, name=name: get(rows.get()[name]), ("fixed", term, q), note)
     _covparms(out, fit)
     _type3(out, fit, ddfm)
@@ -289,5 +284,5 @@ def _lsmeans(out: Collector, fit: RsideFit, ddfm: str, field: Mapping[str, Calla
                 def value(q: str = q, key: str = key, level: str = str(level), table: Lazy = table) -> float:
                     return field[q](table.get()[lsmean_level(coding.get(), key, level)])
 
-                note = df_note(out.block, ddfm) if q in ("df", "p", "se") else ""
+                note = df_note(out.block, ddfm) if q in DF_COLUMNS | {"se"} else ""
                 out.add("lsmeans", f"{effect} {level}", q, ref, value, ("lsmeans", effect, level, q), note)

@@ -24,6 +24,8 @@ from .value import Collector, Lazy
 
 #: The quantities whose sign turns when a difference is printed the other way round.
 SIGNED = ("estimate", "t")
+#: The confidence limits, which swap (and turn their sign) when a difference is printed the other way round.
+MIRRORED = {"lower": "upper", "upper": "lower"}
 
 
 def diff_levels(coding: SumCoding, effect: str, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -70,6 +72,8 @@ def pair_value(
     if (a, b) in pairs:
         return field[q](pairs[(a, b)])
     if (b, a) in pairs:
+        if q in MIRRORED:  # the lower limit of b - a is minus the upper limit of a - b
+            return -field[MIRRORED[q]](pairs[(b, a)])
         value = field[q](pairs[(b, a)])
         return -value if q in SIGNED else value
     raise ModelError(f"the engine has no difference of LS-means {a} - {b}", field="diffs")
@@ -93,5 +97,5 @@ def add_diffs(
                     a, b = diff_levels(coding.get(), key, text)
                     return pair_value(pairs.get(), a, b, q, field)
 
-                how = note if q in ("df", "p", "se") else ""
+                how = note if q in ("df", "p", "se", "lower", "upper") else ""
                 out.add("diffs", f"{effect} {text}", q, ref, value, ("diffs", effect, text, q), how)

@@ -1,0 +1,71 @@
+"""Before any number is computed: every Type 3 effect, LS-means level, difference and slice a block prints,
+and its ``options.at``, must be the model's (for repeated-measures and G-side models alike).
+
+A misspelled level or effect is the block's invalid-case error naming the value's place in the file, never a
+value the engine could not compute (which would leave the rest of the block to agree without it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..block_names import mapped
+from ..case import Case
+from ..errors import CaseError, ModelError, NotImplementedOption
+from ..inference.sumcoding import SumCoding
+from ..reference_block import ReferenceBlock
+from .rside_diffs import diff_levels
+from .rside_levels import effect_label, lsmean_level
+from .rside_slices import slice_level
+
+#: The sections whose rows name CLASS effects and levels, and how each row is read.
+READERS: dict[str, Callable[[SumCoding, str, str], object]] = {
+    "lsmeans": lsmean_level,
+    "diffs": diff_levels,
+    "slices": slice_level,
+}
+
+
+def needs_coding(block: ReferenceBlock) -> bool:
+    """Whether the block prints anything these checks read (so the sum coding is worth making)."""
+    return bool(block.options.at) or any(block.section(s) for s in ("type3", *READERS))
+
+
+def check_class_rows(case: Case, block: ReferenceBlock, coding: SumCoding) -> None:
+    """Every Type 3 effect, LS-means level, difference and slice of ``block`` is the model's, and
+    ``options.at`` names its covariates.
+
+    Raises:
+        CaseError: naming the block, the value and what the model has.
+    """
+    effects = [lab for lab in coding.labels if lab != "(Intercept)"]
+    for effect in block.section("type3"):
+        if effect_label(mapped(block, str(effect)), effects) is None:
+            raise case.error(
+                CaseError,
+                f"reference block {block.label!r} names Type 3 effect {effect!r}, which the model does not have",
+                *("expected", block.index, "values", "type3", effect),
+                hint=f"the model's effects are {effects}; map another name under names:",
+            )
+    if block.options.at:
+        try:
+            coding.grid(dict(block.options.at))
+        except (ModelError, NotImplementedOption) as exc:
+            raise case.error(
+                CaseError,
+                f"reference block {block.label!r}: {exc.message}",
+                *("expected", block.index, "options", "at"),
+                hint=exc.hint or "options.at names covariates of the model with the values to hold them at",
+            ) from None
+    for section, reader in READERS.items():
+        for effect, rows in block.section(section).items():
+            for row in rows:
+                try:
+                    reader(coding, mapped(block, str(effect)), str(row))
+                except (ModelError, NotImplementedOption) as exc:
+                    raise case.error(
+                        CaseError,
+                        f"reference block {block.label!r}: {exc.message}",
+                        *("expected", block.index, "values", section, effect, row),
+                        hint=exc.hint or "name a CLASS effect of the model and its levels",
+                    ) from None

@@ -1,0 +1,125 @@
+"""The engine's Type 3 tests, LS-means and differences of LS-means for a block of a model without a residual
+structure (SAS's Tests3 and LSMEANS / DIFF beside RANDOM statements; lmerTest's ``anova``, ``ls_means``,
+``difflsmeans``), under the block's ``options.df``.
+
+The sections are written as for repeated-measures blocks (``type3``: effect -> num_df, den_df, F, p;
+``lsmeans``: effect -> level -> estimate, se, df, t, p, lower, upper; ``diffs``: effect -> 'A - B' -> the
+same). A block that does not say its df method gets no df, p or limits (they are reported as not computed,
+with the reason), as for its fixed effects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any
+
+from ..block_names import mapped
+from ..build import frame_of
+from ..case import Case
+from ..errors import NotImplementedOption
+from ..fixed_part import from_design
+from ..inference import Inference, kr_settings
+from ..inference.gside_tests import GsideTests
+from ..inference.lsmeans import Estimate
+from ..inference.type3 import Type3Test
+from ..vocab import SeKind
+from .estimate_fields import DF_COLUMNS, FIELDS
+from .rside_diffs import diff_levels, pair_value
+from .rside_levels import effect_label, lsmean_level
+from .value import Collector, Lazy
+
+SECTIONS = ("type3", "lsmeans", "diffs")
+
+#: type3 column -> (the comparison's quantity, its value of an engine test).
+TYPE3: Mapping[str, tuple[str, Callable[[Type3Test], float]]] = {
+    "num_df": ("df", lambda t: float(t.num_df)),
+    "den_df": ("df", lambda t: float(t.den_df)),
+    "F": ("t", lambda t: float(t.f_value)),
+    "p": ("p", lambda t: float(t.p_value)),
+    "chisq": ("t", lambda t: float(t.chisq)),
+    "p_chisq": ("p", lambda t: float(t.p_chisq)),
+}
+
+
+def _tests(case: Case, inf: Inference, method: str, kr: tuple[str, str]) -> GsideTests:
+    return GsideTests(inf, from_design(inf.design, frame_of(case).df), method, kr)
+
+
+def _check_se(out: Collector, method: str | None) -> None:
+    se = out.block.options.se
+    kr_method = method in ("kenward-roger", "kenward-roger-2")
+    if se == SeKind.MODEL or (kr_method and str(se) == method):
+        return
+    raise NotImplementedOption(
+        f"options.se: {se} with options.df: {method} for the type3, lsmeans or diffs sections",
+        hint="these sections use the model-based SEs, or Kenward-Roger's adjusted ones under its df "
+        "(se and df both kenward-roger)",
+    )
+
+
+def gside_values(out: Collector, case: Case, inf: Inference) -> None:
+    """Every printed number of the block's ``type3``, ``lsmeans`` and ``diffs`` sections."""
+    block = out.block
+    if not any(block.section(s) for s in SECTIONS):
+        return
+    method = str(block.options.df) if block.options.df is not None else None
+    _check_se(out, method)
+    kr = kr_settings(block.options.as_dict(), block.software)
+    tests = Lazy(lambda: _tests(case, inf, method or "none", kr))
+    at = dict(block.options.at) or None
+    unsaid = "the block does not declare options.df, so the df definition is unknown"
+    note = f"df: {method}" if method else ""
+
+    type3 = Lazy(lambda: tests.get().type3())
+    for effect, qs in block.section("type3").items():
+        key = mapped(block, str(effect))
+        for q, ref in qs.items():
+            quantity, pick = TYPE3[q]
+            value: Any = partial(_type3_value, type3, key, pick)
+            if method is None and q in ("den_df", "p"):
+                value, why = None, unsaid
+            else:
+                why = note if q in ("den_df", "p") else ""
+            out.add("type3", str(effect), quantity, ref, value, ("type3", effect, q), why)
+
+    readers = {"lsmeans": (_lsmean_table, _lsmean_value), "diffs": (_pairs, _diff_value)}
+    for section, (table_of, value_of) in readers.items():
+        for effect, rows in block.section(section).items():
+            key = mapped(block, str(effect))
+            table = Lazy(partial(table_of, tests, key, at))
+            for row, qs in rows.items():
+                for q, ref in qs.items():
+                    value = partial(value_of, tests, table, key, str(row), q)
+                    if method is None and q in DF_COLUMNS:
+                        value, why = None, unsaid
+                    else:
+                        why = note if q in DF_COLUMNS else ""
+                    out.add(section, f"{effect} {row}", q, ref, value, (section, effect, row, q), why)
+
+
+def _type3_value(type3: Lazy, key: str, pick: Callable[[Type3Test], float]) -> float:
+    table: dict[str, Type3Test] = type3.get()
+    label = effect_label(key, list(table))
+    if label is None:
+        raise NotImplementedOption(f"the model has no fixed-effect term {key!r}", hint=f"its terms: {list(table)}")
+    return pick(table[label])
+
+
+def _lsmean_table(tests: Lazy, key: str, at: dict[str, float] | None) -> dict[tuple[str, ...], Estimate]:
+    return {e.levels: e for e in tests.get().lsmeans(key, at)}
+
+
+def _lsmean_value(tests: Lazy, table: Lazy, key: str, level: str, q: str) -> float:
+    return FIELDS[q](table.get()[lsmean_level(tests.get().coding, key, level)])
+
+
+def _pairs(
+    tests: Lazy, key: str, at: dict[str, float] | None
+) -> dict[tuple[tuple[str, ...], tuple[str, ...]], Estimate]:
+    return {(e.levels, e.other): e for e in tests.get().diffs(key, at) if e.other is not None}
+
+
+def _diff_value(tests: Lazy, pairs: Lazy, key: str, text: str, q: str) -> float:
+    a, b = diff_levels(tests.get().coding, key, text)
+    return pair_value(pairs.get(), a, b, q, FIELDS)
