@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 from .case import Case, load_case
 from .design import build_design
-from .engine.glmm import fit_glmm, fit_glmm_pql
+from .engine.glmm import fit_glmm, fit_glmm_pl, fit_glmm_pql
 from .engines import get_engine
 from .errors import CaseError, DataError, FitError, ModelError, NotImplementedOption, ReplicateError
 from .inference.lrt import lrt as _lrt
@@ -46,14 +46,15 @@ def fit(
     ``fit.df("kenward-roger")``, ``fit.se("cr2")``, ``fit.coef_table()``, ``fit.summary(like="sas")`` and the
     rest need nothing else. With ``family`` (``"binomial"`` or ``"poisson"``) it returns the GLMM engine's
     :class:`~replicate.engine.glmm.result.GlmmFit` (``method`` ``"laplace"``, the default, or ``"agq"`` with
-    ``nagq`` nodes) or, for ``method="pql"``, :class:`~replicate.engine.glmm.pql.PqlFit` (``MASS::glmmPQL``).
+    ``nagq`` nodes) or, for ``method="pql"``, :class:`~replicate.engine.glmm.pql.PqlFit` (``MASS::glmmPQL``; also for
+    SAS GLIMMIX's pseudo-likelihood, ``method="rspl"`` or ``"mspl"``).
 
     Args:
         formula: e.g. ``"Reaction ~ Days + (Days | Subject)"``; a binomial response may be
             ``cbind(successes, trials - successes)``.
         data: a pandas DataFrame holding every variable of the formula.
         method: ``"REML"`` (the default without ``family``, as lme4) or ``"ML"``; with ``family``
-            ``"laplace"`` (the default), ``"agq"`` or ``"pql"``.
+            ``"laplace"`` (the default), ``"agq"``, ``"pql"``, ``"rspl"`` or ``"mspl"``.
         weights: name of a column of weights (level-1 weights; prior weights for a GLMM).
         contrasts: ``"treatment"`` (R) or ``"sas"`` (last level is the reference); linear models only.
         engine: ``"native"`` (default) or ``"statsmodels"``; linear models only.
@@ -83,11 +84,12 @@ def fit(
         eng = get_engine(engine)
         return FittedModel(eng.fit(design, method), design, refit=eng.fit)
     method = method or "laplace"
-    if method not in ("laplace", "agq", "pql"):
+    if method not in ("laplace", "agq", "pql", "rspl", "mspl"):
         raise ModelError(
             f"method {method!r} unknown for a generalized linear mixed model",
             field="method",
-            hint="use 'laplace', 'agq' (with nagq) or 'pql'; REML and ML are for linear models",
+            hint="use 'laplace', 'agq' (with nagq), 'pql', or 'rspl' / 'mspl' (SAS GLIMMIX's pseudo-likelihood); "
+            "REML and ML are for linear models",
         )
     if engine != "native" or contrasts != "treatment":
         raise NotImplementedOption(
@@ -96,6 +98,8 @@ def fit(
         )
     if method == "pql":
         return fit_glmm_pql(data, formula, family=family, link=link, weights=weights, offset=offset)
+    if method in ("rspl", "mspl"):
+        return fit_glmm_pl(data, formula, family=family, method=method, link=link, weights=weights, offset=offset)
     return fit_glmm(data, formula, family=family, link=link, method=method, nagq=nagq, weights=weights, offset=offset)
 
 

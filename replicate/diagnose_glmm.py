@@ -31,12 +31,14 @@ Recompute = Callable[[ReferenceBlock, str, int], list[ValueComparison]]
 #: The different-optimum check of the block's own method: the values left unexplained -> a diagnosis or None.
 Optimum = Callable[[set[str]], Diagnosis | None]
 
-#: The methods tried, in order, as (method, nagq): glmer's Laplace, its quadrature, glmmPQL's PQL.
-METHODS = (("laplace", 1), ("agq", 9), ("agq", 25), ("pql", 1))
+#: The methods tried, in order, as (method, nagq): glmer's Laplace, its quadrature, glmmPQL's PQL, GLIMMIX's RSPL, MSPL.
+METHODS = (("laplace", 1), ("agq", 9), ("agq", 25), ("pql", 1), ("rspl", 1), ("mspl", 1))
 NAMES = {
     "laplace": "the Laplace approximation (glmer's nAGQ = 1)",
     "agq": "adaptive Gauss-Hermite quadrature with {k} nodes (glmer's nAGQ = {k})",
     "pql": "penalized quasi-likelihood (MASS::glmmPQL; HLM's HGLM)",
+    "rspl": "SAS GLIMMIX's residual pseudo-likelihood (METHOD=RSPL, its default)",
+    "mspl": "SAS GLIMMIX's maximum pseudo-likelihood (METHOD=MSPL)",
 }
 
 
@@ -135,8 +137,9 @@ def _other_method(block: ReferenceBlock, bad: set[str], own: tuple[str, int], re
             explained = tuple(sorted(k for k in bad if k.startswith(("fixed ", "random ", "fit "))))
             theirs, ours = _method_words(method, nagq), _method_words(*own)
             likelihood = (
-                "; PQL maximizes no likelihood: a log-likelihood, deviance or AIC it prints is not comparable"
-                if method == "pql"
+                f"; {method.upper()} maximizes no likelihood: a log-likelihood, deviance or AIC it prints is not "
+                "comparable (a pseudo-likelihood is the linearized model's)"
+                if method in ("pql", "rspl", "mspl")
                 else ""
             )
             return Diagnosis(

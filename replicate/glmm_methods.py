@@ -2,8 +2,9 @@
 quadrature and glmmPQL side by side.
 
 A block is compared with the model's fit (``model.method``, ``model.nagq``) unless its ``options`` say
-otherwise: ``options.method: laplace``, ``agq`` with ``options.nagq`` (glmer's nAGQ), or ``pql``
-(``MASS::glmmPQL``; a block with ``software: MASS`` is PQL without saying so). Blocks of one method share
+otherwise: ``options.method: laplace``, ``agq`` with ``options.nagq`` (glmer's nAGQ), ``pql``
+(``MASS::glmmPQL``; a block with ``software: MASS`` is PQL without saying so), or SAS GLIMMIX's
+pseudo-likelihood ``rspl`` (its default) or ``mspl``. Blocks of one method share
 one fit (the key). A method or nagq a GLMM block cannot have is that block's invalid-case error, naming the
 field.
 """
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 from .block_names import mapped
 from .build import frame_of
 from .case import Case
-from .engine.glmm import fit_glmm_pql
+from .design import Design
+from .engine.glmm import fit_glmm_pl, fit_glmm_pql
 from .engine.glmm.api import prepare as glmm_design
 from .engine.glmm.pql import PqlFit
 from .errors import CaseError, ModelError, ReplicateError
@@ -26,19 +28,24 @@ from .quantities.checks import GLMM_SECTIONS, check_no_statements, check_section
 from .reference_block import ReferenceBlock
 
 PQL = "pql"
+#: SAS GLIMMIX's subject-specific pseudo-likelihood methods (REML and ML working models).
+PL = ("rspl", "mspl")
 MODEL = "model"  # the key of the model's own method
-METHODS = ("laplace", "agq", PQL)
+METHODS = ("laplace", "agq", PQL, *PL)
 
 
 @dataclass(frozen=True)
 class PqlCaseFit:
-    """A case's glmmPQL fit with what its block needs beside it: nlme's df (None when the groups are not
-    nested), the observations and the levels per grouping factor."""
+    """A case's glmmPQL (or GLIMMIX pseudo-likelihood) fit with what its block needs beside it: nlme's df (None
+    when the groups are not nested), the observations, the levels per grouping factor, the method (``pql``,
+    ``rspl``, ``mspl``) and the design (for SAS's df rules)."""
 
     pql: PqlFit
     df: Sequence[float] | None
     nobs: int
     ngroups: dict[str, int]
+    method: str = PQL
+    design: Design | None = None
 
     @property
     def converged(self) -> bool:
@@ -67,7 +74,8 @@ def block_method(case: Case, block: ReferenceBlock) -> tuple[str, int]:
             f"reference block {block.label!r} has options.method {method!r}, which a model with family: lacks",
             *where,
             "method",
-            hint="a GLMM block takes laplace, agq (with options.nagq) or pql (MASS::glmmPQL)",
+            hint="a GLMM block takes laplace, agq (with options.nagq), pql (MASS::glmmPQL), or rspl / mspl "
+            "(SAS GLIMMIX's pseudo-likelihood)",
         )
     if o.nagq is not None and method != "agq":
         raise case.error(
@@ -100,7 +108,12 @@ def block_key(case: Case, block: ReferenceBlock) -> str:
     model = (str(case.model.get("method", "laplace")), int(case.model.get("nagq", 1)))
     if (method, nagq) == model or (method == "laplace" and model == ("laplace", 1)):
         return MODEL
-    return PQL if method == PQL else f"{method}:{nagq}"
+    return method_key(method, nagq)
+
+
+def method_key(method: str, nagq: int = 1) -> str:
+    """The key of the fit of ``method`` (quadrature's with its nodes: ``agq:9``)."""
+    return method if method in (PQL, *PL) else f"{method}:{nagq}"
 
 
 def parse_key(case: Case, key: str) -> tuple[str, int]:
@@ -128,6 +141,20 @@ def fit_pql_case(case: Case) -> PqlCaseFit:
         df = None  # crossed groups: nlme has no df rule for them
     ngroups = {t.group: int(t.nlevels) for t in design.reterms}
     return PqlCaseFit(pql=pql, df=df, nobs=int(design.n), ngroups=ngroups)
+
+
+def fit_pl_case(case: Case, method: str) -> PqlCaseFit:
+    """The case's model fitted by SAS GLIMMIX's pseudo-likelihood ``method`` (``rspl`` or ``mspl``)."""
+    model = case.model
+    args = (frame_of(case).df, str(model["formula"]), str(model["family"]), model.get("link"))
+    try:
+        pl = fit_glmm_pl(args[0], args[1], args[2], method, link=args[3], weights=model.get("weights"))
+        design, _, _ = glmm_design(*args, weights=model.get("weights"))
+    except ModelError as exc:
+        field = exc.field if exc.field in ("formula", "family", "link") else "formula"
+        raise case.error(ModelError, exc.message, "model", field, hint=exc.hint) from None
+    ngroups = {t.group: int(t.nlevels) for t in design.reterms}
+    return PqlCaseFit(pql=pl, df=None, nobs=int(design.n), ngroups=ngroups, method=method, design=design)
 
 
 def check_pql_names(case: Case, block: ReferenceBlock, fit: PqlCaseFit) -> None:

@@ -21,12 +21,24 @@ from .engine.glmm.api import split_cbind
 from .engine.glmm.result import GlmmFit
 from .engines import Engine
 from .errors import CaseError, ModelError, ReplicateError
-from .glmm_methods import MODEL, PQL, PqlCaseFit, block_key, block_method, check_pql_names, fit_pql_case, parse_key
+from .glmm_methods import (
+    MODEL,
+    PL,
+    PqlCaseFit,
+    block_key,
+    block_method,
+    check_pql_names,
+    fit_pl_case,
+    fit_pql_case,
+    method_key,
+    parse_key,
+)
 from .native_stage import run_native_case
 from .outcome import CaseResult
 from .quantities import check_fixed_names
 from .quantities.checks import GLMM_SECTIONS, check_no_statements, check_sections
 from .quantities.glmm import glmm_quantities
+from .quantities.glmm_pl import pl_quantities
 from .quantities.glmm_pql import pql_quantities
 from .reference_block import ReferenceBlock
 from .spec import parse_formula
@@ -105,6 +117,8 @@ def compared(case: Case, block: ReferenceBlock, fit: GlmmFit | PqlCaseFit) -> li
     """Quantities then Comparison for one block."""
     if isinstance(fit, PqlCaseFit):
         check_pql_names(case, block, fit)
+        if fit.method in PL:
+            return compare_block(case, block, pl_quantities(block, fit))
         return compare_block(case, block, pql_quantities(block, fit.pql, fit.df, fit.nobs, fit.ngroups))
     _check_names(case, block, fit)
     return compare_block(case, block, glmm_quantities(block, fit))
@@ -114,7 +128,9 @@ def _fit_key(case: Case, key: str) -> GlmmFit | PqlCaseFit:
     if key == MODEL:
         return fit_case(case)
     method, nagq = parse_key(case, key)
-    return fit_pql_case(case) if method == "pql" else fit_case(case, method, nagq)
+    if method == "pql":
+        return fit_pql_case(case)
+    return fit_pl_case(case, method) if method in PL else fit_case(case, method, nagq)
 
 
 def diagnosed(
@@ -129,7 +145,7 @@ def diagnosed(
     ``fit``'s optimum (the block's own method)."""
 
     def recompute(other: ReferenceBlock, method: str, nagq: int) -> list[ValueComparison]:
-        key = PQL if method == PQL else f"{method}:{nagq}"
+        key = method_key(method, nagq)
         if key not in fits:
             fits[key] = _fit_key(case, key)
         return compared(case, other, fits[key])

@@ -47,6 +47,7 @@ class Inferred:
     contrasts: str | None = None  # "sas" when the printout shows CLASS effects (SAS's GLM coding)
     todo: list[str] = field(default_factory=list)
     residual: dict[str, str] | None = None  # model.residual of a REPEATED model (SAS's Model Information)
+    block_method: str | None = None  # a GLMM block's own method (GLIMMIX's rspl / mspl) beside the model's
 
 
 def _column(printed: str, columns: Iterable[str]) -> str | None:
@@ -159,7 +160,7 @@ def _options(parsed: ParsedPrintout, out: Inferred) -> None:
     sw = parsed.software
     if failed_to_converge(info) is not None:
         out.options["converged"] = False  # the printed numbers are not at an optimum
-    if out.glmm:  # glmer: maximum likelihood and Wald z tests, which a GLMM block takes without options
+    if out.glmm and sw != "sas":  # glmer: maximum likelihood and Wald z tests, which a GLMM block takes without options
         return
     if sw in ("lme4", "lmerTest"):
         out.options["df"] = str(info.get("df") or DfMethod.NONE)
@@ -177,13 +178,17 @@ def _options(parsed: ParsedPrintout, out: Inferred) -> None:
         se = str(info.get("se_method") or "").lower()
         kr = method in (DfMethod.KENWARD_ROGER, DfMethod.KENWARD_ROGER_2) or "kackar" in se or "kenward" in se
         out.options["se"] = SeKind(method) if kr and method is not None else SeKind.MODEL
-        out.options["information"] = "observed"
+        if not out.glmm:
+            out.options["information"] = "observed"
         if info.get("converged") is False:
             out.options["converged"] = False
     elif sw == "hlm":
         out.options["df"] = DfMethod.HLM
         out.options["se"] = SeKind.CR0 if info.get("se") == "robust" else SeKind.MODEL
-    if out.method:
+    if out.glmm:  # a GLMM block names only its own method when it is not the model's
+        if out.block_method:
+            out.options["method"] = out.block_method
+    elif out.method:
         out.options["method"] = out.method
 
 
@@ -200,6 +205,8 @@ def infer_model(
     method = parsed.model_info.get("method")
     out = Inferred(formula=None, method=str(method) if method else None)
     out.glmm = {k: v for k, v in glmm_model(parsed.model_info).items() if k != "method"}
+    if out.glmm and out.method not in (None, "laplace", "agq"):  # GLIMMIX's pseudo-likelihood: the block's method
+        out.block_method, out.method = out.method, "laplace"
     if formula is not None:
         out.formula = formula
     elif parsed.model_info.get("formula"):

@@ -61,7 +61,7 @@ def failed_to_converge(info: Mapping[str, Any]) -> str | None:
 
 def glmm_model(info: Mapping[str, Any]) -> dict[str, Any]:
     """The case's ``model:`` keys a glmer printout gives: family, link, method and nagq (empty for a linear one)."""
-    if not is_glmm_title(str(info.get("title", ""))):
+    if not is_glmm_title(str(info.get("title", ""))) and not info.get("glmm"):  # glmer's title, GLIMMIX's distribution
         return {}
     out: dict[str, Any] = {}
     for key in ("family", "link", "method", "nagq"):

@@ -13,6 +13,7 @@ import re
 from ..printed import Printed
 from .numbers import Line, Section, collapse, parse_number
 from .printout import Builder
+from .sas_glmm import glmm_fit_statistic, glmm_info
 from .sas_repeated import residual
 from .sas_sections import SasState, once, read_rows
 
@@ -36,6 +37,7 @@ _MI_KEYS = [
     "Weight Variable",
     "Estimation Method",
     "Estimation Technique",
+    "Likelihood Approximation",
     "Residual Variance Method",
     "Fixed Effects SE Method",
     "Fixed Effects SE Adjustment",
@@ -58,6 +60,10 @@ def model_info(sec: Section, b: Builder, state: SasState) -> None:
         rows[key] = (ln, info[key])
     b.set_info("sas_model_information", info)
     residual(rows, b)
+    if glmm_info(info, b):  # a GLIMMIX GLMM: family, link and its own method, never REML or ML
+        if info.get("Degrees of Freedom Method"):
+            b.set_info("df_method", info["Degrees of Freedom Method"])
+        return
     method = info.get("Estimation Method") or info.get("Estimation Technique") or ""
     low = method.lower()
     if low in ("reml", "restricted maximum likelihood") or "restricted" in low:
@@ -149,6 +155,8 @@ def fit_statistics(sec: Section, b: Builder, state: SasState) -> None:
         key = re.sub(r"\s*\(\s*smaller is better\s*\)\s*", "", label, flags=_I).strip().lower()
         if key in _FIT_KEYS:
             b.add_fit(_FIT_KEYS[key], v)
+        elif b.info.get("glmm"):
+            glmm_fit_statistic(label, v, b)
     if any(re.match(r"^(AIC|BIC)\b", label) for _ln, label, _v in rows):
         b.note(
             "SAS's AIC and BIC under REML count the covariance parameters only and its BIC uses the number "

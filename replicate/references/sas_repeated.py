@@ -32,10 +32,10 @@ STRUCTURES = {
     "heterogeneous toeplitz": "TOEPH",
 }
 
-_CONVERGED = re.compile(r"^Convergence criteria met\.?\s*$", re.IGNORECASE)
+_CONVERGED = re.compile(r"^Convergence criteri(?:a met|on \(.*\) satisfied)\.?\s*$", re.IGNORECASE)
 _NOT_CONVERGED = re.compile(
     r"^(?:WARNING:\s*)?(?:Did not converge|Stopped because of (?:too many|infinite)\b.*|"
-    r"Convergence criteria not met|Iteration limit exceeded\b.*)",
+    r"Convergence criteria not met|Convergence criterion \(.*\) not satisfied|Iteration limit exceeded\b.*)",
     re.IGNORECASE,
 )
 

@@ -24,7 +24,7 @@ import pandas as pd
 from ...design import Design
 from ...errors import FitError
 from ...results import FitResult
-from ..fit import fit_design
+from ..fit import fit_design, make_deviance
 from ..unit_scale import fit_unit_scale
 from .families import Vector
 from .pirls import Matrix
@@ -49,6 +49,8 @@ class PqlFit:
         ranef: the last working LMM's conditional modes per grouping factor.
         lmm: the last working linear mixed model fit.
         messages: notes.
+        gen_chisq: with the residual variance known to be 1 (GLIMMIX's pseudo-likelihood), the last working model's
+            ``r' V^-1 r``, GLIMMIX's Generalized Chi-Square (the penalized weighted residual sum of squares).
     """
 
     family: str
@@ -65,6 +67,7 @@ class PqlFit:
     ranef: dict[str, pd.DataFrame]
     lmm: FitResult
     messages: tuple[str, ...] = ()
+    gen_chisq: float | None = None
 
 
 def glm_start(resp: GlmmResponse, X: Matrix) -> tuple[Vector, Vector, Vector]:
@@ -125,6 +128,9 @@ def fit_pql(
         zz = eta + (resp.y - mu) / me - resp.offset
         wz = resp.wt * me**2 / fam.variance(mu)
     assert fit is not None
+    gen_chisq = None
+    if unit_scale and fit.theta is not None:  # r' V^-1 r of the last working model (its scale is 1)
+        gen_chisq = float(make_deviance(working, method).factorize(np.asarray(fit.theta, dtype=float)).pwrss)
     messages = list(fit.messages)
     if not converged:
         messages.append(f"the linearization's criterion was not met in {niter} iterations (the last fit is returned)")
@@ -145,4 +151,5 @@ def fit_pql(
         ranef=fit.ranef(),
         lmm=fit,
         messages=tuple(dict.fromkeys(messages)),
+        gen_chisq=gen_chisq,
     )

@@ -1,0 +1,137 @@
+"""The engine's numbers for a block of SAS GLIMMIX's pseudo-likelihood (``options.method: rspl`` or ``mspl``).
+
+GLIMMIX prints the last linearized (working) model's results: the Solutions for Fixed Effects (``fixed``:
+estimate, SE from ``(X' V^-1 X)^-1`` of the working model, whose residual variance is known to be 1 for binomial
+and Poisson outcomes; t, and df and p under the block's ``options.df``: SAS's containment, the residual ``n -
+rank(X)`` or ``none`` for z), the Covariance Parameter Estimates (``random``: the variance of each random effect),
+and Fit Statistics that are the working model's, not a likelihood of the data: ``-2 Res Log Pseudo-Likelihood``
+(RSPL) or ``-2 Log Pseudo-Likelihood`` (MSPL), the Generalized Chi-Square ``r' V^-1 r`` and its ratio to ``n -
+rank(X)``. A log-likelihood, deviance, AIC or BIC printed for such a block is not comparable with any likelihood,
+and is said so. The covariance parameters' standard errors are not computed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy import stats
+
+from ..block_names import component_columns, mapped
+from ..errors import NotImplementedOption
+from ..glmm_methods import PqlCaseFit
+from ..inference.dfrules import containment_df, residual_df
+from ..reference_block import ReferenceBlock
+from ..vocab import DfMethod, SeKind
+from .glmm_pql import _varcomp
+from .value import Collector, EngineValue
+
+NOTE = "GLIMMIX's last linearized model"
+#: The df rules a pseudo-likelihood block may name.
+RULES = {DfMethod.CONTAINMENT: containment_df, DfMethod.RESIDUAL: residual_df}
+#: Fit keys that are no likelihood of the data under pseudo-likelihood.
+LIKELIHOODS = ("loglik", "deviance", "reml_criterion", "aic", "aicc", "bic")
+
+
+def check_pl_block(block: ReferenceBlock) -> None:
+    """Refuse options a GLIMMIX pseudo-likelihood block does not have here (other df rules, other SEs)."""
+    o = block.options
+    if o.se != SeKind.MODEL or (o.df is not None and o.df not in (*RULES, DfMethod.NONE)):
+        raise NotImplementedOption(
+            f"options {o.as_dict()} for a GLIMMIX pseudo-likelihood block",
+            hint="the model-based SEs, with df: containment (GLIMMIX's default), residual or none",
+        )
+
+
+def pl_quantities(block: ReferenceBlock, fit: PqlCaseFit) -> list[EngineValue]:
+    """The engine's number for every number a GLIMMIX RSPL / MSPL block prints."""
+    check_pl_block(block)
+    out = Collector(block)
+    pl = fit.pql
+    index = {name: j for j, name in enumerate(pl.fixed_names)}
+    df = _df(block, fit)
+    for term, qs in block.section("fixed").items():
+        j = index.get(mapped(block, term))
+        for q, ref in qs.items():
+            value = None if j is None else _fixed(fit, df, j, q)
+            note = (
+                (f"df: {block.options.df}" if df is not None else "the block does not declare options.df")
+                if q
+                in (
+                    "df",
+                    "p",
+                )
+                else (NOTE if q in ("se", "t") else "")
+            )
+            out.add("fixed", term, q, ref, value, ("fixed", term, q), note)
+    for grp, comps in block.section("random").items():
+        if grp == "Residual":
+            for q, ref in comps.items():
+                out.add("random", "Residual", q, ref, None, ("random", grp, q), "GLIMMIX fixes the scale at 1 here")
+            continue
+        for comp, qs in comps.items():
+            cols = component_columns(block, comp)
+            for q, ref in qs.items():
+                if q == "se":
+                    value, note = None, "the covariance parameters' SEs of a pseudo-likelihood fit are not computed"
+                else:
+                    value, note = _varcomp(pl, mapped(block, grp), cols, q), ""
+                out.add("random", f"{grp} {comp}", q, ref, value, ("random", grp, comp, q), note)
+    _fit(out, fit)
+    return out.values
+
+
+def _df(block: ReferenceBlock, fit: PqlCaseFit) -> np.ndarray | None:
+    method = block.options.df
+    if method is None:
+        return None
+    if method == DfMethod.NONE:
+        return np.full(len(fit.pql.fixed_names), np.inf)
+    if fit.design is None:
+        raise NotImplementedOption("the pseudo-likelihood fit does not keep its design", hint="fit it with fit_pl_case")
+    return np.asarray(RULES[method](None, fit.design), dtype=float)
+
+
+def _fixed(fit: PqlCaseFit, df: np.ndarray | None, j: int, q: str) -> Callable[[], float] | None:
+    pl = fit.pql
+    if q in ("df", "p") and df is None:
+        return None
+
+    def get() -> float:
+        se = float(pl.se[j])
+        t = float(pl.beta[j]) / se
+        value = {"estimate": float(pl.beta[j]), "se": se, "t": t}.get(q)
+        if value is not None:
+            return value
+        if q == "df" and df is not None:
+            return float(df[j])
+        if q == "p" and df is not None:
+            return float(2 * stats.t.sf(abs(t), df[j])) if df[j] > 0 else float("nan")
+        raise NotImplementedOption(f"GLIMMIX prints no {q} for a fixed effect", hint="estimate, se, df, t, p")
+
+    return get
+
+
+def _fit(out: Collector, fit: PqlCaseFit) -> None:
+    pl, reml = fit.pql, fit.method == "rspl"
+    n, p = fit.nobs, len(pl.fixed_names)
+    own = "pseudo_reml_criterion" if reml else "pseudo_deviance"
+    for q, ref in out.block.section("fit").items():
+        if q == "ngroups":
+            for g, count in ref.items():
+                mine = fit.ngroups.get(mapped(out.block, g))
+                out.add("fit", f"groups {g}", "ngroups", count, None if mine is None else float(mine), ("fit", q, g))
+        elif q == "nobs":
+            out.add("fit", "nobs", "nobs", ref, float(n), ("fit", q))
+        elif q == own:
+            out.add("fit", q, "loglik", ref, -2.0 * pl.working_loglik, ("fit", q), NOTE + ": a pseudo-likelihood")
+        elif q in ("gen_chisq", "gen_chisq_df") and pl.gen_chisq is not None:
+            value = pl.gen_chisq if q == "gen_chisq" else pl.gen_chisq / (n - p)
+            out.add("fit", q, "t", ref, value, ("fit", q), NOTE + ": r' V^-1 r of the pseudo-data")
+        else:
+            why = (
+                "not a likelihood: a pseudo-likelihood fit has no likelihood of the data to compare"
+                if q in LIKELIHOODS
+                else f"{q} is not printed for GLIMMIX's {fit.method.upper()}"
+            )
+            out.add("fit", q, q, ref, None, ("fit", q), why)
