@@ -28,6 +28,7 @@ from .quantities.checks import RSIDE_SECTIONS
 from .quantities.checks import check_sections as check_model_sections
 from .quantities.class_rows import check_class_rows
 from .quantities.rside import rside_quantities
+from .quantities.rside_random import check_random_names
 from .reference_block import OptimumAt, ReferenceBlock
 from .rside_model import is_repeated_measures, rside_model
 from .rside_optimum import at_reference
@@ -114,6 +115,7 @@ def _check_names(case: Case, block: ReferenceBlock, fit: RsideFit) -> None:
     """
     check_model_sections(case, block, RSIDE_SECTIONS, "repeated-measures models")
     check_fixed_names(case, block, fit.fixed_names)
+    check_random_names(case, block, fit)
     check_sections(case, case_statements(case), [block])
     known = {(c.label, c.group) for c in fit.covparms}
     for label in block.section("covparms"):

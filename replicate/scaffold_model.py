@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .references.lme4_glmm import failed_to_converge, glmm_model
+from .references.names import nlme_group_to_lme4
 from .references.printout import ParsedPrintout
 from .vocab import DfMethod, SeKind
 
@@ -192,6 +193,18 @@ def _options(parsed: ParsedPrintout, out: Inferred) -> None:
         out.options["method"] = out.method
 
 
+def with_lme_random(formula: str, random: Mapping[str, str] | None) -> str:
+    """An lme printout's fixed formula with its random part in lme4's notation: ``Formula: ~age | Subject`` ->
+    ``(age | Subject)`` (both with an intercept), ``class %in% school`` -> ``class:school``."""
+    if not random or "|" in formula:
+        return formula
+    terms = []
+    for group, text in random.items():
+        lhs = str(text).split("|")[0].strip().lstrip("~").strip() or "1"
+        terms.append(f"({lhs} | {nlme_group_to_lme4(group)})")
+    return " + ".join([formula, *terms])
+
+
 def infer_model(
     parsed: ParsedPrintout,
     columns: Iterable[str],
@@ -210,7 +223,7 @@ def infer_model(
     if formula is not None:
         out.formula = formula
     elif parsed.model_info.get("formula"):
-        out.formula = str(parsed.model_info["formula"])
+        out.formula = with_lme_random(str(parsed.model_info["formula"]), parsed.model_info.get("random_formulas"))
     elif parsed.software == "sas":
         _from_sas(parsed, cols, out)
     elif parsed.software == "hlm":
@@ -254,6 +267,12 @@ def _residual(parsed: ParsedPrintout, columns: list[str], out: Inferred, repeate
     user's repeated effect where the listing names none (``replicate new --repeated``)."""
     printed: Mapping[str, str] = parsed.model_info.get("residual") or {}
     if not printed:
+        nlme = {k: parsed.model_info[k] for k in ("nlme_correlation", "nlme_variance") if parsed.model_info.get(k)}
+        if nlme:  # read, but with no SAS TYPE= the case can state: said, never dropped in silence
+            out.todo.append(
+                f"the printout's residual structure {nlme} has no model.residual the case format maps (README's "
+                "table of structures): state it, or the case compares another model"
+            )
         return
     if repeated and "repeated" not in printed:
         printed = {**printed, "repeated": repeated}

@@ -24,7 +24,7 @@ from replicate.scaffold import new_case
 from tests.engine.glmm.test_pseudo_likelihood import FORMULA, LOOP, _bacteria
 from tests.rsupport import ROOT, need_r
 
-LISTING = ROOT / "tests" / "data" / "printouts" / "sas_glimmix_binomial_rspl_mspl.txt"
+LISTING = ROOT / "tests" / "data" / "printouts" / "sas_glimmix_binomial_rspl_mspl.lst"
 
 
 def test_a_glimmix_listing_is_read_as_a_glmm_with_its_method_and_pseudo_likelihood():

@@ -26,7 +26,20 @@ def _unknown(case: Case, block: ReferenceBlock, message: str, *path: object, hin
 #: The printed sections each model class computes (a block printing another is refused, never passed over).
 LINEAR_SECTIONS = frozenset({"fixed", "fixed_corr", "random", "fit", "tests", "type3", "lsmeans", "diffs"})
 RSIDE_SECTIONS = frozenset(
-    {"fixed", "covparms", "fit", "type3", "lsmeans", "diffs", "slices", "estimates", "contrasts", "rmatrix", "rcorr"}
+    {
+        "fixed",
+        "covparms",
+        "random",
+        "fit",
+        "type3",
+        "lsmeans",
+        "diffs",
+        "slices",
+        "estimates",
+        "contrasts",
+        "rmatrix",
+        "rcorr",
+    }
 )
 GLMM_SECTIONS = frozenset({"fixed", "random", "fit"})
 

@@ -33,6 +33,7 @@ from ..vocab import DfMethod, SeKind
 from .estimate_fields import DF_COLUMNS, FIELDS
 from .rside_diffs import add_diffs
 from .rside_levels import effect_label, lsmean_level
+from .rside_random import add_random
 from .rside_rmatrix import add_rmatrix
 from .rside_slices import add_slices
 from .rside_statements import add_statements
@@ -199,6 +200,7 @@ def rside_quantities(block: ReferenceBlock, fit: RsideFit, statements: Statement
     add_statements(out, fit, ddfm, statements or Statements(), field, df_note(block, ddfm))
     add_slices(out, fit, ddfm, df_note(block, ddfm))
     add_rmatrix(out, fit)
+    add_random(out, fit)
     stats_ = fit_statistics(block, fit)
     null = Lazy(lambda: null_model_lrt(fit))
     for q, ref in block.section("fit").items():

@@ -100,11 +100,11 @@ def parse(text: str, software: str = "nlme", *, first_line: int = 1) -> ParsedPr
         if sec.kind == "title":
             _title(sec, b)
         elif sec.kind == "corr":
-            _correlation(sec, b)
+            correlation_block(sec, b)
         elif sec.kind == "matrix" and prev == "corr":
-            _general(sec, b)  # corSymm's " Correlation:" matrix right after its structure's title
+            general_block(sec, b)  # corSymm's " Correlation:" matrix right after its structure's title
         elif sec.kind == "varfunc":
-            _variance(sec, b)
+            variance_block(sec, b)
         elif sec.kind == "coef":
             rows = _coefficients(sec, b)
         elif sec.kind == "sigma":
@@ -124,7 +124,7 @@ def parse(text: str, software: str = "nlme", *, first_line: int = 1) -> ParsedPr
     for ln, term, vals in rows:
         est, se, t, p = vals
         b.add_fixed(ln, term, {"estimate": est, "se": se, "df": residual_df, "t": t, "p": p})
-    _residual(b)
+    residual_info(b)
     if sigma is not None:
         if "nlme_variance" in b.info:
             b.add_cell("Residual standard error", "sigma", "value", sigma[1])
@@ -145,10 +145,10 @@ _TYPES = {
     ("compound symmetry", True): "CSH",
     ("general", True): "UN",
 }
-_FORM = re.compile(r"^~\s*([A-Za-z_.][A-Za-z0-9_.]*)\s*\|\s*([A-Za-z_.][A-Za-z0-9_.]*)\s*$")
+_FORM = re.compile(r"^~\s*([A-Za-z_.][A-Za-z0-9_.]*|1)\s*\|\s*([A-Za-z_.][A-Za-z0-9_.]*)\s*$")
 
 
-def _residual(b: Builder) -> None:
+def residual_info(b: Builder) -> None:
     """``model_info["residual"]`` (SAS's REPEATED as a case's ``model.residual``) for the structures with a SAS
     TYPE= (README's table): the visit and subject from ``Formula: ~idx | Subject``, a varIdent over the same visit."""
     corr, var = b.info.get("nlme_correlation"), b.info.get("nlme_variance")
@@ -163,7 +163,10 @@ def _residual(b: Builder) -> None:
             return
     sas_type = _TYPES.get((str(corr["structure"]).lower(), hetero))
     if m and sas_type:
-        b.set_info("residual", {"type": sas_type, "repeated": m.group(1), "subject": m.group(2)})
+        residual = {"type": sas_type, "subject": m.group(2)}
+        if m.group(1) != "1":  # ~ 1 | Subject: the rows' order within the subject, no named visit
+            residual["repeated"] = m.group(1)
+        b.set_info("residual", residual)
 
 
 def _title(sec: Section, b: Builder) -> None:
@@ -248,7 +251,7 @@ def _split_block(sec: Section, b: Builder, keys: tuple[str, ...]) -> tuple[dict[
     return said, rest
 
 
-def _correlation(sec: Section, b: Builder) -> None:
+def correlation_block(sec: Section, b: Builder) -> None:
     said, rest = _split_block(sec, b, ("Formula",))
     b.set_info("nlme_correlation", {"structure": sec.match.group("name"), **said})
     if sec.match.group("name").lower() == "general":
@@ -264,7 +267,7 @@ def _correlation(sec: Section, b: Builder) -> None:
         b.add_cell("Correlation Structure", name, "estimate", v)
 
 
-def _general(sec: Section, b: Builder) -> None:
+def general_block(sec: Section, b: Builder) -> None:
     """corSymm's lower triangle: a row of column numbers, then rows ``i  r(i,1) .. r(i,i-1)``."""
     columns: list[str] | None = None
     for ln in sec.body:
@@ -282,7 +285,7 @@ def _general(sec: Section, b: Builder) -> None:
             b.add_cell("Correlation Structure", f"{label[0]},{col}", "corr", v)
 
 
-def _variance(sec: Section, b: Builder) -> None:
+def variance_block(sec: Section, b: Builder) -> None:
     said, rest = _split_block(sec, b, ("Structure", "Formula"))
     b.set_info("nlme_variance", said or {"structure": "printed"})
     for name, v in _pairs(rest, b, "stratum", numeric_names=True):

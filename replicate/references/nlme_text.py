@@ -24,6 +24,7 @@ import re
 
 from ..errors import ReferenceError_
 from ..printed import Printed
+from .nlme_gls import correlation_block, general_block, residual_info, variance_block
 from .numbers import (
     Line,
     Section,
@@ -50,13 +51,10 @@ PATTERNS = [
     ("title", re.compile(r"^(?:Linear|Nonlinear) mixed-effects model fit by\b")),
     ("random", re.compile(r"^Random effects:\s*$")),
     ("fixed", re.compile(r"^Fixed effects:\s*(?P<f>.*)$")),
-    (
-        "ignore",
-        re.compile(
-            r"^Correlation:\s*$|^Standardized Within-Group Residuals:|^Variance function:|"
-            r"^Correlation Structure:"
-        ),
-    ),
+    ("corr", re.compile(r"^Correlation Structure:\s*(?P<name>.*?)\s*$")),
+    ("varfunc", re.compile(r"^Variance function:\s*$")),
+    ("matrix", re.compile(r"^Correlation:\s*$")),
+    ("ignore", re.compile(r"^Standardized Within-Group Residuals:")),
     ("nobs", re.compile(r"^Number of Observations:\s*(?P<n>\S+)")),
     ("ngroups", re.compile(r"^Number of Groups:\s*(?P<n>.*)$")),
     ("anova", re.compile(r"^numDF\s+denDF\s+F-value\b")),
@@ -76,6 +74,10 @@ def parse(text: str, software: str = "nlme", *, first_line: int = 1) -> ParsedPr
     seen: dict[str, int] = {}
     groups: list[str] = []
     for sec in merge_runs(find_sections(lines, PATTERNS, HEADERS), "varcorr"):
+        if sec.kind == "corr":  # the residual structure beside the random effects (lme's correlation =)
+            correlation_block(sec, b)
+        elif sec.kind == "varfunc":  # lme's weights = (varIdent)
+            variance_block(sec, b)
         if sec.kind in _ONCE:
             check_one_summary(sec, seen)
         if sec.kind in _COUNTED:
@@ -100,6 +102,8 @@ def parse(text: str, software: str = "nlme", *, first_line: int = 1) -> ParsedPr
             _anova_models(sec, b)
         elif sec.kind == "varcorr":
             _varcorr(sec, b)
+        elif sec.kind == "matrix" and _after_structure(b):
+            general_block(sec, b)
         elif sec.kind == "lme4":
             raise ReferenceError_(
                 "this looks like lme4 output",
@@ -107,7 +111,14 @@ def parse(text: str, software: str = "nlme", *, first_line: int = 1) -> ParsedPr
                 field="software",
                 hint="parse it with software 'lme4' or 'lmerTest'",
             )
+    residual_info(b)
     return b.build("nlme", EXPECTED)
+
+
+def _after_structure(b: Builder) -> bool:
+    """A `` Correlation:`` matrix is corSymm's when a General structure was just read and its matrix is not yet."""
+    corr = b.info.get("nlme_correlation") or {}
+    return str(corr.get("structure", "")).lower() == "general" and "Correlation Structure" not in b.tables
 
 
 _ONCE = ("title", "random", "fixed", "nobs", "ngroups")
