@@ -38,7 +38,7 @@ from .outcome import CaseResult
 from .quantities import check_fixed_names
 from .quantities.checks import GLMM_SECTIONS, check_no_statements, check_sections
 from .quantities.glmm import glmm_quantities
-from .quantities.glmm_pl import pl_quantities
+from .quantities.glmm_pl import PlFit, pl_quantities
 from .quantities.glmm_pql import pql_quantities
 from .reference_block import ReferenceBlock
 from .spec import parse_formula
@@ -118,7 +118,8 @@ def compared(case: Case, block: ReferenceBlock, fit: GlmmFit | PqlCaseFit) -> li
     if isinstance(fit, PqlCaseFit):
         check_pql_names(case, block, fit)
         if fit.method in PL:
-            return compare_block(case, block, pl_quantities(block, fit))
+            pl = PlFit(fit.pql, fit.method, fit.nobs, fit.ngroups, fit.design)
+            return compare_block(case, block, pl_quantities(block, pl))
         return compare_block(case, block, pql_quantities(block, fit.pql, fit.df, fit.nobs, fit.ngroups))
     _check_names(case, block, fit)
     return compare_block(case, block, glmm_quantities(block, fit))

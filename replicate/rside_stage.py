@@ -19,14 +19,13 @@ from .engine.rside import fit_residual
 from .engine.rside.result import RsideFit
 from .engines import Engine
 from .errors import CaseError, DataError, ModelError, NotImplementedOption
-from .inference.sas_rows import statement_rows
-from .inference.sumcoding import SumCoding, sum_coding
+from .inference.sumcoding import sum_coding
 from .native_stage import run_native_case
 from .outcome import CaseResult
 from .quantities import block_method, check_fixed_names
 from .quantities.checks import RSIDE_SECTIONS
 from .quantities.checks import check_sections as check_model_sections
-from .quantities.class_rows import check_class_rows
+from .quantities.class_rows import check_class_rows, check_statements
 from .quantities.rside import rside_quantities
 from .quantities.rside_random import check_random_names
 from .reference_block import OptimumAt, ReferenceBlock
@@ -49,20 +48,7 @@ def check_model(case: Case, *, with_data: bool = False) -> None:
     if with_data:
         fit = fit_case(case, "REML")
         if fit.fixed_part is not None:
-            _check_statements(case, sum_coding(fit.fixed_part))
-
-
-def _check_statements(case: Case, coding: SumCoding) -> None:
-    """Every ESTIMATE and CONTRAST of the case names the model's effects and is estimable."""
-    statements = case_statements(case)
-    for kind, table in (("estimate", statements.estimate), ("contrast", statements.contrast)):
-        for label, statement in table.items():
-            try:
-                statement_rows(coding, statement)
-            except ModelError as exc:
-                raise case.error(
-                    CaseError, f"model.{kind} {label!r}: {exc.message}", "model", kind, label, hint=exc.hint
-                ) from None
+            check_statements(case, sum_coding(fit.fixed_part))
 
 
 def fit_case(case: Case, method: str) -> RsideFit:
@@ -139,7 +125,7 @@ def _check_names(case: Case, block: ReferenceBlock, fit: RsideFit) -> None:
             )
         return
     coding = sum_coding(fit.fixed_part)
-    _check_statements(case, coding)
+    check_statements(case, coding)
     check_class_rows(case, block, coding)
 
 

@@ -100,16 +100,17 @@ def test_a_printed_label_no_statement_defines_is_refused(tmp_path, capsys):
     assert main(["validate", str(path)]) == 2
 
 
-def test_a_linear_block_printing_lsmeans_or_estimates_is_refused_not_agreed(tmp_path):
+def test_a_linear_block_printing_lsmeans_of_no_effect_or_an_undefined_estimate_is_invalid(tmp_path):
+    """G-side blocks compute lsmeans and estimates now: an effect the model lacks or a label no statement defines
+    is the block's invalid-case error naming the field, never a value left out while the rest agrees."""
     source = CASES / "dyestuff.yaml"
-    for section in (
-        "      lsmeans:\n        Batch:\n          A: {estimate: 1}\n",
-        "      estimates:\n        x: {estimate: 1}\n",
+    for section, said in (
+        ("      lsmeans:\n        Batch:\n          A: {estimate: 1}\n", "values.lsmeans.Batch"),
+        ("      estimates:\n        x: {estimate: 1}\n", "does not define"),
     ):
         path = _variant(tmp_path, "    values:\n", "    values:\n" + section, source)
         status, errors = _statuses(path)
-        assert status != OK
-        assert "does not compute" in errors and "linear mixed models" in errors
+        assert status != OK and said in errors, errors
 
 
 def test_a_block_compares_slices_and_type3_chisq(tmp_path):
@@ -145,11 +146,19 @@ def test_a_block_compares_slices_and_type3_chisq(tmp_path):
     assert [v.section for b in res.blocks for v in b.values if v.verdict == "discrepancy"] == ["slices"]
 
 
-def test_statements_on_a_model_without_a_residual_structure_are_refused_not_ignored(tmp_path):
+def test_statements_on_a_model_without_a_residual_structure_are_computed(tmp_path):
+    """An ESTIMATE of the intercept of a G-side model is its fixed intercept, with the block's df (here lmerTest's
+    Satterthwaite): the live lme4 numbers of dyestuff's intercept agree as an ESTIMATE row."""
     source = CASES / "dyestuff.yaml"
     text = source.read_text(encoding="utf-8")
-    assert "\nmodel:\n" in text
+    assert "\nmodel:\n" in text and "    values:\n" in text
+    text = text.replace("\nmodel:\n", '\nmodel:\n  estimate:\n    "a": "intercept 1"\n', 1)
+    row = "{estimate: 1527.500000000001, se: 19.383412178752796, df: 4.999999981092339, t: 78.80449458090646}"
+    text = text.replace("    values:\n", f"    values:\n      estimates:\n        a: {row}\n", 1)
     path = tmp_path / source.name
-    path.write_text(text.replace("\nmodel:\n", '\nmodel:\n  estimate:\n    "a": "intercept 1"\n', 1), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     status, errors = _statuses(path)
-    assert status != OK and "model.estimate" in errors and "not implemented" in errors
+    assert status == OK, errors
+    res = run_case(load_case(path), get_engine("native"))
+    rows = [v for b in res.blocks for v in b.values if v.section == "estimates"]
+    assert len(rows) == 4 and all(v.verdict in ("agrees", "within tolerance") for v in rows)

@@ -69,7 +69,7 @@ def _values(res):
 
 
 def test_sas_published_lsmeans_and_type3_are_reproduced(native):
-    for case, sections in ((HAM, {"lsmeans", "diffs", "type3", "fit"}), (CARROTS, {"type3"})):
+    for case, sections in ((HAM, {"lsmeans", "diffs", "type3", "estimates", "contrasts", "fit"}), (CARROTS, {"type3"})):
         res = run_case(load_case(case), native)
         values = _values(res)
         assert res.status == OK, [b.error for b in res.blocks]
@@ -251,3 +251,37 @@ def test_a_section_linear_models_do_not_compute_is_still_refused(tmp_path, nativ
     res = run_case(load_case(path), native)
     error = res.error or (res.blocks[0].error if res.blocks else "") or ""
     assert res.status == INVALID and "'slices'" in error and "values.slices" in error, error
+
+
+def test_estimate_and_contrast_statements_of_a_g_side_model(tmp_path, native, ham_tests):
+    """SAS's ESTIMATE of an LS-mean difference is that difference, its CONTRAST of the four LS-means the Type III
+    test of Product, under Satterthwaite and Kenward-Roger alike; a non-estimable row is refused naming it."""
+    from replicate.case_statements import case_statements
+    from replicate.inference.sas_rows import statement_rows
+
+    case = load_case(HAM)
+    statements = case_statements(case)
+    for method in ("satterthwaite", "kenward-roger", "containment"):
+        tests = ham_tests[method]
+        L = statement_rows(tests.coding, statements.estimate["Product 1 - 2"])
+        diff = tests.diffs("Product")[0]
+        est = tests.estimate(L[0], statements.estimate["Product 1 - 2"].last_effect)
+        assert (est.estimate, est.se) == pytest.approx((diff.estimate, diff.se), rel=1e-9)
+        # a rule gives an ESTIMATE the df of the last effect it lists (Product*Information*Gender: 316), as SAS
+        # takes them from its Tests of Fixed Effects; Satterthwaite and Kenward-Roger the row's own
+        assert est.df == pytest.approx(316.0 if method == "containment" else diff.df, rel=1e-9)
+        C = statement_rows(tests.coding, statements.contrast["Products"])
+        con = tests.contrast(C, statements.contrast["Products"].last_effect)
+        t3 = tests.type3()["Product"]
+        assert (con.num_df, con.f_value) == (3, pytest.approx(t3.f_value, rel=1e-9))
+        if method != "containment":
+            assert con.den_df == pytest.approx(t3.den_df, rel=1e-6)
+    path = _edited(
+        tmp_path,
+        HAM,
+        '"Product 1 - 2": "Product 1 -1 0 0 Product*Information',
+        '"Product 1 - 2": "Product 1 -1 0 0 Information',
+    )
+    res = run_case(load_case(path), native)
+    error = res.error or (res.blocks[0].error if res.blocks else "") or ""
+    assert res.status == INVALID and "model.estimate" in error and "Product 1 - 2" in error, error

@@ -27,12 +27,12 @@ from ..errors import NotImplementedOption
 from ..fixed_part import FixedPart
 from .context import Inference
 from .dispatch import KR_VARIANTS, PBKRTEST_KR
-from .ftests import anova_type3
+from .ftests import anova_type3, contest
 from .kenward_roger import KRResult
 from .lsmeans import Estimate, lsmean_rows
 from .satterthwaite import satterthwaite_parts
 from .sumcoding import SumCoding, sum_coding
-from .type3 import Type3Test, type3_tests
+from .type3 import Type3Test, type3_tests, wald_f
 from .type3_hypotheses import type3_contrasts
 
 #: df methods that give every column of a term one df (a rule, not an approximation per row).
@@ -100,8 +100,10 @@ class GsideTests:
         return single
 
     def _effect_df(self, effect: str) -> float:
+        if effect.lower() == "intercept":
+            effect = "(Intercept)"
         for term, df in self.term_df.items():
-            if _matches(term, effect):
+            if _matches(term, effect) or term == effect:
                 return df
         raise NotImplementedOption(f"no df for the effect {effect!r} under df: {self.method}")
 
@@ -142,6 +144,28 @@ class GsideTests:
             for i in range(len(levels))
             for j in range(i + 1, len(levels))
         )
+
+    def estimate(self, row: np.ndarray, effect: str, label: str = "") -> Estimate:
+        """SAS's ESTIMATE of ``row`` (on the fit's coefficients); under a rule, the df of ``effect`` (the final
+        effect the statement lists, as SAS takes them from its Tests of Fixed Effects)."""
+        return self._estimate(label or effect, (), None, np.asarray(row, dtype=float))
+
+    def contrast(self, L: np.ndarray, effect: str, label: str = "") -> Type3Test:
+        """SAS's CONTRAST of the rows ``L``: the Wald F with its rank; den df by the method (lmerTest's multi-row
+        Satterthwaite, pbkrtest's Kenward-Roger, or the rule's df of ``effect``)."""
+        L = np.atleast_2d(np.asarray(L, dtype=float))
+        if self.method in KR_VARIANTS:
+            r = self._kr().ftest(L)
+            f, k, ddf, p = float(r["F"]), int(r["ndf"]), float(r["ddf"]), float(r["p"])
+        elif self.method == "satterthwaite":
+            C, A, jac = self._satterthwaite
+            row = contest(L, self.beta, C, A, jac, float(np.sqrt(self.inf.fit.sigma2)))
+            f, k, ddf, p = float(row["F value"]), int(row["NumDF"]), float(row["DenDF"]), float(row["Pr(>F)"])
+        else:
+            f, k = wald_f(L, self.beta, self.vcov)
+            ddf = float("inf") if self.method == "none" else self._effect_df(effect)
+            p = float(stats.f.sf(f, k, ddf)) if k else float("nan")
+        return Type3Test(label or effect, k, ddf, f, p, f * k, float(stats.chi2.sf(f * k, k)) if k else float("nan"), L)
 
     def type3(self) -> dict[str, Type3Test]:
         """Every term's Type III test, by the term's label (``A:B``)."""

@@ -8,12 +8,14 @@ from collections.abc import Collection, Sequence
 from ..block_names import component_columns, mapped
 from ..build import frame_of
 from ..case import Case
+from ..case_statements import case_statements
+from ..case_statements import check_sections as check_statement_labels
 from ..design import Design
 from ..errors import CaseError, ModelError, NotImplementedOption, ReplicateError
 from ..fixed_part import from_design
 from ..inference.sumcoding import SumCoding, sum_coding
 from ..reference_block import ReferenceBlock
-from .class_rows import check_class_rows, needs_coding
+from .class_rows import check_class_rows, check_statements, needs_coding
 from .fixed import corr_pair
 
 
@@ -24,7 +26,9 @@ def _unknown(case: Case, block: ReferenceBlock, message: str, *path: object, hin
 
 
 #: The printed sections each model class computes (a block printing another is refused, never passed over).
-LINEAR_SECTIONS = frozenset({"fixed", "fixed_corr", "random", "fit", "tests", "type3", "lsmeans", "diffs"})
+LINEAR_SECTIONS = frozenset(
+    {"fixed", "fixed_corr", "random", "fit", "tests", "type3", "lsmeans", "diffs", "estimates", "contrasts"}
+)
 RSIDE_SECTIONS = frozenset(
     {
         "fixed",
@@ -105,12 +109,14 @@ def check_block_names(case: Case, block: ReferenceBlock, design: Design) -> None
         CaseError: naming the block, the value and the names the model has.
     """
     check_block_weight(case, block)
-    check_no_statements(case, "linear mixed models without a residual structure")
     check_sections(case, block, LINEAR_SECTIONS, "linear mixed models without a residual structure")
+    check_statement_labels(case, case_statements(case), [block])
     fixed_names = list(design.fixed_names)
     check_fixed_names(case, block, fixed_names)
-    if needs_coding(block):
-        check_class_rows(case, block, _coding(case, block, design))
+    if needs_coding(block) or case.model.get("estimate") or case.model.get("contrast"):
+        coding = _coding(case, block, design)
+        check_class_rows(case, block, coding)
+        check_statements(case, coding)
     for pair in block.section("fixed_corr"):
         for term in corr_pair(pair):
             if mapped(block, term) not in fixed_names:

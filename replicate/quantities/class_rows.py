@@ -11,7 +11,9 @@ from collections.abc import Callable
 
 from ..block_names import mapped
 from ..case import Case
+from ..case_statements import case_statements
 from ..errors import CaseError, ModelError, NotImplementedOption
+from ..inference.sas_rows import statement_rows
 from ..inference.sumcoding import SumCoding
 from ..reference_block import ReferenceBlock
 from .rside_diffs import diff_levels
@@ -69,3 +71,20 @@ def check_class_rows(case: Case, block: ReferenceBlock, coding: SumCoding) -> No
                         *("expected", block.index, "values", section, effect, row),
                         hint=exc.hint or "name a CLASS effect of the model and its levels",
                     ) from None
+
+
+def check_statements(case: Case, coding: SumCoding) -> None:
+    """Every ESTIMATE and CONTRAST of the case names the model's effects and is estimable.
+
+    Raises:
+        CaseError: naming ``model.estimate`` / ``model.contrast`` and the label.
+    """
+    statements = case_statements(case)
+    for kind, table in (("estimate", statements.estimate), ("contrast", statements.contrast)):
+        for label, statement in table.items():
+            try:
+                statement_rows(coding, statement)
+            except ModelError as exc:
+                raise case.error(
+                    CaseError, f"model.{kind} {label!r}: {exc.message}", "model", kind, label, hint=exc.hint
+                ) from None

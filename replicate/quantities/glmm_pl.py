@@ -13,13 +13,15 @@ and is said so. The covariance parameters' standard errors are not computed here
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 
 from ..block_names import component_columns, mapped
+from ..design import Design
+from ..engine.glmm.pql import PqlFit
 from ..errors import NotImplementedOption
-from ..glmm_methods import PqlCaseFit
 from ..inference.dfrules import containment_df, residual_df
 from ..reference_block import ReferenceBlock
 from ..vocab import DfMethod, SeKind
@@ -43,7 +45,19 @@ def check_pl_block(block: ReferenceBlock) -> None:
         )
 
 
-def pl_quantities(block: ReferenceBlock, fit: PqlCaseFit) -> list[EngineValue]:
+@dataclass(frozen=True)
+class PlFit:
+    """A GLIMMIX pseudo-likelihood fit with what its block needs: the method, observations, levels per grouping
+    factor and the design (for SAS's df rules)."""
+
+    pql: PqlFit
+    method: str
+    nobs: int
+    ngroups: dict[str, int]
+    design: Design | None
+
+
+def pl_quantities(block: ReferenceBlock, fit: PlFit) -> list[EngineValue]:
     """The engine's number for every number a GLIMMIX RSPL / MSPL block prints."""
     check_pl_block(block)
     out = Collector(block)
@@ -81,7 +95,7 @@ def pl_quantities(block: ReferenceBlock, fit: PqlCaseFit) -> list[EngineValue]:
     return out.values
 
 
-def _df(block: ReferenceBlock, fit: PqlCaseFit) -> np.ndarray | None:
+def _df(block: ReferenceBlock, fit: PlFit) -> np.ndarray | None:
     method = block.options.df
     if method is None:
         return None
@@ -92,7 +106,7 @@ def _df(block: ReferenceBlock, fit: PqlCaseFit) -> np.ndarray | None:
     return np.asarray(RULES[method](None, fit.design), dtype=float)
 
 
-def _fixed(fit: PqlCaseFit, df: np.ndarray | None, j: int, q: str) -> Callable[[], float] | None:
+def _fixed(fit: PlFit, df: np.ndarray | None, j: int, q: str) -> Callable[[], float] | None:
     pl = fit.pql
     if q in ("df", "p") and df is None:
         return None
@@ -112,7 +126,7 @@ def _fixed(fit: PqlCaseFit, df: np.ndarray | None, j: int, q: str) -> Callable[[
     return get
 
 
-def _fit(out: Collector, fit: PqlCaseFit) -> None:
+def _fit(out: Collector, fit: PlFit) -> None:
     pl, reml = fit.pql, fit.method == "rspl"
     n, p = fit.nobs, len(pl.fixed_names)
     own = "pseudo_reml_criterion" if reml else "pseudo_deviance"

@@ -14,22 +14,27 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
+import numpy as np
+
 from ..block_names import mapped
 from ..build import frame_of
 from ..case import Case
+from ..case_statements import case_statements
 from ..errors import NotImplementedOption
 from ..fixed_part import from_design
 from ..inference import Inference, kr_settings
 from ..inference.gside_tests import GsideTests
 from ..inference.lsmeans import Estimate
+from ..inference.sas_rows import statement_rows
 from ..inference.type3 import Type3Test
+from ..sas_statement import Statement
 from ..vocab import SeKind
 from .estimate_fields import DF_COLUMNS, FIELDS
 from .rside_diffs import diff_levels, pair_value
 from .rside_levels import effect_label, lsmean_level
 from .value import Collector, Lazy
 
-SECTIONS = ("type3", "lsmeans", "diffs")
+SECTIONS = ("type3", "lsmeans", "diffs", "estimates", "contrasts")
 
 #: type3 column -> (the comparison's quantity, its value of an engine test).
 TYPE3: Mapping[str, tuple[str, Callable[[Type3Test], float]]] = {
@@ -83,6 +88,7 @@ def gside_values(out: Collector, case: Case, inf: Inference) -> None:
                 why = note if q in ("den_df", "p") else ""
             out.add("type3", str(effect), quantity, ref, value, ("type3", effect, q), why)
 
+    _statements(out, case, tests, method, unsaid, note)
     readers = {"lsmeans": (_lsmean_table, _lsmean_value), "diffs": (_pairs, _diff_value)}
     for section, (table_of, value_of) in readers.items():
         for effect, rows in block.section(section).items():
@@ -96,6 +102,57 @@ def gside_values(out: Collector, case: Case, inf: Inference) -> None:
                     else:
                         why = note if q in DF_COLUMNS else ""
                     out.add(section, f"{effect} {row}", q, ref, value, (section, effect, row, q), why)
+
+
+def _statements(out: Collector, case: Case, tests: Lazy, method: str | None, unsaid: str, note: str) -> None:
+    """The block's ``estimates`` and ``contrasts``: the case's ESTIMATE and CONTRAST statements (SAS's rows)."""
+    block = out.block
+    if not (block.section("estimates") or block.section("contrasts")):
+        return
+    statements = case_statements(case)
+
+    def rows(statement: Statement) -> tuple[Any, str]:
+        return statement_rows(tests.get().coding, statement), statement.last_effect
+
+    for label, qs in block.section("estimates").items():
+        row = Lazy(partial(_estimate_row, tests, rows, statements.estimate[str(label)], str(label)))
+        for q, ref in qs.items():
+            value: Any = partial(_pick, row, FIELDS[q])
+            if method is None and q in DF_COLUMNS:
+                value, why = None, unsaid
+            else:
+                why = note if q in DF_COLUMNS else ""
+            out.add("estimates", str(label), q, ref, value, ("estimates", label, q), why)
+    for label, qs in block.section("contrasts").items():
+        test = Lazy(partial(_contrast_test, tests, rows, statements.contrast[str(label)], str(label)))
+        for q, ref in qs.items():
+            quantity, pick = TYPE3[q]
+            value = partial(_pick, test, pick)
+            if method is None and q in ("den_df", "p"):
+                value, why = None, unsaid
+            else:
+                why = note if q in ("den_df", "p") else ""
+            out.add("contrasts", str(label), quantity, ref, value, ("contrasts", label, q), why)
+
+
+def _pick(lazy: Lazy, get: Callable[[Any], float]) -> float:
+    return get(lazy.get())
+
+
+def _estimate_row(
+    tests: Lazy, rows: Callable[[Statement], tuple[Any, str]], statement: Statement, label: str
+) -> Estimate:
+    L, last = rows(statement)
+    return tests.get().estimate(L[0], last, label)
+
+
+def _contrast_test(
+    tests: Lazy, rows: Callable[[Statement], tuple[Any, str]], statement: Statement, label: str
+) -> Type3Test:
+    L, last = rows(statement)
+    if np.linalg.matrix_rank(L) < L.shape[0]:
+        raise NotImplementedOption("a CONTRAST whose rows are linearly dependent", hint="write independent rows")
+    return tests.get().contrast(L, last, label)
 
 
 def _type3_value(type3: Lazy, key: str, pick: Callable[[Type3Test], float]) -> float:
