@@ -16,11 +16,12 @@ from .diagnose_glmm import diagnose_glmm_block
 from .diagnose_glmm_optimum import different_optimum
 from .diagnosis import Diagnosis
 from .engine.glmm import fit_glmm
+from .engine.glmm.api import glmm_fixed_part, split_cbind
 from .engine.glmm.api import prepare as glmm_design
-from .engine.glmm.api import split_cbind
 from .engine.glmm.result import GlmmFit
 from .engines import Engine
-from .errors import CaseError, ModelError, ReplicateError
+from .errors import CaseError, ModelError, NotImplementedOption, ReplicateError
+from .fixed_part import FixedPart
 from .glmm_methods import (
     MODEL,
     PL,
@@ -33,13 +34,16 @@ from .glmm_methods import (
     method_key,
     parse_key,
 )
+from .inference.sumcoding import sum_coding
 from .native_stage import run_native_case
 from .outcome import CaseResult
 from .quantities import check_fixed_names
 from .quantities.checks import GLMM_SECTIONS, check_no_statements, check_sections
+from .quantities.class_rows import check_class_rows, needs_coding
 from .quantities.glmm import glmm_quantities
 from .quantities.glmm_pl import PlFit, pl_quantities
 from .quantities.glmm_pql import pql_quantities
+from .quantities.value import Lazy
 from .reference_block import ReferenceBlock
 from .spec import parse_formula
 
@@ -113,16 +117,42 @@ def _check_names(case: Case, block: ReferenceBlock, fit: GlmmFit) -> None:
                 )
 
 
+def fixed_part_of(case: Case) -> FixedPart:
+    """The GLMM's fixed part (for LS-means and Type III tests), its errors naming the case's model."""
+    model = case.model
+    try:
+        return glmm_fixed_part(
+            frame_of(case).df, str(model["formula"]), str(model["family"]), model.get("link"), model.get("weights")
+        )
+    except ModelError as exc:
+        raise case.error(ModelError, exc.message, "model", "formula", hint=exc.hint) from None
+
+
+def _check_rows(case: Case, block: ReferenceBlock) -> None:
+    """A block's Type III effects and LS-means levels must be the model's (before any number is computed)."""
+    if needs_coding(block):
+        try:
+            coding = sum_coding(fixed_part_of(case))
+        except (ModelError, NotImplementedOption) as exc:
+            raise case.error(
+                CaseError, f"reference block {block.label!r}: {exc.message}", "expected", block.index, hint=exc.hint
+            ) from None
+        check_class_rows(case, block, coding)
+
+
 def compared(case: Case, block: ReferenceBlock, fit: GlmmFit | PqlCaseFit) -> list[ValueComparison]:
     """Quantities then Comparison for one block."""
+    part = Lazy(lambda: fixed_part_of(case))
     if isinstance(fit, PqlCaseFit):
         check_pql_names(case, block, fit)
+        _check_rows(case, block)
         if fit.method in PL:
             pl = PlFit(fit.pql, fit.method, fit.nobs, fit.ngroups, fit.design)
-            return compare_block(case, block, pl_quantities(block, pl))
+            return compare_block(case, block, pl_quantities(block, pl, part))
         return compare_block(case, block, pql_quantities(block, fit.pql, fit.df, fit.nobs, fit.ngroups))
     _check_names(case, block, fit)
-    return compare_block(case, block, glmm_quantities(block, fit))
+    _check_rows(case, block)
+    return compare_block(case, block, glmm_quantities(block, fit, part))
 
 
 def _fit_key(case: Case, key: str) -> GlmmFit | PqlCaseFit:

@@ -152,6 +152,7 @@ def test_an_rspl_block_agrees_a_pseudo_likelihood_is_not_a_likelihood_and_the_me
     ro = need_r("glmmTMB", "MASS")
     ref = [float(v) for v in ro.r(LOOP).rx2("rspl")]
     names = ["(Intercept)", "trtdrug", "trtdrug+", "wk2"]
+    lsm = ref[0] + ref[3] * float(_bacteria()["wk2"].mean())
     fixed = {n: {"estimate": ref[i]} for i, n in enumerate(names)}
     block = {
         "label": "rspl-by-definition",
@@ -160,11 +161,18 @@ def test_an_rspl_block_agrees_a_pseudo_likelihood_is_not_a_likelihood_and_the_me
         "call": "glmmTMB(zz ~ trt + wk2 + (1 | ID), weights = wz, REML = TRUE, dispersion fixed at 1), iterated",
         "options": {"method": "rspl"},
         "source": "live run in this test",
-        "values": {"fixed": fixed, "random": {"ID": {"(Intercept)": {"variance": ref[4]}}}, "fit": {"loglik": -100.0}},
+        "values": {
+            "fixed": fixed,
+            "random": {"ID": {"(Intercept)": {"variance": ref[4]}}},
+            "fit": {"loglik": -100.0},
+            # GLIMMIX's LSMEANS trt / ILINK: the placebo row, wk2 at its mean, on the logit scale and inverse-linked
+            "lsmeans": {"trt": {"placebo": {"estimate": lsm, "mean": float(1 / (1 + np.exp(-lsm)))}}},
+        },
     }
     res = run_case(load_case(_bacteria_case(tmp_path, block)), get_engine("native"))
     values = res.blocks[0].values
     assert all(v.verdict in ("agrees", "within tolerance") for v in values if v.section != "fit"), values
+    assert {v.quantity for v in values if v.section == "lsmeans"} == {"estimate", "mean"}
     (loglik,) = [v for v in values if v.section == "fit"]
     assert loglik.verdict == "not comparable" and "not a likelihood" in loglik.note
     # the same numbers declared as glmer's Laplace: another method's fit reproduces them, and it is named

@@ -45,7 +45,7 @@ RSIDE_SECTIONS = frozenset(
         "rcorr",
     }
 )
-GLMM_SECTIONS = frozenset({"fixed", "random", "fit"})
+GLMM_SECTIONS = frozenset({"fixed", "random", "fit", "type3", "lsmeans", "diffs"})
 
 
 def check_sections(case: Case, block: ReferenceBlock, read: Collection[str], what: str) -> None:

@@ -18,6 +18,7 @@ from ..engine.glmm.result import GlmmFit
 from ..errors import NotImplementedOption
 from ..reference_block import ReferenceBlock
 from ..vocab import SeKind
+from .glmm_tests import GlmmTests, add_glmm_tests
 from .value import Collector, EngineValue, Lazy
 
 #: A fixed-effect quantity as the block prints it -> (the quantity it is compared as, the fit's attribute).
@@ -52,8 +53,9 @@ def check_glmm_block(block: ReferenceBlock) -> None:
         )
 
 
-def glmm_quantities(block: ReferenceBlock, fit: GlmmFit) -> list[EngineValue]:
-    """The engine's number for every number a GLMM block prints."""
+def glmm_quantities(block: ReferenceBlock, fit: GlmmFit, part: Lazy | None = None) -> list[EngineValue]:
+    """The engine's number for every number a GLMM block prints (``part``: the model's lazy fixed part, for the
+    block's LS-means and Type III tests, Wald z / chi-square as glmer with emmeans gives them)."""
     check_glmm_block(block)
     out = Collector(block)
     index = {name: j for j, name in enumerate(fit.fixed_names)}
@@ -81,6 +83,9 @@ def glmm_quantities(block: ReferenceBlock, fit: GlmmFit) -> list[EngineValue]:
         else:
             note = "-2 logLik, as glmer's summary prints it" if q == "deviance" else ""
             out.add("fit", q, q if q != "npar" else "nobs", ref, _stat(stats, q), ("fit", q), note)
+    if part is not None:
+        tests = Lazy(lambda: GlmmTests(part.get(), fit.beta, fit.vcov, fit.family, fit.link, lambda _e: float("inf")))
+        add_glmm_tests(out, tests, True, "Wald, infinite df (z), as emmeans gives them for glmer")
     return out.values
 
 

@@ -26,7 +26,8 @@ from ..inference.dfrules import containment_df, residual_df
 from ..reference_block import ReferenceBlock
 from ..vocab import DfMethod, SeKind
 from .glmm_pql import _varcomp
-from .value import Collector, EngineValue
+from .glmm_tests import GlmmTests, add_glmm_tests
+from .value import Collector, EngineValue, Lazy
 
 NOTE = "GLIMMIX's last linearized model"
 #: The df rules a pseudo-likelihood block may name.
@@ -57,8 +58,9 @@ class PlFit:
     design: Design | None
 
 
-def pl_quantities(block: ReferenceBlock, fit: PlFit) -> list[EngineValue]:
-    """The engine's number for every number a GLIMMIX RSPL / MSPL block prints."""
+def pl_quantities(block: ReferenceBlock, fit: PlFit, part: Lazy | None = None) -> list[EngineValue]:
+    """The engine's number for every number a GLIMMIX RSPL / MSPL block prints (``part``: the model's lazy fixed
+    part, for its LS-means, with ILINK, and Type III tests)."""
     check_pl_block(block)
     out = Collector(block)
     pl = fit.pql
@@ -92,7 +94,27 @@ def pl_quantities(block: ReferenceBlock, fit: PlFit) -> list[EngineValue]:
                     value, note = _varcomp(pl, mapped(block, grp), cols, q), ""
                 out.add("random", f"{grp} {comp}", q, ref, value, ("random", grp, comp, q), note)
     _fit(out, fit)
+    if part is not None:
+        df_said = block.options.df is not None
+        df_of = _effect_df(block, fit, df) if df_said else (lambda _e: float("inf"))
+        tests = Lazy(lambda: GlmmTests(part.get(), pl.beta, pl.vcov, pl.family, pl.link, df_of))
+        add_glmm_tests(out, tests, df_said, f"df: {block.options.df}")
     return out.values
+
+
+def _effect_df(block: ReferenceBlock, fit: PlFit, df: np.ndarray | None) -> Callable[[str], float]:
+    """A term's df under the block's rule (the df of its columns, which a rule gives alike)."""
+
+    def of(effect: str) -> float:
+        if df is None or fit.design is None:
+            return float("inf")
+        wanted = frozenset(v.strip() for v in effect.replace("*", ":").split(":"))
+        for term, value in zip(fit.design.column_term, df, strict=True):
+            if frozenset(term.split(":")) == wanted:
+                return float(value)
+        raise NotImplementedOption(f"no df for the effect {effect!r} under df: {block.options.df}")
+
+    return of
 
 
 def _df(block: ReferenceBlock, fit: PlFit) -> np.ndarray | None:

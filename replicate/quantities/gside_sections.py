@@ -73,21 +73,10 @@ def gside_values(out: Collector, case: Case, inf: Inference) -> None:
     kr = kr_settings(block.options.as_dict(), block.software)
     tests = Lazy(lambda: _tests(case, inf, method or "none", kr))
     at = dict(block.options.at) or None
-    unsaid = "the block does not declare options.df, so the df definition is unknown"
+    unsaid = UNSAID
     note = f"df: {method}" if method else ""
 
-    type3 = Lazy(lambda: tests.get().type3())
-    for effect, qs in block.section("type3").items():
-        key = mapped(block, str(effect))
-        for q, ref in qs.items():
-            quantity, pick = TYPE3[q]
-            value: Any = partial(_type3_value, type3, key, pick)
-            if method is None and q in ("den_df", "p"):
-                value, why = None, unsaid
-            else:
-                why = note if q in ("den_df", "p") else ""
-            out.add("type3", str(effect), quantity, ref, value, ("type3", effect, q), why)
-
+    add_type3(out, Lazy(lambda: tests.get().type3()), method is not None, note)
     _statements(out, case, tests, method, unsaid, note)
     readers = {"lsmeans": (_lsmean_table, _lsmean_value), "diffs": (_pairs, _diff_value)}
     for section, (table_of, value_of) in readers.items():
@@ -96,12 +85,30 @@ def gside_values(out: Collector, case: Case, inf: Inference) -> None:
             table = Lazy(partial(table_of, tests, key, at))
             for row, qs in rows.items():
                 for q, ref in qs.items():
-                    value = partial(value_of, tests, table, key, str(row), q)
+                    value: Any = partial(value_of, tests, table, key, str(row), q)
                     if method is None and q in DF_COLUMNS:
                         value, why = None, unsaid
                     else:
                         why = note if q in DF_COLUMNS else ""
                     out.add(section, f"{effect} {row}", q, ref, value, (section, effect, row, q), why)
+
+
+UNSAID = "the block does not declare options.df, so the df definition is unknown"
+
+
+def add_type3(out: Collector, type3: Lazy, df_said: bool, note: str) -> None:
+    """Add the block's ``type3`` values (``type3``: a lazy ``{term label: Type3Test}``; ``df_said``: whether the
+    block's df are known, else den_df and p are not computed; ``note``: how the df were taken)."""
+    for effect, qs in out.block.section("type3").items():
+        key = mapped(out.block, str(effect))
+        for q, ref in qs.items():
+            quantity, pick = TYPE3[q]
+            value: Any = partial(_type3_value, type3, key, pick)
+            if not df_said and q in ("den_df", "p"):
+                value, why = None, UNSAID
+            else:
+                why = note if q in ("den_df", "p", "p_chisq") else ""
+            out.add("type3", str(effect), quantity, ref, value, ("type3", effect, q), why)
 
 
 def _statements(out: Collector, case: Case, tests: Lazy, method: str | None, unsaid: str, note: str) -> None:

@@ -13,6 +13,7 @@ import pandas as pd
 
 from ...design import Design, build_design
 from ...errors import DataError, ModelError, NotImplementedOption
+from ...fixed_part import FixedPart, from_design
 from ...spec import parse_formula
 from ..threads import fit_thread_limit
 from .deviance import GlmmDeviance
@@ -75,6 +76,28 @@ def prepare(
     trials: str | None = None,
 ) -> tuple[Design, GlmmResponse, list[str]]:
     """The checked design, the response and the notes (rows removed) of a GLMM (see :func:`fit_glmm`)."""
+    _, design, resp, messages = prepare_frame(data, formula, family, link, weights, offset, trials)
+    return design, resp, messages
+
+
+def glmm_fixed_part(
+    data: pd.DataFrame, formula: str, family: str = "binomial", link: str | None = None, weights: str | None = None
+) -> FixedPart:
+    """The fixed part of a GLMM (formula, rows used, X) for its LS-means and Type III tests."""
+    frame, design, _, _ = prepare_frame(data, formula, family, link, weights)
+    return from_design(design, frame)
+
+
+def prepare_frame(
+    data: pd.DataFrame,
+    formula: str,
+    family: str = "binomial",
+    link: str | None = None,
+    weights: str | None = None,
+    offset: str | None = None,
+    trials: str | None = None,
+) -> tuple[pd.DataFrame, Design, GlmmResponse, list[str]]:
+    """:func:`prepare` with the frame the design's rows index (the data less rows with a missing count)."""
     fam = make_family(family, link)
     formula, successes, total, failures = split_cbind(formula)
     if successes is not None and fam.name != "binomial":
@@ -108,7 +131,7 @@ def prepare(
     if known is not None:
         off = off + known
     resp = make_response(fam, y, trials=n_trials, weights=used("weights"), offset=off)
-    return design, resp, messages
+    return frame, design, resp, messages
 
 
 def fit_glmm(
