@@ -90,6 +90,10 @@ def _rows(node: Mapping[str, Any], prefix: str) -> Iterator[Row]:
         extra = sub.get("additionalProperties")
         if _ref_name(sub) is None and isinstance(extra, dict) and "properties" in extra:
             yield from _rows(extra, path + ".<name>.")
+        elif _ref_name(sub) is None and isinstance(extra, dict) and isinstance(extra.get("additionalProperties"), dict):
+            inner = extra["additionalProperties"]  # two levels of names (an LS-mean's effect, then its level)
+            if "properties" in inner:
+                yield from _rows(inner, path + ".<name>.<name>.")
         items = sub.get("items")
         if isinstance(items, dict) and _ref_name(items) is None and "properties" in items:
             yield from _rows(items, path + "[].")
