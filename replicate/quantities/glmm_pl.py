@@ -7,7 +7,8 @@ rank(X)`` or ``none`` for z), the Covariance Parameter Estimates (``random``: th
 and Fit Statistics that are the working model's, not a likelihood of the data: ``-2 Res Log Pseudo-Likelihood``
 (RSPL) or ``-2 Log Pseudo-Likelihood`` (MSPL), the Generalized Chi-Square ``r' V^-1 r`` and its ratio to ``n -
 rank(X)``. A log-likelihood, deviance, AIC or BIC printed for such a block is not comparable with any likelihood,
-and is said so. The covariance parameters' standard errors are not computed here.
+and is said so. A random intercept's variance has its SE from the observed information of the last linearized
+model (``2 H^-1`` in the variances); a term with several columns has none here.
 """
 
 from __future__ import annotations
@@ -89,7 +90,10 @@ def pl_quantities(block: ReferenceBlock, fit: PlFit, part: Lazy | None = None) -
             cols = component_columns(block, comp)
             for q, ref in qs.items():
                 if q == "se":
-                    value, note = None, "the covariance parameters' SEs of a pseudo-likelihood fit are not computed"
+                    value, note = (
+                        _variance_se(pl, mapped(block, grp), cols),
+                        "observed information of the last linearized model",
+                    )
                 else:
                     value, note = _varcomp(pl, mapped(block, grp), cols, q), ""
                 out.add("random", f"{grp} {comp}", q, ref, value, ("random", grp, comp, q), note)
@@ -115,6 +119,20 @@ def _effect_df(block: ReferenceBlock, fit: PlFit, df: np.ndarray | None) -> Call
         raise NotImplementedOption(f"no df for the effect {effect!r} under df: {block.options.df}")
 
     return of
+
+
+def _variance_se(pl: PqlFit, group: str, cols: list[str]) -> Callable[[], float]:
+    def get() -> float:
+        if pl.covparm_se is None or len(cols) != 1:
+            raise NotImplementedOption(
+                "the SE of a covariance parameter of a random term with several columns (pseudo-likelihood)",
+                hint="scalar random terms (random intercepts) have theirs",
+            )
+        if group not in pl.covparm_se:
+            raise NotImplementedOption(f"the model has no random term of {group!r}", hint="map it under names:")
+        return pl.covparm_se[group]
+
+    return get
 
 
 def _df(block: ReferenceBlock, fit: PlFit) -> np.ndarray | None:

@@ -25,7 +25,8 @@ from ...design import Design
 from ...errors import FitError
 from ...results import FitResult
 from ..fit import fit_design, make_deviance
-from ..unit_scale import fit_unit_scale
+from ..unit_scale import fit_unit_scale, unit_scale_objective
+from .derivatives import hessian
 from .families import Vector
 from .pirls import Matrix
 from .response import GlmmResponse
@@ -51,6 +52,9 @@ class PqlFit:
         messages: notes.
         gen_chisq: with the residual variance known to be 1 (GLIMMIX's pseudo-likelihood), the last working model's
             ``r' V^-1 r``, GLIMMIX's Generalized Chi-Square (the penalized weighted residual sum of squares).
+        covparm_se: with the residual variance known to be 1 and scalar random terms, each term's variance's SE from
+            the observed information of the last working model's (restricted) likelihood, ``2 H^-1`` in the variances
+            (GLIMMIX's Standard Error of its Covariance Parameter Estimates), by grouping factor; None otherwise.
     """
 
     family: str
@@ -68,6 +72,7 @@ class PqlFit:
     lmm: FitResult
     messages: tuple[str, ...] = ()
     gen_chisq: float | None = None
+    covparm_se: dict[str, float] | None = None
 
 
 def glm_start(resp: GlmmResponse, X: Matrix) -> tuple[Vector, Vector, Vector]:
@@ -128,9 +133,10 @@ def fit_pql(
         zz = eta + (resp.y - mu) / me - resp.offset
         wz = resp.wt * me**2 / fam.variance(mu)
     assert fit is not None
-    gen_chisq = None
+    gen_chisq, covparm_se = None, None
     if unit_scale and fit.theta is not None:  # r' V^-1 r of the last working model (its scale is 1)
         gen_chisq = float(make_deviance(working, method).factorize(np.asarray(fit.theta, dtype=float)).pwrss)
+        covparm_se = variance_ses(working, method, np.asarray(fit.theta, dtype=float))
     messages = list(fit.messages)
     if not converged:
         messages.append(f"the linearization's criterion was not met in {niter} iterations (the last fit is returned)")
@@ -152,4 +158,24 @@ def fit_pql(
         lmm=fit,
         messages=tuple(dict.fromkeys(messages)),
         gen_chisq=gen_chisq,
+        covparm_se=covparm_se,
     )
+
+
+def variance_ses(design: Design, method: str, theta: np.ndarray) -> dict[str, float] | None:
+    """The SE of each scalar random term's variance ``theta^2`` (the residual variance being 1): the observed
+    information ``2 H^-1`` of ``-2 log L`` (REML or ML) in the variances, central differences; None when a term has
+    more than one column (its covariances are not done here). A variance at 0 has no SE (NaN)."""
+    if any(len(t.columns) != 1 for t in design.reterms):
+        return None
+    objective, _ = unit_scale_objective(design, method)
+    v = theta**2
+    if np.any(v <= 0):
+        return {t.group: float("nan") for t in design.reterms}
+    _, H = hessian(lambda x: objective(np.sqrt(np.maximum(x, 0.0))), v)
+    try:
+        cov = 2.0 * np.linalg.inv(H)
+    except np.linalg.LinAlgError:
+        return {t.group: float("nan") for t in design.reterms}
+    se = np.sqrt(np.where(np.diag(cov) > 0, np.diag(cov), np.nan))
+    return {t.group: float(se[i]) for i, t in enumerate(design.reterms)}

@@ -39,7 +39,9 @@ local({
       if (sum((eta - etaold)^2) < 1e-16 * sum(eta^2)) break
       mu <- fam$linkinv(eta); me <- fam$mu.eta(eta); zz <- eta + (d$yy - mu) / me; wz <- me^2 / fam$variance(mu)
     }
-    c(fixef(f)$cond, VarCorr(f)$cond$ID[1])
+    th <- summary(f$sdr, "fixed"); th <- th[rownames(th) == "theta", ]
+    v <- VarCorr(f)$cond$ID[1]
+    c(fixef(f)$cond, v, 2 * v * th[[2]])  # the variance's SE from sdreport's SE of log(sd), by the delta method
   }
   g <- MASS::glmmPQL(yy ~ trt + wk2, random = ~ 1 | ID, family = binomial, data = d, verbose = FALSE,
                      control = nlme::lmeControl(sigma = 1))
@@ -141,8 +143,11 @@ def test_rspl_and_mspl_are_the_linearizations_fixed_point_in_r(bacteria):
     ro = need_r("glmmTMB", "MASS", "nlme")
     out = ro.r(LOOP)
     for method in ("rspl", "mspl"):
-        ours = _summary(fit_glmm_pl(bacteria, FORMULA, "binomial", method=method))
-        np.testing.assert_allclose(ours, np.asarray(out.rx2(method), dtype=float), rtol=1e-5)
+        fit = fit_glmm_pl(bacteria, FORMULA, "binomial", method=method)
+        ref = np.asarray(out.rx2(method), dtype=float)
+        np.testing.assert_allclose(_summary(fit), ref[:5], rtol=1e-5)
+        # GLIMMIX's SE of the variance: the observed information of the last working model (glmmTMB's Hessian)
+        assert fit.covparm_se is not None and fit.covparm_se["ID"] == pytest.approx(ref[5], rel=1e-4)
     # glmmPQL with sigma fixed at 1 stops its iteration early (1e-6 on eta); it agrees with MSPL to its precision
     pql1 = np.asarray(out.rx2("pql1"), dtype=float)
     mspl = fit_glmm_pl(bacteria, FORMULA, "binomial", method="mspl")
