@@ -21,6 +21,7 @@ class StructureName(str, enum.Enum):
     AR1 = "ar1"
     ARH1 = "ar1h"
     TOEP = "toep"
+    TOEP2 = "toep2"  # SAS's banded TOEP(2); mmrm has no such structure
     TOEPH = "toeph"
     DIAG = "diag"
     VC = "vc"
@@ -38,6 +39,7 @@ SAS_TYPE: dict[StructureName, str] = {
     StructureName.AR1: "AR(1)",
     StructureName.ARH1: "ARH(1)",
     StructureName.TOEP: "TOEP",
+    StructureName.TOEP2: "TOEP(2)",
     StructureName.TOEPH: "TOEPH",
     StructureName.DIAG: "UN(1)",
     StructureName.VC: "VC",
@@ -57,6 +59,7 @@ ALIASES: dict[str, StructureName] = {
     "ar(1)": StructureName.AR1,
     "arh(1)": StructureName.ARH1,
     "un(1)": StructureName.DIAG,
+    "toep(2)": StructureName.TOEP2,
     "ante(1)": StructureName.ANTE1,
     "sp(exp)": StructureName.SP_EXP,
     "sp(gau)": StructureName.SP_GAU,

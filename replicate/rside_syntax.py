@@ -7,7 +7,7 @@ Two ways to write the same :class:`ResidualSpec` (issue #16):
   spatial on one or more coordinates ``sp_exp(x1, x2 | id)``;
 * in a case file, as a mapping that reads like SAS's REPEATED statement:
   ``{type: UN, repeated: AVISIT, subject: USUBJID, group: ARMCD}`` with SAS's TYPE= names
-  (``UN``, ``CS``, ``CSH``, ``AR(1)``, ``ARH(1)``, ``TOEP``, ``TOEPH``, ``ANTE(1)``, ``UN(1)``, ``VC``,
+  (``UN``, ``CS``, ``CSH``, ``AR(1)``, ``ARH(1)``, ``TOEP``, ``TOEP(2)``, ``TOEPH``, ``ANTE(1)``, ``UN(1)``, ``VC``,
   ``SP(EXP)(x y)``, ``SP(GAU)(t)``, ``SP(POW)(t)``) or mmrm's names.
 
 The text is untrusted: it is matched against the small grammar below and never evaluated::
@@ -247,11 +247,11 @@ def parse_sas_type(text: str, *, field: str | None = "model.residual.type") -> t
         )
     word, arg, clist = m.group(1), m.group(2), m.group(3)
     key = word + (f"({arg})" if arg else "")
-    if word.upper() in ("TOEP", "UN", "TOEPH", "ARMA") and arg and key.upper() not in ("UN(1)",):
+    if word.upper() in ("TOEP", "UN", "TOEPH", "ARMA") and arg and key.upper() not in ("UN(1)", "TOEP(2)"):
         raise ModelError(
             f"type {text!r} (a banded or other variant) is not implemented",
             field=field,
-            hint=f"{word.upper()} over all lags is; UN(1) is the diagonal",
+            hint=f"{word.upper()} over all lags is; UN(1) is the diagonal, TOEP(2) the lag-1 band",
         )
     structure = structure_name(key, field=field)
     coords: tuple[str, ...] = ()

@@ -79,6 +79,7 @@ def test_formula_errors_name_the_field_and_the_problem(formula, message):
         ("sp(gau)(time)", "sp_gau", ("time",)),
         ("SP(POW)(t)", "sp_pow", ("t",)),
         ("ar1h", "ar1h", ()),
+        ("TOEP(2)", "toep2", ()),
     ],
 )
 def test_sas_types(text, name, coords):
@@ -88,7 +89,7 @@ def test_sas_types(text, name, coords):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("TOEP(2)", "banded"),
+        ("TOEP(3)", "banded"),
         ("UN(2)", "banded"),
         ("FA0(2)", "not implemented"),
         ("AR(1)(t)", "only SP"),

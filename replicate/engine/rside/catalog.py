@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...rside_names import SPATIAL, StructureName, structure_name
+from .banded import BandedToeplitz
 from .hetero import (
     AnteDependence,
     Diagonal,
@@ -25,6 +26,7 @@ CLASSES: dict[StructureName, type[Structure]] = {
     StructureName.AR1: AutoRegressive,
     StructureName.ARH1: HeteroAutoRegressive,
     StructureName.TOEP: Toeplitz,
+    StructureName.TOEP2: BandedToeplitz,
     StructureName.TOEPH: HeteroToeplitz,
     StructureName.DIAG: Diagonal,
     StructureName.VC: Homogeneous,

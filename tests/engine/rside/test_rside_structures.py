@@ -18,6 +18,7 @@ COUNTS = {  # natural-scale parameters over k visits (SAS's count)
     StructureName.AR1: lambda k: 2,
     StructureName.ARH1: lambda k: k + 1,
     StructureName.TOEP: lambda k: k,
+    StructureName.TOEP2: lambda k: 2,
     StructureName.TOEPH: lambda k: 2 * k - 1,
     StructureName.DIAG: lambda k: k,
     StructureName.SP_EXP: lambda k: 2,
