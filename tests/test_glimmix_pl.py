@@ -175,6 +175,11 @@ def test_an_rspl_block_agrees_a_pseudo_likelihood_is_not_a_likelihood_and_the_me
     assert {v.quantity for v in values if v.section == "lsmeans"} == {"estimate", "mean"}
     (loglik,) = [v for v in values if v.section == "fit"]
     assert loglik.verdict == "not comparable" and "not a likelihood" in loglik.note
+    # GLIMMIX's -2 Res Log Pseudo-Likelihood in a Laplace block is "not a likelihood", never compared as one
+    pseudo = dict(block, label="pseudo-in-laplace", options={}, values={"fit": {"pseudo_reml_criterion": 800.0}})
+    res = run_case(load_case(_bacteria_case(tmp_path, pseudo)), get_engine("native"))
+    (value,) = res.blocks[0].values
+    assert value.verdict == "not comparable" and "not a likelihood" in value.note and "rspl" in value.note
     # the same numbers declared as glmer's Laplace: another method's fit reproduces them, and it is named
     laplace = dict(
         block, label="said-laplace", options={}, values={k: v for k, v in block["values"].items() if k != "fit"}

@@ -100,8 +100,18 @@ def pearson_quantiles(fit: GlmmFit) -> dict[str, float]:
     return dict(zip(("min", "q1", "median", "q3", "max"), (float(v) for v in qs)))
 
 
+#: Fit statistics of GLIMMIX's pseudo-likelihood, which a likelihood-based block has not.
+PSEUDO = ("pseudo_reml_criterion", "pseudo_deviance", "gen_chisq", "gen_chisq_df")
+
+
 def _stat(stats: Mapping[str, float], q: str) -> Callable[[], float]:
     def get() -> float:
+        if q in PSEUDO:
+            raise NotImplementedOption(
+                f"not a likelihood: {q} is a pseudo-likelihood fit statistic (GLIMMIX's linearized model), which a "
+                "Laplace or quadrature fit does not have",
+                hint="the block's numbers come from GLIMMIX's RSPL or MSPL: set options.method: rspl (or mspl)",
+            )
         if q not in stats:
             raise NotImplementedOption(f"a GLMM fit has no {q}", hint="glmer prints loglik, deviance, aic, bic")
         return stats[q]
