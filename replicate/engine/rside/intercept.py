@@ -8,7 +8,8 @@ Diggle's random intercept plus serial correlation. SAS lists the G-side paramete
 "Covariance Parameter Estimates" read ``Intercept`` (Subject id), then the residual structure's own.
 
 Only structures that a constant added to every entry does not reproduce can carry it: AR(1),
-ARH(1) and the spatial ones (with UN, CS, CSH, TOEP, ... the intercept variance is not identified).
+ARH(1), the spatial ones and TOEP(2) over three visits or more (its covariance beyond lag 1 is the intercept's);
+with UN, CS, CSH, TOEP, ... the intercept variance is not identified.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .structures import Structure
 
 IDENTIFIED = (
     StructureName.AR1,
+    StructureName.TOEP2,
     StructureName.ARH1,
     StructureName.SP_EXP,
     StructureName.SP_GAU,
@@ -37,7 +39,13 @@ class WithRandomIntercept(Structure):
             raise ModelError(
                 f"a random intercept beside TYPE={base.name.value} is not identified",
                 field="random_intercept",
-                hint="with a random intercept use ar1, ar1h, sp_exp, sp_gau or sp_pow",
+                hint="with a random intercept use ar1, ar1h, toep2, sp_exp, sp_gau or sp_pow",
+            )
+        if base.name == StructureName.TOEP2 and base.k < 3:
+            raise ModelError(
+                "a random intercept beside TYPE=TOEP(2) over two visits is not identified",
+                field="random_intercept",
+                hint="with two visits TOEP(2) alone already has a free covariance",
             )
         super().__init__(base.k)
         self.base = base

@@ -17,6 +17,7 @@ from replicate.data import load_r_dataset
 from replicate.engine.rside import fit_residual
 from replicate.engine.rside.banded import BandedToeplitz, pd_bound
 from replicate.engines import get_engine
+from replicate.errors import ModelError
 from replicate.outcome import OK
 from replicate.runner import run_case
 from tests.rsupport import need_r
@@ -67,3 +68,35 @@ def test_toep2_is_nlme_ma1_within_its_range(method):
     assert [c.estimate for c in fit.covparms] == pytest.approx(ref[1:3], rel=1e-6)
     assert np.allclose(fit.beta, ref[3:], rtol=1e-6)
     assert abs(ref[1] / ref[2]) < 0.5  # within MA(1)'s range, where the two models are one
+
+
+R_LME_MA1 = """
+local({
+  d <- nlme::Orthodont; d$idx <- as.integer(factor(d$age))
+  f <- nlme::lme(distance ~ Sex * age, random = ~ 1 | Subject, data = d,
+                 correlation = nlme::corARMA(form = ~ idx | Subject, q = 1),
+                 control = nlme::lmeControl(tolerance = 1e-12, msTol = 1e-12, maxIter = 500, msMaxIter = 500))
+  th <- coef(f$modelStruct$corStruct, unconstrained = FALSE)
+  c(as.numeric(logLik(f)), as.numeric(nlme::getVarCov(f)), th / (1 + th^2) * f$sigma^2, f$sigma^2)
+})
+"""
+
+
+@pytest.mark.r
+def test_a_random_intercept_beside_toep2_is_nlme_lme_with_ma1():
+    """SAS: RANDOM intercept / SUBJECT=Subject beside REPEATED / TYPE=TOEP(2): identified over 3+ visits (the
+    covariance beyond lag 1 is the intercept's), and nlme's lme with corARMA(q = 1) where MA(1) reaches."""
+    ro = need_r("nlme")
+    ref = np.asarray(ro.r(R_LME_MA1), dtype=float)
+    d, _, _ = load_r_dataset("nlme", "Orthodont")
+    fit = fit_residual(d, "distance ~ Sex * age", "TOEP(2)", visit="age", subject="Subject", random_intercept=True)
+    assert fit.loglik == pytest.approx(ref[0], rel=1e-9)
+    assert [c.label for c in fit.covparms] == ["Intercept", "TOEP(2)", "Residual"]
+    assert [c.estimate for c in fit.covparms] == pytest.approx(ref[1:], rel=1e-5)
+
+
+def test_a_random_intercept_beside_toep2_over_two_visits_is_refused():
+    d, _, _ = load_r_dataset("nlme", "Orthodont")
+    two = d[d["age"].isin([8, 10])]
+    with pytest.raises(ModelError, match="not identified"):
+        fit_residual(two, "distance ~ age", "TOEP(2)", visit="age", subject="Subject", random_intercept=True)
