@@ -146,10 +146,10 @@ def fit_pql_case(case: Case) -> PqlCaseFit:
 def fit_pl_case(case: Case, method: str) -> PqlCaseFit:
     """The case's model fitted by SAS GLIMMIX's pseudo-likelihood ``method`` (``rspl`` or ``mspl``)."""
     model = case.model
-    args = (frame_of(case).df, str(model["formula"]), str(model["family"]), model.get("link"))
+    data, formula, family, link = frame_of(case).df, str(model["formula"]), str(model["family"]), model.get("link")
     try:
-        pl = fit_glmm_pl(args[0], args[1], args[2], method, link=args[3], weights=model.get("weights"))
-        design, _, _ = glmm_design(*args, weights=model.get("weights"))
+        pl = fit_glmm_pl(data, formula, family, method, link=link, weights=model.get("weights"))
+        design, _, _ = glmm_design(data, formula, family, link, weights=model.get("weights"))
     except ModelError as exc:
         field = exc.field if exc.field in ("formula", "family", "link") else "formula"
         raise case.error(ModelError, exc.message, "model", field, hint=exc.hint) from None

@@ -128,11 +128,12 @@ def fixed_part_of(case: Case) -> FixedPart:
         raise case.error(ModelError, exc.message, "model", "formula", hint=exc.hint) from None
 
 
-def _check_rows(case: Case, block: ReferenceBlock) -> None:
-    """A block's Type III effects and LS-means levels must be the model's (before any number is computed)."""
+def _check_rows(case: Case, block: ReferenceBlock, part: Lazy) -> None:
+    """A block's Type III effects and LS-means levels must be the model's (before any number is computed);
+    ``part``: the model's lazy fixed part, made once for the checks and the numbers."""
     if needs_coding(block):
         try:
-            coding = sum_coding(fixed_part_of(case))
+            coding = sum_coding(part.get())
         except (ModelError, NotImplementedOption) as exc:
             raise case.error(
                 CaseError, f"reference block {block.label!r}: {exc.message}", "expected", block.index, hint=exc.hint
@@ -145,13 +146,13 @@ def compared(case: Case, block: ReferenceBlock, fit: GlmmFit | PqlCaseFit) -> li
     part = Lazy(lambda: fixed_part_of(case))
     if isinstance(fit, PqlCaseFit):
         check_pql_names(case, block, fit)
-        _check_rows(case, block)
+        _check_rows(case, block, part)
         if fit.method in PL:
             pl = PlFit(fit.pql, fit.method, fit.nobs, fit.ngroups, fit.design)
             return compare_block(case, block, pl_quantities(block, pl, part))
         return compare_block(case, block, pql_quantities(block, fit.pql, fit.df, fit.nobs, fit.ngroups))
     _check_names(case, block, fit)
-    _check_rows(case, block)
+    _check_rows(case, block, part)
     return compare_block(case, block, glmm_quantities(block, fit, part))
 
 

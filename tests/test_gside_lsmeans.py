@@ -265,7 +265,8 @@ def test_estimate_and_contrast_statements_of_a_g_side_model(tmp_path, native, ha
         tests = ham_tests[method]
         L = statement_rows(tests.coding, statements.estimate["Product 1 - 2"])
         diff = tests.diffs("Product")[0]
-        est = tests.estimate(L[0], statements.estimate["Product 1 - 2"].last_effect)
+        est = tests.estimate(L[0], statements.estimate["Product 1 - 2"].last_effect, "Product 1 - 2")
+        assert est.effect == "Product 1 - 2"  # the label names the row; the listed effect gives a rule's df
         assert (est.estimate, est.se) == pytest.approx((diff.estimate, diff.se), rel=1e-9)
         # a rule gives an ESTIMATE the df of the last effect it lists (Product*Information*Gender: 316), as SAS
         # takes them from its Tests of Fixed Effects; Satterthwaite and Kenward-Roger the row's own

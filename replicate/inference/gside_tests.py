@@ -16,22 +16,21 @@ statement, and what lmerTest's ``ls_means``, ``difflsmeans`` and ``anova`` print
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
 from ..errors import NotImplementedOption
 from ..fixed_part import FixedPart
 from .context import Inference
 from .dispatch import KR_VARIANTS, PBKRTEST_KR
-from .ftests import anova_type3, contest
+from .ftests import contest
 from .kenward_roger import KRResult
-from .lsmeans import Estimate, lsmean_rows
+from .lsmeans import Estimate, estimate_row, lsmean_rows
 from .satterthwaite import satterthwaite_parts
-from .sumcoding import SumCoding, sum_coding
+from .sumcoding import SumCoding, effect_label, sum_coding
 from .type3 import Type3Test, type3_tests, wald_f
 from .type3_hypotheses import type3_contrasts
 
@@ -39,8 +38,33 @@ from .type3_hypotheses import type3_contrasts
 RULE_METHODS = ("residual", "containment", "between-within", "hlm", "nlme")
 
 
-def _matches(label: str, effect: str) -> bool:
-    return frozenset(label.split(":")) == frozenset(v.strip() for v in effect.replace("*", ":").split(":"))
+def term_dfs(column_term: Sequence[str], per_column: Sequence[float], method: str) -> dict[str, float]:
+    """Each term's df under a rule that gives its columns one df (``column_term``: each column's term).
+
+    Raises:
+        NotImplementedOption: the rule gives a term's columns different df (no single df for its tests).
+    """
+    out: dict[str, list[float]] = {}
+    for term, df in zip(column_term, per_column, strict=True):
+        out.setdefault(term, []).append(float(df))
+    single = {}
+    for term, values in out.items():
+        if max(values) - min(values) > 1e-9 * max(1.0, abs(max(values))):
+            raise NotImplementedOption(
+                f"df: {method} gives the columns of {term!r} different df ({sorted(set(values))}), so its "
+                "LS-means and Type III test have no single df",
+                hint="use satterthwaite or kenward-roger, whose df are per row",
+            )
+        single[term] = values[0]
+    return single
+
+
+def effect_df(dfs: Mapping[str, float], effect: str, method: str) -> float:
+    """The df of ``effect`` (as printed: ``A*B``, ``Intercept``) among the terms' ``dfs``."""
+    label = "(Intercept)" if effect.lower() == "intercept" else effect_label(effect, list(dfs)) or effect
+    if label not in dfs:
+        raise NotImplementedOption(f"no df for the effect {effect!r} under df: {method}")
+    return dfs[label]
 
 
 class GsideTests:
@@ -85,27 +109,11 @@ class GsideTests:
     def term_df(self) -> dict[str, float]:
         """Under a rule: each term's df (the df of its columns), by the design's term label."""
         per_column = self.inf.df(self.method, kr=self.kr)
-        out: dict[str, list[float]] = {}
-        for name, term in zip(self.inf.design.fixed_names, self.inf.design.column_term, strict=True):
-            out.setdefault(term, []).append(float(per_column[name]))
-        single = {}
-        for term, values in out.items():
-            if max(values) - min(values) > 1e-9 * max(1.0, abs(max(values))):
-                raise NotImplementedOption(
-                    f"df: {self.method} gives the columns of {term!r} different df ({sorted(set(values))}), so its "
-                    "LS-means and Type III test have no single df",
-                    hint="use satterthwaite or kenward-roger, whose df are per row",
-                )
-            single[term] = values[0]
-        return single
+        design = self.inf.design
+        return term_dfs(design.column_term, [per_column[name] for name in design.fixed_names], self.method)
 
     def _effect_df(self, effect: str) -> float:
-        if effect.lower() == "intercept":
-            effect = "(Intercept)"
-        for term, df in self.term_df.items():
-            if _matches(term, effect) or term == effect:
-                return df
-        raise NotImplementedOption(f"no df for the effect {effect!r} under df: {self.method}")
+        return effect_df(self.term_df, effect, self.method)
 
     def row_df(self, effect: str, l: np.ndarray) -> float:
         """The df of the one-row estimate ``l beta`` (an LS-mean or a difference of the effect ``effect``)."""
@@ -121,13 +129,11 @@ class GsideTests:
             return 2.0 * var**2 / denom if denom > 0 else float("nan")
         return float(self._kr().ftest(np.atleast_2d(l))["ddf"])
 
-    def _estimate(self, effect: str, levels: tuple[str, ...], other: tuple[str, ...] | None, l: np.ndarray) -> Estimate:
-        est = float(l @ self.beta)
-        se = float(np.sqrt(max(float(l @ self.vcov @ l), 0.0)))
-        df = self.row_df(effect, l)
-        t = est / se if se > 0 else float("nan")
-        p = float(2 * stats.t.sf(abs(t), df)) if np.isfinite(t) and df > 0 else float("nan")
-        return Estimate(effect, levels, other, est, se, df, t, p, l)
+    def _estimate(
+        self, name: str, levels: tuple[str, ...], other: tuple[str, ...] | None, l: np.ndarray, effect: str = ""
+    ) -> Estimate:
+        """The row ``l`` named ``name``; its df those of ``effect`` (default ``name``) under a rule."""
+        return estimate_row(name, levels, other, l, self.beta, self.vcov, self.row_df(effect or name, l))
 
     def lsmeans(self, effect: str, at: Mapping[str, float] | None = None) -> tuple[Estimate, ...]:
         """SAS's LS-means of the CLASS effect ``effect`` (``at``: SAS's AT covariate values)."""
@@ -148,7 +154,7 @@ class GsideTests:
     def estimate(self, row: np.ndarray, effect: str, label: str = "") -> Estimate:
         """SAS's ESTIMATE of ``row`` (on the fit's coefficients); under a rule, the df of ``effect`` (the final
         effect the statement lists, as SAS takes them from its Tests of Fixed Effects)."""
-        return self._estimate(label or effect, (), None, np.asarray(row, dtype=float))
+        return self._estimate(label or effect, (), None, np.asarray(row, dtype=float), effect)
 
     def contrast(self, L: np.ndarray, effect: str, label: str = "") -> Type3Test:
         """SAS's CONTRAST of the rows ``L``: the Wald F with its rank; den df by the method (lmerTest's multi-row
@@ -176,30 +182,8 @@ class GsideTests:
                 if term
             }
             return {t.effect: t for t in type3_tests(self.part, self.beta, self.vcov, df, coding=self.coding)}
-        if self.method == "satterthwaite":
-            table = self.inf.once(
-                ("anova-type3", "Satterthwaite"),
-                lambda: anova_type3(self.inf.fit, self.inf.design, "Satterthwaite", inference=self.inf),
-            )
-            return {
-                str(label): _row_test(str(label), row, table.attrs["hypotheses"]) for label, row in table.iterrows()
-            }
-        kr = self._kr()
-        out = {}
-        for label, L in type3_contrasts(self.inf.design).items():
-            r = kr.ftest(np.atleast_2d(L))
-            f, k, ddf = float(r["F"]), int(r["ndf"]), float(r["ddf"])
-            out[label] = Type3Test(
-                label, k, ddf, f, float(r["p"]), f * k, float(stats.chi2.sf(f * k, k)), np.atleast_2d(L)
-            )
-        return out
+        # Satterthwaite and Kenward-Roger: each term's hypothesis as lmerTest builds it (SAS's), as a CONTRAST
+        return {label: self.contrast(L, label, label) for label, L in type3_contrasts(self.inf.design).items()}
 
 
-def _row_test(label: str, row: pd.Series, hyps: Mapping[str, np.ndarray]) -> Type3Test:
-    f, k = float(row["F value"]), int(row["NumDF"])
-    return Type3Test(
-        label, k, float(row["DenDF"]), f, float(row["Pr(>F)"]), f * k, float(stats.chi2.sf(f * k, k)), hyps[label]
-    )
-
-
-__all__ = ["RULE_METHODS", "GsideTests"]
+__all__ = ["RULE_METHODS", "GsideTests", "effect_df", "term_dfs"]

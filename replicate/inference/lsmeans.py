@@ -70,7 +70,7 @@ def _level_product(coding: SumCoding, term: tuple[str, ...]) -> list[tuple[str, 
     return out
 
 
-def _estimate(
+def estimate_row(
     effect: str,
     levels: tuple[str, ...],
     other: tuple[str, ...] | None,
@@ -79,6 +79,7 @@ def _estimate(
     vcov: np.ndarray,
     df: float,
 ) -> Estimate:
+    """One row ``L beta`` with its SE ``sqrt(L V L')``, t and two-sided p with ``df``."""
     est = float(L @ beta)
     se = float(np.sqrt(max(float(L @ vcov @ L), 0.0)))
     t = est / se if se > 0 else np.nan
@@ -110,7 +111,7 @@ def lsmeans(
     name = coding.labels[coding.term_index(effect)]
     levels, L = lsmean_rows(coding, effect, at)
     b, V = np.asarray(beta, dtype=float), np.asarray(vcov, dtype=float)
-    return tuple(_estimate(name, lev, None, L[i], b, V, df) for i, lev in enumerate(levels))
+    return tuple(estimate_row(name, lev, None, L[i], b, V, df) for i, lev in enumerate(levels))
 
 
 def lsmean_diffs(
@@ -131,5 +132,5 @@ def lsmean_diffs(
     out = []
     for i in range(len(levels)):
         for j in range(i + 1, len(levels)):
-            out.append(_estimate(name, levels[i], levels[j], L[i] - L[j], b, V, df))
+            out.append(estimate_row(name, levels[i], levels[j], L[i] - L[j], b, V, df))
     return tuple(out)

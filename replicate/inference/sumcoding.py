@@ -16,7 +16,7 @@ others are covariates. A term's margins must be in the model as R requires for c
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +29,20 @@ from ..spec import Term
 
 #: Largest relative misfit of X M to X_sum accepted as "the same column space".
 SPAN_TOL = 1e-8
+
+
+def effect_words(effect: str) -> frozenset[str]:
+    """The variables of an effect as printed: ``a*b``, ``a:b`` and ``b*a`` all give {a, b}."""
+    return frozenset(v.strip() for v in effect.replace("*", ":").split(":"))
+
+
+def effect_label(effect: str, labels: Sequence[str]) -> str | None:
+    """The model's label among ``labels`` (``A:B``) of an effect as printed (``A*B``, ``A:B`` or ``B*A``), or None."""
+    wanted = effect_words(effect)
+    for label in labels:
+        if frozenset(label.split(":")) == wanted:
+            return label
+    return None
 
 
 @dataclass(frozen=True)
@@ -59,7 +73,7 @@ class SumCoding:
 
     def term_index(self, effect: str) -> int:
         """Position of the term ``effect`` (``a*b``, ``a:b`` or ``b:a`` all name the term a:b)."""
-        wanted = frozenset(v.strip() for v in effect.replace("*", ":").split(":"))
+        wanted = effect_words(effect)
         for i, t in enumerate(self.terms):
             if t and frozenset(t) == wanted:
                 return i

@@ -8,6 +8,7 @@ value the engine could not compute (which would leave the rest of the block to a
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from ..block_names import mapped
 from ..case import Case
@@ -50,27 +51,38 @@ def check_class_rows(case: Case, block: ReferenceBlock, coding: SumCoding) -> No
                 hint=f"the model's effects are {effects}; map another name under names:",
             )
     if block.options.at:
-        try:
-            coding.grid(dict(block.options.at))
-        except (ModelError, NotImplementedOption) as exc:
-            raise case.error(
-                CaseError,
-                f"reference block {block.label!r}: {exc.message}",
-                *("expected", block.index, "options", "at"),
-                hint=exc.hint or "options.at names covariates of the model with the values to hold them at",
-            ) from None
+        _located(
+            case,
+            block,
+            lambda: coding.grid(dict(block.options.at)),
+            ("options", "at"),
+            "options.at names covariates of the model with the values to hold them at",
+        )
     for section, reader in READERS.items():
         for effect, rows in block.section(section).items():
             for row in rows:
-                try:
-                    reader(coding, mapped(block, str(effect)), str(row))
-                except (ModelError, NotImplementedOption) as exc:
-                    raise case.error(
-                        CaseError,
-                        f"reference block {block.label!r}: {exc.message}",
-                        *("expected", block.index, "values", section, effect, row),
-                        hint=exc.hint or "name a CLASS effect of the model and its levels",
-                    ) from None
+                _located(
+                    case,
+                    block,
+                    partial(reader, coding, mapped(block, str(effect)), str(row)),
+                    ("values", section, effect, row),
+                    "name a CLASS effect of the model and its levels",
+                )
+
+
+def _located(
+    case: Case, block: ReferenceBlock, check: Callable[[], object], path: tuple[object, ...], hint: str
+) -> None:
+    """Run ``check``; a model's refusal of it is the block's invalid-case error at ``path`` in the block."""
+    try:
+        check()
+    except (ModelError, NotImplementedOption) as exc:
+        raise case.error(
+            CaseError,
+            f"reference block {block.label!r}: {exc.message}",
+            *("expected", block.index, *path),
+            hint=exc.hint or hint,
+        ) from None
 
 
 def check_statements(case: Case, coding: SumCoding) -> None:

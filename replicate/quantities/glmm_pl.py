@@ -24,6 +24,7 @@ from ..design import Design
 from ..engine.glmm.pql import PqlFit
 from ..errors import NotImplementedOption
 from ..inference.dfrules import containment_df, residual_df
+from ..inference.gside_tests import effect_df, term_dfs
 from ..reference_block import ReferenceBlock
 from ..vocab import DfMethod, SeKind
 from .glmm_pql import _varcomp
@@ -71,15 +72,10 @@ def pl_quantities(block: ReferenceBlock, fit: PlFit, part: Lazy | None = None) -
         j = index.get(mapped(block, term))
         for q, ref in qs.items():
             value = None if j is None else _fixed(fit, df, j, q)
-            note = (
-                (f"df: {block.options.df}" if df is not None else "the block does not declare options.df")
-                if q
-                in (
-                    "df",
-                    "p",
-                )
-                else (NOTE if q in ("se", "t") else "")
-            )
+            if q in ("df", "p"):
+                note = f"df: {block.options.df}" if df is not None else "the block does not declare options.df"
+            else:
+                note = NOTE if q in ("se", "t") else ""
             out.add("fixed", term, q, ref, value, ("fixed", term, q), note)
     for grp, comps in block.section("random").items():
         if grp == "Residual":
@@ -108,17 +104,10 @@ def pl_quantities(block: ReferenceBlock, fit: PlFit, part: Lazy | None = None) -
 
 def _effect_df(block: ReferenceBlock, fit: PlFit, df: np.ndarray | None) -> Callable[[str], float]:
     """A term's df under the block's rule (the df of its columns, which a rule gives alike)."""
-
-    def of(effect: str) -> float:
-        if df is None or fit.design is None:
-            return float("inf")
-        wanted = frozenset(v.strip() for v in effect.replace("*", ":").split(":"))
-        for term, value in zip(fit.design.column_term, df, strict=True):
-            if frozenset(term.split(":")) == wanted:
-                return float(value)
-        raise NotImplementedOption(f"no df for the effect {effect!r} under df: {block.options.df}")
-
-    return of
+    if df is None or fit.design is None:
+        return lambda _effect: float("inf")
+    dfs = term_dfs(fit.design.column_term, list(df), str(block.options.df))
+    return lambda effect: effect_df(dfs, effect, str(block.options.df))
 
 
 def _variance_se(pl: PqlFit, group: str, cols: list[str]) -> Callable[[], float]:

@@ -18,14 +18,13 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from ..block_names import mapped
 from ..engine.glmm.families import make_family
 from ..fixed_part import FixedPart
 from ..inference.lsmeans import Estimate, lsmean_diffs, lsmeans
 from ..inference.sumcoding import sum_coding
 from ..inference.type3 import Type3Test, type3_tests
 from .estimate_fields import ALPHA, DF_COLUMNS, FIELDS
-from .gside_sections import UNSAID, add_type3
+from .gside_sections import add_rows, add_type3
 from .rside_diffs import diff_levels, pair_value
 from .rside_levels import lsmean_level
 from .value import Collector, Lazy
@@ -75,29 +74,26 @@ class GlmmTests:
 def add_glmm_tests(out: Collector, tests: Lazy, df_said: bool, note: str) -> None:
     """Add the block's ``type3``, ``lsmeans`` and ``diffs`` values (``tests``: a lazy :class:`GlmmTests`; ``df_said``:
     whether the block's df are known, else df, p and limits are not computed)."""
-    block = out.block
-    unsaid = UNSAID
     add_type3(out, Lazy(lambda: tests.get().type3()), df_said, note)
-    for section, table_of in (("lsmeans", "lsmeans"), ("diffs", "diffs")):
-        for effect, rows in block.section(section).items():
-            key = mapped(block, str(effect))
-            table = Lazy(partial(_table, tests, table_of, key))
-            for row, qs in rows.items():
-                for q, ref in qs.items():
-                    value: Any = partial(_value, tests, table, section, key, str(row), q)
-                    needs_df = q in DF_COLUMNS or q in ("lower_mean", "upper_mean")
-                    if not df_said and needs_df:
-                        value, why = None, unsaid
-                    else:
-                        why = note if needs_df else ("SAS's ILINK (delta method)" if q in ILINK else "")
-                    out.add(section, f"{effect} {row}", q, ref, value, (section, effect, row, q), why)
+    readers = {
+        "lsmeans": (partial(_table, tests, "lsmeans"), partial(_value, tests, "lsmeans")),
+        "diffs": (partial(_table, tests, "diffs"), partial(_value, tests, "diffs")),
+    }
+    add_rows(
+        out,
+        readers,
+        df_said,
+        note,
+        DF_COLUMNS | {"lower_mean", "upper_mean"},
+        lambda q: "SAS's ILINK (delta method)" if q in ILINK else "",
+    )
 
 
 def _table(tests: Lazy, kind: str, key: str) -> Any:
     return getattr(tests.get(), kind)(key)
 
 
-def _value(tests: Lazy, table: Lazy, section: str, key: str, row: str, q: str) -> float:
+def _value(tests: Lazy, section: str, table: Lazy, key: str, row: str, q: str) -> float:
     t: GlmmTests = tests.get()
     if section == "lsmeans":
         e = table.get()[lsmean_level(t.coding, key, row)]

@@ -47,6 +47,10 @@ TYPE3: Mapping[str, tuple[str, Callable[[Type3Test], float]]] = {
 }
 
 
+#: What a section's rows are read with: the effect -> its table, and (table, effect, row, column) -> the value.
+Readers = Mapping[str, tuple[Callable[[str], Any], Callable[[Lazy, str, str, str], float]]]
+
+
 def _tests(case: Case, inf: Inference, method: str, kr: tuple[str, str]) -> GsideTests:
     return GsideTests(inf, from_design(inf.design, frame_of(case).df), method, kr)
 
@@ -73,23 +77,40 @@ def gside_values(out: Collector, case: Case, inf: Inference) -> None:
     kr = kr_settings(block.options.as_dict(), block.software)
     tests = Lazy(lambda: _tests(case, inf, method or "none", kr))
     at = dict(block.options.at) or None
-    unsaid = UNSAID
     note = f"df: {method}" if method else ""
 
     add_type3(out, Lazy(lambda: tests.get().type3()), method is not None, note)
-    _statements(out, case, tests, method, unsaid, note)
-    readers = {"lsmeans": (_lsmean_table, _lsmean_value), "diffs": (_pairs, _diff_value)}
+    _statements(out, case, tests, method, UNSAID, note)
+    readers: Readers = {
+        "lsmeans": (partial(_lsmean_table, tests, at=at), partial(_lsmean_value, tests)),
+        "diffs": (partial(_pairs, tests, at=at), partial(_diff_value, tests)),
+    }
+    add_rows(out, readers, method is not None, note)
+
+
+def add_rows(
+    out: Collector,
+    readers: Readers,
+    df_said: bool,
+    note: str,
+    df_columns: frozenset[str] = DF_COLUMNS,
+    why_else: Callable[[str], str] = lambda _q: "",
+) -> None:
+    """Add the block's LS-means-like rows (``lsmeans``, ``diffs``: effect -> row -> column) of each section of
+    ``readers``; the ``df_columns`` are not computed when the block does not say its df (``df_said``), and carry
+    ``note`` when it does; ``why_else`` gives the other columns' note."""
+    block = out.block
     for section, (table_of, value_of) in readers.items():
         for effect, rows in block.section(section).items():
             key = mapped(block, str(effect))
-            table = Lazy(partial(table_of, tests, key, at))
+            table = Lazy(partial(table_of, key))
             for row, qs in rows.items():
                 for q, ref in qs.items():
-                    value: Any = partial(value_of, tests, table, key, str(row), q)
-                    if method is None and q in DF_COLUMNS:
-                        value, why = None, unsaid
+                    value: Any = partial(value_of, table, key, str(row), q)
+                    if not df_said and q in df_columns:
+                        value, why = None, UNSAID
                     else:
-                        why = note if q in DF_COLUMNS else ""
+                        why = note if q in df_columns else why_else(q)
                     out.add(section, f"{effect} {row}", q, ref, value, (section, effect, row, q), why)
 
 
@@ -170,7 +191,7 @@ def _type3_value(type3: Lazy, key: str, pick: Callable[[Type3Test], float]) -> f
     return pick(table[label])
 
 
-def _lsmean_table(tests: Lazy, key: str, at: dict[str, float] | None) -> dict[tuple[str, ...], Estimate]:
+def _lsmean_table(tests: Lazy, key: str, at: dict[str, float] | None = None) -> dict[tuple[str, ...], Estimate]:
     return {e.levels: e for e in tests.get().lsmeans(key, at)}
 
 
@@ -179,7 +200,7 @@ def _lsmean_value(tests: Lazy, table: Lazy, key: str, level: str, q: str) -> flo
 
 
 def _pairs(
-    tests: Lazy, key: str, at: dict[str, float] | None
+    tests: Lazy, key: str, at: dict[str, float] | None = None
 ) -> dict[tuple[tuple[str, ...], tuple[str, ...]], Estimate]:
     return {(e.levels, e.other): e for e in tests.get().diffs(key, at) if e.other is not None}
 

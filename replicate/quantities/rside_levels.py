@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from ..errors import ModelError
-from ..inference.sumcoding import SumCoding
+from ..inference.sumcoding import SumCoding, effect_label
+
+__all__ = ["effect_label", "lsmean_level"]
 
 
 def lsmean_level(coding: SumCoding, effect: str, level: str) -> tuple[str, ...]:
@@ -35,12 +35,3 @@ def lsmean_level(coding: SumCoding, effect: str, level: str) -> tuple[str, ...]:
                 hint=f"the levels of {v} are {list(coding.classes[v])}",
             )
     return tuple(chosen[v] for v in term)
-
-
-def effect_label(effect: str, labels: Sequence[str]) -> str | None:
-    """The model's label among ``labels`` (``A:B``) of an effect as printed (``A*B``, ``A:B`` or ``B*A``), or None."""
-    wanted = frozenset(v.strip() for v in effect.replace("*", ":").split(":"))
-    for label in labels:
-        if frozenset(label.split(":")) == wanted:
-            return label
-    return None

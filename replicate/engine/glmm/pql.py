@@ -16,6 +16,7 @@ last working linear model, not a likelihood of the data (glmmPQL strips it of it
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -24,7 +25,7 @@ import pandas as pd
 from ...design import Design
 from ...errors import FitError
 from ...results import FitResult
-from ..fit import fit_design, make_deviance
+from ..fit import fit_design
 from ..unit_scale import fit_unit_scale, unit_scale_objective
 from .derivatives import hessian
 from .families import Vector
@@ -135,8 +136,10 @@ def fit_pql(
     assert fit is not None
     gen_chisq, covparm_se = None, None
     if unit_scale and fit.theta is not None:  # r' V^-1 r of the last working model (its scale is 1)
-        gen_chisq = float(make_deviance(working, method).factorize(np.asarray(fit.theta, dtype=float)).pwrss)
-        covparm_se = variance_ses(working, method, np.asarray(fit.theta, dtype=float))
+        theta = np.asarray(fit.theta, dtype=float)
+        objective, dev = unit_scale_objective(working, method)
+        gen_chisq = float(dev.factorize(theta).pwrss)
+        covparm_se = variance_ses(working, objective, theta)
     messages = list(fit.messages)
     if not converged:
         messages.append(f"the linearization's criterion was not met in {niter} iterations (the last fit is returned)")
@@ -162,13 +165,15 @@ def fit_pql(
     )
 
 
-def variance_ses(design: Design, method: str, theta: np.ndarray) -> dict[str, float] | None:
+def variance_ses(
+    design: Design, objective: Callable[[np.ndarray], float], theta: np.ndarray
+) -> dict[str, float] | None:
     """The SE of each scalar random term's variance ``theta^2`` (the residual variance being 1): the observed
-    information ``2 H^-1`` of ``-2 log L`` (REML or ML) in the variances, central differences; None when a term has
-    more than one column (its covariances are not done here). A variance at 0 has no SE (NaN)."""
+    information ``2 H^-1`` of ``objective`` (the unit-scale ``-2 log L``, REML or ML) in the variances, central
+    differences; None when a term has more than one column (its covariances are not done here). A variance at 0 has
+    no SE (NaN)."""
     if any(len(t.columns) != 1 for t in design.reterms):
         return None
-    objective, _ = unit_scale_objective(design, method)
     v = theta**2
     if np.any(v <= 0):
         return {t.group: float("nan") for t in design.reterms}
