@@ -8,6 +8,7 @@ others are rows of a label and a number.
 
 from __future__ import annotations
 
+import math
 import re
 
 from ..printed import Printed
@@ -94,7 +95,7 @@ def class_levels(sec: Section, b: Builder, state: SasState) -> None:
             levels[current].extend(toks)
             continue
         n = parse_number(toks[1]) if len(toks) >= 2 else None
-        if n is None or n.bound or n.value != int(n.value):
+        if n is None or n.bound or not math.isfinite(n.value) or n.value != int(n.value):
             break
         current = toks[0]
         row_indent = indent if row_indent is None else row_indent

@@ -19,7 +19,11 @@ from replicate.references import (
 )
 
 PRINTOUTS = Path(__file__).resolve().parents[1] / "data" / "printouts"
-FIXTURES = [p.read_text(encoding="utf-8") for p in sorted(PRINTOUTS.glob("*.txt"))]
+FIXTURES = [
+    p.read_text(encoding="utf-8")
+    for pattern in ("*.txt", "*.lst", "*.Rout")  # the seeds, SAS listings (REPEATED, GLIMMIX) and nlme summaries
+    for p in sorted(PRINTOUTS.glob(pattern))
+]
 
 # Words and symbols the parsers react to, so that random text reaches their branches.
 VOCAB = [
@@ -78,6 +82,17 @@ VOCAB = [
     "Intercept",
     "The SAS System",
     "Null Model Likelihood Ratio Test",
+    "Response Distribution Binomial",
+    "Link Function Logit",
+    "Estimation Technique Residual PL",
+    "Likelihood Approximation Laplace",
+    "-2 Res Log Pseudo-Likelihood 1116.14",
+    "Gener. Chi-Square / DF 0.88",
+    "Convergence criterion (PCONV=1.11022E-8) satisfied.",
+    "Correlation Structure: AR(1)",
+    "Variance function:",
+    " Parameter estimate(s):",
+    " Structure: Different standard deviations per stratum",
     "ddfm=kr",
     "proc mixed method=ml;",
     "Final estimation of fixed effects",
@@ -189,3 +204,10 @@ def test_damaged_printouts_raise_only_reference_errors(data: st.DataObject, soft
         elif op == "cut":
             base[i] = base[i][: len(base[i]) // 2]
     _check("\n".join(base), software)
+
+
+def test_a_non_finite_class_level_count_ends_the_table_not_the_run() -> None:
+    """Found by damaging the SAS listings: 'inf' or 1e400 as a CLASS variable's level count raised OverflowError."""
+    for count in ("inf", "1e400", "nan"):
+        parsed = parse_printout(f"Class Level Information\nClass Levels Values\nSex {count} F M\n", "sas")
+        assert "class_levels" not in parsed.model_info or not parsed.model_info["class_levels"].get("Sex")
