@@ -230,7 +230,13 @@ def infer_model(
         _from_hlm(parsed, cols, group, out)
     else:
         out.todo.append(f"the {parsed.software} printout does not show its formula: pass --formula")
-    if out.method is None:
+    if out.method is None and out.glmm:  # a GLMM whose estimation technique the case format does not name
+        out.method = "laplace"
+        out.todo.append(
+            "the printout's estimation technique is not one the case format names: the model is fitted by laplace; "
+            "set the block's options.method (laplace, agq with nagq, pql, rspl or mspl) to the program's"
+        )
+    elif out.method is None:
         out.todo.append("the printout does not say REML or ML: the case assumes REML (set model.method)")
     _options(parsed, out)
     _residual(parsed, cols, out, repeated)

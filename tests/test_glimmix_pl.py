@@ -187,3 +187,24 @@ def test_an_rspl_block_agrees_a_pseudo_likelihood_is_not_a_likelihood_and_the_me
     res = run_case(load_case(_bacteria_case(tmp_path, laplace)), get_engine("native"))
     why = " ".join(d.text for d in res.blocks[0].diagnoses)
     assert "different estimation method" in why and "RSPL" in why, why
+
+
+def test_a_glimmix_technique_the_case_format_does_not_name_is_a_to_do_not_a_reml_case(tmp_path):
+    text = LISTING.read_text(encoding="utf-8").replace(
+        "Estimation Technique Residual PL", "Estimation Technique Foo Bar"
+    )
+    listing = tmp_path / "glimmix.lst"
+    listing.write_text(text, encoding="utf-8")
+    out = tmp_path / "g.yaml"
+    made = new_case(
+        listing,
+        _design_data(tmp_path),
+        out=out,
+        software="sas",
+        formula="rBern2 ~ t1 + (1 | subjectID)",
+        part=1,
+        run=False,
+    )
+    case = yaml.safe_load(out.read_text(encoding="utf-8"))
+    assert case["model"]["method"] == "laplace" and "method" not in case["expected"][0]["options"]
+    assert any("estimation technique" in t and "options.method" in t for t in made.todo), made.todo
