@@ -64,3 +64,15 @@ def scaled_gradient(g: Vector, H: Matrix) -> Vector | None:
         return None
     out: Vector = np.linalg.solve(R, g)
     return out
+
+
+def hessian_of_gradient(grad: Callable[[Vector], Vector], x: Vector, step: float = HESS_STEP) -> tuple[Vector, Matrix]:
+    """The gradient at ``x`` and the Hessian from central differences of an exact gradient (symmetrized)."""
+    n = x.size
+    h = _steps(x, step)
+    H = np.empty((n, n))
+    for i in range(n):
+        e = np.zeros(n)
+        e[i] = h[i]
+        H[:, i] = (grad(x + e) - grad(x - e)) / (2 * h[i])
+    return grad(x), (H + H.T) / 2

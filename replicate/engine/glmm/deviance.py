@@ -65,7 +65,7 @@ class GlmmDeviance:
 
     def mode(self, theta: Vector, beta: Vector | None) -> Mode:
         """PIRLS at theta (and beta, or over beta too when None), warm-started from the last mode."""
-        A = self.random.z_lambda(theta)
+        A = self.random.z_lambda_rows(theta)
         try:
             m = pirls(self.resp, A, self.X, beta, self._u, self._diagonal)
         except (FitError, np.linalg.LinAlgError):  # a bad warm start: from 0 again

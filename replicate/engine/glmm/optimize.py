@@ -1,10 +1,14 @@
 """Optimizing the GLMM deviance in glmer's two stages (lme4's ``optimizeGlmer`` twice).
 
-1. ``nAGQ = 0``: theta alone, beta (and u) from PIRLS at each theta; bounded L-BFGS-B on a central-difference
-   gradient. Its optimum gives the starting values of stage 2.
+1. ``nAGQ = 0``: theta alone, beta (and u) from PIRLS at each theta; bounded L-BFGS-B. Its optimum gives the
+   starting values of stage 2.
 2. ``nAGQ >= 1``: theta and beta together (u from PIRLS at each point), bounded L-BFGS-B, then projected Newton
-   steps on the finite-difference Hessian (the Hessian lme4 also computes at the end, for the standard errors
-   and the convergence check). A diagonal element of theta at 0 whose gradient points outward stays there.
+   steps on the Hessian (the Hessian lme4 also computes at the end, for the standard errors and the
+   convergence check). A diagonal element of theta at 0 whose gradient points outward stays there.
+
+The gradient is exact (:mod:`.laplace_gradient`) for the Laplace deviance with a canonical link, and the Hessian
+then differences it (2 gradients per parameter); otherwise both are central differences of the deviance, as
+lme4's ``deriv12``.
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ import numpy as np
 from scipy.optimize import Bounds, minimize
 
 from ...errors import FitError
-from .derivatives import gradient, hessian
+from .derivatives import gradient, hessian, hessian_of_gradient
 from .deviance import GlmmDeviance
 from .families import Vector
+from .laplace_gradient import has_exact_gradient, laplace_gradient
 from .pirls import Matrix
 
 NEWTON_STEPS = 8
+REUSE_BELOW = 1e-7  # a Newton step smaller than this keeps the Hessian it was taken with
 RESTARTS = 3
 PROBES = (0.05, 0.2, 0.5, 1.0)  # theta values tried inside a boundary
 
@@ -50,8 +56,11 @@ class GlmmOptimum:
 
 
 class _Counted:
+    """One stage's objective, counting evaluations; with its exact gradient where there is one."""
+
     def __init__(self, dev: GlmmDeviance, joint: bool) -> None:
         self.dev, self.joint, self.count = dev, joint, 0
+        self.exact = has_exact_gradient(dev)
 
     def __call__(self, x: Vector) -> float:
         self.count += 1
@@ -60,15 +69,35 @@ class _Counted:
         except FitError:  # PIRLS broke down far from the optimum (overflowing means): a step too far
             return float("inf")
 
+    def with_gradient(self, x: Vector) -> tuple[float, Vector]:
+        """The objective and its gradient (exact, or central differences)."""
+        if not self.exact:
+            return self(x), gradient(self, x)
+        self.count += 1
+        try:
+            if self.joint:
+                theta, beta = self.dev.split(x)
+                return laplace_gradient(self.dev, theta, beta)
+            return laplace_gradient(self.dev, x, None)
+        except FitError:
+            return float("inf"), np.zeros(x.size)
+
+    def derivatives(self, x: Vector) -> tuple[Vector, Matrix]:
+        """Gradient and Hessian at ``x``."""
+        if not self.exact:
+            return hessian(self, x)
+        return hessian_of_gradient(lambda y: self.with_gradient(y)[1], x)
+
 
 def _lbfgsb(f: _Counted, x0: Vector, lower: Vector) -> tuple[Vector, bool, str]:
+    """Bounded L-BFGS-B to a relative change of 1e-10 in the deviance; the Newton steps that follow polish."""
     res = minimize(
-        f,
+        f.with_gradient,
         x0,
-        jac=lambda x: gradient(f, x),
+        jac=True,
         method="L-BFGS-B",
         bounds=Bounds(lower, np.full(lower.size, np.inf)),
-        options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 1000},
+        options={"ftol": 1e-10, "gtol": 1e-9, "maxiter": 1000},
     )
     return np.asarray(res.x, dtype=float), bool(res.success), str(res.message)
 
@@ -95,7 +124,7 @@ def _from_edges(f: _Counted, x: Vector, lower: Vector) -> tuple[Vector, bool, st
 
 def _newton(f: _Counted, x: Vector, lower: Vector) -> tuple[Vector, Vector, Matrix]:
     """Projected Newton steps from ``x``; returns the point and the derivatives there."""
-    g, H = hessian(f, x)
+    g, H = f.derivatives(x)
     for _ in range(NEWTON_STEPS):
         free = ~((x <= lower) & (g > 0))
         try:
@@ -112,9 +141,12 @@ def _newton(f: _Counted, x: Vector, lower: Vector) -> tuple[Vector, Vector, Matr
             t /= 2
         if not moved:
             break
-        g, H = hessian(f, x)
-        if np.max(np.abs(t * step)) < 1e-9:
+        if np.max(np.abs(t * step)) < REUSE_BELOW:
+            # a step this small changes the Hessian below the precision it is known to: keep it, and take
+            # the gradient at the new point (for the convergence check)
+            g = f.with_gradient(x)[1]
             break
+        g, H = f.derivatives(x)
     return x, g, H
 
 

@@ -66,14 +66,13 @@ class Mode:
 
     def laplace(self, resp: GlmmResponse) -> float:
         """lme4's Laplace deviance at this mode: ``-2 sum log f(y | u) + ||u||^2 + log det(L)^2``."""
-        fam = resp.family
-        return float(np.sum(fam.minus2_loglik(resp.y, resp.n, self.mu, resp.wt)) + self.u @ self.u + self.ldl2)
+        return resp.minus2_loglik(self.mu) + float(self.u @ self.u) + self.ldl2
 
 
 def _pdev(resp: GlmmResponse, eta: Vector, u: Vector) -> tuple[float, Vector]:
     fam = resp.family
     mu = fam.link.inverse(eta)
-    return float(np.sum(fam.dev_resids(resp.y, mu, resp.wt)) + u @ u), mu
+    return resp.deviance(mu) + float(u @ u), mu
 
 
 def _working(resp: GlmmResponse, eta: Vector, mu: Vector) -> tuple[Vector, Vector]:

@@ -11,6 +11,7 @@ a caller asks (the fixed effects' fallback covariance and the conditional varian
 
 from __future__ import annotations
 
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -18,12 +19,16 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy import linalg
 
+from .rowsparse import RowSparse, sums
+
 Matrix = NDArray[np.float64]
 Vector = NDArray[np.float64]
 
 
 #: Below this many random-effect columns dense products beat sparse ones' overhead.
 DENSE_BELOW = 200
+#: Up to this many entries the coupling block is formed dense directly (cheaper than building a sparse matrix).
+DENSE_COUPLING = 20_000
 #: Largest share of nonzeros for which the coupling block is kept sparse (denser, dense products are faster).
 SPARSE_SHARE = 0.1
 
@@ -38,14 +43,60 @@ def _coupling(AtWA: Any, S: NDArray[np.int64], R: NDArray[np.int64]) -> Any:
     return block if block.nnz <= SPARSE_SHARE * max(block.shape[0] * block.shape[1], 1) else block.toarray()
 
 
+def _pieces_by_rows(A: RowSparse, w: Vector, diagonal: slice | None) -> tuple[Vector, Any, Matrix]:
+    """:meth:`PirlsSystem._pieces_general` by sums over the rows of a :class:`.rowsparse.RowSparse` ``A``.
+
+    The diagonal term occupies one position of every row's entries; the others' columns are renumbered into
+    ``R`` (the columns after the diagonal block move down by its width).
+    """
+    cols, vals = A.cols, A.vals
+    s0, s1 = (0, 0) if diagonal is None else (diagonal.start, diagonal.stop)
+    at, rest = A.positions(s0, s1)
+    q_s, q_r = s1 - s0, A.q - (s1 - s0)
+    if rest.size:
+        r_cols = cols[:, rest]
+        r_loc = np.where(r_cols >= s1, r_cols - q_s, r_cols)
+        r_vals = vals[:, rest]
+        wr = w[:, None] * r_vals
+        pair = (r_loc[:, :, None] * q_r + r_loc[:, None, :]).ravel()
+        E_A = sums(pair, (wr[:, :, None] * r_vals[:, None, :]).ravel(), q_r * q_r).reshape(q_r, q_r)
+    else:
+        E_A = np.zeros((0, 0))
+    if at is None:
+        return np.zeros(0), np.zeros((0, q_r)), E_A
+    s_loc = cols[:, at] - s0
+    ws = w * vals[:, at]
+    d = sums(s_loc, ws * vals[:, at], q_s)
+    if not rest.size:
+        return d, np.zeros((q_s, 0)), E_A
+    entries = (ws[:, None] * r_vals).ravel()
+    if q_s * q_r <= DENSE_COUPLING:
+        return d, sums((s_loc[:, None] * q_r + r_loc).ravel(), entries, q_s * q_r).reshape(q_s, q_r), E_A
+    coupling = sp.csr_matrix((entries, (np.repeat(s_loc, rest.size), r_loc.ravel())), shape=(q_s, q_r))
+    B_A: Any = coupling if coupling.nnz <= SPARSE_SHARE * max(q_s * q_r, 1) else coupling.toarray()
+    return d, B_A, E_A
+
+
+@lru_cache(maxsize=64)
+def _split(q: int, start: int, stop: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The columns of the diagonal block (``start:stop``; none when ``stop - start < 2``) and the rest."""
+    if stop - start < 2:
+        S, R = np.zeros(0, dtype=np.int64), np.arange(q, dtype=np.int64)
+    else:
+        S = np.arange(start, stop, dtype=np.int64)
+        R = np.r_[np.arange(0, start), np.arange(stop, q)].astype(np.int64)
+    S.flags.writeable = R.flags.writeable = False  # shared between systems through the cache
+    return S, R
+
+
 def _dense(M: Any) -> Matrix:
     out: Matrix = np.asarray(M.toarray() if sp.issparse(M) else M, dtype=float)
     return out
 
 
 class PirlsSystem:
-    """``[A X]' W [A X]`` plus the identity on ``u``'s columns, for ``A`` (n x q, sparse or dense) and ``X``
-    (n x p; no columns when beta is held fixed).
+    """``[A X]' W [A X]`` plus the identity on ``u``'s columns, for ``A`` (n x q: :class:`.rowsparse.RowSparse`,
+    scipy sparse or dense) and ``X`` (n x p; no columns when beta is held fixed).
 
     Raises:
         np.linalg.LinAlgError: on :meth:`solve` or :meth:`logdet_u`, when the system is not positive definite.
@@ -53,27 +104,22 @@ class PirlsSystem:
 
     def __init__(self, A: Any, X: Matrix, w: Vector, diagonal: slice | None) -> None:
         q, p = A.shape[1], X.shape[1]
-        if sp.issparse(A) and q <= DENSE_BELOW:
-            A = A.toarray()
         self.q, self.p = q, p
-        AtWA = A.T @ (A.multiply(w[:, None]) if sp.issparse(A) else w[:, None] * A)
-        self._AtWA = sp.csr_matrix(AtWA) if sp.issparse(AtWA) else np.asarray(AtWA)
-        AtWX = np.asarray(A.T @ (w[:, None] * X)).reshape(q, p)
-        XtWX = X.T @ (w[:, None] * X)
-        if diagonal is None or diagonal.stop - diagonal.start < 2:
-            self.S = np.zeros(0, dtype=np.int64)
-            self.R = np.arange(q)
-        else:
-            self.S = np.arange(diagonal.start, diagonal.stop)
-            self.R = np.r_[np.arange(0, diagonal.start), np.arange(diagonal.stop, q)].astype(np.int64)
+        self._A, self._w = A, w
+        self.S, self.R = _split(q, 0, 0) if diagonal is None else _split(q, diagonal.start, diagonal.stop)
         S, R = self.S, self.R
-        self.d = np.asarray(self._AtWA.diagonal(), dtype=float)[S] + 1.0
+        if isinstance(A, RowSparse):
+            d, self.B_A, E_A = _pieces_by_rows(A, w, diagonal if S.size else None)
+        else:
+            d, self.B_A, E_A = self._pieces_general(A, w)
+        self.d = d + 1.0
         if S.size and np.any(self.d <= 0):
             raise np.linalg.LinAlgError("the PIRLS system is not positive definite")
+        AtWX = np.asarray(A.T @ (w[:, None] * X)).reshape(q, p)
+        XtWX = X.T @ (w[:, None] * X)
         # the coupling of the diagonal block to u's other columns (kept sparse when it is sparse) and to beta
-        self.B_A: Any = _coupling(self._AtWA, S, R)
         self.B_X = AtWX[S]
-        E_A = _dense(self._AtWA[R][:, R] if sp.issparse(self._AtWA) else self._AtWA[np.ix_(R, R)]) + np.eye(R.size)
+        E_A = E_A + np.eye(R.size)
         inv_d = 1.0 / self.d
         BdA = (
             (self.B_A.multiply(inv_d[:, None]).tocsr() if sp.issparse(self.B_A) else self.B_A * inv_d[:, None])
@@ -84,7 +130,31 @@ class PirlsSystem:
         top_left = E_A - _dense(self.B_A.T @ BdA) if S.size else E_A
         top_right = AtWX[R] - np.asarray(self.B_A.T @ BdX) if S.size else AtWX[R]
         bottom = XtWX - self.B_X.T @ BdX if S.size else XtWX
-        self.schur = np.block([[top_left, top_right], [top_right.T, bottom]])
+        k = R.size
+        self.schur = np.empty((k + p, k + p))
+        self.schur[:k, :k] = top_left
+        self.schur[:k, k:] = top_right
+        self.schur[k:, :k] = top_right.T
+        self.schur[k:, k:] = bottom
+
+    def _pieces_general(self, A: Any, w: Vector) -> tuple[Vector, Any, Matrix]:
+        """The diagonal of ``A'WA`` on ``S``, its ``S x R`` coupling and its ``R x R`` block, by matrix products."""
+        S, R = self.S, self.R
+        AtWA = self.gram
+        d = np.asarray(AtWA.diagonal(), dtype=float)[S]
+        E_A = _dense(AtWA[R][:, R] if sp.issparse(AtWA) else AtWA[np.ix_(R, R)])
+        return d, _coupling(AtWA, S, R), E_A
+
+    @cached_property
+    def gram(self) -> Any:
+        """``A'WA`` (sparse when ``A`` is, dense below :data:`DENSE_BELOW` columns)."""
+        A, w = self._A, self._w
+        if isinstance(A, RowSparse):
+            return A.weighted_gram(w)
+        if sp.issparse(A) and self.q <= DENSE_BELOW:
+            A = A.toarray()
+        AtWA = A.T @ (A.multiply(w[:, None]) if sp.issparse(A) else w[:, None] * A)
+        return sp.csr_matrix(AtWA) if sp.issparse(AtWA) else np.asarray(AtWA)
 
     def solve(self, rhs_u: Vector, rhs_x: Vector) -> tuple[Vector, Vector]:
         """``(x_u, x_beta)`` solving the system for the right-hand side ``(rhs_u, rhs_x)``."""
@@ -106,7 +176,7 @@ class PirlsSystem:
 
     def chol_u(self) -> Matrix:
         """The lower Cholesky factor of ``A'WA + I`` (dense q x q)."""
-        M = _dense(self._AtWA) + np.eye(self.q)
+        M = _dense(self.gram) + np.eye(self.q)
         out: Matrix = np.asarray(np.linalg.cholesky(M), dtype=float)
         return out
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
+from scipy.special import gammaln, xlogy
 
 from ...errors import DataError
 from .families import Family, Vector
@@ -31,6 +33,34 @@ class GlmmResponse:
     @property
     def nobs(self) -> int:
         return int(self.y.shape[0])
+
+    @cached_property
+    def _parts(self) -> tuple[Vector, Vector, Vector, Vector, Vector]:
+        """The mean-free parts of :meth:`Family.dev_resids` and :meth:`Family.minus2_loglik`, per row: the
+        deviance's ``y log y`` terms; the log-likelihood's constant, the counts multiplying ``log mu`` and
+        ``log(1 - mu)`` (binomial) and its row factor."""
+        y, wt = self.y, self.wt
+        if self.family.name == "poisson":
+            return xlogy(y, y) - y, -gammaln(y + 1), y, np.zeros_like(y), wt
+        m = self.n if np.any(self.n > 1) else wt
+        k, size = np.round(m * y), np.round(m)
+        const = gammaln(size + 1) - gammaln(k + 1) - gammaln(size - k + 1)
+        factor = np.where(m > 0, wt / np.where(m > 0, m, 1), 0.0)
+        return xlogy(y, y) + xlogy(1 - y, 1 - y), const, k, size - k, factor
+
+    def deviance(self, mu: Vector) -> float:
+        """``sum(family.dev_resids(y, mu, wt))``, from the cached mean-free parts (PIRLS's inner loop)."""
+        yterm = self._parts[0]
+        if self.family.name == "poisson":
+            return float(2 * np.sum(self.wt * (yterm - self.y * np.log(mu) + mu)))
+        return float(2 * np.sum(self.wt * (yterm - self.y * np.log(mu) - (1 - self.y) * np.log1p(-mu))))
+
+    def minus2_loglik(self, mu: Vector) -> float:
+        """``sum(family.minus2_loglik(y, n, mu, wt))``, from the cached mean-free parts."""
+        _, const, k, rest, factor = self._parts
+        if self.family.name == "poisson":
+            return float(-2 * np.sum(self.wt * (k * np.log(mu) - mu + const)))
+        return float(-2 * np.sum(factor * (const + k * np.log(mu) + rest * np.log1p(-mu))))
 
 
 def make_response(

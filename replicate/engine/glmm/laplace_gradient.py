@@ -1,0 +1,128 @@
+"""The exact gradient of the Laplace deviance, for canonical links (binomial-logit, Poisson-log).
+
+The Laplace deviance at ``phi`` (theta, and beta when it is held fixed) is
+``D = sum dev(eta) + ||u||^2 + log det M`` with ``M = A'WA + I``, ``A = Z Lambda(theta)``, ``W`` the working
+weights and ``eta = offset + X beta + A u`` at the conditional mode ``u`` (and, in the ``nAGQ = 0`` stage, the
+joint mode of ``u`` and ``beta``). Its total derivative has three parts:
+
+* the penalized deviance: by the envelope theorem only its explicit dependence on ``phi`` counts, since the mode
+  makes its derivative in ``u`` (and ``beta``) vanish;
+* ``log det M`` directly: ``d log det M = tr(M^-1 dM)``, with ``dM = dA'WA + A'W dA + A' dW A`` and ``dW`` the
+  change of the weights along ``eta`` (``w' = wt V'(mu) V(mu)`` for a canonical link);
+* ``log det M`` through the mode: with ``z`` solving the mode's Newton system for the gradient of ``log det M``
+  in ``u`` (one solve, the adjoint of ``du/dphi``), ``-z' dG/dphi`` where ``G = A' s/2 + u`` is the mode's
+  stationarity condition.
+
+Only the entries of ``M^-1`` that a row of ``A`` touches are needed: ``h_i = a_i' M^-1 a_i`` and, per theta
+element, ``tr(M^-1 A'W dA)``. They come from the eliminated system of :mod:`.pirls_system` (the diagonal block
+``D`` of the largest scalar term, its coupling ``B`` and the Schur complement ``S``):
+``M^-1 = [[D^-1 + C S^-1 C', -C S^-1], [-S^-1 C', S^-1]]`` with ``C = D^-1 B``, so nothing of size ``q x q`` is
+formed. For a canonical link the observed and expected information agree, so the Newton system of the mode is
+``M`` itself; other links have no exact gradient here and the optimizer differences the deviance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from .deviance import GlmmDeviance
+from .families import Family, Vector
+from .pirls import Matrix, Mode
+from .pirls_system import PirlsSystem
+from .rowsparse import RowSparse
+
+CANONICAL = {("binomial", "logit"), ("poisson", "log")}
+
+
+def has_exact_gradient(dev: GlmmDeviance) -> bool:
+    """Whether :func:`laplace_gradient` applies: the Laplace deviance (``nagq = 1``) with a canonical link."""
+    fam = dev.resp.family
+    return dev.nagq == 1 and (fam.name, fam.link.name) in CANONICAL
+
+
+def _dvariance(fam: Family, mu: Vector) -> Vector:
+    """``V'(mu)``: ``1 - 2 mu`` (binomial), 1 (Poisson)."""
+    out: Vector = 1 - 2 * mu if fam.name == "binomial" else np.ones_like(mu)
+    return out
+
+
+def _inverse_entries(system: PirlsSystem, rows: RowSparse) -> Matrix:
+    """``v_i = (M^-1 a_i)`` at row ``i``'s own columns, ``n x m``, from the eliminated system."""
+    S, R = system.S, system.R
+    cols, vals = rows.cols, rows.vals
+    top = system.schur[: R.size, : R.size]
+    s_inv = np.linalg.inv(top) if R.size else np.zeros((0, 0))
+    if not S.size:  # no diagonal block: M^-1 is S^-1, gathered at each row's columns
+        Q = s_inv[cols[:, :, None], cols[:, None, :]]
+        out: Matrix = np.einsum("nab,nb->na", Q, vals)
+        return out
+    s0, width = int(S[0]), S.size
+    at_or_none, rest = rows.positions(s0, s0 + width)
+    at = int(at_or_none or 0)
+    j = cols[:, at] - s0
+    a_s = vals[:, at]
+    out = np.empty_like(vals)
+    if not rest.size:
+        out[:, at] = a_s / system.d[j]
+        return out
+    BA = system.B_A
+    C = BA.multiply(1.0 / system.d[:, None]).tocsr() if sp.issparse(BA) else BA / system.d[:, None]
+    K = np.asarray(C @ s_inv)  # C S^-1, q_S x q_R
+    CK = C.multiply(K).sum(axis=1) if sp.issparse(C) else np.sum(C * K, axis=1)
+    diag_s = 1.0 / system.d + np.asarray(CK).ravel()
+    r_cols = cols[:, rest]
+    r_loc = np.where(r_cols >= s0 + width, r_cols - width, r_cols)
+    a_r = vals[:, rest]
+    k_rows = K[j[:, None], r_loc]  # the S-R entries of M^-1 a row meets
+    out[:, at] = diag_s[j] * a_s - np.sum(k_rows * a_r, axis=1)
+    rr = s_inv[r_loc[:, :, None], r_loc[:, None, :]]
+    out[:, rest] = np.einsum("nab,nb->na", rr, a_r) - k_rows * a_s[:, None]
+    return out
+
+
+def laplace_gradient(dev: GlmmDeviance, theta: Vector, beta: Vector | None) -> tuple[float, Vector]:
+    """The Laplace deviance and its exact gradient.
+
+    Args:
+        dev: the deviance (see :func:`has_exact_gradient`).
+        theta: the covariance parameters.
+        beta: the fixed effects, held fixed (gradient in ``(theta, beta)``), or None for the ``nAGQ = 0``
+            objective with beta at its joint mode (gradient in ``theta``).
+    """
+    resp, rp = dev.resp, dev.random
+    theta = np.asarray(theta, dtype=float)
+    m: Mode = dev.mode(theta, None if beta is None else np.asarray(beta, dtype=float))
+    value = m.laplace(resp)
+    A = rows = rp.z_lambda_rows(theta)
+    w = m.weights
+    half_s = resp.wt * (m.mu - resp.y)  # d(dev)/d(eta) / 2 for a canonical link
+    dw = w * _dvariance(resp.family, m.mu)  # d w / d eta
+    v = _inverse_entries(m.system, rows)
+    h = np.sum(rows.vals * v, axis=1)  # a_i' M^-1 a_i
+    dwh = dw * h
+    lin = 2 * half_s + dwh  # explicit d D / d eta, the penalty's u term aside
+    X = dev.X
+    if beta is None:
+        system = PirlsSystem(A, X, w, dev._diagonal)
+        z_u, z_b = system.solve(np.asarray(A.T @ dwh).ravel(), X.T @ dwh)
+        zeta = np.asarray(A @ z_u).ravel() + X @ z_b
+    else:
+        z_u, _ = m.system.solve(np.asarray(A.T @ dwh).ravel(), np.zeros(0))
+        zeta = np.asarray(A @ z_u).ravel()
+    wzeta = w * zeta
+    grad_theta = np.empty(rp.layout.size)
+    for t in range(len(rp.nlevels)):
+        k, r_of, c_of = rp.layout.sizes[t], rp.layout.rows[t], rp.layout.cols[t]
+        base = rp.offsets[t] + rp.index[t] * k
+        for e in range(r_of.size):
+            r, c = int(r_of[e]), int(c_of[e])
+            x_r = rp.xre[t][:, r]
+            du = x_r * m.u[base + c]  # (dA u)_i
+            dz = x_r * z_u[base + c]  # (dA z)_i
+            trace = float(np.sum(w * x_r * v[:, rows.starts[t] + c]))  # tr(M^-1 A'W dA)
+            grad_theta[rp.layout.offsets[t] + e] = du @ lin + 2 * trace - dz @ half_s - wzeta @ du
+    if beta is None:
+        return value, grad_theta
+    grad_beta = X.T @ (lin - wzeta)
+    return value, np.concatenate([grad_theta, grad_beta])
