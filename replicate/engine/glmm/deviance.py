@@ -38,6 +38,7 @@ class GlmmDeviance:
     random: RandomPart
     nagq: int = 1
     _u: Vector | None = field(default=None, repr=False)
+    _b: Vector | None = field(default=None, repr=False)
     _diagonal: slice | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -67,11 +68,17 @@ class GlmmDeviance:
         """PIRLS at theta (and beta, or over beta too when None), warm-started from the last mode."""
         A = self.random.z_lambda_rows(theta)
         try:
-            m = pirls(self.resp, A, self.X, beta, self._u, self._diagonal)
+            m = pirls(self.resp, A, self.X, beta, self._u, self._diagonal, self._b if beta is None else None)
         except (FitError, np.linalg.LinAlgError):  # a bad warm start: from 0 again
             m = pirls(self.resp, A, self.X, beta, None, self._diagonal)
         self._u = m.u
+        if beta is None:
+            self._b = m.beta
         return m
+
+    def warm_start(self, u: Vector) -> None:
+        """Start the next PIRLS from ``u`` (a prediction of its mode) instead of the last mode."""
+        self._u = np.asarray(u, dtype=float)
 
     def profiled(self, theta: Vector) -> float:
         """The ``nAGQ = 0`` objective: the Laplace formula at the joint mode of ``u`` and ``beta``."""

@@ -22,7 +22,7 @@ from ...errors import FitError
 from .derivatives import gradient, hessian, hessian_of_gradient
 from .deviance import GlmmDeviance
 from .families import Vector
-from .laplace_gradient import has_exact_gradient, laplace_gradient
+from .laplace_gradient import has_exact_gradient, laplace_gradient, mode_jacobian
 from .pirls import Matrix
 
 NEWTON_STEPS = 8
@@ -83,10 +83,20 @@ class _Counted:
             return float("inf"), np.zeros(x.size)
 
     def derivatives(self, x: Vector) -> tuple[Vector, Matrix]:
-        """Gradient and Hessian at ``x``."""
+        """Gradient and Hessian at ``x`` (with the exact gradient: PIRLS at each shifted point starts from the
+        mode's first-order extrapolation, a step or two from its own mode)."""
         if not self.exact:
             return hessian(self, x)
-        return hessian_of_gradient(lambda y: self.with_gradient(y)[1], x)
+        if not self.joint:
+            return hessian_of_gradient(lambda y: self.with_gradient(y)[1], x)
+        theta, beta = self.dev.split(x)
+        u, J = mode_jacobian(self.dev, theta, beta)
+
+        def grad(y: Vector) -> Vector:
+            self.dev.warm_start(u + J @ (y - x))
+            return self.with_gradient(y)[1]
+
+        return hessian_of_gradient(grad, x)
 
 
 def _lbfgsb(f: _Counted, x0: Vector, lower: Vector) -> tuple[Vector, bool, str]:

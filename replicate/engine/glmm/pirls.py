@@ -31,6 +31,9 @@ TOL = 1e-11  # relative change of the penalized deviance (lme4's tolPwrss is 1e-
 MAXIT = 500
 STEP_TOL = 1e-10  # largest change of u or beta in the last step
 MAX_HALVINGS = 40
+#: A last PIRLS step below this keeps the system it was solved with as the mode's (its weights are those of a
+#: point 1e-12 away: a change below the deviance's own rounding).
+REUSE_STEP = 1e-12
 
 
 @dataclass(frozen=True)
@@ -86,11 +89,13 @@ def _working(resp: GlmmResponse, eta: Vector, mu: Vector) -> tuple[Vector, Vecto
 
 def _solve_step(
     A: SparseOrDense, X: Matrix, w: Vector, target: Vector, diagonal: slice | None = None
-) -> tuple[Vector, Vector]:
-    """The penalized weighted least-squares solution ``(u, beta)`` for the working response ``target``."""
+) -> tuple[Vector, Vector, PirlsSystem]:
+    """The penalized weighted least-squares solution ``(u, beta)`` for the working response ``target``, and
+    the system it solved."""
     try:
         system = PirlsSystem(A, X, w, diagonal)
-        return system.solve(np.asarray(A.T @ (w * target)).ravel(), X.T @ (w * target))
+        u, b = system.solve(np.asarray(A.T @ (w * target)).ravel(), X.T @ (w * target))
+        return u, b, system
     except (np.linalg.LinAlgError, linalg.LinAlgError) as exc:
         raise FitError(
             "the PIRLS system is singular", hint="the fixed-effects model matrix may be rank deficient"
@@ -104,6 +109,7 @@ def pirls(
     beta: Vector | None,
     u0: Vector | None = None,
     diagonal: slice | None = None,
+    b0: Vector | None = None,
 ) -> Mode:
     """The conditional modes at ``Z Lambda = A``.
 
@@ -114,6 +120,8 @@ def pirls(
         beta: fixed effects held fixed, or None to estimate them with ``u`` (lme4's ``nAGQ = 0``).
         u0: starting value of ``u`` (default 0).
         diagonal: columns of ``u`` whose block of the system is diagonal (eliminated first; see :func:`solve_spd`).
+        b0: with ``u0``, where the joint stage starts (a nearby joint mode); without it, that stage begins at R's
+            starting means.
     """
     q = A.shape[1]
     joint = beta is None
@@ -121,17 +129,19 @@ def pirls(
     base = resp.offset + (X @ beta if beta is not None else 0.0)
     u = np.zeros(q) if u0 is None else np.asarray(u0, dtype=float).copy()
     b = np.zeros(Xf.shape[1])  # the free fixed effects (none when beta is given)
-    if joint:  # the first step from R's starting means, as glm.fit begins
+    if joint and u0 is not None and b0 is not None and b0.size == Xf.shape[1]:
+        b = np.asarray(b0, dtype=float).copy()
+    elif joint:  # the first step from R's starting means, as glm.fit begins
         mu = resp.family.start_mean(resp.y, resp.wt)
         eta = resp.family.link.link(mu)
         w, r = _working(resp, eta, mu)
-        u, b = _solve_step(A, Xf, w, eta - resp.offset + r, diagonal)
+        u, b, _ = _solve_step(A, Xf, w, eta - resp.offset + r, diagonal)
     eta = base + A @ u + Xf @ b
     pdev, mu = _pdev(resp, eta, u)
     it = 0
     for it in range(1, MAXIT + 1):
         w, r = _working(resp, eta, mu)
-        u_new, b_new = _solve_step(A, Xf, w, eta - base + r, diagonal)
+        u_new, b_new, system = _solve_step(A, Xf, w, eta - base + r, diagonal)
         du, db = u_new - u, b_new - b
         step = 1.0
         for _ in range(MAX_HALVINGS):
@@ -142,6 +152,7 @@ def pirls(
                 break
             step /= 2
         else:
+            small = 0.0
             break  # no decrease along the Newton direction: at the mode to machine precision
         change = pdev - pdev_try
         u, b, eta, mu, pdev = u_try, b_try, eta_try, mu_try, pdev_try
@@ -150,9 +161,12 @@ def pirls(
             break
     else:
         raise FitError(f"PIRLS did not converge in {MAXIT} iterations", hint="the model may be too complex")
-    w, _ = _working(resp, eta, mu)
+    reuse = not joint and small <= REUSE_STEP  # the last step's system is the mode's (its weights moved < 1e-12)
+    if not reuse:
+        w, _ = _working(resp, eta, mu)
     try:
-        system = PirlsSystem(A, np.zeros((A.shape[0], 0)), w, diagonal)
+        if not reuse:
+            system = PirlsSystem(A, np.zeros((A.shape[0], 0)), w, diagonal)
         ldl2 = system.logdet_u()
     except (np.linalg.LinAlgError, linalg.LinAlgError) as exc:
         raise FitError("the PIRLS system is not positive definite at the mode", hint="the means overflowed") from exc

@@ -17,7 +17,7 @@ from replicate.engine.glmm import fit_glmm
 from replicate.engine.glmm.api import prepare
 from replicate.engine.glmm.derivatives import gradient
 from replicate.engine.glmm.deviance import GlmmDeviance
-from replicate.engine.glmm.laplace_gradient import has_exact_gradient, laplace_gradient
+from replicate.engine.glmm.laplace_gradient import has_exact_gradient, laplace_gradient, mode_jacobian
 from replicate.engine.glmm.pirls_system import PirlsSystem
 from replicate.engine.glmm.randompart import RandomPart
 
@@ -145,3 +145,39 @@ def test_the_cached_deviance_sums_are_the_familys(name):
     assert resp.minus2_loglik(mu) == pytest.approx(
         float(np.sum(fam.minus2_loglik(resp.y, resp.n, mu, resp.wt))), rel=1e-12
     )
+
+
+@pytest.mark.parametrize("name", ["crossed, weights", "correlated slopes", "nested Poisson, offset"])
+def test_the_mode_jacobian_is_the_derivative_of_the_conditional_mode(name):
+    dev = _deviance(name)
+    layout = dev.random.layout
+    theta = np.where(layout.is_diagonal(), 0.8, 0.1)
+    beta = dev.mode(theta, None).beta
+    x = np.concatenate([theta, beta])
+    u, J = mode_jacobian(dev, theta, beta)
+    h = 1e-6
+    for j in range(x.size):
+        e = np.zeros(x.size)
+        e[j] = h
+        up = dev.mode(*dev.split(x + e)).u
+        down = dev.mode(*dev.split(x - e)).u
+        np.testing.assert_allclose(J[:, j], (up - down) / (2 * h), rtol=1e-5, atol=1e-6)
+    # a warm start at the first-order prediction reaches the same mode in one or two PIRLS iterations
+    e = np.zeros(x.size)
+    e[0] = 1e-4
+    cold = dev.mode(*dev.split(x + e))
+    dev.warm_start(u + J @ e)
+    warm = dev.mode(*dev.split(x + e))
+    assert warm.iterations <= 2
+    np.testing.assert_allclose(warm.u, cold.u, rtol=0, atol=1e-10)
+    assert warm.laplace(dev.resp) == pytest.approx(cold.laplace(dev.resp), rel=1e-13)
+
+
+def test_the_joint_mode_from_a_warm_start_is_the_one_from_rs_starting_means():
+    dev = _deviance("crossed, weights")
+    theta = np.array([0.9, 0.4])
+    first = dev.profiled(theta)  # from R's starting means (no joint mode yet)
+    assert dev._b is not None
+    warm = dev.profiled(theta * 1.01)  # warm: the last joint mode
+    fresh = _deviance("crossed, weights").profiled(theta * 1.01)  # cold
+    assert warm == pytest.approx(fresh, rel=1e-13) and warm != first
