@@ -8,7 +8,8 @@ each value explained once: a transcription error (:mod:`replicate.typos`); the r
 block's fixed-effect estimates and variance components are reproduced by another method's fit: named, with
 the number of nodes for quadrature); a **different optimum** (the block's own parameters give a log-likelihood
 measurably below the engine's optimum of the same method: the program stopped short,
-:mod:`replicate.diagnose_glmm_optimum`); printing precision. What none explains is said to be unexplained.
+:mod:`replicate.diagnose_glmm_optimum`); **standard errors from RX** (glmer's fallback covariance when its
+finite-difference Hessian is not positive definite, :mod:`replicate.diagnose_glmm_rx`); printing precision. What none explains is said to be unexplained.
 
 The stage hands in ``recompute(block, method, nagq)``: the block's estimates and variance components compared
 with the case's model fitted by that method, so the diagnosis never imports the runner.
@@ -61,9 +62,11 @@ def diagnose_glmm_block(
     *,
     recompute: Recompute,
     optimum: Optimum | None = None,
+    rx: Optimum | None = None,
 ) -> list[Diagnosis]:
     """Explanations for the discrepancies of a GLMM block compared with the fit by ``own`` (method, nagq);
-    ``optimum`` checks whether the block's program stopped short of the optimum of that method."""
+    ``optimum`` checks whether the block's program stopped short of the optimum of that method, ``rx`` whether
+    its SEs are glmer's fallback covariance from RX (:mod:`replicate.diagnose_glmm_rx`)."""
     bad = {key_of(v) for v in values if v.verdict == DISCREPANCY}
     if not bad:
         return []
@@ -85,11 +88,11 @@ def diagnose_glmm_block(
         if found:
             out.append(found)
             bad -= set(found.values)
-    if bad and optimum is not None:
-        gap = optimum(bad)
-        if gap is not None:
-            out.append(gap)
-            bad -= set(gap.values)
+    for check in (optimum, rx):
+        found_here = check(bad) if bad and check is not None else None
+        if found_here is not None:
+            out.append(found_here)
+            bad -= set(found_here.values)
     for v in values:
         if key_of(v) in bad and v.abs_diff is not None:
             unit = printed_unit(Printed(v.reference_value, v.reference))
@@ -113,7 +116,8 @@ def diagnose_glmm_block(
                 "unexplained: "
                 + ", ".join(f"{v.name} {v.quantity} {v.reference} (engine {v.engine})" for v in rest)
                 + " — the transcription, convergence, the other estimation methods (Laplace, adaptive quadrature, "
-                "PQL) and the printed precision were checked and none accounts for it",
+                "PQL), where the program stopped, glmer's RX covariance and the printed precision were checked and "
+                "none accounts for it",
                 {},
             )
         )

@@ -13,12 +13,14 @@ from .case import Case
 from .compare import ValueComparison
 from .comparison import compare_block
 from .diagnose_glmm import diagnose_glmm_block
-from .diagnose_glmm_optimum import different_optimum
+from .diagnose_glmm_optimum import different_optimum, reference_params
+from .diagnose_glmm_rx import rx_covariance
 from .diagnosis import Diagnosis
 from .engine.glmm import fit_glmm
 from .engine.glmm.api import glmm_fixed_part, split_cbind
 from .engine.glmm.api import prepare as glmm_design
 from .engine.glmm.result import GlmmFit
+from .engine.glmm.summary import with_rx_vcov
 from .engines import Engine
 from .errors import CaseError, ModelError, NotImplementedOption, ReplicateError
 from .fixed_part import FixedPart
@@ -187,7 +189,15 @@ def diagnosed(
     except ReplicateError:
         return []
     optimum = (lambda bad: different_optimum(block, fit, bad)) if isinstance(fit, GlmmFit) else None
-    return diagnose_glmm_block(block, values, own, recompute=recompute, optimum=optimum)
+    rx = None
+    if isinstance(fit, GlmmFit) and fit.vcov_source != "RX":
+        glmm = fit
+
+        def rx(bad: set[str]) -> Diagnosis | None:  # RX where the block's program stopped (lme4 takes it there)
+            at_rx = with_rx_vcov(glmm, reference_params(block, glmm))
+            return rx_covariance(block, bad, lambda: compared(case, block, at_rx))
+
+    return diagnose_glmm_block(block, values, own, recompute=recompute, optimum=optimum, rx=rx)
 
 
 def run_glmm_case(case: Case, engine: Engine, res: CaseResult) -> None:

@@ -120,3 +120,47 @@ def test_a_mistyped_estimate_is_not_blamed_on_the_optimizer(tmp_path):
     # is not the one its printed parameters give: the printout contradicts itself, so nothing is said of an optimum
     res, _, _ = _stopped_short(tmp_path, 0.9, typo=True)
     assert not _found(res.blocks[0], "different optimum"), res.blocks[0].diagnoses
+
+
+def _with_rx_ses(tmp_path: Path, scale: float = 1.0):
+    """The Contraception case with its glmer block's SEs, z and p replaced by those of the engine's RX covariance
+    (times ``scale``): glmer's fallback when its finite-difference Hessian is not positive definite."""
+    from replicate.engine.glmm.summary import with_rx_vcov
+    from replicate.glmm_stage import fit_case
+
+    case = load_case(CASE)
+    fit = fit_case(case)
+    rx = with_rx_vcov(fit)
+    text = CASE.read_text(encoding="utf-8")
+    first = text.index("  - label: lme4-glmer-agq25-live")
+    head, tail = text[:first], text[first:]
+    for name, se, z, p in zip(
+        rx.fixed_names, map(float, rx.se * scale), map(float, rx.z / scale), map(float, rx.p_value)
+    ):
+        line = next(x for x in head.splitlines() if x.strip().startswith(f"{name}: {{estimate:"))
+        estimate = line.split("estimate: ")[1].split(",")[0]
+        new = f"        {name}: {{estimate: {estimate}, se: {se!r}, z: {z!r}, p: {p!r}}}"
+        head = head.replace(line, new if scale == 1.0 else new.replace(f", p: {p!r}", ""))
+    path = tmp_path / CASE.name
+    path.write_text(head + tail, encoding="utf-8")
+    return run_case(load_case(path), get_engine("native")), rx, fit
+
+
+def test_ses_from_glmers_rx_fallback_are_named_as_such(tmp_path):
+    res, rx, fit = _with_rx_ses(tmp_path)
+    block = res.blocks[0]
+    bad = {key_of(v) for v in block.values if v.verdict == "discrepancy"}
+    assert bad and all(k.startswith("fixed ") and k.endswith((" se", " z", " p")) for k in bad), bad
+    found = _found(block, "standard errors from RX")
+    assert found and set(found[0].values) == bad, block.diagnoses
+    assert "falling back to var-cov estimated from RX" in found[0].text
+    assert not _found(block, "unexplained")
+    # the two covariances differ visibly (RX takes theta as known), so the check discriminates
+    assert fit.vcov_source == "hessian" and np.max(np.abs(rx.se / fit.se - 1)) > 1e-3
+
+
+def test_ses_off_the_rx_covariance_are_not_explained_by_it(tmp_path):
+    res, _, _ = _with_rx_ses(tmp_path, scale=1.01)
+    block = res.blocks[0]
+    assert not _found(block, "standard errors from RX"), block.diagnoses
+    assert _found(block, "unexplained")

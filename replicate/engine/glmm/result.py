@@ -53,6 +53,8 @@ class GlmmFit:
             ``summary`` prints them.
         vcov_source: ``hessian`` (2 H^-1 of the deviance in (theta, beta), glmer's default) or ``RX`` (the
             PIRLS system at the mode, glmer's fallback when the Hessian is not positive definite).
+        vcov_rx: the RX covariance in either case (the fixed effects' covariance given theta; see
+            :func:`.summary.with_rx_vcov`).
         theta: lme4's relative covariance factor elements; varcomps: per term, ``lambda lambda'``.
         objective: the minimized deviance as lme4's devfun defines it; ``-2 * logLik`` as glmer prints it. For
             nagq > 1 lme4 leaves out the saturated model's log-likelihood, so the value is not comparable
@@ -80,6 +82,7 @@ class GlmmFit:
     z: Vector
     p_value: Vector
     vcov_source: str
+    vcov_rx: Matrix
     theta: Vector
     varcomps: tuple[VarComp, ...]
     objective: float

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
@@ -41,6 +43,21 @@ def vcov_from_rx(dev: GlmmDeviance, theta: Vector, mode: Mode) -> Matrix:
     return out
 
 
+def with_rx_vcov(fit: GlmmFit, params: Vector | None = None) -> GlmmFit:
+    """``fit`` with glmer's fallback covariance from RX (what glmer prints when its finite-difference Hessian is
+    not positive definite): at the fit's optimum, or at ``params`` (``(theta, beta)``, lme4's order: where
+    another program stopped, since lme4 takes RX at its own final parameters), with the SEs, z and p from it."""
+    if params is None:
+        beta, vcov = fit.beta, fit.vcov_rx
+    else:
+        dev = fit.deviance_function
+        theta, beta = dev.split(np.asarray(params, dtype=float))
+        vcov = vcov_from_rx(dev, theta, dev.mode(theta, beta))
+    se = np.sqrt(np.diag(vcov))
+    z = beta / se
+    return replace(fit, beta=beta, vcov=vcov, se=se, z=z, p_value=2 * norm.sf(np.abs(z)), vcov_source="RX")
+
+
 def convergence(opt: GlmmOptimum, dev: GlmmDeviance) -> tuple[bool, list[str]]:
     """The optimizer's flag and lme4's scaled-gradient check."""
     notes: list[str] = []
@@ -66,10 +83,11 @@ def make_result(
     theta, beta = dev.split(opt.params)
     mode = dev.mode(theta, beta)
     ntheta, names = dev.ntheta, list(design.fixed_names)
+    vcov_rx = vcov_from_rx(dev, theta, mode)
     vcov = vcov_from_hessian(opt.hessian, ntheta)
     source = "hessian"
     if vcov is None:
-        vcov, source = vcov_from_rx(dev, theta, mode), "RX"
+        vcov, source = vcov_rx, "RX"
         messages.append(
             "variance-covariance matrix computed from finite-difference Hessian is not positive definite or "
             "contains NA values: falling back to var-cov estimated from RX"
@@ -105,6 +123,7 @@ def make_result(
         z=z,
         p_value=2 * norm.sf(np.abs(z)),
         vcov_source=source,
+        vcov_rx=vcov_rx,
         theta=theta,
         varcomps=varcomps,
         objective=objective,
