@@ -19,21 +19,33 @@ from scipy import stats
 from ..block_names import component_columns, mapped
 from ..engine.glmm.pql import PqlFit
 from ..errors import NotImplementedOption
+from ..inference.robust import RobustResult, cluster_robust
 from ..reference_block import ReferenceBlock
-from ..vocab import SeKind
-from .value import Collector, EngineValue
+from ..vocab import DfMethod, SeKind
+from .value import Collector, EngineValue, Lazy
 
 PQL_NOTE = "glmmPQL's last working LMM (nlme)"
 
 
+#: The sandwich SEs of the last working LMM (clubSandwich's vcovCR on the lme fit glmmPQL returns; HLM's robust SEs
+#: of an HGLM are CR0 on the same working model).
+ROBUST = (SeKind.CR0, SeKind.CR1, SeKind.CR2)
+
+
 def check_pql_block(block: ReferenceBlock) -> None:
-    """Refuse options a glmmPQL block does not have (denominator df rules, other SEs)."""
+    """Refuse options a glmmPQL block does not have: df rules other than nlme's own, or (with sandwich SEs)
+    clubSandwich's CR2 Satterthwaite df and none."""
     o = block.options
-    if o.df is not None or o.se != SeKind.MODEL:
+    model = o.se == SeKind.MODEL and o.df is None
+    robust = o.se in ROBUST and (
+        o.df is None or o.df == DfMethod.NONE or (o.df == DfMethod.CR2_SATTERTHWAITE and o.se == SeKind.CR2)
+    )
+    if not (model or robust):
         raise NotImplementedOption(
             f"options {o.as_dict()} for a glmmPQL block",
-            hint="glmmPQL prints nlme's t tests with its own df and model-based SEs: leave out options.df and "
-            "options.se",
+            hint="glmmPQL prints nlme's t tests with its own df and model-based SEs (leave out options.df and "
+            "options.se); clubSandwich's sandwich on its working model takes se: cr0, cr1 or cr2, with df: "
+            "cr2-satterthwaite (coef_test's, with cr2) or none (z tests)",
         )
 
 
@@ -44,11 +56,17 @@ def pql_quantities(
     check_pql_block(block)
     out = Collector(block)
     index = {name: j for j, name in enumerate(fit.fixed_names)}
+    robust = Lazy(lambda: _robust(fit, block))
     for term, qs in block.section("fixed").items():
         j = index.get(mapped(block, term))
         for q, ref in qs.items():
-            value = None if j is None else _fixed(fit, df, j, q, nobs)
-            out.add("fixed", term, q, ref, value, ("fixed", term, q), PQL_NOTE if q in ("df", "t", "p") else "")
+            if block.options.se in ROBUST:
+                value = None if j is None else _robust_fixed(fit, robust, j, q)
+                note = f"clubSandwich's {str(block.options.se).upper()} on glmmPQL's last working LMM"
+            else:
+                value = None if j is None else _fixed(fit, df, j, q, nobs)
+                note = PQL_NOTE if q in ("df", "t", "p") else ""
+            out.add("fixed", term, q, ref, value, ("fixed", term, q), note)
     for grp, comps in block.section("random").items():
         if grp == "Residual":
             for q, ref in comps.items():
@@ -88,6 +106,32 @@ def _fixed(fit: PqlFit, df: Sequence[float] | None, j: int, q: str, nobs: int) -
                 raise NotImplementedOption("nlme's df of this model are not computed", hint="nested groups only")
             return float(df[j]) if q == "df" else float(2 * stats.t.sf(abs(t), float(df[j])))
         raise NotImplementedOption(f"glmmPQL prints no {q}", hint="its fixed effects: estimate, se, df, t, p")
+
+    return get
+
+
+def _robust(fit: PqlFit, block: ReferenceBlock) -> RobustResult:
+    kind = str(block.options.se).upper()
+    return cluster_robust(fit.lmm, fit.working, kind, df=block.options.df == DfMethod.CR2_SATTERTHWAITE)
+
+
+def _robust_fixed(fit: PqlFit, robust: Lazy, j: int, q: str) -> Callable[[], float]:
+    def get() -> float:
+        res: RobustResult = robust.get()
+        se = float(res.se.iloc[j])
+        t = float(fit.beta[j]) / se
+        df = float("inf") if res.df is None else float(res.df.iloc[j])
+        if q == "estimate":
+            return float(fit.beta[j])
+        if q == "se":
+            return se
+        if q in ("t", "z"):
+            return t
+        if q == "df":
+            return df
+        if q == "p":
+            return float(2 * stats.t.sf(abs(t), df)) if np.isfinite(df) else float(2 * stats.norm.sf(abs(t)))
+        raise NotImplementedOption(f"clubSandwich's coef_test prints no {q}", hint="estimate, se, t, df, p")
 
     return get
 

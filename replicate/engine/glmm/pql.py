@@ -49,7 +49,7 @@ class PqlFit:
         iterations: working LMM fits; converged: glmmPQL's criterion met within ``niter``.
         working_loglik: the last working LMM's ML log-likelihood (not a likelihood of the data).
         ranef: the last working LMM's conditional modes per grouping factor.
-        lmm: the last working linear mixed model fit.
+        lmm: the last working linear mixed model fit; working: its design (the working response and weights).
         messages: notes.
         gen_chisq: with the residual variance known to be 1 (GLIMMIX's pseudo-likelihood), the last working model's
             ``r' V^-1 r``, GLIMMIX's Generalized Chi-Square (the penalized weighted residual sum of squares).
@@ -71,6 +71,7 @@ class PqlFit:
     working_loglik: float
     ranef: dict[str, pd.DataFrame]
     lmm: FitResult
+    working: Design
     messages: tuple[str, ...] = ()
     gen_chisq: float | None = None
     covparm_se: dict[str, float] | None = None
@@ -159,6 +160,7 @@ def fit_pql(
         working_loglik=float(fit.loglik),
         ranef=fit.ranef(),
         lmm=fit,
+        working=working,
         messages=tuple(dict.fromkeys(messages)),
         gen_chisq=gen_chisq,
         covparm_se=covparm_se,
