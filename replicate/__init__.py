@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 from .case import Case, load_case
 from .design import build_design
 from .engine.glmm import fit_glmm, fit_glmm_pl, fit_glmm_pql
+from .engine.glmm.api import GLIMMIX_PL
 from .engines import get_engine
 from .errors import CaseError, DataError, FitError, ModelError, NotImplementedOption, ReplicateError
 from .inference.lrt import lrt as _lrt
@@ -47,14 +48,14 @@ def fit(
     rest need nothing else. With ``family`` (``"binomial"`` or ``"poisson"``) it returns the GLMM engine's
     :class:`~replicate.engine.glmm.result.GlmmFit` (``method`` ``"laplace"``, the default, or ``"agq"`` with
     ``nagq`` nodes) or, for ``method="pql"``, :class:`~replicate.engine.glmm.pql.PqlFit` (``MASS::glmmPQL``; also for
-    SAS GLIMMIX's pseudo-likelihood, ``method="rspl"`` or ``"mspl"``).
+    SAS GLIMMIX's pseudo-likelihood, ``method="rspl"``, ``"mspl"``, ``"rmpl"`` or ``"mmpl"``).
 
     Args:
         formula: e.g. ``"Reaction ~ Days + (Days | Subject)"``; a binomial response may be
             ``cbind(successes, trials - successes)``.
         data: a pandas DataFrame holding every variable of the formula.
         method: ``"REML"`` (the default without ``family``, as lme4) or ``"ML"``; with ``family``
-            ``"laplace"`` (the default), ``"agq"``, ``"pql"``, ``"rspl"`` or ``"mspl"``.
+            ``"laplace"`` (the default), ``"agq"``, ``"pql"``, ``"rspl"``, ``"mspl"``, ``"rmpl"`` or ``"mmpl"``.
         weights: name of a column of weights (level-1 weights; prior weights for a GLMM).
         contrasts: ``"treatment"`` (R) or ``"sas"`` (last level is the reference); linear models only.
         engine: ``"native"`` (default) or ``"statsmodels"``; linear models only.
@@ -84,11 +85,11 @@ def fit(
         eng = get_engine(engine)
         return FittedModel(eng.fit(design, method), design, refit=eng.fit)
     method = method or "laplace"
-    if method not in ("laplace", "agq", "pql", "rspl", "mspl"):
+    if method not in ("laplace", "agq", "pql", *GLIMMIX_PL):
         raise ModelError(
             f"method {method!r} unknown for a generalized linear mixed model",
             field="method",
-            hint="use 'laplace', 'agq' (with nagq), 'pql', or 'rspl' / 'mspl' (SAS GLIMMIX's pseudo-likelihood); "
+            hint="use 'laplace', 'agq' (with nagq), 'pql', or 'rspl' / 'mspl' / 'rmpl' / 'mmpl' (SAS GLIMMIX's pseudo-likelihood); "
             "REML and ML are for linear models",
         )
     if engine != "native" or contrasts != "treatment":
@@ -98,7 +99,7 @@ def fit(
         )
     if method == "pql":
         return fit_glmm_pql(data, formula, family=family, link=link, weights=weights, offset=offset)
-    if method in ("rspl", "mspl"):
+    if method in GLIMMIX_PL:
         return fit_glmm_pl(data, formula, family=family, method=method, link=link, weights=weights, offset=offset)
     return fit_glmm(data, formula, family=family, link=link, method=method, nagq=nagq, weights=weights, offset=offset)
 

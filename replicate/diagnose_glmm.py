@@ -32,14 +32,17 @@ Recompute = Callable[[ReferenceBlock, str, int], list[ValueComparison]]
 #: The different-optimum check of the block's own method: the values left unexplained -> a diagnosis or None.
 Optimum = Callable[[set[str]], Diagnosis | None]
 
-#: The methods tried, in order, as (method, nagq): glmer's Laplace, its quadrature, glmmPQL's PQL, GLIMMIX's RSPL, MSPL.
-METHODS = (("laplace", 1), ("agq", 9), ("agq", 25), ("pql", 1), ("rspl", 1), ("mspl", 1))
+#: The methods tried, in order, as (method, nagq): glmer's Laplace, its quadrature, glmmPQL's PQL, GLIMMIX's RSPL, MSPL,
+#: RMPL and MMPL.
+METHODS = (("laplace", 1), ("agq", 9), ("agq", 25), ("pql", 1), ("rspl", 1), ("mspl", 1), ("rmpl", 1), ("mmpl", 1))
 NAMES = {
     "laplace": "the Laplace approximation (glmer's nAGQ = 1)",
     "agq": "adaptive Gauss-Hermite quadrature with {k} nodes (glmer's nAGQ = {k})",
     "pql": "penalized quasi-likelihood (MASS::glmmPQL; HLM's HGLM)",
     "rspl": "SAS GLIMMIX's residual pseudo-likelihood (METHOD=RSPL, its default)",
     "mspl": "SAS GLIMMIX's maximum pseudo-likelihood (METHOD=MSPL)",
+    "rmpl": "SAS GLIMMIX's residual marginal pseudo-likelihood (METHOD=RMPL: the expansion about the random effects' mean)",
+    "mmpl": "SAS GLIMMIX's maximum marginal pseudo-likelihood (METHOD=MMPL)",
 }
 
 
@@ -143,7 +146,7 @@ def _other_method(block: ReferenceBlock, bad: set[str], own: tuple[str, int], re
             likelihood = (
                 f"; {method.upper()} maximizes no likelihood: a log-likelihood, deviance or AIC it prints is not "
                 "comparable (a pseudo-likelihood is the linearized model's)"
-                if method in ("pql", "rspl", "mspl")
+                if method not in ("laplace", "agq")
                 else ""
             )
             return Diagnosis(

@@ -4,7 +4,7 @@ quadrature and glmmPQL side by side.
 A block is compared with the model's fit (``model.method``, ``model.nagq``) unless its ``options`` say
 otherwise: ``options.method: laplace``, ``agq`` with ``options.nagq`` (glmer's nAGQ), ``pql``
 (``MASS::glmmPQL``; a block with ``software: MASS`` is PQL without saying so), or SAS GLIMMIX's
-pseudo-likelihood ``rspl`` (its default) or ``mspl``. Blocks of one method share
+pseudo-likelihood ``rspl`` (its default), ``mspl``, ``rmpl`` or ``mmpl``. Blocks of one method share
 one fit (the key). A method or nagq a GLMM block cannot have is that block's invalid-case error, naming the
 field.
 """
@@ -19,6 +19,7 @@ from .build import frame_of
 from .case import Case
 from .design import Design
 from .engine.glmm import fit_glmm_pl, fit_glmm_pql
+from .engine.glmm.api import GLIMMIX_PL
 from .engine.glmm.api import prepare as glmm_design
 from .engine.glmm.pql import PqlFit
 from .errors import CaseError, ModelError, ReplicateError
@@ -29,7 +30,7 @@ from .reference_block import ReferenceBlock
 
 PQL = "pql"
 #: SAS GLIMMIX's subject-specific pseudo-likelihood methods (REML and ML working models).
-PL = ("rspl", "mspl")
+PL = tuple(GLIMMIX_PL)  # rspl, mspl, rmpl, mmpl
 MODEL = "model"  # the key of the model's own method
 METHODS = ("laplace", "agq", PQL, *PL)
 
@@ -38,7 +39,7 @@ METHODS = ("laplace", "agq", PQL, *PL)
 class PqlCaseFit:
     """A case's glmmPQL (or GLIMMIX pseudo-likelihood) fit with what its block needs beside it: nlme's df (None
     when the groups are not nested), the observations, the levels per grouping factor, the method (``pql``,
-    ``rspl``, ``mspl``) and the design (for SAS's df rules)."""
+    ``rspl``, ``mspl``, ``rmpl``, ``mmpl``) and the design (for SAS's df rules)."""
 
     pql: PqlFit
     df: Sequence[float] | None
@@ -74,7 +75,7 @@ def block_method(case: Case, block: ReferenceBlock) -> tuple[str, int]:
             f"reference block {block.label!r} has options.method {method!r}, which a model with family: lacks",
             *where,
             "method",
-            hint="a GLMM block takes laplace, agq (with options.nagq), pql (MASS::glmmPQL), or rspl / mspl "
+            hint="a GLMM block takes laplace, agq (with options.nagq), pql (MASS::glmmPQL), or rspl / mspl / rmpl / mmpl "
             "(SAS GLIMMIX's pseudo-likelihood)",
         )
     if o.nagq is not None and method != "agq":
@@ -144,7 +145,7 @@ def fit_pql_case(case: Case) -> PqlCaseFit:
 
 
 def fit_pl_case(case: Case, method: str) -> PqlCaseFit:
-    """The case's model fitted by SAS GLIMMIX's pseudo-likelihood ``method`` (``rspl`` or ``mspl``)."""
+    """The case's model fitted by SAS GLIMMIX's pseudo-likelihood ``method`` (``rspl``, ``mspl``, ``rmpl`` or ``mmpl``)."""
     model = case.model
     data, formula, family, link = frame_of(case).df, str(model["formula"]), str(model["family"]), model.get("link")
     try:

@@ -48,7 +48,7 @@ class Inferred:
     contrasts: str | None = None  # "sas" when the printout shows CLASS effects (SAS's GLM coding)
     todo: list[str] = field(default_factory=list)
     residual: dict[str, str] | None = None  # model.residual of a REPEATED model (SAS's Model Information)
-    block_method: str | None = None  # a GLMM block's own method (GLIMMIX's rspl / mspl) beside the model's
+    block_method: str | None = None  # a GLMM block's own method (GLIMMIX's rspl, mspl, rmpl, mmpl) beside the model's
 
 
 def _column(printed: str, columns: Iterable[str]) -> str | None:
@@ -234,7 +234,7 @@ def infer_model(
         out.method = "laplace"
         out.todo.append(
             "the printout's estimation technique is not one the case format names: the model is fitted by laplace; "
-            "set the block's options.method (laplace, agq with nagq, pql, rspl or mspl) to the program's"
+            "set the block's options.method (laplace, agq with nagq, pql, rspl, mspl, rmpl or mmpl) to the program's"
         )
     elif out.method is None:
         out.todo.append("the printout does not say REML or ML: the case assumes REML (set model.method)")

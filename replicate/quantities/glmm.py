@@ -110,7 +110,8 @@ def _stat(stats: Mapping[str, float], q: str) -> Callable[[], float]:
             raise NotImplementedOption(
                 f"not a likelihood: {q} is a pseudo-likelihood fit statistic (GLIMMIX's linearized model), which a "
                 "Laplace or quadrature fit does not have",
-                hint="the block's numbers come from GLIMMIX's RSPL or MSPL: set options.method: rspl (or mspl)",
+                hint="the block's numbers come from GLIMMIX's pseudo-likelihood: set options.method: rspl (or "
+                "mspl, rmpl, mmpl)",
             )
         if q not in stats:
             raise NotImplementedOption(f"a GLMM fit has no {q}", hint="glmer prints loglik, deviance, aic, bic")

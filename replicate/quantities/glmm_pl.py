@@ -1,11 +1,12 @@
-"""The engine's numbers for a block of SAS GLIMMIX's pseudo-likelihood (``options.method: rspl`` or ``mspl``).
+"""The engine's numbers for a block of SAS GLIMMIX's pseudo-likelihood (``options.method: rspl``, ``mspl``, ``rmpl``
+or ``mmpl``).
 
 GLIMMIX prints the last linearized (working) model's results: the Solutions for Fixed Effects (``fixed``:
 estimate, SE from ``(X' V^-1 X)^-1`` of the working model, whose residual variance is known to be 1 for binomial
 and Poisson outcomes; t, and df and p under the block's ``options.df``: SAS's containment, the residual ``n -
 rank(X)`` or ``none`` for z), the Covariance Parameter Estimates (``random``: the variance of each random effect),
 and Fit Statistics that are the working model's, not a likelihood of the data: ``-2 Res Log Pseudo-Likelihood``
-(RSPL) or ``-2 Log Pseudo-Likelihood`` (MSPL), the Generalized Chi-Square ``r' V^-1 r`` and its ratio to ``n -
+(RSPL, RMPL) or ``-2 Log Pseudo-Likelihood`` (MSPL, MMPL), the Generalized Chi-Square ``r' V^-1 r`` and its ratio to ``n -
 rank(X)``. A log-likelihood, deviance, AIC or BIC printed for such a block is not comparable with any likelihood,
 and is said so. A random intercept's variance has its SE from the observed information of the last linearized
 model (``2 H^-1`` in the variances); a term with several columns has none here.
@@ -156,7 +157,7 @@ def _fixed(fit: PlFit, df: np.ndarray | None, j: int, q: str) -> Callable[[], fl
 
 
 def _fit(out: Collector, fit: PlFit) -> None:
-    pl, reml = fit.pql, fit.method == "rspl"
+    pl, reml = fit.pql, fit.method in ("rspl", "rmpl")
     n, p = fit.nobs, len(pl.fixed_names)
     own = "pseudo_reml_criterion" if reml else "pseudo_deviance"
     for q, ref in out.block.section("fit").items():

@@ -195,8 +195,8 @@ def fit_glmm_pql(
     return replace(fit, messages=tuple(dict.fromkeys([*messages, *fit.messages])))
 
 
-#: SAS GLIMMIX's pseudo-likelihood methods implemented here -> the working model's method.
-GLIMMIX_PL = {"rspl": "REML", "mspl": "ML"}
+#: SAS GLIMMIX's pseudo-likelihood methods -> the working model's method and whether the expansion is marginal.
+GLIMMIX_PL = {"rspl": ("REML", False), "mspl": ("ML", False), "rmpl": ("REML", True), "mmpl": ("ML", True)}
 
 
 def fit_glmm_pl(
@@ -209,25 +209,20 @@ def fit_glmm_pl(
     offset: str | None = None,
     trials: str | None = None,
 ) -> PqlFit:
-    """Fit a binomial or Poisson GLMM by SAS GLIMMIX's subject-specific pseudo-likelihood (Wolfinger and O'Connell
-    1993): the linearization about the conditional modes iterated to its fixed point (the linear predictor's
-    relative change below 1e-8, at most 50 working models), each working linear model with its residual variance
-    known to be 1 (no free scale for these families), by REML (``rspl``, GLIMMIX's default) or ML (``mspl``;
-    glmmPQL with ``lmeControl(sigma = 1)`` has the same fixed point). The marginal expansions (RMPL, MMPL) are
-    refused as not implemented.
+    """Fit a binomial or Poisson GLMM by SAS GLIMMIX's pseudo-likelihood (Wolfinger and O'Connell 1993): the
+    linearization iterated to its fixed point (the linear predictor's relative change below 1e-8, at most 50
+    working models), each working linear model with its residual variance known to be 1 (no free scale for these
+    families), by REML (``rspl``, GLIMMIX's default; ``rmpl``) or ML (``mspl``; ``mmpl``). The subject-specific
+    expansions (``rspl``, ``mspl``; glmmPQL with ``lmeControl(sigma = 1)`` has the same fixed point) linearize
+    about the conditional modes, the marginal ones (``rmpl``, ``mmpl``; Breslow and Clayton's MQL) about the
+    random effects' mean 0: the linear predictor ``X beta`` of the last working model.
 
     Raises:
-        NotImplementedOption: RMPL / MMPL, or a family with a free scale.
+        NotImplementedOption: a family with a free scale.
     """
     key = str(method).lower()
-    if key in ("rmpl", "mmpl"):
-        raise NotImplementedOption(
-            f"GLIMMIX method={key.upper()} (the expansion about the marginal mean) is not implemented",
-            field="method",
-            hint="use 'rspl' or 'mspl' (the subject-specific expansions)",
-        )
     if key not in GLIMMIX_PL:
-        raise ModelError(f"method {method!r} unknown", field="method", hint="use 'rspl' or 'mspl'")
+        raise ModelError(f"method {method!r} unknown", field="method", hint="use 'rspl', 'mspl', 'rmpl' or 'mmpl'")
     design, resp, messages = prepare(data, formula, family, link, weights, offset, trials)
     if resp.family.name not in ("binomial", "poisson"):
         raise NotImplementedOption(
@@ -236,5 +231,6 @@ def fit_glmm_pl(
             hint="binomial and poisson are implemented",
         )
     with fit_thread_limit():
-        fit = fit_pql(design, resp, 50, unit_scale=True, method=GLIMMIX_PL[key], tol=1e-16)
+        working_method, marginal = GLIMMIX_PL[key]
+        fit = fit_pql(design, resp, 50, unit_scale=True, method=working_method, tol=1e-16, marginal=marginal)
     return replace(fit, messages=tuple(dict.fromkeys([*messages, *fit.messages])))

@@ -109,13 +109,16 @@ def fit_pql(
     unit_scale: bool = False,
     method: str = "ML",
     tol: float = 1e-6,
+    marginal: bool = False,
 ) -> PqlFit:
     """PQL as glmmPQL (see the module's docstring) on ``design``'s matrices and ``resp``.
 
     ``unit_scale``: the working model's residual variance fixed at 1 (glmmPQL with
     ``control = lmeControl(sigma = 1)``; :mod:`replicate.engine.unit_scale`) instead of estimated; ``method``: the
     working model's ``ML`` (glmmPQL's) or ``REML``; ``tol``: the stopping rule's relative change of the linear
-    predictor (glmmPQL's 1e-6 on the sum of squares).
+    predictor (glmmPQL's 1e-6 on the sum of squares); ``marginal``: linearize about the marginal linear predictor
+    ``X beta + offset`` (the random effects at their mean 0: GLIMMIX's RMPL and MMPL, Breslow and Clayton's MQL)
+    instead of the conditional one with the predicted random effects (PQL, RSPL, MSPL).
     """
     fam, X = resp.family, np.asarray(design.X, dtype=float)
     eta, residuals, wz = glm_start(resp, X)
@@ -126,7 +129,10 @@ def fit_pql(
         working = replace(design, y=zz, weights=wz, offset=None)
         fit = fit_unit_scale(working, method) if unit_scale else fit_design(working, method)
         eta_old = eta
-        eta = np.asarray(fit.fitted, dtype=float) + resp.offset
+        if marginal:  # the expansion point: the random effects at their mean
+            eta = X @ np.asarray(fit.fixed, dtype=float) + resp.offset
+        else:
+            eta = np.asarray(fit.fitted, dtype=float) + resp.offset
         if np.sum((eta - eta_old) ** 2) < tol * np.sum(eta**2):
             converged = True
             break

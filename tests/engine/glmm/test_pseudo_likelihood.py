@@ -1,10 +1,12 @@
-"""SAS GLIMMIX's subject-specific pseudo-likelihood (RSPL, MSPL) and the unit-scale linear model under it (#17).
+"""SAS GLIMMIX's pseudo-likelihood (RSPL, MSPL; the marginal RMPL, MMPL) and the unit-scale linear model under it (#17).
 
 The working linear model with its residual variance fixed at 1 is checked against glmmTMB with the dispersion
 mapped to 1 (REML and ML) and nlme's ML with ``lmeControl(sigma = 1)`` (nlme's fixed-sigma REML is not REML's
 optimum: the brute-force restricted likelihood agrees with glmmTMB and the engine, 4.73442 on Orthodont, nlme gives
 4.68201). RSPL and MSPL are checked against the same linearization iterated in R to its fixed point on MASS's
-bacteria data (glmmTMB working models), MSPL also against glmmPQL with ``lmeControl(sigma = 1)``, and the SEs
+bacteria data (glmmTMB working models; for RMPL and MMPL the next expansion point is the working model's
+population-level prediction ``X beta``, computed from the model matrix: glmmTMB 1.1.5's ``predict(re.form = NA)``
+returned the first linear predictor again here), MSPL also against glmmPQL with ``lmeControl(sigma = 1)``, and the SEs
 against their definition ``(X' V^-1 X)^-1`` at the final working model.
 """
 
@@ -18,7 +20,7 @@ from replicate.data import load_r_dataset
 from replicate.design import build_design
 from replicate.engine.glmm import fit_glmm_pl
 from replicate.engine.unit_scale import fit_unit_scale
-from replicate.errors import ModelError, NotImplementedOption
+from replicate.errors import ModelError
 from replicate.spec import parse_formula
 from tests.rsupport import need_r
 
@@ -28,14 +30,14 @@ LOOP = """
 local({
   suppressMessages(library(glmmTMB))
   d <- MASS::bacteria; d$yy <- as.numeric(d$y == "y"); d$wk2 <- as.numeric(d$week > 2)
-  pl <- function(reml) {
+  pl <- function(reml, marginal = FALSE) {
     fam <- binomial(); m <- glm(yy ~ trt + wk2, family = fam, data = d)
     eta <- m$linear.predictors; zz <- eta + m$residuals; wz <- m$weights
     for (i in 1:50) {
       d$zz <- zz; d$wz <- wz
       f <- glmmTMB(zz ~ trt + wk2 + (1 | ID), data = d, weights = wz, REML = reml,
                    start = list(betad = 0), map = list(betad = factor(NA)))
-      etaold <- eta; eta <- predict(f)
+      etaold <- eta; eta <- if (marginal) drop(model.matrix(m) %*% fixef(f)$cond) else predict(f)
       if (sum((eta - etaold)^2) < 1e-16 * sum(eta^2)) break
       mu <- fam$linkinv(eta); me <- fam$mu.eta(eta); zz <- eta + (d$yy - mu) / me; wz <- me^2 / fam$variance(mu)
     }
@@ -45,7 +47,7 @@ local({
   }
   g <- MASS::glmmPQL(yy ~ trt + wk2, random = ~ 1 | ID, family = binomial, data = d, verbose = FALSE,
                      control = nlme::lmeControl(sigma = 1))
-  list(rspl = pl(TRUE), mspl = pl(FALSE),
+  list(rspl = pl(TRUE), mspl = pl(FALSE), rmpl = pl(TRUE, TRUE), mmpl = pl(FALSE, TRUE),
        pql1 = c(nlme::fixef(g), sqrt(diag(vcov(g))), as.numeric(nlme::getVarCov(g))))
 })
 """
@@ -107,8 +109,6 @@ def test_the_unit_scale_fit_is_at_the_restricted_likelihoods_optimum():
 
 
 def test_pseudo_likelihood_refuses_what_it_does_not_do(bacteria):
-    with pytest.raises(NotImplementedOption, match="RMPL"):
-        fit_glmm_pl(bacteria, FORMULA, "binomial", method="rmpl")
     with pytest.raises(ModelError, match="unknown"):
         fit_glmm_pl(bacteria, FORMULA, "binomial", method="rspl2")
     with pytest.raises(ModelError, match="gaussian"):  # the GLMM families are binomial and Poisson
@@ -142,7 +142,7 @@ def test_the_ses_are_the_working_models_model_based_covariance(bacteria):
 def test_rspl_and_mspl_are_the_linearizations_fixed_point_in_r(bacteria):
     ro = need_r("glmmTMB", "MASS", "nlme")
     out = ro.r(LOOP)
-    for method in ("rspl", "mspl"):
+    for method in ("rspl", "mspl", "rmpl", "mmpl"):
         fit = fit_glmm_pl(bacteria, FORMULA, "binomial", method=method)
         ref = np.asarray(out.rx2(method), dtype=float)
         np.testing.assert_allclose(_summary(fit), ref[:5], rtol=1e-5)
@@ -173,3 +173,26 @@ def test_the_unit_scale_linear_model_is_glmmtmbs_with_the_dispersion_fixed():
         if method == "ML":  # nlme's ML with sigma = 1: the model-based SEs
             se = np.sqrt(np.diag(fit.vcov.to_numpy(float)))
             np.testing.assert_allclose(se, np.asarray(out.rx2("nlme_se"), dtype=float), rtol=1e-5)
+
+
+def test_the_marginal_expansion_is_its_own_fixed_point_and_differs_from_the_conditional_one(bacteria):
+    from dataclasses import replace as dc_replace
+
+    from replicate.engine.glmm.api import prepare
+
+    design, resp, _ = prepare(bacteria, FORMULA, "binomial")
+    X = np.asarray(design.X, dtype=float)
+    for marginal, conditional in (("rmpl", "rspl"), ("mmpl", "mspl")):
+        fit = fit_glmm_pl(bacteria, FORMULA, "binomial", method=marginal)
+        assert fit.converged
+        # one more linearization about X beta (the random effects at 0) gives the same beta back
+        eta = X @ fit.beta
+        mu = 1 / (1 + np.exp(-eta))
+        w = mu * (1 - mu)
+        z = eta + (resp.y - mu) / w
+        again = fit_unit_scale(dc_replace(design, y=z, weights=w, offset=None), "REML" if marginal == "rmpl" else "ML")
+        np.testing.assert_allclose(np.asarray(again.fixed, dtype=float), fit.beta, rtol=1e-7, atol=1e-9)
+        # the subject-specific expansion's fixed point is another: MQL's attenuated effects, a smaller variance
+        other = fit_glmm_pl(bacteria, FORMULA, "binomial", method=conditional)
+        assert np.all(np.abs(fit.beta[1:]) < np.abs(other.beta[1:]))
+        assert float(fit.varcorr["vcov"].iloc[0]) < float(other.varcorr["vcov"].iloc[0])
