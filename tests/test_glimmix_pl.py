@@ -230,3 +230,26 @@ def test_a_marginal_pseudo_likelihood_listing_is_written_as_a_valid_rmpl_or_mmpl
     case = yaml.safe_load(out.read_text(encoding="utf-8"))
     assert case["expected"][0]["options"]["method"] == method
     load_case(out)  # the schema takes the marginal methods
+
+
+def test_between_within_df_of_a_pseudo_likelihood_block_split_the_between_and_within_child_effects(tmp_path):
+    # bacteria: treatment varies between children (50 children, 3 treatment columns with the intercept: 47 df),
+    # the visit after week 2 within them (220 - 50 - 1 = 169); containment gives the treatment the residual 169
+    case = Path(__file__).resolve().parents[1] / "cases" / "bacteria-binary-glmmpql.yaml"
+    block = """
+  - label: bw
+    software: sas
+    source: the df rules' definitions (a test)
+    options: {{method: rspl, df: {df}}}
+    values:
+      fixed:
+        (Intercept): {{df: 47}}
+        trtdrug: {{df: {trt}}}
+        after2: {{df: 169}}
+"""
+    for df, trt in (("between-within", 47), ("containment", 169)):
+        path = tmp_path / f"{df}.yaml"
+        path.write_text(case.read_text(encoding="utf-8") + block.format(df=df, trt=trt), encoding="utf-8")
+        res = run_case(load_case(path), get_engine("native"))
+        values = [v for v in res.blocks[-1].values]
+        assert len(values) == 3 and all(v.verdict == "agrees" for v in values), (df, values)

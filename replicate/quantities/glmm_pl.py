@@ -3,8 +3,8 @@ or ``mmpl``).
 
 GLIMMIX prints the last linearized (working) model's results: the Solutions for Fixed Effects (``fixed``:
 estimate, SE from ``(X' V^-1 X)^-1`` of the working model, whose residual variance is known to be 1 for binomial
-and Poisson outcomes; t, and df and p under the block's ``options.df``: SAS's containment, the residual ``n -
-rank(X)`` or ``none`` for z), the Covariance Parameter Estimates (``random``: the variance of each random effect),
+and Poisson outcomes; t, and df and p under the block's ``options.df``: SAS's containment, between-within, the residual
+``n - rank(X)`` or ``none`` for z), the Covariance Parameter Estimates (``random``: the variance of each random effect),
 and Fit Statistics that are the working model's, not a likelihood of the data: ``-2 Res Log Pseudo-Likelihood``
 (RSPL, RMPL) or ``-2 Log Pseudo-Likelihood`` (MSPL, MMPL), the Generalized Chi-Square ``r' V^-1 r`` and its ratio to ``n -
 rank(X)``. A log-likelihood, deviance, AIC or BIC printed for such a block is not comparable with any likelihood,
@@ -24,7 +24,7 @@ from ..block_names import component_columns, mapped
 from ..design import Design
 from ..engine.glmm.pql import PqlFit
 from ..errors import NotImplementedOption
-from ..inference.dfrules import containment_df, residual_df
+from ..inference.dfrules import between_within_df, containment_df, residual_df
 from ..inference.gside_tests import effect_df, term_dfs
 from ..reference_block import ReferenceBlock
 from ..vocab import DfMethod, SeKind
@@ -34,7 +34,11 @@ from .value import Collector, EngineValue, Lazy
 
 NOTE = "GLIMMIX's last linearized model"
 #: The df rules a pseudo-likelihood block may name.
-RULES = {DfMethod.CONTAINMENT: containment_df, DfMethod.RESIDUAL: residual_df}
+RULES = {
+    DfMethod.CONTAINMENT: containment_df,
+    DfMethod.BETWEEN_WITHIN: between_within_df,
+    DfMethod.RESIDUAL: residual_df,
+}
 #: Fit keys that are no likelihood of the data under pseudo-likelihood.
 LIKELIHOODS = ("loglik", "deviance", "reml_criterion", "aic", "aicc", "bic")
 
@@ -45,7 +49,8 @@ def check_pl_block(block: ReferenceBlock) -> None:
     if o.se != SeKind.MODEL or (o.df is not None and o.df not in (*RULES, DfMethod.NONE)):
         raise NotImplementedOption(
             f"options {o.as_dict()} for a GLIMMIX pseudo-likelihood block",
-            hint="the model-based SEs, with df: containment (GLIMMIX's default), residual or none",
+            hint="the model-based SEs, with df: containment (GLIMMIX's default), between-within (DDFM=BW), residual "
+            "or none",
         )
 
 
