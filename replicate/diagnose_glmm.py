@@ -91,7 +91,7 @@ def diagnose_glmm_block(
         if found:
             out.append(found)
             bad -= set(found.values)
-    for check in (optimum, rx):
+    for check in (rx, optimum):  # RX first: a program that stopped short may also have fallen back to RX
         found_here = check(bad) if bad and check is not None else None
         if found_here is not None:
             out.append(found_here)

@@ -38,9 +38,9 @@ def rx_covariance(
         tuple(sorted(keys)),
         f"standard errors from RX: {program_name(block.software)}'s fixed-effect SEs (and the z and p made from "
         "them) are the covariance of beta given theta from RX, the penalized least-squares factor at the "
-        "conditional modes: glmer's fallback when its finite-difference Hessian of the deviance is not positive "
-        "definite (its summary then warns 'falling back to var-cov estimated from RX'). The engine's Hessian at "
-        "the same optimum, differenced from the exact gradient, is positive definite, so it reports 2 H^-1, which "
-        "also carries the uncertainty of theta; its own RX covariance reproduces the printed SEs",
+        "conditional modes at its own printed parameters: glmer's fallback when its finite-difference Hessian of "
+        "the deviance is not positive definite (its summary then warns 'falling back to var-cov estimated from "
+        "RX'). The engine reports 2 H^-1 from its Hessian, differenced from the exact gradient, which also "
+        "carries the uncertainty of theta; the RX covariance at the block's parameters reproduces the printed SEs",
         {"vcov": "RX"},
     )

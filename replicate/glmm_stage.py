@@ -7,6 +7,8 @@ or non-converged fit is never agreement, and a bad block is that block's error, 
 
 from __future__ import annotations
 
+import numpy as np
+
 from .block_names import component_columns, mapped
 from .build import frame_of
 from .case import Case
@@ -190,12 +192,17 @@ def diagnosed(
         return []
     optimum = (lambda bad: different_optimum(block, fit, bad)) if isinstance(fit, GlmmFit) else None
     rx = None
-    if isinstance(fit, GlmmFit) and fit.vcov_source != "RX":
+    if isinstance(fit, GlmmFit) and block.software == "lme4":
         glmm = fit
 
-        def rx(bad: set[str]) -> Diagnosis | None:  # RX where the block's program stopped (lme4 takes it there)
-            at_rx = with_rx_vcov(glmm, reference_params(block, glmm))
-            return rx_covariance(block, bad, lambda: compared(case, block, at_rx))
+        def recompute_rx() -> list[ValueComparison]:  # RX where the block's program stopped (lme4 takes it there)
+            return compared(case, block, with_rx_vcov(glmm, reference_params(block, glmm)))
+
+        def rx(bad: set[str]) -> Diagnosis | None:
+            try:
+                return rx_covariance(block, bad, recompute_rx)
+            except (ReplicateError, np.linalg.LinAlgError):
+                return None
 
     return diagnose_glmm_block(block, values, own, recompute=recompute, optimum=optimum, rx=rx)
 

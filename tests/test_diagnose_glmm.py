@@ -69,9 +69,10 @@ def test_the_blocks_as_shipped_need_no_diagnosis_and_a_changed_number_is_not_a_m
 CBPP = Path(__file__).resolve().parents[1] / "cases" / "cbpp-binomial-glmer.yaml"
 
 
-def _stopped_short(tmp_path: Path, shrink: float, *, typo: bool = False):
+def _stopped_short(tmp_path: Path, shrink: float, *, typo: bool = False, ses: str | None = None):
     """The cbpp case with its block printed where an optimizer stopped in theta (theta times ``shrink``, beta and
-    the log-likelihood at their best there), as glmer's default settings do; ``typo`` then mistypes an estimate."""
+    the log-likelihood at their best there), as glmer's default settings do; ``typo`` then mistypes an estimate;
+    ``ses`` adds SEs: ``rx`` from RX at those parameters (glmer's fallback there), ``off`` those times 1.02."""
     from scipy import optimize
 
     from replicate.glmm_stage import fit_case
@@ -90,7 +91,14 @@ def _stopped_short(tmp_path: Path, shrink: float, *, typo: bool = False):
         beta = beta.copy()
         beta[1] *= 1.5
     lines = ["    values:", "      fixed:"]
-    lines += [f"        {n}: {{estimate: {b:.6f}}}" for n, b in zip(names, beta, strict=True)]
+    if ses is not None:
+        from replicate.engine.glmm.summary import with_rx_vcov
+
+        printed = np.round(beta, 6)
+        at = with_rx_vcov(fit, np.r_[np.sqrt(np.round(theta[0] ** 2, 6)), printed]).se * (1.02 if ses == "off" else 1)
+        lines += [f"        {n}: {{estimate: {b:.6f}, se: {se:.6f}}}" for n, b, se in zip(names, beta, at, strict=True)]
+    else:
+        lines += [f"        {n}: {{estimate: {b:.6f}}}" for n, b in zip(names, beta, strict=True)]
     lines += ["      random:", "        herd:", f"          (Intercept): {{variance: {theta[0] ** 2:.6f}}}"]
     lines += ["      fit:", f"        loglik: {loglik:.6f}", ""]
     path = tmp_path / CBPP.name
@@ -164,3 +172,21 @@ def test_ses_off_the_rx_covariance_are_not_explained_by_it(tmp_path):
     block = res.blocks[0]
     assert not _found(block, "standard errors from RX"), block.diagnoses
     assert _found(block, "unexplained")
+
+
+def test_a_program_that_stopped_short_and_fell_back_to_rx_gets_both_diagnoses(tmp_path):
+    res, _, _ = _stopped_short(tmp_path, 0.9, ses="rx")
+    block = res.blocks[0]
+    bad = {key_of(v) for v in block.values if v.verdict == "discrepancy"}
+    rx = _found(block, "standard errors from RX")
+    gap = _found(block, "different optimum")
+    assert rx and gap, block.diagnoses
+    assert {k for k in bad if k.endswith(" se")} <= set(rx[0].values)
+    assert not _found(block, "unexplained")
+
+
+def test_ses_off_rx_where_a_program_stopped_short_are_not_called_rx(tmp_path):
+    res, _, _ = _stopped_short(tmp_path, 0.9, ses="off")
+    block = res.blocks[0]
+    assert any(v.verdict == "discrepancy" and v.quantity == "se" for v in block.values)
+    assert not _found(block, "standard errors from RX"), block.diagnoses

@@ -52,7 +52,12 @@ def test_a_changed_robust_se_is_a_discrepancy(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "options", ["{method: pql, se: cr0, df: cr2-satterthwaite}", "{method: pql, se: cr2, df: satterthwaite}"]
+    "options",
+    [
+        "{method: pql, se: cr0, df: cr2-satterthwaite}",
+        "{method: pql, se: cr2, df: satterthwaite}",
+        "{method: pql, se: cr2}",  # coef_test's default is Satterthwaite, HLM's its own df: an unsaid df is refused
+    ],
 )
 def test_options_that_do_not_go_together_are_refused(tmp_path, options):
     path = _edited(tmp_path, "{method: pql, se: cr2, df: cr2-satterthwaite}", options)

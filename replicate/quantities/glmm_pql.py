@@ -33,19 +33,18 @@ ROBUST = (SeKind.CR0, SeKind.CR1, SeKind.CR2)
 
 
 def check_pql_block(block: ReferenceBlock) -> None:
-    """Refuse options a glmmPQL block does not have: df rules other than nlme's own, or (with sandwich SEs)
-    clubSandwich's CR2 Satterthwaite df and none."""
+    """Refuse options a glmmPQL block does not have: df rules other than nlme's own, or (with sandwich SEs) other
+    than clubSandwich's CR2 Satterthwaite df or none, said explicitly (coef_test's default is Satterthwaite,
+    HLM prints t with its own df: an unsaid df would silently be z)."""
     o = block.options
     model = o.se == SeKind.MODEL and o.df is None
-    robust = o.se in ROBUST and (
-        o.df is None or o.df == DfMethod.NONE or (o.df == DfMethod.CR2_SATTERTHWAITE and o.se == SeKind.CR2)
-    )
+    robust = o.se in ROBUST and (o.df == DfMethod.NONE or (o.df == DfMethod.CR2_SATTERTHWAITE and o.se == SeKind.CR2))
     if not (model or robust):
         raise NotImplementedOption(
             f"options {o.as_dict()} for a glmmPQL block",
             hint="glmmPQL prints nlme's t tests with its own df and model-based SEs (leave out options.df and "
-            "options.se); clubSandwich's sandwich on its working model takes se: cr0, cr1 or cr2, with df: "
-            "cr2-satterthwaite (coef_test's, with cr2) or none (z tests)",
+            "options.se); clubSandwich's sandwich on its working model takes se: cr0, cr1 or cr2, with df said: "
+            "cr2-satterthwaite (coef_test's default, with cr2) or none (z tests)",
         )
 
 

@@ -36,9 +36,21 @@ CANONICAL = {("binomial", "logit"), ("poisson", "log")}
 
 
 def has_exact_gradient(dev: GlmmDeviance) -> bool:
-    """Whether :func:`laplace_gradient` applies: the Laplace deviance (``nagq = 1``) with a canonical link."""
-    fam = dev.resp.family
-    return dev.nagq == 1 and (fam.name, fam.link.name) in CANONICAL
+    """Whether :func:`laplace_gradient` applies: the Laplace deviance (``nagq = 1``) with a canonical link, and for
+    a binomial response whole counts. (R's ``family$aic``, which the Laplace deviance adds up, rounds ``m y`` and
+    ``m`` to whole numbers; with fractional prior weights the rounded log-likelihood is not the function PIRLS
+    minimizes, the envelope argument fails, and the optimizer differences the deviance instead.)"""
+    resp = dev.resp
+    fam = resp.family
+    if dev.nagq != 1 or (fam.name, fam.link.name) not in CANONICAL:
+        return False
+    if fam.name == "binomial":
+        m = resp.n if np.any(resp.n > 1) else resp.wt
+        return bool(
+            np.allclose(m, np.round(m), rtol=0, atol=1e-8)
+            and np.allclose(m * resp.y, np.round(m * resp.y), rtol=0, atol=1e-8)
+        )
+    return True
 
 
 def _dvariance(fam: Family, mu: Vector) -> Vector:
@@ -129,7 +141,8 @@ def laplace_gradient(dev: GlmmDeviance, theta: Vector, beta: Vector | None) -> t
 
 
 def mode_jacobian(dev: GlmmDeviance, theta: Vector, beta: Vector) -> tuple[Vector, Matrix]:
-    """The conditional mode ``u`` at ``(theta, beta)`` and its derivatives ``du / d(theta, beta)`` (q x n).
+    """The conditional mode ``u`` at ``(theta, beta)`` and its derivatives ``du / d(theta, beta)``
+    (q x (ntheta + p)).
 
     From the mode's condition ``G = A' s/2 + u = 0``: ``du = -M^-1 dG``, with ``dG/dbeta = A'WX`` and
     ``dG/dtheta_k = dA_k' s/2 + A'W dA_k u`` (a canonical link). ``u + J dx`` starts PIRLS at a nearby point

@@ -83,18 +83,25 @@ class _Counted:
             return float("inf"), np.zeros(x.size)
 
     def derivatives(self, x: Vector) -> tuple[Vector, Matrix]:
-        """Gradient and Hessian at ``x`` (with the exact gradient: PIRLS at each shifted point starts from the
-        mode's first-order extrapolation, a step or two from its own mode)."""
-        if not self.exact:
+        """Gradient and Hessian at ``x`` (the Newton steps' and the SEs'; stage 2 only). With the exact gradient,
+        PIRLS at each shifted point starts from the mode's first-order extrapolation, a step or two from its own
+        mode; a point where PIRLS fails gives NaN, so that the Hessian is not used (the SEs then come from RX)."""
+        if not (self.exact and self.joint):
             return hessian(self, x)
-        if not self.joint:
-            return hessian_of_gradient(lambda y: self.with_gradient(y)[1], x)
         theta, beta = self.dev.split(x)
-        u, J = mode_jacobian(self.dev, theta, beta)
+        try:
+            u, J = mode_jacobian(self.dev, theta, beta)
+        except FitError:
+            u, J = None, None
 
         def grad(y: Vector) -> Vector:
-            self.dev.warm_start(u + J @ (y - x))
-            return self.with_gradient(y)[1]
+            if u is not None and J is not None:
+                self.dev.warm_start(u + J @ (y - x))
+            self.count += 1
+            try:
+                return laplace_gradient(self.dev, *self.dev.split(y))[1]
+            except FitError:
+                return np.full(y.size, np.nan)
 
         return hessian_of_gradient(grad, x)
 

@@ -39,6 +39,16 @@ def _counts() -> pd.DataFrame:
     ).assign(logexpo=lambda d: np.log(d["expo"]))
 
 
+def _big_crossed() -> pd.DataFrame:
+    """3,000 rows with 250 x 120 crossed levels: the coupling block of the PIRLS system is kept sparse."""
+    rng = np.random.default_rng(11)
+    n, g, h = 3000, 250, 120
+    a, b = rng.integers(0, g, n), rng.integers(0, h, n)
+    x = rng.normal(size=n)
+    eta = -0.3 + 0.5 * x + rng.normal(0, 0.7, g)[a] + rng.normal(0, 0.5, h)[b]
+    return pd.DataFrame({"y": rng.binomial(1, 1 / (1 + np.exp(-eta))), "x": x, "a": a.astype(str), "b": b.astype(str)})
+
+
 CASES = {
     "one term": (_cbpp, "cbind(incidence, size - incidence) ~ period + (1 | herd)", "binomial", None, None),
     "crossed, weights": (
@@ -63,6 +73,14 @@ CASES = {
         None,
     ),
     "nested Poisson, offset": (_counts, "y ~ x + (1 | school) + (1 | school:cls)", "poisson", None, "logexpo"),
+    "slope only": (
+        _cbpp,
+        "cbind(incidence, size - incidence) ~ t + (0 + t | herd) + (1 | obs)",
+        "binomial",
+        None,
+        None,
+    ),
+    "sparse coupling": (_big_crossed, "y ~ x + (1 | a) + (1 | b)", "binomial", None, None),
 }
 
 
@@ -181,3 +199,59 @@ def test_the_joint_mode_from_a_warm_start_is_the_one_from_rs_starting_means():
     warm = dev.profiled(theta * 1.01)  # warm: the last joint mode
     fresh = _deviance("crossed, weights").profiled(theta * 1.01)  # cold
     assert warm == pytest.approx(fresh, rel=1e-13) and warm != first
+
+
+@pytest.mark.parametrize("zero", [0, 1])
+def test_the_exact_gradient_holds_with_a_variance_on_its_boundary(zero):
+    dev = _deviance("crossed, weights")
+    theta = np.array([0.9, 0.4])
+    theta[zero] = 0.0
+    beta = dev.mode(theta, None).beta
+    x = np.concatenate([theta, beta])
+    _, g = laplace_gradient(dev, theta, beta)
+    fd = gradient(dev, x, step=1e-5)  # central differences: the deviance is even in a scalar term's theta
+    np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-6 * max(1.0, float(np.max(np.abs(fd)))))
+
+
+def test_the_sparse_coupling_branch_is_taken():
+    dev = _deviance("sparse coupling")
+    A = dev.random.z_lambda_rows(np.array([0.7, 0.5]))
+    system = PirlsSystem(A, np.zeros((A.shape[0], 0)), np.ones(A.shape[0]), dev.random.diagonal_block())
+    assert sp.issparse(system.B_A)
+
+
+def test_fractional_binomial_weights_fall_back_to_differences_and_still_converge():
+    # R's aic rounds m y and m (m = the trials when any exceeds 1, else the prior weights): on a 0/1 response with
+    # fractional prior weights the Laplace deviance's log-likelihood is not the function PIRLS minimizes, so no
+    # exact gradient; the fit differences the deviance and reaches its optimum. With trials (cbind), the rounding
+    # leaves whole counts alone and a fractional prior weight only scales a row: the gradient stays exact.
+    d = _cbpp().assign(wf=lambda x: np.linspace(0.3, 2.5, len(x)))
+    d = d.assign(any01=(d["incidence"] > 0).astype(int))
+    trials = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
+    design, resp, _ = prepare(d, trials, "binomial", weights="wf")
+    assert has_exact_gradient(GlmmDeviance(resp, np.asarray(design.X, dtype=float), RandomPart.of(design)))
+    binary = "any01 ~ period + (1 | herd)"
+    design, resp, _ = prepare(d, binary, "binomial", weights="wf")
+    dev = GlmmDeviance(resp, np.asarray(design.X, dtype=float), RandomPart.of(design))
+    assert not has_exact_gradient(dev)
+    theta = np.array([0.8])
+    beta = dev.mode(theta, None).beta
+    _, g = laplace_gradient(dev, theta, beta)  # what the envelope argument would give: not the derivative here
+    assert np.max(np.abs(g - gradient(dev, np.r_[theta, beta], step=1e-5))) > 1e-3
+    fit = fit_glmm(d, binary, family="binomial", weights="wf")
+    assert fit.converged
+    assert np.max(np.abs(gradient(fit.deviance_function, np.concatenate([fit.theta, fit.beta])))) < 1e-3
+
+
+def test_a_mode_that_keeps_its_last_system_has_the_fresh_systems_log_determinant():
+    from replicate.engine.glmm.pirls import pirls
+
+    dev = _deviance("crossed, weights")
+    theta = np.array([0.9, 0.4])
+    beta = dev.mode(theta, None).beta
+    A = dev.random.z_lambda_rows(theta)
+    m = pirls(dev.resp, A, dev.X, beta, None, dev.random.diagonal_block())
+    fam = dev.resp.family
+    w = dev.resp.wt * fam.link.mu_eta(m.eta) ** 2 / fam.variance(m.mu)
+    fresh = PirlsSystem(A, np.zeros((A.shape[0], 0)), w, dev.random.diagonal_block())
+    assert m.ldl2 == pytest.approx(fresh.logdet_u(), rel=1e-12)
