@@ -67,9 +67,9 @@ def test_options_that_do_not_go_together_are_refused(tmp_path, options):
     assert not any(v.verdict in ("agrees", "within tolerance") for v in block.values)
 
 
-def test_cr0_is_the_plain_sandwich_of_the_working_model():
-    pql = fit_pql_case(load_case(CASE)).pql
-    # CR0 by hand: M [sum_j X_j' V_j^-1 e_j e_j' V_j^-1 X_j] M with V the working model's marginal covariance
+def _by_hand_cr0(pql) -> np.ndarray:
+    """CR0 by hand: ``M [sum_j X_j' V_j^-1 e_j e_j' V_j^-1 X_j] M`` with V the working model's marginal covariance
+    (a random intercept per child: ``tau^2 11' + sigma^2 diag(1 / w)``)."""
     design, fit = pql.working, pql.lmm
     X, y, w = np.asarray(design.X), np.asarray(design.y), np.asarray(design.weights)
     ids = np.asarray(design.reterms[0].index)
@@ -85,9 +85,40 @@ def test_cr0_is_the_plain_sandwich_of_the_working_model():
         g = X[rows].T @ Vi @ e[rows]
         meat += np.outer(g, g)
     M = np.linalg.inv(bread)
-    want = np.sqrt(np.diag(M @ meat @ M))
-    got = cluster_robust(fit, design, "CR0").se.to_numpy()
+    return M @ meat @ M
+
+
+def test_cr0_is_the_plain_sandwich_of_the_working_model():
+    pql = fit_pql_case(load_case(CASE)).pql
+    want = np.sqrt(np.diag(_by_hand_cr0(pql)))
+    got = cluster_robust(pql.lmm, pql.working, "CR0").se.to_numpy()
     np.testing.assert_allclose(got, want, rtol=1e-8)
+
+
+def test_glimmix_empirical_of_a_pseudo_likelihood_block_is_the_working_models_cr0(tmp_path):
+    from replicate.glmm_methods import fit_pl_case
+
+    pl = fit_pl_case(load_case(CASE), "rspl").pql
+    assert pl.sigma == 1.0  # GLIMMIX's working model: the scale known to be 1
+    se = np.sqrt(np.diag(_by_hand_cr0(pl)))
+    rows = "".join(
+        f"        \"{name}\": {{se: {float(s)!r}, t: {float(b / s)!r}, df: {df}}}\n"
+        for name, s, b, df in zip(pl.fixed_names, se, pl.beta, (47, 47, 47, 169), strict=True)
+    )
+    block = (
+        "  - label: glimmix-empirical\n    software: sas\n    source: the sandwich by hand (a test)\n"
+        "    options: {method: rspl, se: cr0, df: between-within}\n    values:\n      fixed:\n" + rows
+    )
+    path = tmp_path / CASE.name
+    path.write_text(CASE.read_text(encoding="utf-8") + block, encoding="utf-8")
+    res = run_case(load_case(path), get_engine("native"))
+    values = res.blocks[-1].values
+    assert len(values) == 12 and all(v.verdict in ("agrees", "within tolerance") for v in values), values
+    assert min(v.lre for v in values if v.quantity in ("se", "t")) > 12  # to the last digits written
+    # the sandwich is not the model-based SE: the same block without se: cr0 disagrees
+    path.write_text(path.read_text(encoding="utf-8").replace("se: cr0, df: between-within", "df: between-within"))
+    res = run_case(load_case(path), get_engine("native"))
+    assert any(v.verdict == "discrepancy" and v.quantity == "se" for v in res.blocks[-1].values)
 
 
 R_CR = """

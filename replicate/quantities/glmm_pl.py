@@ -26,6 +26,7 @@ from ..engine.glmm.pql import PqlFit
 from ..errors import NotImplementedOption
 from ..inference.dfrules import between_within_df, containment_df, residual_df
 from ..inference.gside_tests import effect_df, term_dfs
+from ..inference.robust import cluster_robust
 from ..reference_block import ReferenceBlock
 from ..vocab import DfMethod, SeKind
 from .glmm_pql import _varcomp
@@ -46,12 +47,21 @@ LIKELIHOODS = ("loglik", "deviance", "reml_criterion", "aic", "aicc", "bic")
 def check_pl_block(block: ReferenceBlock) -> None:
     """Refuse options a GLIMMIX pseudo-likelihood block does not have here (other df rules, other SEs)."""
     o = block.options
-    if o.se != SeKind.MODEL or (o.df is not None and o.df not in (*RULES, DfMethod.NONE)):
+    if o.se not in (SeKind.MODEL, SeKind.CR0) or (o.df is not None and o.df not in (*RULES, DfMethod.NONE)):
         raise NotImplementedOption(
             f"options {o.as_dict()} for a GLIMMIX pseudo-likelihood block",
-            hint="the model-based SEs, with df: containment (GLIMMIX's default), between-within (DDFM=BW), residual "
-            "or none",
+            hint="the model-based SEs or GLIMMIX's EMPIRICAL (se: cr0, the classical sandwich), with df: "
+            "containment (GLIMMIX's default), between-within (DDFM=BW), residual or none",
         )
+
+
+def pl_vcov(block: ReferenceBlock, pl: PqlFit) -> np.ndarray:
+    """The fixed effects' covariance the block's inference uses: the last working model's ``(X' V^-1 X)^-1``, or
+    with ``se: cr0`` GLIMMIX's EMPIRICAL (its classical sandwich of the last working model, the subjects of the
+    coarsest grouping factor as clusters; the same estimator as clubSandwich's CR0 of that model)."""
+    if block.options.se == SeKind.CR0:
+        return np.asarray(cluster_robust(pl.lmm, pl.working, "CR0").vcov, dtype=float)
+    return np.asarray(pl.vcov, dtype=float)
 
 
 @dataclass(frozen=True)
@@ -74,14 +84,19 @@ def pl_quantities(block: ReferenceBlock, fit: PlFit, part: Lazy | None = None) -
     pl = fit.pql
     index = {name: j for j, name in enumerate(pl.fixed_names)}
     df = _df(block, fit)
+    vcov = Lazy(lambda: pl_vcov(block, pl))
     for term, qs in block.section("fixed").items():
         j = index.get(mapped(block, term))
         for q, ref in qs.items():
-            value = None if j is None else _fixed(fit, df, j, q)
+            value = None if j is None else _fixed(fit, vcov, df, j, q)
             if q in ("df", "p"):
                 note = f"df: {block.options.df}" if df is not None else "the block does not declare options.df"
             else:
-                note = NOTE if q in ("se", "t") else ""
+                note = (
+                    (NOTE + (": GLIMMIX's EMPIRICAL sandwich" if block.options.se == SeKind.CR0 else ""))
+                    if q in ("se", "t")
+                    else ""
+                )
             out.add("fixed", term, q, ref, value, ("fixed", term, q), note)
     for grp, comps in block.section("random").items():
         if grp == "Residual":
@@ -103,7 +118,7 @@ def pl_quantities(block: ReferenceBlock, fit: PlFit, part: Lazy | None = None) -
     if part is not None:
         df_said = block.options.df is not None
         df_of = _effect_df(block, fit, df) if df_said else (lambda _e: float("inf"))
-        tests = Lazy(lambda: GlmmTests(part.get(), pl.beta, pl.vcov, pl.family, pl.link, df_of))
+        tests = Lazy(lambda: GlmmTests(part.get(), pl.beta, vcov.get(), pl.family, pl.link, df_of))
         add_glmm_tests(out, tests, df_said, f"df: {block.options.df}")
     return out.values
 
@@ -141,13 +156,13 @@ def _df(block: ReferenceBlock, fit: PlFit) -> np.ndarray | None:
     return np.asarray(RULES[method](None, fit.design), dtype=float)
 
 
-def _fixed(fit: PlFit, df: np.ndarray | None, j: int, q: str) -> Callable[[], float] | None:
+def _fixed(fit: PlFit, vcov: Lazy, df: np.ndarray | None, j: int, q: str) -> Callable[[], float] | None:
     pl = fit.pql
     if q in ("df", "p") and df is None:
         return None
 
     def get() -> float:
-        se = float(pl.se[j])
+        se = float(np.sqrt(vcov.get()[j, j]))
         t = float(pl.beta[j]) / se
         value = {"estimate": float(pl.beta[j]), "se": se, "t": t}.get(q)
         if value is not None:
