@@ -102,7 +102,7 @@ def test_glimmix_empirical_of_a_pseudo_likelihood_block_is_the_working_models_cr
     assert pl.sigma == 1.0  # GLIMMIX's working model: the scale known to be 1
     se = np.sqrt(np.diag(_by_hand_cr0(pl)))
     rows = "".join(
-        f"        \"{name}\": {{se: {float(s)!r}, t: {float(b / s)!r}, df: {df}}}\n"
+        f'        "{name}": {{se: {float(s)!r}, t: {float(b / s)!r}, df: {df}}}\n'
         for name, s, b, df in zip(pl.fixed_names, se, pl.beta, (47, 47, 47, 169), strict=True)
     )
     block = (
