@@ -189,9 +189,10 @@ def test_an_rspl_block_agrees_a_pseudo_likelihood_is_not_a_likelihood_and_the_me
     assert "different estimation method" in why and "RSPL" in why, why
 
 
-def test_a_glimmix_technique_the_case_format_does_not_name_is_a_to_do_not_a_reml_case(tmp_path):
+def _case_of_technique(tmp_path: Path, technique: str):
+    """``replicate new`` on the listing with its Estimation Technique replaced: (what it made, the case as YAML)."""
     text = LISTING.read_text(encoding="utf-8").replace(
-        "Estimation Technique Residual PL", "Estimation Technique Foo Bar"
+        "Estimation Technique Residual PL", f"Estimation Technique {technique}"
     )
     listing = tmp_path / "glimmix.lst"
     listing.write_text(text, encoding="utf-8")
@@ -205,29 +206,18 @@ def test_a_glimmix_technique_the_case_format_does_not_name_is_a_to_do_not_a_reml
         part=1,
         run=False,
     )
-    case = yaml.safe_load(out.read_text(encoding="utf-8"))
+    return made, out, yaml.safe_load(out.read_text(encoding="utf-8"))
+
+
+def test_a_glimmix_technique_the_case_format_does_not_name_is_a_to_do_not_a_reml_case(tmp_path):
+    made, _, case = _case_of_technique(tmp_path, "Foo Bar")
     assert case["model"]["method"] == "laplace" and "method" not in case["expected"][0]["options"]
     assert any("estimation technique" in t and "options.method" in t for t in made.todo), made.todo
 
 
 @pytest.mark.parametrize(("technique", "method"), [("Residual MPL", "rmpl"), ("MPL", "mmpl")])
 def test_a_marginal_pseudo_likelihood_listing_is_written_as_a_valid_rmpl_or_mmpl_block(tmp_path, technique, method):
-    text = LISTING.read_text(encoding="utf-8").replace(
-        "Estimation Technique Residual PL", f"Estimation Technique {technique}"
-    )
-    listing = tmp_path / "glimmix.lst"
-    listing.write_text(text, encoding="utf-8")
-    out = tmp_path / "g.yaml"
-    new_case(
-        listing,
-        _design_data(tmp_path),
-        out=out,
-        software="sas",
-        formula="rBern2 ~ t1 + (1 | subjectID)",
-        part=1,
-        run=False,
-    )
-    case = yaml.safe_load(out.read_text(encoding="utf-8"))
+    _, out, case = _case_of_technique(tmp_path, technique)
     assert case["expected"][0]["options"]["method"] == method
     load_case(out)  # the schema takes the marginal methods
 
