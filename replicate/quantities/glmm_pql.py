@@ -90,21 +90,28 @@ def pql_quantities(
     return out.values
 
 
+def _coefficient(q: str, beta: float, se: float, df: float | None, statistics: tuple[str, ...], who: str) -> float:
+    """A fixed effect's printed column ``q`` from its estimate, SE and df (None: not computed; inf: z)."""
+    t = beta / se
+    if q == "estimate":
+        return beta
+    if q == "se":
+        return se
+    if q in statistics:
+        return t
+    if q in ("df", "p"):
+        if df is None:
+            raise NotImplementedOption("nlme's df of this model are not computed", hint="nested groups only")
+        if q == "df":
+            return df
+        return float(2 * stats.t.sf(abs(t), df)) if np.isfinite(df) else float(2 * stats.norm.sf(abs(t)))
+    raise NotImplementedOption(f"{who} prints no {q}", hint="its fixed effects: estimate, se, df, t, p")
+
+
 def _fixed(fit: PqlFit, df: Sequence[float] | None, j: int, q: str, nobs: int) -> Callable[[], float]:
     def get() -> float:
         se = float(fit.se[j]) * adjust_sigma(nobs, len(fit.beta))
-        t = float(fit.beta[j]) / se
-        if q == "estimate":
-            return float(fit.beta[j])
-        if q == "se":
-            return se
-        if q == "t":
-            return t
-        if q in ("df", "p"):
-            if df is None:
-                raise NotImplementedOption("nlme's df of this model are not computed", hint="nested groups only")
-            return float(df[j]) if q == "df" else float(2 * stats.t.sf(abs(t), float(df[j])))
-        raise NotImplementedOption(f"glmmPQL prints no {q}", hint="its fixed effects: estimate, se, df, t, p")
+        return _coefficient(q, float(fit.beta[j]), se, None if df is None else float(df[j]), ("t",), "glmmPQL")
 
     return get
 
@@ -117,20 +124,8 @@ def _robust(fit: PqlFit, block: ReferenceBlock) -> RobustResult:
 def _robust_fixed(fit: PqlFit, robust: Lazy, j: int, q: str) -> Callable[[], float]:
     def get() -> float:
         res: RobustResult = robust.get()
-        se = float(res.se.iloc[j])
-        t = float(fit.beta[j]) / se
         df = float("inf") if res.df is None else float(res.df.iloc[j])
-        if q == "estimate":
-            return float(fit.beta[j])
-        if q == "se":
-            return se
-        if q in ("t", "z"):
-            return t
-        if q == "df":
-            return df
-        if q == "p":
-            return float(2 * stats.t.sf(abs(t), df)) if np.isfinite(df) else float(2 * stats.norm.sf(abs(t)))
-        raise NotImplementedOption(f"clubSandwich's coef_test prints no {q}", hint="estimate, se, t, df, p")
+        return _coefficient(q, float(fit.beta[j]), float(res.se.iloc[j]), df, ("t", "z"), "clubSandwich's coef_test")
 
     return get
 

@@ -23,13 +23,17 @@ formed. For a canonical link the observed and expected information agree, so the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import NDArray
 
 from .deviance import GlmmDeviance
 from .families import Family, Vector
 from .pirls import Matrix, Mode
 from .pirls_system import PirlsSystem
+from .randompart import RandomPart
 from .rowsparse import RowSparse
 
 CANONICAL = {("binomial", "logit"), ("poisson", "log")}
@@ -45,12 +49,21 @@ def has_exact_gradient(dev: GlmmDeviance) -> bool:
     if dev.nagq != 1 or (fam.name, fam.link.name) not in CANONICAL:
         return False
     if fam.name == "binomial":
-        m = resp.n if np.any(resp.n > 1) else resp.wt
-        return bool(
-            np.allclose(m, np.round(m), rtol=0, atol=1e-8)
-            and np.allclose(m * resp.y, np.round(m * resp.y), rtol=0, atol=1e-8)
-        )
+        return all(bool(np.allclose(c, np.round(c), rtol=0, atol=1e-8)) for c in resp.aic_counts)
     return True
+
+
+def _theta_elements(rp: RandomPart) -> Iterator[tuple[int, Vector, NDArray[np.int64], int]]:
+    """Per element of theta (lambda's entry ``(r, c)`` of term ``t``): its index in theta, the term's column ``r``
+    of Z's block (``dA`` has ``x_r`` in each row), each row's column of ``u`` where it sits, and that column's
+    position among a row's entries of ``Z Lambda`` (``c`` within the term)."""
+    starts = np.cumsum((0, *rp.layout.sizes[:-1]))
+    for t in range(len(rp.nlevels)):
+        k, r_of, c_of = rp.layout.sizes[t], rp.layout.rows[t], rp.layout.cols[t]
+        base = rp.offsets[t] + rp.index[t] * k
+        for e in range(r_of.size):
+            r, c = int(r_of[e]), int(c_of[e])
+            yield rp.layout.offsets[t] + e, rp.xre[t][:, r], base + c, int(starts[t]) + c
 
 
 def _dvariance(fam: Family, mu: Vector) -> Vector:
@@ -124,16 +137,11 @@ def laplace_gradient(dev: GlmmDeviance, theta: Vector, beta: Vector | None) -> t
         zeta = np.asarray(A @ z_u).ravel()
     wzeta = w * zeta
     grad_theta = np.empty(rp.layout.size)
-    for t in range(len(rp.nlevels)):
-        k, r_of, c_of = rp.layout.sizes[t], rp.layout.rows[t], rp.layout.cols[t]
-        base = rp.offsets[t] + rp.index[t] * k
-        for e in range(r_of.size):
-            r, c = int(r_of[e]), int(c_of[e])
-            x_r = rp.xre[t][:, r]
-            du = x_r * m.u[base + c]  # (dA u)_i
-            dz = x_r * z_u[base + c]  # (dA z)_i
-            trace = float(np.sum(w * x_r * v[:, rows.starts[t] + c]))  # tr(M^-1 A'W dA)
-            grad_theta[rp.layout.offsets[t] + e] = du @ lin + 2 * trace - dz @ half_s - wzeta @ du
+    for i, x_r, col, pos in _theta_elements(rp):
+        du = x_r * m.u[col]  # (dA u)_i
+        dz = x_r * z_u[col]  # (dA z)_i
+        trace = float(np.sum(w * x_r * v[:, pos]))  # tr(M^-1 A'W dA)
+        grad_theta[i] = du @ lin + 2 * trace - dz @ half_s - wzeta @ du
     if beta is None:
         return value, grad_theta
     grad_beta = X.T @ (lin - wzeta)
@@ -154,14 +162,9 @@ def mode_jacobian(dev: GlmmDeviance, theta: Vector, beta: Vector) -> tuple[Vecto
     A = rp.z_lambda_rows(theta)
     w, half_s = m.weights, resp.wt * (m.mu - resp.y)
     columns = []
-    for t in range(len(rp.nlevels)):
-        k, r_of, c_of = rp.layout.sizes[t], rp.layout.rows[t], rp.layout.cols[t]
-        base = rp.offsets[t] + rp.index[t] * k
-        for e in range(r_of.size):
-            x_r, col = rp.xre[t][:, int(r_of[e])], base + int(c_of[e])
-            d_eta = x_r * m.u[col]  # dA u
-            dG = np.bincount(col, x_r * half_s, minlength=rp.q) + A.T @ (w * d_eta)
-            columns.append(dG)
+    for _, x_r, col, _ in _theta_elements(rp):
+        d_eta = x_r * m.u[col]  # dA u
+        columns.append(np.bincount(col, x_r * half_s, minlength=rp.q) + A.T @ (w * d_eta))
     dG_beta = A.T @ (w[:, None] * dev.X)
     columns.extend(dG_beta.T)
     J = np.empty((rp.q, len(columns)))

@@ -58,35 +58,22 @@ class RandomPart:
 
     def z_lambda(self, theta: NDArray[np.float64]) -> sp.csr_matrix:
         """``Z Lambda(theta)``, n x q, sparse (each row has k nonzeros per term)."""
-        n = self.xre[0].shape[0] if self.xre else 0
-        rows, cols, vals = [], [], []
-        r = np.arange(n)
+        return self.z_lambda_rows(theta).tocsr()
+
+    def z_lambda_rows(self, theta: NDArray[np.float64]) -> RowSparse:
+        """``Z Lambda(theta)`` stored by rows (:class:`.rowsparse.RowSparse`): the form PIRLS works with; a row's
+        entries are term by term, within a term column by column."""
+        cols, vals = [], []
         for t, lam in enumerate(self.layout.factors(np.asarray(theta, dtype=float))):
             k = lam.shape[0]
             block = self.xre[t] @ lam  # row r of Z's block times lambda
             for c in range(k):
-                rows.append(r)
                 cols.append(self.offsets[t] + self.index[t] * k + c)
                 vals.append(block[:, c])
-        if not rows:
-            return sp.csr_matrix((n, self.q))
-        return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, self.q))
-
-    def z_lambda_rows(self, theta: NDArray[np.float64]) -> RowSparse:
-        """``Z Lambda(theta)`` stored by rows (:class:`.rowsparse.RowSparse`): the form PIRLS works with."""
-        cols, vals, starts, pos = [], [], [], 0
-        for t, lam in enumerate(self.layout.factors(np.asarray(theta, dtype=float))):
-            k = lam.shape[0]
-            block = self.xre[t] @ lam
-            starts.append(pos)
-            for c in range(k):
-                cols.append(self.offsets[t] + self.index[t] * k + c)
-                vals.append(block[:, c])
-            pos += k
         n = self.xre[0].shape[0] if self.xre else 0
         if not cols:
-            return RowSparse(np.zeros((n, 0), dtype=np.int64), np.zeros((n, 0)), self.q, ())
-        return RowSparse(np.stack(cols, axis=1), np.stack(vals, axis=1), self.q, tuple(starts))
+            return RowSparse(np.zeros((n, 0), dtype=np.int64), np.zeros((n, 0)), self.q)
+        return RowSparse(np.stack(cols, axis=1), np.stack(vals, axis=1), self.q)
 
     def b_blocks(self, theta: NDArray[np.float64], u: NDArray[np.float64]) -> tuple[Matrix, ...]:
         """The conditional modes ``b = Lambda u`` per term, arrays (nlevels, k)."""

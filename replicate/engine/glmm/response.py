@@ -35,6 +35,13 @@ class GlmmResponse:
         return int(self.y.shape[0])
 
     @cached_property
+    def aic_counts(self) -> tuple[Vector, Vector]:
+        """A binomial row's trials ``m`` and successes ``m y`` as R's ``family$aic`` counts them before it rounds
+        them (``m``: the trials when any exceeds 1, else the prior weights)."""
+        m = self.n if np.any(self.n > 1) else self.wt
+        return m, m * self.y
+
+    @cached_property
     def _parts(self) -> tuple[Vector, Vector, Vector, Vector, Vector]:
         """The mean-free parts of :meth:`Family.dev_resids` and :meth:`Family.minus2_loglik`, per row: the
         deviance's ``y log y`` terms; the log-likelihood's constant, the counts multiplying ``log mu`` and
@@ -42,8 +49,8 @@ class GlmmResponse:
         y, wt = self.y, self.wt
         if self.family.name == "poisson":
             return xlogy(y, y) - y, -gammaln(y + 1), y, np.zeros_like(y), wt
-        m = self.n if np.any(self.n > 1) else wt
-        k, size = np.round(m * y), np.round(m)
+        m, my = self.aic_counts
+        k, size = np.round(my), np.round(m)
         const = gammaln(size + 1) - gammaln(k + 1) - gammaln(size - k + 1)
         factor = np.where(m > 0, wt / np.where(m > 0, m, 1), 0.0)
         return xlogy(y, y) + xlogy(1 - y, 1 - y), const, k, size - k, factor

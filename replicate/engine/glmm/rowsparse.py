@@ -31,13 +31,11 @@ class RowSparse:
         cols: ``n x m`` column of each stored entry.
         vals: ``n x m`` its value.
         q: number of columns.
-        starts: per random-effect term, the position of its first column among a row's ``m`` entries.
     """
 
     cols: NDArray[np.int64]
     vals: Matrix
     q: int
-    starts: tuple[int, ...] = ()
     _positions: dict[tuple[int, int], tuple[int | None, NDArray[np.int64]]] = field(
         default_factory=dict, compare=False, repr=False
     )
