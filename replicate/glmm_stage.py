@@ -14,6 +14,7 @@ from .build import frame_of
 from .case import Case
 from .compare import ValueComparison
 from .comparison import compare_block
+from .design import Design
 from .diagnose_glmm import diagnose_glmm_block
 from .diagnose_glmm_optimum import different_optimum, reference_params
 from .diagnose_glmm_rx import rx_covariance
@@ -132,6 +133,22 @@ def fixed_part_of(case: Case) -> FixedPart:
         raise case.error(ModelError, exc.message, "model", "formula", hint=exc.hint) from None
 
 
+def design_of(case: Case) -> Design:
+    """The GLMM's design (for SAS's df rules and subjects), its errors naming the case's model."""
+    model = case.model
+    try:
+        design, _, _ = glmm_design(
+            frame_of(case).df,
+            str(model["formula"]),
+            str(model["family"]),
+            model.get("link"),
+            weights=model.get("weights"),
+        )
+    except ModelError as exc:
+        raise case.error(ModelError, exc.message, "model", "formula", hint=exc.hint) from None
+    return design
+
+
 def _check_rows(case: Case, block: ReferenceBlock, part: Lazy) -> None:
     """A block's Type III effects and LS-means levels must be the model's (before any number is computed);
     ``part``: the model's lazy fixed part, made once for the checks and the numbers."""
@@ -157,7 +174,7 @@ def compared(case: Case, block: ReferenceBlock, fit: GlmmFit | PqlCaseFit) -> li
         return compare_block(case, block, pql_quantities(block, fit.pql, fit.df, fit.nobs, fit.ngroups))
     _check_names(case, block, fit)
     _check_rows(case, block, part)
-    return compare_block(case, block, glmm_quantities(block, fit, part))
+    return compare_block(case, block, glmm_quantities(block, fit, part, Lazy(lambda: design_of(case))))
 
 
 def _fit_key(case: Case, key: str) -> GlmmFit | PqlCaseFit:

@@ -238,6 +238,11 @@ def infer_model(
         )
     elif out.method is None:
         out.todo.append("the printout does not say REML or ML: the case assumes REML (set model.method)")
+    elif out.method == "agq" and "nagq" not in out.glmm:
+        out.todo.append(
+            "adaptive quadrature without its number of nodes: set model.nagq (GLIMMIX's quadrature points, its "
+            "QPOINTS=; lme4's nAGQ)"
+        )
     _options(parsed, out)
     _residual(parsed, cols, out, repeated)
     return out

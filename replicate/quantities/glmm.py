@@ -4,6 +4,13 @@ The sections glmer's ``summary`` prints: the fixed effects (``fixed``: Estimate,
 Pr(>|z|)), the random effects (``random``: Variance and Std.Dev. per group and column, correlations of
 a vector term; a GLMM has no residual variance) and the fit (``fit``: AIC, BIC, logLik and deviance as
 its first table prints them, the deviance being -2 logLik; Number of obs and groups).
+
+SAS GLIMMIX's METHOD=LAPLACE and METHOD=QUAD maximize the same likelihood and print it their own way: t tests
+(the same ratio as glmer's z) with the df of the block's ``options.df`` (containment, GLIMMIX's default, between-within,
+residual or none), the Covariance Parameter Estimates with SEs from ``C(theta, theta)`` of the inverse Hessian in
+the fixed effects and the covariances (:mod:`replicate.engine.glmm.covparms`), and Fit Statistics under SAS's
+definitions: ``-2 Log Likelihood`` the full one (with quadrature too, where glmer leaves out the saturated
+model), ``d`` = fixed effects + covariance parameters, AICC with ``n`` observations, BIC with the subjects.
 """
 
 from __future__ import annotations
@@ -12,12 +19,17 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+from scipy import stats as sps
 
 from ..block_names import component_columns, mapped
+from ..design import Design
+from ..engine.glmm.covparms import covparm_se
 from ..engine.glmm.result import GlmmFit
 from ..errors import NotImplementedOption
+from ..inference.fitstats import convention_of, sas_subjects
 from ..reference_block import ReferenceBlock
 from ..vocab import SeKind
+from .glimmix_df import ACCEPTED, column_df, effect_df_of
 from .glmm_tests import GlmmTests, add_glmm_tests
 from .value import Collector, EngineValue, Lazy
 
@@ -26,8 +38,12 @@ FIXED: dict[str, tuple[str, str]] = {
     "estimate": ("estimate", "beta"),
     "se": ("se", "se"),
     "z": ("z", "z"),
+    "t": ("t", "z"),
     "p": ("p", "p_value"),
 }
+
+#: What the fixed effects' z, p and t are, in words.
+FIXED_NOTES = {"z": "Wald z, as glmer's summary", "p": "Wald z, as glmer's summary", "t": "GLIMMIX's t: glmer's z"}
 
 
 def glmm_fit_statistics(fit: GlmmFit) -> dict[str, float]:
@@ -43,34 +59,51 @@ def glmm_fit_statistics(fit: GlmmFit) -> dict[str, float]:
 
 
 def check_glmm_block(block: ReferenceBlock) -> None:
-    """Refuse block options a GLMM does not have (REML, denominator df, other SEs) with the reason."""
+    """Refuse block options a Laplace or quadrature GLMM block does not have (REML, other df rules, other
+    SEs) with the reason."""
     o = block.options
-    if o.method in ("REML", "ML", "pql") or o.df is not None or o.se != SeKind.MODEL or o.at:
+    if o.se == SeKind.CR0:
+        raise NotImplementedOption(
+            "GLIMMIX's EMPIRICAL after METHOD=LAPLACE or QUAD (a sandwich of the subjects' likelihood gradients) "
+            "is not implemented",
+            hint="the model-based SEs (leave out options.se); EMPIRICAL is done for pseudo-likelihood blocks "
+            "(options.method: rspl ...) and PQL blocks",
+        )
+    if o.method in ("REML", "ML", "pql") or (o.df is not None and o.df not in ACCEPTED) or o.se != SeKind.MODEL or o.at:
         raise NotImplementedOption(
             f"options {o.as_dict()} for a model with family:",
-            hint="glmer fits by maximum likelihood and prints Wald z tests with model-based SEs: leave out "
-            "options.df and options.se; options.method takes laplace, agq or pql",
+            hint="glmer prints Wald z tests with model-based SEs; GLIMMIX's METHOD=LAPLACE or QUAD t tests take "
+            "options.df: containment, between-within, residual or none; options.method takes laplace, agq or pql",
         )
 
 
-def glmm_quantities(block: ReferenceBlock, fit: GlmmFit, part: Lazy | None = None) -> list[EngineValue]:
+def glmm_quantities(
+    block: ReferenceBlock, fit: GlmmFit, part: Lazy | None = None, design: Lazy | None = None
+) -> list[EngineValue]:
     """The engine's number for every number a GLMM block prints (``part``: the model's lazy fixed part, for the
-    block's LS-means and Type III tests, Wald z / chi-square as glmer with emmeans gives them)."""
+    block's LS-means and Type III tests, Wald z / chi-square as glmer with emmeans gives them, or with the df
+    of the block's ``options.df`` as GLIMMIX gives them; ``design``: the model's lazy design, for the df
+    rules and SAS's subjects)."""
     check_glmm_block(block)
     out = Collector(block)
     index = {name: j for j, name in enumerate(fit.fixed_names)}
+    the_design: Design | None = design.get() if design is not None and block.options.df is not None else None
+    df = column_df(block, the_design, len(fit.fixed_names))
     for term, qs in block.section("fixed").items():
         j = index.get(mapped(block, term))
         for q, ref in qs.items():
+            if q == "df" or (df is not None and q == "p"):
+                _t_test(out, term, q, ref, fit, j, df)
+                continue
             if q not in FIXED:
                 out.add("fixed", term, q, ref, None, ("fixed", term, q), note=f"a GLMM prints no {q}")
                 continue
             kind, column = FIXED[q]
             number = None if j is None else float(getattr(fit, column)[j])
-            note = "Wald z, as glmer's summary" if q in ("z", "p") else ""
-            out.add("fixed", term, kind, ref, number, ("fixed", term, q), note)
+            out.add("fixed", term, kind, ref, number, ("fixed", term, q), FIXED_NOTES.get(q, ""))
     _random(out, fit)
-    stats = glmm_fit_statistics(fit)
+    sas = convention_of(block.software) == "sas"
+    stats = sas_fit_statistics(fit, design) if sas else glmm_fit_statistics(fit)
     for q, ref in block.section("fit").items():
         if q == "ngroups":
             for g, n in ref.items():
@@ -81,12 +114,66 @@ def glmm_quantities(block: ReferenceBlock, fit: GlmmFit, part: Lazy | None = Non
                 note = "glmer's Pearson residuals at the conditional modes"
                 out.add("fit", f"{q} {k}", "residual", r, lambda k=k, rq=rq: rq.get()[k], ("fit", q, k), note=note)
         else:
-            note = "-2 logLik, as glmer's summary prints it" if q == "deviance" else ""
-            out.add("fit", q, q if q != "npar" else "nobs", ref, _stat(stats, q), ("fit", q), note)
+            what = (
+                "-2 Log Likelihood, the full one, as GLIMMIX prints it"
+                if sas
+                else "-2 logLik, as glmer's summary prints it"
+            )
+            out.add(
+                "fit",
+                q,
+                q if q != "npar" else "nobs",
+                ref,
+                _stat(stats, q),
+                ("fit", q),
+                what if q == "deviance" else "",
+            )
     if part is not None:
-        tests = Lazy(lambda: GlmmTests(part.get(), fit.beta, fit.vcov, fit.family, fit.link, lambda _e: float("inf")))
-        add_glmm_tests(out, tests, True, "Wald, infinite df (z), as emmeans gives them for glmer")
+        df_of = effect_df_of(block, the_design, df)
+        tests = Lazy(lambda: GlmmTests(part.get(), fit.beta, fit.vcov, fit.family, fit.link, df_of))
+        said = (
+            f"df: {block.options.df}, GLIMMIX's t and F"
+            if df is not None
+            else "Wald, infinite df (z), as emmeans gives them for glmer"
+        )
+        add_glmm_tests(out, tests, True, said)
     return out.values
+
+
+def _t_test(out: Collector, term: str, q: str, ref: Any, fit: GlmmFit, j: int | None, df: Any) -> None:
+    """GLIMMIX's df and p of a fixed effect's t test (t = glmer's z) under the block's ``options.df``."""
+    path = ("fixed", term, q)
+    if df is None:
+        out.add("fixed", term, q, ref, None, path, "the block does not declare options.df")
+        return
+    if j is None:
+        out.add("fixed", term, q, ref, None, path)
+        return
+    d, t = float(df[j]), float(fit.z[j])
+    value = d if q == "df" else (float(2 * sps.t.sf(abs(t), d)) if d > 0 else float("nan"))
+    out.add("fixed", term, q, ref, value, path, f"df: {out.block.options.df}")
+
+
+def sas_fit_statistics(fit: GlmmFit, design: Lazy | None) -> dict[str, Any]:
+    """GLIMMIX's Fit Statistics after METHOD=LAPLACE or QUAD: the full -2 log-likelihood (quadrature's with the
+    saturated part glmer leaves out), d = fixed effects + covariance parameters, AICC with the observations,
+    BIC with SAS's subjects (the reason it cannot be computed, raised when read)."""
+    m2ll, d, n = float(fit.minus2loglik), int(fit.npar), int(fit.nobs)
+    out: dict[str, Any] = {
+        "loglik": -m2ll / 2,
+        "deviance": m2ll,
+        "aic": m2ll + 2 * d,
+        "aicc": m2ll + 2 * d * n / (n - d - 1) if n - d - 1 > 0 else float("nan"),
+        "nobs": float(n),
+        "npar": float(d),
+    }
+    try:
+        if design is None:
+            raise NotImplementedOption("SAS's BIC needs the model's design", hint="fit the block from its case")
+        out["bic"] = m2ll + d * np.log(sas_subjects(design.get()))
+    except NotImplementedOption as exc:
+        out["bic"] = exc
+    return out
 
 
 def pearson_quantiles(fit: GlmmFit) -> dict[str, float]:
@@ -104,7 +191,7 @@ def pearson_quantiles(fit: GlmmFit) -> dict[str, float]:
 PSEUDO = ("pseudo_reml_criterion", "pseudo_deviance", "gen_chisq", "gen_chisq_df")
 
 
-def _stat(stats: Mapping[str, float], q: str) -> Callable[[], float]:
+def _stat(stats: Mapping[str, Any], q: str) -> Callable[[], float]:
     def get() -> float:
         if q in PSEUDO:
             raise NotImplementedOption(
@@ -115,7 +202,10 @@ def _stat(stats: Mapping[str, float], q: str) -> Callable[[], float]:
             )
         if q not in stats:
             raise NotImplementedOption(f"a GLMM fit has no {q}", hint="glmer prints loglik, deviance, aic, bic")
-        return stats[q]
+        value = stats[q]
+        if isinstance(value, Exception):
+            raise value
+        return float(value)
 
     return get
 
@@ -142,8 +232,25 @@ def _random(out: Collector, fit: GlmmFit) -> None:
         for comp, qs in comps.items():
             cols = component_columns(block, comp)
             for q, ref in qs.items():
+                if q == "se":
+                    se = _covparm_se(fit, mapped(block, grp), cols)
+                    note = "C(theta, theta) of GLIMMIX's inverse Hessian, in the covariances"
+                    out.add("random", f"{grp} {comp}", q, ref, se, (*path0, comp, q), note)
+                    continue
                 value = _varcomp(fit, mapped(block, grp), cols, q)
                 out.add("random", f"{grp} {comp}", q, ref, value, (*path0, comp, q))
+
+
+def _covparm_se(fit: GlmmFit, group: str, cols: list[str]) -> Callable[[], float]:
+    def get() -> float:
+        try:
+            return covparm_se(fit, group, cols[0], cols[-1])
+        except KeyError:
+            raise NotImplementedOption(
+                f"the model has no covariance parameter {', '.join(cols)} of {group!r}", hint="map it under names:"
+            ) from None
+
+    return get
 
 
 def _varcomp(fit: GlmmFit, group: str, cols: list[str], q: str) -> Callable[[], float]:

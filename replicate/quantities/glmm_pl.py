@@ -24,22 +24,15 @@ from ..block_names import component_columns, mapped
 from ..design import Design
 from ..engine.glmm.pql import PqlFit
 from ..errors import NotImplementedOption
-from ..inference.dfrules import between_within_df, containment_df, residual_df
-from ..inference.gside_tests import effect_df, term_dfs
 from ..inference.robust import cluster_robust
 from ..reference_block import ReferenceBlock
-from ..vocab import DfMethod, SeKind
+from ..vocab import SeKind
+from .glimmix_df import ACCEPTED, column_df, effect_df_of
 from .glmm_pql import _varcomp
 from .glmm_tests import GlmmTests, add_glmm_tests
 from .value import Collector, EngineValue, Lazy
 
 NOTE = "GLIMMIX's last linearized model"
-#: The df rules a pseudo-likelihood block may name.
-RULES = {
-    DfMethod.CONTAINMENT: containment_df,
-    DfMethod.BETWEEN_WITHIN: between_within_df,
-    DfMethod.RESIDUAL: residual_df,
-}
 #: Fit keys that are no likelihood of the data under pseudo-likelihood.
 LIKELIHOODS = ("loglik", "deviance", "reml_criterion", "aic", "aicc", "bic")
 
@@ -47,7 +40,7 @@ LIKELIHOODS = ("loglik", "deviance", "reml_criterion", "aic", "aicc", "bic")
 def check_pl_block(block: ReferenceBlock) -> None:
     """Refuse options a GLIMMIX pseudo-likelihood block does not have here (other df rules, other SEs)."""
     o = block.options
-    if o.se not in (SeKind.MODEL, SeKind.CR0) or (o.df is not None and o.df not in (*RULES, DfMethod.NONE)):
+    if o.se not in (SeKind.MODEL, SeKind.CR0) or (o.df is not None and o.df not in ACCEPTED):
         raise NotImplementedOption(
             f"options {o.as_dict()} for a GLIMMIX pseudo-likelihood block",
             hint="the model-based SEs or GLIMMIX's EMPIRICAL (se: cr0, the classical sandwich), with df: "
@@ -83,7 +76,7 @@ def pl_quantities(block: ReferenceBlock, fit: PlFit, part: Lazy | None = None) -
     out = Collector(block)
     pl = fit.pql
     index = {name: j for j, name in enumerate(pl.fixed_names)}
-    df = _df(block, fit)
+    df = column_df(block, fit.design, len(pl.fixed_names))
     vcov = Lazy(lambda: pl_vcov(block, pl))
     for term, qs in block.section("fixed").items():
         j = index.get(mapped(block, term))
@@ -117,18 +110,10 @@ def pl_quantities(block: ReferenceBlock, fit: PlFit, part: Lazy | None = None) -
     _fit(out, fit)
     if part is not None:
         df_said = block.options.df is not None
-        df_of = _effect_df(block, fit, df) if df_said else (lambda _e: float("inf"))
+        df_of = effect_df_of(block, fit.design, df) if df_said else (lambda _e: float("inf"))
         tests = Lazy(lambda: GlmmTests(part.get(), pl.beta, vcov.get(), pl.family, pl.link, df_of))
         add_glmm_tests(out, tests, df_said, f"df: {block.options.df}")
     return out.values
-
-
-def _effect_df(block: ReferenceBlock, fit: PlFit, df: np.ndarray | None) -> Callable[[str], float]:
-    """A term's df under the block's rule (the df of its columns, which a rule gives alike)."""
-    if df is None or fit.design is None:
-        return lambda _effect: float("inf")
-    dfs = term_dfs(fit.design.column_term, list(df), str(block.options.df))
-    return lambda effect: effect_df(dfs, effect, str(block.options.df))
 
 
 def _variance_se(pl: PqlFit, group: str, cols: list[str]) -> Callable[[], float]:
@@ -143,17 +128,6 @@ def _variance_se(pl: PqlFit, group: str, cols: list[str]) -> Callable[[], float]
         return pl.covparm_se[group]
 
     return get
-
-
-def _df(block: ReferenceBlock, fit: PlFit) -> np.ndarray | None:
-    method = block.options.df
-    if method is None:
-        return None
-    if method == DfMethod.NONE:
-        return np.full(len(fit.pql.fixed_names), np.inf)
-    if fit.design is None:
-        raise NotImplementedOption("the pseudo-likelihood fit does not keep its design", hint="fit it with fit_pl_case")
-    return np.asarray(RULES[method](None, fit.design), dtype=float)
 
 
 def _fixed(fit: PlFit, vcov: Lazy, df: np.ndarray | None, j: int, q: str) -> Callable[[], float] | None:

@@ -1,0 +1,167 @@
+"""SAS GLIMMIX's METHOD=LAPLACE and QUAD blocks (issue #17): the same likelihood as glmer, printed GLIMMIX's way.
+
+The covariance parameters' SEs (GLIMMIX's ``C(theta, theta)`` of the inverse Hessian, in the variances and
+covariances) are checked live against glmmTMB (Laplace; its SEs of log-SDs and correlation parameters carried to
+the covariances by the delta method in R); a SAS block's t, containment df and p, its -2 Log Likelihood, AIC,
+AICC and BIC by SAS's definitions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from scipy import stats
+
+from replicate.case import load_case
+from replicate.engine.glmm import fit_glmm
+from replicate.engine.glmm.covparms import covparm_vcov, covparms
+from replicate.engines import get_engine
+from replicate.runner import run_case
+from tests.rsupport import from_r, need_r, to_r
+
+pytestmark = pytest.mark.r
+
+#: glmmTMB by the Laplace approximation; its theta are log-SDs and, for a pair, t with corr = t / sqrt(1 + t^2).
+R_TMB = """
+function(d, formula) {
+  m <- glmmTMB::glmmTMB(stats::as.formula(formula), data = d, family = binomial)
+  V <- stats::vcov(m, full = TRUE)
+  p <- m$fit$par
+  th <- p[names(p) == "theta"]
+  k <- length(th)
+  i <- (ncol(V) - k + 1):ncol(V)
+  if (k == 1) {
+    v <- exp(2 * th)
+    J <- matrix(2 * v, 1, 1)
+    cp <- v
+  } else {
+    a <- th[1]; b <- th[2]; t3 <- th[3]; rho <- t3 / sqrt(1 + t3^2); cv <- rho * exp(a + b)
+    J <- rbind(c(2 * exp(2 * a), 0, 0), c(cv, cv, exp(a + b) * (1 + t3^2)^(-1.5)), c(0, 2 * exp(2 * b), 0))
+    cp <- c(exp(2 * a), cv, exp(2 * b))
+  }
+  C <- J %*% V[i, i] %*% t(J)
+  s <- summary(m)$coefficients$cond
+  list(covparm = as.numeric(cp), covparm_se = sqrt(diag(C)), beta = s[, 1], se = s[, 2], z = s[, 3],
+       m2ll = -2 * as.numeric(stats::logLik(m)))
+}
+"""
+
+OK = ("agrees", "within tolerance")
+CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
+
+
+@pytest.fixture(scope="module")
+def ro():
+    return need_r("glmmTMB", "lme4", "mlmRev")
+
+
+def _tmb(ro, frame, formula):
+    out = ro.r(R_TMB)(to_r(ro, frame), formula)
+    return {k: np.asarray(v, dtype=float) for k, v in zip(out.names, out)}
+
+
+def test_covariance_parameter_ses_are_glmmtmbs_in_the_covariances(ro):
+    cbpp = from_r(ro, "lme4::cbpp")
+    contra = from_r(ro, "within(mlmRev::Contraception, {u <- as.integer(use == 'Y'); ur <- as.integer(urban == 'Y')})")
+    for frame, formula in ((cbpp, CBPP), (contra, "u ~ age + ur + (1 + ur | district)")):
+        tmb = _tmb(ro, frame, formula)
+        fit = fit_glmm(frame, formula)
+        values = np.array([fit.varcomps[c.term].cov[c.row, c.col] for c in covparms(fit)])
+        se = np.sqrt(np.diag(covparm_vcov(fit)))
+        # glmmTMB stops ~2e-6 (relative) from the optimum in the variances; the SEs follow
+        assert np.allclose(values, tmb["covparm"], rtol=1e-5)
+        assert np.allclose(se, tmb["covparm_se"], rtol=1e-5)
+        assert fit.minus2loglik == pytest.approx(tmb["m2ll"].item(), abs=1e-5)
+
+
+def _sas_case(tmp_path: Path, ro) -> tuple[Path, dict]:
+    """cbpp with a SAS block of GLIMMIX's Laplace printout, its numbers from glmmTMB (the same likelihood) and
+    SAS's definitions: t = z, containment df (herd's intercept 15 - 1 = 14; period, within herds, 56 - rank[X Z]
+    = 56 - 18 = 38), p from t, AIC/AICC/BIC with d = 5 parameters, 56 observations, 15 subjects."""
+    tmb = _tmb(ro, from_r(ro, "lme4::cbpp"), CBPP)
+    m2ll, d, n = tmb["m2ll"].item(), 5, 56
+    names = ["(Intercept)", "period2", "period3", "period4"]
+    dfs = [14, 38, 38, 38]
+    fixed = {
+        name: {
+            "estimate": float(tmb["beta"][j]),
+            "se": float(tmb["se"][j]),
+            "t": float(tmb["z"][j]),
+            "df": dfs[j],
+            "p": float(2 * stats.t.sf(abs(tmb["z"][j]), dfs[j])),
+        }
+        for j, name in enumerate(names)
+    }
+    block = {
+        "label": "glimmix-laplace",
+        "software": "sas",
+        "version": "glmmTMB's Laplace fit printed by SAS's definitions (test)",
+        "call": "proc glimmix method=laplace; class herd period; model incidence/size = period / solution; "
+        "random intercept / subject=herd;",
+        "source": "test",
+        "options": {"method": "laplace", "df": "containment"},
+        "tolerance": {q: {"rtol": 1e-5} for q in ("estimate", "se", "t", "p", "variance", "loglik")},
+        "values": {
+            "fixed": fixed,
+            "random": {
+                "herd": {"(Intercept)": {"variance": float(tmb["covparm"][0]), "se": float(tmb["covparm_se"][0])}}
+            },
+            "fit": {
+                "deviance": m2ll,
+                "aic": m2ll + 2 * d,
+                "aicc": m2ll + 2 * d * n / (n - d - 1),
+                "bic": m2ll + d * float(np.log(15)),
+            },
+        },
+    }
+    case = {
+        "id": "cbpp-glimmix-laplace",
+        "title": "cbpp by GLIMMIX's Laplace (test)",
+        "description": "test case",
+        "source": "test",
+        "data": {"dataset": {"package": "lme4", "name": "cbpp"}},
+        "transform": {"period": "factor(period, levels=[1, 2, 3, 4])"},
+        "model": {"formula": CBPP, "family": "binomial", "method": "laplace"},
+        "expected": [block],
+    }
+    path = tmp_path / "case.yaml"
+    path.write_text(yaml.safe_dump(case, sort_keys=False), encoding="utf-8")
+    return path, case
+
+
+def test_a_glimmix_laplace_block_agrees_by_sas_s_definitions(tmp_path, ro):
+    path, _ = _sas_case(tmp_path, ro)
+    res = run_case(load_case(path), get_engine("native"))
+    values = {(v.name, v.quantity): v for v in res.blocks[0].values}
+    assert len(values) == 4 * 5 + 2 + 4
+    # glmmTMB stops ~1e-6 (relative) short of the optimum: its numbers agree within the block's tolerance
+    bad = {k: (v.verdict, v.reference_value, v.engine, v.note) for k, v in values.items() if v.verdict not in OK}
+    assert not bad and res.status in OK
+
+
+def test_a_wrong_containment_df_or_a_likelihood_without_its_constant_is_a_discrepancy(tmp_path, ro):
+    path, case = _sas_case(tmp_path, ro)
+    block = case["expected"][0]
+    block["values"]["fixed"]["period2"]["df"] = 41  # the residual df n - p = 52 - ... any other rule's df
+    block["values"]["fit"]["bic"] = block["values"]["fit"]["deviance"] + 5 * float(
+        np.log(56)
+    )  # observations, not subjects
+    path.write_text(yaml.safe_dump(case, sort_keys=False), encoding="utf-8")
+    res = run_case(load_case(path), get_engine("native"))
+    values = {(v.name, v.quantity): v for v in res.blocks[0].values}
+    assert values[("period2", "df")].verdict == "discrepancy"
+    bic = next(v for (name, _), v in values.items() if name == "bic")
+    assert bic.verdict == "discrepancy"
+    assert res.status != "agrees"
+
+
+def test_empirical_ses_after_laplace_are_refused_as_not_implemented(tmp_path, ro):
+    path, case = _sas_case(tmp_path, ro)
+    case["expected"][0]["options"]["se"] = "cr0"
+    path.write_text(yaml.safe_dump(case, sort_keys=False), encoding="utf-8")
+    res = run_case(load_case(path), get_engine("native"))
+    assert res.status != "agrees"
+    assert "EMPIRICAL" in str(res.blocks[0].error) and "not implemented" in str(res.blocks[0].error)
