@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .case import Case
 from .compare import ValueComparison, never_agree
-from .comparison import compare_block
+from .comparison import compare_block, confirm_declared_diagnoses
 from .consistency import check_block
 from .design import Design
 from .diagnose import diagnose_block
@@ -81,6 +81,7 @@ def run_block(
         blk.diagnoses = diagnose_block(case, i, blk.values, fit, design, engine, inference=inf)
         if at_ref is not None:
             blk.diagnoses.insert(0, at_ref)
+        blk.values = confirm_declared_diagnoses(block, blk.values, blk.diagnoses)
         failure = fit_failure(fit, engine.name)
         if failure:  # issue #14: a failed fit is never agreement
             blk.error, blk.error_status = failure, ERROR

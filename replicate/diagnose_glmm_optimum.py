@@ -8,6 +8,14 @@ engine's own optimum, rounded as the block printed its numbers. A gap beyond tha
 named with its size and who stopped short; a gap within it is no evidence and nothing is claimed. The gap is
 blamed on where the program stopped only when the block's own printed log-likelihood is the one its printed
 parameters give: a mistyped estimate also opens a gap, but then the printout contradicts itself.
+
+A printed log-likelihood *below* the one its own printed parameters give (by more than printing and the
+parameters' rounding cost) is the signature of an objective evaluated inexactly: conditional modes not fully
+converged lower the Laplace (or quadrature) log-likelihood, and an optimizer of that inexact objective stops
+where it looked best, off the exact optimum. glmer's default PIRLS tolerance (tolPwrss = 1e-7) does this on
+lme4's issue #289 (toenail: it prints -626.1709 where the Laplace approximation at its own parameters is
+-626.1631). A printed log-likelihood above it is not explained so. SAS blocks print the full -2 log-likelihood,
+with quadrature too (glmer's quadrature deviance leaves out the saturated model), and are compared so.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from .block_names import component_columns, mapped
 from .diagnosis import Diagnosis
 from .engine.glmm.result import GlmmFit
 from .engine.theta import theta_from_covariance
+from .inference.fitstats import convention_of
 from .printed import Printed, printed_number, printed_unit
 from .printed_theta import printed_covariance
 from .reference_block import ReferenceBlock
@@ -127,8 +136,57 @@ def _own_loglik_agrees(block: ReferenceBlock, fit: GlmmFit, gap: float, cost: fl
     if printed is None:
         return False
     loglik, half_unit = printed
-    at_theirs = -fit.objective / 2.0 - gap
-    return abs(loglik - at_theirs) <= half_unit + 2.0 * cost + 1e-6 * (1.0 + abs(loglik))
+    return abs(loglik - _at_theirs(block, fit, gap)) <= _slack(loglik, half_unit, cost)
+
+
+def _at_theirs(block: ReferenceBlock, fit: GlmmFit, gap: float) -> float:
+    """The log-likelihood at the block's printed parameters, as the block's program defines it (SAS: the full one)."""
+    full = convention_of(block.software) == "sas"
+    saturated = (fit.minus2loglik - fit.objective) / 2.0 if full else 0.0
+    return -fit.objective / 2.0 - gap - saturated
+
+
+def _slack(loglik: float, half_unit: float, cost: float) -> float:
+    return half_unit + 2.0 * cost + 1e-6 * (1.0 + abs(loglik))
+
+
+#: Quantities an inexact objective accounts for: the log-likelihood's (always) and the parameters' (when off).
+LIKELIHOOD_KEYS = ("loglik", "deviance", "aic", "aicc", "bic")
+PARAMETER_KEYS = ("estimate", "variance", "sd", "cov", "corr")
+
+
+def inexact_objective(block: ReferenceBlock, fit: GlmmFit, bad: set[str]) -> Diagnosis | None:
+    """The block's printed log-likelihood lies below the one its own printed parameters give: the program's
+    objective was evaluated inexactly (and, when its parameters are off the optimum, optimized so)."""
+    found, printed = optimum_gap(block, fit), _printed_loglik(block)
+    if found is None or printed is None or not bad:
+        return None
+    gap, cost = found
+    loglik, half_unit = printed
+    at_theirs = _at_theirs(block, fit, gap)
+    shortfall = at_theirs - loglik
+    if shortfall <= _slack(loglik, half_unit, cost):
+        return None
+    off = gap > max(2.0 * cost, MIN_GAP)
+    wanted = LIKELIHOOD_KEYS + (PARAMETER_KEYS if off else ())
+    keys = tuple(sorted(k for k in bad if k.rsplit(" ", 1)[-1] in wanted))
+    if not keys:
+        return None
+    software = program_name(block.software)
+    method = "Laplace" if fit.nagq == 1 else f"adaptive quadrature ({fit.nagq} nodes)"
+    where = (
+        f"they are {gap:.3g} below the engine's optimum, where that inexact objective stopped"
+        if off
+        else "they are at the engine's optimum to their printed digits"
+    )
+    text = (
+        f"inexact objective: {software} prints log-likelihood {loglik:.10g}, but the {method} log-likelihood at "
+        f"its own printed estimates and variance components is {at_theirs:.6f}, {shortfall:.3g} higher; {where}. "
+        "Conditional modes not fully converged lower the log-likelihood a program computes (glmer's default PIRLS "
+        "tolerance, tolPwrss = 1e-7, does so: refit with tolPwrss = 1e-12), or the printed log-likelihood is not "
+        "the one of the printed parameters"
+    )
+    return Diagnosis("inexact objective", keys, text, {"shortfall": shortfall, "gap": gap, "printing_cost": cost})
 
 
 def different_optimum(block: ReferenceBlock, fit: GlmmFit, bad: set[str]) -> Diagnosis | None:
@@ -159,4 +217,4 @@ def different_optimum(block: ReferenceBlock, fit: GlmmFit, bad: set[str]) -> Dia
     return Diagnosis("different optimum", keys, text, {"gap": gap, "printing_cost": cost})
 
 
-__all__ = ["different_optimum", "optimum_gap", "reference_params", "rounded_like"]
+__all__ = ["different_optimum", "inexact_objective", "optimum_gap", "reference_params", "rounded_like"]

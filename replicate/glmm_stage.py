@@ -16,7 +16,7 @@ from .compare import ValueComparison
 from .comparison import compare_block
 from .design import Design
 from .diagnose_glmm import diagnose_glmm_block
-from .diagnose_glmm_optimum import different_optimum, reference_params
+from .diagnose_glmm_optimum import different_optimum, inexact_objective, reference_params
 from .diagnose_glmm_rx import rx_covariance
 from .diagnosis import Diagnosis
 from .engine.glmm import fit_glmm
@@ -207,7 +207,12 @@ def diagnosed(
         own = block_method(case, block)
     except ReplicateError:
         return []
-    optimum = (lambda bad: different_optimum(block, fit, bad)) if isinstance(fit, GlmmFit) else None
+    glmm_fit = fit if isinstance(fit, GlmmFit) else None
+    optimum = (
+        (lambda bad: different_optimum(block, glmm_fit, bad) or inexact_objective(block, glmm_fit, bad))
+        if glmm_fit is not None
+        else None
+    )
     rx = None
     if isinstance(fit, GlmmFit) and block.software == "lme4":
         glmm = fit

@@ -16,6 +16,7 @@ from .block_stage import block_shell
 from .build import frame_of
 from .case import Case
 from .compare import ValueComparison, never_agree
+from .comparison import confirm_declared_diagnoses
 from .diagnosis import Diagnosis
 from .engines import Engine
 from .errors import CaseError, DataError, ModelError, NotImplementedOption
@@ -92,6 +93,7 @@ def _run_block(
         out.values = compare(block, done)
         if diagnose is not None:
             out.diagnoses = diagnose(block, done, out.values)
+            out.values = confirm_declared_diagnoses(block, out.values, out.diagnoses)
         if not done.converged:
             out.values = never_agree(out.values, "compared against a fit that did not converge")
             out.error, out.error_status = "the fit did not converge: " + "; ".join(done.messages), ERROR

@@ -58,6 +58,26 @@ class Status(StrEnum):
     INVALID = "invalid"
 
 
+class DiagnosisKind(StrEnum):
+    """What a diagnosis says made a block's numbers differ (``Diagnosis.kind``; a case may declare one for a
+    value under ``differences[].diagnosis``, which the run then has to find)."""
+
+    TRANSCRIPTION = "transcription error"
+    DIFFERENT_ROWS = "different rows"
+    DIFFERENT_OPTIMUM = "different optimum"
+    LIKELIHOOD_GAP = "likelihood gap"
+    DIFFERENT_DEFINITION = "different definition"
+    DIFFERENT_PARAMETERIZATION = "different parameterization"
+    FLAT_LIKELIHOOD = "flat likelihood"
+    BOUNDARY = "boundary"
+    DIFFERENT_METHOD = "different estimation method"
+    INEXACT_OBJECTIVE = "inexact objective"
+    RX_COVARIANCE = "standard errors from RX"
+    NOT_CONVERGED = "reference did not converge"
+    PRINTING_PRECISION = "printing precision"
+    UNEXPLAINED = "unexplained"
+
+
 #: How a block's ``software`` is written in prose (the schema spells it in lower case where the program does not).
 PROGRAM_NAMES = {"sas": "SAS", "hlm": "HLM", "stata": "Stata"}
 
