@@ -3,7 +3,7 @@
 The covariance parameters' SEs (GLIMMIX's ``C(theta, theta)`` of the inverse Hessian, in the variances and
 covariances) are checked live against glmmTMB (Laplace; its SEs of log-SDs and correlation parameters carried to
 the covariances by the delta method in R); a SAS block's t, containment df and p, its -2 Log Likelihood, AIC,
-AICC and BIC by SAS's definitions.
+AICC and BIC by SAS's definitions; its EMPIRICAL SEs (the subjects' sandwich).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from replicate.engine.glmm import fit_glmm
 from replicate.engine.glmm.covparms import covparm_vcov, covparms
 from replicate.engines import get_engine
 from replicate.runner import run_case
+from tests.engine.glmm.test_empirical import r_sandwich
 from tests.rsupport import from_r, need_r, to_r
 
 pytestmark = pytest.mark.r
@@ -158,10 +159,25 @@ def test_a_wrong_containment_df_or_a_likelihood_without_its_constant_is_a_discre
     assert res.status != "agrees"
 
 
-def test_empirical_ses_after_laplace_are_refused_as_not_implemented(tmp_path, ro):
+def test_glimmix_s_empirical_after_laplace_is_the_subjects_sandwich(tmp_path, ro):
+    """EMPIRICAL: the SEs, t and p from the classical sandwich of the herds' likelihood gradients, written out in
+    R (tests/engine/glmm/test_empirical.py); the model-based SEs are then a discrepancy."""
     path, case = _sas_case(tmp_path, ro)
-    case["expected"][0]["options"]["se"] = "cr0"
+    cbpp = from_r(ro, "lme4::cbpp")
+    fit = fit_glmm(cbpp, CBPP)
+    se = r_sandwich(ro, cbpp, np.concatenate([fit.theta, fit.beta]))["se"]
+    block = case["expected"][0]
+    block["options"]["se"] = "cr0"
+    for j, qs in enumerate(block["values"]["fixed"].values()):
+        t = qs["estimate"] / float(se[j])
+        qs.update(se=float(se[j]), t=t, p=float(2 * stats.t.sf(abs(t), qs["df"])))
+    del block["values"]["random"]["herd"]["(Intercept)"]["se"]  # the sandwich's own, not checked here
     path.write_text(yaml.safe_dump(case, sort_keys=False), encoding="utf-8")
     res = run_case(load_case(path), get_engine("native"))
-    assert res.status != "agrees"
-    assert "EMPIRICAL" in str(res.blocks[0].error) and "not implemented" in str(res.blocks[0].error)
+    values = {(v.name, v.quantity): v for v in res.blocks[0].values}
+    assert all(values[(n, q)].verdict in OK for n in ("(Intercept)", "period2") for q in ("se", "t", "p"))
+    assert "EMPIRICAL" in values[("period2", "se")].note
+    block["options"]["se"] = "model"
+    path.write_text(yaml.safe_dump(case, sort_keys=False), encoding="utf-8")
+    res = run_case(load_case(path), get_engine("native"))
+    assert {v.verdict for v in res.blocks[0].values if v.quantity == "se"} == {"discrepancy"}

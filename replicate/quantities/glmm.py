@@ -24,6 +24,7 @@ from scipy import stats as sps
 from ..block_names import component_columns, mapped
 from ..design import Design
 from ..engine.glmm.covparms import covparm_se
+from ..engine.glmm.empirical import sandwich, with_empirical
 from ..engine.glmm.result import GlmmFit
 from ..errors import NotImplementedOption
 from ..inference.fitstats import convention_of, sas_subjects
@@ -42,6 +43,9 @@ FIXED: dict[str, tuple[str, str]] = {
     "p": ("p", "p_value"),
 }
 
+#: The model-based SEs and GLIMMIX's EMPIRICAL after METHOD=LAPLACE or QUAD.
+SES = (SeKind.MODEL, SeKind.CR0)
+EMPIRICAL_NOTE = "GLIMMIX's EMPIRICAL: the sandwich of the subjects' likelihood gradients"
 #: What the fixed effects' z, p and t are, in words.
 FIXED_NOTES = {"z": "Wald z, as glmer's summary", "p": "Wald z, as glmer's summary", "t": "GLIMMIX's t: glmer's z"}
 
@@ -62,18 +66,12 @@ def check_glmm_block(block: ReferenceBlock) -> None:
     """Refuse block options a Laplace or quadrature GLMM block does not have (REML, other df rules, other
     SEs) with the reason."""
     o = block.options
-    if o.se == SeKind.CR0:
-        raise NotImplementedOption(
-            "GLIMMIX's EMPIRICAL after METHOD=LAPLACE or QUAD (a sandwich of the subjects' likelihood gradients) "
-            "is not implemented",
-            hint="the model-based SEs (leave out options.se); EMPIRICAL is done for pseudo-likelihood blocks "
-            "(options.method: rspl ...) and PQL blocks",
-        )
-    if o.method in ("REML", "ML", "pql") or (o.df is not None and o.df not in ACCEPTED) or o.se != SeKind.MODEL or o.at:
+    if o.method in ("REML", "ML", "pql") or (o.df is not None and o.df not in ACCEPTED) or o.se not in SES or o.at:
         raise NotImplementedOption(
             f"options {o.as_dict()} for a model with family:",
             hint="glmer prints Wald z tests with model-based SEs; GLIMMIX's METHOD=LAPLACE or QUAD t tests take "
-            "options.df: containment, between-within, residual or none; options.method takes laplace, agq or pql",
+            "options.df: containment, between-within, residual or none, and se: cr0 (its EMPIRICAL); "
+            "options.method takes laplace, agq or pql",
         )
 
 
@@ -85,6 +83,9 @@ def glmm_quantities(
     of the block's ``options.df`` as GLIMMIX gives them; ``design``: the model's lazy design, for the df
     rules and SAS's subjects)."""
     check_glmm_block(block)
+    empirical = block.options.se == SeKind.CR0
+    full_cov = Lazy(lambda: sandwich(fit)) if empirical else None
+    fit = with_empirical(fit) if empirical else fit
     out = Collector(block)
     index = {name: j for j, name in enumerate(fit.fixed_names)}
     the_design: Design | None = design.get() if design is not None and block.options.df is not None else None
@@ -100,8 +101,9 @@ def glmm_quantities(
                 continue
             kind, column = FIXED[q]
             number = None if j is None else float(getattr(fit, column)[j])
-            out.add("fixed", term, kind, ref, number, ("fixed", term, q), FIXED_NOTES.get(q, ""))
-    _random(out, fit)
+            note = FIXED_NOTES.get(q, "") if q == "estimate" or not empirical else EMPIRICAL_NOTE
+            out.add("fixed", term, kind, ref, number, ("fixed", term, q), note)
+    _random(out, fit, full_cov)
     sas = convention_of(block.software) == "sas"
     stats = sas_fit_statistics(fit, design) if sas else glmm_fit_statistics(fit)
     for q, ref in block.section("fit").items():
@@ -221,7 +223,7 @@ def _ngroups(fit: GlmmFit, group: str) -> Callable[[], float]:
     return get
 
 
-def _random(out: Collector, fit: GlmmFit) -> None:
+def _random(out: Collector, fit: GlmmFit, full_cov: Lazy | None = None) -> None:
     block = out.block
     for grp, comps in block.section("random").items():
         path0 = ("random", grp)
@@ -233,18 +235,22 @@ def _random(out: Collector, fit: GlmmFit) -> None:
             cols = component_columns(block, comp)
             for q, ref in qs.items():
                 if q == "se":
-                    se = _covparm_se(fit, mapped(block, grp), cols)
-                    note = "C(theta, theta) of GLIMMIX's inverse Hessian, in the covariances"
+                    se = _covparm_se(fit, mapped(block, grp), cols, full_cov)
+                    note = (
+                        "C(theta, theta) of GLIMMIX's inverse Hessian, in the covariances"
+                        if full_cov is None
+                        else EMPIRICAL_NOTE + ", in the covariances"
+                    )
                     out.add("random", f"{grp} {comp}", q, ref, se, (*path0, comp, q), note)
                     continue
                 value = _varcomp(fit, mapped(block, grp), cols, q)
                 out.add("random", f"{grp} {comp}", q, ref, value, (*path0, comp, q))
 
 
-def _covparm_se(fit: GlmmFit, group: str, cols: list[str]) -> Callable[[], float]:
+def _covparm_se(fit: GlmmFit, group: str, cols: list[str], full_cov: Lazy | None) -> Callable[[], float]:
     def get() -> float:
         try:
-            return covparm_se(fit, group, cols[0], cols[-1])
+            return covparm_se(fit, group, cols[0], cols[-1], None if full_cov is None else full_cov.get())
         except KeyError:
             raise NotImplementedOption(
                 f"the model has no covariance parameter {', '.join(cols)} of {group!r}", hint="map it under names:"

@@ -48,9 +48,10 @@ def _values(fit: GlmmFit, theta: Matrix) -> Matrix:
     return np.array([covs[c.term][c.row, c.col] for c in covparms(fit)], dtype=float)
 
 
-def covparm_vcov(fit: GlmmFit) -> Matrix:
-    """The asymptotic covariance of :func:`covparms` (GLIMMIX's ASYCOV after METHOD=LAPLACE or QUAD); NaN
-    where the Hessian cannot be inverted (a fit on the boundary)."""
+def covparm_vcov(fit: GlmmFit, cov: Matrix | None = None) -> Matrix:
+    """The asymptotic covariance of :func:`covparms` (GLIMMIX's ASYCOV after METHOD=LAPLACE or QUAD) from
+    ``cov``, the covariance of ``(theta, beta)`` (default ``2 H^-1``; GLIMMIX's EMPIRICAL gives its sandwich);
+    NaN where the Hessian cannot be inverted (a fit on the boundary)."""
     theta = np.asarray(fit.theta, dtype=float)
     nt = theta.size
     jac = np.empty((len(covparms(fit)), nt))
@@ -59,7 +60,7 @@ def covparm_vcov(fit: GlmmFit) -> Matrix:
         step[i] = STEP
         jac[:, i] = (_values(fit, theta + step) - _values(fit, theta - step)) / (2 * STEP)
     try:
-        inv = 2.0 * np.linalg.inv(np.asarray(fit.optimum.hessian, dtype=float))
+        inv = 2.0 * np.linalg.inv(np.asarray(fit.optimum.hessian, dtype=float)) if cov is None else cov
     except np.linalg.LinAlgError:
         return np.full((jac.shape[0], jac.shape[0]), np.nan)
     c_tt = inv[:nt, :nt]
@@ -67,9 +68,10 @@ def covparm_vcov(fit: GlmmFit) -> Matrix:
     return out
 
 
-def covparm_se(fit: GlmmFit, group: str, row_name: str, col_name: str) -> float:
-    """The SE of the covariance (variance when the names agree) of two columns of ``group``'s term."""
-    vcov = covparm_vcov(fit)
+def covparm_se(fit: GlmmFit, group: str, row_name: str, col_name: str, cov: Matrix | None = None) -> float:
+    """The SE of the covariance (variance when the names agree) of two columns of ``group``'s term (``cov``: as
+    :func:`covparm_vcov`)."""
+    vcov = covparm_vcov(fit, cov)
     for i, c in enumerate(covparms(fit)):
         names = fit.varcomps[c.term].names
         if c.group == group and {names[c.row], names[c.col]} == {row_name, col_name}:

@@ -44,7 +44,13 @@ def group_devc(resp: GlmmResponse, eta: Vector, index: np.ndarray, nlevels: int)
 
 
 def agq_deviance(resp: GlmmResponse, A: Matrix, index: np.ndarray, mode: Mode, nagq: int) -> float:
-    """The adaptive Gauss-Hermite approximation to -2 log-likelihood (one scalar random-effect term).
+    """The adaptive Gauss-Hermite approximation to -2 log-likelihood (one scalar random-effect term): the sum of
+    :func:`agq_group_deviance`."""
+    return float(np.sum(agq_group_deviance(resp, A, index, mode, nagq)))
+
+
+def agq_group_deviance(resp: GlmmResponse, A: Matrix, index: np.ndarray, mode: Mode, nagq: int) -> Vector:
+    """Each group's part of the adaptive Gauss-Hermite approximation to -2 log-likelihood.
 
     Args:
         resp: the response.
@@ -68,4 +74,5 @@ def agq_deviance(resp: GlmmResponse, A: Matrix, index: np.ndarray, mode: Mode, n
         terms[k] = np.log(wk) - (devc + uk**2 - at_mode) / 2 + zk**2 / 2
     top = terms.max(axis=0)
     log_sum = top + np.log(np.exp(terms - top).sum(axis=0))
-    return float(np.sum(at_mode + 2 * np.log(ell) - 2 * log_sum))
+    out: Vector = at_mode + 2 * np.log(ell) - 2 * log_sum
+    return out
