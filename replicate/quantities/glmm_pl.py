@@ -9,7 +9,7 @@ and Fit Statistics that are the working model's, not a likelihood of the data: `
 (RSPL, RMPL) or ``-2 Log Pseudo-Likelihood`` (MSPL, MMPL), the Generalized Chi-Square ``r' V^-1 r`` and its ratio to ``n -
 rank(X)``. A log-likelihood, deviance, AIC or BIC printed for such a block is not comparable with any likelihood,
 and is said so. A random intercept's variance has its SE from the observed information of the last linearized
-model (``2 H^-1`` in the variances); a term with several columns has none here.
+model (``2 H^-1`` carried to the variances and covariances).
 """
 
 from __future__ import annotations
@@ -118,14 +118,17 @@ def pl_quantities(block: ReferenceBlock, fit: PlFit, part: Lazy | None = None) -
 
 def _variance_se(pl: PqlFit, group: str, cols: list[str]) -> Callable[[], float]:
     def get() -> float:
-        if pl.covparm_se is None or len(cols) != 1:
+        if pl.covparm_se is None:
             raise NotImplementedOption(
-                "the SE of a covariance parameter of a random term with several columns (pseudo-likelihood)",
-                hint="scalar random terms (random intercepts) have theirs",
+                "the SE of a covariance parameter of a pseudo-likelihood fit with an estimated scale",
+                hint="GLIMMIX's binomial and Poisson pseudo-likelihood (scale 1) have theirs",
             )
-        if group not in pl.covparm_se:
-            raise NotImplementedOption(f"the model has no random term of {group!r}", hint="map it under names:")
-        return pl.covparm_se[group]
+        for a, b in ((cols[0], cols[-1]), (cols[-1], cols[0])):
+            if (group, a, b) in pl.covparm_se:
+                return pl.covparm_se[(group, a, b)]
+        raise NotImplementedOption(
+            f"the model has no covariance parameter {', '.join(cols)} of {group!r}", hint="map it under names:"
+        )
 
     return get
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..theta import ThetaLayout
 from .pirls import Matrix
 from .result import GlmmFit
 
@@ -32,20 +33,42 @@ class CovParm:
     col: int
 
 
+def entries(layout: ThetaLayout) -> tuple[tuple[int, int, int], ...]:
+    """``(term, row, col)`` of each covariance parameter: term by term, each term's lower triangle column by
+    column (lme4's order of theta, which is GLIMMIX's order of UN(1,1), UN(2,1), UN(2,2))."""
+    return tuple((t, int(i), int(j)) for t in range(len(layout.sizes)) for i, j in zip(layout.rows[t], layout.cols[t]))
+
+
 def covparms(fit: GlmmFit) -> tuple[CovParm, ...]:
-    """The fit's covariance parameters, term by term, each term's lower triangle column by column (lme4's
-    order of theta, which is GLIMMIX's order of UN(1,1), UN(2,1), UN(2,2))."""
-    out: list[CovParm] = []
-    for t, vc in enumerate(fit.varcomps):
-        k = len(vc.names)
-        out.extend(CovParm(vc.group, t, i, j) for j in range(k) for i in range(j, k))
-    return tuple(out)
+    """The fit's covariance parameters (see :func:`entries`), with their grouping factors."""
+    return tuple(CovParm(fit.varcomps[t].group, t, i, j) for t, i, j in entries(_layout(fit)))
 
 
-def _values(fit: GlmmFit, theta: Matrix) -> Matrix:
-    factors = fit.deviance_function.random.layout.factors(np.asarray(theta, dtype=float))
-    covs = [lam @ lam.T for lam in factors]
-    return np.array([covs[c.term][c.row, c.col] for c in covparms(fit)], dtype=float)
+def _layout(fit: GlmmFit) -> ThetaLayout:
+    return fit.deviance_function.random.layout
+
+
+def _values(layout: ThetaLayout, theta: Matrix) -> Matrix:
+    covs = [lam @ lam.T for lam in layout.factors(np.asarray(theta, dtype=float))]
+    return np.array([covs[t][i, j] for t, i, j in entries(layout)], dtype=float)
+
+
+def jacobian(layout: ThetaLayout, theta: Matrix) -> Matrix:
+    """``d (covariance parameters) / d theta`` at ``theta`` (exact: the map is quadratic)."""
+    theta = np.asarray(theta, dtype=float)
+    jac = np.empty((layout.size, theta.size))
+    for i in range(theta.size):
+        step = np.zeros(theta.size)
+        step[i] = STEP
+        jac[:, i] = (_values(layout, theta + step) - _values(layout, theta - step)) / (2 * STEP)
+    return jac
+
+
+def carried(layout: ThetaLayout, theta: Matrix, cov_theta: Matrix) -> Matrix:
+    """The covariance of the covariance parameters from that of theta at an optimum: ``J C J'``."""
+    jac = jacobian(layout, theta)
+    out: Matrix = jac @ (0.5 * (cov_theta + cov_theta.T)) @ jac.T
+    return out
 
 
 def covparm_vcov(fit: GlmmFit, cov: Matrix | None = None) -> Matrix:
@@ -54,18 +77,11 @@ def covparm_vcov(fit: GlmmFit, cov: Matrix | None = None) -> Matrix:
     NaN where the Hessian cannot be inverted (a fit on the boundary)."""
     theta = np.asarray(fit.theta, dtype=float)
     nt = theta.size
-    jac = np.empty((len(covparms(fit)), nt))
-    for i in range(nt):
-        step = np.zeros(nt)
-        step[i] = STEP
-        jac[:, i] = (_values(fit, theta + step) - _values(fit, theta - step)) / (2 * STEP)
     try:
         inv = 2.0 * np.linalg.inv(np.asarray(fit.optimum.hessian, dtype=float)) if cov is None else cov
     except np.linalg.LinAlgError:
-        return np.full((jac.shape[0], jac.shape[0]), np.nan)
-    c_tt = inv[:nt, :nt]
-    out: Matrix = jac @ (0.5 * (c_tt + c_tt.T)) @ jac.T
-    return out
+        return np.full((nt, nt), np.nan)
+    return carried(_layout(fit), theta, inv[:nt, :nt])
 
 
 def covparm_se(fit: GlmmFit, group: str, row_name: str, col_name: str, cov: Matrix | None = None) -> float:

@@ -26,7 +26,9 @@ from ...design import Design
 from ...errors import FitError
 from ...results import FitResult
 from ..fit import fit_design
+from ..theta import ThetaLayout
 from ..unit_scale import fit_unit_scale, unit_scale_objective
+from .covparms import carried, entries
 from .derivatives import hessian
 from .families import Vector
 from .pirls import Matrix
@@ -53,9 +55,10 @@ class PqlFit:
         messages: notes.
         gen_chisq: with the residual variance known to be 1 (GLIMMIX's pseudo-likelihood), the last working model's
             ``r' V^-1 r``, GLIMMIX's Generalized Chi-Square (the penalized weighted residual sum of squares).
-        covparm_se: with the residual variance known to be 1 and scalar random terms, each term's variance's SE from
-            the observed information of the last working model's (restricted) likelihood, ``2 H^-1`` in the variances
-            (GLIMMIX's Standard Error of its Covariance Parameter Estimates), by grouping factor; None otherwise.
+        covparm_se: with the residual variance known to be 1, each term's variances' and covariances' SEs from the
+            observed information of the last working model's (restricted) likelihood, ``2 H^-1`` carried to the
+            covariances (GLIMMIX's Standard Error of its Covariance Parameter Estimates), by (grouping factor,
+            column, column); None otherwise.
     """
 
     family: str
@@ -74,7 +77,7 @@ class PqlFit:
     working: Design
     messages: tuple[str, ...] = ()
     gen_chisq: float | None = None
-    covparm_se: dict[str, float] | None = None
+    covparm_se: dict[tuple[str, str, str], float] | None = None
 
 
 def glm_start(resp: GlmmResponse, X: Matrix) -> tuple[Vector, Vector, Vector]:
@@ -175,20 +178,24 @@ def fit_pql(
 
 def variance_ses(
     design: Design, objective: Callable[[np.ndarray], float], theta: np.ndarray
-) -> dict[str, float] | None:
-    """The SE of each scalar random term's variance ``theta^2`` (the residual variance being 1): the observed
-    information ``2 H^-1`` of ``objective`` (the unit-scale ``-2 log L``, REML or ML) in the variances, central
-    differences; None when a term has more than one column (its covariances are not done here). A variance at 0 has
-    no SE (NaN)."""
-    if any(len(t.columns) != 1 for t in design.reterms):
-        return None
-    v = theta**2
-    if np.any(v <= 0):
-        return {t.group: float("nan") for t in design.reterms}
-    _, H = hessian(lambda x: objective(np.sqrt(np.maximum(x, 0.0))), v)
+) -> dict[tuple[str, str, str], float] | None:
+    """The SE of each random term's variances and covariances (the residual variance being 1), keyed by (group,
+    column, column): the observed information ``2 H^-1`` of ``objective`` (the unit-scale ``-2 log L``, REML or
+    ML) in theta, central differences, carried to the covariances at the optimum
+    (:func:`.covparms.carried`). A fit with a variance at 0 has no SEs (NaN)."""
+    layout = ThetaLayout.of(design)
+    keys = [
+        (design.reterms[t].group, str(design.reterms[t].columns[i]), str(design.reterms[t].columns[j]))
+        for t, i, j in entries(layout)
+    ]
+    theta = np.asarray(theta, dtype=float)
+    if np.any(theta[layout.is_diagonal()] <= 0):
+        return dict.fromkeys(keys, float("nan"))
+    _, H = hessian(objective, theta)
     try:
-        cov = 2.0 * np.linalg.inv(H)
+        cov = carried(layout, theta, np.asarray(2.0 * np.linalg.inv(H), dtype=np.float64))
     except np.linalg.LinAlgError:
-        return {t.group: float("nan") for t in design.reterms}
-    se = np.sqrt(np.where(np.diag(cov) > 0, np.diag(cov), np.nan))
-    return {t.group: float(se[i]) for i, t in enumerate(design.reterms)}
+        return dict.fromkeys(keys, float("nan"))
+    diag = np.diag(cov)
+    se = np.sqrt(np.where(diag > 0, diag, np.nan))
+    return {key: float(se[i]) for i, key in enumerate(keys)}

@@ -147,7 +147,9 @@ def test_rspl_and_mspl_are_the_linearizations_fixed_point_in_r(bacteria):
         ref = np.asarray(out.rx2(method), dtype=float)
         np.testing.assert_allclose(_summary(fit), ref[:5], rtol=1e-5)
         # GLIMMIX's SE of the variance: the observed information of the last working model (glmmTMB's Hessian)
-        assert fit.covparm_se is not None and fit.covparm_se["ID"] == pytest.approx(ref[5], rel=1e-4)
+        assert fit.covparm_se is not None and fit.covparm_se[("ID", "(Intercept)", "(Intercept)")] == pytest.approx(
+            ref[5], rel=1e-4
+        )
     # glmmPQL with sigma fixed at 1 stops its iteration early (1e-6 on eta); it agrees with MSPL to its precision
     pql1 = np.asarray(out.rx2("pql1"), dtype=float)
     mspl = fit_glmm_pl(bacteria, FORMULA, "binomial", method="mspl")
@@ -196,3 +198,49 @@ def test_the_marginal_expansion_is_its_own_fixed_point_and_differs_from_the_cond
         other = fit_glmm_pl(bacteria, FORMULA, "binomial", method=conditional)
         assert np.all(np.abs(fit.beta[1:]) < np.abs(other.beta[1:]))
         assert float(fit.varcorr["vcov"].iloc[0]) < float(other.varcorr["vcov"].iloc[0])
+
+
+#: RSPL of a correlated random slope iterated in R with glmmTMB working models (dispersion fixed at 1); the SEs of
+#: the variances and the covariance from sdreport's (log-SDs and glmmTMB's correlation parameter) by the delta method.
+SLOPE = """
+function(d) {
+  suppressMessages(library(glmmTMB))
+  fam <- binomial(); m <- glm(use01 ~ age + urban01, family = fam, data = d)
+  eta <- m$linear.predictors; zz <- eta + m$residuals; wz <- m$weights
+  for (i in 1:100) {
+    d$zz <- zz; d$wz <- wz
+    f <- glmmTMB(zz ~ age + urban01 + (1 + urban01 | district), data = d, weights = wz, REML = TRUE,
+                 start = list(betad = 0), map = list(betad = factor(NA)))
+    etaold <- eta; eta <- predict(f)
+    if (sum((eta - etaold)^2) < 1e-16 * sum(eta^2)) break
+    mu <- fam$linkinv(eta); me <- fam$mu.eta(eta); zz <- eta + (d$use01 - mu) / me; wz <- me^2 / fam$variance(mu)
+  }
+  V <- vcov(f, full = TRUE); k <- ncol(V); i <- (k - 2):k
+  p <- f$fit$par; th <- p[names(p) == "theta"]; a <- th[1]; b <- th[2]; t3 <- th[3]
+  cv <- t3 / sqrt(1 + t3^2) * exp(a + b)
+  J <- rbind(c(2 * exp(2 * a), 0, 0), c(cv, cv, exp(a + b) * (1 + t3^2)^(-1.5)), c(0, 2 * exp(2 * b), 0))
+  c(exp(2 * a), cv, exp(2 * b), sqrt(diag(J %*% V[i, i] %*% t(J))))
+}
+"""
+
+
+@pytest.mark.r
+def test_covariance_parameter_ses_of_a_correlated_slope_are_glmmtmbs_working_models():
+    ro = need_r("glmmTMB", "mlmRev")
+    from tests.rsupport import from_r, to_r
+
+    d = from_r(
+        ro, "within(mlmRev::Contraception, {use01 <- as.integer(use == 'Y'); urban01 <- as.integer(urban == 'Y')})"
+    )
+    ref = np.asarray(ro.r(SLOPE)(to_r(ro, d)), dtype=float)
+    fit = fit_glmm_pl(d, "use01 ~ age + urban01 + (1 + urban01 | district)", "binomial", method="rspl")
+    vc = fit.varcorr
+    got = [float(vc["vcov"].iloc[0]), float(vc["vcov"].iloc[2]), float(vc["vcov"].iloc[1])]
+    np.testing.assert_allclose(got, ref[:3], rtol=1e-5)
+    assert fit.covparm_se is not None
+    keys = [
+        ("district", "(Intercept)", "(Intercept)"),
+        ("district", "urban01", "(Intercept)"),
+        ("district", "urban01", "urban01"),
+    ]
+    np.testing.assert_allclose([fit.covparm_se[k] for k in keys], ref[3:], rtol=2e-5)
