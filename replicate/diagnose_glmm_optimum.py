@@ -150,6 +150,10 @@ def _slack(loglik: float, half_unit: float, cost: float) -> float:
     return half_unit + 2.0 * cost + 1e-6 * (1.0 + abs(loglik))
 
 
+#: The largest shortfall (relative to the log-likelihood) an inexact objective is blamed for: a tolerance on the
+#: conditional modes costs a few parts in 1e5 (glmer's default on toenail: 1.2e-5); a mistyped digit costs more.
+MAX_SHORTFALL = 1e-4
+
 #: Quantities an inexact objective accounts for: the log-likelihood's (always) and the parameters' (when off).
 LIKELIHOOD_KEYS = ("loglik", "deviance", "aic", "aicc", "bic")
 PARAMETER_KEYS = ("estimate", "variance", "sd", "cov", "corr")
@@ -165,8 +169,10 @@ def inexact_objective(block: ReferenceBlock, fit: GlmmFit, bad: set[str]) -> Dia
     loglik, half_unit = printed
     at_theirs = _at_theirs(block, fit, gap)
     shortfall = at_theirs - loglik
-    if shortfall <= _slack(loglik, half_unit, cost):
-        return None
+    if shortfall <= _slack(loglik, half_unit, cost) or shortfall > MAX_SHORTFALL * (1.0 + abs(loglik)):
+        return None  # agrees, or a gap no inner tolerance makes (a mistyped digit, another model)
+    if gap < -max(2.0 * cost, MIN_GAP):
+        return None  # the engine stopped short of the block's parameters: not the block's objective
     off = gap > max(2.0 * cost, MIN_GAP)
     wanted = LIKELIHOOD_KEYS + (PARAMETER_KEYS if off else ())
     keys = tuple(sorted(k for k in bad if k.rsplit(" ", 1)[-1] in wanted))

@@ -181,3 +181,28 @@ def test_glimmix_s_empirical_after_laplace_is_the_subjects_sandwich(tmp_path, ro
     path.write_text(yaml.safe_dump(case, sort_keys=False), encoding="utf-8")
     res = run_case(load_case(path), get_engine("native"))
     assert {v.verdict for v in res.blocks[0].values if v.quantity == "se"} == {"discrepancy"}
+
+
+def test_a_variance_on_the_boundary_has_no_se_and_glimmix_options_belong_to_sas_blocks(tmp_path, ro):
+    import pandas as pd
+
+    from replicate.engine.glmm.covparms import covparm_vcov
+
+    rng = np.random.default_rng(5)
+    d = pd.DataFrame({"y": rng.integers(0, 2, 120), "x": rng.normal(size=120), "g": np.repeat(np.arange(12), 10)})
+    d["g"] = pd.Categorical(d["g"].astype(str))
+    fit = fit_glmm(d, "y ~ x + (1 | g)")
+    assert float(fit.theta[0]) == 0.0  # no group effect in the data: the fit is on the boundary
+    assert np.isnan(covparm_vcov(fit)).all()  # SAS prints no SE there; 0 would agree with a printed 0
+    path, case = _sas_case(tmp_path, ro)
+    block = case["expected"][0]
+    block["software"] = "lme4"  # GLIMMIX's df on a glmer block
+    path.write_text(yaml.safe_dump(case, sort_keys=False), encoding="utf-8")
+    res = run_case(load_case(path), get_engine("native"))
+    assert res.status != "agrees" and "software: sas" in str(res.blocks[0].error)
+    block["software"] = "sas"
+    del block["options"]["df"]  # a SAS block without its df: its p cannot be compared, never as a z test's
+    path.write_text(yaml.safe_dump(case, sort_keys=False), encoding="utf-8")
+    res = run_case(load_case(path), get_engine("native"))
+    p = next(v for v in res.blocks[0].values if v.quantity == "p")
+    assert p.verdict == "not comparable" and "options.df" in p.note

@@ -64,7 +64,7 @@ def glmm_fit_statistics(fit: GlmmFit) -> dict[str, float]:
 
 def check_glmm_block(block: ReferenceBlock) -> None:
     """Refuse block options a Laplace or quadrature GLMM block does not have (REML, other df rules, other
-    SEs) with the reason."""
+    SEs, GLIMMIX's options on another program's block) with the reason."""
     o = block.options
     if o.method in ("REML", "ML", "pql") or (o.df is not None and o.df not in ACCEPTED) or o.se not in SES or o.at:
         raise NotImplementedOption(
@@ -72,6 +72,12 @@ def check_glmm_block(block: ReferenceBlock) -> None:
             hint="glmer prints Wald z tests with model-based SEs; GLIMMIX's METHOD=LAPLACE or QUAD t tests take "
             "options.df: containment, between-within, residual or none, and se: cr0 (its EMPIRICAL); "
             "options.method takes laplace, agq or pql",
+        )
+    if (o.df is not None or o.se == SeKind.CR0) and convention_of(block.software) != "sas":
+        raise NotImplementedOption(
+            f"options.df and se: cr0 on a {block.software} block of a Laplace or quadrature fit",
+            hint="they are SAS GLIMMIX's (its t tests' df and its EMPIRICAL sandwich): set software: sas, or leave "
+            "them out for glmer's Wald z tests",
         )
 
 
@@ -85,7 +91,8 @@ def glmm_quantities(
     check_glmm_block(block)
     empirical = block.options.se == SeKind.CR0
     full_cov = Lazy(lambda: sandwich(fit)) if empirical else None
-    fit = with_empirical(fit) if empirical else fit
+    wald: Lazy = Lazy(lambda: with_empirical(fit)) if empirical else Lazy(lambda: fit)  # the SEs' source, lazily
+    sas = convention_of(block.software) == "sas"
     out = Collector(block)
     index = {name: j for j, name in enumerate(fit.fixed_names)}
     the_design: Design | None = design.get() if design is not None and block.options.df is not None else None
@@ -93,18 +100,17 @@ def glmm_quantities(
     for term, qs in block.section("fixed").items():
         j = index.get(mapped(block, term))
         for q, ref in qs.items():
-            if q == "df" or (df is not None and q == "p"):
-                _t_test(out, term, q, ref, fit, j, df)
+            if q == "df" or (q == "p" and (df is not None or sas)):
+                _t_test(out, term, q, ref, wald, j, df)
                 continue
             if q not in FIXED:
                 out.add("fixed", term, q, ref, None, ("fixed", term, q), note=f"a GLMM prints no {q}")
                 continue
             kind, column = FIXED[q]
-            number = None if j is None else float(getattr(fit, column)[j])
+            number = None if j is None else _wald_value(wald, column, j)
             note = FIXED_NOTES.get(q, "") if q == "estimate" or not empirical else EMPIRICAL_NOTE
             out.add("fixed", term, kind, ref, number, ("fixed", term, q), note)
     _random(out, fit, full_cov)
-    sas = convention_of(block.software) == "sas"
     stats = sas_fit_statistics(fit, design) if sas else glmm_fit_statistics(fit)
     for q, ref in block.section("fit").items():
         if q == "ngroups":
@@ -132,7 +138,7 @@ def glmm_quantities(
             )
     if part is not None:
         df_of = effect_df_of(block, the_design, df)
-        tests = Lazy(lambda: GlmmTests(part.get(), fit.beta, fit.vcov, fit.family, fit.link, df_of))
+        tests = Lazy(lambda: GlmmTests(part.get(), fit.beta, wald.get().vcov, fit.family, fit.link, df_of))
         said = (
             f"df: {block.options.df}, GLIMMIX's t and F"
             if df is not None
@@ -142,18 +148,26 @@ def glmm_quantities(
     return out.values
 
 
-def _t_test(out: Collector, term: str, q: str, ref: Any, fit: GlmmFit, j: int | None, df: Any) -> None:
+def _wald_value(wald: Lazy, column: str, j: int) -> Callable[[], float]:
+    return lambda: float(getattr(wald.get(), column)[j])
+
+
+def _t_test(out: Collector, term: str, q: str, ref: Any, wald: Lazy, j: int | None, df: Any) -> None:
     """GLIMMIX's df and p of a fixed effect's t test (t = glmer's z) under the block's ``options.df``."""
     path = ("fixed", term, q)
     if df is None:
-        out.add("fixed", term, q, ref, None, path, "the block does not declare options.df")
+        out.add("fixed", term, q, ref, None, path, "the block does not declare options.df (GLIMMIX's p needs its df)")
         return
     if j is None:
         out.add("fixed", term, q, ref, None, path)
         return
-    d, t = float(df[j]), float(fit.z[j])
-    value = d if q == "df" else (float(2 * sps.t.sf(abs(t), d)) if d > 0 else float("nan"))
-    out.add("fixed", term, q, ref, value, path, f"df: {out.block.options.df}")
+    d = float(df[j])
+
+    def p_value() -> float:
+        t = float(wald.get().z[j])
+        return float(2 * sps.t.sf(abs(t), d)) if d > 0 else float("nan")
+
+    out.add("fixed", term, q, ref, d if q == "df" else p_value, path, f"df: {out.block.options.df}")
 
 
 def sas_fit_statistics(fit: GlmmFit, design: Lazy | None) -> dict[str, Any]:

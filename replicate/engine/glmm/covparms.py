@@ -35,7 +35,8 @@ class CovParm:
 
 def entries(layout: ThetaLayout) -> tuple[tuple[int, int, int], ...]:
     """``(term, row, col)`` of each covariance parameter: term by term, each term's lower triangle column by
-    column (lme4's order of theta, which is GLIMMIX's order of UN(1,1), UN(2,1), UN(2,2))."""
+    column (lme4's order of theta; GLIMMIX lists UN(i,j) row by row, the same order for two columns, and a
+    block names each by its columns, so the order is never relied on)."""
     return tuple((t, int(i), int(j)) for t in range(len(layout.sizes)) for i, j in zip(layout.rows[t], layout.cols[t]))
 
 
@@ -74,9 +75,12 @@ def carried(layout: ThetaLayout, theta: Matrix, cov_theta: Matrix) -> Matrix:
 def covparm_vcov(fit: GlmmFit, cov: Matrix | None = None) -> Matrix:
     """The asymptotic covariance of :func:`covparms` (GLIMMIX's ASYCOV after METHOD=LAPLACE or QUAD) from
     ``cov``, the covariance of ``(theta, beta)`` (default ``2 H^-1``; GLIMMIX's EMPIRICAL gives its sandwich);
-    NaN where the Hessian cannot be inverted (a fit on the boundary)."""
+    NaN for a fit on the boundary (a diagonal element of theta at 0, where the gradient need not vanish and SAS
+    prints no SE) or where the Hessian cannot be inverted."""
     theta = np.asarray(fit.theta, dtype=float)
     nt = theta.size
+    if np.any(theta[_layout(fit).is_diagonal()] <= 0):
+        return np.full((nt, nt), np.nan)
     try:
         inv = 2.0 * np.linalg.inv(np.asarray(fit.optimum.hessian, dtype=float)) if cov is None else cov
     except np.linalg.LinAlgError:

@@ -69,7 +69,8 @@ def contributions(dev: GlmmDeviance, params: Vector, row_subject: np.ndarray, co
         return agq_group_deviance(dev.resp, dev.random.z_lambda(theta), dev.random.index[0], m, dev.nagq)
     resp = dev.resp
     rows = resp.family.minus2_loglik(resp.y, resp.n, m.mu, resp.wt)
-    cols = m.u**2 + 2.0 * np.log(np.diag(m.chol))
+    diag = m.system.chol_u_diagonal() if dev.random.single_scalar_term() else np.diag(m.chol)
+    cols = m.u**2 + 2.0 * np.log(diag)
     by_rows = np.bincount(row_subject, weights=rows, minlength=nsub).astype(float)
     out: Vector = by_rows + np.bincount(col_subject, weights=cols, minlength=nsub).astype(float)
     return out
@@ -94,8 +95,14 @@ def subject_gradients(fit: GlmmFit) -> Matrix:
 def sandwich(fit: GlmmFit) -> Matrix:
     """GLIMMIX's classical sandwich ``H^-1 (sum g_i g_i') H^-1`` in ``(theta, beta)`` (``H`` the Hessian of
     ``-log L``, half the engine's Hessian of the deviance)."""
+    H = 0.5 * np.asarray(fit.optimum.hessian, dtype=float)
+    if not np.all(np.isfinite(H)) or np.min(np.linalg.eigvalsh(0.5 * (H + H.T))) <= 0:
+        raise NotImplementedOption(
+            "GLIMMIX's EMPIRICAL needs a positive definite Hessian at the optimum, which this fit has not",
+            hint="a fit on the boundary or not at an optimum has no sandwich",
+        )
     g = subject_gradients(fit)
-    bread = np.linalg.inv(0.5 * np.asarray(fit.optimum.hessian, dtype=float))
+    bread = np.linalg.inv(H)
     full = bread @ (g.T @ g) @ bread
     out: Matrix = 0.5 * (full + full.T)
     return out

@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from replicate.engine.glmm import fit_glmm
+from replicate.engine.glmm import GlmmDeviance, fit_glmm
+from replicate.engine.glmm.api import prepare
 from replicate.engine.glmm.empirical import contributions, empirical_vcov, subjects
+from replicate.engine.glmm.randompart import RandomPart
 from replicate.errors import NotImplementedOption
 from tests.rsupport import from_r, need_r, to_r
 
@@ -51,6 +53,25 @@ def test_the_subjects_contributions_add_up_to_the_deviance(formula, kw):
         assert contributions(dev, x, rows, cols).sum() == pytest.approx(dev(x), rel=1e-12, abs=1e-9)
     se = np.sqrt(np.diag(empirical_vcov(fit)))
     assert np.all(np.isfinite(se)) and np.all(se > 0)
+
+
+@pytest.mark.parametrize("formula", ["y ~ x + (1 | g) + (1 | s)", "y ~ x + (1 + x | g)"])
+def test_each_subjects_contribution_is_the_deviance_of_its_own_rows(formula):
+    """Rows or log-determinants given to the wrong subject leave the total unchanged: each subject's part must be
+    the deviance of that subject's rows alone at the same parameters (a design of its own, built apart)."""
+    d = _frame()
+    fit = fit_glmm(d, formula)
+    x = np.concatenate([fit.theta, fit.beta]) * 1.1  # away from the optimum too
+    rows, cols = subjects(fit.deviance_function)
+    parts = contributions(fit.deviance_function, x, rows, cols)
+    for code, part in enumerate(parts):
+        own = d.iloc[np.flatnonzero(rows == code)].copy()
+        assert own["g"].nunique() == 1
+        for col in ("g", "s"):
+            own[col] = own[col].cat.remove_unused_categories()
+        design, resp, _ = prepare(own, formula)
+        alone = GlmmDeviance(resp, np.asarray(design.X, dtype=float), RandomPart.of(design))
+        assert part == pytest.approx(alone(x), rel=1e-10)
 
 
 def test_crossed_factors_have_no_independent_subjects():
