@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from .case import Case
 from .compare import ValueComparison, never_agree
-from .comparison import compare_block, confirm_declared_diagnoses
+from .comparison import compare_block
 from .consistency import check_block
 from .design import Design
 from .diagnose import diagnose_block
+from .diagnose_declared import confirm_declared_diagnoses
 from .engines import Engine
 from .errors import CaseError
 from .fitguard import fit_failure

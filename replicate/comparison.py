@@ -5,7 +5,8 @@ One door in, :func:`compare_block` (the case, the block and the Quantities stage
 per printed number, with the tolerance each value's kind, the case, the block and the value itself set,
 and the block's declared definition differences applied. A declared difference that names a diagnosis
 (``differences[].diagnosis``) stays a discrepancy here: :func:`confirm_declared_diagnoses`, after the
-Diagnosis stage, explains it only if the run's own diagnosis of that value is of the declared kind.
+Diagnosis stage (:mod:`replicate.diagnose_declared`), explains it only if the run's own diagnosis of that value is of
+the declared kind.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from dataclasses import replace
 
 from .case import Case
 from .compare import DISCREPANCY, EXPLAINED, QUANTITY_KIND, ValueComparison, compare_value, resolve_tolerance
-from .diagnosis import Diagnosis, key_of
 from .errors import CaseError
 from .quantities import EngineValue
 from .reference_block import ReferenceBlock
@@ -64,29 +64,5 @@ def apply_declared_differences(
         hit = next((declared[k] for k in value_keys(v) if k in declared and k not in to_diagnose), None)
         if hit is not None and v.verdict == DISCREPANCY:
             v = replace(v, verdict=EXPLAINED, note=f"declared difference: {hit}")
-        out.append(v)
-    return out
-
-
-def confirm_declared_diagnoses(
-    block: ReferenceBlock, values: list[ValueComparison], diagnoses: list[Diagnosis]
-) -> list[ValueComparison]:
-    """Each value declared with ``differences[].diagnosis``: ``explained`` when a diagnosis of that kind names
-    it, else still a discrepancy, with a note of what the run found instead (a case's declared why is checked,
-    never taken on trust)."""
-    wanted = {str(d["value"]): (str(d["diagnosis"]), str(d["reason"])) for d in block.differences if d.get("diagnosis")}
-    if not wanted:
-        return values
-    out = []
-    for v in values:
-        hit = next((wanted[k] for k in value_keys(v) if k in wanted), None)
-        if hit is not None and v.verdict == DISCREPANCY:
-            kind, reason = hit
-            found = [d for d in diagnoses if key_of(v) in d.values or "*" in d.values]
-            if any(d.kind == kind for d in found):
-                v = replace(v, verdict=EXPLAINED, note=f"declared and diagnosed ({kind}): {reason}")
-            else:
-                said = ", ".join(sorted({d.kind for d in found})) or "nothing"
-                v = replace(v, note=f"declared {kind}, but the diagnosis found {said}")
         out.append(v)
     return out

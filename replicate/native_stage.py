@@ -16,7 +16,7 @@ from .block_stage import block_shell
 from .build import frame_of
 from .case import Case
 from .compare import ValueComparison, never_agree
-from .comparison import confirm_declared_diagnoses
+from .diagnose_declared import confirm_declared_diagnoses
 from .diagnosis import Diagnosis
 from .engines import Engine
 from .errors import CaseError, DataError, ModelError, NotImplementedOption
