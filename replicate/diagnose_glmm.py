@@ -38,9 +38,11 @@ METHODS = (("laplace", 1), ("agq", 9), ("agq", 25), ("pql", 1), ("rspl", 1), ("m
 NAMES = {
     "laplace": "the Laplace approximation (glmer's nAGQ = 1)",
     "agq": "adaptive Gauss-Hermite quadrature with {k} nodes (glmer's nAGQ = {k})",
-    "pql": "penalized quasi-likelihood (MASS::glmmPQL; HLM's HGLM)",
-    "rspl": "SAS GLIMMIX's residual pseudo-likelihood (METHOD=RSPL, its default)",
-    "mspl": "SAS GLIMMIX's maximum pseudo-likelihood (METHOD=MSPL)",
+    "pql": "penalized quasi-likelihood with the dispersion estimated (MASS::glmmPQL)",
+    "rspl": "SAS GLIMMIX's residual pseudo-likelihood (METHOD=RSPL, its default: PQL with the dispersion fixed at 1, "
+    "as HLM's HGLM fixes its level-1 variance, and a REML working model)",
+    "mspl": "SAS GLIMMIX's maximum pseudo-likelihood (METHOD=MSPL: PQL with the dispersion fixed at 1 and an ML "
+    "working model)",
     "rmpl": "SAS GLIMMIX's residual marginal pseudo-likelihood (METHOD=RMPL: the expansion about the random effects' mean)",
     "mmpl": "SAS GLIMMIX's maximum marginal pseudo-likelihood (METHOD=MMPL)",
 }

@@ -243,3 +243,29 @@ def test_between_within_df_of_a_pseudo_likelihood_block_split_the_between_and_wi
         res = run_case(load_case(path), get_engine("native"))
         values = [v for v in res.blocks[-1].values]
         assert len(values) == 3 and all(v.verdict == "agrees" for v in values), (df, values)
+
+
+@pytest.mark.r
+def test_an_hlm_hgml_block_is_pql_with_the_level_1_variance_fixed_and_hlm_s_df(tmp_path):
+    """HLM's unit-specific HGLM results: PQL with the level-1 variance fixed at 1 (here RSPL's working model) and
+    HLM's df: the treatment, a child-level (level-2) predictor of the intercept, J - S - 1 = 50 - 2 - 1 = 47, as
+    the intercept; wk2, a level-1 predictor without a random part, N - p = 220 - 4 = 216."""
+    ro = need_r("glmmTMB", "MASS")
+    ref = [float(v) for v in ro.r(LOOP).rx2("rspl")]
+    names = ["(Intercept)", "trtdrug", "trtdrug+", "wk2"]
+    dfs = [47, 47, 47, 216]
+    block = {
+        "label": "hlm-by-definition",
+        "software": "hlm",
+        "version": "R glmmTMB working models iterated to the PQL fixed point with the level-1 variance fixed (live)",
+        "call": "glmmTMB(zz ~ trt + wk2 + (1 | ID), weights = wz, REML = TRUE, dispersion fixed at 1), iterated",
+        "options": {"method": "rspl", "df": "hlm"},
+        "source": "live run in this test; the df by HLM's rule, by hand",
+        "values": {"fixed": {n: {"estimate": ref[i], "df": dfs[i]} for i, n in enumerate(names)}},
+    }
+    res = run_case(load_case(_bacteria_case(tmp_path, block)), get_engine("native"))
+    values = {(v.name, v.quantity): v for v in res.blocks[0].values}
+    assert all(v.verdict in ("agrees", "within tolerance") for v in values.values()), values
+    block["values"]["fixed"]["wk2"]["df"] = 47  # a level-1 predictor given the level-2 df: a discrepancy
+    res = run_case(load_case(_bacteria_case(tmp_path, block)), get_engine("native"))
+    assert next(v for v in res.blocks[0].values if v.name == "wk2" and v.quantity == "df").verdict == "discrepancy"

@@ -27,7 +27,7 @@ from ..errors import NotImplementedOption
 from ..inference.robust import cluster_robust
 from ..reference_block import ReferenceBlock
 from ..vocab import SeKind
-from .glimmix_df import ACCEPTED, column_df, effect_df_of
+from .glimmix_df import PL_ACCEPTED, column_df, effect_df_of
 from .glmm_pql import _varcomp
 from .glmm_tests import GlmmTests, add_glmm_tests
 from .value import Collector, EngineValue, Lazy
@@ -40,11 +40,11 @@ LIKELIHOODS = ("loglik", "deviance", "reml_criterion", "aic", "aicc", "bic")
 def check_pl_block(block: ReferenceBlock) -> None:
     """Refuse options a GLIMMIX pseudo-likelihood block does not have here (other df rules, other SEs)."""
     o = block.options
-    if o.se not in (SeKind.MODEL, SeKind.CR0) or (o.df is not None and o.df not in ACCEPTED):
+    if o.se not in (SeKind.MODEL, SeKind.CR0) or (o.df is not None and o.df not in PL_ACCEPTED):
         raise NotImplementedOption(
             f"options {o.as_dict()} for a GLIMMIX pseudo-likelihood block",
-            hint="the model-based SEs or GLIMMIX's EMPIRICAL (se: cr0, the classical sandwich), with df: "
-            "containment (GLIMMIX's default), between-within (DDFM=BW), residual or none",
+            hint="the model-based SEs or GLIMMIX's EMPIRICAL (se: cr0, the classical sandwich; HLM's robust SEs), "
+            "with df: containment (GLIMMIX's default), between-within (DDFM=BW), residual, hlm or none",
         )
 
 
