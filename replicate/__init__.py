@@ -40,6 +40,7 @@ def fit(
     link: str | None = None,
     nagq: int = 1,
     offset: str | None = None,
+    information: str = "expected",
 ) -> Any:
     """Fit a linear mixed model given as an lme4 formula, or with ``family`` a generalized one (glmer's).
 
@@ -61,15 +62,17 @@ def fit(
         engine: ``"native"`` (default) or ``"statsmodels"``; linear models only.
         family, link, nagq, offset: the GLMM's family, link (default the canonical one), quadrature nodes
             (glmer's nAGQ) and offset column.
+        information: the Laplace approximation's determinant, ``"expected"`` (glmer's) or ``"observed"``
+            (glmmTMB's, SAS GLIMMIX's METHOD=LAPLACE); they differ for a non-canonical link only.
 
     Raises:
         ModelError: a method of the other model class, or GLMM arguments without ``family``.
     """
 
     if family is None:
-        if link is not None or offset is not None or nagq != 1:
+        if link is not None or offset is not None or nagq != 1 or information != "expected":
             raise ModelError(
-                "link, offset and nagq are for generalized models",
+                "link, offset, nagq and information are for generalized models",
                 field="family",
                 hint="give family='binomial' or 'poisson'",
             )
@@ -101,7 +104,23 @@ def fit(
         return fit_glmm_pql(data, formula, family=family, link=link, weights=weights, offset=offset)
     if method in GLIMMIX_PL:
         return fit_glmm_pl(data, formula, family=family, method=method, link=link, weights=weights, offset=offset)
-    return fit_glmm(data, formula, family=family, link=link, method=method, nagq=nagq, weights=weights, offset=offset)
+    if information != "expected" and method != "laplace":
+        raise ModelError(
+            f"information={information!r} with method {method!r}",
+            field="information",
+            hint="the observed information is the Laplace approximation's (method='laplace')",
+        )
+    return fit_glmm(
+        data,
+        formula,
+        family=family,
+        link=link,
+        method=method,
+        nagq=nagq,
+        weights=weights,
+        offset=offset,
+        information=information,
+    )
 
 
 def lrt(fit0, fit1, design0=None, design1=None, *, refit: bool = True):

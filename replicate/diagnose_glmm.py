@@ -22,6 +22,7 @@ from dataclasses import replace
 
 from .compare import AGREES, DISCREPANCY, WITHIN, ValueComparison
 from .diagnosis import Diagnosis, key_of
+from .engine.glmm.observed import OBSERVED_LAPLACE
 from .errors import ReplicateError
 from .printed import Printed, printed_unit
 from .reference_block import ReferenceBlock
@@ -34,9 +35,21 @@ Optimum = Callable[[set[str]], Diagnosis | None]
 
 #: The methods tried, in order, as (method, nagq): glmer's Laplace, its quadrature, glmmPQL's PQL, GLIMMIX's RSPL, MSPL,
 #: RMPL and MMPL.
-METHODS = (("laplace", 1), ("agq", 9), ("agq", 25), ("pql", 1), ("rspl", 1), ("mspl", 1), ("rmpl", 1), ("mmpl", 1))
+METHODS = (
+    ("laplace", 1),
+    (OBSERVED_LAPLACE, 1),
+    ("agq", 9),
+    ("agq", 25),
+    ("pql", 1),
+    ("rspl", 1),
+    ("mspl", 1),
+    ("rmpl", 1),
+    ("mmpl", 1),
+)
 NAMES = {
-    "laplace": "the Laplace approximation (glmer's nAGQ = 1)",
+    "laplace": "the Laplace approximation with the expected information (glmer's nAGQ = 1)",
+    OBSERVED_LAPLACE: "the Laplace approximation with the observed information (glmmTMB's, SAS GLIMMIX's METHOD=LAPLACE; "
+    "for this non-canonical link not glmer's, whose determinant takes PIRLS's expected weights)",
     "agq": "adaptive Gauss-Hermite quadrature with {k} nodes (glmer's nAGQ = {k})",
     "pql": "penalized quasi-likelihood with the dispersion estimated (MASS::glmmPQL)",
     "rspl": "SAS GLIMMIX's residual pseudo-likelihood (METHOD=RSPL, its default: PQL with the dispersion fixed at 1, "
@@ -52,7 +65,13 @@ def _estimates_only(block: ReferenceBlock, method: str, nagq: int) -> ReferenceB
     """The block's fixed-effect estimates and variance components, read as another method's numbers."""
     fixed = {t: {"estimate": qs["estimate"]} for t, qs in block.section("fixed").items() if "estimate" in qs}
     values = {"fixed": fixed} | ({"random": block.values["random"]} if "random" in block.values else {})
-    options = replace(block.options, method=method, nagq=nagq if method == "agq" else None)
+    observed = method == OBSERVED_LAPLACE
+    options = replace(
+        block.options,
+        method="laplace" if observed else method,
+        nagq=nagq if method == "agq" else None,
+        information="observed" if observed else block.options.information,
+    )
     return replace(block, values=values, options=options)
 
 
@@ -148,7 +167,7 @@ def _other_method(block: ReferenceBlock, bad: set[str], own: tuple[str, int], re
             likelihood = (
                 f"; {method.upper()} maximizes no likelihood: a log-likelihood, deviance or AIC it prints is not "
                 "comparable (a pseudo-likelihood is the linearized model's)"
-                if method not in ("laplace", "agq")
+                if method not in ("laplace", "agq", OBSERVED_LAPLACE)
                 else ""
             )
             return Diagnosis(

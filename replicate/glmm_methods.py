@@ -21,6 +21,8 @@ from .design import Design
 from .engine.glmm import fit_glmm_pl, fit_glmm_pql
 from .engine.glmm.api import GLIMMIX_PL
 from .engine.glmm.api import prepare as glmm_design
+from .engine.glmm.families import CANONICAL, DEFAULT_LINK
+from .engine.glmm.observed import OBSERVED_LAPLACE
 from .engine.glmm.pql import PqlFit
 from .errors import CaseError, ModelError, ReplicateError
 from .inference.dfrules import nlme_df
@@ -29,6 +31,9 @@ from .quantities.checks import GLMM_SECTIONS, check_no_statements, check_section
 from .reference_block import ReferenceBlock
 
 PQL = "pql"
+#: The Laplace approximation with the observed information (glmmTMB's, SAS GLIMMIX's METHOD=LAPLACE): a fit's
+#: key and a diagnosis's candidate, never a block's ``options.method`` (a block says ``options.information``).
+OBSERVED = OBSERVED_LAPLACE
 #: SAS GLIMMIX's subject-specific pseudo-likelihood methods (REML and ML working models).
 PL = tuple(GLIMMIX_PL)  # rspl, mspl, rmpl, mmpl
 MODEL = "model"  # the key of the model's own method
@@ -100,10 +105,28 @@ def block_method(case: Case, block: ReferenceBlock) -> tuple[str, int]:
     return method, nagq
 
 
+def canonical(case: Case) -> bool:
+    """The case's link is its family's canonical one (so the Laplace approximation's two informations agree)."""
+    family = str(case.model.get("family", "")).lower()
+    link = case.model.get("link") or DEFAULT_LINK.get(family)
+    return (family, str(link).lower()) in CANONICAL
+
+
+def own_method(case: Case, block: ReferenceBlock) -> tuple[str, int]:
+    """:func:`block_method`, with the Laplace approximation by the observed information (:data:`OBSERVED`) where
+    the block takes it: ``options.information: observed``, or by default a SAS block (GLIMMIX's METHOD=LAPLACE),
+    and the link is not canonical (with a canonical link both informations give one fit)."""
+    method, nagq = block_method(case, block)
+    if method != "laplace" or canonical(case):
+        return method, nagq
+    information = block.options.information or ("observed" if block.software == "sas" else "expected")
+    return (OBSERVED, 1) if information == "observed" else (method, nagq)
+
+
 def block_key(case: Case, block: ReferenceBlock) -> str:
     """The key of the fit a block is compared with (never raises: a bad block's key says which block)."""
     try:
-        method, nagq = block_method(case, block)
+        method, nagq = own_method(case, block)
     except ReplicateError:
         return f"invalid:{block.index}"
     model = (str(case.model.get("method", "laplace")), int(case.model.get("nagq", 1)))
@@ -114,7 +137,7 @@ def block_key(case: Case, block: ReferenceBlock) -> str:
 
 def method_key(method: str, nagq: int = 1) -> str:
     """The key of the fit of ``method`` (quadrature's with its nodes: ``agq:9``)."""
-    return method if method in (PQL, *PL) else f"{method}:{nagq}"
+    return method if method in (PQL, *PL, OBSERVED) else f"{method}:{nagq}"
 
 
 def parse_key(case: Case, key: str) -> tuple[str, int]:

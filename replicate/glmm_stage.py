@@ -29,14 +29,16 @@ from .errors import CaseError, ModelError, NotImplementedOption, ReplicateError
 from .fixed_part import FixedPart
 from .glmm_methods import (
     MODEL,
+    OBSERVED,
     PL,
     PqlCaseFit,
     block_key,
-    block_method,
+    canonical,
     check_pql_names,
     fit_pl_case,
     fit_pql_case,
     method_key,
+    own_method,
     parse_key,
 )
 from .inference.sumcoding import sum_coding
@@ -55,9 +57,12 @@ from .spec import parse_formula
 
 def fit_case(case: Case, method: str | None = None, nagq: int | None = None) -> GlmmFit:
     """The case's GLMM, fitted as its ``model`` says (family, link, method, nagq, weights), or by a block's
-    own ``method`` and ``nagq`` (:mod:`replicate.glmm_methods`)."""
+    own ``method`` and ``nagq`` (:mod:`replicate.glmm_methods`; ``laplace-observed``: the Laplace approximation
+    with the observed information)."""
     model = case.model
     method = method or str(model.get("method", "laplace"))
+    information = "observed" if method == OBSERVED else "expected"
+    method = "laplace" if method == OBSERVED else method
     nagq = nagq or int(model.get("nagq", 1))
     if method == "agq" and nagq < 2:
         raise case.error(
@@ -76,6 +81,7 @@ def fit_case(case: Case, method: str | None = None, nagq: int | None = None) -> 
             method=method,
             nagq=nagq,
             weights=model.get("weights"),
+            information=information,
         )
     except ModelError as exc:  # the engine names the argument; the case names the file and line
         field = exc.field if exc.field in ("formula", "family", "link", "nagq", "method") else "formula"
@@ -198,13 +204,15 @@ def diagnosed(
     ``fit``'s optimum (the block's own method)."""
 
     def recompute(other: ReferenceBlock, method: str, nagq: int) -> list[ValueComparison]:
+        if method == OBSERVED and canonical(case):  # the same fit as the expected information's: no candidate
+            raise NotImplementedOption("for a canonical link the observed information is the expected one")
         key = method_key(method, nagq)
         if key not in fits:
             fits[key] = _fit_key(case, key)
         return compared(case, other, fits[key])
 
     try:
-        own = block_method(case, block)
+        own = own_method(case, block)
     except ReplicateError:
         return []
     glmm_fit = fit if isinstance(fit, GlmmFit) else None

@@ -206,3 +206,55 @@ def test_a_variance_on_the_boundary_has_no_se_and_glimmix_options_belong_to_sas_
     res = run_case(load_case(path), get_engine("native"))
     p = next(v for v in res.blocks[0].values if v.quantity == "p")
     assert p.verdict == "not comparable" and "options.df" in p.note
+
+
+def test_glimmix_s_laplace_is_the_observed_information_one_for_a_probit_link(tmp_path, ro):
+    """For a non-canonical link GLIMMIX's METHOD=LAPLACE (and glmmTMB) take the observed information, glmer the
+    expected: a SAS block of glmmTMB's probit numbers agrees; the same numbers as a glmer block are a different
+    estimation method, named; a block of another program says options.information: observed."""
+    out = ro.r(
+        "function(d) { t <- glmmTMB::glmmTMB(cbind(incidence, size - incidence) ~ period + (1 | herd), data = d, "
+        "family = binomial(link = 'probit')); c(glmmTMB::fixef(t)$cond, sqrt(diag(vcov(t)$cond)), "
+        "glmmTMB::VarCorr(t)$cond$herd[1], -2 * as.numeric(logLik(t))) }"
+    )(to_r(ro, from_r(ro, "lme4::cbpp")))
+    ref = [float(v) for v in out]
+    names = ["(Intercept)", "period2", "period3", "period4"]
+
+    def block(label: str, software: str, options: dict) -> dict:
+        return {
+            "label": label,
+            "software": software,
+            "version": "glmmTMB's Laplace fit (live)",
+            "call": "glmmTMB(cbind(incidence, size - incidence) ~ period + (1 | herd), family = binomial('probit'))",
+            "source": "test",
+            "options": options,
+            "tolerance": {q: {"rtol": 2e-5} for q in ("estimate", "se", "variance", "loglik")},
+            "values": {
+                "fixed": {n: {"estimate": ref[j], "se": ref[4 + j]} for j, n in enumerate(names)},
+                "random": {"herd": {"(Intercept)": {"variance": ref[8]}}},
+                "fit": {"deviance": ref[9]},
+            },
+        }
+
+    case = {
+        "id": "cbpp-probit-laplace",
+        "title": "cbpp, probit, by the two Laplace approximations (test)",
+        "description": "test case",
+        "source": "test",
+        "data": {"dataset": {"package": "lme4", "name": "cbpp"}},
+        "transform": {"period": "factor(period, levels=[1, 2, 3, 4])"},
+        "model": {"formula": CBPP, "family": "binomial", "link": "probit", "method": "laplace"},
+        "expected": [
+            block("sas", "sas", {"method": "laplace"}),
+            block("as-glmer", "lme4", {}),
+            block("other", "other", {"information": "observed"}),
+        ],
+    }
+    path = tmp_path / "probit.yaml"
+    path.write_text(yaml.safe_dump(case, sort_keys=False), encoding="utf-8")
+    res = run_case(load_case(path), get_engine("native"))
+    sas, as_glmer, other = res.blocks
+    assert all(v.verdict in OK for v in sas.values) and all(v.verdict in OK for v in other.values)
+    assert any(v.verdict == "discrepancy" for v in as_glmer.values)
+    (why,) = [d for d in as_glmer.diagnoses if d.kind == "different estimation method"]
+    assert "observed information" in why.text and "glmmTMB" in why.text

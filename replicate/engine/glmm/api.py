@@ -144,6 +144,7 @@ def fit_glmm(
     weights: str | None = None,
     offset: str | None = None,
     trials: str | None = None,
+    information: str = "expected",
 ) -> GlmmFit:
     """Fit a generalized linear mixed model as lme4's ``glmer`` does.
 
@@ -159,6 +160,8 @@ def fit_glmm(
         weights: a column of prior weights.
         offset: a column added to the linear predictor.
         trials: a column of binomial trials (the response then counts successes).
+        information: the Laplace approximation's determinant: ``expected`` (lme4's working weights) or ``observed``
+            (glmmTMB's and SAS GLIMMIX's METHOD=LAPLACE); they differ for a non-canonical link only.
 
     Raises:
         ModelError, DataError, FitError: bad input, naming the field and what to do.
@@ -171,7 +174,9 @@ def fit_glmm(
     if how == "agq" and nagq < 2:
         raise ModelError("method 'agq' needs nagq > 1", field="nagq", hint="glmer's default for quadrature is 9+")
     design, resp, messages = prepare(data, formula, family, link, weights, offset, trials)
-    dev = GlmmDeviance(resp, np.asarray(design.X, dtype=float), RandomPart.of(design), nagq=int(nagq))
+    dev = GlmmDeviance(
+        resp, np.asarray(design.X, dtype=float), RandomPart.of(design), nagq=int(nagq), information=str(information)
+    )
     with fit_thread_limit():  # one BLAS thread unless REPLICATE_BLAS_THREADS says otherwise (see engine.threads)
         opt = optimize_glmm(dev)
         return make_result(design, dev, opt, messages)

@@ -13,10 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import linalg
 
 from ...errors import FitError, ModelError
 from .families import Vector
+from .observed import is_canonical, observed_weights
 from .pirls import Matrix, Mode, pirls
+from .pirls_system import PirlsSystem
 from .quadrature import agq_deviance, gh_rule
 from .randompart import RandomPart
 from .response import GlmmResponse
@@ -31,18 +34,27 @@ class GlmmDeviance:
         X: the fixed-effects model matrix.
         random: the random-effect terms.
         nagq: quadrature nodes (1: Laplace).
+        information: the Laplace determinant's weights: ``expected`` (lme4's working weights) or ``observed``
+            (glmmTMB's and GLIMMIX's; :mod:`.observed`); the same for a canonical link.
     """
 
     resp: GlmmResponse
     X: Matrix
     random: RandomPart
     nagq: int = 1
+    information: str = "expected"
     _u: Vector | None = field(default=None, repr=False)
     _b: Vector | None = field(default=None, repr=False)
     _diagonal: slice | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         gh_rule(self.nagq)
+        if self.information not in ("expected", "observed") or (self.information == "observed" and self.nagq > 1):
+            raise ModelError(
+                f"information {self.information!r} with nagq = {self.nagq}",
+                field="information",
+                hint="the Laplace approximation (nagq = 1) takes 'expected' (lme4) or 'observed' (glmmTMB, GLIMMIX)",
+            )
         self._diagonal = self.random.diagonal_block()
         if self.nagq > 1 and not self.random.single_scalar_term():
             raise ModelError(
@@ -88,9 +100,20 @@ class GlmmDeviance:
         """The deviance (Laplace or AGQ) at ``theta`` and ``beta``."""
         m = self.mode(theta, beta)
         if self.nagq == 1:
+            if self.information == "observed" and not is_canonical(self.resp.family):
+                return m.laplace(self.resp) - m.ldl2 + self._observed_logdet(theta, m)
             return m.laplace(self.resp)
         A = self.random.z_lambda(theta)
         return agq_deviance(self.resp, A, self.random.index[0], m, self.nagq)
+
+    def _observed_logdet(self, theta: Vector, m: Mode) -> float:
+        """``log det(Lambda'Z'W_obs Z Lambda + I)`` at the mode (inf where it is not positive definite)."""
+        resp = self.resp
+        w = observed_weights(resp.family, resp.y, resp.wt, m.eta)
+        try:
+            return PirlsSystem(self.random.z_lambda_rows(theta), np.zeros((resp.nobs, 0)), w, self._diagonal).logdet_u()
+        except (np.linalg.LinAlgError, linalg.LinAlgError):
+            return float("inf")
 
     def __call__(self, params: Vector) -> float:
         theta, beta = self.split(params)

@@ -132,6 +132,8 @@ class Family:
 
 
 DEFAULT_LINK: dict[str, LinkName] = {"binomial": "logit", "poisson": "log"}
+#: (family, link) pairs whose link is canonical: the working weights are the observed information.
+CANONICAL = {("binomial", "logit"), ("poisson", "log")}
 ALLOWED_LINKS: dict[str, tuple[LinkName, ...]] = {
     "binomial": ("logit", "probit", "cloglog", "log"),
     "poisson": ("log",),

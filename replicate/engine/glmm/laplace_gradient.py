@@ -30,13 +30,11 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from .deviance import GlmmDeviance
-from .families import Family, Vector
+from .families import CANONICAL, Family, Vector
 from .pirls import Matrix, Mode
 from .pirls_system import PirlsSystem
 from .randompart import RandomPart
 from .rowsparse import RowSparse
-
-CANONICAL = {("binomial", "logit"), ("poisson", "log")}
 
 
 def has_exact_gradient(dev: GlmmDeviance) -> bool:

@@ -68,6 +68,7 @@ class GlmmFit:
         messages: notes (dropped rows, convergence, singularity).
         optimum: the optimizer's record.
         deviance_function: the deviance in ``(theta, beta)`` (evaluate it at another program's parameters).
+        information: the Laplace determinant's weights, ``expected`` (lme4) or ``observed`` (glmmTMB, GLIMMIX).
     """
 
     family: str
@@ -100,6 +101,7 @@ class GlmmFit:
     messages: tuple[str, ...]
     optimum: GlmmOptimum = field(repr=False)
     deviance_function: GlmmDeviance = field(repr=False, compare=False)
+    information: str = "expected"
 
     def coef_table(self) -> pd.DataFrame:
         """glmer's fixed-effects table: Estimate, Std. Error, z value, Pr(>|z|)."""

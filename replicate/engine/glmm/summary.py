@@ -141,6 +141,7 @@ def make_result(
         messages=tuple(dict.fromkeys(messages + notes)),
         optimum=opt,
         deviance_function=dev,
+        information=dev.information,
     )
 
 

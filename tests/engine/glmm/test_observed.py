@@ -1,0 +1,114 @@
+"""The Laplace approximation with the observed information (issue #17): glmmTMB's and SAS GLIMMIX's, which is not
+lme4's for a non-canonical link.
+
+The observed weights are checked against central second differences of each row's log-likelihood (every link);
+the fit against glmmTMB live on a probit model of cbpp and a cloglog random slope on mlmRev's Contraception, where
+glmer (expected information, also live) reaches another optimum.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from replicate.engine.glmm import fit_glmm
+from replicate.engine.glmm.families import make_family
+from replicate.engine.glmm.observed import observed_weights
+from replicate.errors import ModelError
+from tests.rsupport import from_r, need_r, to_r
+
+
+@pytest.mark.parametrize(
+    ("family", "link"),
+    [("binomial", "logit"), ("binomial", "probit"), ("binomial", "cloglog"), ("binomial", "log"), ("poisson", "log")],
+)
+def test_the_observed_weights_are_the_rows_second_derivatives(family, link):
+    fam = make_family(family, link)
+    rng = np.random.default_rng(4)
+    eta = -np.abs(rng.normal(size=40)) - 0.2 if link == "log" and family == "binomial" else rng.normal(size=40)
+    y = rng.integers(0, 2, 40).astype(float) if family == "binomial" else rng.poisson(2.0, 40).astype(float)
+    wt = np.ones(40) if family == "binomial" else rng.uniform(0.5, 2.0, 40)  # (binomial: R rounds m y)
+
+    def loglik(e: np.ndarray) -> np.ndarray:
+        return -0.5 * fam.minus2_loglik(y, np.ones(40), fam.link.inverse(e), wt)
+
+    h = 1e-4
+    numeric = -(loglik(eta + h) - 2 * loglik(eta) + loglik(eta - h)) / h**2
+    assert np.allclose(observed_weights(fam, y, wt, eta), numeric, rtol=1e-5, atol=1e-6)
+    if (family, link) in (("binomial", "logit"), ("poisson", "log")):  # canonical: the expected weights
+        mu = fam.link.inverse(eta)
+        assert np.allclose(observed_weights(fam, y, wt, eta), wt * fam.link.mu_eta(eta) ** 2 / fam.variance(mu))
+
+
+def test_the_observed_information_is_for_the_laplace_approximation_only():
+    d = from_r_free()
+    with pytest.raises(ModelError, match="information"):
+        fit_glmm(d, "y ~ x + (1 | g)", link="probit", method="agq", nagq=5, information="observed")
+    with pytest.raises(ModelError, match="information"):
+        fit_glmm(d, "y ~ x + (1 | g)", information="hessian")
+
+
+def from_r_free():
+    import pandas as pd
+
+    rng = np.random.default_rng(2)
+    g = np.repeat(np.arange(15), 8)
+    x = rng.normal(size=g.size)
+    y = (rng.random(g.size) < 0.4 + 0.1 * np.tanh(x)).astype(int)
+    return pd.DataFrame({"y": y, "x": x, "g": pd.Categorical(g.astype(str))})
+
+
+R_BOTH = """
+function(d, formula, link) {
+  f <- stats::as.formula(formula)
+  fam <- binomial(link = link)
+  t <- glmmTMB::glmmTMB(f, data = d, family = fam)
+  ctl <- lme4::glmerControl(optimizer = "bobyqa", tolPwrss = 1e-12, optCtrl = list(rhobeg = 2e-3, rhoend = 1e-10, maxfun = 1e5))
+  g <- lme4::glmer(f, data = d, family = fam, control = ctl)
+  list(tmb = c(-2 * as.numeric(logLik(t)), glmmTMB::fixef(t)$cond, sqrt(diag(vcov(t)$cond))),
+       glmer = c(-2 * as.numeric(logLik(g)), lme4::fixef(g)))
+}
+"""
+
+
+@pytest.mark.r
+@pytest.mark.parametrize(
+    ("data", "formula", "link"),
+    [
+        ("lme4::cbpp", "cbind(incidence, size - incidence) ~ period + (1 | herd)", "probit"),
+        (
+            "within(mlmRev::Contraception, {u <- as.integer(use == 'Y'); ur <- as.integer(urban == 'Y')})",
+            "u ~ age + ur + (1 + ur | district)",
+            "cloglog",
+        ),
+    ],
+)
+def test_the_observed_laplace_optimum_is_glmmtmbs_and_the_expected_one_glmers(data, formula, link):
+    ro = need_r("glmmTMB", "lme4", "mlmRev")
+    d = from_r(ro, data)
+    out = ro.r(R_BOTH)(to_r(ro, d), formula, link)
+    ref = {k: np.asarray(v, dtype=float) for k, v in zip(out.names, out)}
+    obs = fit_glmm(d, formula, link=link, information="observed")
+    exp = fit_glmm(d, formula, link=link)
+    p = obs.beta.size
+    # glmmTMB stops up to 2e-6 short in -2 log L (the engine at least as high in log-likelihood)
+    assert obs.minus2loglik == pytest.approx(ref["tmb"][0], abs=1e-5) and obs.minus2loglik <= ref["tmb"][0] + 1e-7
+    np.testing.assert_allclose(obs.beta, ref["tmb"][1 : 1 + p], rtol=2e-5, atol=1e-6)
+    np.testing.assert_allclose(obs.se, ref["tmb"][1 + p :], rtol=2e-4)
+    assert exp.minus2loglik == pytest.approx(ref["glmer"][0], abs=1e-5) and exp.minus2loglik <= ref["glmer"][0] + 1e-7
+    np.testing.assert_allclose(exp.beta, ref["glmer"][1:], rtol=2e-5, atol=1e-6)
+    # two definitions of "Laplace", two optima: measurably apart
+    assert abs(obs.minus2loglik - exp.minus2loglik) > 1e-3
+
+
+def test_the_python_api_takes_the_information_for_the_laplace_approximation_only():
+    import replicate
+
+    d = from_r_free()
+    direct = fit_glmm(d, "y ~ x + (1 | g)", link="probit", information="observed")
+    api = replicate.fit("y ~ x + (1 | g)", d, family="binomial", link="probit", information="observed")
+    assert api.minus2loglik == pytest.approx(direct.minus2loglik, rel=1e-12) and api.information == "observed"
+    with pytest.raises(ModelError, match="information"):
+        replicate.fit("y ~ x + (1 | g)", d, information="observed")
+    with pytest.raises(ModelError, match="information"):
+        replicate.fit("y ~ x + (1 | g)", d, family="binomial", method="pql", information="observed")
