@@ -100,16 +100,16 @@ def fit(
             "engine= and contrasts= for a generalized linear mixed model",
             hint="GLMMs are fitted by the native engine with R's treatment contrasts",
         )
-    if method == "pql":
-        return fit_glmm_pql(data, formula, family=family, link=link, weights=weights, offset=offset)
-    if method in GLIMMIX_PL:
-        return fit_glmm_pl(data, formula, family=family, method=method, link=link, weights=weights, offset=offset)
     if information != "expected" and method != "laplace":
         raise ModelError(
             f"information={information!r} with method {method!r}",
             field="information",
             hint="the observed information is the Laplace approximation's (method='laplace')",
         )
+    if method == "pql":
+        return fit_glmm_pql(data, formula, family=family, link=link, weights=weights, offset=offset)
+    if method in GLIMMIX_PL:
+        return fit_glmm_pl(data, formula, family=family, method=method, link=link, weights=weights, offset=offset)
     return fit_glmm(
         data,
         formula,
