@@ -106,12 +106,23 @@ class GlmmDeviance:
         A = self.random.z_lambda(theta)
         return agq_deviance(self.resp, A, self.random.index[0], m, self.nagq)
 
-    def _observed_logdet(self, theta: Vector, m: Mode) -> float:
-        """``log det(Lambda'Z'W_obs Z Lambda + I)`` at the mode (inf where it is not positive definite)."""
+    def determinant_system(self, theta: Vector, m: Mode) -> PirlsSystem:
+        """The system whose ``log det`` the Laplace deviance takes at the mode ``m``: PIRLS's (expected weights),
+        or with the observed information's weights (:mod:`.observed`) for a non-canonical link.
+
+        Raises:
+            numpy.linalg.LinAlgError, scipy.linalg.LinAlgError: not positive definite.
+        """
+        if self.information != "observed" or is_canonical(self.resp.family):
+            return m.system
         resp = self.resp
         w = observed_weights(resp.family, resp.y, resp.wt, m.eta)
+        return PirlsSystem(self.random.z_lambda_rows(theta), np.zeros((resp.nobs, 0)), w, self._diagonal)
+
+    def _observed_logdet(self, theta: Vector, m: Mode) -> float:
+        """``log det(Lambda'Z'W_obs Z Lambda + I)`` at the mode (inf where it is not positive definite)."""
         try:
-            return PirlsSystem(self.random.z_lambda_rows(theta), np.zeros((resp.nobs, 0)), w, self._diagonal).logdet_u()
+            return self.determinant_system(theta, m).logdet_u()
         except (np.linalg.LinAlgError, linalg.LinAlgError):
             return float("inf")
 

@@ -69,7 +69,8 @@ def contributions(dev: GlmmDeviance, params: Vector, row_subject: np.ndarray, co
         return agq_group_deviance(dev.resp, dev.random.z_lambda(theta), dev.random.index[0], m, dev.nagq)
     resp = dev.resp
     rows = resp.family.minus2_loglik(resp.y, resp.n, m.mu, resp.wt)
-    diag = m.system.chol_u_diagonal() if dev.random.single_scalar_term() else np.diag(m.chol)
+    system = dev.determinant_system(theta, m)  # the observed information's, for such a fit
+    diag = system.chol_u_diagonal() if dev.random.single_scalar_term() else np.diag(system.chol_u())
     cols = m.u**2 + 2.0 * np.log(diag)
     by_rows = np.bincount(row_subject, weights=rows, minlength=nsub).astype(float)
     out: Vector = by_rows + np.bincount(col_subject, weights=cols, minlength=nsub).astype(float)

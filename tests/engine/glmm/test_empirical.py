@@ -138,3 +138,12 @@ def test_the_sandwich_is_the_one_written_out_in_r_from_each_herds_laplace_contri
     res = r_sandwich(ro, d, np.concatenate([fit.theta, fit.beta]))
     assert abs(float(res["sum_check"][0])) < 1e-6  # the written-out contributions are lme4's Laplace deviance
     assert np.allclose(np.sqrt(np.diag(empirical_vcov(fit))), res["se"], rtol=1e-5)
+
+
+def test_the_contributions_of_an_observed_information_fit_add_up_to_its_deviance():
+    fit = fit_glmm(_frame(), "y ~ x + (1 | g) + (1 | s)", link="probit", information="observed")
+    dev = fit.deviance_function
+    rows, cols = subjects(dev)
+    x = np.concatenate([fit.theta, fit.beta])
+    assert contributions(dev, x, rows, cols).sum() == pytest.approx(dev(x), rel=1e-12)
+    assert np.all(np.isfinite(empirical_vcov(fit)))
