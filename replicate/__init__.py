@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 from .case import Case, load_case
 from .design import build_design
-from .engine.glmm import fit_glmm, fit_glmm_pl, fit_glmm_pql
+from .engine.glmm import fit_glmm, fit_glmm_nb, fit_glmm_pl, fit_glmm_pql
 from .engine.glmm.api import GLIMMIX_PL
 from .engines import get_engine
 from .errors import CaseError, DataError, FitError, ModelError, NotImplementedOption, ReplicateError
@@ -46,7 +46,8 @@ def fit(
 
     Without ``family`` it returns a :class:`~replicate.model.FittedModel`: the fit with its design, so that
     ``fit.df("kenward-roger")``, ``fit.se("cr2")``, ``fit.coef_table()``, ``fit.summary(like="sas")`` and the
-    rest need nothing else. With ``family`` (``"binomial"`` or ``"poisson"``) it returns the GLMM engine's
+    rest need nothing else. With ``family`` (``"binomial"``, ``"poisson"`` or ``"negative.binomial"``, whose size
+    theta is estimated as glmer.nb does) it returns the GLMM engine's
     :class:`~replicate.engine.glmm.result.GlmmFit` (``method`` ``"laplace"``, the default, or ``"agq"`` with
     ``nagq`` nodes) or, for ``method="pql"``, :class:`~replicate.engine.glmm.pql.PqlFit` (``MASS::glmmPQL``; also for
     SAS GLIMMIX's pseudo-likelihood, ``method="rspl"``, ``"mspl"``, ``"rmpl"`` or ``"mmpl"``).
@@ -106,6 +107,13 @@ def fit(
             field="information",
             hint="the observed information is the Laplace approximation's (method='laplace')",
         )
+    if str(family).lower() == "negative.binomial":
+        if method != "laplace" or nagq != 1 or link not in (None, "log"):
+            raise NotImplementedOption(
+                f"method {method!r}, nagq {nagq}, link {link!r} for the negative binomial",
+                hint="the negative binomial is fitted by the Laplace approximation with the log link (glmer.nb)",
+            )
+        return fit_glmm_nb(data, formula, weights=weights, offset=offset, information=information)
     if method == "pql":
         return fit_glmm_pql(data, formula, family=family, link=link, weights=weights, offset=offset)
     if method in GLIMMIX_PL:

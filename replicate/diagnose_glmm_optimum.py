@@ -28,6 +28,7 @@ import numpy as np
 
 from .block_names import component_columns, mapped
 from .diagnosis import Diagnosis
+from .engine.glmm.families import make_family
 from .engine.glmm.result import GlmmFit
 from .engine.theta import theta_from_covariance
 from .inference.fitstats import convention_of
@@ -108,13 +109,24 @@ def optimum_gap(block: ReferenceBlock, fit: GlmmFit) -> tuple[float, float] | No
     params = reference_params(block, fit)
     if params is None:
         return None
-    dev_ref = float(fit.deviance_function(params))
+    dev_ref = float(_deviance_at_block_size(block, fit)(params))
     if not math.isfinite(dev_ref):
         return None
     gap = (dev_ref - fit.objective) / 2.0
     rounded = reference_params(rounded_like(block, fit), fit)
     cost = 0.0 if rounded is None else max(0.0, (float(fit.deviance_function(rounded)) - fit.objective) / 2.0)
     return gap, cost
+
+
+def _deviance_at_block_size(block: ReferenceBlock, fit: GlmmFit) -> Any:
+    """The fit's deviance function, at the negative binomial size the block prints (``fit.nb_theta``) if any: a
+    program's parameters include its theta."""
+    printed = printed_number(block.section("fit").get("nb_theta"))
+    dev = fit.deviance_function
+    if fit.nb_theta is None or printed is None or not printed > 0:
+        return dev
+    family = make_family(dev.resp.family.name, dev.resp.family.link.name, float(printed))
+    return replace(dev, resp=replace(dev.resp, family=family))
 
 
 def _printed_loglik(block: ReferenceBlock) -> tuple[float, float] | None:
@@ -169,7 +181,9 @@ def inexact_objective(block: ReferenceBlock, fit: GlmmFit, bad: set[str]) -> Dia
     loglik, half_unit = printed
     at_theirs = _at_theirs(block, fit, gap)
     shortfall = at_theirs - loglik
-    if shortfall <= _slack(loglik, half_unit, cost) or shortfall > MAX_SHORTFALL * (1.0 + abs(loglik)):
+    if shortfall <= half_unit + 2.0 * cost + 1e-9 * (1.0 + abs(loglik)) or shortfall > MAX_SHORTFALL * (
+        1.0 + abs(loglik)
+    ):
         return None  # agrees, or a gap no inner tolerance makes (a mistyped digit, another model)
     if gap < -max(2.0 * cost, MIN_GAP):
         return None  # the engine stopped short of the block's parameters: not the block's objective
@@ -183,14 +197,19 @@ def inexact_objective(block: ReferenceBlock, fit: GlmmFit, bad: set[str]) -> Dia
     where = (
         f"they are {gap:.3g} below the engine's optimum, where that inexact objective stopped"
         if off
-        else "they are at the engine's optimum to their printed digits"
+        else f"they are within what printing costs of the engine's optimum ({max(gap, 0.0):.2g} below it; printing "
+        f"alone costs {cost:.2g})"
+    )
+    why = (
+        "glmer's default PIRLS tolerance, tolPwrss = 1e-7, does so: refit with tolPwrss = 1e-12"
+        if block.software in ("lme4", "lmerTest")
+        else "an inner tolerance on the random effects' modes does so"
     )
     text = (
         f"inexact objective: {software} prints log-likelihood {loglik:.10g}, but the {method} log-likelihood at "
         f"its own printed estimates and variance components is {at_theirs:.6f}, {shortfall:.3g} higher; {where}. "
-        "Conditional modes not fully converged lower the log-likelihood a program computes (glmer's default PIRLS "
-        "tolerance, tolPwrss = 1e-7, does so: refit with tolPwrss = 1e-12), or the printed log-likelihood is not "
-        "the one of the printed parameters"
+        f"Conditional modes not fully converged lower the log-likelihood a program computes ({why}), or the "
+        "printed log-likelihood is not the one of the printed parameters"
     )
     return Diagnosis("inexact objective", keys, text, {"shortfall": shortfall, "gap": gap, "printing_cost": cost})
 

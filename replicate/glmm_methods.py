@@ -29,6 +29,10 @@ from .inference.dfrules import nlme_df
 from .quantities import check_fixed_names
 from .quantities.checks import GLMM_SECTIONS, check_no_statements, check_sections
 from .reference_block import ReferenceBlock
+from .vocab import DfMethod, SeKind
+
+#: GLIMMIX's df rules for a Laplace or quadrature block.
+GLIMMIX_DF = (DfMethod.CONTAINMENT, DfMethod.BETWEEN_WITHIN, DfMethod.RESIDUAL, DfMethod.NONE)
 
 PQL = "pql"
 #: The Laplace approximation with the observed information (glmmTMB's, SAS GLIMMIX's METHOD=LAPLACE): a fit's
@@ -91,6 +95,8 @@ def block_method(case: Case, block: ReferenceBlock) -> tuple[str, int]:
             "nagq",
             hint="options.nagq is glmer's nAGQ of a block with options.method: agq",
         )
+    if method in ("laplace", "agq"):
+        _check_likelihood_options(case, block, method)
     if method != "agq":
         return method, 1
     nagq = o.nagq if o.nagq is not None else int(case.model.get("nagq", 1)) if model_method == "agq" else 1
@@ -121,6 +127,39 @@ def own_method(case: Case, block: ReferenceBlock) -> tuple[str, int]:
         return method, nagq
     information = block.options.information or ("observed" if block.software == "sas" else "expected")
     return (OBSERVED, 1) if information == "observed" else (method, nagq)
+
+
+def _check_likelihood_options(case: Case, block: ReferenceBlock, method: str) -> None:
+    """A Laplace or quadrature block's options: GLIMMIX's df rules and EMPIRICAL on SAS blocks only, the observed
+    information for the Laplace approximation only (errors name the field)."""
+    o = block.options
+    where = ("expected", block.index, "options")
+    sas = block.software == "sas"
+    if o.df is not None and (not sas or o.df not in GLIMMIX_DF):
+        raise case.error(
+            CaseError,
+            f"reference block {block.label!r} has options.df {o.df!r}, which a {method} block of {block.software} lacks",
+            *where,
+            "df",
+            hint="GLIMMIX's t tests (software: sas) take containment, between-within, residual or none; glmer prints "
+            "z tests: leave options.df out",
+        )
+    if o.se not in (SeKind.MODEL, SeKind.CR0) or (o.se == SeKind.CR0 and not sas):
+        raise case.error(
+            CaseError,
+            f"reference block {block.label!r} has options.se {o.se!r}, which a {method} block of {block.software} lacks",
+            *where,
+            "se",
+            hint="the model-based SEs (leave options.se out), or GLIMMIX's EMPIRICAL (se: cr0, software: sas)",
+        )
+    if o.information == "observed" and method != "laplace":
+        raise case.error(
+            CaseError,
+            f"reference block {block.label!r} has options.information: observed with method {method}",
+            *where,
+            "information",
+            hint="the observed information is the Laplace approximation's determinant; quadrature has no such choice",
+        )
 
 
 def block_key(case: Case, block: ReferenceBlock) -> str:

@@ -19,7 +19,7 @@ from .diagnose_glmm import diagnose_glmm_block
 from .diagnose_glmm_optimum import different_optimum, inexact_objective, reference_params
 from .diagnose_glmm_rx import rx_covariance
 from .diagnosis import Diagnosis
-from .engine.glmm import fit_glmm
+from .engine.glmm import fit_glmm, fit_glmm_nb
 from .engine.glmm.api import glmm_fixed_part, split_cbind
 from .engine.glmm.api import prepare as glmm_design
 from .engine.glmm.result import GlmmFit
@@ -33,6 +33,7 @@ from .glmm_methods import (
     PL,
     PqlCaseFit,
     block_key,
+    block_method,
     canonical,
     check_pql_names,
     fit_pl_case,
@@ -73,6 +74,18 @@ def fit_case(case: Case, method: str | None = None, nagq: int | None = None) -> 
             hint="set nagq: (glmer's nAGQ, e.g. 9) or use method: laplace",
         )
     try:
+        if str(model["family"]) == "negative.binomial":  # glmer.nb: the size estimated too
+            if method != "laplace" or nagq != 1:
+                raise case.error(
+                    NotImplementedOption,
+                    f"method {method} (nagq {nagq}) for the negative binomial",
+                    "model",
+                    "method",
+                    hint="the negative binomial is fitted by the Laplace approximation (glmer.nb's)",
+                )
+            return fit_glmm_nb(
+                frame_of(case).df, str(model["formula"]), weights=model.get("weights"), information=information
+            )
         return fit_glmm(
             frame_of(case).df,
             str(model["formula"]),
@@ -101,6 +114,8 @@ def check_model(case: Case, *, with_data: bool = False) -> None:
         field = str(exc.field or "formula").removeprefix("model.")
         field = field if field in ("formula", "family", "link") else "formula"
         raise case.error(ModelError, exc.message, "model", field, hint=exc.hint) from None
+    for block in case.blocks:  # each block's method and options, as a run refuses them
+        block_method(case, block)
 
 
 def _check_names(case: Case, block: ReferenceBlock, fit: GlmmFit) -> None:

@@ -258,3 +258,30 @@ def test_glimmix_s_laplace_is_the_observed_information_one_for_a_probit_link(tmp
     assert any(v.verdict == "discrepancy" for v in as_glmer.values)
     (why,) = [d for d in as_glmer.diagnoses if d.kind == "different estimation method"]
     assert "observed information" in why.text and "glmmTMB" in why.text
+
+
+def test_options_a_laplace_block_cannot_have_are_the_case_files_errors_and_validate_says_so(tmp_path, ro):
+    from replicate.cli import main
+
+    path, case = _sas_case(tmp_path, ro)
+    block = case["expected"][0]
+    for options, field in (
+        ({"method": "laplace", "df": "hlm"}, "df"),  # HLM's df belong to PQL blocks
+        ({"method": "agq", "nagq": 9, "information": "observed"}, "information"),  # quadrature has no such choice
+    ):
+        block["options"] = options
+        path.write_text(yaml.safe_dump(case, sort_keys=False), encoding="utf-8")
+        res = run_case(load_case(path), get_engine("native"))
+        assert res.status == "invalid" and f"options.{field}" in str(res.blocks[0].error)
+        assert main(["validate", str(path)]) == 2
+
+
+def test_empirical_with_crossed_factors_is_the_blocks_error_never_agreement(tmp_path, ro):
+    path, case = _sas_case(tmp_path, ro)
+    case["model"]["formula"] = "cbind(incidence, size - incidence) ~ 1 + (1 | herd) + (1 | period)"
+    block = case["expected"][0]
+    block["options"] = {"method": "laplace", "se": "cr0"}
+    block["values"] = {"fixed": {"(Intercept)": {"estimate": -2.0, "se": 0.3}}}
+    path.write_text(yaml.safe_dump(case, sort_keys=False), encoding="utf-8")
+    res = run_case(load_case(path), get_engine("native"))
+    assert res.status != "agrees" and "independent subjects" in str(res.blocks[0].error)

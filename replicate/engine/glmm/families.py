@@ -24,7 +24,7 @@ from scipy.special import erfinv, expit, gammaln, ndtr, xlogy
 from ...errors import ModelError
 
 Vector = NDArray[np.float64]
-FamilyName = Literal["binomial", "poisson"]
+FamilyName = Literal["binomial", "poisson", "negative.binomial"]
 LinkName = Literal["logit", "probit", "cloglog", "log"]
 
 EPS = float(np.finfo(float).eps)
@@ -76,7 +76,8 @@ def _cloglog_mu_eta(eta: Vector) -> Vector:
 
 
 def _log_inverse(eta: Vector) -> Vector:
-    out: Vector = np.maximum(np.exp(eta), EPS)
+    with np.errstate(over="ignore"):  # a mean that overflows is an infinite deviance, the optimizer's step too far
+        out: Vector = np.maximum(np.exp(eta), EPS)
     return out
 
 
@@ -90,20 +91,40 @@ LINKS: dict[str, Link] = {
 
 @dataclass(frozen=True)
 class Family:
-    """A response distribution with its link (R's ``family`` object, the parts a GLMM fit needs)."""
+    """A response distribution with its link (R's ``family`` object, the parts a GLMM fit needs); ``theta``: the
+    negative binomial's size (``MASS::negative.binomial(theta)``, variance ``mu + mu^2 / theta``)."""
 
     name: FamilyName
     link: Link
+    theta: float = 0.0
 
     def variance(self, mu: Vector) -> Vector:
-        """The variance function: ``mu (1 - mu)`` (binomial), ``mu`` (Poisson)."""
+        """The variance function: ``mu (1 - mu)`` (binomial), ``mu`` (Poisson), ``mu + mu^2 / theta``."""
+        if self.name == "negative.binomial":
+            nb: Vector = mu + mu**2 / self.theta
+            return nb
         out: Vector = mu * (1 - mu) if self.name == "binomial" else np.asarray(mu, dtype=float)
+        return out
+
+    def variance_derivative(self, mu: Vector) -> Vector:
+        """``dV / dmu``."""
+        if self.name == "binomial":
+            out: Vector = 1 - 2 * mu
+        elif self.name == "negative.binomial":
+            out = 1 + 2 * mu / self.theta
+        else:
+            out = np.ones_like(mu)
         return out
 
     def dev_resids(self, y: Vector, mu: Vector, wt: Vector) -> Vector:
         """The squared deviance residuals ``2 wt (l(y; y) - l(mu; y))`` of each row (R's ``dev.resids``)."""
         if self.name == "binomial":
             out: Vector = 2 * wt * (xlogy(y, y / mu) + xlogy(1 - y, (1 - y) / (1 - mu)))
+            return out
+        if self.name == "negative.binomial":
+            th = self.theta
+            with np.errstate(divide="ignore", invalid="ignore"):  # an infinite mean: an infinite deviance
+                out = 2 * wt * (xlogy(y, y / mu) - (y + th) * np.log((y + th) / (mu + th)))
             return out
         out = 2 * wt * (xlogy(y, y / mu) - (y - mu))
         return out
@@ -112,6 +133,18 @@ class Family:
         """-2 times each row's log-likelihood as ``family$aic`` sums it (see the module's docstring)."""
         if self.name == "poisson":
             out: Vector = -2 * wt * (xlogy(y, mu) - mu - gammaln(y + 1))
+            return out
+        if self.name == "negative.binomial":  # MASS::negative.binomial's aic
+            th = self.theta
+            ll = (
+                gammaln(th + y)
+                - gammaln(th)
+                - gammaln(y + 1)
+                + th * np.log(th)
+                + xlogy(y, mu)
+                - (th + y) * np.log(th + mu)
+            )
+            out = -2 * wt * ll
             return out
         m = n if np.any(n > 1) else wt
         k, size = np.round(m * y), np.round(m)
@@ -127,28 +160,36 @@ class Family:
 
     def start_mean(self, y: Vector, wt: Vector) -> Vector:
         """R's ``mustart`` (``family$initialize``): ``(wt y + 0.5) / (wt + 1)`` (binomial), ``y + 0.1`` (Poisson)."""
+        if self.name == "negative.binomial":  # MASS::negative.binomial's initialize
+            nb: Vector = y + (y == 0) / 6
+            return nb
         out: Vector = (wt * y + 0.5) / (wt + 1) if self.name == "binomial" else y + 0.1
         return out
 
 
-DEFAULT_LINK: dict[str, LinkName] = {"binomial": "logit", "poisson": "log"}
+DEFAULT_LINK: dict[str, LinkName] = {"binomial": "logit", "poisson": "log", "negative.binomial": "log"}
 #: (family, link) pairs whose link is canonical: the working weights are the observed information.
 CANONICAL = {("binomial", "logit"), ("poisson", "log")}
 ALLOWED_LINKS: dict[str, tuple[LinkName, ...]] = {
     "binomial": ("logit", "probit", "cloglog", "log"),
     "poisson": ("log",),
+    "negative.binomial": ("log",),
 }
 
 
-def make_family(family: str, link: str | None = None) -> Family:
-    """The family ``family`` (``binomial`` or ``poisson``) with ``link`` (default: the canonical one).
+def make_family(family: str, link: str | None = None, theta: float | None = None) -> Family:
+    """The family ``family`` (``binomial``, ``poisson`` or ``negative.binomial`` with its size ``theta``) with
+    ``link`` (default: the canonical one; the log link for the negative binomial).
 
     Raises:
-        ModelError: for an unknown family, or a link the family does not take, naming what is allowed.
+        ModelError: for an unknown family, a link the family does not take, or a negative binomial without a
+            positive finite theta, naming what is allowed.
     """
     name = str(family).lower()
     if name not in DEFAULT_LINK:
-        raise ModelError(f"family {family!r} unknown", field="family", hint="use 'binomial' or 'poisson'")
+        raise ModelError(
+            f"family {family!r} unknown", field="family", hint="use 'binomial', 'poisson' or 'negative.binomial'"
+        )
     chosen = DEFAULT_LINK[name] if link is None else str(link).lower()
     if chosen not in ALLOWED_LINKS[name]:
         raise ModelError(
@@ -156,5 +197,15 @@ def make_family(family: str, link: str | None = None) -> Family:
             field="link",
             hint=f"use one of {', '.join(ALLOWED_LINKS[name])}",
         )
+    if name == "negative.binomial":
+        if theta is None or not np.isfinite(theta) or theta <= 0:
+            raise ModelError(
+                f"the negative binomial's theta must be positive and finite, not {theta!r}",
+                field="theta",
+                hint="give theta=, or leave it out of fit_glmm_nb to estimate it",
+            )
+        return Family("negative.binomial", LINKS[chosen], float(theta))
+    if theta is not None:
+        raise ModelError("theta is the negative binomial's", field="theta", hint="use family='negative.binomial'")
     fam: FamilyName = "binomial" if name == "binomial" else "poisson"
     return Family(fam, LINKS[chosen])

@@ -47,6 +47,6 @@ def observed_weights(family: Family, y: Vector, wt: Vector, eta: Vector) -> Vect
     mu = family.link.inverse(eta)
     m1, m2 = family.link.mu_eta(eta), second_derivative(family, eta)
     v = family.variance(mu)
-    dv = 1 - 2 * mu if family.name == "binomial" else np.ones_like(mu)
+    dv = family.variance_derivative(mu)
     out: Vector = wt * (m1**2 / v - (y - mu) * (m2 / v - m1**2 * dv / v**2))
     return out

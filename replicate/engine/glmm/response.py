@@ -57,6 +57,8 @@ class GlmmResponse:
 
     def deviance(self, mu: Vector) -> float:
         """``sum(family.dev_resids(y, mu, wt))``, from the cached mean-free parts (PIRLS's inner loop)."""
+        if self.family.name == "negative.binomial":
+            return float(np.sum(self.family.dev_resids(self.y, mu, self.wt)))
         yterm = self._parts[0]
         if self.family.name == "poisson":
             return float(2 * np.sum(self.wt * (yterm - self.y * np.log(mu) + mu)))
@@ -64,6 +66,8 @@ class GlmmResponse:
 
     def minus2_loglik(self, mu: Vector) -> float:
         """``sum(family.minus2_loglik(y, n, mu, wt))``, from the cached mean-free parts."""
+        if self.family.name == "negative.binomial":
+            return float(np.sum(self.family.minus2_loglik(self.y, self.n, mu, self.wt)))
         _, const, k, rest, factor = self._parts
         if self.family.name == "poisson":
             return float(-2 * np.sum(self.wt * (k * np.log(mu) - mu + const)))
@@ -101,11 +105,11 @@ def make_response(
         raise DataError("the offset has missing or infinite values", field="offset")
     if not np.all(np.isfinite(y)):
         raise DataError("the response has missing or infinite values", field="formula")
-    if family.name == "poisson":
+    if family.name in ("poisson", "negative.binomial"):
         if trials is not None:
             raise DataError("trials= is for the binomial family only", field="trials")
         if np.any(y < 0):
-            raise DataError("negative values are not allowed for the Poisson family", field="formula")
+            raise DataError(f"negative values are not allowed for the {family.name} family", field="formula")
         return GlmmResponse(family, y, np.ones(nobs), w, off)
     if trials is not None:
         n = np.asarray(trials, dtype=float)

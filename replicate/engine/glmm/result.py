@@ -69,6 +69,7 @@ class GlmmFit:
         optimum: the optimizer's record.
         deviance_function: the deviance in ``(theta, beta)`` (evaluate it at another program's parameters).
         information: the Laplace determinant's weights, ``expected`` (lme4) or ``observed`` (glmmTMB, GLIMMIX).
+        nb_theta: the negative binomial's size (glmer.nb's ``theta``), None for other families.
     """
 
     family: str
@@ -102,6 +103,7 @@ class GlmmFit:
     optimum: GlmmOptimum = field(repr=False)
     deviance_function: GlmmDeviance = field(repr=False, compare=False)
     information: str = "expected"
+    nb_theta: float | None = None
 
     def coef_table(self) -> pd.DataFrame:
         """glmer's fixed-effects table: Estimate, Std. Error, z value, Pr(>|z|)."""

@@ -112,3 +112,23 @@ def test_the_python_api_takes_the_information_for_the_laplace_approximation_only
         replicate.fit("y ~ x + (1 | g)", d, information="observed")
     with pytest.raises(ModelError, match="information"):
         replicate.fit("y ~ x + (1 | g)", d, family="binomial", method="pql", information="observed")
+
+
+def test_the_python_api_fits_a_negative_binomial_with_its_theta_estimated():
+    import pandas as pd
+
+    import replicate
+    from replicate.engine.glmm import fit_glmm_nb
+    from replicate.errors import NotImplementedOption
+
+    rng = np.random.default_rng(8)
+    g = np.repeat(np.arange(12), 10)
+    x = rng.normal(size=g.size)
+    mu = np.exp(0.5 + 0.3 * x + rng.normal(scale=0.5, size=12)[g])
+    y = rng.negative_binomial(2.0, 2.0 / (2.0 + mu))
+    d = pd.DataFrame({"y": y, "x": x, "g": pd.Categorical(g.astype(str))})
+    api = replicate.fit("y ~ x + (1 | g)", d, family="negative.binomial")
+    direct = fit_glmm_nb(d, "y ~ x + (1 | g)")
+    assert api.nb_theta == pytest.approx(direct.nb_theta, rel=1e-10) and 0.5 < api.nb_theta < 10
+    with pytest.raises(NotImplementedOption, match="negative binomial"):
+        replicate.fit("y ~ x + (1 | g)", d, family="negative.binomial", method="pql")

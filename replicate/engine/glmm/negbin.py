@@ -1,0 +1,93 @@
+"""A negative binomial GLMM with its size ``theta`` estimated (lme4's ``glmer.nb``; glmmTMB's ``nbinom2``).
+
+At a fixed ``theta`` the model is a GLMM of the family ``MASS::negative.binomial(theta)`` (variance
+``mu + mu^2 / theta``, log link), fitted by the Laplace approximation as any other. ``theta`` itself is the maximum
+of the profiled log-likelihood: the fit's optimum at each ``theta``, maximized over ``log theta`` (Brent's method
+to 1e-8). glmer.nb alternates glmer fits and a one-dimensional optimization of the same profile with looser
+tolerances; glmmTMB optimizes ``theta`` jointly with the rest, with the observed information's determinant
+(``information="observed"``: the log link is not the negative binomial's canonical one, so glmer.nb and glmmTMB
+maximize two different Laplace approximations). The SEs are those at the fixed final ``theta``, as glmer.nb's
+summary prints them; the parameter count includes ``theta``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize_scalar
+
+from ...errors import FitError
+from ..threads import fit_thread_limit
+from .api import fit_glmm, prepare
+from .deviance import GlmmDeviance
+from .families import make_family
+from .optimize import optimize_glmm
+from .randompart import RandomPart
+from .result import GlmmFit
+from .summary import make_result
+
+#: log(theta) is searched in [exp(-7), exp(12)]: a size beyond is a Poisson model for every purpose here.
+LOG_THETA_BOUNDS = (-7.0, 12.0)
+NB = "negative.binomial"
+
+
+def fit_glmm_nb(
+    data: pd.DataFrame,
+    formula: str,
+    *,
+    weights: str | None = None,
+    offset: str | None = None,
+    information: str = "expected",
+    theta: float | None = None,
+) -> GlmmFit:
+    """Fit a negative binomial GLMM by the Laplace approximation, estimating ``theta`` unless it is given: the
+    profile over ``log theta`` maximized by Brent's method (to 1e-7), each fit starting from the last one's
+    optimum; the SEs are those at the final ``theta`` held fixed (glmer.nb's).
+
+    Raises:
+        ModelError, DataError, FitError: bad input or a fit that failed, naming the field.
+    """
+    if theta is not None:
+        fixed = fit_glmm(data, formula, family=NB, weights=weights, offset=offset, information=information, theta=theta)
+        return replace(fixed, nb_theta=float(theta))
+    design, resp, messages = prepare(data, formula, NB, None, weights, offset, None, 1.0)
+    dev = GlmmDeviance(resp, np.asarray(design.X, dtype=float), RandomPart.of(design), information=information)
+
+    def at(log_theta: float) -> None:
+        dev.resp = replace(resp, family=make_family(NB, None, float(np.exp(log_theta))))
+
+    with fit_thread_limit():
+        best = {"x": optimize_glmm(dev).params}  # at theta = 1: the next fits start where the last one ended
+
+        def profile(log_theta: float) -> float:
+            at(log_theta)
+            try:
+                opt = optimize_glmm(dev, start=best["x"])
+            except FitError:
+                return float("inf")
+            if np.isfinite(opt.value):
+                best["x"] = opt.params
+            return float(opt.value)
+
+        res = minimize_scalar(profile, bounds=LOG_THETA_BOUNDS, method="bounded", options={"xatol": 1e-7})
+        log_theta = float(res.x)
+        at(log_theta)
+        opt = optimize_glmm(dev, start=best["x"])
+        fit = make_result(design, dev, opt, list(messages))
+    notes = list(fit.messages)
+    if min(abs(log_theta - b) for b in LOG_THETA_BOUNDS) < 1e-3:
+        notes.append(
+            f"theta at the edge of its range ({np.exp(log_theta):.4g}): the likelihood has no interior maximum"
+        )
+    npar = fit.npar + 1  # theta
+    return replace(
+        fit,
+        nb_theta=float(np.exp(log_theta)),
+        npar=npar,
+        aic=fit.objective + 2 * npar,
+        bic=fit.objective + np.log(fit.nobs) * npar,
+        converged=fit.converged and bool(res.success) and bool(np.isfinite(res.fun)),
+        messages=tuple(dict.fromkeys(notes)),
+    )
