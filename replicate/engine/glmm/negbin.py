@@ -2,8 +2,9 @@
 
 At a fixed ``theta`` the model is a GLMM of the family ``MASS::negative.binomial(theta)`` (variance
 ``mu + mu^2 / theta``, log link), fitted by the Laplace approximation as any other. ``theta`` itself is the maximum
-of the profiled log-likelihood: the fit's optimum at each ``theta``, maximized over ``log theta`` (Brent's method
-to 1e-8). glmer.nb alternates glmer fits and a one-dimensional optimization of the same profile with looser
+of the profiled log-likelihood: the fit's optimum at each ``theta``, maximized over ``log theta`` (the secant method on its
+slope, which the envelope theorem gives as the deviance's partial derivative at the inner optimum; Brent's
+bounded search if that does not converge). glmer.nb alternates glmer fits and a one-dimensional optimization of the same profile with looser
 tolerances; glmmTMB optimizes ``theta`` jointly with the rest, with the observed information's determinant
 (``information="observed"``: the log link is not the negative binomial's canonical one, so glmer.nb and glmmTMB
 maximize two different Laplace approximations). The SEs are those at the fixed final ``theta``, as glmer.nb's
@@ -12,6 +13,7 @@ summary prints them; the parameter count includes ``theta``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -31,6 +33,24 @@ from .summary import make_result
 #: log(theta) is searched in [exp(-7), exp(12)]: a size beyond is a Poisson model for every purpose here.
 LOG_THETA_BOUNDS = (-7.0, 12.0)
 NB = "negative.binomial"
+SLOPE_STEP = 1e-5  # of log(theta), for the profile's slope
+XTOL = 1e-9  # the secant's last step in log(theta)
+
+
+def _secant(slope: Callable[[float], float]) -> tuple[float, bool]:
+    """The root of the profile's slope in log(theta) by the secant method from 0 and 0.5, each step at most 2
+    and kept inside :data:`LOG_THETA_BOUNDS`; (the root, whether it converged in 40 steps)."""
+    x0, x1 = 0.0, 0.5
+    s0, s1 = slope(x0), slope(x1)
+    for _ in range(40):
+        if not (np.isfinite(s0) and np.isfinite(s1)) or s1 == s0:
+            return x1, False
+        step = float(np.clip(-s1 * (x1 - x0) / (s1 - s0), -2.0, 2.0))
+        x2 = float(np.clip(x1 + step, *LOG_THETA_BOUNDS))
+        if abs(x2 - x1) < XTOL:
+            return x2, abs(x2 - LOG_THETA_BOUNDS[0]) > 1e-3 and abs(x2 - LOG_THETA_BOUNDS[1]) > 1e-3
+        x0, s0, x1, s1 = x1, s1, x2, slope(x2)
+    return x1, False
 
 
 def fit_glmm_nb(
@@ -43,7 +63,7 @@ def fit_glmm_nb(
     theta: float | None = None,
 ) -> GlmmFit:
     """Fit a negative binomial GLMM by the Laplace approximation, estimating ``theta`` unless it is given: the
-    profile over ``log theta`` maximized by Brent's method (to 1e-7), each fit starting from the last one's
+    profile over ``log theta`` maximized (see the module's docstring), each fit starting from the last one's
     optimum; the SEs are those at the final ``theta`` held fixed (glmer.nb's).
 
     Raises:
@@ -71,8 +91,21 @@ def fit_glmm_nb(
                 best["x"] = opt.params
             return float(opt.value)
 
-        res = minimize_scalar(profile, bounds=LOG_THETA_BOUNDS, method="bounded", options={"xatol": 1e-7})
-        log_theta = float(res.x)
+        def slope(log_theta: float) -> float:
+            """d profile / d log(theta): by the envelope theorem the partial derivative at the inner optimum."""
+            if not np.isfinite(profile(log_theta)):
+                return float("nan")
+            x, h = best["x"], SLOPE_STEP
+            at(log_theta + h)
+            up = float(dev(x))
+            at(log_theta - h)
+            down = float(dev(x))
+            return (up - down) / (2 * h)
+
+        log_theta, ok = _secant(slope)
+        if not ok:  # no sign change found quickly: the bounded search over the whole range
+            res = minimize_scalar(profile, bounds=LOG_THETA_BOUNDS, method="bounded", options={"xatol": 1e-7})
+            log_theta, ok = float(res.x), bool(res.success) and bool(np.isfinite(res.fun))
         at(log_theta)
         opt = optimize_glmm(dev, start=best["x"])
         fit = make_result(design, dev, opt, list(messages))
@@ -88,6 +121,6 @@ def fit_glmm_nb(
         npar=npar,
         aic=fit.objective + 2 * npar,
         bic=fit.objective + np.log(fit.nobs) * npar,
-        converged=fit.converged and bool(res.success) and bool(np.isfinite(res.fun)),
+        converged=fit.converged and ok,
         messages=tuple(dict.fromkeys(notes)),
     )
