@@ -62,6 +62,18 @@ def fit_record(method: str, fit: FitResult) -> dict[str, Any]:
     }
 
 
+def native_record(method: str, fit: Any, what: str) -> dict[str, Any]:
+    """:func:`fit_record` of a fit of a model class only the native engine fits (repeated measures, GLMMs): its
+    converged and singular flags and messages, as it reports them."""
+    return {
+        "method": method,
+        "engine": f"native ({what} engine)",
+        "converged": bool(getattr(fit, "converged", False)),
+        "singular": bool(getattr(fit, "singular", False)),
+        "messages": [str(m) for m in getattr(fit, "messages", ())],
+    }
+
+
 def fit_summary(rec: dict[str, Any]) -> str:
     """One line: ``REML fit (native): converged, not singular; messages: ...``."""
     flags = (

@@ -20,6 +20,7 @@ from .diagnose_declared import confirm_declared_diagnoses
 from .diagnosis import Diagnosis
 from .engines import Engine
 from .errors import CaseError, DataError, ModelError, NotImplementedOption
+from .fitguard import native_record
 from .outcome import ERROR, INVALID, BlockResult, CaseResult, block_failure
 from .reference_block import ReferenceBlock
 
@@ -67,6 +68,8 @@ def run_native_case(
     for block, out in zip(case.blocks, res.blocks, strict=True):
         if not out.error:
             _run_block(block, out, engine, what, fits, key(block), fit, compare, diagnose)
+    model = str(case.model.get("method", ""))
+    res.native_fits = [native_record(model if k == "model" else k, f, what) for k, f in fits.items()]
     return fits
 
 

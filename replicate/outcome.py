@@ -81,6 +81,8 @@ class CaseResult:
     engine_version: str = ""
     blocks: list[BlockResult] = field(default_factory=list)
     fits: dict[str, FitResult] = field(default_factory=dict)
+    #: the flags of the fits of a model class only the native engine fits (repeated measures, GLMMs)
+    native_fits: list[dict[str, Any]] = field(default_factory=list)
     design: Design | None = None
     messages: list[str] = field(default_factory=list)
     seconds: float = 0.0

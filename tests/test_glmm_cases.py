@@ -185,3 +185,14 @@ def test_a_level_of_a_numeric_column_says_to_make_it_a_factor(tmp_path, native):
     res = run_case(load_case(path), native)
     assert res.status == INVALID
     assert "transform: {period: factor(period)}" in str(res.blocks[0].error)
+
+
+def test_the_reports_carry_the_glmm_fits_flags(native):
+    """Every report shows the engine's converged and singular flags of each fit, GLMM fits included (the native
+    model classes' fits are kept apart from the linear engines' FitResults, as records)."""
+    from replicate.report.markdown import render_markdown
+
+    res = run_case(load_case(CBPP), native)
+    assert res.native_fits and all(r["converged"] for r in res.native_fits)
+    assert res.native_fits[0]["method"] == "laplace" and res.native_fits[0]["engine"] == "native (GLMM engine)"
+    assert "laplace fit (native (GLMM engine)): converged, not singular" in render_markdown([res])

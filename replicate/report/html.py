@@ -159,8 +159,7 @@ def render_html(results: list[CaseResult], run: RunInfo | None = None) -> str:
             body.append(f"<div class='diag'>{_e(r.error)}</div>")
         for m in r.messages:
             body.append(f"<p class='muted'>{_e(m)}</p>")
-        for method, fitted in r.fits.items():
-            rec = fit_record(method, fitted)
+        for rec in [fit_record(m, f) for m, f in r.fits.items()] + r.native_fits:
             cls = "diag" if not rec["converged"] else "muted"
             body.append(f"<p class='{cls} fit'>{_e(fit_summary(rec))}</p>")
         body.append(forests(r))

@@ -67,7 +67,7 @@ def report_dict(results: list[CaseResult], run: RunInfo | None = None) -> dict[s
                 "seconds": round(r.seconds, 3),
                 "nobs": r.design.n if r.design is not None else None,
                 "n_dropped": r.design.n_dropped if r.design is not None else None,
-                "fits": [fit_record(m, f) for m, f in r.fits.items()],
+                "fits": [fit_record(m, f) for m, f in r.fits.items()] + r.native_fits,
                 "blocks": [
                     {
                         "label": b.label,

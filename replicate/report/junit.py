@@ -53,11 +53,11 @@ def render_junit(results: list[CaseResult], run: RunInfo | None = None) -> str:
                 file=xml_safe(r.path),
                 time=f"{r.seconds:.3f}",
             )
-            fits = {m: fr for m, fr in r.fits.items() if b is None or m == b.method}
-            if fits:  # the engine's flags, as properties (first) and as text (last, in system-out)
+            records = [fit_record(m, fr) for m, fr in r.fits.items() if b is None or m == b.method] + r.native_fits
+            if records:  # the engine's flags, as properties (first) and as text (last, in system-out)
                 props = ET.SubElement(tc, "properties")
-                for m, fr in fits.items():
-                    rec = fit_record(m, fr)
+                for rec in records:
+                    m = rec["method"]
                     for key in ("converged", "singular"):
                         ET.SubElement(props, "property", name=xml_safe(f"{m} {key}"), value=str(rec[key]).lower())
             if r.status == SKIPPED:
@@ -88,10 +88,8 @@ def render_junit(results: list[CaseResult], run: RunInfo | None = None) -> str:
                             + why_lines(b)
                         )
                     )
-            if fits:
-                ET.SubElement(tc, "system-out").text = xml_safe(
-                    "\n".join(fit_summary(fit_record(m, fr)) for m, fr in fits.items())
-                )
+            if records:
+                ET.SubElement(tc, "system-out").text = xml_safe("\n".join(fit_summary(rec) for rec in records))
     suite.set("tests", str(n))
     suite.set("failures", str(fail))
     suite.set("errors", str(err))

@@ -93,6 +93,7 @@ def render_markdown(results: list[CaseResult], run: RunInfo | None = None) -> st
             lines += ["", "Tests the program refused:", ""]
             lines += [f"- [{b.label}] {v.name} ({v.verdict}): {v.note}" for b, v in refusals]
     fits = [(r, fit_record(m, f)) for r in results for m, f in r.fits.items()]
+    fits += [(r, rec) for r in results for rec in r.native_fits]
     if fits:
         lines += ["", "## Fits", "", "The engine's convergence and singularity flags and messages, per case:", ""]
         for r, rec in fits:
