@@ -2,9 +2,10 @@
 
 At a fixed ``theta`` the model is a GLMM of the family ``MASS::negative.binomial(theta)`` (variance
 ``mu + mu^2 / theta``, log link), fitted by the Laplace approximation as any other. ``theta`` itself is the maximum
-of the profiled log-likelihood: the fit's optimum at each ``theta``, maximized over ``log theta`` (the secant method on its
-slope, which the envelope theorem gives as the deviance's partial derivative at the inner optimum; Brent's
-bounded search if that does not converge). glmer.nb alternates glmer fits and a one-dimensional optimization of the same profile with looser
+of the profiled log-likelihood, found by damped Newton steps on the joint deviance in the covariance parameters, the fixed
+effects and ``log theta`` from the fit at ``theta = 1`` (the secant method on the profile's slope, which the
+envelope theorem gives as the deviance's partial derivative at each inner optimum, where Newton does not settle;
+Brent's bounded search where that does not converge either). glmer.nb alternates glmer fits and a one-dimensional optimization of the same profile with looser
 tolerances; glmmTMB optimizes ``theta`` jointly with the rest, with the observed information's determinant
 (``information="observed"``: the log link is not the negative binomial's canonical one, so glmer.nb and glmmTMB
 maximize two different Laplace approximations). The SEs are those at the fixed final ``theta``, as glmer.nb's
@@ -23,6 +24,7 @@ from scipy.optimize import minimize_scalar
 from ...errors import FitError
 from ..threads import fit_thread_limit
 from .api import fit_glmm, prepare
+from .derivatives import hessian
 from .deviance import GlmmDeviance
 from .families import make_family
 from .optimize import optimize_glmm
@@ -35,6 +37,33 @@ LOG_THETA_BOUNDS = (-7.0, 12.0)
 NB = "negative.binomial"
 SLOPE_STEP = 1e-5  # of log(theta), for the profile's slope
 XTOL = 1e-9  # the secant's last step in log(theta)
+
+
+def _newton(f: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarray) -> np.ndarray | None:
+    """Damped Newton steps on the joint deviance in ``(theta, beta, log theta_nb)`` from ``x`` (central-difference
+    derivatives, halving into the bounds and downhill); the point where a step is below 1e-9, or None when the
+    Hessian is not positive definite or 30 steps do not settle."""
+    for _ in range(30):
+        g, H = hessian(f, x)
+        try:
+            step = -np.linalg.solve(0.5 * (H + H.T), g)
+        except np.linalg.LinAlgError:
+            return None
+        if not np.all(np.isfinite(step)) or g @ step >= 0:
+            return None
+        f0, t = f(x), 1.0
+        for _ in range(40):
+            y = np.maximum(x + t * step, lower)
+            if f(y) <= f0 + 1e-4 * t * float(g @ step):
+                break
+            t /= 2
+        else:
+            return None
+        done = float(np.max(np.abs(y - x))) < 1e-9
+        x = y
+        if done or (f0 - f(x)) < 1e-12 * (1 + abs(f0)) and float(np.max(np.abs(t * step))) < 1e-7:
+            return x if x[-1] < LOG_THETA_BOUNDS[1] else None
+    return None
 
 
 def _secant(slope: Callable[[float], float]) -> tuple[float, bool]:
@@ -102,7 +131,18 @@ def fit_glmm_nb(
             down = float(dev(x))
             return (up - down) / (2 * h)
 
-        log_theta, ok = _secant(slope)
+        def joint(x: np.ndarray) -> float:
+            at(float(x[-1]))
+            try:
+                return float(dev(x[:-1]))
+            except FitError:
+                return float("inf")
+
+        found = _newton(joint, np.append(best["x"], 0.0), np.append(dev.lower_bounds(), LOG_THETA_BOUNDS[0]))
+        if found is not None:
+            best["x"], log_theta, ok = found[:-1], float(found[-1]), True
+        else:  # Newton did not settle: the profile's slope by the secant method
+            log_theta, ok = _secant(slope)
         if not ok:  # no sign change found quickly: the bounded search over the whole range
             res = minimize_scalar(profile, bounds=LOG_THETA_BOUNDS, method="bounded", options={"xatol": 1e-7})
             log_theta, ok = float(res.x), bool(res.success) and bool(np.isfinite(res.fun))

@@ -132,3 +132,26 @@ def test_the_python_api_fits_a_negative_binomial_with_its_theta_estimated():
     assert api.nb_theta == pytest.approx(direct.nb_theta, rel=1e-10) and 0.5 < api.nb_theta < 10
     with pytest.raises(NotImplementedOption, match="negative binomial"):
         replicate.fit("y ~ x + (1 | g)", d, family="negative.binomial", method="pql")
+
+
+def test_the_negative_binomial_fallbacks_reach_the_same_theta(monkeypatch):
+    """theta by damped Newton on the joint deviance; where Newton does not settle, the secant method on the
+    profile's slope, and where that fails, Brent's bounded search: all three reach one maximum."""
+    import pandas as pd
+
+    import replicate.engine.glmm.negbin as nb
+
+    rng = np.random.default_rng(9)
+    g = np.repeat(np.arange(15), 8)
+    x = rng.normal(size=g.size)
+    mu = np.exp(0.8 + 0.4 * x + rng.normal(scale=0.6, size=15)[g])
+    d = pd.DataFrame({"y": rng.negative_binomial(1.5, 1.5 / (1.5 + mu)), "x": x, "g": pd.Categorical(g.astype(str))})
+    newton = nb.fit_glmm_nb(d, "y ~ x + (1 | g)")
+    monkeypatch.setattr(nb, "_newton", lambda *a, **k: None)
+    secant = nb.fit_glmm_nb(d, "y ~ x + (1 | g)")
+    monkeypatch.setattr(nb, "_secant", lambda slope: (0.0, False))
+    brent = nb.fit_glmm_nb(d, "y ~ x + (1 | g)")
+    for other in (secant, brent):
+        assert other.nb_theta == pytest.approx(newton.nb_theta, rel=1e-5)
+        assert other.minus2loglik == pytest.approx(newton.minus2loglik, abs=1e-7)
+    assert newton.converged and secant.converged and brent.converged
