@@ -41,8 +41,8 @@ XTOL = 1e-9  # the secant's last step in log(theta)
 
 def _newton(f: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarray) -> np.ndarray | None:
     """Damped Newton steps on the joint deviance in ``(theta, beta, log theta_nb)`` from ``x`` (central-difference
-    derivatives, halving into the bounds and downhill); the point where a step is below 1e-9, or None when the
-    Hessian is not positive definite or 30 steps do not settle."""
+    derivatives, halving into the bounds and downhill); the point where the Newton step is below 1e-7, or None
+    when the Hessian is not positive definite or 30 steps do not settle."""
     for _ in range(30):
         g, H = hessian(f, x)
         try:
@@ -51,6 +51,8 @@ def _newton(f: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarray) 
             return None
         if not np.all(np.isfinite(step)) or g @ step >= 0:
             return None
+        if float(np.max(np.abs(step))) < 1e-7:  # at the optimum: a step the line search cannot tell from rounding
+            return x if x[-1] < LOG_THETA_BOUNDS[1] else None
         f0, t = f(x), 1.0
         for _ in range(40):
             y = np.maximum(x + t * step, lower)

@@ -146,7 +146,11 @@ def test_the_negative_binomial_fallbacks_reach_the_same_theta(monkeypatch):
     x = rng.normal(size=g.size)
     mu = np.exp(0.8 + 0.4 * x + rng.normal(scale=0.6, size=15)[g])
     d = pd.DataFrame({"y": rng.negative_binomial(1.5, 1.5 / (1.5 + mu)), "x": x, "g": pd.Categorical(g.astype(str))})
+    settled = []
+    real = nb._newton
+    monkeypatch.setattr(nb, "_newton", lambda *a: settled.append(real(*a)) or settled[-1])
     newton = nb.fit_glmm_nb(d, "y ~ x + (1 | g)")
+    assert settled and settled[0] is not None  # Newton itself settled (the fallbacks are not what ran)
     monkeypatch.setattr(nb, "_newton", lambda *a, **k: None)
     secant = nb.fit_glmm_nb(d, "y ~ x + (1 | g)")
     monkeypatch.setattr(nb, "_secant", lambda slope: (0.0, False))
