@@ -87,10 +87,13 @@ def diagnose_glmm_block(
     recompute: Recompute,
     optimum: Optimum | None = None,
     rx: Optimum | None = None,
+    definitions: Optimum | None = None,
 ) -> list[Diagnosis]:
     """Explanations for the discrepancies of a GLMM block compared with the fit by ``own`` (method, nagq);
     ``optimum`` checks whether the block's program stopped short of the optimum of that method, ``rx`` whether
-    its SEs are glmer's fallback covariance from RX (:mod:`replicate.diagnose_glmm_rx`)."""
+    its SEs are glmer's fallback covariance from RX (:mod:`replicate.diagnose_glmm_rx`), ``definitions`` whether
+    another of the program's df rules or SE kinds reproduces its df, SEs, t and p
+    (:mod:`replicate.diagnose_glmm_defs`)."""
     bad = {key_of(v) for v in values if v.verdict == DISCREPANCY}
     if not bad:
         return []
@@ -112,7 +115,8 @@ def diagnose_glmm_block(
         if found:
             out.append(found)
             bad -= set(found.values)
-    for check in (rx, optimum):  # RX first: a program that stopped short may also have fallen back to RX
+    for check in (definitions, rx, optimum):  # the same fit's other definitions; RX before the optimum: a program
+        # that stopped short may also have fallen back to RX
         found_here = check(bad) if bad and check is not None else None
         if found_here is not None:
             out.append(found_here)

@@ -7,6 +7,8 @@ or non-converged fit is never agreement, and a bad block is that block's error, 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from .block_names import component_columns, mapped
@@ -16,6 +18,7 @@ from .compare import ValueComparison
 from .comparison import compare_block
 from .design import Design
 from .diagnose_glmm import diagnose_glmm_block
+from .diagnose_glmm_defs import other_definition
 from .diagnose_glmm_optimum import different_optimum, inexact_objective, reference_params
 from .diagnose_glmm_rx import rx_covariance
 from .diagnosis import Diagnosis
@@ -52,7 +55,7 @@ from .quantities.glmm import glmm_quantities
 from .quantities.glmm_pl import PlFit, pl_quantities
 from .quantities.glmm_pql import pql_quantities
 from .quantities.value import Lazy
-from .reference_block import ReferenceBlock
+from .reference_block import BlockOptions, ReferenceBlock
 from .spec import parse_formula
 
 
@@ -249,7 +252,17 @@ def diagnosed(
             except (ReplicateError, np.linalg.LinAlgError):
                 return None
 
-    return diagnose_glmm_block(block, values, own, recompute=recompute, optimum=optimum, rx=rx)
+    definitions = None
+    if block.software in ("sas", "hlm") and fit is not None:
+        chosen = fit
+
+        def again(options: BlockOptions) -> list[ValueComparison]:
+            return compared(case, replace(block, options=options), chosen)
+
+        def definitions(bad: set[str]) -> Diagnosis | None:
+            return other_definition(block, bad, again, hlm=isinstance(chosen, PqlCaseFit))
+
+    return diagnose_glmm_block(block, values, own, recompute=recompute, optimum=optimum, rx=rx, definitions=definitions)
 
 
 def run_glmm_case(case: Case, engine: Engine, res: CaseResult) -> None:

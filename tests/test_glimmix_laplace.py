@@ -285,3 +285,30 @@ def test_empirical_with_crossed_factors_is_the_blocks_error_never_agreement(tmp_
     path.write_text(yaml.safe_dump(case, sort_keys=False), encoding="utf-8")
     res = run_case(load_case(path), get_engine("native"))
     assert res.status != "agrees" and "independent subjects" in str(res.blocks[0].error)
+
+
+def test_a_sas_blocks_df_or_ses_of_another_definition_are_named(tmp_path, ro):
+    """The block declares containment and model-based SEs, but its df are the residual n - rank(X) = 52 (and its
+    p follow them), or its SEs are the subjects' sandwich: the diagnosis names the definition that reproduces them,
+    on the same fit."""
+    path, case = _sas_case(tmp_path, ro)
+    block = case["expected"][0]
+    for qs in block["values"]["fixed"].values():
+        qs.update(df=52, p=float(2 * stats.t.sf(abs(qs["t"]), 52)))
+    path.write_text(yaml.safe_dump(case, sort_keys=False), encoding="utf-8")
+    res = run_case(load_case(path), get_engine("native"))
+    (why,) = [d for d in res.blocks[0].diagnoses if d.kind == "different definition"]
+    assert "options.df: residual" in why.text and "fixed period2 df" in why.values
+    path, case = _sas_case(tmp_path, ro)
+    cbpp = from_r(ro, "lme4::cbpp")
+    fit = fit_glmm(cbpp, CBPP)
+    se = r_sandwich(ro, cbpp, np.concatenate([fit.theta, fit.beta]))["se"]
+    block = case["expected"][0]
+    for j, qs in enumerate(block["values"]["fixed"].values()):
+        t = qs["estimate"] / float(se[j])
+        qs.update(se=float(se[j]), t=t, p=float(2 * stats.t.sf(abs(t), qs["df"])))
+    del block["values"]["random"]
+    path.write_text(yaml.safe_dump(case, sort_keys=False), encoding="utf-8")
+    res = run_case(load_case(path), get_engine("native"))
+    (why,) = [d for d in res.blocks[0].diagnoses if d.kind == "different definition"]
+    assert "options.se: cr0" in why.text and "EMPIRICAL" in why.text and "fixed period2 se" in why.values

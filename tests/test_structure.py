@@ -95,6 +95,7 @@ STAGES: dict[str, int] = {
     "replicate.diagnose_glmm": 8,
     "replicate.diagnose_glmm_optimum": 8,
     "replicate.diagnose_declared": 8,
+    "replicate.diagnose_glmm_defs": 8,
     "replicate.diagnosis": 8,
     "replicate.diagnose_defs": 8,
     "replicate.typos": 8,
