@@ -253,7 +253,7 @@ def diagnosed(
                 return None
 
     definitions = None
-    if block.software in ("sas", "hlm") and fit is not None:
+    if fit is not None and (block.software == "sas" or (block.software == "hlm" and isinstance(fit, PqlCaseFit))):
         chosen = fit
 
         def again(options: BlockOptions) -> list[ValueComparison]:

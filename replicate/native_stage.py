@@ -68,7 +68,7 @@ def run_native_case(
     for block, out in zip(case.blocks, res.blocks, strict=True):
         if not out.error:
             _run_block(block, out, engine, what, fits, key(block), fit, compare, diagnose)
-    model = str(case.model.get("method", ""))
+    model = str(case.model.get("method") or ("laplace" if "family" in case.model else "REML"))
     res.native_fits = [native_record(model if k == "model" else k, f, what) for k, f in fits.items()]
     return fits
 

@@ -178,6 +178,12 @@ def fit_glmm(
         )
     if how == "agq" and nagq < 2:
         raise ModelError("method 'agq' needs nagq > 1", field="nagq", hint="glmer's default for quadrature is 9+")
+    if str(family).lower() == "negative.binomial" and weights is not None:
+        raise NotImplementedOption(
+            "prior weights with the negative binomial",
+            field="weights",
+            hint="lme4's glmer and MASS / glmmTMB give them different meanings for this family; fit without weights",
+        )
     if str(family).lower() == "negative.binomial" and nagq > 1:
         raise ModelError(
             "adaptive quadrature for the negative binomial",

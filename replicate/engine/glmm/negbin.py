@@ -9,7 +9,9 @@ Brent's bounded search where that does not converge either). glmer.nb alternates
 tolerances; glmmTMB optimizes ``theta`` jointly with the rest, with the observed information's determinant
 (``information="observed"``: the log link is not the negative binomial's canonical one, so glmer.nb and glmmTMB
 maximize two different Laplace approximations). The SEs are those at the fixed final ``theta``, as glmer.nb's
-summary prints them; the parameter count includes ``theta``.
+summary prints them (glmmTMB's, from its joint Hessian with ``log theta``, differ in the third digit); the parameter
+count includes ``theta``. A ``theta`` at the edge of its range (no interior maximum) is no estimate: the fit is
+marked not converged. Prior weights are refused (lme4 and MASS / glmmTMB read them differently for this family).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize_scalar
 
-from ...errors import FitError
+from ...errors import FitError, NotImplementedOption
 from ..threads import fit_thread_limit
 from .api import fit_glmm, prepare
 from .derivatives import hessian
@@ -34,6 +36,8 @@ from .summary import make_result
 
 #: log(theta) is searched in [exp(-7), exp(12)]: a size beyond is a Poisson model for every purpose here.
 LOG_THETA_BOUNDS = (-7.0, 12.0)
+#: log(theta) this close to a bound is the bound: the profile still slopes toward it (no interior maximum).
+EDGE = 0.5
 NB = "negative.binomial"
 SLOPE_STEP = 1e-5  # of log(theta), for the profile's slope
 XTOL = 1e-9  # the secant's last step in log(theta)
@@ -100,6 +104,12 @@ def fit_glmm_nb(
     Raises:
         ModelError, DataError, FitError: bad input or a fit that failed, naming the field.
     """
+    if weights is not None:
+        raise NotImplementedOption(
+            "prior weights with the negative binomial",
+            field="weights",
+            hint="lme4's glmer and MASS / glmmTMB give them different meanings for this family; fit without weights",
+        )
     if theta is not None:
         fixed = fit_glmm(data, formula, family=NB, weights=weights, offset=offset, information=information, theta=theta)
         return replace(fixed, nb_theta=float(theta))
@@ -152,9 +162,11 @@ def fit_glmm_nb(
         opt = optimize_glmm(dev, start=best["x"])
         fit = make_result(design, dev, opt, list(messages))
     notes = list(fit.messages)
-    if min(abs(log_theta - b) for b in LOG_THETA_BOUNDS) < 1e-3:
+    if min(abs(log_theta - b) for b in LOG_THETA_BOUNDS) < EDGE:
+        ok = False  # no estimate: never agreement
         notes.append(
-            f"theta at the edge of its range ({np.exp(log_theta):.4g}): the likelihood has no interior maximum"
+            f"theta at the edge of its range ({np.exp(log_theta):.4g}): the likelihood has no interior maximum in "
+            "theta (a response without overdispersion is a Poisson model)"
         )
     npar = fit.npar + 1  # theta
     return replace(

@@ -159,3 +159,25 @@ def test_the_negative_binomial_fallbacks_reach_the_same_theta(monkeypatch):
         assert other.nb_theta == pytest.approx(newton.nb_theta, rel=1e-5)
         assert other.minus2loglik == pytest.approx(newton.minus2loglik, abs=1e-7)
     assert newton.converged and secant.converged and brent.converged
+
+
+def test_a_negative_binomial_without_overdispersion_has_no_theta_and_weights_are_refused():
+    """Poisson data: the profile runs to the edge of theta's range, no interior maximum, so the fit is not
+    converged (never agreement) and says why; prior weights, which lme4 and MASS read differently for this family,
+    are refused."""
+    import pandas as pd
+
+    from replicate.engine.glmm import fit_glmm_nb
+    from replicate.errors import NotImplementedOption
+
+    rng = np.random.default_rng(3)
+    g = np.repeat(np.arange(12), 10)
+    x = rng.normal(size=120)
+    y = rng.poisson(np.exp(0.5 + 0.3 * x + rng.normal(scale=0.4, size=12)[g]))
+    d = pd.DataFrame({"y": y, "x": x, "g": pd.Categorical(g.astype(str)), "w": rng.uniform(0.5, 2, 120)})
+    fit = fit_glmm_nb(d, "y ~ x + (1 | g)")
+    assert not fit.converged and fit.nb_theta > 1e4 and any("no interior maximum" in m for m in fit.messages)
+    with pytest.raises(NotImplementedOption, match="weights"):
+        fit_glmm_nb(d, "y ~ x + (1 | g)", weights="w")
+    with pytest.raises(NotImplementedOption, match="weights"):
+        fit_glmm(d, "y ~ x + (1 | g)", family="negative.binomial", theta=2.0, weights="w")
