@@ -19,8 +19,7 @@ from .build import frame_of
 from .case import Case
 from .design import Design
 from .engine.glmm import fit_glmm_pl, fit_glmm_pql
-from .engine.glmm.api import GLIMMIX_PL
-from .engine.glmm.api import prepare as glmm_design
+from .engine.glmm.api import GLIMMIX_PL, model_design
 from .engine.glmm.families import CANONICAL, DEFAULT_LINK
 from .engine.glmm.observed import OBSERVED_LAPLACE
 from .engine.glmm.pql import PqlFit
@@ -188,16 +187,33 @@ def parse_key(case: Case, key: str) -> tuple[str, int]:
     return method, int(nagq or 1)
 
 
+def _model_error(case: Case, exc: ModelError) -> ReplicateError:
+    """The engine's error about the model, named in the case file (its field, else model.formula)."""
+    field = str(exc.field or "formula").removeprefix("model.")
+    field = field if field in ("formula", "family", "link") else "formula"
+    return case.error(ModelError, exc.message, "model", field, hint=exc.hint)
+
+
+def design_of(case: Case) -> Design:
+    """The GLMM's design (df rules, SAS's subjects, the checks), its errors naming the case's model."""
+    model = case.model
+    try:
+        return model_design(
+            frame_of(case).df, str(model["formula"]), str(model["family"]), model.get("link"), model.get("weights")
+        )
+    except ModelError as exc:
+        raise _model_error(case, exc) from None
+
+
 def fit_pql_case(case: Case) -> PqlCaseFit:
     """The case's model fitted as ``MASS::glmmPQL`` does, with nlme's df."""
     model = case.model
     args = (frame_of(case).df, str(model["formula"]), str(model["family"]), model.get("link"))
     try:
         pql = fit_glmm_pql(*args, weights=model.get("weights"))
-        design, _, _ = glmm_design(*args, weights=model.get("weights"))
     except ModelError as exc:
-        field = exc.field if exc.field in ("formula", "family", "link") else "formula"
-        raise case.error(ModelError, exc.message, "model", field, hint=exc.hint) from None
+        raise _model_error(case, exc) from None
+    design = design_of(case)
     try:
         df: Sequence[float] | None = [float(v) for v in nlme_df(None, design)]
     except ReplicateError:
@@ -212,10 +228,9 @@ def fit_pl_case(case: Case, method: str) -> PqlCaseFit:
     data, formula, family, link = frame_of(case).df, str(model["formula"]), str(model["family"]), model.get("link")
     try:
         pl = fit_glmm_pl(data, formula, family, method, link=link, weights=model.get("weights"))
-        design, _, _ = glmm_design(data, formula, family, link, weights=model.get("weights"))
     except ModelError as exc:
-        field = exc.field if exc.field in ("formula", "family", "link") else "formula"
-        raise case.error(ModelError, exc.message, "model", field, hint=exc.hint) from None
+        raise _model_error(case, exc) from None
+    design = design_of(case)
     ngroups = {t.group: int(t.nlevels) for t in design.reterms}
     return PqlCaseFit(pql=pl, df=None, nobs=int(design.n), ngroups=ngroups, method=method, design=design)
 

@@ -16,15 +16,13 @@ from .build import frame_of
 from .case import Case
 from .compare import ValueComparison
 from .comparison import compare_block
-from .design import Design
 from .diagnose_glmm import diagnose_glmm_block
 from .diagnose_glmm_defs import other_definition
 from .diagnose_glmm_optimum import different_optimum, inexact_objective, reference_params
 from .diagnose_glmm_rx import rx_covariance
 from .diagnosis import Diagnosis
 from .engine.glmm import fit_glmm, fit_glmm_nb
-from .engine.glmm.api import glmm_fixed_part, split_cbind
-from .engine.glmm.api import prepare as glmm_design
+from .engine.glmm.api import glmm_fixed_part, model_design, split_cbind
 from .engine.glmm.result import GlmmFit
 from .engine.glmm.summary import with_rx_vcov
 from .engines import Engine
@@ -39,6 +37,7 @@ from .glmm_methods import (
     block_method,
     canonical,
     check_pql_names,
+    design_of,
     fit_pl_case,
     fit_pql_case,
     method_key,
@@ -112,7 +111,7 @@ def check_model(case: Case, *, with_data: bool = False) -> None:
         formula, *_ = split_cbind(str(model["formula"]))
         parse_formula(formula, field="model.formula")
         if with_data:
-            glmm_design(frame_of(case).df, str(model["formula"]), str(model["family"]), model.get("link"))
+            model_design(frame_of(case).df, str(model["formula"]), str(model["family"]), model.get("link"))
     except ModelError as exc:
         field = str(exc.field or "formula").removeprefix("model.")
         field = field if field in ("formula", "family", "link") else "formula"
@@ -155,22 +154,6 @@ def fixed_part_of(case: Case) -> FixedPart:
         )
     except ModelError as exc:
         raise case.error(ModelError, exc.message, "model", "formula", hint=exc.hint) from None
-
-
-def design_of(case: Case) -> Design:
-    """The GLMM's design (for SAS's df rules and subjects), its errors naming the case's model."""
-    model = case.model
-    try:
-        design, _, _ = glmm_design(
-            frame_of(case).df,
-            str(model["formula"]),
-            str(model["family"]),
-            model.get("link"),
-            weights=model.get("weights"),
-        )
-    except ModelError as exc:
-        raise case.error(ModelError, exc.message, "model", "formula", hint=exc.hint) from None
-    return design
 
 
 def _check_rows(case: Case, block: ReferenceBlock, part: Lazy) -> None:

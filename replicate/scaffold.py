@@ -23,7 +23,7 @@ from .case_printout import read_regular_text
 from .case_text import block_text
 from .data import find_file, read_table, sha256_file
 from .design import Design
-from .engine.glmm.api import prepare as glmm_design
+from .engine.glmm.api import model_design
 from .engines import get_engine
 from .errors import CaseError, DataError, ReplicateError
 from .fileio import write_atomic
@@ -201,8 +201,7 @@ def _design(target: Path) -> Design:
     case = load_case(target)
     model = case.model
     if model.get("family"):
-        design, _, _ = glmm_design(frame_of(case).df, str(model["formula"]), str(model["family"]), model.get("link"))
-        return design
+        return model_design(frame_of(case).df, str(model["formula"]), str(model["family"]), model.get("link"))
     return prepare(case)[1]
 
 

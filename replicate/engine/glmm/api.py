@@ -85,8 +85,22 @@ def glmm_fixed_part(
     data: pd.DataFrame, formula: str, family: str = "binomial", link: str | None = None, weights: str | None = None
 ) -> FixedPart:
     """The fixed part of a GLMM (formula, rows used, X) for its LS-means and Type III tests."""
-    frame, design, _, _ = prepare_frame(data, formula, family, link, weights)
+    frame, design, _, _ = prepare_frame(data, formula, family, link, weights, theta=_design_theta(family))
     return from_design(design, frame)
+
+
+def model_design(
+    data: pd.DataFrame, formula: str, family: str = "binomial", link: str | None = None, weights: str | None = None
+) -> Design:
+    """The checked design of a GLMM (X and the random-effect terms, rows used), for its df rules, subjects and
+    checks: what the response's family says of the data, whatever the negative binomial's size."""
+    _, design, _, _ = prepare_frame(data, formula, family, link, weights, theta=_design_theta(family))
+    return design
+
+
+def _design_theta(family: str) -> float | None:
+    """A negative binomial's size for building its design only (the design does not depend on it)."""
+    return 1.0 if str(family).lower() == "negative.binomial" else None
 
 
 def prepare_frame(
